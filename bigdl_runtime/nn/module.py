@@ -1,0 +1,295 @@
+"""Module and Parameter: the base of every layer, container and model.
+
+A Module owns parameters (trainable tensors with a gradient), buffers
+(non-trainable state such as batch-norm running statistics) and child modules.
+``forward(*inputs)`` computes the output and keeps what ``backward`` needs;
+``backward(grad_output)`` returns the gradient with respect to the inputs and
+*accumulates* parameter gradients into ``Parameter.grad`` (call ``zero_grad``
+between steps, as the trainers do).
+
+Serialisation is generic: a layer's constructor arguments come from
+``get_config()`` and every concrete subclass is registered by class name, so a
+model file can rebuild the architecture without running any stored code.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+#: Every concrete Module subclass, by class name (and alias), for the model file loader.
+LAYER_REGISTRY: dict[str, type["Module"]] = {}
+
+
+class Parameter:
+    """A trainable tensor: ``data`` (the value), ``grad`` (same shape) and ``trainable``.
+
+    ``data`` and ``grad`` are only ever updated in place, so a model can re-point
+    them at views of one flat vector (see :meth:`Module.flatten_parameters`).
+    """
+
+    __slots__ = ("data", "grad", "trainable", "regularizer")
+
+    def __init__(self, data: np.ndarray, trainable: bool = True) -> None:
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+        self.trainable = trainable
+        #: optional L1/L2 regularizer applied by the optimizer (see ``bigdl_runtime.optim.regularizers``)
+        self.regularizer = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def __repr__(self) -> str:
+        flag = "" if self.trainable else ", frozen"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{flag})"
+
+
+class Module:
+    """Base class of all layers and models.
+
+    Subclasses assign ``Parameter`` and ``Module`` attributes in ``__init__``
+    (they are registered automatically, in order), implement ``forward`` and
+    ``backward``, and return their constructor arguments from ``get_config``.
+    """
+
+    #: Other names this class is known by (e.g. BigDL's ``SpatialConvolution``).
+    aliases: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for key in (cls.__name__, *cls.__dict__.get("aliases", ())):
+            LAYER_REGISTRY[key] = cls
+
+    def __init__(self, name: str | None = None) -> None:
+        object.__setattr__(self, "_params", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "name", name)
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, key: str, value: Any) -> None:
+        if "_params" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        for table in (self._params, self._modules):
+            table.pop(key, None)
+        if isinstance(value, Parameter):
+            self._params[key] = value
+        elif isinstance(value, Module):
+            self._modules[key] = value
+        elif key in self._buffers:
+            self._buffers[key] = value
+        object.__setattr__(self, key, value)
+
+    def __delattr__(self, key: str) -> None:
+        for table in (self._params, self._modules, self._buffers):
+            table.pop(key, None)
+        object.__delattr__(self, key)
+
+    def register_buffer(self, key: str, value: np.ndarray) -> None:
+        """Register non-trainable state that is saved with the model (e.g. running mean)."""
+        self._buffers[key] = value
+        object.__setattr__(self, key, value)
+
+    def add_module(self, key: str, module: "Module") -> None:
+        setattr(self, key, module)
+
+    # ------------------------------------------------------------- computation
+    def forward(self, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_output: Any) -> Any:
+        """Gradient w.r.t. the inputs of the last ``forward``; adds parameter gradients."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *inputs: Any) -> Any:
+        from .graph import Node  # functional Graph construction: y = layer(x_node)
+
+        if inputs and all(isinstance(x, Node) for x in inputs):
+            return Node.apply(self, inputs)
+        return self.forward(*inputs)
+
+    def _need_cache(self, cache: Any) -> Any:
+        if cache is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
+        return cache
+
+    # ------------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def evaluate(self) -> "Module":
+        return self.train(False)
+
+    eval = evaluate
+
+    # -------------------------------------------------------------- traversal
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        yield prefix, self
+        for key, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{key}" if prefix else key)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for mod_name, mod in self.named_modules(prefix):
+            for key, p in mod._params.items():
+                yield (f"{mod_name}.{key}" if mod_name else key), p
+
+    def parameters(self, trainable_only: bool = False) -> list[Parameter]:
+        return [p for _, p in self.named_parameters() if p.trainable or not trainable_only]
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for mod_name, mod in self.named_modules():
+            for key, b in mod._buffers.items():
+                yield (f"{mod_name}.{key}" if mod_name else key), b
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return int(sum(p.data.size for p in self.parameters(trainable_only)))
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """All parameters and buffers by dotted name (copies)."""
+        state: OrderedDict[str, np.ndarray] = OrderedDict()
+        for key, p in self.named_parameters():
+            state[key] = p.data.copy()
+        for key, b in self.named_buffers():
+            state[key] = np.array(b, copy=True)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray], strict: bool = True) -> None:
+        """Copy values into parameters and buffers in place; shapes must match."""
+        own = dict(self.named_parameters())
+        buffers = {k: mod for k, mod in self._buffer_owners()}
+        if strict:
+            missing = [k for k in [*own, *buffers] if k not in state]
+            unexpected = [k for k in state if k not in own and k not in buffers]
+            if missing or unexpected:
+                raise KeyError(f"{self.describe()}: state mismatch; missing {missing}, unexpected {unexpected}")
+        for key, value in state.items():
+            value = np.asarray(value)
+            if key in own:
+                target = own[key].data
+            elif key in buffers:
+                mod, attr = buffers[key]
+                target = mod._buffers[attr]
+            else:
+                continue
+            if target.shape != value.shape:
+                raise ValueError(f"{self.describe()}: '{key}' has shape {target.shape}, got {value.shape}")
+            target[...] = value
+
+    def _buffer_owners(self) -> Iterator[tuple[str, tuple["Module", str]]]:
+        for mod_name, mod in self.named_modules():
+            for key in mod._buffers:
+                yield (f"{mod_name}.{key}" if mod_name else key), (mod, key)
+
+    def astype(self, dtype: Any) -> "Module":
+        """Cast every parameter, gradient and floating buffer to ``dtype`` (e.g. float64 for grad checks)."""
+        for mod in self.modules():
+            for p in mod._params.values():
+                p.data = p.data.astype(dtype)
+                p.grad = np.zeros_like(p.data)
+            for key, b in list(mod._buffers.items()):
+                if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating):
+                    mod.register_buffer(key, b.astype(dtype))
+        return self
+
+    # ------------------------------------------------------------- freezing
+    def freeze(self, names: Iterable[str] | str | None = None) -> "Module":
+        """Mark parameters non-trainable: all, or those under the given module/parameter names."""
+        self._set_trainable(names, False)
+        return self
+
+    def unfreeze(self, names: Iterable[str] | str | None = None) -> "Module":
+        self._set_trainable(names, True)
+        return self
+
+    def _set_trainable(self, names: Iterable[str] | str | None, flag: bool) -> None:
+        if names is None:
+            for p in self.parameters():
+                p.trainable = flag
+            return
+        wanted = [names] if isinstance(names, str) else list(names)
+        named = list(self.named_parameters())
+        for want in wanted:
+            hits = [p for key, p in named if self._name_matches(key, want)]
+            if not hits:
+                raise KeyError(f"{self.describe()}: no parameters under '{want}'; "
+                               f"known: {sorted({k.rsplit('.', 1)[0] for k, _ in named})}")
+            for p in hits:
+                p.trainable = flag
+
+    @staticmethod
+    def _name_matches(key: str, want: str) -> bool:
+        return key == want or key.startswith(want + ".")
+
+    # ------------------------------------------------------------ flat view
+    def flatten_parameters(self, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Re-point every trainable parameter at a view of one contiguous vector.
+
+        Returns ``(flat_weights, flat_grads)``; writing into them writes the
+        parameters. Order is ``named_parameters()`` order. Call again after
+        freezing or unfreezing.
+        """
+        params = self.parameters(trainable_only=True)
+        total = sum(p.data.size for p in params)
+        flat_w = np.empty(total, dtype=dtype)
+        flat_g = np.zeros(total, dtype=dtype)
+        offset = 0
+        for p in params:
+            n = p.data.size
+            flat_w[offset:offset + n] = p.data.ravel()
+            p.data = flat_w[offset:offset + n].reshape(p.data.shape)
+            p.grad = flat_g[offset:offset + n].reshape(p.data.shape)
+            offset += n
+        object.__setattr__(self, "_flat", (flat_w, flat_g))
+        return flat_w, flat_g
+
+    # ---------------------------------------------------------------- config
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this module (ints, floats, str, bool, None, lists)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Module":
+        return cls(**config)
+
+    # ---------------------------------------------------------------- save
+    def save(self, path: str, **metadata: Any) -> None:
+        """Write the model (architecture, weights, metadata) as one protobuf file."""
+        from ..serialization import save_model
+
+        save_model(self, path, **metadata)
+
+    # ------------------------------------------------------------- display
+    def describe(self) -> str:
+        return f"{type(self).__name__}('{self.name}')" if self.name else type(self).__name__
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+
+    def __repr__(self) -> str:
+        head = f"{type(self).__name__}({self.extra_repr()})"
+        if not self._modules:
+            return head
+        lines = [f"{type(self).__name__}("]
+        for key, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({key}): {child_repr}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Sequential: a chain of modules, each fed the previous one's output."""
+from __future__ import annotations
+
+from typing import Any
+
+from .module import Module
+
+
+class Sequential(Module):
+    """Apply ``modules`` in order; backward runs them in reverse.
+
+    Children are named ``"0"``, ``"1"``, ... unless a module carries its own
+    ``name``, so parameters read ``"0.weight"`` like PyTorch or ``"conv1.weight"``.
+
+    Examples:
+        >>> net = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
+        >>> y = net(np.zeros((5, 4), np.float32))
+    """
+
+    aliases = ("Chain",)
+
+    def __init__(self, *modules: Module, name: str | None = None) -> None:
+        super().__init__(name=name)
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "Sequential":
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential takes Modules, got {type(module).__name__}")
+        key = module.name or str(len(self._modules))
+        if key in self._modules:
+            raise ValueError(f"Sequential already has a child named '{key}'")
+        self.add_module(key, module)
+        return self
+
+    add = append
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, index: int | str) -> Module:
+        if isinstance(index, str):
+            return self._modules[index]
+        return list(self._modules.values())[index]
+
+    def forward(self, *inputs: Any) -> Any:
+        out: Any = inputs
+        for i, m in enumerate(self._modules.values()):
+            out = m.forward(*out) if i == 0 else m.forward(out)
+        return out
+
+    def backward(self, grad_output: Any) -> Any:
+        grad = grad_output
+        for m in reversed(list(self._modules.values())):
+            grad = m.backward(grad)
+        return grad

@@ -1,0 +1,10 @@
+"""Shared fixtures: seeded randomness and the one session-scoped SparkSession."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,34 @@
+"""Run one ONNX node with the onnx package's reference evaluator (an independent forward reference)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper
+from onnx.reference import ReferenceEvaluator
+
+_DTYPES = {np.dtype(np.float32): onnx.TensorProto.FLOAT, np.dtype(np.float64): onnx.TensorProto.DOUBLE,
+           np.dtype(np.int64): onnx.TensorProto.INT64, np.dtype(np.int32): onnx.TensorProto.INT32,
+           np.dtype(np.bool_): onnx.TensorProto.BOOL}
+
+
+def run_node(op_type: str, inputs: Sequence[np.ndarray | None], n_outputs: int = 1,
+             opset: int = 18, domain: str = "", **attrs: Any) -> list[np.ndarray]:
+    """Evaluate ``op_type`` on ``inputs`` (``None`` = omitted optional input) and return its outputs."""
+    in_names, feeds, value_infos = [], {}, []
+    for i, x in enumerate(inputs):
+        if x is None:
+            in_names.append("")
+            continue
+        name = f"in{i}"
+        x = np.asarray(x)
+        in_names.append(name)
+        feeds[name] = x
+        value_infos.append(helper.make_tensor_value_info(name, _DTYPES[x.dtype], list(x.shape)))
+    out_names = [f"out{i}" for i in range(n_outputs)]
+    node = helper.make_node(op_type, in_names, out_names, domain=domain, **attrs)
+    outputs = [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in out_names]
+    graph = helper.make_graph([node], "one_node", value_infos, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
+    return list(ReferenceEvaluator(model).run(None, feeds))

@@ -1,0 +1,1 @@
+"""zoo: what users touch (reference networks, importers, preprocessing, pipelines, catalog)."""
