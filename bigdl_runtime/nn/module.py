@@ -60,6 +60,8 @@ class Module:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__name__.startswith("_"):  # private bases are not layers a file can name
+            return
         for key in (cls.__name__, *cls.__dict__.get("aliases", ())):
             LAYER_REGISTRY[key] = cls
 

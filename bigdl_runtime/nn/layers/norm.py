@@ -1,0 +1,167 @@
+"""Normalisation layers: BatchNorm1d, BatchNorm2d and LayerNorm."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...kernels.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from .. import init
+from ..module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Shared batch-norm logic; subclasses fix the accepted input ranks."""
+
+    _ranks: tuple[int, ...] = ()
+    _shape_doc = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        self.weight = Parameter(init.ones((self.num_features,))) if affine else None
+        self.bias = Parameter(init.zeros((self.num_features,))) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", init.zeros((self.num_features,)))
+            self.register_buffer("running_var", init.ones((self.num_features,)))
+        else:
+            self.running_mean = None
+            self.running_var = None
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim not in self._ranks or x.shape[1] != self.num_features:
+            raise ValueError(f"{self.describe()}: expected input {self._shape_doc} with C={self.num_features}, "
+                             f"got shape {x.shape}")
+        use_batch = self.training or not self.track_running_stats
+        y, self._cache = batch_norm_forward(
+            x, None if self.weight is None else self.weight.data, None if self.bias is None else self.bias.data,
+            self.running_mean, self.running_var, use_batch, self.eps)
+        if self.training and self.track_running_stats:
+            count = self._cache["count"]
+            unbiased = self._cache["var"] * (count / (count - 1))
+            self.running_mean *= 1.0 - self.momentum
+            self.running_mean += self.momentum * self._cache["mean"]
+            self.running_var *= 1.0 - self.momentum
+            self.running_var += self.momentum * unbiased
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        cache = self._need_cache(self._cache)
+        dx, dgamma, dbeta, _, _ = batch_norm_backward(grad_output, cache)
+        if self.weight is not None:
+            self.weight.grad += dgamma
+            self.bias.grad += dbeta
+        return dx
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
+                "affine": self.affine, "track_running_stats": self.track_running_stats}
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of ``(N, C)`` or ``(N, C, L)`` inputs, per channel ``C``.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``. In training the batch's
+    statistics are used and the running ones are updated as
+    ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance);
+    in evaluation the running statistics are used.
+
+    Args:
+        num_features: number of channels ``C``.
+        eps: added to the variance.
+        momentum: weight of the new batch in the running statistics.
+        affine: learn a per-channel ``weight`` (ones) and ``bias`` (zeros).
+        track_running_stats: keep running statistics; if ``False`` batch statistics are used in both modes.
+        name: optional layer name.
+
+    Shape:
+        - Input: ``(N, C)`` or ``(N, C, L)``.
+        - Output: same as the input.
+
+    Examples:
+        >>> bn = BatchNorm1d(100)
+        >>> bn(np.random.randn(20, 100).astype(np.float32)).shape
+        (20, 100)
+    """
+
+    _ranks = (2, 3)
+    _shape_doc = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of ``(N, C, H, W)`` inputs, per channel ``C``.
+
+    Same arguments and statistics as :class:`BatchNorm1d`, taken over ``N, H, W``.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: same as the input.
+
+    Examples:
+        >>> bn = BatchNorm2d(16)
+        >>> bn(np.random.randn(4, 16, 8, 8).astype(np.float32)).shape
+        (4, 16, 8, 8)
+    """
+
+    aliases = ("SpatialBatchNormalization",)
+    _ranks = (4,)
+    _shape_doc = "(N, C, H, W)"
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last ``len(normalized_shape)`` axes.
+
+    Args:
+        normalized_shape: trailing shape of the input that forms one group (int or list).
+        eps: added to the variance.
+        elementwise_affine: learn ``weight`` (ones) and ``bias`` (zeros) shaped ``normalized_shape``.
+        name: optional layer name.
+
+    Shape:
+        - Input: ``(*, *normalized_shape)``.
+        - Output: same as the input.
+
+    Examples:
+        >>> ln = LayerNorm(512)
+        >>> ln(np.zeros((8, 10, 512), np.float32)).shape
+        (8, 10, 512)
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        shape = [normalized_shape] if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+        self.normalized_shape = [int(s) for s in shape]
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = Parameter(init.ones(self.normalized_shape)) if elementwise_affine else None
+        self.bias = Parameter(init.zeros(self.normalized_shape)) if elementwise_affine else None
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        n = len(self.normalized_shape)
+        if x.ndim < n or list(x.shape[x.ndim - n:]) != self.normalized_shape:
+            raise ValueError(f"{self.describe()}: expected input (*, {', '.join(map(str, self.normalized_shape))}), "
+                             f"got shape {x.shape}")
+        y, self._cache = layer_norm_forward(
+            x, None if self.weight is None else self.weight.data, None if self.bias is None else self.bias.data,
+            n, self.eps)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        cache = self._need_cache(self._cache)
+        dx, dgamma, dbeta = layer_norm_backward(grad_output, cache)
+        if self.weight is not None:
+            self.weight.grad += dgamma
+            self.bias.grad += dbeta
+        return dx
+
+    def get_config(self) -> dict[str, Any]:
+        return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine}
