@@ -1,0 +1,273 @@
+"""Activation kernels: pointwise nonlinearities, softmax and log-softmax.
+
+Every pair keeps the input dtype (constants are Python floats, so float32 stays
+float32). Pointwise ops cache the local derivative ``dy/dx`` and their backward
+is one multiply. ``sigmoid``, ``softplus``, ``softmax`` and ``log_softmax`` never
+exponentiate a positive number, so they do not overflow at ``|x| = 1000``.
+Returned arrays may share memory with the inputs; treat them as read-only.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_GELU_TANH_K = math.sqrt(2.0 / math.pi)
+_GELU_TANH_C = 0.044715
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _scaled(dy: np.ndarray, derivative: np.ndarray) -> tuple[np.ndarray]:
+    return (dy * derivative,)
+
+
+# ---------------------------------------------------------------------- erf
+# W. J. Cody, "Rational Chebyshev approximations for the error function",
+# Math. Comp. 23 (1969), coefficients of his CALERF routine: three ranges of |x|.
+_ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+          3.20937758913846947e03, 1.85777706184603153e-1)
+_ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03)
+_ERF_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+          2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+          2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_ERF_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+          1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+          3.43936767414372164e03, 1.23033935480374942e03)
+_ERF_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+          1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_ERF_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+          6.05183413124413191e-2, 2.33520497626869185e-3)
+_INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
+#: erfc(8) < 1e-28: beyond it erf is exactly +-1 in float64, so the tail is evaluated at min(|x|, 8).
+_ERF_TAIL_CLIP = 8.0
+
+
+def _exp_neg_square(y: np.ndarray) -> np.ndarray:
+    """exp(-y*y) without the rounding error of squaring y (Cody's split of y into y16 + rest)."""
+    y16 = np.trunc(y * 16.0) / 16.0
+    return np.exp(-y16 * y16) * np.exp(-(y - y16) * (y + y16))
+
+
+def _erf_small(y: np.ndarray) -> np.ndarray:
+    """erf(y) for |y| <= 0.5."""
+    ysq = y * y
+    num, den = _ERF_A[4] * ysq, ysq
+    for a, b in zip(_ERF_A[:3], _ERF_B[:3]):
+        num, den = (num + a) * ysq, (den + b) * ysq
+    return y * (num + _ERF_A[3]) / (den + _ERF_B[3])
+
+
+def _erfc_mid(y: np.ndarray) -> np.ndarray:
+    """erfc(y) for 0.5 < y <= 4."""
+    num, den = _ERF_C[8] * y, y
+    for c, d in zip(_ERF_C[:7], _ERF_D[:7]):
+        num, den = (num + c) * y, (den + d) * y
+    return _exp_neg_square(y) * (num + _ERF_C[7]) / (den + _ERF_D[7])
+
+
+def _erfc_tail(y: np.ndarray) -> np.ndarray:
+    """erfc(y) for y > 4."""
+    ysq = 1.0 / (y * y)
+    num, den = _ERF_P[5] * ysq, ysq
+    for p, q in zip(_ERF_P[:4], _ERF_Q[:4]):
+        num, den = (num + p) * ysq, (den + q) * ysq
+    ratio = ysq * (num + _ERF_P[4]) / (den + _ERF_Q[4])
+    return _exp_neg_square(y) * (_INV_SQRT_PI - ratio) / y
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, in the dtype of ``x`` (about 1e-16 relative error in float64).
+
+    numpy has no erf; this is Cody's rational approximation, evaluated per range
+    of ``|x|`` on the elements that fall in it.
+    """
+    x = np.asarray(x)
+    y = np.abs(x)
+    out = np.empty_like(y)
+    small = y <= 0.5
+    mid = (y > 0.5) & (y <= 4.0)
+    tail = ~(small | mid)  # includes nan, which propagates
+    out[small] = _erf_small(y[small])
+    out[mid] = 1.0 - _erfc_mid(y[mid])
+    out[tail] = 1.0 - _erfc_tail(np.minimum(y[tail], _ERF_TAIL_CLIP))
+    return np.copysign(out, x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+# ---------------------------------------------------------------- pointwise
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """max(x, 0)."""
+    mask = x > 0
+    return np.where(mask, x, 0), mask
+
+
+def relu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def leaky_relu_forward(x: np.ndarray, negative_slope: float = 0.01) -> tuple[np.ndarray, Any]:
+    """x where x > 0, else negative_slope * x."""
+    positive = x > 0
+    return np.where(positive, x, negative_slope * x), np.where(positive, 1.0, negative_slope).astype(x.dtype)
+
+
+def leaky_relu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def _channel_view(slope: np.ndarray, x: np.ndarray) -> np.ndarray:
+    if slope.size == 1:
+        return slope.reshape(())
+    if x.ndim < 2 or x.shape[1] != slope.size:
+        raise ValueError(f"prelu: {slope.size} slopes need input (N, {slope.size}, ...), got {x.shape}")
+    return slope.reshape((1, slope.size) + (1,) * (x.ndim - 2))
+
+
+def prelu_forward(x: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, Any]:
+    """x where x > 0, else slope * x; ``slope`` has one value or one per channel (axis 1)."""
+    s = _channel_view(slope, x)
+    positive = x > 0
+    y = np.where(positive, x, s * x)
+    return y, (x, positive, s, slope.shape)
+
+
+def prelu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray]:
+    x, positive, s, slope_shape = cache
+    dx = np.where(positive, dy, s * dy)
+    dneg = np.where(positive, 0, dy * x)
+    axes = tuple(i for i in range(x.ndim) if i != 1 or s.ndim == 0)
+    return dx, dneg.sum(axis=axes).reshape(slope_shape)
+
+
+def _elu(x: np.ndarray, alpha: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    negative = alpha * np.expm1(np.minimum(x, 0))
+    positive = x > 0
+    y = scale * np.where(positive, x, negative)
+    derivative = scale * np.where(positive, 1, negative + alpha)
+    return y, derivative
+
+
+def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, Any]:
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _elu(x, alpha, 1.0)
+
+
+def elu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def selu_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
+    return _elu(x, _SELU_ALPHA, _SELU_SCALE)
+
+
+def selu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def gelu_forward(x: np.ndarray, approximate: str = "none") -> tuple[np.ndarray, Any]:
+    """x * Phi(x) (``approximate="none"``, exact via erf) or its tanh approximation (``"tanh"``)."""
+    if approximate == "none":
+        cdf = 0.5 * (1.0 + erf(x * _INV_SQRT2))
+        return x * cdf, cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    if approximate == "tanh":
+        t = np.tanh(_GELU_TANH_K * (x + _GELU_TANH_C * x * x * x))
+        half = 0.5 * (1.0 + t)
+        derivative = half + 0.5 * x * (1.0 - t * t) * _GELU_TANH_K * (1.0 + 3.0 * _GELU_TANH_C * x * x)
+        return x * half, derivative
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def gelu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """1 / (1 + exp(-x)), computed without overflow."""
+    y = _sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return (dy * cache * (1.0 - cache),)
+
+
+def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    y = np.tanh(x)
+    return y, y
+
+
+def tanh_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return (dy * (1.0 - cache * cache),)
+
+
+def hard_sigmoid_forward(x: np.ndarray, alpha: float = 1.0 / 6.0, beta: float = 0.5) -> tuple[np.ndarray, Any]:
+    """clip(alpha * x + beta, 0, 1).
+
+    The defaults are PyTorch's Hardsigmoid (1/6, 1/2); ONNX HardSigmoid defaults
+    to alpha=0.2, beta=0.5, so pass those explicitly for ONNX models.
+    """
+    z = alpha * x + beta
+    inside = (z > 0) & (z < 1)
+    return np.clip(z, 0, 1), inside * np.asarray(alpha, dtype=x.dtype)
+
+
+def hard_sigmoid_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def hard_swish_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """x * clip(x / 6 + 1/2, 0, 1) (PyTorch Hardswish, ONNX HardSwish)."""
+    y = x * np.clip(x / 6.0 + 0.5, 0, 1)
+    derivative = np.where(x < -3, 0, np.where(x > 3, 1, x / 3.0 + 0.5)).astype(x.dtype)
+    return y, derivative
+
+
+def hard_swish_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> tuple[np.ndarray, Any]:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
+    bx = beta * x
+    smooth = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
+    linear = bx > threshold
+    return np.where(linear, x, smooth), np.where(linear, 1, _sigmoid(bx))
+
+
+def softplus_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _scaled(dy, cache)
+
+
+# -------------------------------------------------------------- normalising
+def softmax_forward(x: np.ndarray, axis: int = -1) -> tuple[np.ndarray, Any]:
+    """exp(x) / sum(exp(x)) along ``axis`` (shifted by the max, so it never overflows)."""
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    y = e / e.sum(axis=axis, keepdims=True)
+    return y, (y, axis)
+
+
+def softmax_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    y, axis = cache
+    return (y * (dy - (dy * y).sum(axis=axis, keepdims=True)),)
+
+
+def log_softmax_forward(x: np.ndarray, axis: int = -1) -> tuple[np.ndarray, Any]:
+    """x - logsumexp(x) along ``axis``."""
+    z = x - x.max(axis=axis, keepdims=True)
+    y = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return y, (y, axis)
+
+
+def log_softmax_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    y, axis = cache
+    return (dy - np.exp(y) * dy.sum(axis=axis, keepdims=True),)

@@ -1,0 +1,69 @@
+"""Upsample: nearest or bilinear resizing of NCHW feature maps (``torch.nn.Upsample``)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...kernels import resize as K
+from ..module import Module
+from .shape import call_kernel
+
+
+def _plain(v: float | int | Sequence[float] | None, cast: type) -> Any:
+    return None if v is None else cast(v) if np.isscalar(v) else [cast(e) for e in v]
+
+
+class Upsample(Module):
+    """Resize the H and W axes of an NCHW tensor.
+
+    Args:
+        scale_factor: output = floor(input * scale) per spatial axis; one float or ``[sh, sw]``.
+        size: the output ``(H, W)``, or one int for both. Give exactly one of the two.
+        mode: ``"nearest"`` or ``"bilinear"``. Default: "nearest".
+        align_corners: bilinear only: map the corner pixels of input and output onto
+            each other (True) or sample at pixel centres (False, ONNX ``half_pixel``). Default: False.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: ``(N, C, H_out, W_out)``.
+
+    Examples:
+        >>> Upsample(scale_factor=2, mode="bilinear")(np.zeros((1, 3, 4, 5))).shape
+        (1, 3, 8, 10)
+    """
+
+    aliases = ("UpSampling2D",)
+
+    def __init__(self, scale_factor: float | Sequence[float] | None = None, size: int | Sequence[int] | None = None,
+                 mode: str = "nearest", align_corners: bool = False, name: str | None = None) -> None:
+        super().__init__(name=name)
+        if (scale_factor is None) == (size is None):
+            raise ValueError("Upsample: give exactly one of scale_factor and size")
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"Upsample: mode must be 'nearest' or 'bilinear', got {mode!r}")
+        if align_corners and mode == "nearest":
+            raise ValueError("Upsample: align_corners only applies to mode='bilinear'")
+        self.scale_factor = _plain(scale_factor, float)
+        self.size = _plain(size, int)
+        self.mode = mode
+        self.align_corners = bool(align_corners)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale_factor": self.scale_factor, "size": self.size, "mode": self.mode,
+                "align_corners": self.align_corners}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.mode == "nearest":
+            y, self._cache = call_kernel(self, K.upsample_nearest_forward, x, self.scale_factor, self.size)
+        else:
+            y, self._cache = call_kernel(self, K.upsample_bilinear_forward, x, self.scale_factor, self.size,
+                                         self.align_corners)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        cache = self._need_cache(self._cache)
+        if self.mode == "nearest":
+            return K.upsample_nearest_backward(grad_output, cache)[0]
+        return K.upsample_bilinear_backward(grad_output, cache)[0]

@@ -1,0 +1,86 @@
+"""Shape layers: Concat, Split, Reshape, Flatten, Transpose."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bigdl_runtime.nn import LAYER_REGISTRY, Sequential
+from bigdl_runtime.nn.layers.shape import Concat, Flatten, Reshape, Split, Transpose
+from tests.helpers.gradcheck import check_module
+
+
+def _x(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+CASES = [  # (layer factory, input shapes, expected output shape(s))
+    (lambda: Concat(), [(2, 3, 2), (2, 1, 2)], (2, 4, 2)),
+    (lambda: Concat(dim=-1), [(2, 3), (2, 2), (2, 1)], (2, 6)),
+    (lambda: Split(2), [(2, 5, 3)], [(2, 2, 3), (2, 2, 3), (2, 1, 3)]),
+    (lambda: Split([1, 3], dim=2), [(1, 2, 4)], [(1, 2, 1), (1, 2, 3)]),
+    (lambda: Reshape([4, -1]), [(2, 4, 3, 1)], (2, 4, 3)),
+    (lambda: Reshape([0, -1]), [(2, 3, 2, 2)], (2, 3, 4)),
+    (lambda: Flatten(), [(2, 3, 2, 2)], (2, 12)),
+    (lambda: Flatten(start_dim=2), [(2, 3, 2, 2)], (6, 4)),
+    (lambda: Transpose([0, 2, 3, 1]), [(2, 3, 1, 2)], (2, 1, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("make, shapes, out_shape", CASES)
+def test_output_shape_and_gradients(make, shapes, out_shape):
+    m = make()
+    inputs = [_x(*s, seed=i) for i, s in enumerate(shapes)]
+    y = m(*inputs)
+    assert (y.shape if isinstance(out_shape, tuple) else [p.shape for p in y]) == out_shape
+    check_module(m, inputs)
+
+
+@pytest.mark.parametrize("make, shapes, out_shape", CASES)
+def test_config_rebuilds_the_same_layer(make, shapes, out_shape):
+    m = make()
+    rebuilt = type(m)(**m.get_config())
+    assert rebuilt.get_config() == m.get_config()
+    inputs = [_x(*s, seed=i).astype(np.float32) for i, s in enumerate(shapes)]
+    got, want = rebuilt(*inputs), m(*inputs)
+    for g, w in zip(got, want) if isinstance(want, tuple) else [(got, want)]:
+        np.testing.assert_array_equal(g, w)
+
+
+def test_split_then_concat_round_trips_through_sequential():
+    net = Sequential(Split([1, 2]), Concat())
+    x = _x(2, 3, 2)
+    np.testing.assert_array_equal(net(x), x)
+    np.testing.assert_array_equal(net.backward(x), x)
+
+
+def test_split_backward_accepts_unused_outputs():
+    m = Split(1, dim=0)
+    a, b = m(np.ones((2, 3), np.float32))
+    dx = m.backward((None, np.ones_like(b)))
+    np.testing.assert_array_equal(dx, [[0, 0, 0], [1, 1, 1]])
+
+
+@pytest.mark.parametrize("make, inputs, message", [
+    (lambda: Concat(name="cat"), [np.zeros((2, 3)), np.zeros((3, 3))],
+     r"Concat\('cat'\): concat: shapes \[\(2, 3\), \(3, 3\)\]"),
+    (lambda: Split([2, 2]), [np.zeros((2, 5))], r"Split: split: sizes \[2, 2\] .* \(2, 5\)"),
+    (lambda: Split(2, dim=3), [np.zeros((2, 5))], r"Split: dim 3 is out of range for a 2-D input \(2, 5\)"),
+    (lambda: Reshape([5]), [np.zeros((2, 3, 2))], r"Reshape: reshape: cannot reshape \(2, 3, 2\) .* \[2, 5\]"),
+    (lambda: Flatten(4), [np.zeros((2, 3))], r"Flatten: flatten: start_dim 4 .* \(2, 3\)"),
+    (lambda: Transpose([0, 2, 1]), [np.zeros((2, 3))], r"Transpose: transpose: perm \[0, 2, 1\] .* \(2, 3\)"),
+])
+def test_bad_input_names_the_layer(make, inputs, message):
+    with pytest.raises(ValueError, match=message):
+        make()(*inputs)
+
+
+@pytest.mark.parametrize("make", [lambda: Concat(), lambda: Split(1), lambda: Reshape([-1]),
+                                  lambda: Flatten(), lambda: Transpose([1, 0])])
+def test_backward_before_forward_is_an_error(make):
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        make().backward(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("alias, cls", [("JoinTable", Concat), ("Permute", Transpose), ("View", Reshape)])
+def test_registered_aliases(alias, cls):
+    assert LAYER_REGISTRY[alias] is cls
