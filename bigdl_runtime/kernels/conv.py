@@ -1,0 +1,393 @@
+"""Convolution kernels: ``conv2d`` and ``conv1d`` (cross-correlation, as PyTorch and ONNX ``Conv``).
+
+How the work becomes GEMMs ("phase-flattened im2col", batch-blocked):
+
+1. The zero-padded input is split into its ``stride_h * stride_w`` polyphase planes
+   (``x_pad[:, :, p::sh, q::sw]``, only the planes some kernel tap reads), each stored with a
+   row width ``Wph`` and flattened. In a plane every kernel tap is a plain shift, so its input
+   for *all* output pixels is one contiguous run ``plane[off : off + Ho * Wph]``. The output
+   is computed on the ``Ho x Wph`` grid; the ``Wph - Wo`` extra columns (a few percent) are
+   dropped at the end.
+2. For a block of images, im2col is one contiguous-run copy per tap into a reused buffer laid
+   out ``(C, taps, batch, pixels)``, so forward is one GEMM per group,
+   ``(O, C*kh*kw) @ (C*kh*kw, nb*Ho*Wph)``, the weight gradient one GEMM with the long
+   ``nb*Ho*Wph`` axis inside, and the input gradient one GEMM followed by a col2im of one
+   strided add per tap. 1x1 convolutions are the same path with a single tap.
+3. Depthwise-style groups (one input channel per group) skip the GEMM: a multiply-accumulate
+   per tap over the whole block.
+
+The blocks keep the im2col buffer near the size of the last-level cache. ``conv1d`` is
+``conv2d`` on a height-1 image.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+IntPair = int | Sequence[int]
+
+#: Target size of one im2col block (bytes); the batch is processed in blocks of this size.
+BLOCK_BYTES = 8 << 20
+
+
+def pair(value: IntPair, what: str) -> tuple[int, int]:
+    """``value`` as an (h, w) pair of ints (an int applies to both)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    vals = tuple(int(v) for v in value)
+    if len(vals) != 2:
+        raise ValueError(f"{what} must be an int or a pair, got {value!r}")
+    return vals
+
+
+def pads4(padding: IntPair) -> tuple[int, int, int, int]:
+    """Padding as (top, left, bottom, right) from an int, (ph, pw) or the 4-tuple itself."""
+    if isinstance(padding, (int, np.integer)):
+        p = int(padding)
+        pads = (p, p, p, p)
+    else:
+        vals = tuple(int(v) for v in padding)
+        if len(vals) == 2:
+            pads = (vals[0], vals[1], vals[0], vals[1])
+        elif len(vals) == 4:
+            pads = vals
+        else:
+            raise ValueError(f"padding must be an int, (ph, pw) or (top, left, bottom, right), got {padding!r}")
+    if min(pads) < 0:
+        raise ValueError(f"padding must be non-negative, got {padding!r}")
+    return pads
+
+
+class ConvGeometry:
+    """Shapes, polyphase planes and tap offsets of one 2-D convolution.
+
+    ``x_shape`` is the convolution's input ``(N, C, H, W)``, ``w_shape`` its weight
+    ``(O, C // groups, kh, kw)``. Used by conv2d and (with the roles of input and output
+    swapped) by conv_transpose2d, which may ask for ``out_size`` smaller than the natural
+    output (its output_padding can leave trailing rows that no output reads).
+    """
+
+    def __init__(self, x_shape: Sequence[int], w_shape: Sequence[int], stride: IntPair,
+                 padding: IntPair, dilation: IntPair, groups: int,
+                 out_size: tuple[int, int] | None = None) -> None:
+        if len(x_shape) != 4 or len(w_shape) != 4:
+            raise ValueError(f"conv2d expects x (N, C, H, W) and w (O, C/groups, kh, kw), "
+                             f"got x {tuple(x_shape)} and w {tuple(w_shape)}")
+        self.n, self.c, self.h, self.w = (int(v) for v in x_shape)
+        self.o, self.cg, self.kh, self.kw = (int(v) for v in w_shape)
+        self.groups = g = int(groups)
+        if g < 1 or self.c % g or self.o % g or self.cg * g != self.c:
+            raise ValueError(f"conv2d: input has {self.c} channels, weight {tuple(w_shape)} with "
+                             f"groups={g} expects {self.cg * g} (and out channels divisible by groups)")
+        self.og = self.o // g
+        self.sh, self.sw = sh, sw = pair(stride, "stride")
+        self.dh, self.dw = dh, dw = pair(dilation, "dilation")
+        self.pads = pt, pl, pb, pr = pads4(padding)
+        if min(sh, sw, dh, dw) < 1:
+            raise ValueError(f"conv2d: stride and dilation must be >= 1, got {stride!r}, {dilation!r}")
+        self.ho = (self.h + pt + pb - dh * (self.kh - 1) - 1) // sh + 1
+        self.wo = (self.w + pl + pr - dw * (self.kw - 1) - 1) // sw + 1
+        if out_size is not None and 1 <= out_size[0] <= self.ho and 1 <= out_size[1] <= self.wo:
+            self.ho, self.wo = out_size
+        elif out_size is not None:
+            raise ValueError(f"conv2d: output size {out_size} does not fit {(self.ho, self.wo)}")
+        if self.ho < 1 or self.wo < 1:
+            raise ValueError(f"conv2d: kernel {(self.kh, self.kw)} (dilation {(dh, dw)}) does not fit the "
+                             f"padded input {(self.h + pt + pb, self.w + pl + pr)}")
+        rows = [((i * dh) % sh, (i * dh) // sh) for i in range(self.kh)]
+        cols = [((j * dw) % sw, (j * dw) // sw) for j in range(self.kw)]
+        oi_max = max(o for _, o in rows)
+        oj_max = max(o for _, o in cols)
+        #: flat layout: every tap reads one contiguous run of a plane and the output grid is
+        #: ``wph`` wide (``oj_max`` wasted columns); used when that waste is <= 4 %. Otherwise
+        #: taps read exact (ho, wo) windows (shorter copies, no wasted GEMM columns).
+        self.flat = oj_max * 25 <= self.wo
+        self.wph = self.wo + oj_max
+        self.hph = self.ho + oi_max + (1 if self.flat and oj_max else 0)  # slack row for the last run
+        self.wgrid = self.wph if self.flat else self.wo
+        self.length = self.ho * self.wgrid  # pixels per image on the computation grid
+        self.phases = sorted({(pi, pj) for pi, _ in rows for pj, _ in cols})
+        index = {ph: k for k, ph in enumerate(self.phases)}
+        #: (plane index, row offset, column offset) of every tap, in (i, j) order
+        self.taps = [(index[(pi, pj)], oi, oj) for pi, oi in rows for pj, oj in cols]
+        self.ntaps = len(self.taps)
+        self.k = self.cg * self.ntaps  # GEMM inner size per group
+
+    # ----------------------------------------------------------- polyphase planes
+    def _plane_slices(self, pi: int, pj: int) -> tuple[slice, slice, slice, slice] | None:
+        """(rows, cols) of the plane and (rows, cols) of x that land there, or None if empty."""
+        pt, pl = self.pads[0], self.pads[1]
+        r0 = max(0, -(-(pt - pi) // self.sh))
+        q0 = max(0, -(-(pl - pj) // self.sw))
+        h0 = r0 * self.sh + pi - pt
+        w0 = q0 * self.sw + pj - pl
+        if h0 >= self.h or w0 >= self.w or r0 >= self.hph or q0 >= self.wph:
+            return None
+        rc = min(self.hph - r0, -(-(self.h - h0) // self.sh))
+        qc = min(self.wph - q0, -(-(self.w - w0) // self.sw))
+        return (slice(r0, r0 + rc), slice(q0, q0 + qc),
+                slice(h0, h0 + (rc - 1) * self.sh + 1, self.sh), slice(w0, w0 + (qc - 1) * self.sw + 1, self.sw))
+
+    @property
+    def plane_shape(self) -> tuple[int, int, int, int, int]:
+        return self.n, self.c, len(self.phases), self.hph, self.wph
+
+    def _is_identity(self) -> bool:
+        return (len(self.phases) == 1 and self.sh == self.sw == 1 and not any(self.pads)
+                and (self.hph, self.wph) == (self.h, self.w))
+
+    def to_planes(self, x: np.ndarray) -> np.ndarray:
+        """The padded input as polyphase planes, shape (N, C, planes, hph, wph)."""
+        if self._is_identity():
+            return np.ascontiguousarray(x).reshape(self.n, self.c, 1, self.h, self.w)
+        planes = np.zeros(self.plane_shape, dtype=x.dtype)
+        for k, (pi, pj) in enumerate(self.phases):
+            sl = self._plane_slices(pi, pj)
+            if sl is not None:
+                planes[:, :, k, sl[0], sl[1]] = x[:, :, sl[2], sl[3]]
+        return planes
+
+    def from_planes(self, planes: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`to_planes` for gradients: (N, C, H, W), zero where no tap reads."""
+        if self._is_identity():
+            return planes.reshape(self.n, self.c, self.h, self.w)
+        x = np.zeros((self.n, self.c, self.h, self.w), dtype=planes.dtype)
+        for k, (pi, pj) in enumerate(self.phases):
+            sl = self._plane_slices(pi, pj)
+            if sl is not None:
+                x[:, :, sl[2], sl[3]] = planes[:, :, k, sl[0], sl[1]]
+        return x
+
+    def tap_view(self, planes: np.ndarray, t: int, n0: int, n1: int) -> np.ndarray:
+        """What tap ``t`` reads for images n0:n1, a (nb, C, ho, wgrid) view of the planes."""
+        p, oi, oj = self.taps[t]
+        if not self.flat:
+            return planes[n0:n1, :, p, oi:oi + self.ho, oj:oj + self.wo]
+        flat = planes.reshape(self.n, self.c, len(self.phases), self.hph * self.wph)
+        off = oi * self.wph + oj
+        return flat[n0:n1, :, p, off:off + self.length].reshape(n1 - n0, self.c, self.ho, self.wph)
+
+    # ------------------------------------------------------------------ blocking
+    def blocks(self, itemsize: int) -> list[tuple[int, int]]:
+        """Batch blocks (n0, n1) whose im2col columns take about BLOCK_BYTES."""
+        per_image = max(1, self.c * self.ntaps * self.length * itemsize)
+        nb = int(max(1, min(self.n, BLOCK_BYTES // per_image)))
+        return [(n0, min(self.n, n0 + nb)) for n0 in range(0, self.n, nb)]
+
+    @property
+    def depthwise(self) -> bool:
+        """One input channel per group: handled by per-tap multiply-accumulate, not GEMM."""
+        return self.cg == 1 and self.groups > 1
+
+
+# ---------------------------------------------------------------------- GEMM path
+def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.ndarray) -> np.ndarray:
+    """Columns of images n0:n1 as (C, taps, nb, ho, wgrid), written into the flat ``buf``."""
+    nb = n1 - n0
+    cols = buf[: geo.c * geo.ntaps * nb * geo.length].reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid)
+    for t in range(geo.ntaps):
+        cols[:, t] = geo.tap_view(planes, t, n0, n1).transpose(1, 0, 2, 3)
+    return cols
+
+
+def _col2im(dplanes: np.ndarray, dcols: np.ndarray, geo: ConvGeometry, n0: int, n1: int) -> None:
+    """Add (C, taps, nb, ho, wgrid) column gradients back into the planes of images n0:n1."""
+    for t in range(geo.ntaps):
+        target = geo.tap_view(dplanes, t, n0, n1).transpose(1, 0, 2, 3)
+        target += dcols[:, t]
+
+
+def _grid_to_nchw(grid: np.ndarray, geo: ConvGeometry, nb: int) -> np.ndarray:
+    """(O, nb * ho * wgrid) computation grid -> (nb, O, ho, wo) view (drops extra columns)."""
+    return grid.reshape(geo.o, nb, geo.ho, geo.wgrid)[..., :geo.wo].transpose(1, 0, 2, 3)
+
+
+def _gemm_conv(planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry,
+                 bias: np.ndarray | None) -> np.ndarray:
+    """y (N, O, ho, wo) from input planes and the weight as (groups, O/groups, C/groups * taps)."""
+    dt = planes.dtype
+    blocks = geo.blocks(dt.itemsize)
+    nbmax = blocks[0][1]
+    colbuf = np.empty(geo.c * geo.ntaps * nbmax * geo.length, dtype=dt)
+    gridbuf = np.empty(geo.o * nbmax * geo.length, dtype=dt)
+    y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=dt)
+    for n0, n1 in blocks:
+        nb = n1 - n0
+        cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * geo.length)
+        grid = gridbuf[: geo.o * nb * geo.length].reshape(geo.groups, geo.og, nb * geo.length)
+        np.matmul(wmat, cols, out=grid)
+        out = _grid_to_nchw(grid, geo, nb)
+        if bias is None:
+            y[n0:n1] = out
+        else:
+            np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
+    return y
+
+
+def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray, geo: ConvGeometry,
+                  need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(d planes, d wmat) from dy (N, O, ho, wo); either can be skipped (planes only needed for d wmat)."""
+    dt = dy.dtype
+    blocks = geo.blocks(dt.itemsize)
+    nbmax = blocks[0][1]
+    L = geo.length
+    dplanes = np.zeros(geo.plane_shape, dtype=dt) if need_dx else None
+    dwmat = np.zeros_like(wmat) if need_dw else None
+    colbuf = np.empty(geo.c * geo.ntaps * nbmax * L, dtype=dt)
+    # extra grid columns stay zero: their position modulo wgrid is the same for every block size
+    gridbuf = np.zeros(geo.o * nbmax * L, dtype=dt)
+    wmat_t = wmat.transpose(0, 2, 1)
+    for n0, n1 in blocks:
+        nb = n1 - n0
+        grid = gridbuf[: geo.o * nb * L]
+        _grid_to_nchw(grid, geo, nb)[...] = dy[n0:n1]
+        grid = grid.reshape(geo.groups, geo.og, nb * L)
+        if need_dw:
+            cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * L)
+            dwmat += np.matmul(grid, cols.transpose(0, 2, 1))
+        if need_dx:
+            dcols = colbuf[: geo.c * geo.ntaps * nb * L].reshape(geo.groups, geo.k, nb * L)
+            np.matmul(wmat_t, grid, out=dcols)
+            _col2im(dplanes, dcols.reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid), geo, n0, n1)
+    return dplanes, dwmat
+
+
+# ----------------------------------------------------------------- depthwise path
+def _dw_weight(w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """(C, O/C, taps): the per-channel filters of a depthwise weight."""
+    return w.reshape(geo.c, geo.og, geo.ntaps)
+
+
+def _depthwise_conv(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry,
+                      bias: np.ndarray | None) -> np.ndarray:
+    """y (N, O, ho, wo) for one input channel per group, by per-tap multiply-accumulate."""
+    wt = _dw_weight(w, geo)[..., None, None]
+    y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=planes.dtype)
+    for n0, n1 in geo.blocks(planes.dtype.itemsize):
+        nb = n1 - n0
+        acc = np.zeros((nb, geo.c, geo.og, geo.ho, geo.wgrid), dtype=planes.dtype)
+        for t in range(geo.ntaps):
+            acc += geo.tap_view(planes, t, n0, n1)[:, :, None] * wt[:, :, t]
+        out = acc.reshape(nb, geo.o, geo.ho, geo.wgrid)[..., :geo.wo]
+        if bias is None:
+            y[n0:n1] = out
+        else:
+            np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
+    return y
+
+
+def _depthwise_conv_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, geo: ConvGeometry,
+                       need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(d planes, d w) for the depthwise path; either can be skipped (planes only needed for d w)."""
+    wt = _dw_weight(w, geo)
+    dplanes = np.zeros(geo.plane_shape, dtype=dy.dtype) if need_dx else None
+    dwt = np.zeros_like(wt) if need_dw else None
+    for n0, n1 in geo.blocks(dy.dtype.itemsize):
+        nb = n1 - n0
+        grid = np.zeros((nb, geo.o, geo.ho, geo.wgrid), dtype=dy.dtype)
+        grid[..., :geo.wo] = dy[n0:n1]
+        grid = grid.reshape(nb, geo.c, geo.og, geo.ho, geo.wgrid)
+        for t in range(geo.ntaps):
+            if need_dw:
+                dwt[:, :, t] += np.einsum("ncmhw,nchw->cm", grid, geo.tap_view(planes, t, n0, n1), optimize=True)
+            if need_dx:
+                target = geo.tap_view(dplanes, t, n0, n1)
+                target += np.einsum("ncmhw,cm->nchw", grid, wt[:, :, t], optimize=True)
+    return dplanes, (dwt.reshape(w.shape) if need_dw else None)
+
+
+# ------------------------------------------------------------------ dispatch
+def conv_planes(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None) -> np.ndarray:
+    """Convolution output (N, O, ho, wo) from input planes; w is (O, C/groups, kh, kw)."""
+    if geo.depthwise:
+        return _depthwise_conv(planes, w, geo, bias)
+    return _gemm_conv(planes, w.reshape(geo.groups, geo.og, geo.k), geo, bias)
+
+
+def conv_planes_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, geo: ConvGeometry,
+                    need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(d planes, dw shaped like w) of :func:`conv_planes`; either can be skipped."""
+    if geo.depthwise:
+        return _depthwise_conv_grad(dy, planes, w, geo, need_dx, need_dw)
+    dplanes, dwmat = _gemm_conv_grad(dy, planes, w.reshape(geo.groups, geo.og, geo.k), geo, need_dx, need_dw)
+    return dplanes, (None if dwmat is None else dwmat.reshape(w.shape))
+
+
+# ------------------------------------------------------------------------ conv2d
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
+                   padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> tuple[np.ndarray, Any]:
+    """2-D cross-correlation, NCHW.
+
+    Args:
+        x: input (N, C, H, W).
+        w: weight (O, C // groups, kh, kw).
+        b: optional bias (O,).
+        stride, dilation: int or (h, w).
+        padding: int, (ph, pw) or asymmetric (top, left, bottom, right) as ONNX begin/end pads.
+        groups: channel groups; ``groups == C`` is depthwise.
+
+    Returns:
+        ``(y, cache)`` with y of shape (N, O, Ho, Wo),
+        ``Ho = (H + top + bottom - dh * (kh - 1) - 1) // sh + 1``.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"conv2d expects x of shape (N, C, H, W), got {x.shape}")
+    geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups)
+    wc = np.ascontiguousarray(w, dtype=x.dtype)
+    bc = None if b is None else np.asarray(b, dtype=x.dtype)
+    planes = geo.to_planes(x)
+    y = conv_planes(planes, wc, geo, bc)
+    return y, (planes, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
+
+
+def conv2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients (dx, dw, db) of :func:`conv2d_forward` (db is None without bias)."""
+    planes, wc, geo, w_dtype, b_dtype = cache
+    dy = np.ascontiguousarray(dy, dtype=planes.dtype)
+    dplanes, dw = conv_planes_grad(dy, planes, wc, geo)
+    db = None if b_dtype is None else dy.sum(axis=(0, 2, 3)).astype(b_dtype, copy=False)
+    return geo.from_planes(dplanes), dw.astype(w_dtype, copy=False), db
+
+
+# ------------------------------------------------------------------------ conv1d
+def _pads1(padding: IntPair) -> tuple[int, int]:
+    if isinstance(padding, (int, np.integer)):
+        return int(padding), int(padding)
+    vals = tuple(int(v) for v in padding)
+    if len(vals) != 2:
+        raise ValueError(f"conv1d padding must be an int or (left, right), got {padding!r}")
+    return vals
+
+
+def _int1(value: IntPair, what: str) -> int:
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    vals = tuple(int(v) for v in value)
+    if len(vals) != 1:
+        raise ValueError(f"conv1d {what} must be an int, got {value!r}")
+    return vals[0]
+
+
+def conv1d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
+                   padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> tuple[np.ndarray, Any]:
+    """1-D cross-correlation on (N, C, L) with w (O, C // groups, k).
+
+    ``padding`` is an int or (left, right). Returns ``(y, cache)``, y of shape (N, O, Lo).
+    """
+    x = np.asarray(x)
+    w = np.asarray(w)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"conv1d expects x (N, C, L) and w (O, C/groups, k), got x {x.shape} and w {w.shape}")
+    left, right = _pads1(padding)
+    y, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, stride=(1, _int1(stride, "stride")),
+                              padding=(0, left, 0, right), dilation=(1, _int1(dilation, "dilation")),
+                              groups=groups)
+    return y[:, :, 0, :], cache
+
+
+def conv1d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients (dx, dw, db) of :func:`conv1d_forward`."""
+    dx, dw, db = conv2d_backward(np.asarray(dy)[:, :, None, :], cache)
+    return dx[:, :, 0, :], dw[:, :, 0, :], db

@@ -1,0 +1,78 @@
+"""Transposed convolution (``conv_transpose2d``, ONNX ``ConvTranspose``, BigDL ``SpatialFullConvolution``).
+
+A transposed convolution is the input-gradient of the convolution with the same weight, so
+it reuses the conv2d machinery of :mod:`.conv` with the roles swapped: its forward is that
+convolution's backward-data (GEMM + col2im), its input gradient is that convolution's forward
+(im2col + GEMM) applied to ``dy``, and its weight gradient is that convolution's weight
+gradient with ``dy`` as the convolution input and ``x`` as the output gradient.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .conv import ConvGeometry, IntPair, pads4, pair, conv_planes_grad, conv_planes
+
+
+def output_size(size: tuple[int, int], w_shape: tuple[int, ...], stride: IntPair, padding: IntPair,
+                output_padding: IntPair, dilation: IntPair) -> tuple[int, int]:
+    """(Hout, Wout) = (in - 1) * stride - pad_begin - pad_end + dilation * (k - 1) + output_padding + 1."""
+    (sh, sw), (dh, dw), (oph, opw) = pair(stride, "stride"), pair(dilation, "dilation"), pair(output_padding, "output_padding")
+    pt, pl, pb, pr = pads4(padding)
+    if not (0 <= oph < max(sh, dh) and 0 <= opw < max(sw, dw)):
+        raise ValueError(f"conv_transpose2d: output_padding {(oph, opw)} must be smaller than "
+                         f"stride {(sh, sw)} or dilation {(dh, dw)}")
+    kh, kw = w_shape[2], w_shape[3]
+    return ((size[0] - 1) * sh - pt - pb + dh * (kh - 1) + oph + 1,
+            (size[1] - 1) * sw - pl - pr + dw * (kw - 1) + opw + 1)
+
+
+def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
+                             padding: IntPair = 0, output_padding: IntPair = 0, dilation: IntPair = 1,
+                             groups: int = 1) -> tuple[np.ndarray, Any]:
+    """2-D transposed convolution, NCHW.
+
+    Args:
+        x: input (N, C_in, H, W).
+        w: weight (C_in, O // groups, kh, kw), as PyTorch and ONNX.
+        b: optional bias (O,).
+        stride, dilation, output_padding: int or (h, w); output_padding extends the bottom/right.
+        padding: int, (ph, pw) or (top, left, bottom, right), removed from the full output.
+        groups: channel groups.
+
+    Returns:
+        ``(y, cache)``, y of shape (N, O, Hout, Wout) with
+        ``Hout = (H - 1) * sh - top - bottom + dh * (kh - 1) + output_padding_h + 1``.
+    """
+    x = np.asarray(x)
+    w_shape = np.shape(w)
+    if x.ndim != 4 or len(w_shape) != 4:
+        raise ValueError(f"conv_transpose2d expects x (N, C_in, H, W) and w (C_in, O/groups, kh, kw), "
+                         f"got x {x.shape} and w {w_shape}")
+    if w_shape[0] != x.shape[1]:
+        raise ValueError(f"conv_transpose2d: input has {x.shape[1]} channels, weight {w_shape} expects {w_shape[0]}")
+    hout, wout = output_size(x.shape[2:], w_shape, stride, padding, output_padding, dilation)
+    if hout < 1 or wout < 1:
+        raise ValueError(f"conv_transpose2d: output size {(hout, wout)} is empty for input {x.shape}")
+    # the convolution whose input gradient this is: input (N, O, Hout, Wout), output = x
+    geo = ConvGeometry((x.shape[0], w_shape[1] * groups, hout, wout), w_shape, stride, padding, dilation, groups,
+                       out_size=x.shape[2:])
+    wc = np.ascontiguousarray(w, dtype=x.dtype)
+    xc = np.ascontiguousarray(x)
+    dplanes, _ = conv_planes_grad(xc, None, wc, geo, need_dw=False)
+    y = geo.from_planes(dplanes)
+    if b is not None:
+        y += np.asarray(b, dtype=x.dtype).reshape(-1, 1, 1)
+    return y, (xc, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
+
+
+def conv_transpose2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients (dx, dw, db) of :func:`conv_transpose2d_forward` (db is None without bias)."""
+    x, wc, geo, w_dtype, b_dtype = cache
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    planes = geo.to_planes(dy)
+    dx = conv_planes(planes, wc, geo, None)
+    _, dw = conv_planes_grad(x, planes, wc, geo, need_dx=False)
+    db = None if b_dtype is None else dy.sum(axis=(0, 2, 3)).astype(b_dtype, copy=False)
+    return dx, dw.astype(w_dtype, copy=False), db

@@ -1,0 +1,273 @@
+"""Convolution layers: Conv1d, Conv2d (BigDL ``SpatialConvolution``) and ConvTranspose2d
+(BigDL ``SpatialFullConvolution``). One base class holds parameters, the gradient step and the
+config; the subclasses only say how their arguments map onto the kernels."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ...kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from ...kernels.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
+from .. import init
+from ..module import Module, Parameter
+
+IntOrSeq = int | Sequence[int]
+
+
+def _ints(value: IntOrSeq, n: int, what: str) -> list[int]:
+    """An int or a length-n sequence as a list of n ints."""
+    if isinstance(value, (int, np.integer)):
+        return [int(value)] * n
+    vals = [int(v) for v in value]
+    if len(vals) != n:
+        raise ValueError(f"{what} must be an int or {n} ints, got {value!r}")
+    return vals
+
+
+class _ConvNd(Module):
+    """Shared parameters, backward and config of the convolution layers."""
+
+    _spatial = 2  # number of spatial axes
+    _forward_kernel: Callable
+    _backward_kernel: Callable
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq,
+                 dilation: IntOrSeq, groups: int, bias: bool, transposed: bool, name: str | None) -> None:
+        super().__init__(name=name)
+        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        if self.groups < 1 or self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{type(self).__name__}: in_channels {in_channels} and out_channels {out_channels} "
+                             f"must both be divisible by groups {groups}")
+        n = self._spatial
+        self.kernel_size = _ints(kernel_size, n, "kernel_size")
+        self.stride = _ints(stride, n, "stride")
+        self.dilation = _ints(dilation, n, "dilation")
+        if min(self.kernel_size + self.stride + self.dilation) < 1:
+            raise ValueError(f"{type(self).__name__}: kernel_size, stride and dilation must be >= 1")
+        if transposed:
+            shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+        else:
+            shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.weight = Parameter(init.default_weight(shape))
+        fan_in = init.fans(shape)[0]
+        self.bias = Parameter(init.default_bias((self.out_channels,), fan_in)) if bias else None
+        self._cache = None
+
+    def _kernel_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _check_input(self, x: np.ndarray) -> None:
+        if x.ndim != 2 + self._spatial or x.shape[1] != self.in_channels:
+            dims = "L" if self._spatial == 1 else "H, W"
+            raise ValueError(f"{self.describe()}: expected input (N, {self.in_channels}, {dims}), got shape {x.shape}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        self._check_input(x)
+        bias = None if self.bias is None else self.bias.data
+        try:
+            y, self._cache = self._forward_kernel(x, self.weight.data, bias, **self._kernel_config())
+        except ValueError as err:
+            raise ValueError(f"{self.describe()}: {err}") from None
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        cache = self._need_cache(self._cache)
+        dx, dw, db = self._backward_kernel(grad_output, cache)
+        self.weight.grad += dw
+        if self.bias is not None:
+            self.bias.grad += db
+        return dx
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation) over an NCHW batch.
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels produced.
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw).
+        padding: int, (ph, pw), (top, left, bottom, right), ``"valid"`` (no padding) or
+            ``"same"`` (stride 1 only; output size = input size, any odd remainder at the
+            bottom/right as PyTorch).
+        dilation: int or (dh, dw): spacing between kernel taps.
+        groups: input and output channels are split into this many independent groups;
+            ``groups == in_channels`` is a depthwise convolution.
+        bias: learn an additive bias per output channel.
+        name: optional layer name.
+
+    Shape:
+        - Input: ``(N, in_channels, H, W)``.
+        - Output: ``(N, out_channels, Ho, Wo)`` with
+          ``Ho = (H + top + bottom - dh * (kh - 1) - 1) // sh + 1`` (same for W).
+
+    The weight ``(out_channels, in_channels // groups, kh, kw)`` and bias are initialised like
+    PyTorch (kaiming-uniform with ``a = sqrt(5)``; bias ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``).
+
+    Examples:
+        >>> conv = Conv2d(3, 16, 3, stride=2, padding=1)
+        >>> conv(np.zeros((8, 3, 32, 32), np.float32)).shape
+        (8, 16, 16, 16)
+    """
+
+    aliases = ("SpatialConvolution", "SpatialDilatedConvolution")
+    _forward_kernel = staticmethod(conv2d_forward)
+    _backward_kernel = staticmethod(conv2d_backward)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
+                 padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
+                 name: str | None = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
+                         transposed=False, name=name)
+        self.padding = _conv_padding(padding, self.stride, 2, type(self).__name__)
+
+    def _kernel_config(self) -> dict[str, Any]:
+        return dict(stride=self.stride, padding=_resolve_padding(self.padding, self.kernel_size, self.dilation),
+                    dilation=self.dilation, groups=self.groups)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "dilation": self.dilation, "groups": self.groups, "bias": self.bias is not None}
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation) over an (N, C, L) batch.
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels produced.
+        kernel_size: int.
+        stride: int.
+        padding: int, (left, right), ``"valid"`` or ``"same"`` (stride 1 only).
+        dilation: int: spacing between kernel taps.
+        groups: independent channel groups (``groups == in_channels`` is depthwise).
+        bias: learn an additive bias per output channel.
+        name: optional layer name.
+
+    Shape:
+        - Input: ``(N, in_channels, L)``.
+        - Output: ``(N, out_channels, Lo)``, ``Lo = (L + left + right - dilation * (k - 1) - 1) // stride + 1``.
+
+    The weight ``(out_channels, in_channels // groups, k)`` and bias use PyTorch's default init.
+
+    Examples:
+        >>> conv = Conv1d(4, 8, 5, padding="same")
+        >>> conv(np.zeros((2, 4, 100), np.float32)).shape
+        (2, 8, 100)
+    """
+
+    _spatial = 1
+    _forward_kernel = staticmethod(conv1d_forward)
+    _backward_kernel = staticmethod(conv1d_backward)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
+                 padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
+                 name: str | None = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
+                         transposed=False, name=name)
+        self.padding = _conv_padding(padding, self.stride, 1, type(self).__name__)
+
+    def _kernel_config(self) -> dict[str, Any]:
+        pads = _resolve_padding(self.padding, self.kernel_size, self.dilation)
+        return dict(stride=self.stride[0], padding=(pads[0], pads[-1]) if len(pads) == 2 else pads[0],
+                    dilation=self.dilation[0], groups=self.groups)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size[0], "stride": self.stride[0], "padding": self.padding,
+                "dilation": self.dilation[0], "groups": self.groups, "bias": self.bias is not None}
+
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution ("deconvolution"), the gradient of Conv2d w.r.t. its input.
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels produced.
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw): up-sampling factor.
+        padding: int, (ph, pw) or (top, left, bottom, right), cropped from the full output.
+        output_padding: int or (h, w) added to the bottom/right of the output size; smaller
+            than the stride or the dilation.
+        groups: independent channel groups.
+        bias: learn an additive bias per output channel.
+        dilation: int or (dh, dw): spacing between kernel taps.
+        name: optional layer name.
+
+    Shape:
+        - Input: ``(N, in_channels, H, W)``.
+        - Output: ``(N, out_channels, Hout, Wout)`` with
+          ``Hout = (H - 1) * sh - top - bottom + dh * (kh - 1) + output_padding_h + 1``.
+
+    The weight is ``(in_channels, out_channels // groups, kh, kw)`` as PyTorch and ONNX, with
+    PyTorch's default init.
+
+    Examples:
+        >>> up = ConvTranspose2d(16, 8, 4, stride=2, padding=1)
+        >>> up(np.zeros((2, 16, 10, 10), np.float32)).shape
+        (2, 8, 20, 20)
+    """
+
+    aliases = ("SpatialFullConvolution",)
+    _forward_kernel = staticmethod(conv_transpose2d_forward)
+    _backward_kernel = staticmethod(conv_transpose2d_backward)
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
+                 padding: IntOrSeq = 0, output_padding: IntOrSeq = 0, groups: int = 1, bias: bool = True,
+                 dilation: IntOrSeq = 1, name: str | None = None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
+                         transposed=True, name=name)
+        self.padding = _explicit_padding(padding, 2, type(self).__name__)
+        self.output_padding = _ints(output_padding, 2, "output_padding")
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if not 0 <= op < max(s, d):
+                raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} must be smaller "
+                                 f"than stride {self.stride} or dilation {self.dilation}")
+
+    def _kernel_config(self) -> dict[str, Any]:
+        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
+                    dilation=self.dilation, groups=self.groups)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "output_padding": self.output_padding, "groups": self.groups, "bias": self.bias is not None,
+                "dilation": self.dilation}
+
+
+# ------------------------------------------------------------------ padding helpers
+def _explicit_padding(padding: IntOrSeq, n: int, layer: str) -> list[int]:
+    """Padding as a list of n (symmetric) or 2n (begin..., end...) non-negative ints."""
+    if isinstance(padding, (int, np.integer)):
+        vals = [int(padding)] * n
+    else:
+        vals = [int(p) for p in padding]
+        if len(vals) not in (n, 2 * n):
+            raise ValueError(f"{layer}: padding must be an int, {n} ints or {2 * n} ints, got {padding!r}")
+    if min(vals) < 0:
+        raise ValueError(f"{layer}: padding must be non-negative, got {padding!r}")
+    return vals
+
+
+def _conv_padding(padding: IntOrSeq | str, stride: list[int], n: int, layer: str) -> list[int] | str:
+    """Validated padding as given: ``"same"``, ``"valid"`` or a list of ints."""
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{layer}: padding string must be 'same' or 'valid', got {padding!r}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{layer}: padding='same' needs stride 1, got stride {stride}")
+        return padding
+    return _explicit_padding(padding, n, layer)
+
+
+def _resolve_padding(padding: list[int] | str, kernel: list[int], dilation: list[int]) -> list[int]:
+    """Padding as the kernel takes it: n symmetric ints or (begin..., end...)."""
+    if padding == "valid":
+        return [0] * len(kernel)
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [t // 2 for t in totals] + [t - t // 2 for t in totals]
+    return list(padding)

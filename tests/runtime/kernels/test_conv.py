@@ -1,0 +1,138 @@
+"""conv2d / conv1d kernels: finite-difference gradients and the ONNX Conv reference."""
+import numpy as np
+import pytest
+
+from bigdl_runtime.kernels.conv import ConvGeometry, conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from tests.helpers.gradcheck import check_kernel
+from tests.helpers.onnx_ref import run_node
+
+CONV2D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
+    ((2, 3, 5, 6), (4, 3, 3, 2), 1, 0, 1, 1, True),             # non-square kernel
+    ((1, 2, 6, 7), (3, 2, 3, 3), 2, 1, 1, 1, False),            # stride 2, symmetric pad
+    ((2, 4, 7, 5), (6, 2, 3, 3), (2, 1), (1, 2), (1, 2), 2, True),  # groups, per-axis options
+    ((1, 3, 6, 6), (3, 1, 3, 3), 1, (1, 0, 2, 1), 1, 3, True),  # depthwise, asymmetric pads
+    ((1, 2, 7, 7), (4, 1, 2, 2), 3, 1, 2, 2, False),            # depthwise x2 multiplier, stride 3
+    ((2, 3, 4, 5), (2, 3, 1, 1), 2, 0, 1, 1, True),             # 1x1 stride 2
+    ((2, 3, 4, 5), (2, 3, 1, 1), 1, 0, 1, 1, False),            # 1x1: a plain GEMM
+    ((1, 2, 7, 3), (2, 2, 5, 1), 1, (2, 0), 1, 1, True),        # tall kernel
+    ((1, 1, 2, 2), (2, 1, 3, 3), 1, 1, 1, 1, True),             # kernel larger than the input
+    ((1, 2, 6, 6), (2, 2, 2, 2), 3, 0, 1, 1, False),            # rows and columns no tap reads
+    ((1, 2, 3, 27), (2, 2, 2, 2), 1, (1, 0, 0, 1), 1, 1, True),  # wide: flat-run layout
+    ((1, 1, 3, 52), (2, 1, 3, 3), 2, 1, 1, 1, True),            # wide, stride 2: flat polyphase layout
+]
+
+
+def _arrays(rng, x_shape, w_shape, bias, dtype=np.float64):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
+    return x, w, b
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV2D_CASES)
+def test_conv2d_gradients(x_shape, w_shape, stride, padding, dilation, groups, bias, rng):
+    config = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check_kernel(conv2d_forward, conv2d_backward, list(_arrays(rng, x_shape, w_shape, bias)), config)
+
+
+def _onnx_attrs(stride, padding, dilation, groups, ndim=2):
+    def seq(v):
+        return [v] * ndim if isinstance(v, int) else list(v)
+
+    pads = seq(padding) * 2 if isinstance(padding, int) or len(padding) == ndim else list(padding)
+    return dict(strides=seq(stride), pads=pads, dilations=seq(dilation), group=groups)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV2D_CASES)
+def test_conv2d_matches_onnx_conv(x_shape, w_shape, stride, padding, dilation, groups, bias, rng):
+    x, w, b = _arrays(rng, x_shape, w_shape, bias, np.float32)
+    y, _ = conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    (ref,) = run_node("Conv", [x, w, b], **_onnx_attrs(stride, padding, dilation, groups))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding", [
+    ((4, 16, 9, 60), (24, 16, 3, 3), 1, 1),   # flat layout, several batch blocks
+    ((3, 8, 13, 11), (16, 8, 5, 3), 2, (2, 1, 0, 2)),
+    ((2, 6, 61, 10), (12, 6, 7, 7), 2, 3),
+])
+def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, rng, monkeypatch):
+    monkeypatch.setattr("bigdl_runtime.kernels.conv.BLOCK_BYTES", 16 << 10)  # force several blocks
+    x, w, b = _arrays(rng, x_shape, w_shape, True, np.float32)
+    y, cache = conv2d_forward(x, w, b, stride=stride, padding=padding)
+    assert len(cache[2].blocks(4)) > 1
+    (ref,) = run_node("Conv", [x, w, b], **_onnx_attrs(stride, padding, 1, 1))
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_blocked_backward_equals_unblocked(rng, monkeypatch):
+    x, w, b = _arrays(rng, (5, 4, 9, 30), (6, 4, 3, 3), True)
+    dy = rng.standard_normal((5, 6, 9, 30))
+    _, cache = conv2d_forward(x, w, b, padding=1)
+    whole = conv2d_backward(dy, cache)
+    monkeypatch.setattr("bigdl_runtime.kernels.conv.BLOCK_BYTES", 16 << 10)
+    _, cache = conv2d_forward(x, w, b, padding=1)
+    assert len(cache[2].blocks(8)) > 2
+    for got, want in zip(conv2d_backward(dy, cache), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_geometry_picks_both_layouts():
+    assert ConvGeometry((1, 1, 56, 56), (1, 1, 3, 3), 1, 1, 1, 1).flat
+    assert not ConvGeometry((1, 1, 7, 7), (1, 1, 3, 3), 1, 1, 1, 1).flat
+
+
+def test_conv2d_keeps_float32(rng):
+    x, w, b = _arrays(rng, (2, 4, 6, 6), (4, 2, 3, 3), True, np.float32)
+    y, cache = conv2d_forward(x, w, b, padding=1, groups=2)
+    grads = conv2d_backward(np.ones_like(y), cache)
+    assert y.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+
+
+def test_conv2d_backward_gives_none_for_missing_bias(rng):
+    x, w, _ = _arrays(rng, (1, 2, 4, 4), (3, 2, 3, 3), False)
+    y, cache = conv2d_forward(x, w)
+    assert conv2d_backward(np.ones_like(y), cache)[2] is None
+
+
+@pytest.mark.parametrize("x_shape,w_shape,config,message", [
+    ((1, 3, 5, 5), (4, 2, 3, 3), {}, "channels"),
+    ((1, 4, 5, 5), (3, 2, 3, 3), {"groups": 2}, "channels"),
+    ((1, 2, 2, 2), (1, 2, 3, 3), {}, "does not fit"),
+    ((2, 5, 5), (1, 2, 3, 3), {}, r"\(N, C, H, W\)"),
+    ((1, 2, 5, 5), (1, 2, 3, 3), {"padding": (1, 1, 1)}, "padding"),
+    ((1, 2, 5, 5), (1, 2, 3, 3), {"stride": 0}, "stride"),
+])
+def test_conv2d_rejects_bad_shapes(x_shape, w_shape, config, message):
+    with pytest.raises(ValueError, match=message):
+        conv2d_forward(np.zeros(x_shape), np.zeros(w_shape), **config)
+
+
+CONV1D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
+    ((2, 3, 9), (4, 3, 3), 1, 0, 1, 1, True),
+    ((1, 4, 11), (6, 2, 4), 2, (2, 1), 2, 2, False),
+    ((2, 3, 7), (3, 1, 3), 1, 1, 1, 3, True),   # depthwise
+    ((1, 2, 40), (3, 2, 2), 3, (0, 2), 1, 1, True),
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV1D_CASES)
+def test_conv1d_gradients(x_shape, w_shape, stride, padding, dilation, groups, bias, rng):
+    config = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check_kernel(conv1d_forward, conv1d_backward, list(_arrays(rng, x_shape, w_shape, bias)), config)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV1D_CASES)
+def test_conv1d_matches_onnx_conv(x_shape, w_shape, stride, padding, dilation, groups, bias, rng):
+    x, w, b = _arrays(rng, x_shape, w_shape, bias, np.float32)
+    y, _ = conv1d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    pads = [padding, padding] if isinstance(padding, int) else list(padding)
+    (ref,) = run_node("Conv", [x, w, b], strides=[stride], pads=pads, dilations=[dilation], group=groups)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_conv1d_rejects_bad_rank():
+    with pytest.raises(ValueError, match=r"\(N, C, L\)"):
+        conv1d_forward(np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 3)))
