@@ -1,0 +1,64 @@
+"""LeNet-5 (LeCun et al., 1998) for 28x28 grey images, as in BigDL's LeNet example.
+
+Input: ``(N, 1, 28, 28)`` float32 made by :func:`preprocess` from ``uint8``
+images: scaled to [0, 1], then normalised with the Fashion-MNIST training
+mean and standard deviation (``(x / 255 - 0.2860) / 0.3530``). The output is
+``(N, num_classes)`` logits (train with ``CrossEntropyLoss``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bigdl_runtime.nn import Sequential
+from bigdl_runtime.nn.layers.activation import ReLU
+from bigdl_runtime.nn.layers.conv import Conv2d
+from bigdl_runtime.nn.layers.linear import Linear
+from bigdl_runtime.nn.layers.pool import MaxPool2d
+from bigdl_runtime.nn.layers.shape import Flatten
+
+#: Fashion-MNIST training-set pixel statistics on the [0, 1] scale.
+MEAN, STD = 0.2860, 0.3530
+
+#: What :func:`preprocess` does, for model-file metadata and cards.
+PREPROCESSING = {"input": "uint8 grey image (N, 28, 28)", "scale": 1 / 255, "mean": MEAN, "std": STD,
+                 "layout": "NCHW (N, 1, 28, 28) float32"}
+
+
+def preprocess(images: np.ndarray) -> np.ndarray:
+    """``uint8`` images ``(N, 28, 28)`` or ``(N, 1, 28, 28)`` -> normalised float32 ``(N, 1, 28, 28)``."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.ndim != 4 or images.shape[1:] != (1, 28, 28):
+        raise ValueError(f"LeNet-5 expects images (N, 28, 28) or (N, 1, 28, 28), got {images.shape}")
+    return ((images.astype(np.float32) * np.float32(1 / 255) - np.float32(MEAN)) / np.float32(STD))
+
+
+def lenet5(num_classes: int = 10, weights: str | None = None) -> Sequential:
+    """LeNet-5: two 5x5 convolutions with max pooling, then three fully connected layers.
+
+    Args:
+        num_classes: size of the last layer (10 for (Fashion-)MNIST).
+        weights: pretrained weights to load; only None (random PyTorch-default
+            initialisation from the runtime's seeded RNG) for now.
+
+    Shape:
+        - input: ``(N, 1, 28, 28)`` float32, see :func:`preprocess`
+        - output: ``(N, num_classes)`` logits
+
+    Examples:
+        >>> model = lenet5()
+        >>> model.forward(preprocess(images[:8])).shape
+        (8, 10)
+    """
+    if weights is not None:
+        raise NotImplementedError("pretrained weights arrive with the model zoo")
+    return Sequential(
+        Conv2d(1, 6, 5, padding=2, name="conv1"), ReLU(), MaxPool2d(2),      # 6 x 28 x 28 -> 6 x 14 x 14
+        Conv2d(6, 16, 5, name="conv2"), ReLU(), MaxPool2d(2),                # 16 x 10 x 10 -> 16 x 5 x 5
+        Flatten(),
+        Linear(400, 120, name="fc1"), ReLU(),
+        Linear(120, 84, name="fc2"), ReLU(),
+        Linear(84, num_classes, name="fc3"),
+        name="lenet5",
+    )
