@@ -1,34 +1,53 @@
 """Convolution kernels: ``conv2d`` and ``conv1d`` (cross-correlation, as PyTorch and ONNX ``Conv``).
 
-How the work becomes GEMMs ("phase-flattened im2col", batch-blocked):
+How the work becomes GEMMs (batch-blocked polyphase im2col):
 
-1. The zero-padded input is split into its ``stride_h * stride_w`` polyphase planes
-   (``x_pad[:, :, p::sh, q::sw]``, only the planes some kernel tap reads), each stored with a
-   row width ``Wph`` and flattened. In a plane every kernel tap is a plain shift, so its input
-   for *all* output pixels is one contiguous run ``plane[off : off + Ho * Wph]``. The output
-   is computed on the ``Ho x Wph`` grid; the ``Wph - Wo`` extra columns (a few percent) are
-   dropped at the end.
-2. For a block of images, im2col is one contiguous-run copy per tap into a reused buffer laid
-   out ``(C, taps, batch, pixels)``, so forward is one GEMM per group,
-   ``(O, C*kh*kw) @ (C*kh*kw, nb*Ho*Wph)``, the weight gradient one GEMM with the long
-   ``nb*Ho*Wph`` axis inside, and the input gradient one GEMM followed by a col2im of one
-   strided add per tap. 1x1 convolutions are the same path with a single tap.
-3. Depthwise-style groups (one input channel per group) skip the GEMM: a multiply-accumulate
+1. The zero-padded input is split into its ``sh * sw`` polyphase planes
+   (``x_pad[:, :, p::sh, q::sw]``, only those some kernel tap reads). Inside a plane every tap
+   is a plain (row, column) shift, so strided convolutions copy unit-stride data.
+2. For each block of images, im2col copies one window per tap into a reused buffer laid out
+   ``(C, taps, nb, pixels)``. Forward is then one GEMM per group,
+   ``(O, C*kh*kw) @ (C*kh*kw, nb*pixels)``; the weight gradient one GEMM with the long
+   ``nb*pixels`` axis inside; the input gradient one GEMM plus a col2im of one strided add per
+   tap. A 1x1 convolution is the single-tap case. Wide outputs use the *flat* layout: a tap's
+   input for all output pixels is one contiguous run ``plane[off : off + Ho * Wph]`` and the
+   output is computed on an ``Ho x Wph`` grid whose ``Wph - Wo`` extra columns (<= 4 %) are
+   dropped; narrow outputs copy exact ``(Ho, Wo)`` windows instead.
+3. Depthwise-style groups (one input channel per group) skip the GEMM: one multiply-accumulate
    per tap over the whole block.
+4. Blocks are spread over as many threads as numpy's BLAS has, with BLAS at one thread
+   meanwhile: the copies run in parallel too, and on a loaded machine no multi-threaded GEMM
+   waits for a descheduled helper thread (2-thread OpenBLAS on a busy 2-core machine runs
+   several times slower than 1 thread). ``PARALLEL_BLOCKS = False`` leaves threading to BLAS.
 
-The blocks keep the im2col buffer near the size of the last-level cache. ``conv1d`` is
-``conv2d`` on a height-1 image.
+``conv1d`` is ``conv2d`` on a height-1 image; :mod:`.conv_transpose` reuses the geometry.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 IntPair = int | Sequence[int]
 
-#: Target size of one im2col block (bytes); the batch is processed in blocks of this size.
-BLOCK_BYTES = 8 << 20
+#: Target size of one im2col block (bytes); the batch is processed in blocks of this size...
+BLOCK_BYTES = 4 << 20
+#: ...unless that makes the GEMMs narrower than this many columns (small images).
+MIN_GEMM_COLUMNS = 512
+#: Process batch blocks on as many threads as numpy's BLAS has (BLAS single-threaded meanwhile);
+#: False leaves all threading to BLAS.
+PARALLEL_BLOCKS = True
+
+
+def as_float(x: Any) -> np.ndarray:
+    """``x`` as an array, floating inputs kept as they are and anything else made float32."""
+    x = np.asarray(x)
+    return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
 
 
 def pair(value: IntPair, what: str) -> tuple[int, int]:
@@ -169,16 +188,111 @@ class ConvGeometry:
         return flat[n0:n1, :, p, off:off + self.length].reshape(n1 - n0, self.c, self.ho, self.wph)
 
     # ------------------------------------------------------------------ blocking
-    def blocks(self, itemsize: int) -> list[tuple[int, int]]:
-        """Batch blocks (n0, n1) whose im2col columns take about BLOCK_BYTES."""
+    def blocks(self, itemsize: int, workers: int = 1) -> list[tuple[int, int]]:
+        """Batch blocks (n0, n1): im2col columns of about BLOCK_BYTES, but GEMMs at least
+        MIN_GEMM_COLUMNS wide, and at least two blocks per worker."""
         per_image = max(1, self.c * self.ntaps * self.length * itemsize)
-        nb = int(max(1, min(self.n, BLOCK_BYTES // per_image)))
+        nb = max(BLOCK_BYTES // per_image, -(-MIN_GEMM_COLUMNS // self.length))
+        nb = max(1, min(nb, -(-self.n // (2 * workers)) if workers > 1 else self.n))
         return [(n0, min(self.n, n0 + nb)) for n0 in range(0, self.n, nb)]
 
     @property
     def depthwise(self) -> bool:
         """One input channel per group: handled by per-tap multiply-accumulate, not GEMM."""
         return self.cg == 1 and self.groups > 1
+
+
+# ----------------------------------------------------------------- block threads
+class _BlasThreads:
+    """Read and set the thread count of the OpenBLAS that numpy loaded (no-op where not found)."""
+
+    def __init__(self) -> None:
+        self.get: Callable[[], int] | None = None
+        self.set: Callable[[int], None] | None = None
+        try:
+            with open("/proc/self/maps") as maps:
+                paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+        except OSError:
+            return
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    put.argtypes = [ctypes.c_int]
+                    self.get, self.set = get, put
+                    return
+
+
+_blas = _BlasThreads()
+_state_lock = threading.Lock()
+_state = {"active": 0, "saved": 1, "pool": None, "pool_key": None}
+
+
+def block_threads() -> int:
+    """Worker threads for batch blocks: numpy's BLAS thread count (1 if it cannot be controlled)."""
+    if not PARALLEL_BLOCKS or _blas.get is None:
+        return 1
+    with _state_lock:
+        return int(_state["saved"] if _state["active"] else _blas.get())
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """BLAS at one thread while block workers run (reference-counted across callers)."""
+    if _blas.set is None:
+        yield
+        return
+    with _state_lock:
+        if _state["active"] == 0:
+            _state["saved"] = int(_blas.get())
+            _blas.set(1)
+        _state["active"] += 1
+    try:
+        yield
+    finally:
+        with _state_lock:
+            _state["active"] -= 1
+            if _state["active"] == 0:
+                _blas.set(_state["saved"])
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The shared worker pool, rebuilt after a fork (the child has no threads) or to grow."""
+    with _state_lock:
+        pid, size = _state["pool_key"] or (None, 0)
+        if pid != os.getpid() or size < workers:
+            if pid == os.getpid():
+                _state["pool"].shutdown(wait=False)
+            _state["pool"] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conv-block")
+            _state["pool_key"] = (os.getpid(), workers)
+        return _state["pool"]
+
+
+def _run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
+                blocks: list[tuple[int, int]]) -> list[Any]:
+    """Run ``work(next_block)`` on the block workers; each pulls (n0, n1) until None.
+
+    With several workers BLAS runs single-threaded inside each, so the copies between GEMMs
+    are parallel too and a loaded machine does not stall a multi-threaded GEMM.
+    """
+    workers = min(block_threads(), len(blocks))
+    pending = iter(blocks)
+    lock = threading.Lock()
+
+    def next_block() -> tuple[int, int] | None:
+        with lock:
+            return next(pending, None)
+
+    if workers <= 1:
+        return [work(next_block)]
+    with _single_threaded_blas():
+        futures = [_pool(workers).submit(work, next_block) for _ in range(workers)]
+        return [f.result() for f in futures]
 
 
 # ---------------------------------------------------------------------- GEMM path
@@ -203,54 +317,77 @@ def _grid_to_nchw(grid: np.ndarray, geo: ConvGeometry, nb: int) -> np.ndarray:
     return grid.reshape(geo.o, nb, geo.ho, geo.wgrid)[..., :geo.wo].transpose(1, 0, 2, 3)
 
 
-def _gemm_conv(planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry,
-                 bias: np.ndarray | None) -> np.ndarray:
+def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray, bias: np.ndarray | None) -> None:
+    if bias is None:
+        y[n0:n1] = out
+    else:
+        np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
+
+
+def _gemm_conv(planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None) -> np.ndarray:
     """y (N, O, ho, wo) from input planes and the weight as (groups, O/groups, C/groups * taps)."""
     dt = planes.dtype
-    blocks = geo.blocks(dt.itemsize)
+    blocks = geo.blocks(dt.itemsize, block_threads())
     nbmax = blocks[0][1]
-    colbuf = np.empty(geo.c * geo.ntaps * nbmax * geo.length, dtype=dt)
-    gridbuf = np.empty(geo.o * nbmax * geo.length, dtype=dt)
     y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=dt)
-    for n0, n1 in blocks:
-        nb = n1 - n0
-        cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * geo.length)
-        grid = gridbuf[: geo.o * nb * geo.length].reshape(geo.groups, geo.og, nb * geo.length)
-        np.matmul(wmat, cols, out=grid)
-        out = _grid_to_nchw(grid, geo, nb)
-        if bias is None:
-            y[n0:n1] = out
-        else:
-            np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
+
+    def work(next_block: Callable[[], tuple[int, int] | None]) -> None:
+        colbuf = np.empty(geo.c * geo.ntaps * nbmax * geo.length, dtype=dt)
+        gridbuf = np.empty(geo.o * nbmax * geo.length, dtype=dt)
+        while (block := next_block()) is not None:
+            n0, n1 = block
+            nb = n1 - n0
+            cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * geo.length)
+            grid = gridbuf[: geo.o * nb * geo.length].reshape(geo.groups, geo.og, nb * geo.length)
+            np.matmul(wmat, cols, out=grid)
+            _store(y, n0, n1, _grid_to_nchw(grid, geo, nb), bias)
+
+    _run_blocks(work, blocks)
     return y
 
 
 def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray, geo: ConvGeometry,
-                  need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+                    need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(d planes, d wmat) from dy (N, O, ho, wo); either can be skipped (planes only needed for d wmat)."""
     dt = dy.dtype
-    blocks = geo.blocks(dt.itemsize)
+    blocks = geo.blocks(dt.itemsize, block_threads())
     nbmax = blocks[0][1]
     L = geo.length
     dplanes = np.zeros(geo.plane_shape, dtype=dt) if need_dx else None
-    dwmat = np.zeros_like(wmat) if need_dw else None
-    colbuf = np.empty(geo.c * geo.ntaps * nbmax * L, dtype=dt)
-    # extra grid columns stay zero: their position modulo wgrid is the same for every block size
-    gridbuf = np.zeros(geo.o * nbmax * L, dtype=dt)
     wmat_t = wmat.transpose(0, 2, 1)
-    for n0, n1 in blocks:
-        nb = n1 - n0
-        grid = gridbuf[: geo.o * nb * L]
-        _grid_to_nchw(grid, geo, nb)[...] = dy[n0:n1]
-        grid = grid.reshape(geo.groups, geo.og, nb * L)
+    # BLAS is faster producing the weight gradient transposed when it is taller than wide
+    dw_transposed = geo.k > geo.og
+
+    def work(next_block: Callable[[], tuple[int, int] | None]) -> np.ndarray | None:
+        dwmat = None
         if need_dw:
-            cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * L)
-            dwmat += np.matmul(grid, cols.transpose(0, 2, 1))
-        if need_dx:
-            dcols = colbuf[: geo.c * geo.ntaps * nb * L].reshape(geo.groups, geo.k, nb * L)
-            np.matmul(wmat_t, grid, out=dcols)
-            _col2im(dplanes, dcols.reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid), geo, n0, n1)
-    return dplanes, dwmat
+            dwmat = np.zeros_like(wmat_t if dw_transposed else wmat)
+        colbuf = np.empty(geo.c * geo.ntaps * nbmax * L, dtype=dt)
+        # extra grid columns stay zero: their position modulo wgrid is the same for every block size
+        gridbuf = np.zeros(geo.o * nbmax * L, dtype=dt)
+        while (block := next_block()) is not None:
+            n0, n1 = block
+            nb = n1 - n0
+            grid = gridbuf[: geo.o * nb * L]
+            _grid_to_nchw(grid, geo, nb)[...] = dy[n0:n1]
+            grid = grid.reshape(geo.groups, geo.og, nb * L)
+            if need_dw:
+                cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * L)
+                if dw_transposed:
+                    dwmat += np.matmul(cols, grid.transpose(0, 2, 1))
+                else:
+                    dwmat += np.matmul(grid, cols.transpose(0, 2, 1))
+            if need_dx:
+                dcols = colbuf[: geo.c * geo.ntaps * nb * L].reshape(geo.groups, geo.k, nb * L)
+                np.matmul(wmat_t, grid, out=dcols)
+                _col2im(dplanes, dcols.reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid), geo, n0, n1)
+        return dwmat
+
+    partial = _run_blocks(work, blocks)
+    if not need_dw:
+        return dplanes, None
+    dwmat = sum(partial[1:], partial[0])
+    return dplanes, (np.ascontiguousarray(dwmat.transpose(0, 2, 1)) if dw_transposed else dwmat)
 
 
 # ----------------------------------------------------------------- depthwise path
@@ -259,42 +396,51 @@ def _dw_weight(w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return w.reshape(geo.c, geo.og, geo.ntaps)
 
 
-def _depthwise_conv(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry,
-                      bias: np.ndarray | None) -> np.ndarray:
+def _depthwise_conv(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None) -> np.ndarray:
     """y (N, O, ho, wo) for one input channel per group, by per-tap multiply-accumulate."""
     wt = _dw_weight(w, geo)[..., None, None]
-    y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=planes.dtype)
-    for n0, n1 in geo.blocks(planes.dtype.itemsize):
-        nb = n1 - n0
-        acc = np.zeros((nb, geo.c, geo.og, geo.ho, geo.wgrid), dtype=planes.dtype)
-        for t in range(geo.ntaps):
-            acc += geo.tap_view(planes, t, n0, n1)[:, :, None] * wt[:, :, t]
-        out = acc.reshape(nb, geo.o, geo.ho, geo.wgrid)[..., :geo.wo]
-        if bias is None:
-            y[n0:n1] = out
-        else:
-            np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
+    dt = planes.dtype
+    y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=dt)
+
+    def work(next_block: Callable[[], tuple[int, int] | None]) -> None:
+        while (block := next_block()) is not None:
+            n0, n1 = block
+            nb = n1 - n0
+            acc = np.zeros((nb, geo.c, geo.og, geo.ho, geo.wgrid), dtype=dt)
+            for t in range(geo.ntaps):
+                acc += geo.tap_view(planes, t, n0, n1)[:, :, None] * wt[:, :, t]
+            _store(y, n0, n1, acc.reshape(nb, geo.o, geo.ho, geo.wgrid)[..., :geo.wo], bias)
+
+    _run_blocks(work, geo.blocks(dt.itemsize, block_threads()))
     return y
 
 
 def _depthwise_conv_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, geo: ConvGeometry,
-                       need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+                         need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(d planes, d w) for the depthwise path; either can be skipped (planes only needed for d w)."""
     wt = _dw_weight(w, geo)
-    dplanes = np.zeros(geo.plane_shape, dtype=dy.dtype) if need_dx else None
-    dwt = np.zeros_like(wt) if need_dw else None
-    for n0, n1 in geo.blocks(dy.dtype.itemsize):
-        nb = n1 - n0
-        grid = np.zeros((nb, geo.o, geo.ho, geo.wgrid), dtype=dy.dtype)
-        grid[..., :geo.wo] = dy[n0:n1]
-        grid = grid.reshape(nb, geo.c, geo.og, geo.ho, geo.wgrid)
-        for t in range(geo.ntaps):
-            if need_dw:
-                dwt[:, :, t] += np.einsum("ncmhw,nchw->cm", grid, geo.tap_view(planes, t, n0, n1), optimize=True)
-            if need_dx:
-                target = geo.tap_view(dplanes, t, n0, n1)
-                target += np.einsum("ncmhw,cm->nchw", grid, wt[:, :, t], optimize=True)
-    return dplanes, (dwt.reshape(w.shape) if need_dw else None)
+    dt = dy.dtype
+    dplanes = np.zeros(geo.plane_shape, dtype=dt) if need_dx else None
+
+    def work(next_block: Callable[[], tuple[int, int] | None]) -> np.ndarray | None:
+        dwt = np.zeros_like(wt) if need_dw else None
+        while (block := next_block()) is not None:
+            n0, n1 = block
+            nb = n1 - n0
+            grid = np.zeros((nb, geo.o, geo.ho, geo.wgrid), dtype=dt)
+            grid[..., :geo.wo] = dy[n0:n1]
+            grid = grid.reshape(nb, geo.c, geo.og, geo.ho, geo.wgrid)
+            for t in range(geo.ntaps):
+                if need_dw:
+                    dwt[:, :, t] += np.einsum("ncmhw,nchw->cm", grid, geo.tap_view(planes, t, n0, n1),
+                                              optimize=True)
+                if need_dx:
+                    target = geo.tap_view(dplanes, t, n0, n1)
+                    target += np.einsum("ncmhw,cm->nchw", grid, wt[:, :, t], optimize=True)
+        return dwt
+
+    partial = _run_blocks(work, geo.blocks(dt.itemsize, block_threads()))
+    return dplanes, (sum(partial[1:], partial[0]).reshape(w.shape) if need_dw else None)
 
 
 # ------------------------------------------------------------------ dispatch
@@ -331,7 +477,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         ``(y, cache)`` with y of shape (N, O, Ho, Wo),
         ``Ho = (H + top + bottom - dh * (kh - 1) - 1) // sh + 1``.
     """
-    x = np.asarray(x)
+    x = as_float(x)
     if x.ndim != 4:
         raise ValueError(f"conv2d expects x of shape (N, C, H, W), got {x.shape}")
     geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups)

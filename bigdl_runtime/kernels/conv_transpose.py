@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from .conv import ConvGeometry, IntPair, pads4, pair, conv_planes_grad, conv_planes
+from .conv import ConvGeometry, IntPair, as_float, pads4, pair, conv_planes_grad, conv_planes
 
 
 def output_size(size: tuple[int, int], w_shape: tuple[int, ...], stride: IntPair, padding: IntPair,
                 output_padding: IntPair, dilation: IntPair) -> tuple[int, int]:
     """(Hout, Wout) = (in - 1) * stride - pad_begin - pad_end + dilation * (k - 1) + output_padding + 1."""
-    (sh, sw), (dh, dw), (oph, opw) = pair(stride, "stride"), pair(dilation, "dilation"), pair(output_padding, "output_padding")
+    sh, sw = pair(stride, "stride")
+    dh, dw = pair(dilation, "dilation")
+    oph, opw = pair(output_padding, "output_padding")
     pt, pl, pb, pr = pads4(padding)
     if not (0 <= oph < max(sh, dh) and 0 <= opw < max(sw, dw)):
         raise ValueError(f"conv_transpose2d: output_padding {(oph, opw)} must be smaller than "
@@ -45,7 +47,7 @@ def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
         ``(y, cache)``, y of shape (N, O, Hout, Wout) with
         ``Hout = (H - 1) * sh - top - bottom + dh * (kh - 1) + output_padding_h + 1``.
     """
-    x = np.asarray(x)
+    x = as_float(x)
     w_shape = np.shape(w)
     if x.ndim != 4 or len(w_shape) != 4:
         raise ValueError(f"conv_transpose2d expects x (N, C_in, H, W) and w (C_in, O/groups, kh, kw), "

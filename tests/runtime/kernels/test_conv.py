@@ -22,6 +22,13 @@ CONV2D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
 ]
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of a few images even for tiny inputs, so the blocked paths run."""
+    monkeypatch.setattr("bigdl_runtime.kernels.conv.BLOCK_BYTES", 16 << 10)
+    monkeypatch.setattr("bigdl_runtime.kernels.conv.MIN_GEMM_COLUMNS", 1)
+
+
 def _arrays(rng, x_shape, w_shape, bias, dtype=np.float64):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -57,8 +64,7 @@ def test_conv2d_matches_onnx_conv(x_shape, w_shape, stride, padding, dilation, g
     ((3, 8, 13, 11), (16, 8, 5, 3), 2, (2, 1, 0, 2)),
     ((2, 6, 61, 10), (12, 6, 7, 7), 2, 3),
 ])
-def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, rng, monkeypatch):
-    monkeypatch.setattr("bigdl_runtime.kernels.conv.BLOCK_BYTES", 16 << 10)  # force several blocks
+def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, rng, small_blocks):
     x, w, b = _arrays(rng, x_shape, w_shape, True, np.float32)
     y, cache = conv2d_forward(x, w, b, stride=stride, padding=padding)
     assert len(cache[2].blocks(4)) > 1
@@ -66,12 +72,13 @@ def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, rng,
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
 
 
-def test_conv2d_blocked_backward_equals_unblocked(rng, monkeypatch):
+def test_conv2d_blocked_backward_equals_unblocked(rng, request):
     x, w, b = _arrays(rng, (5, 4, 9, 30), (6, 4, 3, 3), True)
     dy = rng.standard_normal((5, 6, 9, 30))
     _, cache = conv2d_forward(x, w, b, padding=1)
+    assert len(cache[2].blocks(8)) == 1
     whole = conv2d_backward(dy, cache)
-    monkeypatch.setattr("bigdl_runtime.kernels.conv.BLOCK_BYTES", 16 << 10)
+    request.getfixturevalue("small_blocks")
     _, cache = conv2d_forward(x, w, b, padding=1)
     assert len(cache[2].blocks(8)) > 2
     for got, want in zip(conv2d_backward(dy, cache), whole):
@@ -88,6 +95,15 @@ def test_conv2d_keeps_float32(rng):
     y, cache = conv2d_forward(x, w, b, padding=1, groups=2)
     grads = conv2d_backward(np.ones_like(y), cache)
     assert y.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+
+
+def test_conv2d_integer_input_computes_in_float32(rng):
+    x = rng.integers(0, 255, (1, 2, 5, 5)).astype(np.uint8)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    y, _ = conv2d_forward(x, w)
+    ref, _ = conv2d_forward(x.astype(np.float32), w)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, ref)
 
 
 def test_conv2d_backward_gives_none_for_missing_bias(rng):
@@ -136,3 +152,32 @@ def test_conv1d_matches_onnx_conv(x_shape, w_shape, stride, padding, dilation, g
 def test_conv1d_rejects_bad_rank():
     with pytest.raises(ValueError, match=r"\(N, C, L\)"):
         conv1d_forward(np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 3)))
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_conv2d_block_threads_match_sequential(groups, rng, monkeypatch, small_blocks):
+    from bigdl_runtime.kernels import conv
+
+    x, w, b = _arrays(rng, (7, 4, 9, 30), (8, 4 // groups, 3, 3), True)
+    dy = rng.standard_normal((7, 8, 5, 15))
+    monkeypatch.setattr(conv, "block_threads", lambda: 1)
+    y1, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=groups)
+    want = conv2d_backward(dy, cache)
+    monkeypatch.setattr(conv, "block_threads", lambda: 3)
+    y3, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=groups)
+    assert len(cache[2].blocks(8, 3)) >= 6
+    np.testing.assert_allclose(y3, y1, rtol=1e-12, atol=1e-12)
+    for got, ref in zip(conv2d_backward(dy, cache), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_restores_blas_threads(rng):
+    from bigdl_runtime.kernels import conv
+
+    if conv._blas.get is None:
+        pytest.skip("numpy's OpenBLAS thread control not found")
+    before = conv._blas.get()
+    x, w, b = _arrays(rng, (8, 8, 12, 12), (8, 8, 3, 3), True, np.float32)
+    y, cache = conv2d_forward(x, w, b, padding=1)
+    conv2d_backward(y, cache)
+    assert conv._blas.get() == before

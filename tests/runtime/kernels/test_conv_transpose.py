@@ -66,7 +66,10 @@ def test_conv_transpose2d_matches_onnx(x_shape, w_shape, stride, padding, output
     attrs = dict(strides=_pair(stride), pads=pads, output_padding=_pair(output_padding),
                  dilations=_pair(dilation), group=groups)
     inputs = [x, w] if b is None else [x, w, b]
-    ref = run_node("ConvTranspose", inputs, **attrs)[0] if groups == 1 else _onnxruntime("ConvTranspose", inputs, **attrs)
+    if groups == 1:
+        (ref,) = run_node("ConvTranspose", inputs, **attrs)
+    else:
+        ref = _onnxruntime("ConvTranspose", inputs, **attrs)
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
