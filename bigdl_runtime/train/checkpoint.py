@@ -2,14 +2,28 @@
 
 A checkpoint directory holds one sub-directory per checkpoint plus a pointer::
 
-    <directory>/checkpoint-<iteration>/model.bigdl   the model file (save_model): usable on its own
-    <directory>/checkpoint-<iteration>/state.bigdl   optimizer state and trainer state (save_state)
+    <directory>/checkpoint-<iteration>/model.bigdl   the model file (model_to_bytes): usable on its own
+    <directory>/checkpoint-<iteration>/state.bigdl   optimizer state and trainer state (state_to_bytes)
     <directory>/latest                              name of the newest complete checkpoint
+    <directory>/.checkpoint-<iteration>.<token>.tmp  a checkpoint being written (or left by a crash)
 
-A checkpoint is written into a temporary directory that is renamed into place
-once complete, then ``latest`` is replaced atomically, so a crash at any point
-leaves the previous checkpoint valid. Older checkpoints are removed after
-``latest`` moves on (only the newest is kept).
+A re-run over an iteration that already has a checkpoint writes
+``checkpoint-<iteration>.1`` (``.2``, ...) instead of touching it.
+
+Everything goes through a :class:`~bigdl_runtime.train.local_fs.FileSystem`:
+the local disk by default, any Hadoop-compatible path with
+``fs=bigdl_runtime.spark.hadoop_fs.filesystem_for(path, spark)``. Writing is
+crash-safe on storage that can only delete-then-rename (HDFS):
+
+1. both files are written (each atomically) into the temporary directory,
+   which is then renamed to ``checkpoint-<iteration>``: a checkpoint directory
+   with both files is complete;
+2. ``latest`` is replaced (delete + rename where rename cannot overwrite);
+3. older checkpoints and stale temporary entries are removed.
+
+:func:`resolve_checkpoint` uses ``latest`` when it names a complete checkpoint,
+else (``latest`` missing, or naming a removed directory) the newest complete
+``checkpoint-*``, so a crash at any moment leaves a resumable checkpoint.
 
 The trainer state (iteration, epoch, position in the epoch's permutation,
 shuffling seed, RNG state, summaries so far) is stored as one JSON string, so
@@ -17,69 +31,94 @@ Python ints of any size (the RNG state) and ``None``/NaN survive unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
+import re
 from typing import Any
 
 from ..nn.module import Module
-from ..serialization import load_model, load_state, save_model, save_state
+from ..serialization import model_from_bytes, model_to_bytes, state_from_bytes, state_to_bytes
+from .local_fs import FileSystem, PathLike, default_filesystem, is_temporary, temporary_name
 
 FORMAT = "bigdl-checkpoint-v1"
 MODEL_FILE = "model.bigdl"
 STATE_FILE = "state.bigdl"
 LATEST = "latest"
+_NAME = re.compile(r"^checkpoint-(\d+)(?:\.(\d+))?$")
 
 
-def save_checkpoint(directory: str | os.PathLike, model: Module, optimizer: Any,
-                    trainer: dict[str, Any]) -> Path:
+def save_checkpoint(directory: PathLike, model: Module, optimizer: Any, trainer: dict[str, Any],
+                    fs: FileSystem | None = None) -> PathLike:
     """Write a checkpoint of ``model``, ``optimizer`` and the JSON-able ``trainer`` dict.
 
-    ``trainer["state"]["iteration"]`` names the checkpoint. Returns its directory.
+    ``trainer["state"]["iteration"]`` names the checkpoint. ``fs`` defaults to
+    the local disk (plain paths and ``file://`` URIs). Returns its directory.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    fs = fs or default_filesystem(directory)
+    fs.mkdirs(directory)
     name = f"checkpoint-{int(trainer['state']['iteration'])}"
-    final, suffix = directory / name, 1
-    while final.exists():  # a re-run over the same iteration never overwrites a checkpoint in place
-        final, suffix = directory / f"{name}.{suffix}", suffix + 1
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=directory))
+    final, suffix = name, 1
+    while fs.exists(fs.join(directory, final)):  # a re-run over the same iteration never overwrites one
+        final, suffix = f"{name}.{suffix}", suffix + 1
+    tmp = fs.join(directory, temporary_name(final))
     try:
-        save_model(model, str(tmp / MODEL_FILE))
-        save_state(str(tmp / STATE_FILE), {"format": FORMAT, "optimizer": optimizer.state_dict(),
-                                           "trainer": json.dumps(trainer)})
-        os.replace(tmp, final)
+        fs.write_bytes_atomic(fs.join(tmp, MODEL_FILE), model_to_bytes(model))
+        fs.write_bytes_atomic(fs.join(tmp, STATE_FILE), state_to_bytes(
+            {"format": FORMAT, "optimizer": optimizer.state_dict(), "trainer": json.dumps(trainer)}))
+        fs.rename(tmp, fs.join(directory, final))
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            fs.delete(tmp, recursive=True)
         raise
-    pointer = directory / f".{LATEST}.tmp"
-    pointer.write_text(final.name + "\n", encoding="utf-8")
-    os.replace(pointer, directory / LATEST)
-    for old in directory.glob("checkpoint-*"):
-        if old != final:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
+    fs.write_bytes_atomic(fs.join(directory, LATEST), (final + "\n").encode("utf-8"))
+    for entry in fs.listdir(directory):
+        if entry != final and (_NAME.match(entry) or is_temporary(entry)):
+            with contextlib.suppress(OSError):  # the new checkpoint is safe; a leftover is harmless
+                fs.delete(fs.join(directory, entry), recursive=True)
+    return fs.join(directory, final)
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """The checkpoint directory for ``path``: a checkpoint itself, or a directory with ``latest``."""
-    path = Path(path)
-    if (path / LATEST).is_file():
-        path = path / (path / LATEST).read_text(encoding="utf-8").strip()
-    if not (path / STATE_FILE).is_file() or not (path / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: expected {MODEL_FILE} and {STATE_FILE} "
-                                f"(or a '{LATEST}' file naming a checkpoint directory)")
-    return path
+def resolve_checkpoint(path: PathLike, fs: FileSystem | None = None) -> PathLike:
+    """The checkpoint directory for ``path``: a checkpoint itself, or a directory of checkpoints.
+
+    In a directory of checkpoints, the one ``latest`` names if it is complete,
+    else the newest complete ``checkpoint-*`` (after a crash while ``latest``
+    was being replaced).
+
+    Raises:
+        FileNotFoundError: no complete checkpoint at ``path``.
+    """
+    fs = fs or default_filesystem(path)
+    if _complete(fs, path):
+        return path
+    if fs.isdir(path):
+        pointer = fs.join(path, LATEST)
+        if fs.exists(pointer):
+            named = fs.join(path, fs.read_bytes(pointer).decode("utf-8").strip())
+            if _complete(fs, named):
+                return named
+        found = sorted((tuple(int(g or 0) for g in match.groups()), entry)
+                       for entry in fs.listdir(path) if (match := _NAME.match(entry)))
+        for _, entry in reversed(found):
+            if _complete(fs, fs.join(path, entry)):
+                return fs.join(path, entry)
+    raise FileNotFoundError(f"no checkpoint at {path}: expected {MODEL_FILE} and {STATE_FILE} (or a "
+                            f"directory of complete checkpoint-<iteration> directories)")
 
 
-def load_checkpoint(path: str | os.PathLike, model: Module, optimizer: Any) -> dict[str, Any]:
+def load_checkpoint(path: PathLike, model: Module, optimizer: Any, fs: FileSystem | None = None) -> dict[str, Any]:
     """Restore ``model`` weights and ``optimizer`` state in place; return the trainer dict."""
-    path = resolve_checkpoint(path)
-    state = load_state(str(path / STATE_FILE))
+    fs = fs or default_filesystem(path)
+    path = resolve_checkpoint(path, fs)
+    state_path = fs.join(path, STATE_FILE)
+    state = state_from_bytes(fs.read_bytes(state_path), source=str(state_path))
     if state.get("format") != FORMAT:
-        raise ValueError(f"{path / STATE_FILE}: not a {FORMAT} checkpoint (format {state.get('format')!r})")
-    model.load_state_dict(load_model(str(path / MODEL_FILE)).state_dict())
+        raise ValueError(f"{state_path}: not a {FORMAT} checkpoint (format {state.get('format')!r})")
+    model_path = fs.join(path, MODEL_FILE)
+    model.load_state_dict(model_from_bytes(fs.read_bytes(model_path), source=str(model_path)).state_dict())
     optimizer.load_state_dict(state["optimizer"])
     return json.loads(state["trainer"])
+
+
+def _complete(fs: FileSystem, path: PathLike) -> bool:
+    return fs.exists(fs.join(path, MODEL_FILE)) and fs.exists(fs.join(path, STATE_FILE))
