@@ -9,7 +9,8 @@ How the work becomes GEMMs (batch-blocked polyphase im2col):
    ``(C, taps, nb, pixels)``. Forward is then one GEMM per group,
    ``(O, C*kh*kw) @ (C*kh*kw, nb*pixels)``; the weight gradient one GEMM with the long
    ``nb*pixels`` axis inside; the input gradient one GEMM plus a col2im of one strided add per
-   tap. A 1x1 convolution is the single-tap case. Wide outputs use the *flat* layout: a tap's
+   tap. 1x1 kernels skip im2col: their forward and input gradient are one GEMM per image
+   straight between the planes and NCHW. Wide outputs use the *flat* layout: a tap's
    input for all output pixels is one contiguous run ``plane[off : off + Ho * Wph]`` and the
    output is computed on an ``Ho x Wph`` grid whose ``Wph - Wo`` extra columns (<= 4 %) are
    dropped; narrow outputs copy exact ``(Ho, Wo)`` windows instead.
@@ -156,34 +157,49 @@ class ConvGeometry:
         return (len(self.phases) == 1 and self.sh == self.sw == 1 and not any(self.pads)
                 and (self.hph, self.wph) == (self.h, self.w))
 
-    def to_planes(self, x: np.ndarray) -> np.ndarray:
-        """The padded input as polyphase planes, shape (N, C, planes, hph, wph)."""
+    def new_planes(self, x: np.ndarray) -> np.ndarray:
+        """Zeroed planes (N, C, planes, hph, wph) for x, to be filled block by block with
+        :meth:`fill_planes`; x itself (a view) when stride and padding change nothing."""
         if self._is_identity():
             return np.ascontiguousarray(x).reshape(self.n, self.c, 1, self.h, self.w)
-        planes = np.zeros(self.plane_shape, dtype=x.dtype)
+        return np.zeros(self.plane_shape, dtype=x.dtype)
+
+    def fill_planes(self, x: np.ndarray, planes: np.ndarray, n0: int, n1: int) -> None:
+        """Copy images n0:n1 of x (N, C, H, W) into their (padded, polyphase) planes."""
+        if self._is_identity():
+            return
         for k, (pi, pj) in enumerate(self.phases):
             sl = self._plane_slices(pi, pj)
             if sl is not None:
-                planes[:, :, k, sl[0], sl[1]] = x[:, :, sl[2], sl[3]]
+                planes[n0:n1, :, k, sl[0], sl[1]] = x[n0:n1, :, sl[2], sl[3]]
+
+    def block_grad_planes(self, dx: np.ndarray, n0: int, n1: int, buf: np.ndarray) -> np.ndarray:
+        """Zeroed gradient planes for images n0:n1: a view of ``dx`` itself for the identity
+        layout, else of the flat scratch ``buf``, later copied out by :meth:`planes_to_input`."""
+        if self._is_identity():
+            return dx[n0:n1].reshape(n1 - n0, self.c, 1, self.h, self.w)
+        shape = (n1 - n0, *self.plane_shape[1:])
+        planes = buf[: int(np.prod(shape))].reshape(shape)
+        planes.fill(0)
         return planes
 
-    def from_planes(self, planes: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`to_planes` for gradients: (N, C, H, W), zero where no tap reads."""
+    def planes_to_input(self, planes: np.ndarray, dx: np.ndarray, n0: int) -> None:
+        """Copy gradient planes of images n0:n0+nb back to dx (N, C, H, W); pixels no tap
+        reads keep dx's zeros."""
         if self._is_identity():
-            return planes.reshape(self.n, self.c, self.h, self.w)
-        x = np.zeros((self.n, self.c, self.h, self.w), dtype=planes.dtype)
+            return
+        n1 = n0 + planes.shape[0]
         for k, (pi, pj) in enumerate(self.phases):
             sl = self._plane_slices(pi, pj)
             if sl is not None:
-                x[:, :, sl[2], sl[3]] = planes[:, :, k, sl[0], sl[1]]
-        return x
+                dx[n0:n1, :, sl[2], sl[3]] = planes[:, :, k, sl[0], sl[1]]
 
     def tap_view(self, planes: np.ndarray, t: int, n0: int, n1: int) -> np.ndarray:
         """What tap ``t`` reads for images n0:n1, a (nb, C, ho, wgrid) view of the planes."""
         p, oi, oj = self.taps[t]
         if not self.flat:
             return planes[n0:n1, :, p, oi:oi + self.ho, oj:oj + self.wo]
-        flat = planes.reshape(self.n, self.c, len(self.phases), self.hph * self.wph)
+        flat = planes.reshape(planes.shape[0], self.c, len(self.phases), self.hph * self.wph)
         off = oi * self.wph + oj
         return flat[n0:n1, :, p, off:off + self.length].reshape(n1 - n0, self.c, self.ho, self.wph)
 
@@ -195,6 +211,11 @@ class ConvGeometry:
         nb = max(BLOCK_BYTES // per_image, -(-MIN_GEMM_COLUMNS // self.length))
         nb = max(1, min(nb, -(-self.n // (2 * workers)) if workers > 1 else self.n))
         return [(n0, min(self.n, n0 + nb)) for n0 in range(0, self.n, nb)]
+
+    @property
+    def pointwise(self) -> bool:
+        """A single tap reading whole planes (1x1 kernels): GEMMs need no im2col copy."""
+        return self.ntaps == 1 and (self.hph, self.wph) == (self.ho, self.wo)
 
     @property
     def depthwise(self) -> bool:
@@ -305,10 +326,10 @@ def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.nda
     return cols
 
 
-def _col2im(dplanes: np.ndarray, dcols: np.ndarray, geo: ConvGeometry, n0: int, n1: int) -> None:
-    """Add (C, taps, nb, ho, wgrid) column gradients back into the planes of images n0:n1."""
+def _col2im(dplanes: np.ndarray, dcols: np.ndarray, geo: ConvGeometry) -> None:
+    """Add (C, taps, nb, ho, wgrid) column gradients into the gradient planes of those nb images."""
     for t in range(geo.ntaps):
-        target = geo.tap_view(dplanes, t, n0, n1).transpose(1, 0, 2, 3)
+        target = geo.tap_view(dplanes, t, 0, dplanes.shape[0]).transpose(1, 0, 2, 3)
         target += dcols[:, t]
 
 
@@ -324,8 +345,9 @@ def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray, bias: np.ndarray | 
         np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
 
 
-def _gemm_conv(planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None) -> np.ndarray:
-    """y (N, O, ho, wo) from input planes and the weight as (groups, O/groups, C/groups * taps)."""
+def _gemm_conv(x: np.ndarray, planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry,
+               bias: np.ndarray | None) -> np.ndarray:
+    """y (N, O, ho, wo); fills ``planes`` from x on the way. wmat is (groups, O/groups, C/groups * taps)."""
     dt = planes.dtype
     blocks = geo.blocks(dt.itemsize, block_threads())
     nbmax = blocks[0][1]
@@ -337,6 +359,13 @@ def _gemm_conv(planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry, bias: np
         while (block := next_block()) is not None:
             n0, n1 = block
             nb = n1 - n0
+            geo.fill_planes(x, planes, n0, n1)
+            if geo.pointwise:  # one GEMM per image straight from the planes into y, no copies
+                out = y[n0:n1].reshape(nb, geo.groups, geo.og, geo.length)
+                np.matmul(wmat, geo.tap_view(planes, 0, n0, n1).reshape(nb, geo.groups, geo.cg, -1), out=out)
+                if bias is not None:
+                    y[n0:n1] += bias.reshape(-1, 1, 1)
+                continue
             cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * geo.length)
             grid = gridbuf[: geo.o * nb * geo.length].reshape(geo.groups, geo.og, nb * geo.length)
             np.matmul(wmat, cols, out=grid)
@@ -348,29 +377,28 @@ def _gemm_conv(planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry, bias: np
 
 def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray, geo: ConvGeometry,
                     need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(d planes, d wmat) from dy (N, O, ho, wo); either can be skipped (planes only needed for d wmat)."""
+    """(dx, d wmat) from dy (N, O, ho, wo); either can be skipped (planes only needed for d wmat)."""
     dt = dy.dtype
     blocks = geo.blocks(dt.itemsize, block_threads())
     nbmax = blocks[0][1]
     L = geo.length
-    dplanes = np.zeros(geo.plane_shape, dtype=dt) if need_dx else None
+    dx = np.zeros((geo.n, geo.c, geo.h, geo.w), dtype=dt) if need_dx else None
     wmat_t = wmat.transpose(0, 2, 1)
     # BLAS is faster producing the weight gradient transposed when it is taller than wide
     dw_transposed = geo.k > geo.og
 
     def work(next_block: Callable[[], tuple[int, int] | None]) -> np.ndarray | None:
-        dwmat = None
-        if need_dw:
-            dwmat = np.zeros_like(wmat_t if dw_transposed else wmat)
+        dwmat = np.zeros_like(wmat_t if dw_transposed else wmat) if need_dw else None
         colbuf = np.empty(geo.c * geo.ntaps * nbmax * L, dtype=dt)
         # extra grid columns stay zero: their position modulo wgrid is the same for every block size
         gridbuf = np.zeros(geo.o * nbmax * L, dtype=dt)
+        planebuf = np.empty(int(np.prod(geo.plane_shape[1:])) * nbmax, dtype=dt) if need_dx else None
         while (block := next_block()) is not None:
             n0, n1 = block
             nb = n1 - n0
-            grid = gridbuf[: geo.o * nb * L]
-            _grid_to_nchw(grid, geo, nb)[...] = dy[n0:n1]
-            grid = grid.reshape(geo.groups, geo.og, nb * L)
+            grid = gridbuf[: geo.o * nb * L].reshape(geo.groups, geo.og, nb * L)
+            if need_dw or not geo.pointwise:
+                _grid_to_nchw(grid, geo, nb)[...] = dy[n0:n1]
             if need_dw:
                 cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * L)
                 if dw_transposed:
@@ -378,16 +406,22 @@ def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray,
                 else:
                     dwmat += np.matmul(grid, cols.transpose(0, 2, 1))
             if need_dx:
-                dcols = colbuf[: geo.c * geo.ntaps * nb * L].reshape(geo.groups, geo.k, nb * L)
-                np.matmul(wmat_t, grid, out=dcols)
-                _col2im(dplanes, dcols.reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid), geo, n0, n1)
+                dplanes = geo.block_grad_planes(dx, n0, n1, planebuf)
+                if geo.pointwise:  # one GEMM per image straight into the gradient planes
+                    out = geo.tap_view(dplanes, 0, 0, nb).reshape(nb, geo.groups, geo.cg, L)
+                    np.matmul(wmat_t, dy[n0:n1].reshape(nb, geo.groups, geo.og, L), out=out)
+                else:
+                    dcols = colbuf[: geo.c * geo.ntaps * nb * L].reshape(geo.groups, geo.k, nb * L)
+                    np.matmul(wmat_t, grid, out=dcols)
+                    _col2im(dplanes, dcols.reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid), geo)
+                geo.planes_to_input(dplanes, dx, n0)
         return dwmat
 
     partial = _run_blocks(work, blocks)
     if not need_dw:
-        return dplanes, None
+        return dx, None
     dwmat = sum(partial[1:], partial[0])
-    return dplanes, (np.ascontiguousarray(dwmat.transpose(0, 2, 1)) if dw_transposed else dwmat)
+    return dx, (np.ascontiguousarray(dwmat.transpose(0, 2, 1)) if dw_transposed else dwmat)
 
 
 # ----------------------------------------------------------------- depthwise path
@@ -396,7 +430,8 @@ def _dw_weight(w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return w.reshape(geo.c, geo.og, geo.ntaps)
 
 
-def _depthwise_conv(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None) -> np.ndarray:
+def _depthwise_conv(x: np.ndarray, planes: np.ndarray, w: np.ndarray, geo: ConvGeometry,
+                    bias: np.ndarray | None) -> np.ndarray:
     """y (N, O, ho, wo) for one input channel per group, by per-tap multiply-accumulate."""
     wt = _dw_weight(w, geo)[..., None, None]
     dt = planes.dtype
@@ -406,6 +441,7 @@ def _depthwise_conv(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: 
         while (block := next_block()) is not None:
             n0, n1 = block
             nb = n1 - n0
+            geo.fill_planes(x, planes, n0, n1)
             acc = np.zeros((nb, geo.c, geo.og, geo.ho, geo.wgrid), dtype=dt)
             for t in range(geo.ntaps):
                 acc += geo.tap_view(planes, t, n0, n1)[:, :, None] * wt[:, :, t]
@@ -417,47 +453,55 @@ def _depthwise_conv(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: 
 
 def _depthwise_conv_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, geo: ConvGeometry,
                          need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(d planes, d w) for the depthwise path; either can be skipped (planes only needed for d w)."""
+    """(dx, dw) for the depthwise path; either can be skipped (planes only needed for dw)."""
     wt = _dw_weight(w, geo)
     dt = dy.dtype
-    dplanes = np.zeros(geo.plane_shape, dtype=dt) if need_dx else None
+    blocks = geo.blocks(dt.itemsize, block_threads())
+    dx = np.zeros((geo.n, geo.c, geo.h, geo.w), dtype=dt) if need_dx else None
 
     def work(next_block: Callable[[], tuple[int, int] | None]) -> np.ndarray | None:
         dwt = np.zeros_like(wt) if need_dw else None
+        planebuf = np.empty(int(np.prod(geo.plane_shape[1:])) * blocks[0][1], dtype=dt) if need_dx else None
         while (block := next_block()) is not None:
             n0, n1 = block
             nb = n1 - n0
             grid = np.zeros((nb, geo.o, geo.ho, geo.wgrid), dtype=dt)
             grid[..., :geo.wo] = dy[n0:n1]
             grid = grid.reshape(nb, geo.c, geo.og, geo.ho, geo.wgrid)
+            dplanes = geo.block_grad_planes(dx, n0, n1, planebuf) if need_dx else None
             for t in range(geo.ntaps):
                 if need_dw:
                     dwt[:, :, t] += np.einsum("ncmhw,nchw->cm", grid, geo.tap_view(planes, t, n0, n1),
                                               optimize=True)
                 if need_dx:
-                    target = geo.tap_view(dplanes, t, n0, n1)
+                    target = geo.tap_view(dplanes, t, 0, nb)
                     target += np.einsum("ncmhw,cm->nchw", grid, wt[:, :, t], optimize=True)
+            if need_dx:
+                geo.planes_to_input(dplanes, dx, n0)
         return dwt
 
-    partial = _run_blocks(work, geo.blocks(dt.itemsize, block_threads()))
-    return dplanes, (sum(partial[1:], partial[0]).reshape(w.shape) if need_dw else None)
+    partial = _run_blocks(work, blocks)
+    return dx, (sum(partial[1:], partial[0]).reshape(w.shape) if need_dw else None)
 
 
 # ------------------------------------------------------------------ dispatch
-def conv_planes(planes: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None) -> np.ndarray:
-    """Convolution output (N, O, ho, wo) from input planes; w is (O, C/groups, kh, kw)."""
+def conv_planes(x: np.ndarray, w: np.ndarray, geo: ConvGeometry,
+                bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution output (N, O, ho, wo) of x (N, C, H, W) and the input planes it built
+    (kept for the weight gradient); w is (O, C/groups, kh, kw)."""
+    planes = geo.new_planes(x)
     if geo.depthwise:
-        return _depthwise_conv(planes, w, geo, bias)
-    return _gemm_conv(planes, w.reshape(geo.groups, geo.og, geo.k), geo, bias)
+        return _depthwise_conv(x, planes, w, geo, bias), planes
+    return _gemm_conv(x, planes, w.reshape(geo.groups, geo.og, geo.k), geo, bias), planes
 
 
 def conv_planes_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, geo: ConvGeometry,
-                    need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(d planes, dw shaped like w) of :func:`conv_planes`; either can be skipped."""
+                     need_dx: bool = True, need_dw: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(dx (N, C, H, W), dw shaped like w) of :func:`conv_planes`; either can be skipped."""
     if geo.depthwise:
         return _depthwise_conv_grad(dy, planes, w, geo, need_dx, need_dw)
-    dplanes, dwmat = _gemm_conv_grad(dy, planes, w.reshape(geo.groups, geo.og, geo.k), geo, need_dx, need_dw)
-    return dplanes, (None if dwmat is None else dwmat.reshape(w.shape))
+    dx, dwmat = _gemm_conv_grad(dy, planes, w.reshape(geo.groups, geo.og, geo.k), geo, need_dx, need_dw)
+    return dx, (None if dwmat is None else dwmat.reshape(w.shape))
 
 
 # ------------------------------------------------------------------------ conv2d
@@ -483,8 +527,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups)
     wc = np.ascontiguousarray(w, dtype=x.dtype)
     bc = None if b is None else np.asarray(b, dtype=x.dtype)
-    planes = geo.to_planes(x)
-    y = conv_planes(planes, wc, geo, bc)
+    y, planes = conv_planes(x, wc, geo, bc)
     return y, (planes, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
 
 
@@ -492,9 +535,9 @@ def conv2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray,
     """Gradients (dx, dw, db) of :func:`conv2d_forward` (db is None without bias)."""
     planes, wc, geo, w_dtype, b_dtype = cache
     dy = np.ascontiguousarray(dy, dtype=planes.dtype)
-    dplanes, dw = conv_planes_grad(dy, planes, wc, geo)
+    dx, dw = conv_planes_grad(dy, planes, wc, geo)
     db = None if b_dtype is None else dy.sum(axis=(0, 2, 3)).astype(b_dtype, copy=False)
-    return geo.from_planes(dplanes), dw.astype(w_dtype, copy=False), db
+    return dx, dw.astype(w_dtype, copy=False), db
 
 
 # ------------------------------------------------------------------------ conv1d

@@ -54,6 +54,8 @@ def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
                          f"got x {x.shape} and w {w_shape}")
     if w_shape[0] != x.shape[1]:
         raise ValueError(f"conv_transpose2d: input has {x.shape[1]} channels, weight {w_shape} expects {w_shape[0]}")
+    if groups < 1 or w_shape[0] % groups:
+        raise ValueError(f"conv_transpose2d: {w_shape[0]} input channels are not divisible by groups={groups}")
     hout, wout = output_size(x.shape[2:], w_shape, stride, padding, output_padding, dilation)
     if hout < 1 or wout < 1:
         raise ValueError(f"conv_transpose2d: output size {(hout, wout)} is empty for input {x.shape}")
@@ -62,8 +64,7 @@ def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
                        out_size=x.shape[2:])
     wc = np.ascontiguousarray(w, dtype=x.dtype)
     xc = np.ascontiguousarray(x)
-    dplanes, _ = conv_planes_grad(xc, None, wc, geo, need_dw=False)
-    y = geo.from_planes(dplanes)
+    y, _ = conv_planes_grad(xc, None, wc, geo, need_dw=False)
     if b is not None:
         y += np.asarray(b, dtype=x.dtype).reshape(-1, 1, 1)
     return y, (xc, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
@@ -73,8 +74,7 @@ def conv_transpose2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, n
     """Gradients (dx, dw, db) of :func:`conv_transpose2d_forward` (db is None without bias)."""
     x, wc, geo, w_dtype, b_dtype = cache
     dy = np.ascontiguousarray(dy, dtype=x.dtype)
-    planes = geo.to_planes(dy)
-    dx = conv_planes(planes, wc, geo, None)
+    dx, planes = conv_planes(dy, wc, geo, None)
     _, dw = conv_planes_grad(x, planes, wc, geo, need_dx=False)
     db = None if b_dtype is None else dy.sum(axis=(0, 2, 3)).astype(b_dtype, copy=False)
     return dx, dw.astype(w_dtype, copy=False), db

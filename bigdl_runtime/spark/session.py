@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from pyspark import SparkConf
@@ -49,6 +50,10 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     }
     for var in THREAD_VARS:
         settings[f"spark.executorEnv.{var}"] = str(cores_per_task)
+    # Workers must run the driver's interpreter (same numpy, protobuf and this
+    # package), not whatever ``python3`` is first on the PATH; PySpark reads this
+    # variable, not ``spark.pyspark.python``, when it starts the context.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings.update({k: str(v) for k, v in (conf or {}).items()})
     spark_conf = SparkConf()
     if master is not None:

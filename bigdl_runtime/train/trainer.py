@@ -56,7 +56,9 @@ class TrainingLoop:
     """Runs iterations until ``end_trigger`` fires, doing the per-iteration bookkeeping.
 
     After each iteration (``step(state) -> (loss, samples)``, which trains on
-    the batch at ``state.epoch`` / ``state.epoch_records``) the loop updates
+    the batch at ``state.epoch`` / ``state.epoch_records``; a step may return
+    ``(loss, samples, extra)`` with a dict of extra summary-row fields, e.g. the
+    distributed trainer's timings) the loop updates
     ``state``, writes a summary row and the progress, validates when
     ``validation_trigger`` fires, tells the optimizer an epoch ended and
     checkpoints when ``checkpoint_trigger`` fires.
@@ -87,7 +89,7 @@ class TrainingLoop:
         self.summary = summary
         self.progress = progress
 
-    def run(self, step: Callable[[TrainState], tuple[float, int]]) -> History:
+    def run(self, step: Callable[[TrainState], tuple[float, int] | tuple[float, int, dict[str, Any]]]) -> History:
         state = self.history.state
         start, wall_before = time.perf_counter(), state.wall_time
         try:
@@ -96,7 +98,7 @@ class TrainingLoop:
                     state.epoch, state.epoch_finished, state.epoch_records = state.epoch + 1, False, 0
                 lr = float(self.optimizer.current_lr)
                 tic = time.perf_counter()
-                loss, samples = step(state)
+                loss, samples, *extra = step(state)
                 seconds = time.perf_counter() - tic
                 state.iteration += 1
                 state.records += samples
@@ -104,7 +106,7 @@ class TrainingLoop:
                 state.epoch_finished = state.epoch_records >= self.epoch_size
                 state.loss = loss
                 state.wall_time = wall_before + time.perf_counter() - start
-                self._record_iteration(state, lr, samples / max(seconds, 1e-9))
+                self._record_iteration(state, lr, samples / max(seconds, 1e-9), *extra)
                 self.progress.update(state, samples, seconds)
                 score = self._maybe_validate(state)
                 if state.epoch_finished:
@@ -117,9 +119,10 @@ class TrainingLoop:
                 self.summary.close()
         return self.history
 
-    def _record_iteration(self, state: TrainState, lr: float, throughput: float) -> None:
+    def _record_iteration(self, state: TrainState, lr: float, throughput: float,
+                          extra: dict[str, Any] | None = None) -> None:
         row = {"iteration": state.iteration, "epoch": state.epoch, "loss": state.loss, "lr": lr,
-               "throughput": throughput, "wall_time": state.wall_time}
+               "throughput": throughput, "wall_time": state.wall_time, **(extra or {})}
         self.history.train.append(row)
         if self.summary is not None:
             self.summary.add_train(row)
@@ -245,7 +248,7 @@ class LocalTrainer:
         def validate() -> dict[str, float]:
             return self.evaluate(validation[0], validation[1], metrics=metrics, batch_size=batch_size)
 
-        order = _EpochOrder(n, shuffle_seed, shuffle)
+        order = EpochOrder(n, shuffle_seed, shuffle)
 
         def step(state: TrainState) -> tuple[float, int]:
             index = order(state.epoch)[state.epoch_records:state.epoch_records + batch_size]
@@ -302,8 +305,11 @@ class LocalTrainer:
             self.model.train(was_training)
 
 
-class _EpochOrder:
-    """Sample order of each epoch: a permutation seeded by (seed, epoch), or 0..n-1."""
+class EpochOrder:
+    """Sample order of each epoch: a permutation seeded by (seed, epoch), or 0..n-1.
+
+    Shared by both trainers: the same seed gives the same global batches locally and on Spark.
+    """
 
     def __init__(self, n: int, seed: int, shuffle: bool) -> None:
         self.n, self.seed, self.shuffle = n, seed, shuffle

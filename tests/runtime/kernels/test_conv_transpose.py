@@ -92,6 +92,7 @@ def test_conv_transpose2d_keeps_float32_and_none_bias_grad(rng):
 
 @pytest.mark.parametrize("x_shape,w_shape,config,message", [
     ((1, 3, 4, 4), (2, 2, 3, 3), {}, "channels"),
+    ((1, 3, 4, 4), (3, 2, 3, 3), {"groups": 2}, "divisible by groups"),
     ((1, 2, 4, 4), (2, 2, 3, 3), {"stride": 2, "output_padding": 2}, "output_padding"),
     ((1, 2, 1, 1), (2, 2, 1, 1), {"padding": 1}, "empty"),
     ((2, 4, 4), (2, 2, 3, 3), {}, r"\(N, C_in, H, W\)"),

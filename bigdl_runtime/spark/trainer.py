@@ -1,0 +1,326 @@
+"""DistributedTrainer: BigDL's synchronous data-parallel training as short Spark jobs.
+
+One iteration (see "One distributed iteration" in the design notes):
+
+1. the driver broadcasts the flat weight vector (``model.flatten_parameters()``),
+   the float buffers and the global ids of the iteration's mini-batch;
+2. one Spark job: each of the ``N`` partitions of the cached training blocks
+   takes its samples of the batch, runs forward and backward on its worker's
+   cached model replica and contributes its share of the batch-mean gradient;
+   the contributions are summed by a reduce-scatter through the shuffle
+   (``sync="shuffle"``) or by ``treeAggregate`` (``sync="tree"``), see
+   :mod:`bigdl_runtime.spark.allreduce`;
+3. the driver writes the sum into the model's flat gradient, the averaged
+   buffers into its buffers, and applies the optimizer.
+
+The global batches are LocalTrainer's (:class:`~bigdl_runtime.train.trainer.EpochOrder`
+with the same seed), so both trainers reach the same weights up to float32
+summation order. Batch normalisation computes its batch statistics over each
+partition's part of the batch (as in BigDL); the running statistics are
+averaged over partitions (weighted by sample count) after every iteration.
+For losses with ``reduction="mean"`` the gradient is the global batch mean
+exactly when the loss is a plain per-sample mean (class weights or
+``ignore_index`` make each partition's mean weighted differently).
+
+Every iteration's summary row adds ``compute_time`` (the slowest task's
+forward/backward), ``sync_time`` (summing: reduce tasks and the driver's
+concatenation) and ``schedule_time`` (the rest of the job's wall time: task
+launch, serialisation, broadcast and shuffle fetches), in seconds.
+
+Test hook: the job-local property ``spark.bigdl.test.failOnce``
+(:data:`bigdl_runtime.spark.worker.FAIL_ONCE`) makes chosen training tasks
+fail on their first attempt, to test retries (see :mod:`bigdl_runtime.spark.worker`).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+import uuid
+from typing import Any, Sequence
+
+import numpy as np
+from pyspark import RDD
+from pyspark.sql import DataFrame, SparkSession
+
+from ..nn import random
+from ..nn.module import Module
+from ..serialization import model_to_bytes
+from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.metrics import get_metric
+from ..train.progress import Progress
+from ..train.summary import SummaryWriter
+from ..train.trainer import EpochOrder, History, MetricSpec, TrainingLoop, end_trigger_for
+from ..train.triggers import EveryEpoch, TrainState, Trigger
+from . import worker
+from .allreduce import COMPRESSIONS, Reduced, reduce_scatter, tree_reduce
+from .data import Blocks, to_blocks
+from .errors import worker_errors
+from .hadoop_fs import filesystem_for
+from .session import init_spark
+
+SYNC_MODES = ("shuffle", "tree")
+#: DataFrame, RDD, numpy features, or a (features, labels) pair of numpy arrays
+Data = Any
+
+
+class DistributedTrainer:
+    """Trains ``model`` on Spark with synchronous data-parallel SGD (BigDL's ``DistriOptimizer``).
+
+    Args:
+        model: the network; ``optimizer`` must have been built from its ``parameters()``.
+        loss: a loss module (shipped to the workers as a model file).
+        optimizer: e.g. ``SGD(model.parameters(), lr=0.1)``; it runs on the driver.
+        spark: the session; default the active one, else ``init_spark()``.
+        num_partitions: partitions (model replicas) the training data is split
+            into; default ``sparkContext.defaultParallelism``.
+        sync: ``"shuffle"`` (reduce-scatter through the shuffle) or ``"tree"``
+            (``treeAggregate`` of whole gradients).
+        compress: None, or ``"fp16"`` to send gradients as float16 (summed in float32).
+
+    Examples:
+        >>> trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), spark)
+        >>> history = trainer.fit(df, batch_size=256, epochs=5, validation=val_df, seed=0)
+        >>> trainer.evaluate(val_df, metrics=("top1", "loss"))
+        {'top1': 0.91, 'loss': 0.25}
+        >>> trainer.predict(test_df)          # numpy array, rows in the DataFrame's order
+    """
+
+    def __init__(self, model: Module, loss: Any, optimizer: Any, spark: SparkSession | None = None,
+                 num_partitions: int | None = None, sync: str = "shuffle", compress: str | None = None) -> None:
+        if sync not in SYNC_MODES:
+            raise ValueError(f"DistributedTrainer: sync must be one of {SYNC_MODES}, got {sync!r}")
+        if compress not in COMPRESSIONS:
+            raise ValueError(f"DistributedTrainer: compress must be one of {COMPRESSIONS}, got {compress!r}")
+        own = {id(p) for p in model.parameters()}
+        if any(id(p) not in own for p in getattr(optimizer, "params", ())):
+            raise ValueError("DistributedTrainer: the optimizer must update the model's parameters "
+                             "(build it from model.parameters())")
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.spark = spark or SparkSession.getActiveSession() or init_spark()
+        self.num_partitions = num_partitions or self.spark.sparkContext.defaultParallelism
+        if self.num_partitions < 1:
+            raise ValueError(f"DistributedTrainer: num_partitions must be >= 1, got {num_partitions}")
+        self.sync = sync
+        self.compress = compress
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Data, y: np.ndarray | None = None, batch_size: int = 32, epochs: int | None = None,
+            iterations: int | None = None, end_trigger: Trigger | None = None, validation: Data | None = None,
+            metrics: MetricSpec = ("top1",), validation_trigger: Trigger | None = None,
+            checkpoint: str | os.PathLike | None = None, checkpoint_trigger: Trigger | None = None,
+            resume_from: str | os.PathLike | None = None, seed: int | None = None, shuffle: bool = True,
+            summary: str | os.PathLike | None = None, progress: bool = True,
+            features_col: str | Sequence[str] = "features", label_col: str = "label") -> History:
+        """Train until the end (``epochs``, ``iterations`` or ``end_trigger``, whichever first).
+
+        The contract of :meth:`LocalTrainer.fit <bigdl_runtime.train.LocalTrainer.fit>`, on Spark data.
+
+        Args:
+            data: a DataFrame (``features_col``: array or Vector column, or a list
+                of columns for a multi-input model; ``label_col``: numeric or
+                array), an RDD of ``(features, label)`` pairs, or numpy ``x``
+                (then ``y`` holds the labels). Sample ``i`` is the ``i``-th row.
+            validation: data in the same forms (numpy as an ``(x, y)`` pair),
+                evaluated with ``metrics`` when ``validation_trigger`` fires
+                (default: every epoch) by a map-only job.
+            checkpoint: a local directory or any Hadoop URI (``hdfs://...``);
+                written when ``checkpoint_trigger`` fires (default: every epoch).
+            resume_from: a checkpoint (or checkpoint directory) to continue from,
+                written by either trainer; the run then ends as an uninterrupted one would.
+            seed: seeds the shuffling and each task's RNG (dropout), which is
+                derived from (seed, iteration, partition).
+
+        Returns:
+            the :class:`~bigdl_runtime.train.History`; train rows carry
+            ``compute_time``, ``sync_time`` and ``schedule_time``.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        end = end_trigger_for(epochs, iterations, end_trigger)
+        if seed is not None:
+            random.manual_seed(seed)
+        shuffle_seed = seed if seed is not None else int(random.rng().integers(2**63))
+        columns = {"features_col": features_col, "label_col": label_col}
+        blocks = self._blocks(data, y, self.num_partitions, "fit data", **columns)
+        val_blocks: Blocks | None = None
+        run: _Run | None = None
+        try:
+            if validation is not None:
+                val_blocks = self._blocks(*_validation_pair(validation), None, "validation data", **columns)
+            n = blocks.size
+            history = History()
+            if resume_from is not None:
+                history, shuffle_seed = self._resume(resume_from, n, batch_size)
+            checkpoint_fs = filesystem_for(checkpoint, self.spark) if checkpoint is not None else None
+            flat_w, flat_g = self.model.flatten_parameters()
+            run = _Run(self.spark, self.model, self.loss)
+            order = EpochOrder(n, shuffle_seed, shuffle)
+            per_epoch = math.ceil(n / batch_size)
+            meter = _TimedProgress(end.max_iterations(per_epoch), per_epoch, log_every=max(1, per_epoch // 10),
+                                   enabled=progress)
+
+            def step(state: TrainState) -> tuple[float, int, dict[str, float]]:
+                batch = order(state.epoch)[state.epoch_records:state.epoch_records + batch_size]
+                reduced, wall = self._iteration(blocks, run, flat_w, batch, state.iteration + 1, shuffle_seed)
+                if reduced.samples != batch.size:
+                    raise RuntimeError(f"iteration {state.iteration + 1}: the partitions hold {reduced.samples} of "
+                                       f"the batch's {batch.size} samples; the input's row order changed when a "
+                                       "lost block was recomputed (cache or checkpoint a non-deterministic input)")
+                flat_g[...] = reduced.grad
+                worker.set_float_buffers(self.model, reduced.extras[1:])
+                self.optimizer.step()
+                meter.timings = {"compute_time": reduced.compute_seconds, "sync_time": reduced.sync_seconds,
+                                 "schedule_time": max(0.0, wall - reduced.compute_seconds - reduced.sync_seconds)}
+                return float(reduced.extras[0]), int(batch.size), meter.timings
+
+            def validate() -> dict[str, float]:
+                return self._evaluate_blocks(val_blocks, run, metrics, batch_size, flat_w)
+
+            def save(state: TrainState) -> None:
+                save_checkpoint(checkpoint, self.model, self.optimizer, {
+                    "state": state.to_dict(), "shuffle_seed": shuffle_seed, "rng": random.get_state(),
+                    "epoch_size": n, "batch_size": batch_size,
+                    "train": history.train, "validation": history.validation}, fs=checkpoint_fs)
+
+            loop = TrainingLoop(
+                self.optimizer, end, n, history,
+                validate=validate if val_blocks is not None else None,
+                validation_trigger=validation_trigger or EveryEpoch(),
+                checkpoint=save if checkpoint is not None else None,
+                checkpoint_trigger=checkpoint_trigger or EveryEpoch(),
+                summary=SummaryWriter(summary, start=history) if summary is not None else None,
+                progress=meter)
+            self.model.train()
+            return loop.run(step)
+        finally:
+            for owned in (blocks, val_blocks, run):
+                if owned is not None:
+                    owned.unpersist()
+
+    def _iteration(self, blocks: Blocks, run: "_Run", flat_w: np.ndarray, batch: np.ndarray, iteration: int,
+                   seed: int) -> tuple[Reduced, float]:
+        """One Spark job: the summed contributions and the job's wall time."""
+        tic = time.perf_counter()
+        weights = self.spark.sparkContext.broadcast((flat_w, worker.float_buffers(self.model), batch))
+        try:
+            spec = worker.StepSpec(run.spec, weights, iteration, seed)
+            contributions = blocks.rdd.mapPartitionsWithIndex(functools.partial(worker.gradient, spec=spec))
+            with worker_errors():
+                if self.sync == "shuffle":
+                    reduced = reduce_scatter(contributions, blocks.num_partitions, self.compress)
+                else:
+                    reduced = tree_reduce(contributions, self.compress)
+        finally:
+            weights.destroy()
+        return reduced, time.perf_counter() - tic
+
+    def _resume(self, resume_from: str | os.PathLike, n: int, batch_size: int) -> tuple[History, int]:
+        trainer = load_checkpoint(resume_from, self.model, self.optimizer,
+                                  fs=filesystem_for(resume_from, self.spark))
+        if (trainer["epoch_size"], trainer["batch_size"]) != (n, batch_size):
+            raise ValueError(f"cannot resume from {resume_from}: it was trained on {trainer['epoch_size']} "
+                             f"samples in batches of {trainer['batch_size']}, not {n} in batches of {batch_size}")
+        random.set_state(trainer["rng"])
+        return (History(train=trainer["train"], validation=trainer["validation"],
+                        state=TrainState.from_dict(trainer["state"])), trainer["shuffle_seed"])
+
+    # ------------------------------------------------------- evaluate / predict
+    def evaluate(self, data: Data, y: np.ndarray | None = None, metrics: MetricSpec = ("top1",),
+                 batch_size: int = 32, features_col: str | Sequence[str] = "features",
+                 label_col: str = "label") -> dict[str, float]:
+        """Metric values over ``data`` (forms as in :meth:`fit`), in evaluation mode, by a map-only job.
+
+        Each partition computes its metrics' mergeable states; the driver merges them.
+        """
+        blocks = self._blocks(data, y, None, "evaluate data", features_col=features_col, label_col=label_col)
+        run = _Run(self.spark, self.model, self.loss)
+        try:
+            return self._evaluate_blocks(blocks, run, metrics, batch_size, None)
+        finally:
+            blocks.unpersist()
+            run.unpersist()
+
+    def predict(self, data: Data, batch_size: int = 32,
+                features_col: str | Sequence[str] = "features") -> np.ndarray:
+        """Model outputs for ``data`` in evaluation mode, by a map-only job, rows in input order.
+
+        Args:
+            data: a DataFrame (``features_col``), an RDD of features, or numpy ``x``.
+                The order is the one the data yields when read: a DataFrame whose
+                order is not deterministic (e.g. after ``repartition``) should be
+                cached or sorted first to match outputs to rows.
+        """
+        blocks = self._blocks(data, None, None, "predict data", features_col=features_col, label_col=None)
+        run = _Run(self.spark, self.model, self.loss)
+        try:
+            spec = worker.EvalSpec(run.spec, None, batch_size)
+            with worker_errors():
+                parts = blocks.rdd.mapPartitions(functools.partial(worker.predictions, spec=spec)).collect()
+        finally:
+            blocks.unpersist()
+            run.unpersist()
+        first = parts[0][1]
+        outputs = np.empty((blocks.size, *first.shape[1:]), dtype=first.dtype)
+        for ids, values in parts:
+            outputs[ids] = values
+        return outputs
+
+    def _evaluate_blocks(self, blocks: Blocks, run: "_Run", metrics: MetricSpec, batch_size: int,
+                         flat_w: np.ndarray | None) -> dict[str, float]:
+        found = [get_metric(m, loss=self.loss) for m in metrics]
+        sc = self.spark.sparkContext
+        weights = sc.broadcast((flat_w, worker.float_buffers(self.model), None)) if flat_w is not None else None
+        try:
+            spec = worker.EvalSpec(run.spec, weights, batch_size, list(metrics))
+            with worker_errors():
+                states = blocks.rdd.mapPartitions(functools.partial(worker.metric_states, spec=spec)).collect()
+        finally:
+            if weights is not None:
+                weights.destroy()
+        for partition in states:
+            for m, state in zip(found, partition):
+                m.merge(state)
+        return {m.name: m.result() for m in found}
+
+    def _blocks(self, data: Data, y: Any, num_partitions: int | None, what: str,
+                features_col: str | Sequence[str], label_col: str | None) -> Blocks:
+        return to_blocks(data, y, spark=self.spark, num_partitions=num_partitions, features_col=features_col,
+                         label_col=label_col, labels=label_col is not None, what=what)
+
+
+def _validation_pair(validation: Data) -> tuple[Any, Any]:
+    """Validation data as ``(data, y)``: a numpy ``(x, y)`` pair, or Spark data and None."""
+    if isinstance(validation, (DataFrame, RDD)):
+        return validation, None
+    if isinstance(validation, (tuple, list)) and len(validation) == 2:
+        return validation[0], validation[1]
+    raise ValueError("validation must be a DataFrame, an RDD of (features, label) pairs or an (x, y) pair "
+                     f"of numpy arrays, got {type(validation).__name__}")
+
+
+class _Run:
+    """The model and loss, shipped once as model-file bytes in a broadcast, for one fit/evaluate/predict."""
+
+    def __init__(self, spark: SparkSession, model: Module, loss: Any) -> None:
+        self._broadcast = spark.sparkContext.broadcast((model_to_bytes(model), model_to_bytes(loss)))
+        self.spec = worker.RunSpec(uuid.uuid4().hex, self._broadcast)
+
+    def unpersist(self) -> None:
+        self._broadcast.destroy()
+
+
+class _TimedProgress(Progress):
+    """Progress whose lines add the last iteration's compute / sync / scheduling split."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timings: dict[str, float] = {}
+
+    def _line(self, state: TrainState) -> str:
+        t = self.timings
+        return super()._line(state) + (f"  compute {t['compute_time'] * 1e3:.0f} ms  sync {t['sync_time'] * 1e3:.0f}"
+                                       f" ms  scheduling {t['schedule_time'] * 1e3:.0f} ms" if t else "")

@@ -1,0 +1,203 @@
+"""Task side of the distributed trainer: one model replica per Python worker, and the task functions.
+
+A run (one ``fit``, ``evaluate`` or ``predict``) ships its model and loss ONCE,
+as model-file bytes in a broadcast (``model_to_bytes``: the protobuf format,
+never pickle). The first task of the run on a Python worker rebuilds them,
+flattens the parameters and keeps the :class:`Replica` in a module-level cache
+keyed by the run id; Spark reuses Python workers across tasks
+(``spark.python.worker.reuse``), so later tasks only copy the iteration's
+broadcast weights into the cached flat vector. A fresh worker (e.g. after a
+task failure) rebuilds the replica from the broadcast.
+
+Determinism: a training task seeds the runtime RNG (dropout) from
+``(seed, iteration, partition)`` and loads weights and buffers from the
+iteration's broadcast, so a retried task computes exactly what the first
+attempt would have, on any worker.
+
+Test hook (fault injection): if the job's local property
+``spark.bigdl.test.failOnce`` (set on the driver with
+``sparkContext.setLocalProperty``) lists ``"<iteration>:<partition>"``
+(comma-separated), those training tasks raise on their first attempt
+(``attemptNumber() == 0``) only; Spark's retry then succeeds.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+from pyspark import Broadcast, TaskContext
+
+from ..nn import random
+from ..nn.module import Module
+from ..serialization import model_from_bytes
+from ..train.metrics import Metric, get_metric
+from ..train.trainer import forward_backward
+from .allreduce import Contribution
+from .data import Block
+from .errors import tagged
+
+FAIL_ONCE = "spark.bigdl.test.failOnce"
+#: replicas kept per Python worker (the newest runs)
+MAX_REPLICAS = 2
+
+
+def float_buffers(model: Module) -> np.ndarray:
+    """All floating-point buffers (batch-norm running statistics), concatenated as one float32 vector."""
+    parts = [np.asarray(b, dtype=np.float32).ravel() for b in _float_buffers(model)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def set_float_buffers(model: Module, values: np.ndarray) -> None:
+    """Write :func:`float_buffers`' layout back into the model's buffers, in place."""
+    offset = 0
+    for b in _float_buffers(model):
+        b[...] = values[offset:offset + b.size].reshape(b.shape)
+        offset += b.size
+
+
+def _float_buffers(model: Module) -> list[np.ndarray]:
+    return [b for _, b in model.named_buffers()
+            if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating)]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Identifies a run's replica: ``model`` broadcasts ``(model bytes, loss bytes)``."""
+
+    run_id: str
+    model: Broadcast
+
+
+class Replica:
+    """A worker's copy of the model and loss, with the flat weight and gradient vectors."""
+
+    def __init__(self, model_bytes: bytes, loss_bytes: bytes) -> None:
+        self.model = model_from_bytes(model_bytes, source="broadcast model")
+        self.loss = model_from_bytes(loss_bytes, source="broadcast loss")
+        self.flat_w, self.flat_g = self.model.flatten_parameters()
+
+    def load(self, weights: np.ndarray, buffers: np.ndarray) -> None:
+        self.flat_w[...] = weights
+        set_float_buffers(self.model, buffers)
+
+
+_REPLICAS: "OrderedDict[str, Replica]" = OrderedDict()
+
+
+def replica(run: RunSpec) -> Replica:
+    """This worker's replica for ``run``, built from the broadcast on first use."""
+    found = _REPLICAS.get(run.run_id)
+    if found is None:
+        found = _REPLICAS[run.run_id] = Replica(*run.model.value)
+        while len(_REPLICAS) > MAX_REPLICAS:
+            _REPLICAS.popitem(last=False)
+    _REPLICAS.move_to_end(run.run_id)
+    return found
+
+
+def task_seed(seed: int, iteration: int, partition: int) -> int:
+    """The RNG seed of one training task: a function of (run seed, iteration, partition) only."""
+    return int(np.random.SeedSequence([seed, iteration, partition]).generate_state(1, np.uint64)[0])
+
+
+# ------------------------------------------------------------------ training
+@dataclass(frozen=True)
+class StepSpec:
+    """One iteration: ``weights`` broadcasts ``(flat weights, float buffers, batch global ids)``."""
+
+    run: RunSpec
+    weights: Broadcast
+    iteration: int           # 1-based number of the iteration being computed
+    seed: int
+
+
+@tagged
+def gradient(partition: int, blocks: Iterable[Block], spec: StepSpec) -> Iterator[Contribution]:
+    """The training task: this partition's weighted share of the global batch's mean gradient.
+
+    The partition's samples of the batch are found by ``np.searchsorted`` in
+    its sorted ids; the loss is averaged over them, and gradient, loss and
+    buffers are scaled by ``n_local / n_batch`` (the loss by 1 for a
+    ``reduction="sum"`` loss), so summing over partitions gives the global
+    batch's values. A partition without samples in the batch contributes zeros.
+    """
+    _maybe_fail(spec.iteration, partition)
+    rep = replica(spec.run)
+    weights, buffers, batch = spec.weights.value
+    rep.load(weights, buffers)
+    [(ids, xs, y)] = list(blocks)  # drain the input: Spark reuses a Python worker only if it read it all
+    local = _locate(ids, batch)
+    share = local.size / batch.size
+    grad, extras = np.zeros_like(rep.flat_g), np.zeros(1 + buffers.size, np.float64)
+    tic = time.perf_counter()
+    if local.size:
+        random.manual_seed(task_seed(spec.seed, spec.iteration, partition))
+        rep.model.train()
+        value = forward_backward(rep.model, rep.loss, [x[local] for x in xs], y[local])
+        loss_share = 1.0 if getattr(rep.loss, "reduction", "mean") == "sum" else share
+        grad = rep.flat_g * np.float32(loss_share)
+        extras[0] = value * loss_share
+        extras[1:] = float_buffers(rep.model) * share
+    yield Contribution(partition, grad, extras, time.perf_counter() - tic, int(local.size))
+
+
+def _locate(ids: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """Positions in sorted ``ids`` of the elements of ``batch`` present there, in batch order."""
+    if ids.size == 0:
+        return np.zeros(0, np.int64)
+    pos = np.minimum(np.searchsorted(ids, batch), ids.size - 1)
+    return pos[ids[pos] == batch]
+
+
+def _maybe_fail(iteration: int, partition: int) -> None:
+    context = TaskContext.get()
+    wanted = context.getLocalProperty(FAIL_ONCE) if context is not None else None
+    if wanted and context.attemptNumber() == 0 and f"{iteration}:{partition}" in wanted.split(","):
+        raise RuntimeError(f"injected failure of iteration {iteration}, partition {partition} "
+                           f"(test hook {FAIL_ONCE}, first attempt only)")
+
+
+# ---------------------------------------------------------- evaluation / predict
+@dataclass(frozen=True)
+class EvalSpec:
+    """A map-only job over the replica; ``weights`` (or None: the shipped model's) as in :class:`StepSpec`."""
+
+    run: RunSpec
+    weights: Broadcast | None
+    batch_size: int
+    metrics: Sequence[str | Metric] = ()
+
+
+def _eval_replica(spec: EvalSpec) -> Replica:
+    rep = replica(spec.run)
+    if spec.weights is not None:
+        weights, buffers, _ = spec.weights.value
+        rep.load(weights, buffers)
+    rep.model.evaluate()
+    return rep
+
+
+@tagged
+def metric_states(blocks: Iterable[Block], spec: EvalSpec) -> Iterator[list[Any]]:
+    """The validation task: each metric's mergeable ``state()`` over this partition, batch by batch."""
+    rep = _eval_replica(spec)
+    metrics = [get_metric(m, loss=rep.loss) for m in spec.metrics]
+    for _, xs, y in blocks:
+        for start in range(0, y.shape[0], spec.batch_size):
+            output = rep.model.forward(*(x[start:start + spec.batch_size] for x in xs))
+            for m in metrics:
+                m.update(output, y[start:start + spec.batch_size])
+    yield [m.state() for m in metrics]
+
+
+@tagged
+def predictions(blocks: Iterable[Block], spec: EvalSpec) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The prediction task: ``(global ids, outputs)`` of this partition's samples."""
+    rep = _eval_replica(spec)
+    for ids, xs, _ in blocks:
+        if ids.size:
+            yield ids, np.concatenate([rep.model.forward(*(x[start:start + spec.batch_size] for x in xs))
+                                       for start in range(0, ids.size, spec.batch_size)], axis=0)

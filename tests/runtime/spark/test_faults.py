@@ -1,0 +1,87 @@
+"""Faults: failed tasks are retried by Spark without changing the result; a restarted driver resumes
+from a checkpoint to the uninterrupted weights; bad data fails cleanly and leaves the checkpoint."""
+from __future__ import annotations
+
+import pytest
+
+from bigdl_runtime.nn.losses import CrossEntropyLoss
+from bigdl_runtime.spark.trainer import DistributedTrainer
+from bigdl_runtime.spark.worker import FAIL_ONCE
+from bigdl_runtime.train import SeveralIteration, load_checkpoint
+
+from ..train.test_trainer import blobs
+from .test_trainer import assert_same_state, make
+
+# dropout on: retries and resumes must also reproduce every task's random mask
+FIT = {"batch_size": 16, "iterations": 6, "seed": 5, "progress": False}
+
+
+def trainer_for(spark, seed: int = 0) -> DistributedTrainer:
+    model, optimizer = make(dropout=0.3, seed=seed)
+    return DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(spark):
+    x, y = blobs(50)
+    trainer = trainer_for(spark)
+    return trainer, trainer.fit(x, y, **FIT)
+
+
+def failed_tasks(spark, group: str) -> int:
+    tracker = spark.sparkContext.statusTracker()
+    stages = [s for job in tracker.getJobIdsForGroup(group) for s in tracker.getJobInfo(job).stageIds]
+    return sum(tracker.getStageInfo(s).numFailedTasks for s in stages if tracker.getStageInfo(s) is not None)
+
+
+def test_failed_tasks_are_retried_and_change_nothing(spark, uninterrupted):
+    x, y = blobs(50)
+    sc = spark.sparkContext
+    sc.setJobGroup("fault-injection", "tasks fail on their first attempt")
+    sc.setLocalProperty(FAIL_ONCE, "2:0,5:1")
+    try:
+        trainer = trainer_for(spark)
+        history = trainer.fit(x, y, **FIT)
+    finally:
+        sc.setLocalProperty(FAIL_ONCE, None)
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert failed_tasks(spark, "fault-injection") == 2
+    assert_same_state(trainer.model, uninterrupted[0].model)
+    assert [r["loss"] for r in history.train] == [r["loss"] for r in uninterrupted[1].train]
+
+
+def test_restarted_driver_resumes_to_the_uninterrupted_weights(spark, uninterrupted, tmp_path):
+    x, y = blobs(50)
+    uri = tmp_path.as_uri()                           # file://...: through Hadoop's FileSystem, like hdfs://
+    first = trainer_for(spark)
+    first.fit(x, y, checkpoint=uri, checkpoint_trigger=SeveralIteration(3), **{**FIT, "iterations": 3})
+    assert (tmp_path / "checkpoint-3" / "model.bigdl").is_file()
+    resumed = trainer_for(spark, seed=9)              # a new driver: new model object, other initial weights
+    history = resumed.fit(x, y, resume_from=uri, **FIT)
+    assert_same_state(resumed.model, uninterrupted[0].model)
+    assert history.state.iteration == 6
+    assert [r["loss"] for r in history.train] == [r["loss"] for r in uninterrupted[1].train]
+
+
+def test_bad_data_fails_cleanly_and_keeps_the_checkpoint(spark, tmp_path):
+    x, y = blobs(50)
+    good = trainer_for(spark)
+    good.fit(x, y, checkpoint=tmp_path, **{**FIT, "iterations": 2, "checkpoint_trigger": SeveralIteration(2)})
+    rows = [(a.tolist(), float(b)) for a, b in zip(x, y)]
+    rows[17] = (rows[17][0], float("nan"))
+    bad = spark.createDataFrame(rows, "features array<double>, label double")
+    with pytest.raises(ValueError, match=r"fit data: row 17, column 'label': label nan is not finite"):
+        trainer_for(spark).fit(bad, checkpoint=tmp_path, resume_from=tmp_path, **FIT)
+    restored = trainer_for(spark, seed=9)
+    trainer_state = load_checkpoint(tmp_path, restored.model, restored.optimizer)
+    assert trainer_state["state"]["iteration"] == 2
+    assert_same_state(restored.model, good.model)
+
+
+def test_an_error_in_a_training_task_is_raised_on_the_driver_as_itself(spark):
+    x, y = blobs(50)
+    model, optimizer = make(batchnorm=True)
+    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2)
+    # the first batch (seed 5) is samples 49 and 34: one per partition, too few for batch-norm statistics
+    with pytest.raises(ValueError, match=r"^batch_norm: training needs more than one value per channel"):
+        trainer.fit(x, y, **{**FIT, "batch_size": 2})
