@@ -1,1 +1,35 @@
-"""zoo: what users touch (reference networks, importers, preprocessing, pipelines, catalog)."""
+"""zoo: what users touch (reference networks, importers, preprocessing, pipelines, catalog).
+
+The top-level names are imported lazily, so ``import zoo`` stays cheap and does not
+pull in pyspark or onnx until a function that needs them is used.
+
+Examples:
+    >>> import zoo
+    >>> net = zoo.load_onnx("resnet18.onnx")          # an importer
+    >>> zoo.list_models()                             # the pretrained-model catalog
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "load_onnx": "zoo.importers.onnx",
+    "load_caffe": "zoo.importers.caffe",
+    "predict": "zoo.pipeline.inference",
+    "list_models": "zoo.catalog",
+    "load_pretrained": "zoo.catalog",
+    "model_card": "zoo.catalog",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
