@@ -1,13 +1,13 @@
 """Every layer type survives the model file: same config, same weights, identical outputs.
 
-The table below must name every layer class the runtime registers, so a new layer
-without a round-trip case fails here.
+The CASES tables of the ``cases_*.py`` modules next to this file must name every layer
+class the runtime registers, so a new layer without a round-trip case fails here.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,51 +19,16 @@ from bigdl_runtime.serialization import model_from_bytes, model_to_bytes
 for _info in pkgutil.iter_modules(layers_pkg.__path__):
     importlib.import_module(f"{layers_pkg.__name__}.{_info.name}")
 
-# layer class name -> (factory, input shapes); several shapes = several inputs; int dtype for indices
-CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]]] = {
-    "Conv1d": (lambda: L.Conv1d(3, 4, 3, stride=2, padding=1, dilation=1, groups=1), [(2, 3, 9)]),
-    "Conv2d": (lambda: L.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0, 0, 1), groups=2), [(2, 4, 7, 6)]),
-    "ConvTranspose2d": (lambda: L.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), [(2, 3, 4, 5)]),
-    "Linear": (lambda: L.Linear(5, 3), [(4, 5)]),
-    "MaxPool2d": (lambda: L.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), [(2, 3, 7, 8)]),
-    "AvgPool2d": (lambda: L.AvgPool2d(2, count_include_pad=False, padding=1), [(2, 3, 5, 6)]),
-    "GlobalAvgPool2d": (lambda: L.GlobalAvgPool2d(), [(2, 3, 4, 5)]),
-    "GlobalMaxPool2d": (lambda: L.GlobalMaxPool2d(), [(2, 3, 4, 5)]),
-    "AdaptiveAvgPool2d": (lambda: L.AdaptiveAvgPool2d((2, 3)), [(2, 3, 7, 8)]),
-    "BatchNorm1d": (lambda: L.BatchNorm1d(5), [(4, 5)]),
-    "BatchNorm2d": (lambda: L.BatchNorm2d(3), [(2, 3, 4, 4)]),
-    "LayerNorm": (lambda: L.LayerNorm([4, 5]), [(2, 3, 4, 5)]),
-    "Dropout": (lambda: L.Dropout(0.3), [(4, 6)]),
-    "Embedding": (lambda: L.Embedding(10, 4, padding_idx=0), [(3, 5)]),
-    "ReLU": (lambda: L.ReLU(), [(3, 4)]),
-    "LeakyReLU": (lambda: L.LeakyReLU(0.2), [(3, 4)]),
-    "PReLU": (lambda: L.PReLU(3), [(2, 3, 4)]),
-    "ELU": (lambda: L.ELU(0.7), [(3, 4)]),
-    "SELU": (lambda: L.SELU(), [(3, 4)]),
-    "GELU": (lambda: L.GELU("tanh"), [(3, 4)]),
-    "Sigmoid": (lambda: L.Sigmoid(), [(3, 4)]),
-    "Tanh": (lambda: L.Tanh(), [(3, 4)]),
-    "Hardsigmoid": (lambda: L.Hardsigmoid(0.2, 0.5), [(3, 4)]),
-    "Hardswish": (lambda: L.Hardswish(), [(3, 4)]),
-    "Softplus": (lambda: L.Softplus(2.0, 10.0), [(3, 4)]),
-    "Softmax": (lambda: L.Softmax(dim=1), [(3, 4)]),
-    "LogSoftmax": (lambda: L.LogSoftmax(dim=-1), [(3, 4)]),
-    "Add": (lambda: L.Add(), [(3, 4), (3, 4), (1, 4)]),
-    "Sub": (lambda: L.Sub(), [(3, 4), (3, 1)]),
-    "Mul": (lambda: L.Mul(), [(3, 4), (3, 4)]),
-    "Div": (lambda: L.Div(), [(3, 4), (3, 4)]),
-    "Concat": (lambda: L.Concat(dim=1), [(2, 3), (2, 5)]),
-    "Split": (lambda: L.Split([1, 3], dim=1), [(2, 4, 3)]),
-    "Reshape": (lambda: L.Reshape([3, -1]), [(2, 6, 2)]),
-    "Flatten": (lambda: L.Flatten(), [(2, 3, 4)]),
-    "Transpose": (lambda: L.Transpose([0, 2, 1]), [(2, 3, 4)]),
-    "Pad": (lambda: L.Pad([0, 0, 1, 0, 0, 0, 0, 2], mode="reflect"), [(2, 3, 4, 5)]),
-    "ZeroPad2d": (lambda: L.ZeroPad2d(1), [(2, 3, 4, 5)]),
-    "Upsample": (lambda: L.Upsample(scale_factor=2, mode="bilinear", align_corners=True), [(1, 2, 3, 4)]),
-    "LSTM": (lambda: L.LSTM(3, 4, num_layers=2, bidirectional=True), [(2, 5, 3)]),
-    "GRU": (lambda: L.GRU(3, 4, return_sequences=False), [(2, 5, 3)]),
-    "RNN": (lambda: L.RNN(3, 4, nonlinearity="relu"), [(2, 5, 3)]),
-}
+# layer class name -> (factory, input shapes, [input kind]); several shapes = several inputs.
+# Gathered from every cases_*.py module next to this file. The optional third item is a
+# function (rng, shape) -> array for inputs that are not standard normal floats (indices...).
+CASES: dict[str, tuple] = {}
+for _info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+    if _info.name.startswith("cases_"):
+        _cases = importlib.import_module(f"{__package__}.{_info.name}").CASES
+        _dup = set(_cases) & set(CASES)
+        assert not _dup, f"round-trip cases defined twice: {sorted(_dup)}"
+        CASES.update(_cases)
 
 
 def _layer_classes() -> set[str]:
@@ -75,7 +40,10 @@ def test_every_registered_layer_has_a_case() -> None:
     assert not missing, f"layers without a round-trip case: {missing}"
 
 
-def _inputs(shapes: list[tuple[int, ...]], layer: Module, rng: np.random.Generator) -> list[np.ndarray]:
+def _inputs(case: tuple, layer: Module, rng: np.random.Generator) -> list[np.ndarray]:
+    shapes = case[1]
+    if len(case) > 2:
+        return [case[2](rng, s) for s in shapes]
     if isinstance(layer, L.Embedding):
         return [rng.integers(0, 10, size=s) for s in shapes]
     return [rng.standard_normal(s).astype(np.float32) for s in shapes]
@@ -88,15 +56,14 @@ def _outputs(y) -> list[np.ndarray]:
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_round_trip_gives_identical_outputs(kind: str) -> None:
     rng = np.random.default_rng(7)
-    factory, shapes = CASES[kind]
-    layer = factory()
+    layer = CASES[kind][0]()
     for p in layer.parameters():  # weights and buffers that differ from any constructor default
         p.data[...] = rng.standard_normal(p.data.shape)
     for key, buf in layer.state_dict().items():
         if key.startswith("running_var"):
             layer.load_state_dict({**layer.state_dict(), key: rng.uniform(0.5, 2.0, buf.shape)})
     layer.evaluate()
-    x = _inputs(shapes, layer, rng)
+    x = _inputs(CASES[kind], layer, rng)
     expected = _outputs(layer.forward(*x))
 
     loaded = model_from_bytes(model_to_bytes(layer, note=kind))
