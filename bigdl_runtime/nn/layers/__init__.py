@@ -1,22 +1,21 @@
-"""Every layer of the runtime (importing this package registers them for the model loader)."""
-from .activation import (ELU, GELU, SELU, Hardsigmoid, Hardswish, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid,
-                         Softmax, Softplus, Tanh)
-from .conv import Conv1d, Conv2d, ConvTranspose2d
-from .dropout import Dropout
-from .elementwise import Add, Div, Mul, Sub
-from .embedding import Embedding
-from .linear import Linear
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
-from .pad import Pad, ZeroPad2d
-from .pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
-from .resize import Upsample
-from .rnn import GRU, LSTM, RNN
-from .shape import Concat, Flatten, Reshape, Split, Transpose
+"""Every layer of the runtime (importing this package registers them for the model loader).
 
-__all__ = [
-    "ELU", "GELU", "SELU", "Hardsigmoid", "Hardswish", "LeakyReLU", "LogSoftmax", "PReLU", "ReLU", "Sigmoid",
-    "Softmax", "Softplus", "Tanh", "Conv1d", "Conv2d", "ConvTranspose2d", "Dropout", "Add", "Div", "Mul", "Sub",
-    "Embedding", "Linear", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Pad", "ZeroPad2d", "AdaptiveAvgPool2d",
-    "AvgPool2d", "GlobalAvgPool2d", "GlobalMaxPool2d", "MaxPool2d", "Upsample", "GRU", "LSTM", "RNN", "Concat",
-    "Flatten", "Reshape", "Split", "Transpose",
-]
+Each module of this package defines a family of layers; every public ``Module``
+subclass defined in one is exported here, so adding a layer file is all it takes.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ..module import Module
+
+__all__: list[str] = []
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    for _name, _value in vars(_module).items():
+        if (isinstance(_value, type) and issubclass(_value, Module) and not _name.startswith("_")
+                and _value.__module__ == _module.__name__):
+            globals()[_name] = _value
+            __all__.append(_name)
+__all__.sort()
