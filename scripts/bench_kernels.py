@@ -5,7 +5,8 @@ ours / torch and our GFLOP/s. Cases are a table of ``Case(name, flops, setup)`` 
 ``setup()`` builds the inputs and returns ``(ours, theirs)``: two zero-argument callables
 that each run one forward + backward. Add rows for other kernels by appending cases.
 
-    python scripts/bench_kernels.py            # ResNet-18 conv layers, batch 32 @ 224x224
+    python scripts/bench_kernels.py            # ResNet-18 conv layers at batch 32 @ 224x224,
+                                               # plus linear, batch norm, max pool and LSTM rows
     python scripts/bench_kernels.py --quick    # batch 4
     python scripts/bench_kernels.py --json out.json --only conv3x3
 """
@@ -27,6 +28,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bigdl_runtime.kernels.conv import conv2d_backward, conv2d_forward  # noqa: E402
+from bigdl_runtime.kernels.linear import linear_backward, linear_forward  # noqa: E402
+from bigdl_runtime.kernels.norm import batch_norm_backward, batch_norm_forward  # noqa: E402
+from bigdl_runtime.kernels.pool import max_pool2d_backward, max_pool2d_forward  # noqa: E402
+from bigdl_runtime.kernels.rnn import lstm_backward, lstm_forward  # noqa: E402
 
 Runner = Callable[[], None]
 
@@ -101,6 +106,112 @@ def resnet18_convs(batch: int) -> list[Case]:
     return [conv_case(name, batch, *rest) for name, *rest in spec]
 
 
+# ------------------------------------------------------------------ other kernels
+def _torch_pair(fn: Callable, inputs: list[np.ndarray], dy: np.ndarray) -> Runner:
+    """torch forward + backward of ``fn(*tensors)`` with gradients for every input."""
+    import torch
+
+    tensors = [torch.from_numpy(a).requires_grad_(True) for a in inputs]
+    dyt = torch.from_numpy(dy)
+
+    def theirs() -> None:
+        fn(*tensors).backward(dyt)
+        for t in tensors:
+            t.grad = None
+
+    return theirs
+
+
+def linear_case(batch: int, n_in: int, n_out: int) -> Case:
+    def setup() -> tuple[Runner, Runner]:
+        import torch
+
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, n_in), dtype=np.float32)
+        w = rng.standard_normal((n_out, n_in), dtype=np.float32) * 0.02
+        b = np.zeros(n_out, np.float32)
+        dy = rng.standard_normal((batch, n_out), dtype=np.float32)
+
+        def ours() -> None:
+            linear_backward(dy, linear_forward(x, w, b)[1])
+
+        return ours, _torch_pair(torch.nn.functional.linear, [x, w, b], dy)
+
+    return Case(f"linear {n_in}->{n_out} b{batch}", 3 * 2.0 * batch * n_in * n_out, setup)
+
+
+def batch_norm_case(batch: int, channels: int, size: int) -> Case:
+    def setup() -> tuple[Runner, Runner]:
+        import torch
+
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
+        gamma, beta = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+        mean, var = np.zeros(channels, np.float32), np.ones(channels, np.float32)
+        dy = rng.standard_normal(x.shape, dtype=np.float32)
+        tmean, tvar = torch.zeros(channels), torch.ones(channels)
+
+        def ours() -> None:
+            batch_norm_backward(dy, batch_norm_forward(x, gamma, beta, mean.copy(), var.copy(), training=True)[1])
+
+        def bn(xt, g, b):  # noqa: ANN001, ANN202
+            return torch.nn.functional.batch_norm(xt, tmean, tvar, g, b, training=True)
+
+        return ours, _torch_pair(bn, [x, gamma, beta], dy)
+
+    return Case(f"batchnorm2d {channels} @{size} b{batch}", 0, setup)
+
+
+def max_pool_case(batch: int, channels: int, size: int) -> Case:
+    def setup() -> tuple[Runner, Runner]:
+        import torch
+
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
+        out = (size + 2 - 3) // 2 + 1
+        dy = rng.standard_normal((batch, channels, out, out), dtype=np.float32)
+
+        def ours() -> None:
+            max_pool2d_backward(dy, max_pool2d_forward(x, 3, 2, 1)[1])
+
+        return ours, _torch_pair(lambda t: torch.nn.functional.max_pool2d(t, 3, 2, 1), [x], dy)
+
+    return Case(f"maxpool3x3/2 {channels} @{size} b{batch}", 0, setup)
+
+
+def lstm_case(batch: int, length: int, n_in: int, hidden: int) -> Case:
+    flops = 3 * 2.0 * batch * length * 4 * hidden * (n_in + hidden)
+
+    def setup() -> tuple[Runner, Runner]:
+        import torch
+
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, length, n_in), dtype=np.float32)
+        w_ih = rng.standard_normal((4 * hidden, n_in), dtype=np.float32) * 0.1
+        w_hh = rng.standard_normal((4 * hidden, hidden), dtype=np.float32) * 0.1
+        b_ih, b_hh = np.zeros(4 * hidden, np.float32), np.zeros(4 * hidden, np.float32)
+        dy = rng.standard_normal((batch, length, hidden), dtype=np.float32)
+
+        def ours() -> None:
+            lstm_backward((dy, None, None), lstm_forward(x, w_ih, w_hh, b_ih, b_hh)[1])
+
+        lstm = torch.nn.LSTM(n_in, hidden, batch_first=True)
+        with torch.no_grad():
+            for name, value in (("weight_ih_l0", w_ih), ("weight_hh_l0", w_hh), ("bias_ih_l0", b_ih),
+                                ("bias_hh_l0", b_hh)):
+                getattr(lstm, name).copy_(torch.from_numpy(value))
+        return ours, _torch_pair(lambda t: lstm(t)[0], [x], dy)
+
+    return Case(f"lstm {n_in}->{hidden} T{length} b{batch}", flops, setup)
+
+
+def other_kernels(batch: int) -> list[Case]:
+    """A classifier head, ResNet-18's first batch norm and max pool, and a text LSTM."""
+    return [linear_case(batch, 512, 1000), linear_case(2 * batch, 4096, 4096),
+            batch_norm_case(batch, 64, 112), max_pool_case(batch, 64, 112),
+            lstm_case(2 * batch, 200, 128, 128)]
+
+
 # ------------------------------------------------------------------------- timing
 def measure(ours: Runner, theirs: Runner, repeats: int) -> tuple[float, float]:
     """Best-of-``repeats`` seconds of each, after a warm-up; runs alternate so load hits both alike."""
@@ -117,7 +228,7 @@ def measure(ours: Runner, theirs: Runner, repeats: int) -> tuple[float, float]:
 
 def run(cases: list[Case], repeats: int) -> list[dict]:
     rows = []
-    print(f"{'case':<26} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'GFLOP/s':>8} {'torch GF/s':>10}")
+    print(f"{'case':<30} {'ours ms':>9} {'torch ms':>9} {'ratio':>6} {'GFLOP/s':>8} {'torch GF/s':>10}")
     for case in cases:
         ours, theirs = case.setup()
         t_ours, t_torch = measure(ours, theirs, repeats)
@@ -125,7 +236,7 @@ def run(cases: list[Case], repeats: int) -> list[dict]:
                "gflops": case.flops / t_ours / 1e9 or None, "torch_gflops": case.flops / t_torch / 1e9 or None}
         rows.append(row)
         rates = (f"{row['gflops']:8.1f} {row['torch_gflops']:10.1f}" if case.flops else f"{'-':>8} {'-':>10}")
-        print(f"{case.name:<26} {t_ours * 1e3:9.1f} {t_torch * 1e3:9.1f} {row['ratio']:6.2f} {rates}", flush=True)
+        print(f"{case.name:<30} {t_ours * 1e3:9.1f} {t_torch * 1e3:9.1f} {row['ratio']:6.2f} {rates}", flush=True)
     return rows
 
 
@@ -143,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = blas_threads()
     torch.set_num_threads(threads)
     batch = args.batch or (4 if args.quick else 32)
-    cases = resnet18_convs(batch)
+    cases = resnet18_convs(batch) + other_kernels(batch)
     if args.only:
         cases = [c for c in cases if args.only in c.name]
     load_before = os.getloadavg()[0]
