@@ -11,7 +11,11 @@ depend on the pixel values):
    task), same global batch;
 2. an 11M-parameter stack of Linear layers at global batch 64, with the
    gradients summed by reduce-scatter through the shuffle, by
-   ``treeAggregate``, and by reduce-scatter in float16.
+   ``treeAggregate``, and by reduce-scatter in float16;
+3. what float16 gradient slices cost in accuracy: LeNet-5 trained on a
+   Fashion-MNIST slice (``--accuracy-samples``, Debian's dataset-fashion-mnist)
+   by the distributed trainer with float32 and with float16 slices, same seed,
+   then top-1 on the 10k test images (``--accuracy-samples 0`` skips it).
 
 Times are medians over the measured iterations (after ``--warmup``), from the
 trainers' summary rows; a distributed row splits its iteration into compute
@@ -121,6 +125,28 @@ def distributed(spark: Any, sync: str = "shuffle", compress: str | None = None) 
     return make
 
 
+def fp16_accuracy(spark: Any, samples: int, epochs: int) -> dict[str, float]:
+    """Test top-1 of LeNet-5 trained with float32 and with float16 gradient slices (same seed and batches)."""
+    from zoo.datasets import load_fashion_mnist
+    from zoo.models.lenet import preprocess
+
+    x, y = load_fashion_mnist("train")
+    xt, yt = load_fashion_mnist("test")
+    x, y, xt = preprocess(x[:samples]), y[:samples], preprocess(xt)
+    result = {}
+    for name, compress in (("float32", None), ("float16", "fp16")):
+        tic = time.perf_counter()
+        random.manual_seed(0)
+        model = lenet5()
+        trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.05, momentum=0.9),
+                                     spark=spark, num_partitions=PARTITIONS, compress=compress)
+        trainer.fit(x, y, batch_size=128, epochs=epochs, seed=0, progress=False)
+        result[name] = float(trainer.evaluate(xt, yt, metrics=("top1",), batch_size=500)["top1"])
+        print(f"  lenet5 fashion-mnist / {name}: top-1 {result[name]:.4f} ({time.perf_counter() - tic:.1f} s)",
+              file=sys.stderr)
+    return result
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     def ms(row: dict[str, Any], key: str) -> str:
         return f"{row[key] * 1e3:8.0f}" if key in row else f"{'-':>8}"
@@ -143,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=3, help="residual blocks per ResNet stage (3 = ResNet-20)")
     parser.add_argument("--iterations", type=int, default=12, help="measured iterations per configuration")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--accuracy-samples", type=int, default=12000,
+                        help="Fashion-MNIST training images for the fp16 accuracy run (0 = skip)")
+    parser.add_argument("--accuracy-epochs", type=int, default=2)
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
 
@@ -172,10 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         row = run("linear11m", linear_11m, f"local[{PARTITIONS}] {name}", distributed(spark, sync, compress),
                   args.sync_batch_size)
         row["vs_local"] = row["samples_per_s"] / base["samples_per_s"]
+    accuracy = (fp16_accuracy(spark, args.accuracy_samples, args.accuracy_epochs)
+                if args.accuracy_samples else {})
     spark.stop()
 
     print()
     print_table(rows)
+    for name, top1 in accuracy.items():
+        print(f"LeNet-5, {args.accuracy_samples} Fashion-MNIST images x {args.accuracy_epochs} epochs, "
+              f"{name} gradients: test top-1 {top1 * 100:.2f}%")
     resnet = next(r for r in rows if r["model"] == "resnet20" and "vs_local" in r)
     sync_rows = [r for r in rows if r["model"] == "linear11m" and "sync_share" in r]
     targets = {
@@ -192,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                          "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                      "numpy": np.__version__, "load_before": load_before,
                                      "load_after": os.getloadavg()}},
-              "results": rows, "targets": targets}
+              "results": rows, "targets": targets, "fp16_accuracy": accuracy}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
