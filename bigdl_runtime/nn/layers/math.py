@@ -1,0 +1,365 @@
+"""Pointwise math layers: unary functions, Pow, Clip/ReLU6, Maximum/Minimum/Average, Where,
+comparisons (Equal, Less, ...) and logic (LogicalNot, LogicalAnd, ...).
+
+They wrap :mod:`bigdl_runtime.kernels.math`. Multi-input layers take their inputs
+as separate arguments or as one tuple/list, broadcast them with numpy rules and
+return one gradient per input, shaped like that input.
+
+Comparisons and logic output booleans, which are piecewise constant in the inputs:
+their ``backward`` returns ``None`` for every input, the Graph's marker for "no
+gradient flows here" (the same as a zero gradient). ``Where`` likewise returns
+``None`` for its condition.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from ...kernels import math as K
+from ..module import Module
+from .shape import as_inputs, call_kernel
+
+
+class _Unary(Module):
+    """Base of the parameter-free unary functions: one kernel pair.
+
+    Shape:
+        - Input: ``(*)``, any shape.
+        - Output: ``(*)``, same shape and dtype.
+    """
+
+    _kernel: ClassVar[tuple[Callable, Callable]]
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y, self._cache = self._kernel[0](x)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        cache = self._need_cache(self._cache)
+        return self._kernel[1](grad_output, cache)[0]
+
+
+class Sqrt(_Unary):
+    """Square root, elementwise.
+
+    Examples:
+        >>> Sqrt()(np.array([4.0, 9.0]))
+        array([2., 3.])
+    """
+
+    _kernel = (K.sqrt_forward, K.sqrt_backward)
+
+
+class Exp(_Unary):
+    """e ** x, elementwise."""
+
+    _kernel = (K.exp_forward, K.exp_backward)
+
+
+class Log(_Unary):
+    """Natural logarithm, elementwise."""
+
+    _kernel = (K.log_forward, K.log_backward)
+
+
+class Neg(_Unary):
+    """-x, elementwise."""
+
+    _kernel = (K.neg_forward, K.neg_backward)
+
+
+class Abs(_Unary):
+    """|x|, elementwise (gradient 0 at 0)."""
+
+    _kernel = (K.abs_forward, K.abs_backward)
+
+
+class Reciprocal(_Unary):
+    """1 / x, elementwise."""
+
+    _kernel = (K.reciprocal_forward, K.reciprocal_backward)
+
+
+class Erf(_Unary):
+    """The error function, elementwise."""
+
+    _kernel = (K.erf_forward, K.erf_backward)
+
+
+class Pow(Module):
+    """``base ** exponent``, elementwise, in the base's dtype.
+
+    Args:
+        exponent: a fixed exponent (the layer then takes one input, the base), or
+            ``None`` (default) to take two inputs, base and exponent, broadcast together.
+
+    Examples:
+        >>> Pow(2.0)(np.array([1.0, 3.0]))
+        array([1., 9.])
+        >>> Pow()(np.array([2.0, 3.0]), np.array([3.0, 2.0]))
+        array([8., 9.])
+    """
+
+    def __init__(self, exponent: float | None = None, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.exponent = None if exponent is None else float(exponent)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"exponent": self.exponent}
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        want = 2 if self.exponent is None else 1
+        if len(xs) != want:
+            raise ValueError(f"{self.describe()}: expected {want} input(s), got {len(xs)}")
+        exponent = xs[1] if self.exponent is None else self.exponent
+        y, self._cache = call_kernel(self, K.pow_forward, xs[0], exponent)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        dbase, dexp = K.pow_backward(grad_output, self._need_cache(self._cache))
+        return dbase if self.exponent is not None else (dbase, dexp)
+
+
+class Clip(Module):
+    """Clamp every element to ``[min, max]`` (as ``torch.clamp`` and ONNX Clip).
+
+    Args:
+        min: lower bound, or None for none.
+        max: upper bound, or None for none. If ``min > max`` every output is ``max``.
+
+    Examples:
+        >>> Clip(0.0, 6.0)(np.array([-1.0, 3.0, 8.0]))
+        array([0., 3., 6.])
+    """
+
+    aliases = ("Clamp",)
+
+    def __init__(self, min: float | None = None, max: float | None = None, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.min = None if min is None else float(min)
+        self.max = None if max is None else float(max)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y, self._cache = K.clip_forward(x, self.min, self.max)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return K.clip_backward(grad_output, self._need_cache(self._cache))[0]
+
+
+class ReLU6(Clip):
+    """min(max(x, 0), 6), elementwise (MobileNet's activation; ``Clip(0, 6)``)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(0.0, 6.0, name=name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
+class _NAry(Module):
+    """Base of the broadcasting merges of one or more inputs.
+
+    Shape:
+        - Inputs: tensors that broadcast together (numpy rules).
+        - Output: their broadcast shape. ``backward`` returns one gradient per input
+          (a single array when there is one input).
+    """
+
+    _kernel: ClassVar[tuple[Callable, Callable]]
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._cache = None
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        y, cache = call_kernel(self, self._kernel[0], *xs)
+        self._cache = (cache, len(xs))
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        cache, n = self._need_cache(self._cache)
+        grads = self._kernel[1](grad_output, cache)
+        return grads[0] if n == 1 else grads
+
+
+class Maximum(_NAry):
+    """Elementwise maximum of one or more inputs (ONNX Max; ``torch.maximum`` for two).
+
+    On ties the whole gradient goes to the first input holding the maximum.
+
+    Examples:
+        >>> Maximum()(np.array([1.0, 5.0]), np.array([3.0, 2.0]), np.array(4.0))
+        array([4., 5.])
+    """
+
+    _kernel = (K.max_forward, K.max_backward)
+
+
+class Minimum(_NAry):
+    """Elementwise minimum of one or more inputs (ONNX Min; ``torch.minimum`` for two).
+
+    On ties the whole gradient goes to the first input holding the minimum.
+    """
+
+    _kernel = (K.min_forward, K.min_backward)
+
+
+class Average(_NAry):
+    """Elementwise mean of one or more inputs (ONNX Mean, Keras ``Average``).
+
+    Examples:
+        >>> Average()(np.array([1.0, 2.0]), np.array([3.0, 6.0]))
+        array([2., 4.])
+    """
+
+    _kernel = (K.mean_forward, K.mean_backward)
+
+
+class Where(Module):
+    """``x`` where ``condition`` else ``y`` (as ``torch.where`` and ONNX Where).
+
+    Shape:
+        - Inputs: ``condition`` (boolean; a number counts as ``!= 0``), ``x``, ``y``,
+          broadcast together.
+        - Output: the broadcast shape. ``backward`` returns ``(None, dx, dy)``.
+
+    Examples:
+        >>> Where()(np.array([True, False]), np.array([1.0, 2.0]), np.array(0.0))
+        array([1., 0.])
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._cache = None
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        if len(xs) != 3:
+            raise ValueError(f"{self.describe()}: expected 3 inputs (condition, x, y), got {len(xs)}")
+        y, self._cache = call_kernel(self, K.where_forward, *xs)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> tuple[None, np.ndarray, np.ndarray]:
+        return K.where_backward(grad_output, self._need_cache(self._cache))
+
+
+class _Boolean(Module):
+    """Base of the comparisons and logic ops: boolean output, no gradient.
+
+    ``backward`` returns ``None`` for each input (a single ``None`` for one input):
+    the output is piecewise constant, so nothing flows back through it.
+    """
+
+    _op: ClassVar[str]
+    _arity: ClassVar[int] = 2
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._seen = False
+
+    def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        if len(xs) != self._arity:
+            raise ValueError(f"{self.describe()}: expected {self._arity} input(s), got {len(xs)}")
+        y = call_kernel(self, self._compute, xs)
+        self._seen = True
+        return y
+
+    def backward(self, grad_output: Any) -> None | tuple[None, ...]:
+        self._need_cache(self._seen or None)
+        return None if self._arity == 1 else (None,) * self._arity
+
+
+class _Comparison(_Boolean):
+    """Boolean ``a <op> b``, broadcast.
+
+    Shape:
+        - Inputs: two tensors that broadcast together.
+        - Output: a boolean tensor of their broadcast shape.
+    """
+
+    def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return K.compare(self._op, *xs)
+
+
+class Equal(_Comparison):
+    """``a == b``, elementwise (``torch.eq``)."""
+
+    _op = "equal"
+
+
+class Less(_Comparison):
+    """``a < b``, elementwise (``torch.lt``).
+
+    Examples:
+        >>> Less()(np.array([1.0, 5.0]), np.array(3.0))
+        array([ True, False])
+    """
+
+    _op = "less"
+
+
+class Greater(_Comparison):
+    """``a > b``, elementwise (``torch.gt``)."""
+
+    _op = "greater"
+
+
+class LessOrEqual(_Comparison):
+    """``a <= b``, elementwise (``torch.le``)."""
+
+    _op = "less_equal"
+
+
+class GreaterOrEqual(_Comparison):
+    """``a >= b``, elementwise (``torch.ge``)."""
+
+    _op = "greater_equal"
+
+
+class _Logic(_Boolean):
+    """Boolean logic; a non-boolean input counts as ``!= 0``."""
+
+    def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return K.logical(self._op, *xs)
+
+
+class LogicalNot(_Logic):
+    """``not x``, elementwise (``torch.logical_not``, ONNX Not)."""
+
+    _op = "not"
+    _arity = 1
+
+
+class LogicalAnd(_Logic):
+    """``a and b``, elementwise, broadcast (ONNX And)."""
+
+    _op = "and"
+
+
+class LogicalOr(_Logic):
+    """``a or b``, elementwise, broadcast (ONNX Or)."""
+
+    _op = "or"
+
+
+class LogicalXor(_Logic):
+    """``a xor b``, elementwise, broadcast (ONNX Xor)."""
+
+    _op = "xor"

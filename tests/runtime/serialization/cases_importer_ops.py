@@ -1,0 +1,48 @@
+"""Round-trip cases for the layers the ONNX importer needs (see test_every_layer_round_trip.py)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from bigdl_runtime.nn import Module, layers as L
+
+
+def _positive(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return (0.5 + np.abs(rng.standard_normal(shape))).astype(np.float32)
+
+
+def _booleans(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.random(shape) > 0.5
+
+
+def _small_ints(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(0, 3, size=shape).astype(np.float32)
+
+
+# layer class name -> (factory, input shapes[, input maker])
+CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
+    "Sqrt": (lambda: L.Sqrt(), [(3, 4)], _positive),
+    "Exp": (lambda: L.Exp(), [(3, 4)]),
+    "Log": (lambda: L.Log(), [(3, 4)], _positive),
+    "Neg": (lambda: L.Neg(), [(3, 4)]),
+    "Abs": (lambda: L.Abs(), [(3, 4)]),
+    "Reciprocal": (lambda: L.Reciprocal(), [(3, 4)], _positive),
+    "Erf": (lambda: L.Erf(), [(3, 4)]),
+    "Pow": (lambda: L.Pow(), [(3, 4), (4,)], _positive),
+    "Clip": (lambda: L.Clip(-0.5, 0.25), [(3, 4)]),
+    "ReLU6": (lambda: L.ReLU6(), [(3, 4)]),
+    "Maximum": (lambda: L.Maximum(), [(3, 4), (4,), (3, 1)]),
+    "Minimum": (lambda: L.Minimum(), [(3, 4), (3, 4)]),
+    "Average": (lambda: L.Average(), [(3, 4), (1, 4)]),
+    "Where": (lambda: L.Where(), [(3, 4), (3, 4), (4,)]),
+    "Equal": (lambda: L.Equal(), [(3, 4), (4,)], _small_ints),
+    "Less": (lambda: L.Less(), [(3, 4), (4,)], _small_ints),
+    "Greater": (lambda: L.Greater(), [(3, 4), (4,)], _small_ints),
+    "LessOrEqual": (lambda: L.LessOrEqual(), [(3, 4), (4,)], _small_ints),
+    "GreaterOrEqual": (lambda: L.GreaterOrEqual(), [(3, 4), (4,)], _small_ints),
+    "LogicalNot": (lambda: L.LogicalNot(), [(3, 4)], _booleans),
+    "LogicalAnd": (lambda: L.LogicalAnd(), [(3, 4), (4,)], _booleans),
+    "LogicalOr": (lambda: L.LogicalOr(), [(3, 4), (4,)], _booleans),
+    "LogicalXor": (lambda: L.LogicalXor(), [(3, 4), (4,)], _booleans),
+}
