@@ -1,0 +1,41 @@
+"""Conv1d, Conv2d and ConvTranspose2d as ONNX Conv / ConvTranspose (weights in the same layout)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ....nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d
+from ..context import ExportContext, Value
+from ..dispatch import emits
+
+
+def onnx_pads(padding: int | Sequence[int], n: int) -> list[int]:
+    """ONNX ``pads`` (begins then ends) from an int, n symmetric ints or 2n ints (begin..., end...)."""
+    if isinstance(padding, (int, np.integer)):
+        return [int(padding)] * 2 * n
+    vals = [int(p) for p in padding]
+    return vals * 2 if len(vals) == n else vals
+
+
+def _weights(ctx: ExportContext, layer: Conv1d | Conv2d | ConvTranspose2d, name: str) -> list[str]:
+    names = [ctx.weight(f"{name}.weight", layer.weight.data)]
+    if layer.bias is not None:
+        names.append(ctx.weight(f"{name}.bias", layer.bias.data))
+    return names
+
+
+@emits(Conv1d, Conv2d)
+def conv(ctx: ExportContext, layer: Conv1d | Conv2d, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    n = layer._spatial
+    pads = onnx_pads(layer._kernel_config()["padding"], n)
+    return ctx.one("Conv", [inputs[0].name, *_weights(ctx, layer, name)], name, kernel_shape=layer.kernel_size,
+                   strides=layer.stride, pads=pads, dilations=layer.dilation, group=layer.groups)
+
+
+@emits(ConvTranspose2d)
+def conv_transpose(ctx: ExportContext, layer: ConvTranspose2d, inputs: list[Value], output: np.ndarray,
+                   name: str) -> str:
+    return ctx.one("ConvTranspose", [inputs[0].name, *_weights(ctx, layer, name)], name,
+                   kernel_shape=layer.kernel_size, strides=layer.stride, pads=onnx_pads(layer.padding, 2),
+                   output_padding=layer.output_padding, dilations=layer.dilation, group=layer.groups)

@@ -1,0 +1,24 @@
+"""Pad (constant / reflect / edge, negative pads crop) and ZeroPad2d as ONNX Pad."""
+from __future__ import annotations
+
+import numpy as np
+
+from ....nn.layers.pad import Pad, ZeroPad2d
+from ..context import ExportContext, Value
+from ..dispatch import emits
+
+
+@emits(Pad)
+def pad(ctx: ExportContext, layer: Pad, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    args = [inputs[0].name, ctx.ints(f"{name}/pads", layer.pads)]
+    if layer.mode == "constant":
+        args.append(ctx.scalar(f"{name}.value", layer.value))
+    return ctx.one("Pad", args, name, mode=layer.mode)
+
+
+@emits(ZeroPad2d)
+def zero_pad(ctx: ExportContext, layer: ZeroPad2d, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    left, right, top, bottom = layer._sides
+    lead = [0] * (inputs[0].rank - 2)
+    pads = ctx.ints(f"{name}/pads", [*lead, top, left, *lead, bottom, right])
+    return ctx.one("Pad", [inputs[0].name, pads], name, mode="constant")
