@@ -278,6 +278,23 @@ class Module:
 
         save_model(self, path, **metadata)
 
+    def to_onnx(self, path: str, input_shape: Any, input_dtype: Any = None, opset: int | None = None) -> Any:
+        """Export as an ONNX file (dynamic batch axis, weights as initializers); returns the ``ModelProto``.
+
+        Args:
+            path: the ``.onnx`` file to write.
+            input_shape: one sample's shape without the batch axis, e.g. ``(1, 28, 28)``,
+                or a list of them for a multi-input graph.
+            input_dtype: float32 (default) or int64 (default for inputs read by an ``Embedding``).
+            opset: default-domain opset; default 18.
+
+        Examples:
+            >>> lenet5().to_onnx("lenet.onnx", (1, 28, 28))
+        """
+        from ..serialization.onnx_export import OPSET, export_onnx
+
+        return export_onnx(self, path, input_shape, input_dtype, opset or OPSET)
+
     # ------------------------------------------------------------- display
     def describe(self) -> str:
         return f"{type(self).__name__}('{self.name}')" if self.name else type(self).__name__
