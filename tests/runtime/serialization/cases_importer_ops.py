@@ -46,3 +46,13 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "LogicalOr": (lambda: L.LogicalOr(), [(3, 4), (4,)], _booleans),
     "LogicalXor": (lambda: L.LogicalXor(), [(3, 4), (4,)], _booleans),
 }
+CASES.update({
+    "ReduceSum": (lambda: L.ReduceSum(dim=[1, -1], keepdim=True), [(2, 3, 4)]),
+    "ReduceMean": (lambda: L.ReduceMean(dim=1), [(2, 3, 4)]),
+    "ReduceMax": (lambda: L.ReduceMax(), [(2, 3, 4)]),
+    "ReduceMin": (lambda: L.ReduceMin(dim=0, keepdim=True), [(2, 3, 4)]),
+    "ReduceProd": (lambda: L.ReduceProd(dim=[2]), [(2, 3, 4)]),
+    "ArgMax": (lambda: L.ArgMax(dim=1, keepdim=True), [(2, 3, 4)]),
+    "ArgMin": (lambda: L.ArgMin(dim=-1, select_last_index=True), [(2, 3, 4)], _small_ints),
+    "TopK": (lambda: L.TopK(2, dim=1, largest=False), [(2, 3, 4)]),
+})

@@ -1,0 +1,195 @@
+"""Reduction layers: ReduceSum/Mean/Max/Min/Prod, ArgMax/ArgMin, TopK.
+
+They wrap :mod:`bigdl_runtime.kernels.reduce`. Axes count the batch axis (0) and
+may be negative. Max/Min send the gradient to the first extreme element on ties;
+ArgMax/ArgMin return int64 indices and pass no gradient back.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from ...kernels import reduce as K
+from ..module import Module
+from .shape import call_kernel
+
+
+def _dims(dim: int | Sequence[int] | None) -> int | list[int] | None:
+    if dim is None or isinstance(dim, (int, np.integer)):
+        return None if dim is None else int(dim)
+    return [int(d) for d in dim]
+
+
+class _Reduce(Module):
+    """Base of the reductions over ``dim``.
+
+    Args:
+        dim: an axis, a list of axes, or None (default) for all axes; an empty
+            list reduces nothing (ONNX ``noop_with_empty_axes``).
+        keepdim: keep the reduced axes with size 1. Default: False (as torch; ONNX's
+            default is True, the importer passes it explicitly).
+
+    Shape:
+        - Input: ``(*)``.
+        - Output: the input's shape without the reduced axes (size 1 with ``keepdim``).
+    """
+
+    _kernel: ClassVar[tuple[Callable, Callable]]
+
+    def __init__(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.dim = _dims(dim)
+        self.keepdim = bool(keepdim)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "keepdim": self.keepdim}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y, self._cache = call_kernel(self, self._kernel[0], x, self.dim, self.keepdim)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return self._kernel[1](grad_output, self._need_cache(self._cache))[0]
+
+
+class ReduceSum(_Reduce):
+    """Sum over ``dim`` (``torch.sum``).
+
+    Examples:
+        >>> ReduceSum(dim=1)(np.ones((2, 3, 4))).shape
+        (2, 4)
+    """
+
+    _kernel = (K.reduce_sum_forward, K.reduce_sum_backward)
+
+
+class ReduceMean(_Reduce):
+    """Mean over ``dim`` (``torch.mean``).
+
+    Examples:
+        >>> ReduceMean(dim=[2, 3], keepdim=True)(np.ones((2, 3, 4, 4))).shape
+        (2, 3, 1, 1)
+    """
+
+    _kernel = (K.reduce_mean_forward, K.reduce_mean_backward)
+
+
+class ReduceMax(_Reduce):
+    """Maximum over ``dim`` (``torch.amax``; the gradient goes to the first maximal element)."""
+
+    _kernel = (K.reduce_max_forward, K.reduce_max_backward)
+
+
+class ReduceMin(_Reduce):
+    """Minimum over ``dim`` (``torch.amin``; the gradient goes to the first minimal element)."""
+
+    _kernel = (K.reduce_min_forward, K.reduce_min_backward)
+
+
+class ReduceProd(_Reduce):
+    """Product over ``dim`` (``torch.prod``); the gradient is exact when elements are zero."""
+
+    _kernel = (K.reduce_prod_forward, K.reduce_prod_backward)
+
+
+class _ArgExtreme(Module):
+    """Base of ArgMax/ArgMin: int64 indices along ``dim``, no gradient.
+
+    Args:
+        dim: the reduced axis (batch included, may be negative). Default: -1.
+        keepdim: keep ``dim`` with size 1. Default: False.
+        select_last_index: on ties report the last index instead of the first.
+
+    Shape:
+        - Input: ``(*)``, at least 1-D.
+        - Output: int64, the input's shape without ``dim`` (size 1 with ``keepdim``).
+    """
+
+    _largest: ClassVar[bool]
+
+    def __init__(self, dim: int = -1, keepdim: bool = False, select_last_index: bool = False,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.dim = int(dim)
+        self.keepdim = bool(keepdim)
+        self.select_last_index = bool(select_last_index)
+        self._seen = False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "keepdim": self.keepdim, "select_last_index": self.select_last_index}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = call_kernel(self, K.arg_extreme, x, self.dim, self.keepdim, self._largest, self.select_last_index)
+        self._seen = True
+        return y
+
+    def backward(self, grad_output: Any) -> None:
+        """Indices are piecewise constant in the input: no gradient (``None``)."""
+        self._need_cache(self._seen or None)
+        return None
+
+
+class ArgMax(_ArgExtreme):
+    """Index of the maximum along ``dim`` (``torch.argmax``, ONNX ArgMax).
+
+    Examples:
+        >>> ArgMax(dim=1)(np.array([[1.0, 3.0, 2.0]]))
+        array([1])
+    """
+
+    _largest = True
+
+
+class ArgMin(_ArgExtreme):
+    """Index of the minimum along ``dim`` (``torch.argmin``, ONNX ArgMin)."""
+
+    _largest = False
+
+
+class TopK(Module):
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices (``torch.topk``).
+
+    Args:
+        k: how many elements to keep.
+        dim: the axis (batch included, may be negative). Default: -1.
+        largest: the largest (True) or smallest elements.
+        sorted: accepted for ONNX; the values always come in order (descending when
+            ``largest``), equal values lower index first.
+
+    Shape:
+        - Input: ``(*)``, at least 1-D, with ``dim`` of size >= ``k``.
+        - Output: a tuple ``(values, indices)`` shaped like the input with ``dim`` of
+          size ``k``; indices are int64. ``backward`` takes ``(d_values, d_indices)``
+          (the second is ignored) and routes each value's gradient to its source.
+
+    Examples:
+        >>> values, indices = TopK(2)(np.array([[1.0, 4.0, 3.0]]))
+        >>> values, indices
+        (array([[4., 3.]]), array([[1, 2]]))
+    """
+
+    def __init__(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        if int(k) < 0:
+            raise ValueError(f"TopK: k must be >= 0, got {k}")
+        self.k = int(k)
+        self.dim = int(dim)
+        self.largest = bool(largest)
+        self.sorted = bool(sorted)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"k": self.k, "dim": self.dim, "largest": self.largest, "sorted": self.sorted}
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outs, self._cache = call_kernel(self, K.topk_forward, x, self.k, self.dim, self.largest, self.sorted)
+        return outs
+
+    def backward(self, grad_output: Sequence[np.ndarray | None]) -> np.ndarray:
+        cache = self._need_cache(self._cache)
+        grads = tuple(grad_output) if isinstance(grad_output, (tuple, list)) else (grad_output, None)
+        return K.topk_backward(grads, cache)[0]
