@@ -1,0 +1,141 @@
+"""Caffe-style elementwise affine layers: Scale (learned multiplier, optional bias), Bias, Power."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ...kernels import affine as K
+from .. import init
+from ..module import Module, Parameter
+
+
+class _ChannelAffine(Module):
+    """Shared forward/backward of Scale and Bias: parameters laid along the input's axes from ``axis``."""
+
+    def __init__(self, shape: Sequence[int], axis: int, name: str | None) -> None:
+        super().__init__(name=name)
+        self.shape = [int(s) for s in shape]
+        self.axis = int(axis)
+        if any(s < 1 for s in self.shape):
+            raise ValueError(f"{type(self).__name__}: shape must hold positive sizes, got {list(shape)}")
+        self._cache = None
+
+    def _weight(self) -> np.ndarray | None:
+        return None
+
+    def _bias(self) -> np.ndarray | None:
+        return None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        try:
+            y, self._cache = K.channel_affine_forward(x, self._weight(), self._bias(), self.axis)
+        except ValueError as err:
+            raise ValueError(f"{self.describe()}: {err}") from None
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        dx, dw, db = K.channel_affine_backward(grad_output, self._need_cache(self._cache))
+        if dw is not None:
+            self.weight.grad += dw.reshape(self.weight.grad.shape)
+        if db is not None:
+            self.bias.grad += db.reshape(self.bias.grad.shape)
+        return dx
+
+
+class Scale(_ChannelAffine):
+    """``y = x * weight (+ bias)`` with a learned weight spanning ``len(shape)`` input axes from ``axis``.
+
+    Caffe's Scale layer: with ``shape=[C]`` and ``axis=1`` it is a per-channel scale of
+    ``(N, C, H, W)`` (what follows Caffe's BatchNorm); ``shape=[]`` is one scalar.
+
+    Args:
+        shape: the weight's shape, equal to ``input.shape[axis:axis + len(shape)]``.
+        axis: first input axis the weight covers (batch included; negative counts from the end). Default: 1.
+        bias: also learn an additive bias of the same shape.
+        name: optional layer name.
+
+    Shape:
+        - Input: ``(N, *)`` with ``input.shape[axis:axis + len(shape)] == shape``.
+        - Output: same shape as the input.
+
+    Examples:
+        >>> s = Scale([16], bias=True)  # weight ones, bias zeros
+        >>> s(np.ones((2, 16, 8, 8), np.float32)).shape
+        (2, 16, 8, 8)
+    """
+
+    aliases = ("CMul",)
+
+    def __init__(self, shape: Sequence[int], axis: int = 1, bias: bool = False, name: str | None = None) -> None:
+        super().__init__(shape, axis, name)
+        self.weight = Parameter(init.ones(tuple(self.shape)))
+        self.bias = Parameter(init.zeros(tuple(self.shape))) if bias else None
+
+    def _weight(self) -> np.ndarray | None:
+        return self.weight.data.reshape(self.shape)  # a scalar parameter is stored as (1,)
+
+    def _bias(self) -> np.ndarray | None:
+        return None if self.bias is None else self.bias.data.reshape(self.shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": self.shape, "axis": self.axis, "bias": self.bias is not None}
+
+
+class Bias(_ChannelAffine):
+    """``y = x + bias`` with a learned bias spanning ``len(shape)`` input axes from ``axis`` (Caffe's Bias).
+
+    Args:
+        shape: the bias's shape, equal to ``input.shape[axis:axis + len(shape)]``.
+        axis: first input axis the bias covers (batch included). Default: 1.
+        name: optional layer name.
+
+    Examples:
+        >>> Bias([3])(np.zeros((2, 3, 4, 4), np.float32)).shape
+        (2, 3, 4, 4)
+    """
+
+    aliases = ("CAdd",)
+
+    def __init__(self, shape: Sequence[int], axis: int = 1, name: str | None = None) -> None:
+        super().__init__(shape, axis, name)
+        self.bias = Parameter(init.zeros(tuple(self.shape)))
+
+    def _bias(self) -> np.ndarray | None:
+        return self.bias.data.reshape(self.shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": self.shape, "axis": self.axis}
+
+
+class Power(Module):
+    """``y = (shift + scale * x) ** power``, elementwise (Caffe's Power layer, BigDL's Power).
+
+    Args:
+        power: the exponent. Default: 1.
+        scale: multiplier applied first. Default: 1.
+        shift: added before the power. Default: 0.
+        name: optional layer name.
+
+    Shape:
+        - Input: any shape. Output: the same.
+
+    Examples:
+        >>> Power(2.0, scale=0.5, shift=1.0)(np.array([[2.0]], np.float32))
+        array([[4.]], dtype=float32)
+    """
+
+    def __init__(self, power: float = 1.0, scale: float = 1.0, shift: float = 0.0, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.power, self.scale, self.shift = float(power), float(scale), float(shift)
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y, self._cache = K.power_forward(np.asarray(x), self.power, self.scale, self.shift)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return K.power_backward(grad_output, self._need_cache(self._cache))[0]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"power": self.power, "scale": self.scale, "shift": self.shift}
