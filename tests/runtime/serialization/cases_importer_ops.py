@@ -56,3 +56,23 @@ CASES.update({
     "ArgMin": (lambda: L.ArgMin(dim=-1, select_last_index=True), [(2, 3, 4)], _small_ints),
     "TopK": (lambda: L.TopK(2, dim=1, largest=False), [(2, 3, 4)]),
 })
+
+
+def _indices(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A float tensor for the first input and small int64 indices for the second (by rank)."""
+    if len(shape) == 1:
+        return rng.integers(-2, 3, size=shape).astype(np.int64)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+CASES.update({
+    "Gather": (lambda: L.Gather(dim=1), [(2, 3, 4), (5,)], _indices),
+    "Slice": (lambda: L.Slice([0, -1], [2, -2 ** 63], axes=[1, -1], steps=[1, -2]), [(2, 3, 4)]),
+    "Expand": (lambda: L.Expand([2, 3, 4]), [(3, 1)]),
+    "Tile": (lambda: L.Tile([1, 2, 3]), [(2, 3, 1)]),
+    "Squeeze": (lambda: L.Squeeze(dim=[1]), [(2, 1, 4)]),
+    "Unsqueeze": (lambda: L.Unsqueeze(dim=[0, -1]), [(2, 3)]),
+    "DepthToSpace": (lambda: L.DepthToSpace(2, mode="CRD"), [(1, 8, 2, 3)]),
+    "PixelShuffle": (lambda: L.PixelShuffle(2), [(1, 8, 2, 3)]),
+    "SpaceToDepth": (lambda: L.SpaceToDepth(2), [(1, 2, 4, 6)]),
+})
