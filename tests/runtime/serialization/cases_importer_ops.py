@@ -76,3 +76,7 @@ CASES.update({
     "PixelShuffle": (lambda: L.PixelShuffle(2), [(1, 8, 2, 3)]),
     "SpaceToDepth": (lambda: L.SpaceToDepth(2), [(1, 2, 4, 6)]),
 })
+CASES.update({
+    "MatMul": (lambda: L.MatMul(), [(2, 3, 4), (4, 5)]),
+    "Einsum": (lambda: L.Einsum("b...ij,jk->b...ik"), [(2, 3, 4), (4, 5)]),
+})

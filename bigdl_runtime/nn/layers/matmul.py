@@ -1,0 +1,79 @@
+"""Matrix-product layers: MatMul (batched, broadcasting) and Einsum.
+
+They wrap :mod:`bigdl_runtime.kernels.matmul`; both take only runtime inputs (a
+constant operand, e.g. an imported weight, comes from a ``TensorSource`` node and
+so is trained like any parameter).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...kernels import matmul as K
+from ..module import Module
+from .shape import as_inputs, call_kernel
+
+
+class MatMul(Module):
+    """``a @ b`` with numpy semantics (``torch.matmul``, ONNX MatMul).
+
+    Shape:
+        - Inputs: ``a (*, M, K)`` and ``b (*, K, N)``; batch axes broadcast; a 1-D
+          ``a`` is a row ``(K,)`` and a 1-D ``b`` a column, their axis dropped from the output.
+        - Output: ``(*, M, N)``. ``backward`` returns ``(da, db)`` shaped like the inputs.
+
+    Examples:
+        >>> MatMul()(np.ones((8, 2, 3)), np.ones((3, 4))).shape
+        (8, 2, 4)
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._cache = None
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        if len(xs) != 2:
+            raise ValueError(f"{self.describe()}: expected 2 inputs, got {len(xs)}")
+        y, self._cache = call_kernel(self, K.matmul_forward, *xs)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return K.matmul_backward(grad_output, self._need_cache(self._cache))
+
+
+class Einsum(Module):
+    """Einstein summation (``torch.einsum``, ONNX Einsum) over one or more inputs.
+
+    Args:
+        equation: subscripts such as ``"bij,bjk->bik"``; without ``->`` the output
+            is the ``...`` axes then the letters that occur once, sorted. Repeated
+            letters in one operand take its diagonal; ``...`` axes broadcast.
+
+    Shape:
+        - Inputs: one array per operand of ``equation``.
+        - Output: as the equation says. ``backward`` returns one gradient per input
+          (a single array for one input).
+
+    Examples:
+        >>> Einsum("bhqd,bhkd->bhqk")(np.ones((2, 4, 5, 8)), np.ones((2, 4, 6, 8))).shape
+        (2, 4, 5, 6)
+    """
+
+    def __init__(self, equation: str, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.equation = str(equation)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"equation": self.equation}
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        y, self._cache = call_kernel(self, K.einsum_forward, *xs, equation=self.equation)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        grads = K.einsum_backward(grad_output, self._need_cache(self._cache))
+        return grads[0] if len(grads) == 1 else grads
