@@ -80,3 +80,9 @@ CASES.update({
     "MatMul": (lambda: L.MatMul(), [(2, 3, 4), (4, 5)]),
     "Einsum": (lambda: L.Einsum("b...ij,jk->b...ik"), [(2, 3, 4), (4, 5)]),
 })
+CASES.update({
+    "InstanceNorm": (lambda: L.InstanceNorm(3, eps=1e-3, affine=True), [(2, 3, 5)]),
+    "InstanceNorm1d": (lambda: L.InstanceNorm1d(3), [(2, 3, 5)]),
+    "InstanceNorm2d": (lambda: L.InstanceNorm2d(3, affine=True), [(2, 3, 4, 5)]),
+    "InstanceNorm3d": (lambda: L.InstanceNorm3d(2, affine=True), [(1, 2, 3, 2, 2)]),
+})

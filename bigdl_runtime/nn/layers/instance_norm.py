@@ -1,0 +1,87 @@
+"""Instance normalisation layers: InstanceNorm (any spatial rank), InstanceNorm1d/2d/3d.
+
+Statistics are those of each sample's channel plane, in training and evaluation
+alike (torch's default ``track_running_stats=False``; running statistics are not
+supported).
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...kernels.instance_norm import instance_norm_backward, instance_norm_forward
+from .. import init
+from ..module import Module, Parameter
+
+
+class InstanceNorm(Module):
+    """Normalise every ``(sample, channel)`` plane over its spatial axes (ONNX InstanceNormalization).
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the mean and biased
+    variance of each plane.
+
+    Args:
+        num_features: number of channels ``C``.
+        eps: added to the variance. Default: 1e-5.
+        affine: learn a per-channel ``weight`` (ones) and ``bias`` (zeros). Default:
+            False, as torch (ONNX models always carry them: the importer passes True).
+
+    Shape:
+        - Input: ``(N, C, *spatial)`` with at least one spatial axis.
+        - Output: same as the input.
+
+    Examples:
+        >>> InstanceNorm(3, affine=True)(np.random.randn(2, 3, 8, 8)).shape
+        (2, 3, 8, 8)
+    """
+
+    #: accepted input ranks (empty: any rank >= 3)
+    _ranks: ClassVar[tuple[int, ...]] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = False, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.affine = bool(affine)
+        self.weight = Parameter(init.ones((self.num_features,))) if affine else None
+        self.bias = Parameter(init.zeros((self.num_features,))) if affine else None
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_features": self.num_features, "eps": self.eps, "affine": self.affine}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        rank_ok = x.ndim in self._ranks if self._ranks else x.ndim >= 3
+        if not rank_ok or x.shape[1] != self.num_features:
+            ranks = "/".join(f"{r}-D" for r in self._ranks) or "at least 3-D"
+            raise ValueError(f"{self.describe()}: expected a {ranks} input (N, C={self.num_features}, *spatial), "
+                             f"got shape {x.shape}")
+        y, self._cache = instance_norm_forward(x, None if self.weight is None else self.weight.data,
+                                               None if self.bias is None else self.bias.data, self.eps)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        dx, dgamma, dbeta = instance_norm_backward(grad_output, self._need_cache(self._cache))
+        if self.weight is not None:
+            self.weight.grad += dgamma
+            self.bias.grad += dbeta
+        return dx
+
+
+class InstanceNorm1d(InstanceNorm):
+    """:class:`InstanceNorm` of ``(N, C, L)`` inputs (``torch.nn.InstanceNorm1d``)."""
+
+    _ranks = (3,)
+
+
+class InstanceNorm2d(InstanceNorm):
+    """:class:`InstanceNorm` of ``(N, C, H, W)`` inputs (``torch.nn.InstanceNorm2d``)."""
+
+    _ranks = (4,)
+
+
+class InstanceNorm3d(InstanceNorm):
+    """:class:`InstanceNorm` of ``(N, C, D, H, W)`` inputs (``torch.nn.InstanceNorm3d``)."""
+
+    _ranks = (5,)
