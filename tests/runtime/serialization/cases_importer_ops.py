@@ -86,3 +86,18 @@ CASES.update({
     "InstanceNorm2d": (lambda: L.InstanceNorm2d(3, affine=True), [(2, 3, 4, 5)]),
     "InstanceNorm3d": (lambda: L.InstanceNorm3d(2, affine=True), [(1, 2, 3, 2, 2)]),
 })
+
+
+def _shape_vector(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(1, 4, size=shape).astype(np.int64)
+
+
+def _scalar(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return np.array(rng.integers(1, 4), np.int64)
+
+
+CASES.update({
+    "Cast": (lambda: L.Cast("int32"), [(3, 4)]),
+    "ConstantOfShape": (lambda: L.ConstantOfShape(2.5, "float64"), [(3,)], _shape_vector),
+    "Range": (lambda: L.Range(), [(), (), ()], _scalar),
+})

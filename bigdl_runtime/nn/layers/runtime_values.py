@@ -1,0 +1,137 @@
+"""Layers for values an imported graph computes at run time: Cast, ConstantOfShape, Range.
+
+Most such values are folded to constants at import; these run when they depend on
+a run-time shape (a dynamic batch axis). Only Cast between floating dtypes passes
+a gradient; integer and boolean results are piecewise constant (``None``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..module import Module
+from .shape import as_inputs
+
+#: Largest tensor ConstantOfShape / Range will allocate from a run-time shape (elements).
+MAX_ELEMENTS = 1 << 30
+
+
+def _dtype(name: str, layer: str) -> str:
+    try:
+        dtype = np.dtype(name)
+    except TypeError:
+        raise ValueError(f"{layer}: unknown dtype {name!r}") from None
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{layer}: dtype must be bool, integer or floating, got {dtype.name}")
+    return dtype.name
+
+
+class Cast(Module):
+    """Convert the input to ``dtype`` (``Tensor.to(dtype)``, ONNX Cast).
+
+    Floats convert to integers by truncation toward zero and to bool as ``!= 0``.
+
+    Args:
+        dtype: numpy dtype name: ``"float32"``, ``"float64"``, ``"int64"``, ``"bool"``, ...
+
+    Shape:
+        - Input: ``(*)``. Output: ``(*)`` in ``dtype``. ``backward`` casts the gradient back
+          to the input's dtype when both are floating, else returns ``None``.
+
+    Examples:
+        >>> Cast("int64")(np.array([1.7, -1.7]))
+        array([ 1, -1])
+    """
+
+    def __init__(self, dtype: str, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.dtype = _dtype(dtype, f"Cast('{name}')" if name else "Cast")
+        self._source = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dtype": self.dtype}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        self._source = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
+        source = self._need_cache(self._source)
+        if np.issubdtype(source, np.floating) and np.issubdtype(np.dtype(self.dtype), np.floating):
+            return np.asarray(grad_output).astype(source)
+        return None
+
+
+class ConstantOfShape(Module):
+    """A tensor filled with ``value``, shaped by an int64 vector input (ONNX ConstantOfShape).
+
+    Args:
+        value: the fill value. Default: 0.
+        dtype: numpy dtype name of the output. Default: ``"float32"``.
+
+    Shape:
+        - Input: a 1-D integer shape. Output: that shape; ``backward`` returns ``None``.
+
+    Examples:
+        >>> ConstantOfShape(1.0)(np.array([2, 3])).shape
+        (2, 3)
+    """
+
+    def __init__(self, value: float = 0.0, dtype: str = "float32", name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.dtype = _dtype(dtype, f"ConstantOfShape('{name}')" if name else "ConstantOfShape")
+        self.value = np.asarray(value).astype(self.dtype).item()
+        self._seen = False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value, "dtype": self.dtype}
+
+    def forward(self, shape: np.ndarray) -> np.ndarray:
+        shape = np.asarray(shape)
+        if shape.ndim != 1 or (shape.size and not np.issubdtype(shape.dtype, np.integer)) or (shape < 0).any():
+            raise ValueError(f"{self.describe()}: the shape must be a 1-D vector of non-negative integers, "
+                             f"got {shape.tolist()} ({shape.dtype})")
+        count = int(np.prod(shape, dtype=np.float64))
+        if count > MAX_ELEMENTS:
+            raise ValueError(f"{self.describe()}: refusing to allocate {count} elements for shape {shape.tolist()}")
+        self._seen = True
+        return np.full([int(s) for s in shape], self.value, dtype=self.dtype)
+
+    def backward(self, grad_output: Any) -> None:
+        self._need_cache(self._seen or None)
+        return None
+
+
+class Range(Module):
+    """``start, start + delta, ...`` up to ``limit`` (exclusive), from three scalar inputs (ONNX Range).
+
+    The output has the dtype of ``start``; the count is ``max(ceil((limit - start) / delta), 0)``.
+
+    Examples:
+        >>> Range()(np.array(1), np.array(7), np.array(2))
+        array([1, 3, 5])
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._seen = False
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        if len(xs) != 3 or any(np.size(x) != 1 for x in xs):
+            raise ValueError(f"{self.describe()}: expected 3 scalar inputs (start, limit, delta), "
+                             f"got shapes {[np.shape(x) for x in xs]}")
+        start, limit, delta = (np.asarray(x).reshape(()) for x in xs)
+        if delta == 0:
+            raise ValueError(f"{self.describe()}: delta is 0")
+        count = max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0)
+        if count > MAX_ELEMENTS:
+            raise ValueError(f"{self.describe()}: refusing to allocate {count} elements")
+        self._seen = True
+        return (start + np.arange(count, dtype=start.dtype) * delta).astype(start.dtype)
+
+    def backward(self, grad_output: Any) -> tuple[None, None, None]:
+        self._need_cache(self._seen or None)
+        return None, None, None
