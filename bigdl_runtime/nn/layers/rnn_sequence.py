@@ -1,0 +1,136 @@
+"""RecurrentSequence: one recurrent layer with explicit initial states and all final states (ONNX LSTM/GRU/RNN).
+
+:class:`~bigdl_runtime.nn.LSTM` and friends return either the sequence or the final
+hidden state; models imported from ONNX also read the final cell state, start from
+given states and use the time-major layout. This layer runs the same kernels
+(PyTorch's gate order and parameter names) with that interface.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...kernels import rnn as K
+from .. import init
+from ..module import Module, Parameter
+
+_CELLS = {"lstm": (4, K.lstm_forward, K.lstm_backward), "gru": (3, K.gru_forward, K.gru_backward),
+          "rnn_tanh": (1, K.rnn_forward, K.rnn_backward), "rnn_relu": (1, K.rnn_forward, K.rnn_backward)}
+
+
+class RecurrentSequence(Module):
+    """One LSTM, GRU or simple-RNN layer over a sequence, returning the sequence and the final states.
+
+    Args:
+        cell: ``"lstm"``, ``"gru"`` (PyTorch's formulation, ONNX ``linear_before_reset=1``),
+            ``"rnn_tanh"`` or ``"rnn_relu"``.
+        input_size: features of each time step.
+        hidden_size: features of the hidden state ``H``.
+        direction: ``"forward"``, ``"reverse"`` or ``"bidirectional"`` (``D`` = 1, 1 or 2).
+        batch_first: inputs and outputs put the batch axis first (ONNX ``layout=1``).
+        bias: learn ``bias_ih`` and ``bias_hh``.
+        name: optional layer name.
+
+    Parameters are named as PyTorch's: ``weight_ih_l0`` ``(G*H, I)``, ``weight_hh_l0``,
+    ``bias_ih_l0``, ``bias_hh_l0``, with ``_reverse`` for the second direction of a
+    bidirectional layer (or the only one of a reverse layer).
+
+    Shape:
+        - Inputs: ``x`` ``(T, N, I)``, optionally ``h0`` ``(D, N, H)`` and, for the LSTM, ``c0`` ``(D, N, H)``
+          (with ``batch_first``: ``(N, T, I)`` and ``(N, D, H)``).
+        - Output: a tuple ``(y, h_T)`` (``(y, h_T, c_T)`` for the LSTM) with ``y`` ``(T, D, N, H)``
+          and the states ``(D, N, H)`` (with ``batch_first``: ``(N, T, D, H)`` and ``(N, D, H)``).
+
+    Examples:
+        >>> lstm = RecurrentSequence("lstm", 8, 16, direction="bidirectional")
+        >>> y, h, c = lstm(np.zeros((5, 2, 8), np.float32))  # (5, 2, 2, 16), (2, 2, 16), (2, 2, 16)
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, direction: str = "forward",
+                 batch_first: bool = False, bias: bool = True, name: str | None = None) -> None:
+        super().__init__(name=name)
+        if cell not in _CELLS:
+            raise ValueError(f"RecurrentSequence: cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if direction not in ("forward", "reverse", "bidirectional"):
+            raise ValueError(f"RecurrentSequence: direction must be forward, reverse or bidirectional, got {direction!r}")
+        self.cell, self.direction = cell, direction
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.batch_first, self.bias = bool(batch_first), bool(bias)
+        gates = _CELLS[cell][0]
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for suffix in self._suffixes:
+            shapes = {"weight_ih": (gates * hidden_size, input_size), "weight_hh": (gates * hidden_size, hidden_size)}
+            if bias:
+                shapes.update(bias_ih=(gates * hidden_size,), bias_hh=(gates * hidden_size,))
+            for kind, shape in shapes.items():
+                setattr(self, f"{kind}_l0{suffix}", Parameter(init.uniform(shape, -bound, bound)))
+        self._cache = None
+
+    @property
+    def _suffixes(self) -> tuple[str, ...]:
+        return {"forward": ("",), "reverse": ("_reverse",), "bidirectional": ("", "_reverse")}[self.direction]
+
+    @property
+    def _n_states(self) -> int:
+        return 2 if self.cell == "lstm" else 1
+
+    def get_config(self) -> dict[str, Any]:
+        return {"cell": self.cell, "input_size": self.input_size, "hidden_size": self.hidden_size,
+                "direction": self.direction, "batch_first": self.batch_first, "bias": self.bias}
+
+    def _layer_params(self, suffix: str) -> list[Parameter | None]:
+        return [self._params.get(f"{kind}_l0{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def forward(self, x: np.ndarray, *states: np.ndarray) -> tuple[np.ndarray, ...]:
+        x = np.asarray(x)
+        if x.ndim != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(f"{self.describe()}: expected input with {self.input_size} features per step, "
+                             f"got shape {x.shape}")
+        if len(states) > self._n_states:
+            raise ValueError(f"{self.describe()}: at most {self._n_states} initial state input(s), got {len(states)}")
+        seq = x if self.batch_first else x.transpose(1, 0, 2)  # (N, T, I)
+        states = [np.asarray(s) if self.batch_first else np.asarray(s).transpose(1, 0, 2) for s in states]  # (N, D, H)
+        _, forward_kernel, _ = _CELLS[self.cell]
+        extra = {"nonlinearity": self.cell[4:]} if self.cell.startswith("rnn") else {}
+        ys, finals, caches = [], [[] for _ in range(self._n_states)], []
+        for d, suffix in enumerate(self._suffixes):
+            init_states = [s[:, d] for s in states]
+            arrays = [None if p is None else p.data for p in self._layer_params(suffix)]
+            outs, cache = forward_kernel(seq, *arrays, *init_states, reverse=suffix == "_reverse", **extra)
+            caches.append(cache)
+            ys.append(outs[0])
+            for k in range(self._n_states):
+                finals[k].append(outs[1 + k])
+        self._cache = (caches, len(states))
+        y = np.stack(ys, axis=2)  # (N, T, D, H)
+        finals = [np.stack(f, axis=1) for f in finals]  # (N, D, H)
+        if not self.batch_first:
+            y = y.transpose(1, 2, 0, 3)
+            finals = [f.transpose(1, 0, 2) for f in finals]
+        return (y, *finals)
+
+    def backward(self, grad_output: tuple) -> Any:
+        caches, n_given = self._need_cache(self._cache)
+        grads = list(grad_output) + [None] * (1 + self._n_states - len(grad_output))
+        dy, dfinals = grads[0], grads[1:]
+        if dy is not None:
+            dy = np.asarray(dy) if self.batch_first else np.asarray(dy).transpose(2, 0, 1, 3)  # (N, T, D, H)
+        dfinals = [None if g is None else (np.asarray(g) if self.batch_first else np.asarray(g).transpose(1, 0, 2))
+                   for g in dfinals]
+        _, _, backward_kernel = _CELLS[self.cell]
+        dx, dstates = None, [[] for _ in range(n_given)]
+        for d, (suffix, cache) in enumerate(zip(self._suffixes, caches)):
+            g = (None if dy is None else np.ascontiguousarray(dy[:, :, d]),
+                 *(None if f is None else f[:, d] for f in dfinals))
+            out = backward_kernel(g, cache)
+            for p, grad in zip(self._layer_params(suffix), out[1:5]):
+                if p is not None:
+                    p.grad += grad
+            dx = out[0] if dx is None else dx + out[0]
+            for k in range(n_given):
+                dstates[k].append(out[5 + k])
+        dx = dx if self.batch_first else dx.transpose(1, 0, 2)
+        ds = [np.stack(s, axis=1) if self.batch_first else np.stack(s, axis=0) for s in dstates]
+        return dx if not ds else (dx, *ds)

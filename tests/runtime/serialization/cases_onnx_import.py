@@ -1,0 +1,13 @@
+"""Round-trip cases for the layers the ONNX importer adds (graph values, recurrent sequence)."""
+from __future__ import annotations
+
+from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf, TensorSource
+from bigdl_runtime.nn.layers.rnn_sequence import RecurrentSequence
+
+
+CASES: dict[str, tuple] = {
+    "TensorSource": (lambda: TensorSource([2, 3], "float32"), [(4, 5)]),
+    "ShapeOf": (lambda: ShapeOf(start=1), [(2, 3, 4)]),
+    "ReshapeTo": (lambda: ReshapeTo([0, -1]), [(2, 3, 4)]),
+    "RecurrentSequence": (lambda: RecurrentSequence("lstm", 3, 4, direction="bidirectional"), [(5, 2, 3)]),
+}

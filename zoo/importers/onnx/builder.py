@@ -1,0 +1,137 @@
+"""ONNX ModelProto -> our Graph: inputs, initializers, node by node through the converters, outputs."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import onnx
+
+from bigdl_runtime.nn import Graph, Input
+
+from .context import Context, OnnxNode, Sym
+from .reader import DEFAULT_MAX_TENSOR_BYTES, OnnxImportError, read_model, tensor_to_array
+from .registry import ONNX, load_converters
+
+#: the oldest default-domain opset we import
+MIN_OPSET = 7
+#: name of the placeholder input of a graph that has no run-time input (all outputs constant)
+NO_INPUT = "__no_input__"
+
+
+def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
+              max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Graph:
+    """Import an ONNX model as one of our :class:`~bigdl_runtime.nn.Graph` modules.
+
+    The graph's inputs and outputs follow the ONNX graph's order and names; each
+    node becomes a layer named after the ONNX node; initializers become the
+    layers' (trainable) parameters, so the result can be fine-tuned and saved with
+    ``model.save``; everything computable from constants alone (Shape of a static
+    shape, Constant, Cast, Range, If with a constant condition, ...) is evaluated at
+    import time.
+
+    Args:
+        source: a file path, the file's bytes, or an ``onnx.ModelProto``.
+        max_tensor_bytes: refuse any tensor (initializer or folded constant) larger
+            than this, before allocating it. Default: 4 GiB.
+
+    Returns:
+        The Graph; call it on numpy arrays, one per graph input.
+
+    Raises:
+        OnnxImportError: an unreadable file, an unsupported opset, a missing initializer, an
+            external data path outside the model's folder, a tensor over the size limit, or a
+            node that cannot be converted (the message names it).
+        UnsupportedOperatorError: a node whose operator has no converter (the message lists the
+            supported ones).
+
+    Examples:
+        >>> model = load_onnx("resnet18.onnx")
+        >>> logits = model(images.astype(np.float32))
+        >>> model.save("resnet18.bigdl")
+    """
+    load_converters()
+    model, base_dir, label = read_model(source)
+    opset = model_opset(model, label)
+    graph = model.graph
+    init_names = {t.name for t in graph.initializer}
+    runtime = [vi for vi in graph.input if vi.name not in init_names]
+    in_nodes = [Input(vi.name) for vi in runtime] or [Input(NO_INPUT)]
+    ctx = Context(opset, base_dir, max_tensor_bytes, in_nodes[0], convert_graph)
+    ctx.domains = {o.domain or "": o.version for o in model.opset_import}
+    ctx.inferred = _inferred_shapes(model)
+    for vi, node in zip(runtime, in_nodes):
+        shape, dtype = _value_info(vi)
+        ctx.values[vi.name] = Sym(node, shape, dtype)
+        ctx.unique(vi.name)
+    outputs = convert_graph(graph, ctx)
+    out_nodes = [ctx.node_of(v, f"{vi.name}/value") for v, vi in zip(outputs, graph.output)]
+    try:
+        return Graph(in_nodes, out_nodes, name=graph.name or None)
+    except ValueError as err:
+        raise OnnxImportError(f"{label}: {err}") from None
+
+
+def model_opset(model: onnx.ModelProto, label: str) -> int:
+    """The default-domain opset of ``model``, checked against what we import."""
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions:
+        raise OnnxImportError(f"{label}: the model imports no default-domain (ai.onnx) opset")
+    opset = int(versions[0])
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise OnnxImportError(f"{label}: opset {opset} is not supported; opsets {MIN_OPSET} to {newest} are "
+                              "(convert older models with onnx.version_converter)")
+    return opset
+
+
+def convert_graph(graph: onnx.GraphProto, ctx: Context) -> list[Any]:
+    """Convert the nodes of ``graph`` (the main graph or a branch of a folded If) in ``ctx``.
+
+    Returns the values of the graph's outputs.
+    """
+    for t in graph.initializer:
+        array = tensor_to_array(t, ctx.base_dir, ctx.max_tensor_bytes, f"initializer {t.name!r}")
+        ctx.values[t.name] = array
+        if np.issubdtype(array.dtype, np.floating):
+            ctx.weight_ids.add(id(array))
+    if graph.sparse_initializer:
+        raise OnnxImportError(f"graph {graph.name!r}: sparse initializers are not supported")
+    for proto in graph.node:
+        node = OnnxNode(proto, ctx)
+        version = ctx.domains.get(node.domain, 1 if node.domain else ctx.opset)
+        converter = ONNX.lookup(node.op_type, node.domain, version, node=node.name)
+        out = converter(node)
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        named = [n for n in node.outputs if n]
+        if len(outs) < len(named):
+            raise node.error(f"produces {len(outs)} outputs, the node names {len(node.outputs)}")
+        for name, value in zip(node.outputs, outs):
+            if not name:
+                continue
+            if isinstance(value, Sym) and value.shape is None:
+                value.shape = ctx.inferred.get(name)
+            ctx.values[name] = value
+    return [ctx.lookup(vi.name) for vi in graph.output]
+
+
+def _value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
+    t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+    if t is None:
+        return None, None
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)) if t.elem_type else None
+    if not t.HasField("shape"):
+        return None, dtype
+    return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim), dtype
+
+
+def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple | None]:
+    """Shapes from ONNX shape inference (best effort: an empty table if inference fails)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:  # inference is an optional help; converters ask for what they need
+        return {}
+    table = {}
+    for vi in [*inferred.graph.value_info, *inferred.graph.output]:
+        table[vi.name] = _value_info(vi)[0]
+    return table

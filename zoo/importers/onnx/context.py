@@ -1,0 +1,202 @@
+"""What a converter sees: the node (attributes with spec defaults) and the import context.
+
+A value flowing between ONNX nodes is either a numpy array (a constant: an
+initializer, a Constant node or anything computed from constants only, folded at
+import time) or a :class:`Sym` (the output of a layer in the graph being built).
+Converters build layers and call :meth:`Context.apply`, which folds the layer
+right away when all its inputs are constants.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from bigdl_runtime.nn import Module, Node
+from bigdl_runtime.nn.layers.graph_values import TensorSource
+
+from .reader import ConstantRequiredError, OnnxImportError, check_size, tensor_to_array
+
+
+@dataclass
+class Sym:
+    """A run-time value: a graph node (or one output of it) and its shape if known (None = unknown dims)."""
+
+    node: Node
+    shape: tuple | None = None
+    dtype: np.dtype | None = None
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+
+Value = "np.ndarray | Sym | None"
+
+
+class OnnxNode:
+    """One NodeProto with decoded attributes; ``where`` names it in error messages."""
+
+    def __init__(self, proto: onnx.NodeProto, ctx: "Context") -> None:
+        self.proto = proto
+        self.op_type = proto.op_type
+        self.domain = proto.domain or ""
+        self.name = proto.name or (proto.output[0] if proto.output else proto.op_type)
+        self.inputs = list(proto.input)
+        self.outputs = list(proto.output)
+        self.ctx = ctx
+        self._attrs = {a.name: a for a in proto.attribute}
+
+    @property
+    def where(self) -> str:
+        return f"node {self.name!r} ({self.op_type})"
+
+    def error(self, message: str) -> OnnxImportError:
+        return OnnxImportError(f"{self.where}: {message}")
+
+    def has(self, key: str) -> bool:
+        return key in self._attrs
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        """The attribute's value (ints, floats, str, lists, arrays for tensors, GraphProto), or ``default``."""
+        a = self._attrs.get(key)
+        if a is None:
+            return default
+        if a.ref_attr_name:
+            raise self.error(f"attribute {key!r} refers to a function attribute; only model graphs are supported")
+        value = helper.get_attribute_value(a)
+        if a.type == onnx.AttributeProto.TENSOR:
+            return tensor_to_array(value, self.ctx.base_dir, self.ctx.max_tensor_bytes, f"{self.where} {key}")
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        if a.type == onnx.AttributeProto.STRINGS:
+            return [v.decode("utf-8") for v in value]
+        if a.type in (onnx.AttributeProto.INTS, onnx.AttributeProto.FLOATS):
+            return list(value)
+        return value
+
+    def n_inputs(self) -> int:
+        """Number of inputs given (trailing empty names dropped)."""
+        n = len(self.inputs)
+        while n and not self.inputs[n - 1]:
+            n -= 1
+        return n
+
+    def given(self, i: int) -> bool:
+        return i < len(self.inputs) and bool(self.inputs[i])
+
+    def value(self, i: int) -> Any:
+        """Input ``i``: an array (constant), a :class:`Sym`, or None when omitted."""
+        if not self.given(i):
+            return None
+        return self.ctx.lookup(self.inputs[i], self)
+
+    def const(self, i: int, what: str = "", default: Any = None) -> np.ndarray | None:
+        """Input ``i`` as an array; it must be a constant (folded at import), else a clear error."""
+        v = self.value(i)
+        if v is None:
+            return default
+        if isinstance(v, Sym):
+            raise ConstantRequiredError(f"{self.where}: input {i} ({what or self.inputs[i]!r}) must be a constant "
+                                        "known at import time, but it is computed from the graph inputs", i)
+        return v
+
+    def is_const(self, i: int) -> bool:
+        v = self.value(i)
+        return v is None or not isinstance(v, Sym)
+
+    def shape(self, i: int) -> tuple | None:
+        """Static shape of input ``i`` (entries None where unknown), or None if even the rank is unknown."""
+        v = self.value(i)
+        if v is None:
+            return None
+        return v.shape if isinstance(v, Sym) else tuple(np.shape(v))
+
+    def rank(self, i: int) -> int | None:
+        s = self.shape(i)
+        return None if s is None else len(s)
+
+    def need_rank(self, i: int) -> int:
+        r = self.rank(i)
+        if r is None:
+            raise self.error(f"the rank of input {i} ({self.inputs[i]!r}) is needed but unknown "
+                             "(give the graph inputs static ranks)")
+        return r
+
+    def apply(self, layer: Module, inputs: Sequence[Any], n_outputs: int = 1, suffix: str = "") -> Any:
+        """Run or place ``layer`` on ``inputs`` (see :meth:`Context.apply`)."""
+        return self.ctx.apply(self, layer, inputs, n_outputs, suffix)
+
+
+class Context:
+    """State of one import: values by ONNX name, naming, limits, the anchor input for constants."""
+
+    def __init__(self, opset: int, base_dir: Path | None, max_tensor_bytes: int, anchor: Node,
+                 convert_graph: Callable[[onnx.GraphProto, "Context"], list[Any]]) -> None:
+        self.opset = opset
+        self.base_dir = base_dir
+        self.max_tensor_bytes = max_tensor_bytes
+        self.anchor = anchor
+        self.convert_graph = convert_graph
+        self.values: dict[str, Any] = {}
+        self.domains: dict[str, int] = {"": opset}
+        self.weight_ids: set[int] = set()  # ids of initializer arrays: trainable when they feed the graph
+        self.inferred: dict[str, tuple | None] = {}
+        self._sources: dict[int, Node] = {}
+        self._taken: set[str] = set()
+        self._keep: list[np.ndarray] = []
+
+    def lookup(self, name: str, node: OnnxNode | None = None) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            where = f"{node.where}: " if node is not None else ""
+            raise OnnxImportError(f"{where}input {name!r} is neither a graph input, an initializer nor the output "
+                                  "of an earlier node (missing initializer?)") from None
+
+    def unique(self, name: str) -> str:
+        base, k, out = name, 1, name
+        while out in self._taken:
+            k += 1
+            out = f"{base}_{k}"
+        self._taken.add(out)
+        return out
+
+    def check_size(self, shape: Sequence[int], dtype: Any, what: str) -> None:
+        check_size(shape, np.dtype(dtype), what, self.max_tensor_bytes)
+
+    def node_of(self, value: Any, name: str) -> Node:
+        """The graph node of a value: a Sym's node, or a :class:`TensorSource` holding a constant."""
+        if isinstance(value, Sym):
+            return value.node
+        key = id(value)
+        if key not in self._sources:
+            src = TensorSource.of(value, trainable=key in self.weight_ids, name=self.unique(name))
+            self._sources[key] = Node.apply(src, (self.anchor,))
+            self._keep.append(value)  # keeps the id unique while the import runs
+        return self._sources[key]
+
+    def apply(self, node: OnnxNode, layer: Module, inputs: Sequence[Any], n_outputs: int, suffix: str) -> Any:
+        """Fold ``layer`` on constant inputs, or add it to the graph on the nodes of ``inputs``.
+
+        Returns an array (or tuple of arrays) when folded, else a :class:`Sym` (or a list
+        of them, one per output, when ``n_outputs > 1``).
+        """
+        present = [v for v in inputs if v is not None]
+        if all(not isinstance(v, Sym) for v in present) and not getattr(layer, "_bigdl_no_fold", False):
+            layer.evaluate()
+            try:
+                out = layer.forward(*present)
+            except (ValueError, TypeError, IndexError) as err:
+                raise node.error(f"folding constants failed: {err}") from None
+            return tuple(np.asarray(o) for o in out) if n_outputs > 1 else np.asarray(out)
+        layer.name = self.unique(node.name + suffix)
+        args = tuple(self.node_of(v, f"{node.name}/input{i}") for i, v in enumerate(present))
+        placed = Node.apply(layer, args)
+        if n_outputs > 1:
+            return [Sym(placed[i]) for i in range(n_outputs)]
+        return Sym(placed)

@@ -1,0 +1,92 @@
+"""Indexing: Gather, Slice, Expand, Tile (folded on constants; Gather of a constant table is an Embedding)."""
+from __future__ import annotations
+
+import numpy as np
+
+from bigdl_runtime import nn
+
+from ..context import OnnxNode, Sym
+from ..registry import ONNX
+
+
+def _runtime(node: OnnxNode, layer_name: str, make, inputs: list):
+    cls = getattr(nn, layer_name, None)
+    if cls is None:
+        raise node.error(f"{node.op_type} on values computed at run time is not supported yet")
+    return node.apply(make(cls), inputs)
+
+
+@ONNX.register("Gather", since=1)
+def gather(node: OnnxNode):
+    data, indices = node.value(0), node.value(1)
+    axis = int(node.attr("axis", 0))
+    if not isinstance(data, Sym) and not isinstance(indices, Sym):
+        data, idx = np.asarray(data), np.asarray(indices).astype(np.int64)
+        if np.any(idx < -data.shape[axis]) or np.any(idx >= data.shape[axis]):
+            raise node.error(f"indices out of range for axis {axis} of size {data.shape[axis]}")
+        return np.take(data, idx, axis=axis)
+    if not isinstance(data, Sym) and axis == 0 and np.ndim(data) == 2 and np.issubdtype(np.asarray(data).dtype,
+                                                                                        np.floating):
+        table = np.asarray(data)
+        layer = nn.Embedding(table.shape[0], table.shape[1])
+        layer.weight.data[...] = table
+        return node.apply(layer, [indices])
+    return _runtime(node, "Gather", lambda cls: cls(axis), [data, indices])
+
+
+def slice_plan(node: OnnxNode, rank: int, starts, ends, axes, steps) -> tuple[list, list, list, list]:
+    """starts, ends, axes, steps as int lists (axes default 0..k-1, steps default 1)."""
+    starts = [int(s) for s in np.asarray(starts).reshape(-1)]
+    ends = [int(e) for e in np.asarray(ends).reshape(-1)]
+    axes = list(range(len(starts))) if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+    axes = [a + rank if a < 0 else a for a in axes]
+    steps = [1] * len(starts) if steps is None else [int(s) for s in np.asarray(steps).reshape(-1)]
+    if 0 in steps:
+        raise node.error("slice step 0")
+    return starts, ends, axes, steps
+
+
+def _clamp(v: int, dim: int, step: int) -> int:
+    return int(np.clip(v, -dim - 1 if step < 0 else -dim, dim - 1 if step < 0 else dim))
+
+
+@ONNX.register("Slice", since=1)
+def slice_(node: OnnxNode):
+    x = node.value(0)
+    rank = node.need_rank(0)
+    if node.ctx.opset < 10:
+        plan = slice_plan(node, rank, node.attr("starts"), node.attr("ends"), node.attr("axes"), None)
+    else:
+        plan = slice_plan(node, rank, node.const(1, "starts"), node.const(2, "ends"), node.const(3, "axes"),
+                          node.const(4, "steps"))
+    if not isinstance(x, Sym):
+        x = np.asarray(x)
+        index = [slice(None)] * rank
+        for s, e, a, st in zip(*plan):
+            dim = x.shape[a]
+            index[a] = slice(_clamp(s, dim, st), _clamp(e, dim, st) if e > -2**62 else None, st)
+        return x[tuple(index)]
+    starts, ends, axes, steps = plan
+    return _runtime(node, "Slice", lambda cls: cls(starts, ends, axes, steps), [x])
+
+
+@ONNX.register("Expand", since=8)
+def expand(node: OnnxNode):
+    x = node.value(0)
+    shape = [int(s) for s in np.asarray(node.const(1, "shape")).reshape(-1)]
+    if not isinstance(x, Sym):
+        out = np.broadcast_shapes(np.shape(x), tuple(shape))
+        node.ctx.check_size(out, np.asarray(x).dtype, node.where)
+        return np.broadcast_to(x, out).copy()
+    return _runtime(node, "Expand", lambda cls: cls(shape), [x])
+
+
+@ONNX.register("Tile", since=6)
+def tile(node: OnnxNode):
+    x = node.value(0)
+    repeats = [int(r) for r in np.asarray(node.const(1, "repeats")).reshape(-1)]
+    if not isinstance(x, Sym):
+        out = [d * r for d, r in zip(np.shape(x), repeats)]
+        node.ctx.check_size(out, np.asarray(x).dtype, node.where)
+        return np.tile(x, repeats)
+    return _runtime(node, "Tile", lambda cls: cls(repeats), [x])

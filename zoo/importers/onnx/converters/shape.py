@@ -1,0 +1,157 @@
+"""Shape ops: Flatten, Reshape, Transpose, Concat, Split, Squeeze, Unsqueeze, Pad.
+
+A reshape whose target has at most one unknown dimension (typically a dynamic
+batch) is placed as a full-rank :class:`ReshapeTo` with -1 there; otherwise the
+target shape is computed in the graph.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bigdl_runtime import nn
+from bigdl_runtime.nn.layers.graph_values import ReshapeTo, onnx_target_shape
+
+from ..context import OnnxNode, Sym
+from ..registry import ONNX
+
+
+def axes_of(node: OnnxNode, input_index: int, opset_input: int) -> list[int] | None:
+    """``axes`` from the attribute (before ``opset_input``) or from input ``input_index`` (from it on)."""
+    if node.ctx.opset >= opset_input:
+        axes = node.const(input_index, "axes")
+    else:
+        axes = node.attr("axes")
+    return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+
+
+def reshape_to(node: OnnxNode, x, shape: list, suffix: str = ""):
+    """Reshape ``x`` to ``shape`` (entries None = unknown at import): folded, or a ReshapeTo layer."""
+    if not isinstance(x, Sym):
+        return np.asarray(x).reshape([int(s) for s in shape])
+    unknown = [i for i, s in enumerate(shape) if s is None]
+    if len(unknown) > 1:
+        raise node.error(f"the output shape {shape} has several dimensions unknown at import time")
+    target = [-1 if s is None else int(s) for s in shape]
+    return node.apply(ReshapeTo(target, allowzero=True) if 0 in target and -1 not in target
+                      else ReshapeTo(target), [x], suffix=suffix)
+
+
+def _norm_axes(node: OnnxNode, axes: list[int], rank: int) -> list[int]:
+    out = sorted(a + rank if a < 0 else a for a in axes)
+    if any(not 0 <= a < rank for a in out) or len(set(out)) != len(out):
+        raise node.error(f"axes {axes} are invalid for rank {rank}")
+    return out
+
+
+@ONNX.register("Flatten", since=1)
+def flatten(node: OnnxNode):
+    rank = node.rank(0)
+    axis = int(node.attr("axis", 1))
+    if axis < 0:
+        if rank is None:
+            raise node.error("a negative axis needs the input's rank")
+        axis += rank
+    if axis == 0:
+        return reshape_to(node, node.value(0), [1, None])
+    return node.apply(nn.Flatten(axis), [node.value(0)])
+
+
+@ONNX.register("Reshape", since=5)
+def reshape(node: OnnxNode):
+    x = node.value(0)
+    target = [int(s) for s in np.asarray(node.const(1, "shape")).reshape(-1)]
+    allowzero = bool(node.attr("allowzero", 0))
+    in_shape = node.shape(0)
+    if not isinstance(x, Sym):
+        return np.asarray(x).reshape(onnx_target_shape(np.shape(x), target, allowzero))
+    if in_shape is not None and target and not allowzero and in_shape[0] is not None and target[0] == in_shape[0]:
+        target[0] = 0  # the batch size the model was exported with: copy the run-time batch instead
+    return node.apply(ReshapeTo(target, allowzero), [x])
+
+
+@ONNX.register("Transpose", since=1)
+def transpose(node: OnnxNode):
+    perm = node.attr("perm")
+    if perm is None:
+        perm = list(range(node.need_rank(0)))[::-1]
+    return node.apply(nn.Transpose([int(p) for p in perm]), [node.value(0)])
+
+
+@ONNX.register("Concat", since=4)
+def concat(node: OnnxNode):
+    values = [node.value(i) for i in range(node.n_inputs()) if node.given(i)]
+    axis = int(node.attr("axis"))
+    if not any(isinstance(v, Sym) for v in values):
+        return np.concatenate([np.asarray(v) for v in values], axis=axis)
+    return node.apply(nn.Concat(axis), values)
+
+
+@ONNX.register("Split", since=2)
+def split(node: OnnxNode):
+    n_out = len(node.outputs)
+    axis = int(node.attr("axis", 0))
+    sizes = node.attr("split") if node.ctx.opset < 13 else node.const(1, "split")
+    shape = node.shape(0)
+    if sizes is None:
+        if shape is None or shape[axis] is None:
+            raise node.error("splitting into equal parts needs the axis' size at import time")
+        dim = int(shape[axis])
+        chunk = -(-dim // n_out)
+        if node.ctx.opset < 18 and dim % n_out:
+            raise node.error(f"axis size {dim} does not split into {n_out} equal parts")
+        sizes = [chunk] * (dim // chunk) + ([dim % chunk] if dim % chunk else [])
+    sizes = [int(s) for s in np.asarray(sizes).reshape(-1)]
+    if len(sizes) != n_out:
+        raise node.error(f"{len(sizes)} split sizes for {n_out} outputs")
+    out = node.apply(nn.Split(sizes, dim=axis), [node.value(0)], n_outputs=n_out)
+    return list(out)
+
+
+@ONNX.register("Squeeze", since=1)
+def squeeze(node: OnnxNode):
+    x, shape = node.value(0), node.shape(0)
+    if shape is None:
+        raise node.error("needs the input's rank")
+    axes = axes_of(node, 1, 13)
+    if axes is None:
+        if any(d is None for d in shape):
+            raise node.error("squeezing all size-1 axes needs a static input shape")
+        axes = [i for i, d in enumerate(shape) if d == 1]
+    axes = _norm_axes(node, axes, len(shape))
+    if any(shape[a] not in (1, None) for a in axes):
+        raise node.error(f"cannot squeeze axes {axes} of shape {shape}")
+    return reshape_to(node, x, [d for i, d in enumerate(shape) if i not in axes])
+
+
+@ONNX.register("Unsqueeze", since=1)
+def unsqueeze(node: OnnxNode):
+    x, shape = node.value(0), node.shape(0)
+    if shape is None:
+        raise node.error("needs the input's rank")
+    axes = _norm_axes(node, axes_of(node, 1, 13) or [], len(shape) + len(axes_of(node, 1, 13) or []))
+    out = list(shape)
+    for a in axes:
+        out.insert(a, 1)
+    return reshape_to(node, x, out)
+
+
+@ONNX.register("Pad", since=2)
+def pad(node: OnnxNode):
+    mode = node.attr("mode", "constant")
+    if mode not in ("constant", "reflect", "edge"):
+        raise node.error(f"pad mode {mode!r} is not supported")
+    if node.ctx.opset < 11:
+        pads, value = [int(p) for p in node.attr("pads", node.attr("paddings", []))], float(node.attr("value", 0.0))
+    else:
+        pads = [int(p) for p in np.asarray(node.const(1, "pads")).reshape(-1)]
+        cval = node.const(2, "constant_value")
+        value = 0.0 if cval is None or np.size(cval) == 0 else float(np.asarray(cval).reshape(-1)[0])
+        axes = node.const(3, "axes")
+        if axes is not None:
+            rank = node.need_rank(0)
+            axes = [int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes).reshape(-1)]
+            full = [0] * (2 * rank)
+            for k, a in enumerate(axes):
+                full[a], full[rank + a] = pads[k], pads[len(axes) + k]
+            pads = full
+    return node.apply(nn.Pad(pads, mode=mode, value=value), [node.value(0)])
