@@ -1,0 +1,131 @@
+"""zoo.predict / ModelTransformer on the session's Spark: same results as a local forward, order and columns kept."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from pyspark.ml.linalg import Vectors
+
+from bigdl_runtime.nn import Sequential, layers as L
+from zoo.models.lenet import lenet5
+from zoo.pipeline.inference import ModelTransformer, predict, ship
+
+
+@pytest.fixture
+def mlp() -> Sequential:
+    return Sequential(L.Linear(6, 8, name="fc1"), L.Tanh(), L.Linear(8, 3, name="fc2"))
+
+
+def _frame(spark, x: np.ndarray, partitions: int = 3):
+    rows = [(i, f"name{i}", x[i].tolist(), 0.5 * i) for i in range(len(x))]
+    return spark.createDataFrame(spark.sparkContext.parallelize(rows, partitions),
+                                 "id long, name string, features array<float>, weight double")
+
+
+def test_dataframe_matches_local_forward_keeps_order_and_columns(spark, mlp, rng) -> None:
+    x = rng.normal(size=(37, 6)).astype(np.float32)
+    df = _frame(spark, x)
+    before = df.collect()
+    scored = predict(mlp, df, batch_size=5)
+    rows = scored.collect()
+    assert scored.columns == ["id", "name", "features", "weight", "prediction"]
+    assert [r[:4] for r in rows] == [tuple(r) for r in before]  # same rows, same order, other columns intact
+    ids = np.array([r.id for r in rows])
+    assert ids.tolist() == list(range(37))  # parallelize keeps the list order; so must predict
+    expected = mlp.evaluate().forward(x[ids])
+    got = np.array([r.prediction.toArray() for r in rows])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert scored.rdd.getNumPartitions() == df.rdd.getNumPartitions()
+
+
+def test_vector_column_and_labels(spark, mlp, rng) -> None:
+    x = rng.normal(size=(12, 6))
+    df = spark.createDataFrame([(i, Vectors.dense(x[i])) for i in range(12)], ["id", "v"])
+    names = ["cat", "dog", "bird"]
+    rows = predict(mlp, df, input_col="v", output_col="label", output="label", labels=names).collect()
+    expected = mlp.evaluate().forward(x.astype(np.float32)).argmax(axis=1)
+    assert [r.label for r in rows] == [names[i] for i in expected]
+    index = predict(mlp, df, input_col="v", output="label").collect()
+    assert [r.prediction for r in index] == expected.tolist()
+
+
+def test_flat_images_with_input_shape_as_nested_arrays(spark, rng) -> None:
+    net = lenet5(num_classes=4)
+    images = rng.normal(size=(6, 784)).astype(np.float32)
+    df = spark.createDataFrame([(i, images[i].tolist()) for i in range(6)], "id int, pixels array<float>")
+    scored = predict(net, df, input_col="pixels", input_shape=(1, 28, 28), output="array", batch_size=4)
+    assert scored.schema["prediction"].dataType.simpleString() == "array<float>"
+    got = np.array([r.prediction for r in scored.collect()], dtype=np.float32)
+    np.testing.assert_allclose(got, net.evaluate().forward(images.reshape(6, 1, 28, 28)), rtol=1e-5, atol=1e-5)
+
+
+def test_rdd_in_order(spark, mlp, rng) -> None:
+    x = rng.normal(size=(23, 6)).astype(np.float32)
+    rdd = spark.sparkContext.parallelize(list(x), 4)
+    got = predict(mlp, rdd, output="array", batch_size=4).collect()
+    np.testing.assert_allclose(np.stack(got), mlp.evaluate().forward(x), rtol=1e-6, atol=1e-6)
+    scalars = predict(Sequential(mlp, L.Linear(3, 1)), rdd, output="scalar").collect()
+    assert len(scalars) == 23 and all(isinstance(v, float) for v in scalars)
+
+
+def test_wrong_shape_row_is_named(spark, mlp, rng) -> None:
+    rows = [(i, rng.normal(size=6).tolist()) for i in range(8)]
+    rows[5] = (5, [1.0, 2.0, 3.0])
+    df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 1), "id long, features array<double>")
+    with pytest.raises(Exception, match=r"predict: row 5 of partition 0, column 'features' \(row \{'id': 5\}\): "
+                                        r"features have shape \(3,\) \(3 values\); the model input is \(6,\)"):
+        predict(mlp, df, batch_size=3).collect()
+
+
+def test_argument_errors(spark, mlp) -> None:
+    df = spark.createDataFrame([(1, [0.0] * 6)], "id long, features array<double>")
+    with pytest.raises(ValueError, match="output column 'id' already exists"):
+        predict(mlp, df, output_col="id")
+    with pytest.raises(ValueError, match="no column"):
+        predict(mlp, df, input_col="pixels")
+    with pytest.raises(ValueError, match="2 labels for 3 output values"):
+        predict(mlp, df, output="label", labels=["a", "b"])
+    with pytest.raises(ValueError, match=r"the model rejects input\(s\) of shape \[\(4,\)\]"):
+        predict(mlp, spark.createDataFrame([(1, [0.0] * 4)], "id long, features array<double>"))
+
+
+def test_model_is_built_once_per_worker(spark, mlp) -> None:
+    shipped = ship(mlp, spark.sparkContext)
+    assert ship(mlp, spark.sparkContext) is shipped  # same weights: same broadcast and key
+
+    def which(_: object) -> list[tuple[int, int]]:
+        return [(os.getpid(), id(shipped.get()))]
+
+    seen = spark.sparkContext.parallelize(range(8), 8).mapPartitions(which).collect()
+    per_worker: dict[int, set[int]] = {}
+    for pid, model_id in seen:
+        per_worker.setdefault(pid, set()).add(model_id)
+    assert all(len(ids) == 1 for ids in per_worker.values()), per_worker
+
+
+def test_model_transformer(spark, mlp, rng) -> None:
+    x = rng.normal(size=(9, 6)).astype(np.float32)
+    df = _frame(spark, x, partitions=2)
+    stage = ModelTransformer(mlp, inputCol="features", outputCol="scores", batchSize=4, outputType="array")
+    rows = stage.transform(df).collect()
+    ids = np.array([r.id for r in rows])
+    np.testing.assert_allclose(np.array([r.scores for r in rows]), mlp.evaluate().forward(x[ids]), rtol=1e-6,
+                               atol=1e-6)
+    assert stage.getOrDefault(stage.batchSize) == 4
+
+
+def test_onnx_model_scored_on_a_dataframe(spark, rng, tmp_path) -> None:
+    importer = pytest.importorskip("zoo.importers.onnx")
+    ort = pytest.importorskip("onnxruntime")
+    path = str(tmp_path / "lenet.onnx")
+    lenet5(num_classes=5).to_onnx(path, (1, 28, 28))
+    images = rng.normal(size=(10, 784)).astype(np.float32)
+    df = spark.createDataFrame([(i, images[i].tolist()) for i in range(10)], "id int, pixels array<float>")
+    imported = importer.load_onnx(path)
+    rows = predict(imported, df, input_col="pixels",
+                   input_shape=(1, 28, 28), output="array").collect()
+    ids = np.array([r.id for r in rows])
+    reference = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
+        None, {"input": images[ids].reshape(-1, 1, 28, 28)})[0]
+    np.testing.assert_allclose(np.array([r.prediction for r in rows]), reference, rtol=1e-4, atol=1e-5)
