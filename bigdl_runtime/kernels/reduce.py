@@ -166,6 +166,28 @@ def arg_extreme(x: np.ndarray, axis: int = 0, keepdims: bool = True, largest: bo
     return np.expand_dims(index, a) if keepdims else index
 
 
+def _best_k(key: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` smallest keys along the last axis, ordered by key then index.
+
+    A partition finds the k-th key ``t``; every key below ``t`` is taken, and the
+    lowest-indexed keys equal to ``t`` fill the rest, so ties resolve as a stable
+    full sort would, in O(n) plus a sort of the k winners.
+    """
+    n = key.shape[-1]
+    if k == 0:
+        return np.zeros(key.shape[:-1] + (0,), dtype=np.intp)
+    if k < n:
+        threshold = np.partition(key, k - 1, axis=-1)[..., k - 1:k]
+        below = key < threshold
+        tied = key == threshold
+        chosen = below | (tied & (np.cumsum(tied, axis=-1) <= k - below.sum(axis=-1, keepdims=True)))
+        winners = np.argsort(~chosen, axis=-1, kind="stable")[..., :k]  # chosen indices, ascending
+    else:
+        winners = np.broadcast_to(np.arange(n), key.shape)
+    order = np.argsort(np.take_along_axis(key, winners, axis=-1), axis=-1, kind="stable")
+    return np.take_along_axis(winners, order, axis=-1)
+
+
 def topk_forward(x: np.ndarray, k: int, axis: int = -1, largest: bool = True,
                  sorted: bool = True) -> tuple[tuple[np.ndarray, np.ndarray], Any]:
     """The ``k`` largest (or smallest) values along ``axis`` and their int64 indices (ONNX TopK).
@@ -181,9 +203,8 @@ def topk_forward(x: np.ndarray, k: int, axis: int = -1, largest: bool = True,
     k = int(k)
     if not 0 <= k <= x.shape[a]:
         raise ValueError(f"topk: k={k} is out of range for axis {a} of size {x.shape[a]} (input {x.shape})")
-    key = -x if largest else x
-    order = np.argsort(key, axis=a, kind="stable")
-    index = np.take(order, np.arange(k), axis=a).astype(np.int64)
+    key = np.moveaxis(-x if largest else x, a, -1)  # smaller key = better
+    index = np.moveaxis(_best_k(key, k), -1, a).astype(np.int64)
     values = np.take_along_axis(x, index, axis=a)
     return (values, index), {"shape": x.shape, "axis": a, "index": index, "dtype": x.dtype}
 

@@ -112,3 +112,13 @@ def test_topk_forward_matches_onnx_with_ties(shape, k, axis, largest):
 def test_topk_rejects_a_k_beyond_the_axis():
     with pytest.raises(ValueError, match=r"topk: k=4 is out of range for axis 1 of size 3"):
         K.topk_forward(np.ones((2, 3)), 4, axis=1)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_partition_path_agrees_with_a_stable_full_sort(largest):
+    x = np.random.default_rng(6).integers(0, 6, size=(40, 50)).astype(np.float64)  # ties at every boundary
+    for k in (1, 7, 49, 50):
+        (values, index), _ = K.topk_forward(x, k, axis=1, largest=largest)
+        expected = np.argsort(-x if largest else x, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(index, expected)
+        np.testing.assert_array_equal(values, np.take_along_axis(x, expected, 1))
