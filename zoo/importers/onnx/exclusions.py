@@ -15,12 +15,16 @@ EXCLUDED: dict[str, str] = {
     r"test_cast_(FLOAT_to_DOUBLE|FLOAT_to_FLOAT16|FLOAT16_to_.*|DOUBLE_to_.*|FLOAT_to_STRING|STRING_to_FLOAT)":
         "a cast of a run-time tensor needs a Cast layer (casts of constants are folded)",
     r"test_div_u?int(8|16|32|64).*": "integer division of run-time tensors is not supported (float only)",
+    r"test_einsum_.*_bfloat16": "bfloat16 is not supported",
+    r"test_top_k_uint64": "TopK of unsigned integers: the TopK kernel orders them wrongly (reported to its owner)",
     # --- shapes and modes our layers do not implement
     r"test_(averagepool|maxpool)_(1d|3d)_.*": "only 2-D pooling (N, C, H, W) is supported",
     r"test_averagepool_2d_dilations": "dilated average pooling is not supported",
     r"test_maxpool_with_argmax_.*": "MaxPool's Indices output is not supported",
     r"test_convtranspose_(1d|3d)": "only 2-D transposed convolutions are supported",
     r"test_wrap_pad": "Pad mode 'wrap' is not supported",
+    r"test_spacetodepth_crd_mode_example": "SpaceToDepth mode CRD (opset 28) is not supported",
+    r"test_reduce_(max|min)_empty_set(_bool)?": "max/min over an empty axis (-inf/+inf results) is refused by our reduction kernels",
     r"test_resize_.*cubic.*": "cubic resizing is not supported",
     r"test_resize_.*(antialias|_axes_|not_larger|not_smaller).*": "Resize antialias, axes and keep_aspect_ratio_policy are not supported",
     r"test_resize_tf_crop_and_resize.*": "tf_crop_and_resize is not supported",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from bigdl_runtime import nn
 from bigdl_runtime.nn.layers.graph_values import ShapeOf
 
 from ..context import OnnxNode, Sym
@@ -24,10 +25,12 @@ def constant(node: OnnxNode) -> np.ndarray:
 
 
 @ONNX.register("ConstantOfShape", since=9)
-def constant_of_shape(node: OnnxNode) -> np.ndarray:
-    shape = [int(s) for s in node.const(0, "shape")]
+def constant_of_shape(node: OnnxNode):
     fill = node.attr("value")
     fill = np.zeros(1, np.float32) if fill is None else np.asarray(fill).reshape(-1)
+    if isinstance(node.value(0), Sym):  # a shape computed at run time (dynamic batch)
+        return node.apply(nn.ConstantOfShape(fill[0].item(), fill.dtype.name), [node.value(0)])
+    shape = [int(s) for s in node.const(0, "shape")]
     node.ctx.check_size(shape, fill.dtype, node.where)
     return np.full(shape, fill[0], dtype=fill.dtype)
 
@@ -75,7 +78,9 @@ def size(node: OnnxNode):
 
 
 @ONNX.register("Range", since=11)
-def range_(node: OnnxNode) -> np.ndarray:
+def range_(node: OnnxNode):
+    if any(isinstance(node.value(i), Sym) for i in range(3)):
+        return node.apply(nn.Range(), [node.value(i) for i in range(3)])
     start, limit, delta = (np.asarray(node.const(i, n)) for i, n in enumerate(("start", "limit", "delta")))
     if delta == 0:
         raise node.error("delta is 0")
@@ -86,11 +91,11 @@ def range_(node: OnnxNode) -> np.ndarray:
 
 @ONNX.register("Cast", since=6)
 def cast(node: OnnxNode):
-    """Folded on constants; at run time only a cast to the value's own dtype is supported yet."""
+    """Folded on constants, else a run-time Cast layer."""
     to = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(node.attr("to"))))
     x = node.value(0)
     if not isinstance(x, Sym):
         return np.asarray(x).astype(to)
     if x.dtype is not None and x.dtype == to:
         return x
-    raise node.error(f"a run-time cast from {x.dtype} to {to} is not supported")
+    return node.apply(nn.Cast(to.name), [x])

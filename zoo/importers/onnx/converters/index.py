@@ -1,4 +1,4 @@
-"""Indexing: Gather, Slice, Expand, Tile (folded on constants; Gather of a constant table is an Embedding)."""
+"""Indexing: Gather, Slice, Expand, Tile, DepthToSpace, SpaceToDepth (Gather of a constant table is an Embedding)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +7,6 @@ from bigdl_runtime import nn
 
 from ..context import OnnxNode, Sym
 from ..registry import ONNX
-
-
-def _runtime(node: OnnxNode, layer_name: str, make, inputs: list):
-    cls = getattr(nn, layer_name, None)
-    if cls is None:
-        raise node.error(f"{node.op_type} on values computed at run time is not supported yet")
-    return node.apply(make(cls), inputs)
 
 
 @ONNX.register("Gather", since=1)
@@ -31,7 +24,7 @@ def gather(node: OnnxNode):
         layer = nn.Embedding(table.shape[0], table.shape[1])
         layer.weight.data[...] = table
         return node.apply(layer, [indices])
-    return _runtime(node, "Gather", lambda cls: cls(axis), [data, indices])
+    return node.apply(nn.Gather(axis), [data, indices])
 
 
 def slice_plan(node: OnnxNode, rank: int, starts, ends, axes, steps) -> tuple[list, list, list, list]:
@@ -67,7 +60,7 @@ def slice_(node: OnnxNode):
             index[a] = slice(_clamp(s, dim, st), _clamp(e, dim, st) if e > -2**62 else None, st)
         return x[tuple(index)]
     starts, ends, axes, steps = plan
-    return _runtime(node, "Slice", lambda cls: cls(starts, ends, axes, steps), [x])
+    return node.apply(nn.Slice(starts, ends, axes, steps), [x])
 
 
 @ONNX.register("Expand", since=8)
@@ -78,7 +71,7 @@ def expand(node: OnnxNode):
         out = np.broadcast_shapes(np.shape(x), tuple(shape))
         node.ctx.check_size(out, np.asarray(x).dtype, node.where)
         return np.broadcast_to(x, out).copy()
-    return _runtime(node, "Expand", lambda cls: cls(shape), [x])
+    return node.apply(nn.Expand(shape), [x])
 
 
 @ONNX.register("Tile", since=6)
@@ -89,4 +82,16 @@ def tile(node: OnnxNode):
         out = [d * r for d, r in zip(np.shape(x), repeats)]
         node.ctx.check_size(out, np.asarray(x).dtype, node.where)
         return np.tile(x, repeats)
-    return _runtime(node, "Tile", lambda cls: cls(repeats), [x])
+    return node.apply(nn.Tile(repeats), [x])
+
+
+@ONNX.register("DepthToSpace", since=1)
+def depth_to_space(node: OnnxNode):
+    return node.apply(nn.DepthToSpace(int(node.attr("blocksize")), node.attr("mode", "DCR")), [node.value(0)])
+
+
+@ONNX.register("SpaceToDepth", since=1)
+def space_to_depth(node: OnnxNode):
+    if node.attr("mode", "DCR") != "DCR":
+        raise node.error(f"mode {node.attr('mode')!r} is not supported (only DCR)")
+    return node.apply(nn.SpaceToDepth(int(node.attr("blocksize"))), [node.value(0)])

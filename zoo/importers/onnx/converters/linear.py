@@ -1,4 +1,4 @@
-"""Gemm and MatMul: a constant right-hand matrix becomes a Linear layer (trainable weight)."""
+"""Gemm, MatMul and Einsum: a constant right-hand matrix becomes a Linear layer (trainable weight)."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,7 +55,13 @@ def matmul(node: OnnxNode):
         return np.matmul(a, b)
     if not isinstance(b, Sym) and np.ndim(b) == 2 and (a.rank is None or a.rank >= 2):
         return node.apply(_linear(np.ascontiguousarray(np.asarray(b).T), None), [a])
-    layer_cls = getattr(nn, "MatMul", None)
-    if layer_cls is None:
-        raise node.error("a MatMul of two computed tensors (or a constant left operand) is not supported yet")
-    return node.apply(layer_cls(), [a, b])
+    return node.apply(nn.MatMul(), [a, b])
+
+
+@ONNX.register("Einsum", since=12)
+def einsum(node: OnnxNode):
+    values = [node.value(i) for i in range(node.n_inputs())]
+    equation = node.attr("equation")
+    if not any(isinstance(v, Sym) for v in values):
+        return np.einsum(equation, *[np.asarray(v) for v in values])
+    return node.apply(nn.Einsum(equation), values)

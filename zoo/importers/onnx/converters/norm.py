@@ -1,4 +1,4 @@
-"""BatchNormalization (inference statistics) and LayerNormalization onto our norm layers."""
+"""BatchNormalization (inference statistics), LayerNormalization, InstanceNormalization and LRN."""
 from __future__ import annotations
 
 import numpy as np
@@ -56,4 +56,20 @@ def layer_norm(node: OnnxNode):
     layer = nn.LayerNorm(trailing, eps=float(node.attr("epsilon", 1e-5)))
     layer.weight.data[...] = np.broadcast_to(scale, trailing)
     layer.bias.data[...] = 0 if bias is None else np.broadcast_to(bias, trailing)
+    return node.apply(layer, [node.value(0)])
+
+
+@ONNX.register("InstanceNormalization", since=6)
+def instance_norm(node: OnnxNode):
+    scale, bias = np.asarray(node.const(1, "scale")), np.asarray(node.const(2, "B"))
+    layer = nn.InstanceNorm(scale.size, eps=float(node.attr("epsilon", 1e-5)), affine=True)
+    layer.weight.data[...] = scale
+    layer.bias.data[...] = bias
+    return node.apply(layer, [node.value(0)])
+
+
+@ONNX.register("LRN", since=1)
+def lrn(node: OnnxNode):
+    layer = nn.LocalResponseNorm(int(node.attr("size")), alpha=float(node.attr("alpha", 1e-4)),
+                                 beta=float(node.attr("beta", 0.75)), k=float(node.attr("bias", 1.0)))
     return node.apply(layer, [node.value(0)])

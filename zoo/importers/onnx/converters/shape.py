@@ -1,8 +1,8 @@
 """Shape ops: Flatten, Reshape, Transpose, Concat, Split, Squeeze, Unsqueeze, Pad.
 
-A reshape whose target has at most one unknown dimension (typically a dynamic
-batch) is placed as a full-rank :class:`ReshapeTo` with -1 there; otherwise the
-target shape is computed in the graph.
+Reshape keeps ONNX's full-rank semantics (:class:`ReshapeTo`); a target whose first
+entry equals the exported batch size copies the run-time batch instead, so a model
+exported at batch 1 scores any batch.
 """
 from __future__ import annotations
 
@@ -24,25 +24,6 @@ def axes_of(node: OnnxNode, input_index: int, opset_input: int) -> list[int] | N
     return None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
 
 
-def reshape_to(node: OnnxNode, x, shape: list, suffix: str = ""):
-    """Reshape ``x`` to ``shape`` (entries None = unknown at import): folded, or a ReshapeTo layer."""
-    if not isinstance(x, Sym):
-        return np.asarray(x).reshape([int(s) for s in shape])
-    unknown = [i for i, s in enumerate(shape) if s is None]
-    if len(unknown) > 1:
-        raise node.error(f"the output shape {shape} has several dimensions unknown at import time")
-    target = [-1 if s is None else int(s) for s in shape]
-    return node.apply(ReshapeTo(target, allowzero=True) if 0 in target and -1 not in target
-                      else ReshapeTo(target), [x], suffix=suffix)
-
-
-def _norm_axes(node: OnnxNode, axes: list[int], rank: int) -> list[int]:
-    out = sorted(a + rank if a < 0 else a for a in axes)
-    if any(not 0 <= a < rank for a in out) or len(set(out)) != len(out):
-        raise node.error(f"axes {axes} are invalid for rank {rank}")
-    return out
-
-
 @ONNX.register("Flatten", since=1)
 def flatten(node: OnnxNode):
     rank = node.rank(0)
@@ -52,15 +33,17 @@ def flatten(node: OnnxNode):
             raise node.error("a negative axis needs the input's rank")
         axis += rank
     if axis == 0:
-        return reshape_to(node, node.value(0), [1, None])
+        return node.apply(ReshapeTo([1, -1]), [node.value(0)])
     return node.apply(nn.Flatten(axis), [node.value(0)])
 
 
 @ONNX.register("Reshape", since=5)
 def reshape(node: OnnxNode):
     x = node.value(0)
-    target = [int(s) for s in np.asarray(node.const(1, "shape")).reshape(-1)]
     allowzero = bool(node.attr("allowzero", 0))
+    if isinstance(node.value(1), Sym):  # a target computed in the graph (from a dynamic batch size)
+        return node.apply(ReshapeTo(allowzero=allowzero), [x, node.value(1)])
+    target = [int(s) for s in np.asarray(node.const(1, "shape")).reshape(-1)]
     in_shape = node.shape(0)
     if not isinstance(x, Sym):
         return np.asarray(x).reshape(onnx_target_shape(np.shape(x), target, allowzero))
@@ -109,30 +92,22 @@ def split(node: OnnxNode):
 
 @ONNX.register("Squeeze", since=1)
 def squeeze(node: OnnxNode):
-    x, shape = node.value(0), node.shape(0)
-    if shape is None:
-        raise node.error("needs the input's rank")
+    x = node.value(0)
     axes = axes_of(node, 1, 13)
-    if axes is None:
-        if any(d is None for d in shape):
-            raise node.error("squeezing all size-1 axes needs a static input shape")
-        axes = [i for i, d in enumerate(shape) if d == 1]
-    axes = _norm_axes(node, axes, len(shape))
-    if any(shape[a] not in (1, None) for a in axes):
-        raise node.error(f"cannot squeeze axes {axes} of shape {shape}")
-    return reshape_to(node, x, [d for i, d in enumerate(shape) if i not in axes])
+    if not isinstance(x, Sym):
+        return np.squeeze(np.asarray(x), axis=None if axes is None else tuple(axes))
+    return node.apply(nn.Squeeze(axes), [x])
 
 
 @ONNX.register("Unsqueeze", since=1)
 def unsqueeze(node: OnnxNode):
-    x, shape = node.value(0), node.shape(0)
-    if shape is None:
-        raise node.error("needs the input's rank")
-    axes = _norm_axes(node, axes_of(node, 1, 13) or [], len(shape) + len(axes_of(node, 1, 13) or []))
-    out = list(shape)
-    for a in axes:
-        out.insert(a, 1)
-    return reshape_to(node, x, out)
+    x = node.value(0)
+    axes = axes_of(node, 1, 13)
+    if axes is None:
+        raise node.error("axes are required")
+    if not isinstance(x, Sym):
+        return np.expand_dims(np.asarray(x), tuple(axes))
+    return node.apply(nn.Unsqueeze(axes), [x])
 
 
 @ONNX.register("Pad", since=2)
