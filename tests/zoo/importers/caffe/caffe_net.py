@@ -67,7 +67,7 @@ class CaffeNet:
                     blob.num, blob.channels, blob.height, blob.width = num, channels, height, width
                 else:
                     blob.shape.dim.extend(a.shape)
-                blob.data.extend(a.ravel().tolist())
+                blob.MergeFromString(packed_floats(a))
         return net.SerializeToString()
 
     def write(self, folder: Path, stem: str = "net") -> tuple[Path, Path]:
@@ -75,6 +75,19 @@ class CaffeNet:
         proto.write_text(self.prototxt())
         model.write_bytes(self.caffemodel())
         return proto, model
+
+
+def packed_floats(a: np.ndarray) -> bytes:
+    """BlobProto field 5 (``repeated float data [packed = true]``) in wire format: tag, byte length
+    as a varint, little-endian float32 values (much faster than ``data.extend`` for big blobs)."""
+    payload = np.ascontiguousarray(a, dtype="<f4").tobytes()
+    n, varint = len(payload), bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        varint.append(byte | (0x80 if n else 0))
+        if not n:
+            break
+    return bytes([5 << 3 | 2]) + bytes(varint) + payload
 
 
 def opencv_outputs(proto: Path, model: Path, inputs: dict[str, np.ndarray], layers: Sequence[str]) -> list[np.ndarray]:
