@@ -91,17 +91,29 @@ def _unrows(rows: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...]) -> 
 def _extreme(x: np.ndarray, axes: int | Sequence[int] | None, keepdims: bool, op: str,
              largest: bool) -> tuple[np.ndarray, Any]:
     ax = normalize_axes(axes, x.ndim, op)
-    if any(x.shape[a] == 0 for a in ax):
-        raise ValueError(f"{op}: cannot reduce an empty axis of shape {x.shape}")
+    out_shape = _kept_shape(x.shape, ax) if keepdims else tuple(n for i, n in enumerate(x.shape) if i not in ax)
+    if any(x.shape[a] == 0 for a in ax):  # ONNX: the extreme of nothing is -inf (max) / +inf (min)
+        return np.full(out_shape, _empty_extreme(x.dtype, largest), dtype=x.dtype), _cache(x, ax, index=None)
     rows = _rows(x, ax)
     index = rows.argmax(axis=-1) if largest else rows.argmin(axis=-1)
     y = np.take_along_axis(rows, index[..., None], axis=-1)[..., 0]
-    out_shape = _kept_shape(x.shape, ax) if keepdims else tuple(n for i, n in enumerate(x.shape) if i not in ax)
     return y.reshape(out_shape), _cache(x, ax, index=index, width=rows.shape[-1])
+
+
+def _empty_extreme(dtype: np.dtype, largest: bool) -> Any:
+    """-inf / +inf, or the dtype's lowest / highest value where there is no infinity."""
+    if np.issubdtype(dtype, np.floating):
+        return -np.inf if largest else np.inf
+    if dtype == np.bool_:
+        return not largest
+    info = np.iinfo(dtype)
+    return info.min if largest else info.max
 
 
 def _extreme_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     index = cache["index"]
+    if index is None:  # reduced over an empty axis: the input has no elements
+        return (np.zeros(cache["shape"], dtype=dy.dtype),)
     rows = np.zeros(index.shape + (cache["width"],), dtype=dy.dtype)
     np.put_along_axis(rows, index[..., None], dy.reshape(index.shape + (1,)), axis=-1)
     return (_unrows(rows, cache["shape"], cache["axes"]),)
@@ -203,7 +215,9 @@ def topk_forward(x: np.ndarray, k: int, axis: int = -1, largest: bool = True,
     k = int(k)
     if not 0 <= k <= x.shape[a]:
         raise ValueError(f"topk: k={k} is out of range for axis {a} of size {x.shape[a]} (input {x.shape})")
-    key = np.moveaxis(-x if largest else x, a, -1)  # smaller key = better
+    # smaller key = better; ~x reverses integer order without overflow (-x would wrap unsigned values)
+    flipped = np.invert(x) if x.dtype.kind in "biu" else -x
+    key = np.moveaxis(flipped if largest else x, a, -1)
     index = np.moveaxis(_best_k(key, k), -1, a).astype(np.int64)
     values = np.take_along_axis(x, index, axis=a)
     return (values, index), {"shape": x.shape, "axis": a, "index": index, "dtype": x.dtype}

@@ -67,8 +67,17 @@ def test_bad_axes_are_reported():
         K.reduce_sum_forward(np.ones((2, 2, 2)), [3])
     with pytest.raises(ValueError, match="name an axis twice"):
         K.reduce_mean_forward(np.ones((2, 2)), [1, -1])
-    with pytest.raises(ValueError, match="empty axis"):
-        K.reduce_max_forward(np.ones((2, 0)), [1])
+
+
+
+@pytest.mark.parametrize("op, dtype", [("reduce_max", np.float32), ("reduce_min", np.float32),
+                                       ("reduce_max", np.int32), ("reduce_min", np.int64)])
+def test_max_min_of_an_empty_set_match_onnx(op, dtype):
+    x = np.ones((2, 0, 4), dtype)
+    y, cache = pair(op)[0](x, [1], keepdims=True)
+    (expected,) = run_node(OPS[op], [x, np.array([1], np.int64)], keepdims=1)
+    np.testing.assert_array_equal(y, expected)
+    assert y.dtype == dtype and pair(op)[1](np.ones((2, 1, 4), np.float32), cache)[0].shape == (2, 0, 4)
 
 
 # ------------------------------------------------------------ argmax / argmin
@@ -107,6 +116,20 @@ def test_topk_forward_matches_onnx_with_ties(shape, k, axis, largest):
     assert index.dtype == np.int64 and values.dtype == np.float32
     (dx,) = K.topk_backward((np.ones_like(values), None), cache)
     assert dx.sum() == values.size
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint64, np.int32, np.int64, np.bool_])
+def test_topk_orders_integer_and_boolean_types(dtype):
+    """Largest-first must not negate (it wraps unsigned values); compare with a stable sort in float64."""
+    x = np.array([[0, 3, 255, 3, 1, 0]]).astype(dtype)
+    if dtype == np.int64:
+        x[0, 4] = np.iinfo(np.int64).min  # -x overflows here
+    for largest in (True, False):
+        (values, index), _ = K.topk_forward(x, 3, axis=1, largest=largest)
+        key = x.astype(np.float64)
+        expected = np.argsort(-key if largest else key, axis=1, kind="stable")[:, :3]
+        np.testing.assert_array_equal(index, expected)
+        assert values.dtype == x.dtype
 
 
 def test_topk_rejects_a_k_beyond_the_axis():
