@@ -101,7 +101,8 @@ class OnnxNode:
         if v is None:
             return default
         if isinstance(v, Sym):
-            raise ConstantRequiredError(f"{self.where}: input {i} ({what or self.inputs[i]!r}) must be a constant "
+            label = f"{what}, " if what else ""
+            raise ConstantRequiredError(f"{self.where}: input {i} ({label}{self.inputs[i]!r}) must be a constant "
                                         "known at import time, but it is computed from the graph inputs", i)
         return v
 
