@@ -207,16 +207,24 @@ def depth_to_space_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     return _unrearrange(dy, cache)
 
 
-def space_to_depth_forward(x: np.ndarray, blocksize: int) -> tuple[np.ndarray, Any]:
-    """Move ``blocksize x blocksize`` spatial blocks into channels (ONNX SpaceToDepth, inverse of DCR).
+def space_to_depth_forward(x: np.ndarray, blocksize: int, mode: str = "DCR") -> tuple[np.ndarray, Any]:
+    """Move ``blocksize x blocksize`` spatial blocks into channels (ONNX SpaceToDepth).
 
-    ``(N, C, H, W) -> (N, C * b^2, H / b, W / b)``.
+    ``(N, C, H, W) -> (N, C * b^2, H / b, W / b)``; the inverse of
+    :func:`depth_to_space_forward` in the same ``mode`` (``"DCR"``: block position
+    in the outer channel index, the ONNX default; ``"CRD"``: in the inner one, opset 28,
+    ``torch.nn.PixelUnshuffle``).
     """
     n, c, h, w = _blocks(x, blocksize, "space_to_depth")
     b = int(blocksize)
     if h % b or w % b:
         raise ValueError(f"space_to_depth: spatial size {h}x{w} is not divisible by blocksize {b}")
-    return _rearrange(x, (n, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4), (n, c * b * b, h // b, w // b))
+    mid, out = (n, c, h // b, b, w // b, b), (n, c * b * b, h // b, w // b)
+    if mode == "DCR":
+        return _rearrange(x, mid, (0, 3, 5, 1, 2, 4), out)
+    if mode == "CRD":
+        return _rearrange(x, mid, (0, 1, 3, 5, 2, 4), out)
+    raise ValueError(f"space_to_depth: mode must be 'DCR' or 'CRD', got {mode!r}")
 
 
 def space_to_depth_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:

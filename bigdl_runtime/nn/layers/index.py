@@ -1,4 +1,5 @@
-"""Indexing layers: Gather, Slice, Expand, Tile, Squeeze, Unsqueeze, DepthToSpace, SpaceToDepth, PixelShuffle.
+"""Indexing layers: Gather, Slice, Expand, Tile, Squeeze, Unsqueeze, DepthToSpace/PixelShuffle,
+SpaceToDepth/PixelUnshuffle.
 
 They wrap :mod:`bigdl_runtime.kernels.index` with ONNX semantics; axes count the
 batch axis (0) and may be negative. Slice, Expand and Tile take their index
@@ -312,23 +313,45 @@ class PixelShuffle(DepthToSpace):
 class SpaceToDepth(Module):
     """Move spatial blocks into channels: ``(N, C, H, W) -> (N, C*b^2, H/b, W/b)`` (ONNX SpaceToDepth).
 
-    The inverse of ``DepthToSpace(b, "DCR")``.
+    The inverse of ``DepthToSpace(b, mode)``.
 
     Args:
         block_size: the block edge ``b``; ``H`` and ``W`` must be multiples of it.
+        mode: ``"DCR"`` (ONNX default) or ``"CRD"`` (ONNX opset 28, ``torch.nn.PixelUnshuffle``).
+
+    Examples:
+        >>> SpaceToDepth(2)(np.zeros((1, 3, 4, 6))).shape
+        (1, 12, 2, 3)
     """
 
-    def __init__(self, block_size: int, name: str | None = None) -> None:
+    def __init__(self, block_size: int, mode: str = "DCR", name: str | None = None) -> None:
         super().__init__(name=name)
+        if mode not in ("DCR", "CRD"):
+            raise ValueError(f"{type(self).__name__}: mode must be 'DCR' or 'CRD', got {mode!r}")
         self.block_size = int(block_size)
+        self.mode = mode
         self._cache = None
 
     def get_config(self) -> dict[str, Any]:
-        return {"block_size": self.block_size}
+        return {"block_size": self.block_size, "mode": self.mode}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.space_to_depth_forward, x, self.block_size)
+        y, self._cache = call_kernel(self, K.space_to_depth_forward, x, self.block_size, self.mode)
         return y
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         return K.space_to_depth_backward(grad_output, self._need_cache(self._cache))[0]
+
+
+class PixelUnshuffle(SpaceToDepth):
+    """``torch.nn.PixelUnshuffle``: ``SpaceToDepth(downscale_factor, mode="CRD")``.
+
+    Args:
+        downscale_factor: the block edge.
+    """
+
+    def __init__(self, downscale_factor: int, name: str | None = None) -> None:
+        super().__init__(downscale_factor, "CRD", name=name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"downscale_factor": self.block_size}

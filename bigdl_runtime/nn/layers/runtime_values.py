@@ -17,13 +17,18 @@ from .shape import as_inputs
 MAX_ELEMENTS = 1 << 30
 
 
+#: The dtypes these layers produce: numpy's own bool, integer and floating types.
+DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64")
+
+
 def _dtype(name: str, layer: str) -> str:
     try:
         dtype = np.dtype(name)
     except TypeError:
         raise ValueError(f"{layer}: unknown dtype {name!r}") from None
-    if dtype.kind not in "biuf":
-        raise ValueError(f"{layer}: dtype must be bool, integer or floating, got {dtype.name}")
+    if dtype.name not in DTYPES:
+        raise ValueError(f"{layer}: dtype must be one of {', '.join(DTYPES)}; got {dtype.name}")
     return dtype.name
 
 

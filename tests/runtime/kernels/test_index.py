@@ -145,13 +145,15 @@ def test_depth_to_space(shape, block, mode):
     np.testing.assert_array_equal(y, run_node("DepthToSpace", [x], blocksize=block, mode=mode)[0])
 
 
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
 @pytest.mark.parametrize("shape, block", [((2, 2, 4, 6), 2), ((1, 1, 3, 6), 3)])
-def test_space_to_depth(shape, block):
-    check_kernel(K.space_to_depth_forward, K.space_to_depth_backward, [_x(shape)], {"blocksize": block})
+def test_space_to_depth(shape, block, mode):
+    check_kernel(K.space_to_depth_forward, K.space_to_depth_backward, [_x(shape)],
+                 {"blocksize": block, "mode": mode})
     x = _x(shape).astype(np.float32)
-    y, _ = K.space_to_depth_forward(x, block)
-    np.testing.assert_array_equal(y, run_node("SpaceToDepth", [x], blocksize=block)[0])
-    back, _ = K.depth_to_space_forward(y, block, "DCR")
+    y, _ = K.space_to_depth_forward(x, block, mode)
+    np.testing.assert_array_equal(y, run_node("SpaceToDepth", [x], opset=28, blocksize=block, mode=mode)[0])
+    back, _ = K.depth_to_space_forward(y, block, mode)
     np.testing.assert_array_equal(back, x)
 
 

@@ -71,6 +71,8 @@ def test_depth_space_layers_and_pixel_shuffle():
     y = _x((1, 2, 4, 6))
     np.testing.assert_array_equal(L.DepthToSpace(2)(L.SpaceToDepth(2)(y)), y)
     check_module(L.SpaceToDepth(2), [y])
+    np.testing.assert_array_equal(L.PixelShuffle(2)(L.PixelUnshuffle(2)(y)), y)
+    assert L.PixelUnshuffle(2).get_config() == {"downscale_factor": 2}
     with pytest.raises(ValueError, match="mode must be 'DCR' or 'CRD'"):
         L.DepthToSpace(2, mode="dcr")
 

@@ -75,6 +75,7 @@ CASES.update({
     "DepthToSpace": (lambda: L.DepthToSpace(2, mode="CRD"), [(1, 8, 2, 3)]),
     "PixelShuffle": (lambda: L.PixelShuffle(2), [(1, 8, 2, 3)]),
     "SpaceToDepth": (lambda: L.SpaceToDepth(2), [(1, 2, 4, 6)]),
+    "PixelUnshuffle": (lambda: L.PixelUnshuffle(2), [(1, 2, 4, 6)]),
 })
 CASES.update({
     "MatMul": (lambda: L.MatMul(), [(2, 3, 4), (4, 5)]),
