@@ -65,7 +65,8 @@ def reduce_mean_forward(x: np.ndarray, axes: int | Sequence[int] | None = None,
     """Mean over ``axes``."""
     ax = normalize_axes(axes, x.ndim, "reduce_mean")
     count = math.prod(x.shape[a] for a in ax)
-    return np.asarray(x.mean(axis=ax, keepdims=keepdims)), _cache(x, ax, count=count)
+    y = np.asarray(x.mean(axis=ax, keepdims=keepdims)).astype(x.dtype, copy=False)  # ints stay ints, as ONNX
+    return y, _cache(x, ax, count=count)
 
 
 def reduce_mean_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:

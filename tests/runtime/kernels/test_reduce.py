@@ -145,3 +145,12 @@ def test_topk_partition_path_agrees_with_a_stable_full_sort(largest):
         expected = np.argsort(-x if largest else x, axis=1, kind="stable")[:, :k]
         np.testing.assert_array_equal(index, expected)
         np.testing.assert_array_equal(values, np.take_along_axis(x, expected, 1))
+
+
+def test_integer_reductions_keep_the_dtype_as_onnx():
+    x = np.array([[1, 2, 4], [3, 5, -7]], np.int32)
+    for op in OPS:
+        y, _ = pair(op)[0](x, [1], keepdims=True)
+        (expected,) = run_node(OPS[op], [x, np.array([1], np.int64)], keepdims=1)
+        assert y.dtype == np.int32, op
+        np.testing.assert_array_equal(y, expected)
