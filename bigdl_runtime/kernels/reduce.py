@@ -36,6 +36,11 @@ def normalize_axes(axes: int | Sequence[int] | None, ndim: int, op: str) -> tupl
     return tuple(out)
 
 
+def _accumulator(x: np.ndarray) -> np.dtype | None:
+    """Integers sum in their own dtype (ONNX; numpy would widen int32 to int64)."""
+    return x.dtype if x.dtype.kind in "iu" else None
+
+
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -53,7 +58,7 @@ def reduce_sum_forward(x: np.ndarray, axes: int | Sequence[int] | None = None,
                        keepdims: bool = True) -> tuple[np.ndarray, Any]:
     """Sum over ``axes``."""
     ax = normalize_axes(axes, x.ndim, "reduce_sum")
-    return np.asarray(x.sum(axis=ax, keepdims=keepdims)), _cache(x, ax)
+    return np.asarray(x.sum(axis=ax, keepdims=keepdims, dtype=_accumulator(x))), _cache(x, ax)
 
 
 def reduce_sum_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
@@ -144,7 +149,7 @@ def reduce_prod_forward(x: np.ndarray, axes: int | Sequence[int] | None = None,
                         keepdims: bool = True) -> tuple[np.ndarray, Any]:
     """Product over ``axes``; the gradient is the product of the *other* elements (exact with zeros)."""
     ax = normalize_axes(axes, x.ndim, "reduce_prod")
-    return np.asarray(x.prod(axis=ax, keepdims=keepdims)), _cache(x, ax, input=x)
+    return np.asarray(x.prod(axis=ax, keepdims=keepdims, dtype=_accumulator(x))), _cache(x, ax, input=x)
 
 
 def reduce_prod_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
