@@ -1,0 +1,141 @@
+"""NNClassifier / NNEstimator as Spark ML stages: inside a Pipeline with StringIndexer and VectorAssembler,
+save and reload (fitted and unfitted), regression with validation, copy-on-fit, and clear errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+from pyspark.ml.feature import StringIndexer, VectorAssembler
+from pyspark.ml.linalg import Vectors
+
+from bigdl_runtime.nn import Linear, ReLU, Sequential, random
+from bigdl_runtime.nn.losses import MSELoss
+from zoo.pipeline import NNClassifier, NNClassifierModel, NNEstimator, NNModel
+
+SPECIES = np.array(["setosa", "versicolor", "virginica"])
+QUICK = {"batchSize": 40, "showProgress": False, "seed": 1}
+
+
+def flowers(spark, n: int, seed: int):
+    """Three separable clusters in 4-d with string class names (an iris-like table)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = np.array([[2, 0, 0, 1], [0, 2, 0, -1], [0, 0, 2, 0]], dtype=np.float64)
+    x = centres[y] + 0.4 * rng.standard_normal((n, 4))
+    rows = [(*map(float, r), str(SPECIES[c])) for r, c in zip(x, y)]
+    return spark.createDataFrame(rows, ["a", "b", "c", "d", "species"])
+
+
+def mlp(seed: int = 0) -> Sequential:
+    random.manual_seed(seed)
+    return Sequential(Linear(4, 16, name="fc1"), ReLU(), Linear(16, 3, name="fc2"))
+
+
+@pytest.fixture(scope="module")
+def fitted(spark):
+    """A fitted StringIndexer -> VectorAssembler -> NNClassifier pipeline and its data."""
+    train, test = flowers(spark, 120, seed=0), flowers(spark, 60, seed=1)
+    clf = NNClassifier(mlp(), maxEpoch=4, learningRate=0.1, momentum=0.9, **QUICK)
+    pipeline = Pipeline(stages=[StringIndexer(inputCol="species", outputCol="label"),
+                                VectorAssembler(inputCols=["a", "b", "c", "d"], outputCol="features"), clf])
+    return pipeline, pipeline.fit(train), train, test
+
+
+def test_classifier_in_a_pipeline_learns_and_adds_prediction_columns(fitted):
+    _, model, _, test = fitted
+    scored = model.transform(test)
+    assert scored.columns == ["a", "b", "c", "d", "species", "label", "features", "prediction", "probability"]
+    assert dict(scored.dtypes)["prediction"] == "double" and dict(scored.dtypes)["probability"] == "vector"
+    accuracy = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(scored)
+    assert accuracy > 0.9
+    rows = scored.select("prediction", "probability").collect()
+    probabilities = np.array([r.probability.toArray() for r in rows])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-9)
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), [r.prediction for r in rows])
+    nn_stage = model.stages[-1]
+    assert isinstance(nn_stage, NNClassifierModel)
+    assert len(nn_stage.history.train) == 12                       # 4 epochs of 3 batches of 40
+
+
+def test_fitted_pipeline_saves_and_reloads_with_identical_predictions(fitted, tmp_path):
+    _, model, _, test = fitted
+    path = str(tmp_path / "pipeline")
+    model.write().overwrite().save(path)
+    assert sorted(p.name for p in (tmp_path / "pipeline" / "stages").iterdir())[-1].endswith("NNClassifierModel" +
+                                                                                              "_" + model.stages[-1].uid.split("_")[1])
+    reloaded = PipelineModel.load(path)
+    stage = reloaded.stages[-1]
+    assert isinstance(stage, NNClassifierModel) and stage.uid == model.stages[-1].uid
+    assert stage.getFeaturesCol() == "features" and stage.getBatchSize() == 40
+    before = model.transform(test).select("prediction", "probability").collect()
+    after = reloaded.transform(test).select("prediction", "probability").collect()
+    assert [r.prediction for r in before] == [r.prediction for r in after]
+    assert all(np.array_equal(a.probability.toArray(), b.probability.toArray()) for a, b in zip(before, after))
+
+
+def test_unfitted_pipeline_round_trip_keeps_params_network_and_loss(fitted, tmp_path):
+    pipeline, _, _, _ = fitted
+    pipeline.write().overwrite().save(str(tmp_path / "unfitted"))
+    clf = Pipeline.load(str(tmp_path / "unfitted")).getStages()[-1]
+    original = pipeline.getStages()[-1]
+    assert isinstance(clf, NNClassifier)
+    assert (clf.getMaxEpoch(), clf.getLearningRate(), clf.getMomentum(), clf.getBatchSize()) == (4, 0.1, 0.9, 40)
+    assert type(clf.loss).__name__ == "CrossEntropyLoss"
+    saved, loaded = original.model.state_dict(), clf.model.state_dict()
+    assert saved.keys() == loaded.keys() and all(np.array_equal(saved[k], loaded[k]) for k in saved)
+
+
+def test_fit_trains_a_copy_so_refitting_gives_the_same_network(spark):
+    df = VectorAssembler(inputCols=["a", "b", "c", "d"], outputCol="features").transform(
+        StringIndexer(inputCol="species", outputCol="label").fit(flowers(spark, 40, 2)).transform(flowers(spark, 40, 2)))
+    net = mlp()
+    initial = net.state_dict()
+    clf = NNClassifier(net, maxEpoch=1, learningRate=0.1, **QUICK)
+    first, second = clf.fit(df).model.state_dict(), clf.fit(df).model.state_dict()
+    assert all(np.array_equal(net.state_dict()[k], initial[k]) for k in initial)      # the estimator's net untouched
+    assert all(np.array_equal(first[k], second[k]) for k in first)
+    assert not np.array_equal(first["fc1.weight"], initial["fc1.weight"])
+
+
+def test_estimator_regression_with_array_features_feature_shape_and_validation(spark):
+    rng = np.random.default_rng(3)
+    w = np.array([[1.5], [-2.0], [0.5], [1.0]])
+    x = rng.standard_normal((80, 4))
+    rows = [([float(v) for v in r], float(t)) for r, t in zip(x, (x @ w).ravel())]
+    df = spark.createDataFrame(rows, ["x", "y"])
+    random.manual_seed(0)
+    est = NNEstimator(Sequential(Linear(4, 1)), MSELoss(), featuresCol="x", labelCol="y", featureShape=[4],
+                      maxEpoch=8, learningRate=0.3, batchSize=80, showProgress=False, predictionCol="yhat")
+    est.setValidation(df, ["loss", "mae"])
+    model = est.fit(df)
+    assert isinstance(model, NNModel)
+    assert len(model.history.validation) == 8 and model.history.validation[-1]["mae"] < 0.05
+    out = model.transform(df).select("y", "yhat").collect()
+    assert all(len(r.yhat) == 1 for r in out)
+    np.testing.assert_allclose([r.yhat[0] for r in out], [r.y for r in out], atol=0.2)
+
+
+def test_vector_column_reshaped_to_feature_shape_reaches_the_network(spark):
+    from bigdl_runtime.nn import Flatten
+
+    df = spark.createDataFrame([(Vectors.dense(np.arange(6.0)), 0.0)], ["features", "label"])
+    net = Sequential(Flatten())
+    out = NNModel(net, featureShape=[2, 3]).transform(df).first().prediction
+    np.testing.assert_array_equal(out.toArray(), np.arange(6.0))
+    with pytest.raises(Exception, match=r"cannot be reshaped to featureShape \[4, 2\]"):
+        NNModel(net, featureShape=[4, 2]).transform(df).collect()
+
+
+def test_clear_errors_for_bad_columns_labels_and_params(spark):
+    df = spark.createDataFrame([(Vectors.dense([1.0, 2.0, 3.0, 4.0]), 1.5)], ["features", "label"])
+    with pytest.raises(ValueError, match=r"label 1.5 is not a class index"):
+        NNClassifier(mlp(), maxEpoch=1, **QUICK).fit(df)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['target'\]"):
+        NNClassifier(mlp(), labelCol="target", maxEpoch=1, **QUICK).fit(df)
+    with pytest.raises(TypeError, match="unknown parameter 'epochs'"):
+        NNClassifier(mlp(), epochs=3)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        NNClassifier(mlp(), optimizer="lbfgs", **QUICK).fit(df)
+    with pytest.raises(ValueError, match=r"output column\(s\) \['label'\] already exist"):
+        NNModel(mlp(), predictionCol="label").transform(df)

@@ -1,0 +1,87 @@
+"""Transfer learning: cut a pretrained network at a named layer, freeze it, put a new head on it.
+
+The pieces share the pretrained layer objects (no copies), so training the
+new network updates the backbone's layers when they are not frozen::
+
+    >>> backbone = cut(pretrained, "fc2")                     # input ... fc2, as a Graph
+    >>> net = with_new_head(backbone, [ReLU(), Linear(84, 10, name="head")])   # backbone frozen
+    >>> # train the head (e.g. NNClassifier(net).fit(df)), then fine-tune everything:
+    >>> net.unfreeze()
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from bigdl_runtime.nn import Graph, Input, Module, Sequential
+
+
+def as_graph(model: Module, name: str | None = None) -> Graph:
+    """``model`` as a Graph: a Graph is returned as is, a Sequential becomes a chain of nodes.
+
+    The chain's node names are the Sequential's child names (``"conv1"``, or
+    ``"3"`` for an unnamed fourth child), so they can be given to :func:`cut`.
+    The layers are shared with ``model``, not copied.
+
+    Raises:
+        TypeError: for a model that is neither a Graph nor a Sequential.
+    """
+    if isinstance(model, Graph):
+        return model
+    if not isinstance(model, Sequential):
+        raise TypeError(f"as_graph: {model.describe()} is neither a Graph nor a Sequential; wrap it in one")
+    if len(model) == 0:
+        raise ValueError(f"as_graph: {model.describe()} is empty")
+    x = Input(name="input")
+    node = x
+    for key, layer in model._modules.items():
+        node = layer(node)
+        node.name = key
+    return Graph(x, node, name=name or model.name)
+
+
+def cut(model: Module, layer: str, name: str | None = None) -> Graph:
+    """The part of ``model`` from its input(s) up to and including the node called ``layer``.
+
+    Args:
+        model: a Graph or a Sequential (see :func:`as_graph` for node names).
+        layer: the node whose output becomes the new network's output.
+        name: the new network's name (default ``"backbone"``).
+
+    Returns:
+        a Graph sharing ``model``'s layers (see ``Graph.new_graph``).
+
+    Raises:
+        KeyError: no node called ``layer``; the message lists close names.
+    """
+    return as_graph(model).new_graph(outputs=[layer], name=name or "backbone")
+
+
+def with_new_head(backbone: Module, head: Module | Sequence[Module], freeze_backbone: bool = True,
+                  name: str | None = None) -> Graph:
+    """A network ``input -> backbone -> head`` (the head's layers applied in order).
+
+    Args:
+        backbone: the pretrained part (e.g. from :func:`cut`); its name
+            (default ``"backbone"``) prefixes its parameters in the new network.
+        head: a layer or a list of layers, freshly initialised.
+        freeze_backbone: mark the backbone's parameters non-trainable, so only
+            the head learns (undo with ``network.unfreeze()`` to fine-tune).
+        name: the new network's name.
+
+    Examples:
+        >>> net = with_new_head(cut(resnet, "pool5"), Linear(512, 5, name="classifier"))
+        >>> [k for k, p in net.named_parameters() if p.trainable]
+        ['classifier.weight', 'classifier.bias']
+    """
+    layers = [head] if isinstance(head, Module) else list(head)
+    if not layers:
+        raise ValueError("with_new_head: the head has no layers")
+    if backbone.name is None:
+        backbone.name = "backbone"
+    if freeze_backbone:
+        backbone.freeze()
+    x = Input(name="input")
+    node = backbone(x)
+    for layer in layers:
+        node = layer(node)
+    return Graph(x, node, name=name)
