@@ -57,6 +57,7 @@ def _second_bottom(ctx: LayerContext, axis: int) -> object:
 
 @converter("Scale")
 def scale(ctx: LayerContext) -> list[Value]:
+    """Scale (per-axis weight, optional bias) or, with a second bottom, a broadcast Mul."""
     ctx.expect_inputs(1, 2)
     p = ctx.layer.scale_param
     if len(ctx.inputs) == 2:
@@ -77,6 +78,7 @@ def scale(ctx: LayerContext) -> list[Value]:
 
 @converter("Bias")
 def bias(ctx: LayerContext) -> list[Value]:
+    """Bias (per-axis learned bias) or, with a second bottom, a broadcast Add."""
     ctx.expect_inputs(1, 2)
     p = ctx.layer.bias_param
     if len(ctx.inputs) == 2:

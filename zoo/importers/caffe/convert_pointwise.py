@@ -16,12 +16,14 @@ def _same(ctx: LayerContext, module: object) -> list[Value]:
 
 @converter("ReLU")
 def relu(ctx: LayerContext) -> list[Value]:
+    """ReLU, or LeakyReLU when ``negative_slope`` is set."""
     slope = ctx.layer.relu_param.negative_slope
     return _same(ctx, LeakyReLU(slope, name=ctx.name) if slope else ReLU(name=ctx.name))
 
 
 @converter("PReLU")
 def prelu(ctx: LayerContext) -> list[Value]:
+    """PReLU: one slope per channel, or one shared (``channel_shared``, a 0-D blob)."""
     p = ctx.layer.prelu_param
     if len(ctx.shape()) < 2:
         raise ctx.fail(f"expects an input (N, C, ...), got {ctx.shape()}")
@@ -36,26 +38,31 @@ def prelu(ctx: LayerContext) -> list[Value]:
 
 @converter("ELU")
 def elu(ctx: LayerContext) -> list[Value]:
+    """ELU with ``alpha``."""
     return _same(ctx, ELU(ctx.layer.elu_param.alpha, name=ctx.name))
 
 
 @converter("Sigmoid")
 def sigmoid(ctx: LayerContext) -> list[Value]:
+    """Sigmoid."""
     return _same(ctx, Sigmoid(name=ctx.name))
 
 
 @converter("TanH")
 def tanh(ctx: LayerContext) -> list[Value]:
+    """Tanh."""
     return _same(ctx, Tanh(name=ctx.name))
 
 
 @converter("AbsVal")
 def absval(ctx: LayerContext) -> list[Value]:
+    """Abs."""
     return _same(ctx, Abs(name=ctx.name))
 
 
 @converter("Power")
 def power(ctx: LayerContext) -> list[Value]:
+    """Power: ``(shift + scale * x) ** power``."""
     p = ctx.layer.power_param
     return _same(ctx, Power(p.power, p.scale, p.shift, name=ctx.name))
 
@@ -68,6 +75,7 @@ def dropout(ctx: LayerContext) -> list[Value]:
 
 @converter("Softmax")
 def softmax(ctx: LayerContext) -> list[Value]:
+    """Softmax over ``axis``."""
     ctx.expect_inputs(1)
     return _same(ctx, Softmax(dim=ctx.axis(ctx.layer.softmax_param.axis), name=ctx.name))
 

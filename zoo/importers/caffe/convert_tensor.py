@@ -27,6 +27,7 @@ def input_layer(ctx: LayerContext) -> list[Value]:
 
 @converter("Concat")
 def concat(ctx: LayerContext) -> list[Value]:
+    """Concat along ``axis`` (or the deprecated ``concat_dim``)."""
     p = ctx.layer.concat_param
     if not ctx.inputs:
         raise ctx.fail("expects at least one bottom blob")
@@ -87,6 +88,7 @@ def _reshape(ctx: LayerContext, out: tuple, suffix: str | None = None) -> list[V
 
 @converter("Flatten")
 def flatten(ctx: LayerContext) -> list[Value]:
+    """Flatten from ``axis`` to ``end_axis`` (a Reshape unless it is the usual ``(N, -1)``)."""
     ctx.expect_inputs(1)
     p = ctx.layer.flatten_param
     shape = ctx.shape()

@@ -58,6 +58,7 @@ def _conv_geometry(ctx: LayerContext, p: pb.ConvolutionParameter) -> dict:
 
 @converter("Convolution")
 def convolution(ctx: LayerContext) -> list[Value]:
+    """Conv2d: groups, dilation, kernel/pad/stride as one value, one per axis or ``*_h``/``*_w``."""
     ctx.expect_inputs(1)
     p = ctx.layer.convolution_param
     g = _conv_geometry(ctx, p)
@@ -78,6 +79,7 @@ def convolution(ctx: LayerContext) -> list[Value]:
 
 @converter("Deconvolution")
 def deconvolution(ctx: LayerContext) -> list[Value]:
+    """ConvTranspose2d (weights ``(C_in, C_out / group, kh, kw)`` as Caffe stores them)."""
     ctx.expect_inputs(1)
     p = ctx.layer.convolution_param
     g = _conv_geometry(ctx, p)
@@ -134,6 +136,7 @@ def _pooled_size(size: int, k: int, pad: int, stride: int, ceil: bool) -> int:
 
 @converter("Pooling")
 def pooling(ctx: LayerContext) -> list[Value]:
+    """MaxPool2d / AvgPool2d with Caffe's output size (ceil), or the global poolings."""
     ctx.expect_inputs(1)
     p = ctx.layer.pooling_param
     shape = ctx.shape()

@@ -1,7 +1,6 @@
 """Bad input fails with a clear error naming the file, the layer and what is wrong."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.zoo.importers.caffe.caffe_net import CaffeNet

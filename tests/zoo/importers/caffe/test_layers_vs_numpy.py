@@ -57,3 +57,15 @@ def test_scale_with_scalar_and_filler_defaults(tmp_path, rng):
     x = rng.standard_normal((2, 3, 2)).astype(np.float32)
     (y,) = _run(tmp_path, net, x, outputs=["scalar"])
     np.testing.assert_allclose(y, 1.5 * x - 0.5, rtol=1e-6)
+
+
+def test_pooling_round_mode_floor(tmp_path, rng):
+    """BVLC's ``round_mode: FLOOR`` (OpenCV's schema has a different field at that number)."""
+    net = CaffeNet(rng).input("data", (1, 2, 10, 13))
+    net.layer("pool", "Pooling", ["data"], params="pooling_param { pool: MAX kernel_size: 3 stride: 2 "
+                                                  "round_mode: FLOOR }")
+    x = rng.standard_normal((1, 2, 10, 13)).astype(np.float32)
+    (y,) = _run(tmp_path, net, x, outputs=["pool"])
+    want = np.array([[[[x[0, c, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max() for j in range(6)] for i in range(4)]
+                      for c in range(2)]])
+    np.testing.assert_array_equal(y, want)
