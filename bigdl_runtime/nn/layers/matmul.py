@@ -6,6 +6,7 @@ so is trained like any parameter).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,8 @@ class Einsum(Module):
 
     def __init__(self, equation: str, name: str | None = None) -> None:
         super().__init__(name=name)
+        if not re.fullmatch(r"[A-Za-z.,\s]*(->[A-Za-z.\s]*)?", str(equation)):
+            raise ValueError(f"Einsum: bad equation {equation!r}: use letters, ',', '...' and one '->'")
         self.equation = str(equation)
         self._cache = None
 

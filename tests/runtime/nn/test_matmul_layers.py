@@ -34,6 +34,13 @@ def test_einsum_layer(equation, shapes):
     assert (g.shape == xs[0].shape) if len(xs) == 1 else [x.shape for x in g] == [x.shape for x in xs]
 
 
+def test_einsum_equation_is_checked_when_built_and_when_run():
+    with pytest.raises(ValueError, match="Einsum: bad equation 'ij;jk'"):
+        L.Einsum("ij;jk")
+    with pytest.raises(ValueError, match=r"Einsum\('e'\): einsum: equation 'ij,jk->ik' has 2 operand\(s\), got 1"):
+        L.Einsum("ij,jk->ik", name="e")(np.ones((2, 3)))
+
+
 def test_attention_scores_in_a_graph_train_both_sides():
     q, k = Input(name="q"), Input(name="k")
     scores = L.Einsum("bqd,bkd->bqk")(q, k)
