@@ -115,14 +115,24 @@ def pow_forward(base: np.ndarray, exponent: np.ndarray | float) -> tuple[np.ndar
     return y, (base, exponent, y)
 
 
-def pow_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray]:
-    base, exponent, y = cache
+def pow_base_grad(dy: np.ndarray, cache: Any) -> np.ndarray | None:
+    """The base's gradient ``dy * exponent * base ** (exponent - 1)`` alone (None for an integer base)."""
+    base, exponent, _ = cache
+    if not np.issubdtype(base.dtype, np.floating):
+        return None
     dbase = dy * exponent * np.power(base, exponent - 1)
+    return unbroadcast(dbase.astype(base.dtype, copy=False), base.shape)
+
+
+def pow_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(dbase, dexponent)``; an integer operand gets None."""
+    base, exponent, y = cache
+    if not np.issubdtype(exponent.dtype, np.floating):
+        return pow_base_grad(dy, cache), None
     positive = base > 0
     log_base = np.log(np.where(positive, base, 1))
     dexp = np.where(positive, dy * y * log_base, 0)
-    return (unbroadcast(dbase.astype(base.dtype, copy=False), base.shape),
-            unbroadcast(dexp.astype(exponent.dtype, copy=False), exponent.shape))
+    return pow_base_grad(dy, cache), unbroadcast(dexp.astype(exponent.dtype, copy=False), exponent.shape)
 
 
 def clip_forward(x: np.ndarray, min: float | None = None, max: float | None = None) -> tuple[np.ndarray, Any]:

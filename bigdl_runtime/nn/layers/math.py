@@ -122,9 +122,11 @@ class Pow(Module):
         y, self._cache = call_kernel(self, K.pow_forward, xs[0], exponent)
         return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        dbase, dexp = K.pow_backward(grad_output, self._need_cache(self._cache))
-        return dbase if self.exponent is not None else (dbase, dexp)
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray | None, np.ndarray | None]:
+        cache = self._need_cache(self._cache)
+        if self.exponent is not None:  # a fixed exponent needs no gradient (and no logarithms)
+            return K.pow_base_grad(grad_output, cache)
+        return K.pow_backward(grad_output, cache)
 
 
 class Clip(Module):

@@ -78,6 +78,9 @@ def test_pow_keeps_the_base_dtype_and_handles_negative_bases_at_integer_exponent
     y, cache = K.pow_forward(base, np.array(2, np.int64))
     assert y.dtype == np.float32
     np.testing.assert_array_equal(y, run_node("Pow", [base, np.array(2, np.int64)])[0])
+    dbase, dexp = K.pow_backward(np.ones(3, np.float32), cache)  # an integer exponent gets no gradient
+    assert dexp is None and dbase.dtype == np.float32
+    np.testing.assert_array_equal(dbase, [-4.0, 0.0, 6.0])
     y, cache = K.pow_forward(base, np.array([2.0, 2.0, 2.0]))
     dbase, dexp = K.pow_backward(np.ones(3, np.float32), cache)
     np.testing.assert_allclose(dbase, [-4.0, 0.0, 6.0])
