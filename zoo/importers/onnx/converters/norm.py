@@ -40,8 +40,6 @@ def batch_norm(node: OnnxNode):
 
 @ONNX.register("LayerNormalization", since=17)
 def layer_norm(node: OnnxNode):
-    if len([o for o in node.outputs if o]) > 1:
-        raise node.error("the Mean and InvStdDev outputs are not supported")
     rank = node.need_rank(0)
     axis = int(node.attr("axis", -1))
     axis = axis + rank if axis < 0 else axis
@@ -56,7 +54,22 @@ def layer_norm(node: OnnxNode):
     layer = nn.LayerNorm(trailing, eps=float(node.attr("epsilon", 1e-5)))
     layer.weight.data[...] = np.broadcast_to(scale, trailing)
     layer.bias.data[...] = 0 if bias is None else np.broadcast_to(bias, trailing)
-    return node.apply(layer, [node.value(0)])
+    y = node.apply(layer, [node.value(0)])
+    if len(node.outputs) == 1:
+        return y
+    return [y, *_moments(node, list(range(axis, rank)), float(node.attr("epsilon", 1e-5)))]
+
+
+def _moments(node: OnnxNode, axes: list[int], eps: float) -> list:
+    """LayerNormalization's optional outputs: the mean and 1 / sqrt(variance + epsilon) over ``axes``."""
+    x = node.value(0)
+    mean = node.apply(nn.ReduceMean(axes, keepdim=True), [x], suffix="/mean")
+    centered = node.apply(nn.Sub(), [x, mean], suffix="/centered")
+    square = node.apply(nn.Mul(), [centered, centered], suffix="/square")
+    var = node.apply(nn.ReduceMean(axes, keepdim=True), [square], suffix="/variance")
+    shifted = node.apply(nn.Add(), [var, np.asarray(eps, dtype=np.float32)], suffix="/plus_eps")
+    std = node.apply(nn.Sqrt(), [shifted], suffix="/std")
+    return [mean, node.apply(nn.Reciprocal(), [std], suffix="/inv_std")]
 
 
 @ONNX.register("InstanceNormalization", since=6)

@@ -1,10 +1,11 @@
-"""MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
+"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
 
 ONNX's defaults differ from PyTorch's: strides default to 1 (not the kernel size)
 and AveragePool excludes the padding from the divisor unless count_include_pad=1.
 """
 from __future__ import annotations
 
+from bigdl_runtime import nn
 from bigdl_runtime.nn import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
 
 from ..context import OnnxNode
@@ -13,14 +14,26 @@ from .spatial import ints, pads
 
 
 def _window(node: OnnxNode) -> tuple[list[int], list[int], list[int], list[int]]:
+    """kernel, strides, dilations, pads; a 1-D window becomes a 1 x k window over (N, C, 1, L)."""
     kernel = [int(k) for k in node.attr("kernel_shape", [])]
-    if len(kernel) != 2:
-        raise node.error(f"only 2-D pooling is supported (kernel_shape={kernel})")
+    n = len(kernel)
     rank = node.rank(0)
-    if rank is not None and rank != 4:
-        raise node.error(f"only 2-D pooling of (N, C, H, W) inputs is supported, the input has rank {rank}")
-    strides, dilations = ints(node, "strides", 2, 1), ints(node, "dilations", 2, 1)
-    return kernel, strides, dilations, pads(node, kernel, strides, dilations)
+    if n not in (1, 2) or (rank is not None and rank != n + 2):
+        raise node.error(f"only 1-D and 2-D pooling is supported (kernel_shape={kernel}, input rank {rank})")
+    strides, dilations = ints(node, "strides", n, 1), ints(node, "dilations", n, 1)
+    p = pads(node, kernel, strides, dilations)
+    if n == 1:
+        return [1, *kernel], [1, *strides], [1, *dilations], [0, p[0], 0, p[1]]
+    return kernel, strides, dilations, p
+
+
+def _pool(node: OnnxNode, layer):
+    """Apply a 2-D pooling layer; 1-D inputs get a unit H axis around it."""
+    x = node.value(0)
+    if len(node.attr("kernel_shape", [])) == 2:
+        return node.apply(layer, [x])
+    x = node.apply(nn.Unsqueeze(2), [x], suffix="/as_2d")
+    return node.apply(nn.Squeeze(2), [node.apply(layer, [x])], suffix="/as_1d")
 
 
 @ONNX.register("MaxPool", since=1)
@@ -28,18 +41,16 @@ def max_pool(node: OnnxNode):
     if len([o for o in node.outputs if o]) > 1:
         raise node.error("the Indices output of MaxPool is not supported")
     kernel, strides, dilations, p = _window(node)
-    layer = MaxPool2d(kernel, strides, p, dilations, ceil_mode=bool(node.attr("ceil_mode", 0)))
-    return node.apply(layer, [node.value(0)])
+    return _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=bool(node.attr("ceil_mode", 0))))
 
 
 @ONNX.register("AveragePool", since=1)
 def average_pool(node: OnnxNode):
     kernel, strides, dilations, p = _window(node)
-    if dilations != [1, 1]:
+    if set(dilations) != {1}:
         raise node.error(f"dilated average pooling (dilations={dilations}) is not supported")
-    layer = AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
-                      count_include_pad=bool(node.attr("count_include_pad", 0)))
-    return node.apply(layer, [node.value(0)])
+    return _pool(node, AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
+                                 count_include_pad=bool(node.attr("count_include_pad", 0))))
 
 
 def _global(node: OnnxNode, cls):
