@@ -1,6 +1,8 @@
 """Converters of the SSD layers PriorBox and DetectionOutput (Caffe SSD parameters -> our layers)."""
 from __future__ import annotations
 
+import math
+
 from bigdl_runtime.nn import DetectionOutput, PriorBox
 
 from . import caffe_subset_pb2 as pb
@@ -58,6 +60,12 @@ def detection_output(ctx: LayerContext) -> list[Value]:
     if p.code_type not in _CODE_TYPES:
         raise ctx.fail(f"code_type {pb.PriorBoxParameter.CodeType.Name(p.code_type)} is not supported "
                        "(only CORNER and CENTER_SIZE)")
+    loc, conf, priors = (math.prod(v.shape[1:]) for v in ctx.inputs)
+    boxes = priors // 8  # priors: (1, 2, P * 4) boxes then variances
+    loc_classes = 1 if p.share_location else p.num_classes
+    if loc != boxes * loc_classes * 4 or conf != boxes * p.num_classes:
+        raise ctx.fail(f"{boxes} priors need {boxes * loc_classes * 4} box offsets and {boxes * p.num_classes} "
+                       f"confidences per image, got {loc} and {conf} (bottom shapes {[v.shape for v in ctx.inputs]})")
     nms = p.nms_param
     layer = DetectionOutput(p.num_classes, p.share_location, p.background_label_id, nms.nms_threshold,
                             nms.top_k if nms.HasField("top_k") else -1, p.keep_top_k,

@@ -107,7 +107,7 @@ def detections_in_order(rows: np.ndarray) -> np.ndarray:
     """DetectionOutput rows ``(1, 1, K, 7)`` sorted by image, label, then descending score (Caffe groups
     them by label, OpenCV orders them by score: the same set)."""
     flat = rows.reshape(-1, 7)
-    return flat[np.lexsort((-flat[:, 2], flat[:, 1], flat[:, 0]))]
+    return flat[np.lexsort((*flat[:, 6:2:-1].T, -flat[:, 2], flat[:, 1], flat[:, 0]))]  # boxes break score ties
 
 
 def compare_with_opencv(folder: Path, net: CaffeNet, inputs: dict[str, np.ndarray], layers: Sequence[str],

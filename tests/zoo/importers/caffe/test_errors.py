@@ -134,3 +134,16 @@ def test_missing_file_and_remote_uri_without_spark(tmp_path):
         load_caffe(tmp_path / "nope.prototxt")
     with pytest.raises(ValueError, match="a SparkSession is needed"):
         load_caffe("hdfs://namenode:8020/models/deploy.prototxt")
+
+
+def test_detection_output_counts_must_match_the_priors(tmp_path):
+    proto = tmp_path / "net.prototxt"
+    proto.write_text('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 4 dim: 4 }\n'
+                     'input: "loc"\ninput_shape { dim: 1 dim: 60 }\ninput: "conf"\ninput_shape { dim: 1 dim: 32 }\n'
+                     'layer { name: "pb" type: "PriorBox" bottom: "data" bottom: "data" top: "pb" '
+                     'prior_box_param { min_size: 2 } }\n'
+                     'layer { name: "det" type: "DetectionOutput" bottom: "loc" bottom: "conf" bottom: "pb" top: "det" '
+                     'detection_output_param { num_classes: 2 } }\n')
+    with pytest.raises(CaffeImportError, match=r"DetectionOutput layer 'det': 16 priors need 64 box offsets and 32 "
+                                               r"confidences per image, got 60 and 32"):
+        load_caffe(proto)

@@ -55,6 +55,7 @@ def resnet50(rng: np.random.Generator) -> CaffeNet:
     return net
 
 
+@pytest.mark.slow
 def test_resnet50_deploy_matches_opencv(tmp_path):
     rng = np.random.default_rng(50)
     net = resnet50(rng)
