@@ -46,10 +46,6 @@ class Weights:
     def __init__(self, layers: Sequence[pb.LayerParameter], where: str) -> None:
         self.where = where
         self._layers = {layer.name: layer for layer in layers if layer.blobs}
-        self.used: set[str] = set()
-
-    def names(self) -> list[str]:
-        return list(self._layers)
 
     def blobs(self, layer: str, layer_type: str, expected: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
         """The blobs of ``layer`` reshaped to the ``expected`` Caffe shapes (one per blob, in order).
@@ -76,5 +72,4 @@ class Weights:
                 raise CaffeImportError(f"{self.where}: blob shape mismatch in the {layer_type} layer '{layer}': "
                                        f"blob {i} is {shape} in the caffemodel, the prototxt needs {want}")
             arrays.append(blob_array(blob, f"blob {i} of layer '{layer}'").reshape(want))
-        self.used.add(layer)
         return arrays
