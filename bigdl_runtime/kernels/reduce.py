@@ -189,19 +189,25 @@ def _best_k(key: np.ndarray, k: int) -> np.ndarray:
 
     A partition finds the k-th key ``t``; every key below ``t`` is taken, and the
     lowest-indexed keys equal to ``t`` fill the rest, so ties resolve as a stable
-    full sort would, in O(n) plus a sort of the k winners.
+    full sort would, in O(n) plus a sort of the k winners. Keys that do not compare
+    (NaN) fall back to the full sort.
     """
     n = key.shape[-1]
     if k == 0:
         return np.zeros(key.shape[:-1] + (0,), dtype=np.intp)
-    if k < n:
-        threshold = np.partition(key, k - 1, axis=-1)[..., k - 1:k]
-        below = key < threshold
-        tied = key == threshold
-        chosen = below | (tied & (np.cumsum(tied, axis=-1) <= k - below.sum(axis=-1, keepdims=True)))
-        winners = np.argsort(~chosen, axis=-1, kind="stable")[..., :k]  # chosen indices, ascending
+    if k == n:
+        return np.argsort(key, axis=-1, kind="stable")
+    threshold = np.partition(key, k - 1, axis=-1)[..., k - 1:k]
+    below = key < threshold
+    tied = key == threshold
+    need = k - below.sum(axis=-1, keepdims=True)
+    if np.array_equal(tied.sum(axis=-1, keepdims=True), need):  # no surplus ties: take them all
+        chosen = below | tied
     else:
-        winners = np.broadcast_to(np.arange(n), key.shape)
+        chosen = below | (tied & (np.cumsum(tied, axis=-1) <= need))
+    if not (chosen.sum(axis=-1) == k).all():
+        return np.argsort(key, axis=-1, kind="stable")[..., :k]
+    winners = np.nonzero(chosen)[-1].reshape(key.shape[:-1] + (k,))  # k per row, ascending
     order = np.argsort(np.take_along_axis(key, winners, axis=-1), axis=-1, kind="stable")
     return np.take_along_axis(winners, order, axis=-1)
 

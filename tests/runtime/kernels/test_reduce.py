@@ -132,6 +132,12 @@ def test_topk_orders_integer_and_boolean_types(dtype):
         assert values.dtype == x.dtype
 
 
+def test_topk_with_nan_falls_back_to_a_full_sort():
+    x = np.array([[np.nan, 1.0, 3.0, np.nan, 2.0]])
+    (values, index), _ = K.topk_forward(x, 4, axis=1)
+    np.testing.assert_array_equal(index, [[2, 4, 1, 0]])  # NaN after every number, as numpy sorts
+
+
 def test_topk_rejects_a_k_beyond_the_axis():
     with pytest.raises(ValueError, match=r"topk: k=4 is out of range for axis 1 of size 3"):
         K.topk_forward(np.ones((2, 3)), 4, axis=1)
