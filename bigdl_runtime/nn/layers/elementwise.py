@@ -37,9 +37,10 @@ class _Merge(Module):
         y, self._cache = call_kernel(self, self._kernel[0], *xs)
         return y
 
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
+    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         cache = self._need_cache(self._cache)
-        return self._kernel[1](grad_output, cache)
+        grads = self._kernel[1](grad_output, cache)
+        return grads[0] if len(grads) == 1 else grads  # one input: a plain gradient, as every layer
 
 
 class Add(_Merge):

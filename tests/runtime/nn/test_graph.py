@@ -323,3 +323,14 @@ def test_real_layers_fan_out_split_and_merge():
     y = elementwise.Add()(parts[1], linear.Linear(4, 2, name="fc2")(h))
     graph = Graph(x, shape.Concat(dim=1)(y, parts[0]))
     check_module(graph, [_x(2, 3)])
+
+
+def test_a_one_input_add_in_a_graph_passes_the_gradient_through_unchanged() -> None:
+    from bigdl_runtime.nn import Add, Graph, Input, Linear
+
+    x = Input()
+    g = Graph(x, Add()(Linear(3, 2)(x)))
+    inp = np.ones((4, 3), np.float32)
+    g.forward(inp)
+    dx = g.backward(np.ones((4, 2), np.float32))
+    assert dx.shape == (4, 3)
