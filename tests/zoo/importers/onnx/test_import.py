@@ -148,3 +148,20 @@ def test_registry_picks_the_newest_converter_at_or_below_the_opset() -> None:
     assert old is not new and ONNX.lookup("Softmax", version=28) is new
     assert ONNX.supported()[("", "Conv")] == [1]
     assert isinstance(TensorSource.of(np.zeros(2, np.float32)), TensorSource)
+
+
+@pytest.mark.parametrize("mode, ctm", [("cubic", "half_pixel"), ("linear", "asymmetric"), ("nearest", "align_corners")])
+def test_resize_by_interpolation_matrices_matches_and_differentiates(mode: str, ctm: str,
+                                                                      rng: np.random.Generator) -> None:
+    from tests.helpers.gradcheck import check_module
+
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode=mode, coordinate_transformation_mode=ctm,
+                            nearest_mode="ceil")
+    graph = helper.make_graph([node], "g", [_vi("x", [1, 2, 5, 7])], [_vi("y", None)],
+                              [_init("sizes", np.array([1, 2, 8, 4], np.int64))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    net = load_onnx(model)
+    assert {type(n.module).__name__ for n in net.nodes if n.module is not None} >= {"MatMul"}
+    x = rng.standard_normal((1, 2, 5, 7)).astype(np.float32)
+    np.testing.assert_allclose(net(x), _ort(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+    check_module(net, [x.astype(np.float64)], check_params=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bigdl_runtime import nn
 from bigdl_runtime.nn import Conv1d, Conv2d, ConvTranspose2d
 
 from ..context import OnnxNode
@@ -46,18 +47,18 @@ def conv(node: OnnxNode):
 
 @ONNX.register("ConvTranspose", since=1)
 def conv_transpose(node: OnnxNode):
+    """2-D, or 1-D run as 2-D over a unit H axis; ``output_shape`` and auto_pad SAME give the pads."""
     w, b = _weights(node)
-    if w.ndim != 4:
-        raise node.error(f"only 2-D transposed convolutions are supported; the weight has shape {w.shape}")
+    n = w.ndim - 2
     group = int(node.attr("group", 1))
     kernel = list(w.shape[2:])
-    strides, dilations = ints(node, "strides", 2, 1), ints(node, "dilations", 2, 1)
-    out_pad = ints(node, "output_padding", 2, 0)
+    strides, dilations = ints(node, "strides", n, 1), ints(node, "dilations", n, 1)
+    out_pad = ints(node, "output_padding", n, 0)
     output_shape = node.attr("output_shape")
     auto = node.attr("auto_pad", "NOTSET")
     if output_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
         sizes = spatial_dims(node)
-        targets = [int(v) for v in output_shape[-2:]] if output_shape is not None else \
+        targets = [int(v) for v in output_shape[-n:]] if output_shape is not None else \
             [size * s for size, s in zip(sizes, strides)]
         begin, end = [], []
         for i, (size, k, s, d, t) in enumerate(zip(sizes, kernel, strides, dilations, targets)):
@@ -71,12 +72,21 @@ def conv_transpose(node: OnnxNode):
             end.append(large if upper else small)
         p = begin + end
     elif auto == "VALID":
-        p = [0, 0, 0, 0]
+        p = [0] * (2 * n)
     else:
         p = pads(node, kernel, strides, dilations)
+    if n == 1:  # lift to 2-D: a unit H axis
+        kernel, strides, dilations, out_pad = [1, *kernel], [1, *strides], [1, *dilations], [0, *out_pad]
+        p = [0, p[0], 0, p[1]]
+        w = w.reshape(w.shape[0], w.shape[1], 1, w.shape[2])
     try:
         layer = ConvTranspose2d(w.shape[0], w.shape[1] * group, kernel, stride=strides, padding=p,
                                 output_padding=out_pad, groups=group, bias=b is not None, dilation=dilations)
     except ValueError as err:
         raise node.error(str(err)) from None
-    return node.apply(_load(layer, w, b), [node.value(0)])
+    layer = _load(layer, w, b)
+    x = node.value(0)
+    if n == 2:
+        return node.apply(layer, [x])
+    x = node.apply(nn.Unsqueeze(2), [x], suffix="/as_2d")
+    return node.apply(nn.Squeeze(2), [node.apply(layer, [x])], suffix="/as_1d")
