@@ -210,7 +210,7 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             ``labels``) or ``"scalar"`` (double; the output must have one value per row).
         input_shape: one row's model input shape (a list of them for several
             inputs); a cell with the same number of values (e.g. a flat image) is
-            reshaped to it. Default: the first row's cell shape.
+            reshaped to it. Default: the first row's cell shape (read by a small Spark job).
         labels: class names for ``output="label"``, one per output value.
 
     Returns:
@@ -243,12 +243,12 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             raise ValueError(f"predict: output column '{output_col}' already exists; choose another output_col")
         if len(columns) != n_inputs:
             raise ValueError(f"predict: the model takes {n_inputs} input(s), got input columns {columns}")
-        first = data.select(*columns).first()
+        first = data.select(*columns).first() if input_shape is None else None  # a job only without a shape
         positions = tuple(data.columns.index(c) for c in columns)
         sc = data.sparkSession.sparkContext
     elif isinstance(data, RDD):
         columns = ["features"] if n_inputs == 1 else [f"features[{i}]" for i in range(n_inputs)]
-        head = data.take(1)
+        head = data.take(1) if input_shape is None else []
         first = None if not head else (head[0],) if n_inputs == 1 else tuple(head[0])
         positions = tuple(range(n_inputs))
         sc = data.context
@@ -301,7 +301,7 @@ def _shapes(input_shape: Any, first: Any, columns: list[str]) -> list[tuple[int,
 
 
 def _probe(model: Module, first: Any, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-    """The per-row output shape, from the model run on the first row (zeros when there is none)."""
+    """The per-row output shape, from the model run on the first row (or on zeros of the given input shapes)."""
     if first is None:
         xs = [np.zeros((1, *s), np.float32) for s in shapes]
     else:

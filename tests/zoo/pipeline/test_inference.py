@@ -26,16 +26,13 @@ def _frame(spark, x: np.ndarray, partitions: int = 3):
 def test_dataframe_matches_local_forward_keeps_order_and_columns(spark, mlp, rng) -> None:
     x = rng.normal(size=(37, 6)).astype(np.float32)
     df = _frame(spark, x)
-    before = df.collect()
     scored = predict(mlp, df, batch_size=5)
     rows = scored.collect()
     assert scored.columns == ["id", "name", "features", "weight", "prediction"]
-    assert [r[:4] for r in rows] == [tuple(r) for r in before]  # same rows, same order, other columns intact
-    ids = np.array([r.id for r in rows])
-    assert ids.tolist() == list(range(37))  # parallelize keeps the list order; so must predict
-    expected = mlp.evaluate().forward(x[ids])
+    # same rows in the same order (parallelize keeps the list's order), other columns intact
+    assert [tuple(r[:4]) for r in rows] == [(i, f"name{i}", x[i].tolist(), 0.5 * i) for i in range(37)]
     got = np.array([r.prediction.toArray() for r in rows])
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got, mlp.evaluate().forward(x), rtol=1e-6, atol=1e-6)
     assert scored.rdd.getNumPartitions() == df.rdd.getNumPartitions()
 
 
@@ -43,11 +40,11 @@ def test_vector_column_and_labels(spark, mlp, rng) -> None:
     x = rng.normal(size=(12, 6))
     df = spark.createDataFrame([(i, Vectors.dense(x[i])) for i in range(12)], ["id", "v"])
     names = ["cat", "dog", "bird"]
-    rows = predict(mlp, df, input_col="v", output_col="label", output="label", labels=names).collect()
+    named = predict(mlp, df, input_col="v", output_col="label", output="label", labels=names, input_shape=[6])
+    rows = predict(mlp, named, input_col="v", output="label", input_shape=[6]).collect()  # one job for both
     expected = mlp.evaluate().forward(x.astype(np.float32)).argmax(axis=1)
     assert [r.label for r in rows] == [names[i] for i in expected]
-    index = predict(mlp, df, input_col="v", output="label").collect()
-    assert [r.prediction for r in index] == expected.tolist()
+    assert [r.prediction for r in rows] == expected.tolist()
 
 
 def test_flat_images_with_input_shape_as_nested_arrays(spark, rng) -> None:
@@ -65,8 +62,9 @@ def test_rdd_in_order(spark, mlp, rng) -> None:
     rdd = spark.sparkContext.parallelize(list(x), 4)
     got = predict(mlp, rdd, output="array", batch_size=4).collect()
     np.testing.assert_allclose(np.stack(got), mlp.evaluate().forward(x), rtol=1e-6, atol=1e-6)
-    scalars = predict(Sequential(mlp, L.Linear(3, 1)), rdd, output="scalar").collect()
-    assert len(scalars) == 23 and all(isinstance(v, float) for v in scalars)
+    head = Sequential(mlp, L.Linear(3, 1))
+    scalars = predict(head, rdd, output="scalar", input_shape=(6,)).collect()
+    np.testing.assert_allclose(scalars, head.evaluate().forward(x)[:, 0], rtol=1e-6, atol=1e-6)
 
 
 def test_wrong_shape_row_is_named(spark, mlp, rng) -> None:
