@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from ...kernels import gru_reset_before as KR
 from ...kernels import rnn as K
 from .. import init
 from ..module import Module, Parameter
 
 _CELLS = {"lstm": (4, K.lstm_forward, K.lstm_backward), "gru": (3, K.gru_forward, K.gru_backward),
+          "gru_reset_before": (3, KR.gru_reset_before_forward, KR.gru_reset_before_backward),
           "rnn_tanh": (1, K.rnn_forward, K.rnn_backward), "rnn_relu": (1, K.rnn_forward, K.rnn_backward)}
 
 
@@ -25,6 +27,7 @@ class RecurrentSequence(Module):
 
     Args:
         cell: ``"lstm"``, ``"gru"`` (PyTorch's formulation, ONNX ``linear_before_reset=1``),
+            ``"gru_reset_before"`` (ONNX's default ``linear_before_reset=0``, Keras ``reset_after=False``),
             ``"rnn_tanh"`` or ``"rnn_relu"``.
         input_size: features of each time step.
         hidden_size: features of the hidden state ``H``.
@@ -54,7 +57,8 @@ class RecurrentSequence(Module):
         if cell not in _CELLS:
             raise ValueError(f"RecurrentSequence: cell must be one of {sorted(_CELLS)}, got {cell!r}")
         if direction not in ("forward", "reverse", "bidirectional"):
-            raise ValueError(f"RecurrentSequence: direction must be forward, reverse or bidirectional, got {direction!r}")
+            raise ValueError(f"RecurrentSequence: direction must be forward, reverse or bidirectional, "
+                             f"got {direction!r}")
         self.cell, self.direction = cell, direction
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.batch_first, self.bias = bool(batch_first), bool(bias)

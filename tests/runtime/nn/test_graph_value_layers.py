@@ -55,6 +55,7 @@ def test_reshape_to_gradients_and_errors(rng: np.random.Generator) -> None:
 
 
 @pytest.mark.parametrize("cell, direction", [("lstm", "bidirectional"), ("gru", "reverse"), ("rnn_tanh", "forward"),
+                                             ("gru_reset_before", "bidirectional"),
                                              ("rnn_relu", "bidirectional")])
 def test_recurrent_sequence_gradients(rng: np.random.Generator, cell: str, direction: str) -> None:
     layer = RecurrentSequence(cell, 3, 4, direction=direction)

@@ -109,8 +109,10 @@ def convert_graph(graph: onnx.GraphProto, ctx: Context) -> list[Any]:
         for name, value in zip(node.outputs, outs):
             if not name:
                 continue
-            if isinstance(value, Sym) and value.shape is None:
-                value.shape = ctx.inferred.get(name)
+            if isinstance(value, Sym):
+                shape, dtype = ctx.inferred.get(name, (None, None))
+                value.shape = shape if value.shape is None else value.shape
+                value.dtype = dtype if value.dtype is None else value.dtype
             ctx.values[name] = value
     return [ctx.lookup(vi.name) for vi in graph.output]
 
@@ -125,13 +127,13 @@ def _value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim), dtype
 
 
-def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple | None]:
-    """Shapes from ONNX shape inference (best effort: an empty table if inference fails)."""
+def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
+    """(shape, dtype) by value name from ONNX shape inference (best effort: empty if inference fails)."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception:  # inference is an optional help; converters ask for what they need
         return {}
     table = {}
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
-        table[vi.name] = _value_info(vi)[0]
+        table[vi.name] = _value_info(vi)
     return table

@@ -146,7 +146,7 @@ class Context:
         self.values: dict[str, Any] = {}
         self.domains: dict[str, int] = {"": opset}
         self.weight_ids: set[int] = set()  # ids of initializer arrays: trainable when they feed the graph
-        self.inferred: dict[str, tuple | None] = {}
+        self.inferred: dict[str, tuple] = {}  # value name -> (shape or None, dtype or None)
         self._sources: dict[int, Node] = {}
         self._taken: set[str] = set()
         self._keep: list[np.ndarray] = []

@@ -26,7 +26,6 @@ EXCLUDED: dict[str, str] = {
     r"test_training_dropout.*": "Dropout with training_mode=true is not supported",
     r"test_batchnorm_.*_training_mode": "BatchNormalization's training-mode outputs are not supported",
     # --- recurrent variants
-    r"test_gru_.*": "GRU with linear_before_reset=0 (the default, used by every case) is not supported; PyTorch exports use 1",
     r"test_lstm_with_peepholes": "LSTM peepholes are not supported",
     # --- other value kinds and old opsets
     r"test_identity_(opt|sequence)": "optional and sequence values are not supported",

@@ -165,3 +165,9 @@ def test_resize_by_interpolation_matrices_matches_and_differentiates(mode: str, 
     x = rng.standard_normal((1, 2, 5, 7)).astype(np.float32)
     np.testing.assert_allclose(net(x), _ort(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
     check_module(net, [x.astype(np.float64)], check_params=False)
+
+
+def test_zoo_exports_load_onnx() -> None:
+    import zoo
+
+    assert zoo.load_onnx is load_onnx

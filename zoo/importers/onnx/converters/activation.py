@@ -31,7 +31,8 @@ _simple("Gelu", 20, lambda n: nn.GELU(n.attr("approximate", "none")))
 
 @ONNX.register("Selu", since=6)
 def selu(node: OnnxNode):
-    alpha, gamma = float(node.attr("alpha", 1.67326319217681884765625)), float(node.attr("gamma", 1.05070102214813232421875))
+    alpha = float(node.attr("alpha", 1.67326319217681884765625))
+    gamma = float(node.attr("gamma", 1.05070102214813232421875))
     if abs(alpha - 1.6732632) > 1e-6 or abs(gamma - 1.0507010) > 1e-6:
         # SELU with other constants: gamma * (x if x > 0 else alpha * (exp(x) - 1)) = gamma * ELU_alpha(x)
         scaled = node.apply(nn.ELU(alpha), [node.value(0)], suffix="/elu")
@@ -83,11 +84,13 @@ def _clip(node: OnnxNode, low, high):
 def _normalize(node: OnnxNode, cls, old_semantics: bool):
     x = node.value(0)
     axis = int(node.attr("axis", 1 if old_semantics else -1))
-    rank = node.need_rank(0)
-    axis = axis + rank if axis < 0 else axis
-    if not old_semantics or axis == rank - 1:
+    rank = node.rank(0)
+    last = axis == -1 or (rank is not None and axis % rank == rank - 1)
+    if not old_semantics or last:
         return node.apply(cls(dim=axis), [x])
     # opsets < 13: normalise the 2-D view (prod(shape[:axis]), prod(shape[axis:])), then restore the shape
+    if axis < 0:
+        axis += node.need_rank(0)
     flat = node.apply(nn.Flatten(axis), [x], suffix="/flatten")
     normed = node.apply(cls(dim=-1), [flat])
     shape = node.apply(ShapeOf(), [x], suffix="/shape")

@@ -47,9 +47,8 @@ def _recurrent(node: OnnxNode, kind: str):
                              f"direction{', or Relu for RNN' if kind == 'rnn' else ''}; {per_dir} per direction)")
     if kind == "rnn" and cell == "rnn":
         cell = "rnn_tanh"
-    if kind == "gru" and int(node.attr("linear_before_reset", 0)) != 1:
-        raise node.error("GRU with linear_before_reset=0 is not supported (only the PyTorch formulation, "
-                         "linear_before_reset=1)")
+    if kind == "gru" and int(node.attr("linear_before_reset", 0)) == 0:
+        cell = "gru_reset_before"
     lens = node.value(4)
     if lens is not None:
         if isinstance(lens, Sym):
