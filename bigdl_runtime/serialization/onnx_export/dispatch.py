@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from ...nn.graph import Graph
 from ...nn.module import Module
 from ...nn.sequential import Sequential
@@ -60,7 +62,8 @@ def emit_module(ctx: ExportContext, layer: Module, inputs: list[Value], name: st
     if isinstance(layer, Graph):
         return _emit_graph(ctx, layer, inputs, name)
     fn = emitter_for(layer, name)
-    sample = layer.forward(*[v.sample for v in inputs])
+    with np.errstate(all="ignore"):  # the trace's random sample may be outside a layer's domain (log, sqrt)
+        sample = layer.forward(*[v.sample for v in inputs])
     try:
         names = fn(ctx, layer, inputs, sample, name)
     except UnexportableLayerError:

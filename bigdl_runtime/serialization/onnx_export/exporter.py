@@ -30,6 +30,8 @@ OPSET = 18
 IR_VERSION = 8
 _SAMPLE_BATCH = 2
 _ONNX_TYPES = {np.dtype(np.float32): onnx.TensorProto.FLOAT, np.dtype(np.int64): onnx.TensorProto.INT64}
+#: element types of graph outputs (comparisons give booleans)
+_OUTPUT_TYPES = {**_ONNX_TYPES, np.dtype(np.bool_): onnx.TensorProto.BOOL}
 
 Shape = Sequence[int]
 
@@ -156,5 +158,5 @@ def _outputs(ctx: ExportContext, model: Module, results: list[Value]) -> list[on
 
 def _info(name: str, sample: np.ndarray) -> onnx.ValueInfoProto:
     sample = np.asarray(sample)
-    elem = _ONNX_TYPES.get(sample.dtype, onnx.TensorProto.FLOAT)
+    elem = _OUTPUT_TYPES.get(sample.dtype, onnx.TensorProto.FLOAT)
     return helper.make_tensor_value_info(name, elem, ["batch", *sample.shape[1:]])

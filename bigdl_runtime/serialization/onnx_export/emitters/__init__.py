@@ -1,5 +1,6 @@
 """The emitters, one module per layer family; importing this package registers them all."""
-from . import activation, conv, dropout, elementwise, embedding, linear, norm, pad, pool, resize, rnn, shape
+from . import (activation, affine, conv, crop, dropout, elementwise, embedding, l2norm, linear, lrn, math, norm, pad,
+               pool, resize, rnn, shape)
 
-__all__ = ["activation", "conv", "dropout", "elementwise", "embedding", "linear", "norm", "pad", "pool", "resize",
-           "rnn", "shape"]
+__all__ = ["activation", "affine", "conv", "crop", "dropout", "elementwise", "embedding", "l2norm", "linear", "lrn",
+           "math", "norm", "pad", "pool", "resize", "rnn", "shape"]
