@@ -1,0 +1,1 @@
+"""Preprocessing: images (``zoo.feature.image``) and text (``zoo.feature.text``), locally or on Spark."""

@@ -1,0 +1,134 @@
+"""What reading one file gives (a record, a bad image, an ignored file) and the read report."""
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from .decode import BadImageError, decode_image
+from .labels import LabelTable, folder_label, strip_file_scheme
+from .record import ImageRecord
+
+ON_ERROR = ("skip", "raise")
+
+
+class ImageReadWarning(UserWarning):
+    """Issued when a read skipped bad images or left images without a label."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How files become records (shipped to Spark tasks, so plain values only).
+
+    Attributes:
+        label_source: ``"folder"``, ``"table"`` or None (no labels).
+        table: path -> label name when ``label_source == "table"``.
+        extensions: lower-case endings to read (None: every file).
+        max_pixels: decompression-bomb limit (None: no limit).
+        color: ``"rgb"`` or ``"gray"``.
+        on_error: ``"skip"`` or ``"raise"``.
+    """
+
+    label_source: str | None
+    table: dict[str, str] | None
+    extensions: tuple[str, ...] | None
+    max_pixels: int | None
+    color: str
+    on_error: str
+
+
+@dataclass
+class ReadReport:
+    """What a read found besides good images; nothing is dropped without a line here.
+
+    Attributes:
+        read: number of images decoded and kept.
+        skipped: ``(path, reason)`` of each bad image (undecodable, truncated, empty, too large).
+        unlabelled: images the label table has no row for (not kept).
+        ignored: files whose name does not end with an image extension (not read).
+        missing: label-table rows that matched no image.
+    """
+
+    read: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    unlabelled: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: the counts, and the paths of the first skipped images."""
+        text = (f"read {self.read} images; skipped {len(self.skipped)} bad, {len(self.unlabelled)} unlabelled; "
+                f"ignored {len(self.ignored)} non-image files; {len(self.missing)} label rows without an image")
+        if self.skipped:
+            shown = "; ".join(f"{path} ({reason})" for path, reason in self.skipped[:5])
+            more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
+            text += f". Skipped: {shown}{more}"
+        return text
+
+    def warn(self) -> None:
+        """Issue an :class:`ImageReadWarning` with :meth:`summary` when anything was skipped or unlabelled."""
+        if self.skipped or self.unlabelled:
+            warnings.warn(self.summary(), ImageReadWarning, stacklevel=3)
+
+
+def read_file(path: str, data: bytes, options: ReadOptions, table: LabelTable | None = None) -> tuple[str, object]:
+    """Turn one file into an outcome.
+
+    Args:
+        path: the file's path or URI (``file:`` URIs become plain paths).
+        data: its bytes.
+        options: how to read.
+        table: the label lookup when ``options.label_source == "table"``.
+
+    Returns:
+        ``("ok", ImageRecord)`` with ``label_name`` set (``label`` is filled later
+        from the class map), ``("bad", (path, reason))``, ``("unlabelled", path)``
+        or ``("ignored", path)``.
+
+    Raises:
+        BadImageError: a bad image when ``options.on_error == "raise"``.
+    """
+    path = strip_file_scheme(path)
+    if options.extensions is not None and not path.lower().endswith(options.extensions):
+        return "ignored", path
+    label_name = None
+    if options.label_source == "folder":
+        label_name = folder_label(path)
+    elif options.label_source == "table":
+        label_name, _ = (table or LabelTable(options.table or {})).lookup(path)
+        if label_name is None:
+            return "unlabelled", path
+    try:
+        image = decode_image(bytes(data), path, options.max_pixels, options.color)
+    except BadImageError as err:
+        if options.on_error == "raise":
+            raise
+        return "bad", (path, err.reason)
+    return "ok", ImageRecord(image=image, path=path, label_name=label_name)
+
+
+def read_partition(options: ReadOptions, files: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, object]]:
+    """:func:`read_file` over ``(path, bytes)`` pairs, building the label lookup once."""
+    table = LabelTable(options.table or {}) if options.label_source == "table" else None
+    for path, data in files:
+        yield read_file(path, data, options, table)
+
+
+def list_local_files(path: str) -> list[str]:
+    """Absolute paths of the files under a directory (recursively), matching a glob, or the one file, sorted.
+
+    Raises:
+        FileNotFoundError: nothing exists at ``path``.
+    """
+    plain = strip_file_scheme(os.fspath(path))
+    if os.path.isdir(plain):
+        found = [os.path.join(root, name) for root, _, names in os.walk(plain) for name in names]
+    elif os.path.isfile(plain):
+        found = [plain]
+    else:
+        found = [p for p in glob.glob(plain, recursive=True) if os.path.isfile(p)]
+        if not found:
+            raise FileNotFoundError(f"no images found at {path!r} (not a file, a folder or a matching glob)")
+    return sorted(os.path.abspath(p) for p in found)

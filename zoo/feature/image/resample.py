@@ -1,0 +1,101 @@
+"""numpy resampling kernels on ``(H, W, C)`` images: resize (bilinear, nearest) and affine warps.
+
+Pixel ``i`` covers ``[i, i + 1)``, its centre is ``i + 0.5`` (the half-pixel
+convention of OpenCV's ``INTER_LINEAR`` and Pillow), so resizing does not
+shift the image.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .transform import as_float, like_input
+
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def check_interpolation(name: str) -> str:
+    """Validate an interpolation name."""
+    if name not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {name!r}")
+    return name
+
+
+def _linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices ``(i0, i1)`` and weight of ``i1`` for each output position along one axis."""
+    scale = n_in / n_out
+    src = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+def _nearest_taps(n_in: int, n_out: int) -> np.ndarray:
+    src = np.floor((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out)).astype(np.int64)
+    return np.minimum(src, n_in - 1)
+
+
+def resize(image: np.ndarray, height: int, width: int, interpolation: str = "bilinear") -> np.ndarray:
+    """Resize an ``(H, W, C)`` image to ``(height, width, C)``, keeping its dtype.
+
+    Args:
+        image: any numeric dtype; integer results are rounded and clipped.
+        height, width: the output size.
+        interpolation: ``"bilinear"`` (separable, half-pixel centres, no
+            antialiasing: OpenCV's ``INTER_LINEAR``) or ``"nearest"``.
+
+    Returns:
+        the resized image.
+    """
+    check_interpolation(interpolation)
+    h_in, w_in = image.shape[:2]
+    if (h_in, w_in) == (height, width):
+        return image
+    if interpolation == "nearest":
+        return image[_nearest_taps(h_in, height)][:, _nearest_taps(w_in, width)]
+    x = as_float(image)
+    y0, y1, wy = _linear_taps(h_in, height)
+    rows = x[y0] + (x[y1] - x[y0]) * wy[:, None, None]
+    x0, x1, wx = _linear_taps(w_in, width)
+    out = rows[:, x0] + (rows[:, x1] - rows[:, x0]) * wx[None, :, None]
+    return like_input(out, image)
+
+
+def warp_affine(image: np.ndarray, inverse: np.ndarray, height: int, width: int, fill: float = 0.0) -> np.ndarray:
+    """Sample ``image`` bilinearly at ``inverse @ (x, y, 1)`` for every output pixel centre.
+
+    Args:
+        image: ``(H, W, C)``.
+        inverse: ``(2, 3)`` map from output to input pixel-index coordinates.
+        height, width: output size.
+        fill: value of samples outside the input.
+
+    Returns:
+        ``(height, width, C)`` in the input's dtype.
+    """
+    h_in, w_in = image.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    sx = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    sy = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    x0 = np.floor(sx).astype(np.int64)
+    y0 = np.floor(sy).astype(np.int64)
+    fx = (sx - x0).astype(np.float32)[..., None]
+    fy = (sy - y0).astype(np.float32)[..., None]
+    src = as_float(image)
+
+    def tap(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        inside = ((yy >= 0) & (yy < h_in) & (xx >= 0) & (xx < w_in))[..., None]
+        values = src[np.clip(yy, 0, h_in - 1), np.clip(xx, 0, w_in - 1)]
+        return np.where(inside, values, np.float32(fill))
+
+    top = tap(y0, x0) * (1 - fx) + tap(y0, x0 + 1) * fx
+    bottom = tap(y0 + 1, x0) * (1 - fx) + tap(y0 + 1, x0 + 1) * fx
+    return like_input(top * (1 - fy) + bottom * fy, image)
+
+
+def rotation_inverse(angle: float, height: int, width: int) -> np.ndarray:
+    """The output->input map of a counter-clockwise rotation by ``angle`` degrees about the image centre."""
+    theta = np.deg2rad(angle)
+    c, s = np.cos(theta), np.sin(theta)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    return np.array([[c, -s, cx - c * cx + s * cy],
+                     [s, c, cy - s * cx - c * cy]], dtype=np.float64)

@@ -1,0 +1,92 @@
+"""Read images through Spark's ``binaryFile`` source, decoding on the executors."""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Iterable, Iterator
+
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
+
+from bigdl_runtime.spark.errors import tagged, worker_errors
+
+from .decode import BadImageError
+from .labels import LabelMap, strip_file_scheme
+from .outcomes import Summary, finish_read, label_records, summarise
+from .reading import ReadOptions, ReadReport, read_file, read_partition
+
+#: a BadImageError's message as worker_errors re-raises it ("BadImageError in a Spark task: bad image ...")
+_BAD_IMAGE = re.compile(r"bad image (.*?): (.*)$", re.DOTALL)
+
+
+def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: LabelMap | None,
+               num_partitions: int | None) -> tuple[Any, LabelMap | None, ReadReport]:
+    """Read every file under ``path`` (a folder, read recursively, or a glob; any Hadoop URI).
+
+    One job decodes the files where Spark's scan put them (or spread over
+    ``num_partitions``) and caches the outcomes; a small summary per partition
+    (counts, skipped paths, label names) comes back to the driver. The record
+    order is the scan's (fixed for a given set of files), not sorted by path.
+
+    Returns:
+        ``(rdd of ImageRecord, class map, report)``.
+
+    Raises:
+        BadImageError: with ``on_error="raise"``, naming the file.
+        FileNotFoundError: nothing at ``path``.
+    """
+    try:
+        files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+                 .select("path", "content"))
+    except Exception as err:  # AnalysisException: path does not exist
+        if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
+            raise FileNotFoundError(f"no images found at {path!r}") from None
+        raise
+    scanned = files if num_partitions is None else files.repartition(num_partitions)
+    outcomes = scanned.rdd.mapPartitions(tagged(functools.partial(_read_rows, options)))
+    outcomes.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with worker_errors():
+            parts = outcomes.mapPartitions(functools.partial(_summary_of, options)).collect()
+    except (ValueError, RuntimeError) as err:
+        outcomes.unpersist()
+        found = _BAD_IMAGE.search(str(err))
+        if found:
+            raise BadImageError(found.group(1), found.group(2)) from None
+        raise
+    parts.append(_unscanned_files(files, outcomes, parts, options))
+    labels, report = finish_read(parts, options, classes)
+    records = outcomes.filter(lambda o: o[0] == "ok").mapPartitions(functools.partial(label_records, labels))
+    return records, labels, report
+
+
+def _unscanned_files(files: Any, outcomes: Any, parts: list[Summary], options: ReadOptions) -> Summary:
+    """Files listed but never handed to a task: Spark's scan leaves out zero-byte files.
+
+    They go through :func:`read_file` on the driver with empty content, so they
+    are reported exactly as a local read reports them (a ``zero-byte file``).
+    Only when the counts disagree are the scanned paths collected (a map-only
+    job over the cached outcomes) to find which.
+    """
+    listed = [strip_file_scheme(p) for p in files.inputFiles()]
+    seen = sum(p.read + len(p.skipped) + len(p.unlabelled) + len(p.ignored) for p in parts)
+    if len(listed) == seen:
+        return Summary()
+    scanned = set(outcomes.map(_outcome_path).collect())
+    unscanned = sorted(p for p in listed if p not in scanned)
+    return summarise(options, [read_file(path, b"", options) for path in unscanned])
+
+
+def _outcome_path(outcome: tuple[str, Any]) -> str:
+    kind, payload = outcome
+    if kind == "ok":
+        return payload.path
+    return payload[0] if kind == "bad" else payload
+
+
+def _read_rows(options: ReadOptions, rows: Iterable[Any]) -> Iterator[tuple[str, object]]:
+    return read_partition(options, ((row.path, row.content) for row in rows))
+
+
+def _summary_of(options: ReadOptions, outcomes: Iterable[tuple[str, object]]) -> Iterator[Summary]:
+    yield summarise(options, outcomes)
