@@ -123,3 +123,15 @@ def test_input_shape_count_must_match(tmp_path: object) -> None:
     a, b = Input(name="a"), Input(name="b")
     with pytest.raises(ValueError, match=r"takes 2 input\(s\) \['a', 'b'\], got 1 input shape"):
         export_onnx(Graph([a, b], L.Add()(a, b)), tmp_path / "x.onnx", (3,))
+
+
+@pytest.mark.parametrize("network", ["resnet_cifar", "text_classifier", "ncf"])
+def test_zoo_networks(network: str, rng: np.random.Generator) -> None:
+    if network == "resnet_cifar":
+        model, shape, high = pytest.importorskip("zoo.models.resnet").resnet_cifar(8, num_classes=4), (3, 16, 16), 10
+    elif network == "text_classifier":
+        build = pytest.importorskip("zoo.models.text_classifier").text_classifier
+        model, shape, high = build(40, 3, embedding_dim=8, hidden_size=6, rnn="gru", bidirectional=True), (9,), 40
+    else:
+        model, shape, high = pytest.importorskip("zoo.models.ncf").ncf(20, 30, mode="neumf"), [(), ()], 20
+    check_export(model, shape, rng, high=high)

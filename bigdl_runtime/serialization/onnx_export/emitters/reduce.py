@@ -1,0 +1,35 @@
+"""Reductions (Sum, Mean, Max, Min, Prod over axes), ArgMax / ArgMin and TopK."""
+from __future__ import annotations
+
+import numpy as np
+
+from ....nn.layers import reduce as R
+from ..context import ExportContext, Value
+from ..dispatch import emits
+
+_OPS = {R.ReduceSum: "ReduceSum", R.ReduceMean: "ReduceMean", R.ReduceMax: "ReduceMax", R.ReduceMin: "ReduceMin",
+        R.ReduceProd: "ReduceProd"}
+
+
+@emits(*_OPS)
+def reduce(ctx: ExportContext, layer: R._Reduce, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    dims = [layer.dim] if isinstance(layer.dim, int) else layer.dim
+    args = [inputs[0].name]
+    if dims:  # None reduces every axis, [] none (noop_with_empty_axes)
+        args.append(ctx.ints(f"{name}/axes", dims))
+    return ctx.one(_OPS[type(layer)], args, name, keepdims=int(layer.keepdim),
+                   noop_with_empty_axes=1 if dims == [] else None)
+
+
+@emits(R.ArgMax, R.ArgMin)
+def arg_extreme(ctx: ExportContext, layer: R._ArgExtreme, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    op = "ArgMax" if isinstance(layer, R.ArgMax) else "ArgMin"
+    return ctx.one(op, [inputs[0].name], name, axis=layer.dim, keepdims=int(layer.keepdim),
+                   select_last_index=int(layer.select_last_index))
+
+
+@emits(R.TopK)
+def topk(ctx: ExportContext, layer: R.TopK, inputs: list[Value], output: tuple[np.ndarray, ...],
+         name: str) -> list[str]:
+    return ctx.node("TopK", [inputs[0].name, ctx.ints(f"{name}/k", [layer.k])], name, n_outputs=2, axis=layer.dim,
+                    largest=int(layer.largest), sorted=int(layer.sorted))

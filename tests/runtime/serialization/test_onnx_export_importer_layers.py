@@ -1,0 +1,71 @@
+"""Exporter emitters for the importer's indexing, reduction, instance-norm and matmul layers, and PriorBox."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from bigdl_runtime.nn import Graph, Input, Module, layers as L
+
+from .onnx_export_check import check_export
+
+# id -> (factory, per-sample shape)
+CASES: dict[str, tuple[Callable[[], Module], tuple[int, ...]]] = {
+    "slice_fixed_steps": (lambda: L.Slice([1, 4], [3, 0], axes=[1, -1], steps=[1, -2]), (4, 6)),
+    "slice_default_axes": (lambda: L.Slice([0, 1], [100, 3]), (4, 6)),
+    "expand": (lambda: L.Expand([1, 3, 4]), (1, 4)),
+    "tile": (lambda: L.Tile([1, 2, 3]), (2, 3)),
+    "squeeze": (lambda: L.Squeeze([2]), (3, 1, 4)),
+    "unsqueeze": (lambda: L.Unsqueeze([1, -1]), (3, 4)),
+    "depth_to_space_dcr": (lambda: L.DepthToSpace(2), (8, 3, 2)),
+    "pixel_shuffle": (lambda: L.PixelShuffle(2), (8, 3, 2)),
+    "space_to_depth_dcr": (lambda: L.SpaceToDepth(2), (2, 4, 6)),
+    "pixel_unshuffle": (lambda: L.PixelUnshuffle(2), (2, 4, 6)),
+    "reduce_sum_keep": (lambda: L.ReduceSum([1, 2], keepdim=True), (3, 4, 5)),
+    "reduce_mean": (lambda: L.ReduceMean(-1), (3, 4)),
+    "reduce_max": (lambda: L.ReduceMax([1]), (3, 4)),
+    "reduce_min_noop": (lambda: L.ReduceMin([]), (3, 4)),
+    "reduce_prod": (lambda: L.ReduceProd([2]), (3, 4)),
+    "argmax_keep_last": (lambda: L.ArgMax(1, keepdim=True, select_last_index=True), (5, 3)),
+    "argmin": (lambda: L.ArgMin(-1), (3, 5)),
+    "instance_norm2d": (lambda: L.InstanceNorm2d(3), (3, 4, 5)),
+    "instance_norm1d_affine": (lambda: L.InstanceNorm1d(3, eps=1e-3, affine=True), (3, 6)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_layer_exports(case: str, rng: np.random.Generator) -> None:
+    factory, shape = CASES[case]
+    check_export(factory(), shape, rng)
+
+
+def test_topk_two_outputs(rng: np.random.Generator) -> None:
+    x = Input(name="x")
+    best = L.TopK(2, dim=1, name="top")(x)
+    proto = check_export(Graph(x, [best[0], best[1]]), (5, 3), rng)
+    assert [o.type.tensor_type.elem_type for o in proto.graph.output] == [1, 7]
+
+
+def test_gather_matmul_einsum_with_runtime_inputs(rng: np.random.Generator) -> None:
+    a, b = Input(name="a"), Input(name="b")
+    product = L.MatMul(name="mm")(a, b)                       # (N, 3, 4) @ (N, 4, 2)
+    mixed = L.Einsum("nij,njk->nik", name="es")(a, b)
+    picked = L.Gather(dim=2, name="pick")(product, L.ArgMax(1, name="which")(L.ReduceSum([1], name="s")(b)))
+    check_export(Graph([a, b], [product, mixed, picked]), [(3, 4), (4, 2)], rng)
+
+
+def test_slice_with_runtime_bounds(rng: np.random.Generator) -> None:
+    # 1-D int64 bounds computed from the data: arg-extremes over the batch axis of (N, 1) inputs
+    x, y = Input(name="x"), Input(name="y")
+    start, end = L.ArgMin(0, name="start")(y), L.ArgMax(0, name="end")(y)
+    check_export(Graph([x, y], L.Slice(axes=[1], name="cut")(x, start, end)), [(9,), (1,)], rng, batches=(3, 8))
+
+
+def test_prior_box_is_a_constant(rng: np.random.Generator) -> None:
+    image = Input(name="image")
+    features = L.Conv2d(3, 4, 3, stride=4, padding=1, name="conv")(image)
+    priors = L.PriorBox([8.0], [16.0], aspect_ratios=[2.0], variances=[0.1, 0.1, 0.2, 0.2], name="priors")(
+        features, image)
+    proto = check_export(Graph(image, [features, priors]), (3, 16, 16), rng)
+    assert "priors.priors" in {i.name for i in proto.graph.initializer}
