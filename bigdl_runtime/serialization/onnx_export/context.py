@@ -63,7 +63,7 @@ class ExportContext:
 
     def weight(self, name: str, array: np.ndarray, dtype: Any = None) -> str:
         """Add ``array`` as an initializer (cast to the export dtype unless ``dtype``); returns its name."""
-        data = np.ascontiguousarray(np.asarray(array, dtype=dtype or self.dtype))
+        data = np.array(array, dtype=dtype or self.dtype, order="C")  # (ascontiguousarray makes 0-D 1-D)
         unique = self.unique(name)
         self.initializers.append(numpy_helper.from_array(data, unique))
         return unique

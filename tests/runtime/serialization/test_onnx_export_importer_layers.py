@@ -69,3 +69,20 @@ def test_prior_box_is_a_constant(rng: np.random.Generator) -> None:
         features, image)
     proto = check_export(Graph(image, [features, priors]), (3, 16, 16), rng)
     assert "priors.priors" in {i.name for i in proto.graph.initializer}
+
+
+def test_shape_arithmetic_of_imported_graphs(rng: np.random.Generator) -> None:
+    # the Shape -> Concat -> Reshape pattern of exported PyTorch models, plus Cast, ConstantOfShape and Range
+    x = Input(name="x")
+    batch = L.ShapeOf(0, 1, name="batch")(x)                                   # [N]
+    target = L.Concat(dim=0, name="target")(batch, L.TensorSource.of(np.array([12]), name="rest")(x))
+    flat = L.ReshapeTo(name="flat")(x, target)                                 # (N, 12)
+    zeros = L.ConstantOfShape(0.5, name="halves")(L.ShapeOf(name="shape")(flat))
+    shifted = L.Add(name="shifted")(flat, zeros)
+    steps = L.Range(name="steps")(L.TensorSource.of(np.array(0.0, np.float32), name="start")(x),
+                                  L.TensorSource.of(np.array(12.0, np.float32), name="limit")(x),
+                                  L.TensorSource.of(np.array(1.0, np.float32), name="delta")(x))
+    ramp = L.Mul(name="ramp")(shifted, steps)
+    rounded = L.Cast("int64", name="as_int")(ramp)
+    fixed = L.ReshapeTo([-1, 3, 4], name="back")(ramp)
+    check_export(Graph(x, [ramp, rounded, fixed]), (3, 4), rng)
