@@ -1,0 +1,55 @@
+"""Inference rows: ResNet-18 forward in evaluation mode, ours vs onnxruntime (and PyTorch).
+
+Our model is exported with ``Module.to_onnx`` and the very same weights run in
+onnxruntime (``intra_op_num_threads`` = our BLAS threads). Target (issue 8): <= 1.5x
+onnxruntime's time.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .common import Case, Runner
+from .models import OURS, torch_models
+from .steps import make_batch
+
+INFERENCE_TARGET = 1.5
+
+
+def inference_case(model: str, batch: int, threads: int) -> Case:
+    def setup() -> dict[str, Runner]:
+        import onnxruntime as ort
+        import torch
+
+        net = OURS[model]().evaluate()
+        x, _ = make_batch(model, batch)
+        path = Path(tempfile.mkdtemp(prefix="bench-onnx-")) / f"{model}.onnx"
+        net.to_onnx(str(path), x.shape[1:])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x}
+        expected = session.run(None, feed)[0]
+        got = net.forward(x)
+        if not np.allclose(got, expected, rtol=1e-3, atol=1e-3):
+            raise AssertionError(f"{model}: our output differs from onnxruntime's by "
+                                 f"{np.abs(got - expected).max():.3g}")
+        tnet = torch_models()[model]().eval()
+        xt = torch.from_numpy(x)
+
+        def theirs() -> None:
+            with torch.inference_mode():
+                tnet(xt)
+
+        return {"ours": lambda: net.forward(x), "onnxruntime": lambda: session.run(None, feed),
+                "torch": theirs}
+
+    return Case("inference", f"ResNet-18 eval b{batch}", setup, reference="onnxruntime",
+                target=INFERENCE_TARGET, extra={"model": model})
+
+
+def cases(batch: int, threads: int) -> list[Case]:
+    return [inference_case("resnet18", batch, threads)]
