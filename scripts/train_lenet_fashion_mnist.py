@@ -1,26 +1,30 @@
-"""Train LeNet-5 on all 60,000 Fashion-MNIST training images and report top-1 on the 10,000 test images.
+"""Train LeNet-5 on all 60,000 Fashion-MNIST training images; publish it as models/lenet5-fashion-mnist.
 
-Recipe: Adam (lr 2e-3) with cosine annealing over the epochs, batch 64, seed 0;
-the test set is evaluated after every epoch for the learning curve (the
-reported number is the last epoch's, no epoch is selected on it). Writes the
-model file (with labels, preprocessing and the measured accuracy as metadata)
-and a JSON-lines summary next to it.
+Recipe: Adam (lr 2e-3) with cosine annealing over the epochs, batch 64, seed 0,
+LocalTrainer; the test set is evaluated after every epoch for the learning
+curve (the reported number is the last epoch's, no epoch is selected on it).
+Writes the model folder (``model.bigdl`` + ``model.toml`` card with the
+measured test metrics and the file's SHA-256) and a JSON-lines summary in ``runs/``.
 
-    .venv/bin/python scripts/train_lenet_fashion_mnist.py --epochs 10 --out runs/lenet5-fashion-mnist.bigdl
+    nice -n 10 .venv/bin/python scripts/train_lenet_fashion_mnist.py --epochs 10
 """
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from pathlib import Path
 
 from bigdl_runtime.nn import random
 from bigdl_runtime.nn.losses import CrossEntropyLoss
 from bigdl_runtime.optim import Adam, Cosine
-from bigdl_runtime.serialization import save_model
 from bigdl_runtime.train import LocalTrainer
+from zoo.catalog.cards import write_model_folder
 from zoo.datasets import CLASS_NAMES, load_fashion_mnist
-from zoo.models.lenet import PREPROCESSING, lenet5, preprocess
+from zoo.models.lenet import MEAN, STD, lenet5, preprocess
+
+NAME = "lenet5-fashion-mnist"
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -29,7 +33,8 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="runs/lenet5-fashion-mnist.bigdl")
+    parser.add_argument("--out", default=f"models/{NAME}", help="model folder to write")
+    parser.add_argument("--summary", default=f"runs/{NAME}.jsonl")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
@@ -40,22 +45,41 @@ def main(argv: list[str] | None = None) -> float:
     model = lenet5()
     optimizer = Adam(model.parameters(), lr=args.lr, schedule=Cosine(t_max=args.epochs, by="epoch"))
     trainer = LocalTrainer(model, CrossEntropyLoss(), optimizer)
-    out = Path(args.out)
-    summary = out.with_suffix(".jsonl")
+    Path(args.summary).parent.mkdir(parents=True, exist_ok=True)
     print(f"training LeNet-5 ({model.num_parameters()} parameters) on {len(x)} images for {args.epochs} epochs, "
           f"batch {args.batch_size}, Adam lr {args.lr} with cosine annealing, seed {args.seed}", flush=True)
     start = time.perf_counter()
     trainer.fit(x, train_labels, batch_size=args.batch_size, epochs=args.epochs, validation=(xt, test_labels),
-                metrics=("top1", "loss"), seed=args.seed, summary=summary, progress=not args.no_progress)
+                metrics=("top1", "loss"), seed=args.seed, summary=args.summary, progress=not args.no_progress)
     seconds = time.perf_counter() - start
     result = trainer.evaluate(xt, test_labels, metrics=("top1", "top5", "loss"), batch_size=500)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(out), name="lenet5-fashion-mnist", labels=list(CLASS_NAMES), preprocessing=PREPROCESSING,
-               input_shape=[None, 1, 28, 28], test_top1=result["top1"], epochs=args.epochs,
-               recipe=f"Adam lr {args.lr} cosine, batch {args.batch_size}, seed {args.seed}")
+    model.evaluate()
+    card = {
+        "name": NAME,
+        "description": "LeNet-5 classifying 28x28 grey Fashion-MNIST clothing images into 10 classes",
+        "builder": "zoo.models.lenet5",
+        "builder_args": {"num_classes": 10},
+        "input_shape": [1, 28, 28],
+        "labels": list(CLASS_NAMES),
+        "preprocessing": {
+            "kind": "image", "color": "L", "size": [28, 28], "resize": "bilinear",
+            "scale": 1 / 255, "mean": [MEAN], "std": [STD], "layout": "NCHW",
+            "note": "light object on a dark background, as in Fashion-MNIST; output = logits (softmax for scores)"},
+        "metrics": {"dataset": "Fashion-MNIST test split (10,000 images, never trained on)",
+                    "top1": round(result["top1"], 4), "top5": round(result["top5"], 4),
+                    "loss": round(result["loss"], 4)},
+        "training": {
+            "recipe": "scripts/train_lenet_fashion_mnist.py",
+            "command": "nice -n 10 .venv/bin/python scripts/train_lenet_fashion_mnist.py "
+                       + shlex.join(sys.argv[1:] if argv is None else argv),
+            "trainer": "LocalTrainer", "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
+            "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "Adam", "lr": args.lr,
+            "schedule": "cosine annealing per epoch", "seed": args.seed, "seconds": round(seconds, 1)},
+    }
+    write_model_folder(args.out, model, card, test_top1=result["top1"])
     print(f"test top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f} "
           f"on {len(xt)} images after {args.epochs} epochs in {seconds:.0f} s ({seconds / args.epochs:.1f} s/epoch)")
-    print(f"model written to {out}, summary to {summary}")
+    print(f"model folder written to {args.out}, summary to {args.summary}")
     return result["top1"]
 
 

@@ -27,9 +27,17 @@ def test_structure_names_and_output_shape():
     assert y.shape == (3, 7) and y.dtype == np.float32
 
 
-def test_pretrained_weights_not_available_yet():
-    with pytest.raises(NotImplementedError, match="model zoo"):
-        lenet5(weights="fashion-mnist")
+def test_include_top_and_weights_path(tmp_path):
+    random.manual_seed(0)
+    model = lenet5()
+    model.save(str(tmp_path / "lenet.bigdl"))
+    x = preprocess(np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28))
+    np.testing.assert_array_equal(lenet5(weights=tmp_path / "lenet.bigdl").forward(x), model.forward(x))
+    features = lenet5(include_top=False, weights=tmp_path / "lenet.bigdl")
+    assert features.forward(x).shape == (2, 84)
+    assert model.num_parameters() - features.num_parameters() == 84 * 10 + 10
+    with pytest.raises(ValueError, match="no pretrained weights"):
+        lenet5(num_classes=5, weights="pretrained")
 
 
 def test_preprocess_scales_then_normalises():

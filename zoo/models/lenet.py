@@ -16,6 +16,11 @@ from bigdl_runtime.nn.layers.linear import Linear
 from bigdl_runtime.nn.layers.pool import MaxPool2d
 from bigdl_runtime.nn.layers.shape import Flatten
 
+from .weights import apply_weights
+
+#: the catalog model ``weights="pretrained"`` loads
+PRETRAINED = "lenet5-fashion-mnist"
+
 #: Fashion-MNIST training-set pixel statistics on the [0, 1] scale.
 MEAN, STD = 0.2860, 0.3530
 
@@ -34,31 +39,37 @@ def preprocess(images: np.ndarray) -> np.ndarray:
     return ((images.astype(np.float32) * np.float32(1 / 255) - np.float32(MEAN)) / np.float32(STD))
 
 
-def lenet5(num_classes: int = 10, weights: str | None = None) -> Sequential:
+def lenet5(num_classes: int = 10, weights: str | None = None, include_top: bool = True) -> Sequential:
     """LeNet-5: two 5x5 convolutions with max pooling, then three fully connected layers.
 
     Args:
         num_classes: size of the last layer (10 for (Fashion-)MNIST).
-        weights: pretrained weights to load; only None (random PyTorch-default
-            initialisation from the runtime's seeded RNG) for now.
+        weights: None (random PyTorch-default initialisation from the runtime's
+            seeded RNG), ``"pretrained"`` (the catalog's ``lenet5-fashion-mnist``,
+            trained here to ~91% test top-1; needs ``num_classes=10`` with the top)
+            or the path of a model file with the same parameter names.
+        include_top: keep the classifier ``fc3``; without it the network ends with
+            the 84 features of ``fc2`` (after its ReLU), for transfer learning.
 
     Shape:
         - input: ``(N, 1, 28, 28)`` float32, see :func:`preprocess`
-        - output: ``(N, num_classes)`` logits
+        - output: ``(N, num_classes)`` logits (``(N, 84)`` without the top)
 
     Examples:
         >>> model = lenet5()
         >>> model.forward(preprocess(images[:8])).shape
         (8, 10)
+        >>> features = lenet5(weights="pretrained", include_top=False)
     """
-    if weights is not None:
-        raise NotImplementedError("pretrained weights arrive with the model zoo")
-    return Sequential(
+    layers = [
         Conv2d(1, 6, 5, padding=2, name="conv1"), ReLU(), MaxPool2d(2),      # 6 x 28 x 28 -> 6 x 14 x 14
         Conv2d(6, 16, 5, name="conv2"), ReLU(), MaxPool2d(2),                # 16 x 10 x 10 -> 16 x 5 x 5
         Flatten(),
         Linear(400, 120, name="fc1"), ReLU(),
         Linear(120, 84, name="fc2"), ReLU(),
-        Linear(84, num_classes, name="fc3"),
-        name="lenet5",
-    )
+    ]
+    if include_top:
+        layers.append(Linear(84, num_classes, name="fc3"))
+    model = Sequential(*layers, name="lenet5")
+    pretrained = PRETRAINED if (num_classes == 10 or not include_top) else None
+    return apply_weights(model, weights, pretrained, "lenet5")
