@@ -86,3 +86,23 @@ def test_shape_arithmetic_of_imported_graphs(rng: np.random.Generator) -> None:
     rounded = L.Cast("int64", name="as_int")(ramp)
     fixed = L.ReshapeTo([-1, 3, 4], name="back")(ramp)
     check_export(Graph(x, [ramp, rounded, fixed]), (3, 4), rng)
+
+
+@pytest.mark.parametrize("cell,direction,bias", [("lstm", "bidirectional", True), ("gru", "reverse", True),
+                                                 ("gru_reset_before", "forward", True), ("rnn_relu", "forward", False),
+                                                 ("rnn_tanh", "bidirectional", True)])
+def test_recurrent_sequence_time_major(cell: str, direction: str, bias: bool, rng: np.random.Generator) -> None:
+    layer = L.RecurrentSequence(cell, 3, 4, direction=direction, bias=bias, name="rnn")
+    x = Input(name="x")
+    outs = layer(x)
+    check_export(Graph(x, [outs[i] for i in range(3 if cell == "lstm" else 2)]), (2, 3), rng)  # (T, N, I), T dynamic
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_recurrent_sequence_batch_first_with_states(cell: str, rng: np.random.Generator) -> None:
+    layer = L.RecurrentSequence(cell, 3, 4, direction="bidirectional", batch_first=True, name="rnn")
+    x, h0, c0 = Input(name="x"), Input(name="h0"), Input(name="c0")
+    states = [h0, c0] if cell == "lstm" else [h0]
+    outs = layer(x, *states)
+    check_export(Graph([x, *states], [outs[i] for i in range(1 + len(states))]), [(5, 3)] + [(2, 4)] * len(states),
+                 rng)

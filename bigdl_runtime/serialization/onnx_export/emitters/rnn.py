@@ -20,14 +20,15 @@ from ..dispatch import emits
 _OPS = {LSTM: ("LSTM", (0, 3, 1, 2)), GRU: ("GRU", (1, 0, 2)), RNN: ("RNN", (0,))}
 
 
-def _reorder(array: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+def reorder(array: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+    """A stacked-gate weight or bias with its gate blocks put in ONNX order (``order[i]``: our block of gate i)."""
     gates = array.reshape(len(order), -1, *array.shape[1:])
     return gates[list(order)].reshape(array.shape)
 
 
 def _layer_weights(ctx: ExportContext, layer: _RNNBase, k: int, order: tuple[int, ...], name: str) -> list[str]:
     """W, R (and B) initializers of stacked layer ``k``, all directions."""
-    per_dir = [[None if p is None else _reorder(p.data, order) for p in layer._layer_params(k, suffix)]
+    per_dir = [[None if p is None else reorder(p.data, order) for p in layer._layer_params(k, suffix)]
                for suffix in layer._suffixes]
     names = [ctx.weight(f"{name}.W_l{k}", np.stack([d[0] for d in per_dir])),
              ctx.weight(f"{name}.R_l{k}", np.stack([d[1] for d in per_dir]))]
