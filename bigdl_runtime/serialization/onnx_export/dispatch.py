@@ -55,6 +55,11 @@ def emitter_for(layer: Module, name: str) -> Emitter:
         f"{type(layer).__name__}); exportable layer types: {', '.join(known)}")
 
 
+def by_class(table: dict[type, Any], layer: Module) -> Any:
+    """``table``'s entry for ``layer``'s class or its nearest base in the table (for emitters shared by several ops)."""
+    return next(table[cls] for cls in type(layer).__mro__ if cls in table)
+
+
 def emit_module(ctx: ExportContext, layer: Module, inputs: list[Value], name: str) -> Value | list[Value]:
     """Emit ``layer`` applied to ``inputs`` under the scoped ``name``; returns its output value(s)."""
     if isinstance(layer, Sequential):

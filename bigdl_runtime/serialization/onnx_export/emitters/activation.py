@@ -9,14 +9,14 @@ import numpy as np
 from ....kernels.activation import _SELU_ALPHA, _SELU_SCALE
 from ....nn.layers import activation as A
 from ..context import ExportContext, Value
-from ..dispatch import emits
+from ..dispatch import by_class, emits
 
 _SIMPLE = {A.ReLU: "Relu", A.Sigmoid: "Sigmoid", A.Tanh: "Tanh", A.Hardswish: "HardSwish"}
 
 
 @emits(*_SIMPLE)
 def simple(ctx: ExportContext, layer: A._Activation, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    return ctx.one(_SIMPLE[type(layer)], [inputs[0].name], name)
+    return ctx.one(by_class(_SIMPLE, layer), [inputs[0].name], name)
 
 
 @emits(A.LeakyReLU)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ....nn.layers import elementwise as E
 from ..context import ExportContext, Value
-from ..dispatch import emits
+from ..dispatch import by_class, emits
 
 _BINARY = {E.Sub: "Sub", E.Mul: "Mul", E.Div: "Div"}
 
@@ -20,4 +20,4 @@ def add(ctx: ExportContext, layer: E.Add, inputs: list[Value], output: np.ndarra
 
 @emits(*_BINARY)
 def binary(ctx: ExportContext, layer: E._Merge, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    return ctx.one(_BINARY[type(layer)], [v.name for v in inputs], name)
+    return ctx.one(by_class(_BINARY, layer), [v.name for v in inputs], name)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ....nn.layers import math as M
 from ..context import ExportContext, Value
-from ..dispatch import emits
+from ..dispatch import by_class, emits
 
 _ONE_OP = {M.Sqrt: "Sqrt", M.Exp: "Exp", M.Log: "Log", M.Neg: "Neg", M.Abs: "Abs", M.Reciprocal: "Reciprocal",
            M.Erf: "Erf", M.Maximum: "Max", M.Minimum: "Min", M.Average: "Mean", M.Where: "Where",
@@ -17,7 +17,7 @@ _ONE_OP = {M.Sqrt: "Sqrt", M.Exp: "Exp", M.Log: "Log", M.Neg: "Neg", M.Abs: "Abs
 
 @emits(*_ONE_OP)
 def one_op(ctx: ExportContext, layer: object, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    return ctx.one(_ONE_OP[type(layer)], [v.name for v in inputs], name)
+    return ctx.one(by_class(_ONE_OP, layer), [v.name for v in inputs], name)
 
 
 @emits(M.Pow)

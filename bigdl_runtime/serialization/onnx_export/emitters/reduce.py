@@ -5,7 +5,7 @@ import numpy as np
 
 from ....nn.layers import reduce as R
 from ..context import ExportContext, Value
-from ..dispatch import emits
+from ..dispatch import by_class, emits
 
 _OPS = {R.ReduceSum: "ReduceSum", R.ReduceMean: "ReduceMean", R.ReduceMax: "ReduceMax", R.ReduceMin: "ReduceMin",
         R.ReduceProd: "ReduceProd"}
@@ -17,7 +17,7 @@ def reduce(ctx: ExportContext, layer: R._Reduce, inputs: list[Value], output: np
     args = [inputs[0].name]
     if dims:  # None reduces every axis, [] none (noop_with_empty_axes)
         args.append(ctx.ints(f"{name}/axes", dims))
-    return ctx.one(_OPS[type(layer)], args, name, keepdims=int(layer.keepdim),
+    return ctx.one(by_class(_OPS, layer), args, name, keepdims=int(layer.keepdim),
                    noop_with_empty_axes=1 if dims == [] else None)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ....nn.layers.rnn import GRU, LSTM, RNN, _RNNBase
 from ..context import ExportContext, Value
-from ..dispatch import emits
+from ..dispatch import by_class, emits
 
 #: ONNX op and the PyTorch gate index of each ONNX gate
 _OPS = {LSTM: ("LSTM", (0, 3, 1, 2)), GRU: ("GRU", (1, 0, 2)), RNN: ("RNN", (0,))}
@@ -47,7 +47,7 @@ def _merge_directions(ctx: ExportContext, y: str, directions: int, perm: list[in
 
 @emits(LSTM, GRU, RNN)
 def recurrent(ctx: ExportContext, layer: _RNNBase, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    op, order = _OPS[type(layer)]
+    op, order = by_class(_OPS, layer)
     directions = layer._directions
     attrs = {"hidden_size": layer.hidden_size, "direction": "bidirectional" if directions == 2 else "forward"}
     if isinstance(layer, GRU):
