@@ -6,9 +6,19 @@ from typing import Any
 import numpy as np
 
 
-def _channel_shape(x: np.ndarray) -> tuple[int, ...]:
-    """Broadcast shape of a per-channel vector against ``(N, C, *spatial)``."""
-    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as ``(N, C, rest)``: per-channel reductions become a contiguous-row sum then a sum over N."""
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+
+def _channel_sum(x3: np.ndarray) -> np.ndarray:
+    """Per-channel sum of ``(N, C, L)`` (pairwise summation along the contiguous rows)."""
+    return x3.sum(axis=2).sum(axis=0)
+
+
+def _channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
+    """Per-channel sum of ``a * b`` over ``(N, C, L)`` without materialising the product."""
+    return np.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
 
 
 def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
@@ -28,6 +38,11 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
         ``y`` and the cache. In training the cache also holds ``"mean"``, ``"var"``
         (biased) and ``"count"`` (elements per channel), from which the caller updates
         its running statistics (PyTorch uses ``var * count / (count - 1)``).
+
+    Work: in training two reading passes for the statistics (the variance from the centred
+    values, as a per-row dot product), then the centred values are scaled in place into the
+    cached ``xhat`` and ``y = xhat * gamma + beta`` is one multiply and one in-place add. In
+    inference ``y = x * s + t`` with per-channel ``s, t`` (two passes, ``x`` cached by reference).
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input (N, C) or (N, C, *spatial), got shape {x.shape}")
@@ -35,26 +50,35 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
     for what, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
         if v is not None and v.shape != (channels,):
             raise ValueError(f"batch_norm: {what} has shape {v.shape}, expected ({channels},) for input {x.shape}")
-    shape = _channel_shape(x)
-    axes = (0, *range(2, x.ndim))
-    count = x.size // channels
+    x3 = _rows(x)
+    count = x3.shape[0] * x3.shape[2]
+    dt = x.dtype
     if training:
         if count < 2:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
+        mean = _channel_sum(x3) / dt.type(count)
+        xhat = x3 - mean[:, None]
+        var = _channel_dot(xhat, xhat) / dt.type(count)
     elif running_mean is None or running_var is None:
         raise ValueError("batch_norm: inference needs running_mean and running_var")
     else:
-        mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
-    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-    xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-    y = xhat * gamma.reshape(shape) if gamma is not None else xhat.copy()
-    if beta is not None:
-        y += beta.reshape(shape)
-    cache = {"training": training, "xhat": xhat, "inv_std": inv_std, "gamma": gamma, "has_beta": beta is not None,
-             "mean": mean, "var": var, "count": count}
-    return y, cache
+        mean, var = running_mean.astype(dt), running_var.astype(dt)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(dt)
+    cache = {"training": training, "inv_std": inv_std, "gamma": gamma, "has_beta": beta is not None,
+             "mean": mean, "var": var, "count": count, "shape": x.shape}
+    if training:
+        xhat *= inv_std[:, None]
+        y = xhat * gamma[:, None] if gamma is not None else xhat.copy()
+        if beta is not None:
+            y += beta[:, None]
+        cache["xhat"] = xhat
+    else:
+        scale = inv_std if gamma is None else (gamma * inv_std).astype(dt)
+        shift = -mean * scale if beta is None else (beta - mean * scale).astype(dt)
+        y = x3 * scale[:, None]
+        y += shift[:, None]
+        cache["x"] = x3
+    return y.reshape(x.shape), cache
 
 
 def batch_norm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
@@ -64,18 +88,26 @@ def batch_norm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndar
     In training the batch statistics depend on ``x``, which adds the two mean
     terms; in inference ``dx`` is a per-channel scaling of ``dy``.
     """
-    xhat, inv_std, gamma = cache["xhat"], cache["inv_std"], cache["gamma"]
-    shape = _channel_shape(dy)
-    axes = (0, *range(2, dy.ndim))
-    dbeta = dy.sum(axis=axes)
-    dgamma = (dy * xhat).sum(axis=axes)
-    scale = inv_std if gamma is None else gamma * inv_std
+    inv_std, gamma, shape = cache["inv_std"], cache["gamma"], cache["shape"]
+    dy3 = _rows(dy)
+    dt = dy3.dtype
+    dbeta = _channel_sum(dy3)
+    scale = inv_std if gamma is None else (gamma * inv_std).astype(dt)
     if cache["training"]:
-        m = cache["count"]
-        dx = (dy - (dbeta / m).reshape(shape) - xhat * (dgamma / m).reshape(shape)) * scale.reshape(shape)
+        xhat = cache["xhat"]
+        dgamma = _channel_dot(dy3, xhat)
+        m = dt.type(cache["count"])
+        # dx = scale * (dy - dbeta / m - xhat * dgamma / m): one new array, three in-place passes
+        dx = xhat * (-dgamma / m)[:, None]
+        dx += dy3
+        dx -= (dbeta / m)[:, None]
+        dx *= scale[:, None]
     else:
-        dx = dy * scale.reshape(shape)
-    return dx, dgamma if gamma is not None else None, dbeta if cache["has_beta"] else None, None, None
+        # xhat = (x - mean) * inv_std, so sum(dy * xhat) = (sum(dy * x) - mean * sum(dy)) * inv_std
+        dgamma = ((_channel_dot(dy3, cache["x"]) - cache["mean"] * dbeta) * inv_std).astype(dt)
+        dx = dy3 * scale[:, None]
+    return (dx.reshape(shape), dgamma if gamma is not None else None, dbeta if cache["has_beta"] else None,
+            None, None)
 
 
 def layer_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, normalized_ndim: int,
