@@ -13,7 +13,6 @@ config); without a chain they become float32 ``(C, H, W)`` pixel values.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -144,12 +143,12 @@ def samples(rows: Iterable[Any], feature: FeatureSpec, label: str | None,
 
 
 def _build_chain(config: str) -> Callable[[np.ndarray, str], np.ndarray]:
-    """The ``zoo.feature.image`` chain described by ``config``, as ``(pixels, origin) -> array``."""
-    from zoo.feature.image import ImageRecord, transformer_from_config
+    """The ``zoo.feature.image`` chain whose JSON config is ``config``, as ``(pixels, origin) -> array``."""
+    from zoo.feature.image import ImageRecord, Pipeline
 
-    chain = transformer_from_config(json.loads(config))
+    chain = Pipeline.from_json(config)
 
     def apply(pixels: np.ndarray, origin: str) -> np.ndarray:
-        return chain(ImageRecord(pixels, path=origin)).image
+        return chain.run(ImageRecord(pixels, path=origin)).image
 
     return apply

@@ -25,8 +25,10 @@ def _to_shape(value: Any) -> list[int]:
 
 
 def _to_json_chain(value: Any) -> str:
-    """A preprocessing chain as its JSON text (accepts the text or the decoded list/dict)."""
-    if not isinstance(value, str):
+    """A preprocessing chain as its JSON text (accepts a zoo.feature.image transformer, the text or the list)."""
+    if hasattr(value, "to_json"):
+        value = value.to_json()
+    elif not isinstance(value, str):
         value = json.dumps(value)
     if value:
         json.loads(value)  # must be valid JSON; raises a ValueError naming the position otherwise

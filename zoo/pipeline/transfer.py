@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from bigdl_runtime.nn import Graph, Input, Module, Sequential
+from bigdl_runtime.serialization import model_pb2
+from bigdl_runtime.serialization.architecture import layer_from_proto, layer_to_proto
 
 
 def as_graph(model: Module, name: str | None = None) -> Graph:
@@ -54,6 +56,35 @@ def cut(model: Module, layer: str, name: str | None = None) -> Graph:
         KeyError: no node called ``layer``; the message lists close names.
     """
     return as_graph(model).new_graph(outputs=[layer], name=name or "backbone")
+
+
+def last_hidden(model: Module) -> str:
+    """The name of the node feeding ``model``'s last layer (where a new classifier head goes).
+
+    For LeNet-5 (``... fc2, ReLU, fc3``) that is the ReLU after ``fc2``.
+
+    Raises:
+        ValueError: the network has several outputs, or its output layer has not exactly one input node.
+    """
+    graph = as_graph(model)
+    if len(graph.outputs) != 1:
+        raise ValueError(f"last_hidden: {model.describe()} has {len(graph.outputs)} outputs; name the cut layer")
+    last, _ = graph.outputs[0]
+    if len(last.inputs) != 1 or last.inputs[0][0].module is None:
+        raise ValueError(f"last_hidden: the last layer '{last.name}' of {model.describe()} is not fed by one "
+                         "inner node; name the cut layer")
+    source, index = last.inputs[0]
+    return source.name if index is None else f"{source.name}[{index}]"
+
+
+def reinitialized(model: Module) -> Module:
+    """A new network with ``model``'s architecture and freshly initialised weights (the runtime's RNG).
+
+    Examples:
+        >>> random.manual_seed(0); scratch = reinitialized(pretrained)   # the from-scratch baseline
+    """
+    spec = layer_to_proto(model, model_pb2.Layer())
+    return layer_from_proto(spec, where=model.describe())
 
 
 def with_new_head(backbone: Module, head: Module | Sequence[Module], freeze_backbone: bool = True,
