@@ -1,0 +1,173 @@
+"""The main job: fine-tune a pretrained catalog model on a folder of labelled images, through Spark.
+
+Steps (what ``zoo finetune`` and ``make demo`` run):
+
+1. load the pretrained network and its card from the catalog;
+2. read ``<images>/train`` and ``<images>/test`` (label = folder name; any
+   Hadoop URI) with :class:`~zoo.pipeline.NNImageReader`, preprocessed on the
+   executors by the card's preprocessing as a ``zoo.feature.image`` chain;
+3. cut the network before its last layer, put a new classifier head on it and
+   measure the held-out accuracy **at init** (the untrained head: chance level);
+4. **head only**: train the head for ``epochs`` epochs with the backbone frozen
+   (the transfer-learning baseline);
+5. **fine-tuned**: unfreeze and train everything for ``epochs`` more epochs at
+   a lower learning rate;
+6. **scratch**: the same architecture from random weights, trained for the same
+   budget (``2 * epochs`` epochs, same batches);
+7. save the fine-tuned network (model file), the fitted Spark ML stage and a
+   plot of the training curves under ``output``.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+from pyspark.sql import DataFrame, SparkSession
+
+from bigdl_runtime.nn import Linear, random
+from bigdl_runtime.serialization import model_to_bytes
+from bigdl_runtime.spark.hadoop_fs import HadoopFileSystem
+from bigdl_runtime.train import History
+
+from .estimator import NNClassifier
+from .image_reader import NNImageReader
+from .model import NNClassifierModel
+from .transfer import cut, last_hidden, reinitialized, with_new_head
+
+#: the bundled image folder (MNIST digits, see data/mnist-digits/README.md)
+BUNDLED_IMAGES = Path(__file__).resolve().parents[2] / "data" / "mnist-digits"
+
+
+@dataclass
+class FinetuneConfig:
+    """The job's settings (the CLI's options)."""
+
+    images: str = str(BUNDLED_IMAGES)
+    model: str = "lenet5-fashion-mnist"
+    epochs: int = 4
+    output: str = "runs/finetune"
+    batch_size: int = 32
+    head_lr: float = 0.01
+    finetune_lr: float = 0.002
+    scratch_lr: float = 0.002
+    cut_layer: str | None = None
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class FinetuneResult:
+    """Held-out accuracies, the runs' histories and where the outputs went."""
+
+    classes: list[str]
+    train_images: int
+    test_images: int
+    accuracy: dict[str, float] = field(default_factory=dict)      # at_init, head_only, finetuned, scratch
+    histories: dict[str, History] = field(default_factory=dict)   # head_only, finetuned, scratch
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def image_chain(preprocessing: dict[str, Any]) -> tuple[str, str]:
+    """A card's image ``[preprocessing]`` as ``(color for the reader, zoo.feature.image chain JSON)``."""
+    from zoo.feature.image import ChannelNormalize, PixelScale, Resize, ToTensor
+
+    if preprocessing.get("kind") != "image":
+        raise ValueError(f"the model's card describes {preprocessing.get('kind')!r} inputs, not images")
+    color = {"L": "gray", "RGB": "rgb"}.get(preprocessing.get("color", "RGB"))
+    if color is None:
+        raise ValueError(f"unsupported card color {preprocessing.get('color')!r} (L or RGB)")
+    height, width = preprocessing["size"]
+    chain = (Resize(height, width) >> PixelScale(float(preprocessing.get("scale", 1.0)))
+             >> ChannelNormalize(preprocessing.get("mean", [0.0]), preprocessing.get("std", [1.0])) >> ToTensor())
+    return color, chain.to_json()
+
+
+def accuracy(model: NNClassifierModel, df: DataFrame) -> float:
+    """Top-1 accuracy of ``model`` on ``df`` (Spark's MulticlassClassificationEvaluator)."""
+    return MulticlassClassificationEvaluator(metricName="accuracy").evaluate(model.transform(df))
+
+
+def finetune(config: FinetuneConfig, spark: SparkSession, log: Callable[[str], None] = print) -> FinetuneResult:
+    """Run the job (see the module doc) and return what it measured."""
+    from zoo.catalog import load_pretrained
+
+    if config.epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {config.epochs}")
+    pretrained = load_pretrained(config.model)
+    color, chain = image_chain(pretrained.card["preprocessing"])
+    root = config.images.rstrip("/")
+    train = NNImageReader.read_images(f"{root}/train", spark, color=color).cache()
+    classes = train.schema["label"].metadata["ml_attr"]["vals"]
+    test = NNImageReader.read_images(f"{root}/test", spark, color=color, classes=classes).cache()
+    result = FinetuneResult(classes, train.count(), test.count())
+    log(f"[1/5] {config.model}: {pretrained.model.num_parameters()} parameters, {len(pretrained.labels)} "
+        f"pretrained classes; images: {result.train_images} training and {result.test_images} held-out images "
+        f"of {len(classes)} classes from {root}")
+
+    layer = config.cut_layer or last_hidden(pretrained.model)
+    backbone = cut(pretrained.model, layer)
+    random.manual_seed(config.seed)
+    width = int(backbone.forward(_probe(pretrained.card)).size)
+    network = with_new_head(backbone, Linear(width, len(classes), name="head"))
+    common = {"featuresCol": "image", "featurePreprocessing": chain, "batchSize": config.batch_size,
+              "optimizer": "adam", "seed": config.seed, "showProgress": config.progress,
+              "validationMetrics": ["top1", "loss"]}
+    result.accuracy["at_init"] = accuracy(NNClassifierModel(network, **_transform_params(common)), test)
+    log(f"[2/5] cut at '{layer}' ({width} features), new head Linear({width}, {len(classes)}); held-out accuracy "
+        f"with the untrained head: {result.accuracy['at_init']:.2%}")
+
+    def run(name: str, net: Any, epochs: int, lr: float) -> NNClassifierModel:
+        clf = NNClassifier(net, maxEpoch=epochs, learningRate=lr, learningRateSchedule="cosine", **common)
+        fitted = clf.setValidation(test).fit(train)
+        result.histories[name] = fitted.history
+        result.accuracy[name] = accuracy(fitted, test)
+        return fitted
+
+    log(f"[3/5] head only: {config.epochs} epochs, backbone frozen, Adam lr {config.head_lr}")
+    head = run("head_only", network, config.epochs, config.head_lr)
+    log(f"      held-out accuracy {result.accuracy['head_only']:.2%}")
+    log(f"[4/5] fine-tuning end to end: {config.epochs} epochs, Adam lr {config.finetune_lr}")
+    tuned = run("finetuned", head.model.unfreeze(), config.epochs, config.finetune_lr)
+    log(f"      held-out accuracy {result.accuracy['finetuned']:.2%}")
+    log(f"      baseline: the same architecture from scratch, {2 * config.epochs} epochs, Adam lr {config.scratch_lr}")
+    random.manual_seed(config.seed)
+    run("scratch", reinitialized(network), 2 * config.epochs, config.scratch_lr)
+    log(f"      held-out accuracy {result.accuracy['scratch']:.2%}")
+
+    result.outputs = _save(config, spark, tuned, pretrained.card, result)
+    log(f"[5/5] saved the fine-tuned model to {result.outputs['model']}, the Spark ML stage to "
+        f"{result.outputs['stage']} and the training curves to {result.outputs['plot']}")
+    return result
+
+
+def _probe(card: dict[str, Any]) -> Any:
+    """One all-zero input of the card's input shape (to measure the backbone's output width)."""
+    import numpy as np
+
+    return np.zeros([1, *(int(d) for d in card["input_shape"])], np.float32)
+
+
+def _transform_params(common: dict[str, Any]) -> dict[str, Any]:
+    return {k: common[k] for k in ("featuresCol", "featurePreprocessing", "batchSize")}
+
+
+def _save(config: FinetuneConfig, spark: SparkSession, tuned: NNClassifierModel, card: dict[str, Any],
+          result: FinetuneResult) -> dict[str, str]:
+    from .curves import plot_curves
+
+    out = config.output.rstrip("/")
+    fs = HadoopFileSystem(spark, out)
+    fs.mkdirs(out)
+    paths = {"model": f"{out}/finetuned.bigdl", "stage": f"{out}/nn-classifier-model", "plot": f"{out}/curves.png"}
+    fs.write_bytes_atomic(paths["model"], model_to_bytes(
+        tuned.model, name=f"{config.model}-finetuned", base_model=config.model, labels=result.classes,
+        preprocessing=card["preprocessing"], input_shape=card["input_shape"],
+        test_top1=result.accuracy["finetuned"]))
+    tuned.write().overwrite().save(paths["stage"])
+    picture = io.BytesIO()
+    plot_curves(result.histories, picture, title=f"{config.model} fine-tuned on {Path(config.images).name}")
+    fs.write_bytes_atomic(paths["plot"], picture.getvalue())
+    return paths
