@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy  # noqa: F401  (loads the OpenBLAS whose thread count is read and set here)
+
 Runner = Callable[[], None]
 
 

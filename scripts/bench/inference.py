@@ -1,7 +1,8 @@
 """Inference rows: ResNet-18 forward in evaluation mode, ours vs onnxruntime (and PyTorch).
 
 Our model is exported with ``Module.to_onnx`` and the very same weights run in
-onnxruntime (``intra_op_num_threads`` = our BLAS threads). Target (issue 8): <= 1.5x
+onnxruntime (``intra_op_num_threads`` = our BLAS threads); a second row runs our model
+after ``fuse_for_inference`` (conv + batch norm folded, as onnxruntime does on its own). Target (issue 8): <= 1.5x
 onnxruntime's time.
 """
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bigdl_runtime.nn.fuse import fuse_for_inference
+
 from .common import Case, Runner
 from .models import OURS, torch_models
 from .steps import make_batch
@@ -18,7 +21,8 @@ from .steps import make_batch
 INFERENCE_TARGET = 1.5
 
 
-def inference_case(model: str, batch: int, threads: int) -> Case:
+def inference_case(model: str, batch: int, threads: int, fused: bool) -> Case:
+    """Our forward (after :func:`fuse_for_inference` when ``fused``) vs onnxruntime and torch."""
     def setup() -> dict[str, Runner]:
         import onnxruntime as ort
         import torch
@@ -33,6 +37,8 @@ def inference_case(model: str, batch: int, threads: int) -> Case:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: x}
         expected = session.run(None, feed)[0]
+        if fused:
+            net = fuse_for_inference(net)
         got = net.forward(x)
         if not np.allclose(got, expected, rtol=1e-3, atol=1e-3):
             raise AssertionError(f"{model}: our output differs from onnxruntime's by "
@@ -47,9 +53,10 @@ def inference_case(model: str, batch: int, threads: int) -> Case:
         return {"ours": lambda: net.forward(x), "onnxruntime": lambda: session.run(None, feed),
                 "torch": theirs}
 
-    return Case("inference", f"ResNet-18 eval b{batch}", setup, reference="onnxruntime",
+    title = f"ResNet-18 eval b{batch}" + (" conv+BN folded" if fused else "")
+    return Case("inference", title, setup, reference="onnxruntime",
                 target=INFERENCE_TARGET, extra={"model": model})
 
 
 def cases(batch: int, threads: int) -> list[Case]:
-    return [inference_case("resnet18", batch, threads)]
+    return [inference_case("resnet18", batch, threads, fused) for fused in (False, True)]

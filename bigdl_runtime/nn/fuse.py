@@ -1,0 +1,122 @@
+"""Inference-time fusion: fold each batch norm into the convolution that feeds it.
+
+In evaluation mode a batch norm is a per-channel affine map ``y = x * s + t`` with
+``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``; after a
+convolution it folds into the convolution's weights (``w * s`` per output channel) and bias
+(``b * s + t``), which saves two full passes over every conv output and the batch norm's
+own output array. :func:`fuse_for_inference` returns a new model made only of ordinary
+layers (a ``Conv2d`` with bias where a ``Conv2d`` + ``BatchNorm2d`` pair was), so it runs,
+saves and exports like any other model and the model file format is unchanged; the
+original model is left as it was (it keeps training normally).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Graph, Input, Node
+from .layers.conv import Conv2d
+from .layers.norm import BatchNorm2d
+from .module import Module
+from .sequential import Sequential
+
+
+def fold_batch_norm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
+    """A new Conv2d (same configuration, with bias, named as ``conv``) computing ``bn(conv(x))``
+    of the evaluation-mode batch norm, in float64 then cast back to the weight's dtype.
+
+    Args:
+        conv: the convolution; left unchanged.
+        bn: a batch norm with running statistics over ``conv``'s output channels.
+
+    Returns:
+        the folded convolution, in evaluation mode.
+    """
+    if not bn.track_running_stats or bn.num_features != conv.out_channels:
+        raise ValueError(f"cannot fold {bn.describe()} into {conv.describe()}: it needs running statistics "
+                         f"over the convolution's {conv.out_channels} output channels")
+    config = dict(conv.get_config(), bias=True)
+    dtype = conv.weight.data.dtype
+    fused = Conv2d.from_config(config).astype(dtype)
+    fused.name = conv.name
+    scale = 1.0 / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
+    shift = -bn.running_mean.astype(np.float64) * scale
+    if bn.weight is not None:
+        scale = scale * bn.weight.data
+        shift = shift * bn.weight.data + bn.bias.data
+    bias = np.zeros(conv.out_channels) if conv.bias is None else conv.bias.data.astype(np.float64)
+    fused.weight.data[...] = (conv.weight.data * scale.reshape(-1, 1, 1, 1)).astype(dtype)
+    fused.bias.data[...] = (bias * scale + shift).astype(dtype)
+    fused.weight.trainable = conv.weight.trainable
+    return fused.evaluate()
+
+
+def _foldable(conv: Module, bn: Module) -> bool:
+    return (type(conv) is Conv2d and isinstance(bn, BatchNorm2d) and bn.track_running_stats
+            and bn.num_features == conv.out_channels)
+
+
+def _fuse_graph(graph: Graph) -> Graph:
+    nodes = graph.nodes
+    uses: dict[int, int] = {}
+    for n in nodes:
+        for s, _ in n.inputs:
+            uses[id(s)] = uses.get(id(s), 0) + 1
+    for s, _ in graph.outputs:
+        uses[id(s)] = uses.get(id(s), 0) + 2  # a graph output is never folded away
+    new: dict[int, Node] = {}
+    for n in nodes:
+        if n.module is None:
+            new[id(n)] = Input(n.name)
+            continue
+        if len(n.inputs) == 1 and n.inputs[0][1] is None:
+            src = n.inputs[0][0]
+            if src.module is not None and uses.get(id(src)) == 1 and _foldable(src.module, n.module):
+                folded = fold_batch_norm(src.module, n.module)
+                new[id(n)] = Node(folded, new[id(src)].inputs, src.name)
+                continue
+        new[id(n)] = Node(fuse_for_inference(n.module), [(new[id(s)], i) for s, i in n.inputs], n.name)
+    outputs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
+    inputs = [new[id(n)] for n in nodes if n.module is None]
+    return Graph(inputs, outputs if len(outputs) > 1 else outputs[0], name=graph.name).evaluate()
+
+
+def _fuse_sequential(seq: Sequential) -> Sequential:
+    layers = list(seq.children())
+    out: list[Module] = []
+    k = 0
+    while k < len(layers):
+        if k + 1 < len(layers) and _foldable(layers[k], layers[k + 1]):
+            out.append(fold_batch_norm(layers[k], layers[k + 1]))
+            k += 2
+        else:
+            out.append(fuse_for_inference(layers[k]))
+            k += 1
+    return Sequential(*out, name=seq.name).evaluate()
+
+
+def fuse_for_inference(model: Module) -> Module:
+    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded.
+
+    A pair is folded when the batch norm keeps running statistics and is the only consumer
+    of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones
+    included). Folded convolutions are new layers holding the folded weights as of this
+    call; every other layer is shared with ``model`` (not copied), so later changes to
+    ``model``'s weights reach the fused model except in folded pairs: fuse again after
+    training. Call it on a trained model right before inference.
+
+    Args:
+        model: any Module; Graphs and Sequentials are rebuilt, other modules are returned as is.
+
+    Returns:
+        the fused model (``model`` itself when nothing is a Graph or Sequential), in evaluation mode.
+
+    Examples:
+        >>> fast = fuse_for_inference(resnet18())
+        >>> fast.forward(np.zeros((1, 3, 224, 224), np.float32)).shape
+        (1, 1000)
+    """
+    if isinstance(model, Graph):
+        return _fuse_graph(model)
+    if isinstance(model, Sequential):
+        return _fuse_sequential(model)
+    return model

@@ -1,0 +1,70 @@
+"""fuse_for_inference: conv + batch norm folding gives the same outputs with ordinary layers."""
+import numpy as np
+import pytest
+
+from bigdl_runtime.nn import (Add, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, Graph, Input, Linear, ReLU,
+                              Sequential)
+from bigdl_runtime.nn.fuse import fold_batch_norm, fuse_for_inference
+from bigdl_runtime.serialization import model_from_bytes, model_to_bytes
+
+
+def _trained_stats(model, rng, shape):
+    """Run a few training forwards (running statistics move away from 0/1) and set random affines."""
+    model.train()
+    for k in range(3):
+        model.forward(rng.standard_normal(shape) * (k + 1) + k)
+    for m in model.modules():
+        if isinstance(m, BatchNorm2d) and m.weight is not None:
+            m.weight.data[...] = rng.uniform(0.5, 1.5, m.weight.shape)
+            m.bias.data[...] = rng.uniform(-0.5, 0.5, m.bias.shape)
+    return model.evaluate()
+
+
+def _kinds(model):
+    return [type(m).__name__ for m in model.modules()]
+
+
+def _graph():
+    x = Input(name="x")
+    a = ReLU(name="r1")(BatchNorm2d(6, name="bn1")(Conv2d(3, 6, 3, padding=1, bias=False, name="c1")(x)))
+    b = BatchNorm2d(6, name="bn2")(Conv2d(6, 6, 3, padding=1, name="c2")(a))
+    shared = Conv2d(6, 6, 1, name="c3")(b)  # feeds a batch norm AND the add: must not be folded
+    c = BatchNorm2d(6, affine=False, name="bn3")(shared)
+    y = Add(name="add")(c, shared)
+    head = Linear(6, 4, name="fc")(Flatten(name="flat")(GlobalAvgPool2d(name="gap")(y)))
+    return Graph(x, [head, b])
+
+
+def test_graph_folding_matches_the_unfused_model_and_keeps_shared_outputs(rng):
+    model = _trained_stats(_graph().astype(np.float64), rng, (4, 3, 8, 8))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    x = rng.standard_normal((2, 3, 8, 8))
+    expected = model.forward(x)
+    fused = fuse_for_inference(model)
+    got = fused.forward(x)
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+    names = [n.name for n in fused.nodes]
+    assert _kinds(fused).count("BatchNorm2d") == 1
+    assert "bn1" not in names and "bn2" not in names  # folded (bn2's output is a graph output: still fine)
+    assert "bn3" in names  # c3's output also feeds the add, so it keeps its batch norm
+    assert fused.node("c1").module.bias is not None and not fused.training
+    for k, v in model.state_dict().items():  # the original is untouched
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_sequential_folding_and_saved_file_round_trip(rng):
+    model = Sequential(Conv2d(2, 5, 3, stride=2, name="conv"), BatchNorm2d(5, name="bn"), ReLU(name="relu"),
+                       Conv2d(5, 3, 1, groups=1, bias=False, name="conv2"), BatchNorm2d(3, name="bn2"))
+    model = _trained_stats(model, rng, (6, 2, 9, 9))
+    x = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
+    fused = fuse_for_inference(model)
+    assert _kinds(fused) == ["Sequential", "Conv2d", "ReLU", "Conv2d"]
+    np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-4, atol=1e-5)
+    reloaded = model_from_bytes(model_to_bytes(fused))
+    np.testing.assert_array_equal(reloaded.evaluate().forward(x), fused.forward(x))
+
+
+def test_fold_rejects_a_batch_norm_without_running_stats():
+    with pytest.raises(ValueError, match="running statistics"):
+        fold_batch_norm(Conv2d(2, 3, 1), BatchNorm2d(3, track_running_stats=False))
