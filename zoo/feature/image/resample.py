@@ -53,11 +53,23 @@ def resize(image: np.ndarray, height: int, width: int, interpolation: str = "bil
     if interpolation == "nearest":
         return image[_nearest_taps(h_in, height)][:, _nearest_taps(w_in, width)]
     x = as_float(image)
-    y0, y1, wy = _linear_taps(h_in, height)
-    rows = x[y0] + (x[y1] - x[y0]) * wy[:, None, None]
-    x0, x1, wx = _linear_taps(w_in, width)
-    out = rows[:, x0] + (rows[:, x1] - rows[:, x0]) * wx[None, :, None]
-    return like_input(out, image)
+    h_in, w_in, c = x.shape
+    # each pass interpolates along axis 0 of a 2-D array whose rows are long and
+    # contiguous (numpy is slow when the innermost broadcast axis is the 3 channels)
+    rows = _lerp_rows(x.reshape(h_in, w_in * c), *_linear_taps(h_in, height))
+    cols = rows.reshape(height, w_in, c).transpose(1, 0, 2).reshape(w_in, height * c)
+    out = _lerp_rows(cols, *_linear_taps(w_in, width)).reshape(width, height, c).transpose(1, 0, 2)
+    return np.ascontiguousarray(like_input(out, image))
+
+
+def _lerp_rows(a: np.ndarray, i0: np.ndarray, i1: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``a[i0] + (a[i1] - a[i0]) * weight`` per row, with few temporaries."""
+    low = a[i0]
+    out = a[i1]
+    out -= low
+    out *= weight.astype(a.dtype)[:, None]
+    out += low
+    return out
 
 
 def warp_affine(image: np.ndarray, inverse: np.ndarray, height: int, width: int, fill: float = 0.0) -> np.ndarray:

@@ -23,6 +23,9 @@ class Transformer:
     processing order, partitioning or the machine.
 
     Calling a transformer on a numpy array returns an array; on a record, a record.
+    A bare array has no path or index, so every array draws the same random
+    values: wrap images in records (or use an :class:`ImageSet`) for
+    per-image randomness.
 
     Examples:
         >>> chain = Resize(256, 256) >> CenterCrop(224, 224) >> PixelScale() >> ToTensor()

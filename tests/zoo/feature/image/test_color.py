@@ -32,7 +32,8 @@ def test_hue_shift_half_turn_gives_the_complement():
 
 def test_brightness_fixed_factor(image):
     out = ColorJitter(brightness=(1.3, 1.3))(image)
-    np.testing.assert_array_equal(out, np.clip(np.rint(image.astype(np.float32) * np.float32(1.3)), 0, 255).astype(np.uint8))
+    expected = np.clip(np.rint(image.astype(np.float32) * np.float32(1.3)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_contrast_fixed_factor(image):

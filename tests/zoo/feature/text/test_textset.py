@@ -60,7 +60,8 @@ def test_from_folder_local_and_spark_agree(text_folder, spark):
     sources = [Path(r.source).relative_to(text_folder).as_posix() for r in local.records()]
     assert sources == ["neg/a.txt", "neg/d.txt", "pos/a.txt", "pos/b.txt", "pos/c.txt"]
     assert local.word_index.words == ["great", "<num>", "boring", "movie", "a", "all"]
-    np.testing.assert_array_equal(x_local[sources.index("pos/b.txt")], [1, 1, 3, 3])  # (i) loved it <num> <num>: keeps the end
+    # "i loved it <num> <num>" truncated at the front: the end is kept
+    np.testing.assert_array_equal(x_local[sources.index("pos/b.txt")], [1, 1, 3, 3])
     np.testing.assert_array_equal(x_local[sources.index("pos/c.txt")], [0, 0, 0, 0])  # the empty review is kept
 
     distributed = prepare(TextSet.from_folder(f"file://{text_folder}", spark))
