@@ -63,7 +63,9 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
     for vi, node in zip(runtime, in_nodes):
         shape, dtype = _value_info(vi)
         ctx.values[vi.name] = Sym(node, shape, dtype)
+        ctx.input_specs[vi.name] = (shape, dtype)
         ctx.unique(vi.name)
+    ctx.static_inputs = all(s is not None and None not in s for s, _ in ctx.input_specs.values())
     outputs = convert_graph(graph, ctx)
     out_nodes = [ctx.node_of(v, f"{vi.name}/value") for v, vi in zip(outputs, graph.output)]
     try:
@@ -128,12 +130,32 @@ def _value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]
 
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
-    """(shape, dtype) by value name from ONNX shape inference (best effort: empty if inference fails)."""
+    """(shape, dtype) by value name from ONNX shape inference (best effort: empty if inference fails).
+
+    Inference runs on a copy without the data of large initializers (they become typed graph
+    inputs), so a model with hundreds of megabytes of weights is not serialised for it.
+    """
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(_without_large_tensors(model), strict_mode=False)
     except Exception:  # inference is an optional help; converters ask for what they need
         return {}
     table = {}
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
         table[vi.name] = _value_info(vi)
     return table
+
+
+def _without_large_tensors(model: onnx.ModelProto, limit: int = 1 << 16) -> onnx.ModelProto:
+    light = onnx.ModelProto(ir_version=max(model.ir_version, 4), opset_import=model.opset_import)
+    graph = light.graph
+    graph.name = model.graph.name
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    graph.output.extend(model.graph.output)
+    declared = {vi.name for vi in model.graph.input}
+    for t in model.graph.initializer:
+        if len(t.raw_data) + 4 * len(t.float_data) <= limit:
+            graph.initializer.append(t)
+        elif t.name not in declared:
+            graph.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return light

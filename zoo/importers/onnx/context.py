@@ -115,7 +115,11 @@ class OnnxNode:
         v = self.value(i)
         if v is None:
             return None
-        return v.shape if isinstance(v, Sym) else tuple(np.shape(v))
+        if not isinstance(v, Sym):
+            return tuple(np.shape(v))
+        if v.shape is None:
+            v.shape = self.ctx.probe_shape(v)
+        return v.shape
 
     def rank(self, i: int) -> int | None:
         s = self.shape(i)
@@ -150,6 +154,10 @@ class Context:
         self._sources: dict[int, Node] = {}
         self._taken: set[str] = set()
         self._keep: list[np.ndarray] = []
+        self._examples: dict[int, Any] = {}
+        #: graph input name -> (declared shape or None, dtype or None), for probe passes
+        self.input_specs: dict[str, tuple] = {}
+        self.static_inputs = False
 
     def lookup(self, name: str, node: OnnxNode | None = None) -> Any:
         try:
@@ -166,6 +174,42 @@ class Context:
             out = f"{base}_{k}"
         self._taken.add(out)
         return out
+
+    def probe_shape(self, value: Sym) -> tuple | None:
+        """The shape of a value that shape inference left unknown, from a probe forward pass.
+
+        The graph built so far is run (once, memoised) on example inputs of the declared
+        input shapes. If every graph input's shape is static the probe's shapes are
+        exact; otherwise only its rank is kept (dimensions None).
+        """
+        try:
+            example = self._example(value.node)
+        except Exception:  # a probe is only a fallback; the converter reports what it lacks
+            return None
+        shape = tuple(np.shape(example))
+        return shape if self.static_inputs else (None,) * len(shape)
+
+    def _example(self, node: Node) -> Any:
+        from bigdl_runtime.nn.graph import Input, _OutputSelector
+
+        if isinstance(node, _OutputSelector):
+            return self._example(node.source)[node.index]
+        if id(node) in self._examples:
+            return self._examples[id(node)]
+        if isinstance(node, Input):
+            shape, dtype = self.input_specs[node.name]
+            if shape is None:
+                raise ValueError(f"input {node.name!r} has no declared shape")
+            dims = [1 if d is None else d for d in shape]
+            dtype = np.dtype(np.float32) if dtype is None else dtype
+            rng = np.random.default_rng(0)
+            value = rng.standard_normal(dims).astype(dtype) if dtype.kind == "f" else np.zeros(dims, dtype)
+        else:
+            args = [self._example(src) if index is None else self._example(src)[index] for src, index in node.inputs]
+            node.module.evaluate()
+            value = node.module.forward(*args)
+        self._examples[id(node)] = value
+        return value
 
     def check_size(self, shape: Sequence[int], dtype: Any, what: str) -> None:
         check_size(shape, np.dtype(dtype), what, self.max_tensor_bytes)

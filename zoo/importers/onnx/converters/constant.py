@@ -47,12 +47,12 @@ def dropout(node: OnnxNode):
     if training is not None and bool(np.asarray(training).reshape(-1)[0]):
         raise node.error("training_mode=true is not supported (an imported model runs dropout as identity)")
     x = node.value(0)
-    if len([o for o in node.outputs if o]) > 1:
-        shape = node.shape(0)
-        if shape is None or any(d is None for d in shape):
-            raise node.error("the mask output needs a static input shape")
-        return [x, np.ones(shape, dtype=bool)]
-    return x
+    if len([o for o in node.outputs if o]) < 2:
+        return x
+    if not isinstance(x, Sym):
+        return [x, np.ones(np.shape(x), dtype=bool)]
+    shape = node.apply(ShapeOf(), [x], suffix="/shape")
+    return [x, node.apply(nn.ConstantOfShape(True, "bool"), [shape], suffix="/mask")]
 
 
 def _static(shape: tuple | None) -> bool:
