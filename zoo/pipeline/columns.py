@@ -133,13 +133,13 @@ def target_value(value: Any, column: str) -> np.ndarray:
         raise ValueError(f"column '{column}': label {str(value)[:80]} is not numeric") from None
 
 
-def samples(rows: Iterable[Any], feature: FeatureSpec, label: str | None,
+def samples(rows: Iterable[Any], feature: FeatureSpec, label: str,
             classification: bool) -> Iterator[tuple[np.ndarray, Any]]:
     """Rows ``(features, label)`` -> ``(input array, target)`` pairs for the trainer."""
     convert = feature.converter()
     to_target = class_index if classification else target_value
     for row in rows:
-        yield convert(row[0]), to_target(row[1], label) if label is not None else None
+        yield convert(row[0]), to_target(row[1], label)
 
 
 def _build_chain(config: str) -> Callable[[np.ndarray, str], np.ndarray]:

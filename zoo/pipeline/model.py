@@ -2,22 +2,19 @@
 
 ``transform`` is lazy, like every Spark ML transformer: it returns a DataFrame
 with the input's columns plus the output columns, computed by a
-``mapPartitions`` when an action runs. The network travels once per
-``transform`` call as model-file bytes in a broadcast; each Python worker
-rebuilds it on first use and keeps it (the newest :data:`MAX_CACHED` networks)
-for the later tasks of the same call. Rows are batched (``batchSize``) through
-the network in evaluation mode; the row order and partitioning are kept.
+``mapPartitions`` when an action runs. The network travels as model-file bytes
+in a broadcast (once per distinct weights) and each Python worker keeps its
+rebuilt copy, as :func:`zoo.pipeline.inference.ship` arranges. Rows are batched
+(``batchSize``) through the network in evaluation mode; the row order and
+partitioning are kept.
 """
 from __future__ import annotations
 
 import functools
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 import numpy as np
-from pyspark import Broadcast
 from pyspark.ml import Model, Transformer
 from pyspark.ml.linalg import DenseVector, VectorUDT
 from pyspark.ml.param.shared import HasOutputCol, HasPredictionCol, HasProbabilityCol
@@ -25,36 +22,20 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import DataType, DoubleType, StructField, StructType
 
 from bigdl_runtime.nn.module import Module
-from bigdl_runtime.serialization import model_from_bytes, model_to_bytes
 from bigdl_runtime.spark.errors import tagged
 
 from .columns import FeatureSpec
+from .inference import ShippedModel, ship
 from .params import HasFeatureInput
 from .persistence import NNPersistable
 from .stage import set_params
 
-#: networks kept per Python worker
-MAX_CACHED = 2
-_CACHE: "OrderedDict[str, Module]" = OrderedDict()
-
-
 @dataclass(frozen=True)
 class _TransformSpec:
-    key: str                 # identifies this transform call's network in the worker cache
-    model: Broadcast         # the model-file bytes
+    model: ShippedModel      # the network, broadcast once per distinct weights, cached per Python worker
     feature: FeatureSpec
     batch_size: int
     outputs: str             # which output columns: "vector", or "classifier" / "classifier+probability"
-
-
-def _network(spec: _TransformSpec) -> Module:
-    found = _CACHE.get(spec.key)
-    if found is None:
-        found = _CACHE[spec.key] = model_from_bytes(spec.model.value, source="broadcast model").evaluate()
-        while len(_CACHE) > MAX_CACHED:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(spec.key)
-    return found
 
 
 def _columns(outputs: np.ndarray, kind: str) -> list[tuple[Any, ...]]:
@@ -72,7 +53,7 @@ def _columns(outputs: np.ndarray, kind: str) -> list[tuple[Any, ...]]:
 
 @tagged
 def _transform_partition(rows: Iterable[Any], spec: _TransformSpec, position: int) -> Iterator[tuple[Any, ...]]:
-    net = _network(spec)
+    net = spec.model.get()
     convert = spec.feature.converter()
     batch: list[Any] = []
 
@@ -116,7 +97,7 @@ class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
         if clash:
             raise ValueError(f"{type(self).__name__}: output column(s) {clash} already exist; set other names")
         spark = dataset.sparkSession
-        spec = _TransformSpec(uuid.uuid4().hex, spark.sparkContext.broadcast(model_to_bytes(self.model)),
+        spec = _TransformSpec(ship(self.model, spark.sparkContext),
                               FeatureSpec(column, tuple(self.getFeatureShape()), self.getFeaturePreprocessing()),
                               self.getBatchSize(), kind)
         rows = dataset.rdd.mapPartitions(functools.partial(

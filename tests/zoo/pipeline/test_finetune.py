@@ -36,6 +36,13 @@ def test_card_preprocessing_becomes_an_equivalent_image_chain():
         image_chain({"kind": "text"})
 
 
+def test_cli_lists_the_catalog_and_rejects_unknown_commands(capsys):
+    assert main(["models"]) == 0
+    assert "lenet5-fashion-mnist" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train"])
+
+
 def test_finetune_job_end_to_end_beats_the_untrained_head(spark, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "run"
