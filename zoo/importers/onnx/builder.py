@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnx.inliner
 
 from bigdl_runtime.nn import Graph, Input
 
@@ -53,12 +54,14 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
     load_converters()
     model, base_dir, label = read_model(source)
     opset = model_opset(model, label)
+    if model.functions:  # model-local functions (as some exporters emit): inline their bodies
+        model = onnx.inliner.inline_local_functions(model)
     graph = model.graph
     init_names = {t.name for t in graph.initializer}
     runtime = [vi for vi in graph.input if vi.name not in init_names]
     in_nodes = [Input(vi.name) for vi in runtime] or [Input(NO_INPUT)]
     ctx = Context(opset, base_dir, max_tensor_bytes, in_nodes[0], convert_graph)
-    ctx.domains = {o.domain or "": o.version for o in model.opset_import}
+    ctx.domains = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
     ctx.inferred = _inferred_shapes(model)
     for vi, node in zip(runtime, in_nodes):
         shape, dtype = _value_info(vi)

@@ -44,7 +44,7 @@ class OnnxNode:
     def __init__(self, proto: onnx.NodeProto, ctx: "Context") -> None:
         self.proto = proto
         self.op_type = proto.op_type
-        self.domain = proto.domain or ""
+        self.domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
         self.name = proto.name or (proto.output[0] if proto.output else proto.op_type)
         self.inputs = list(proto.input)
         self.outputs = list(proto.output)
@@ -165,7 +165,7 @@ class Context:
         except KeyError:
             where = f"{node.where}: " if node is not None else ""
             raise OnnxImportError(f"{where}input {name!r} is neither a graph input, an initializer nor the output "
-                                  "of an earlier node (missing initializer?)") from None
+                                  "of an earlier node (missing initializer, or nodes out of topological order?)") from None
 
     def unique(self, name: str) -> str:
         base, k, out = name, 1, name

@@ -171,3 +171,16 @@ def test_zoo_exports_load_onnx() -> None:
     import zoo
 
     assert zoo.load_onnx is load_onnx
+
+
+def test_model_local_functions_are_inlined_and_ai_onnx_domain_accepted(rng: np.random.Generator) -> None:
+    body = [helper.make_node("Relu", ["a"], ["r"]), helper.make_node("Neg", ["r"], ["out"])]
+    function = helper.make_function("local", "NegRelu", ["a"], ["out"], body,
+                                    [helper.make_opsetid("", 17)])
+    nodes = [helper.make_node("NegRelu", ["x"], ["h"], domain="local", name="custom"),
+             helper.make_node("Abs", ["h"], ["y"], domain="ai.onnx", name="abs")]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [2, 3])], [_vi("y", None)])
+    model = helper.make_model(graph, functions=[function],
+                              opset_imports=[helper.make_opsetid("ai.onnx", 17), helper.make_opsetid("local", 1)])
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_allclose(load_onnx(model)(x), np.maximum(x, 0))
