@@ -1,8 +1,8 @@
 """Read images through Spark's ``binaryFile`` source, decoding on the executors."""
 from __future__ import annotations
 
+import dataclasses
 import functools
-import re
 from typing import Any, Iterable, Iterator
 
 from pyspark import StorageLevel
@@ -14,9 +14,6 @@ from .decode import BadImageError
 from .labels import LabelMap, strip_file_scheme
 from .outcomes import Summary, finish_read, label_records, summarise
 from .reading import ReadOptions, ReadReport, read_file, read_partition
-
-#: a BadImageError's message as worker_errors re-raises it ("BadImageError in a Spark task: bad image ...")
-_BAD_IMAGE = re.compile(r"bad image (.*?): (.*)$", re.DOTALL)
 
 
 def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: LabelMap | None,
@@ -32,7 +29,8 @@ def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: La
         ``(rdd of ImageRecord, class map, report)``.
 
     Raises:
-        BadImageError: with ``on_error="raise"``, naming the file.
+        BadImageError: with ``on_error="raise"``, naming the first bad file (by path)
+            once the job has looked at every file.
         FileNotFoundError: nothing at ``path``.
     """
     try:
@@ -43,18 +41,19 @@ def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: La
             raise FileNotFoundError(f"no images found at {path!r}") from None
         raise
     scanned = files if num_partitions is None else files.repartition(num_partitions)
-    outcomes = scanned.rdd.mapPartitions(tagged(functools.partial(_read_rows, options)))
+    # tasks always skip bad images (a failing task would be retried for nothing);
+    # with on_error="raise" the driver raises for the first one after the job
+    skipping = dataclasses.replace(options, on_error="skip")
+    outcomes = scanned.rdd.mapPartitions(tagged(functools.partial(_read_rows, skipping)))
     outcomes.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        with worker_errors():
-            parts = outcomes.mapPartitions(functools.partial(_summary_of, options)).collect()
-    except (ValueError, RuntimeError) as err:
-        outcomes.unpersist()
-        found = _BAD_IMAGE.search(str(err))
-        if found:
-            raise BadImageError(found.group(1), found.group(2)) from None
-        raise
-    parts.append(_unscanned_files(files, outcomes, parts, options))
+    with worker_errors():
+        parts = outcomes.mapPartitions(functools.partial(_summary_of, skipping)).collect()
+    parts.append(_unscanned_files(files, outcomes, parts, skipping))
+    if options.on_error == "raise":
+        bad = sorted(item for part in parts for item in part.skipped)
+        if bad:
+            outcomes.unpersist()
+            raise BadImageError(*bad[0])
     labels, report = finish_read(parts, options, classes)
     records = outcomes.filter(lambda o: o[0] == "ok").mapPartitions(functools.partial(label_records, labels))
     return records, labels, report

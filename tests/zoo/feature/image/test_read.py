@@ -103,12 +103,10 @@ def write_csv(root: Path, extra_row: str = "") -> Path:
     return csv_path
 
 
-@pytest.mark.parametrize("use_spark", [False, True])
-def test_csv_labels(image_folder, spark, use_spark):
+def test_csv_labels(image_folder):
     root, _ = image_folder
     with pytest.warns(ImageReadWarning):
-        images = ImageSet.read(root, spark if use_spark else None, with_label=write_csv(root),
-                               max_pixels=MAX_PIXELS)
+        images = ImageSet.read(root, with_label=write_csv(root), max_pixels=MAX_PIXELS)
     records = by_path(images)
     assert images.labels.names == ["2", "7", "10"]       # integer names sort numerically
     assert [(Path(r.path).name, r.label_name, r.label) for r in records] == [("a.png", "7", 1), ("c.png", "10", 2)]
