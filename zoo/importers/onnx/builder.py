@@ -70,6 +70,7 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
         ctx.unique(vi.name)
     ctx.static_inputs = all(s is not None and None not in s for s, _ in ctx.input_specs.values())
     outputs = convert_graph(graph, ctx)
+    ctx.release_probes()
     out_nodes = [ctx.node_of(v, f"{vi.name}/value") for v, vi in zip(outputs, graph.output)]
     try:
         return Graph(in_nodes, out_nodes, name=graph.name or None)

@@ -35,9 +35,6 @@ class Sym:
         return None if self.shape is None else len(self.shape)
 
 
-Value = "np.ndarray | Sym | None"
-
-
 class OnnxNode:
     """One NodeProto with decoded attributes; ``where`` names it in error messages."""
 
@@ -155,6 +152,7 @@ class Context:
         self._taken: set[str] = set()
         self._keep: list[np.ndarray] = []
         self._examples: dict[int, Any] = {}
+        self._probed: list[Node] = []
         #: graph input name -> (declared shape or None, dtype or None), for probe passes
         self.input_specs: dict[str, tuple] = {}
         self.static_inputs = False
@@ -208,8 +206,17 @@ class Context:
             args = [self._example(src) if index is None else self._example(src)[index] for src, index in node.inputs]
             node.module.evaluate()
             value = node.module.forward(*args)
+            self._probed.append(node)
         self._examples[id(node)] = value
         return value
+
+    def release_probes(self) -> None:
+        """Drop the probe pass's activations (its values and the caches the probed layers kept)."""
+        for node in self._probed:
+            if hasattr(node.module, "_cache"):
+                node.module._cache = None
+        self._examples.clear()
+        self._probed.clear()
 
     def check_size(self, shape: Sequence[int], dtype: Any, what: str) -> None:
         check_size(shape, np.dtype(dtype), what, self.max_tensor_bytes)
@@ -232,7 +239,7 @@ class Context:
         of them, one per output, when ``n_outputs > 1``).
         """
         present = [v for v in inputs if v is not None]
-        if all(not isinstance(v, Sym) for v in present) and not getattr(layer, "_bigdl_no_fold", False):
+        if all(not isinstance(v, Sym) for v in present):
             layer.evaluate()
             try:
                 out = layer.forward(*present)
