@@ -13,10 +13,13 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` RGB in ``[0, 1]`` -> HSV in ``[0, 1]`` (hue as a fraction of a turn)."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    v = rgb.max(-1)
-    c = v - rgb.min(-1)
+    """``(..., 3)`` RGB in ``[0, 1]`` -> HSV in ``[0, 1]`` (hue as a fraction of a turn).
+
+    Works on contiguous channel planes (numpy reduces slowly over a last axis of 3).
+    """
+    r, g, b = np.moveaxis(rgb, -1, 0).copy()
+    v = np.maximum(np.maximum(r, g), b)
+    c = v - np.minimum(np.minimum(r, g), b)
     safe_c = np.where(c > 0, c, 1)
     s = np.where(v > 0, c / np.where(v > 0, v, 1), 0)
     h = np.where(v == r, (g - b) / safe_c, np.where(v == g, 2 + (b - r) / safe_c, 4 + (r - g) / safe_c))
@@ -25,14 +28,18 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
 
 
 def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rgb_to_hsv`."""
-    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-    i = np.floor(h * 6.0)
-    f = h * 6.0 - i
-    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-    sector = (i.astype(np.int64) % 6)[..., None]
-    choices = [np.stack(c, -1) for c in ((v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q))]
-    return np.choose(sector, choices)
+    """Inverse of :func:`rgb_to_hsv`.
+
+    Channel ``n`` (5, 3, 1 for R, G, B) is ``v - v s clip(min(k, 4 - k), 0, 1)``
+    with ``k = (n + 6 h) mod 6``: no per-sector branching.
+    """
+    h, s, v = np.moveaxis(hsv, -1, 0).copy()
+    vs = v * s
+    planes = []
+    for n in (5.0, 3.0, 1.0):
+        k = (n + 6.0 * h) % 6.0
+        planes.append(v - vs * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0))
+    return np.stack(planes, axis=-1)
 
 
 def adjust_brightness(x: np.ndarray, factor: float) -> np.ndarray:
