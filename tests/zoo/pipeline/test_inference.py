@@ -57,10 +57,11 @@ def test_flat_images_with_input_shape_as_nested_arrays(spark, rng) -> None:
     np.testing.assert_allclose(got, net.evaluate().forward(images.reshape(6, 1, 28, 28)), rtol=1e-5, atol=1e-5)
 
 
-def test_rdd_in_order(spark, mlp, rng) -> None:
+def test_rdd_in_order_and_model_file_path(spark, mlp, rng, tmp_path) -> None:
     x = rng.normal(size=(23, 6)).astype(np.float32)
     rdd = spark.sparkContext.parallelize(list(x), 4)
-    got = predict(mlp, rdd, output="array", batch_size=4).collect()
+    mlp.save(str(tmp_path / "mlp.bigdl"))
+    got = predict(str(tmp_path / "mlp.bigdl"), rdd, output="array", batch_size=4).collect()
     np.testing.assert_allclose(np.stack(got), mlp.evaluate().forward(x), rtol=1e-6, atol=1e-6)
     head = Sequential(mlp, L.Linear(3, 1))
     scalars = predict(head, rdd, output="scalar", input_shape=(6,)).collect()
