@@ -128,3 +128,15 @@ def test_onnx_model_scored_on_a_dataframe(spark, rng, tmp_path) -> None:
     reference = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
         None, {"input": images[ids].reshape(-1, 1, 28, 28)})[0]
     np.testing.assert_allclose(np.array([r.prediction for r in rows]), reference, rtol=1e-4, atol=1e-5)
+
+
+def test_two_input_graph_from_two_columns(spark, rng) -> None:
+    from bigdl_runtime.nn import Graph, Input
+
+    a, b = Input(name="a"), Input(name="b")
+    net = Graph([a, b], L.Linear(3, 2, name="fc")(L.Mul(name="gate")(a, b)))
+    x, y = rng.normal(size=(7, 3)).astype(np.float32), rng.normal(size=(7, 3)).astype(np.float32)
+    df = spark.createDataFrame([(i, x[i].tolist(), y[i].tolist()) for i in range(7)],
+                               "id int, left array<float>, right array<float>")
+    rows = predict(net, df, input_col=["left", "right"], input_shape=[(3,), (3,)], output="array").collect()
+    np.testing.assert_allclose(np.array([r.prediction for r in rows]), net.forward(x, y), rtol=1e-6, atol=1e-6)
