@@ -49,6 +49,34 @@ def detect(predictions: np.ndarray, priors: np.ndarray, num_classes: int, **sett
     return split_detections(rows, n)
 
 
+def detect_images(pretrained: Any, paths: Sequence[Any], min_score: float = 0.3,
+                  batch_size: int = 32) -> list[list[tuple[str, float, tuple[float, float, float, float]]]]:
+    """Detect objects in image files with a catalog detector (``zoo.load_pretrained("ssd-mini-shapes")``).
+
+    Args:
+        pretrained: a :class:`zoo.catalog.PretrainedModel` whose network ends in DetectionOutput.
+        paths: image files (converted and resized as the card's preprocessing says).
+        min_score: the lowest score reported.
+
+    Returns:
+        per image, ``(label, score, (xmin, ymin, xmax, ymax))`` best first, the box as fractions
+        of the image's width and height.
+
+    Examples:
+        >>> detect_images(zoo.load_pretrained("ssd-mini-shapes"), ["canvas.png"])
+        [[('Sneaker', 0.98, (0.12, 0.40, 0.55, 0.61))]]
+    """
+    paths = list(paths)
+    out = []
+    for start in range(0, len(paths), batch_size):
+        x = pretrained.preprocess_images(paths[start:start + batch_size])
+        for rows in split_detections(pretrained.model.forward(x), len(x)):
+            rows = rows[rows[:, 1] >= min_score]
+            rows = rows[np.argsort(-rows[:, 1], kind="stable")]
+            out.append([(pretrained.labels[int(r[0])], float(r[1]), tuple(float(v) for v in r[2:6])) for r in rows])
+    return out
+
+
 def draw_detections(image: Any, detections: np.ndarray, class_names: Sequence[str],
                     min_score: float = 0.5) -> Any:
     """A copy of the Pillow ``image`` with the boxes scoring at least ``min_score`` drawn and labelled.
