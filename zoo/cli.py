@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"where the model, Spark ML stage and plot go; any Hadoop URI (default: {defaults.output})")
     job.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global mini-batch size")
     job.add_argument("--cut-layer", default=None, help="node the new head is attached to "
-                                                       "(default: the input of the last layer)")
+                                                       "(default: the input of the first Linear layer)")
     job.add_argument("--seed", type=int, default=defaults.seed)
     job.add_argument("--no-progress", action="store_true", help="no progress output while training")
     commands.add_parser("models", help="list the pretrained models in the catalog")

@@ -6,8 +6,10 @@ Steps (what ``zoo finetune`` and ``make demo`` run):
 2. read ``<images>/train`` and ``<images>/test`` (label = folder name; any
    Hadoop URI) with :class:`~zoo.pipeline.NNImageReader`, preprocessed on the
    executors by the card's preprocessing as a ``zoo.feature.image`` chain;
-3. cut the network before its last layer, put a new classifier head on it and
-   measure the held-out accuracy **at init** (the untrained head: chance level);
+3. cut the network where its feature extractor ends (the input of its first
+   Linear layer: the flattened convolution features for LeNet-5), put a new
+   classifier head (one Linear layer) on it and measure the held-out accuracy
+   **at init** (the untrained head: chance level);
 4. **head only**: train the head for ``epochs`` epochs with the backbone frozen
    (the transfer-learning baseline);
 5. **fine-tuned**: unfreeze and train everything for ``epochs`` more epochs at
@@ -35,7 +37,7 @@ from bigdl_runtime.train import History
 from .estimator import NNClassifier
 from .image_reader import NNImageReader
 from .model import NNClassifierModel
-from .transfer import cut, last_hidden, reinitialized, with_new_head
+from .transfer import cut, feature_layer, reinitialized, with_new_head
 
 #: the bundled image folder (MNIST digits, see data/mnist-digits/README.md)
 BUNDLED_IMAGES = Path(__file__).resolve().parents[2] / "data" / "mnist-digits"
@@ -51,7 +53,7 @@ class FinetuneConfig:
     output: str = "runs/finetune"
     batch_size: int = 32
     head_lr: float = 0.01
-    finetune_lr: float = 0.002
+    finetune_lr: float = 0.0005
     scratch_lr: float = 0.002
     cut_layer: str | None = None
     seed: int = 0
@@ -107,7 +109,7 @@ def finetune(config: FinetuneConfig, spark: SparkSession, log: Callable[[str], N
         f"pretrained classes; images: {result.train_images} training and {result.test_images} held-out images "
         f"of {len(classes)} classes from {root}")
 
-    layer = config.cut_layer or last_hidden(pretrained.model)
+    layer = config.cut_layer or feature_layer(pretrained.model)
     backbone = cut(pretrained.model, layer)
     random.manual_seed(config.seed)
     width = int(backbone.forward(_probe(pretrained.card)).size)
@@ -129,7 +131,7 @@ def finetune(config: FinetuneConfig, spark: SparkSession, log: Callable[[str], N
     log(f"[3/5] head only: {config.epochs} epochs, backbone frozen, Adam lr {config.head_lr}")
     head = run("head_only", network, config.epochs, config.head_lr)
     log(f"      held-out accuracy {result.accuracy['head_only']:.2%}")
-    log(f"[4/5] fine-tuning end to end: {config.epochs} epochs, Adam lr {config.finetune_lr}")
+    log(f"[4/5] fine-tuning end to end: {config.epochs} more epochs, Adam lr {config.finetune_lr}")
     tuned = run("finetuned", head.model.unfreeze(), config.epochs, config.finetune_lr)
     log(f"      held-out accuracy {result.accuracy['finetuned']:.2%}")
     log(f"      baseline: the same architecture from scratch, {2 * config.epochs} epochs, Adam lr {config.scratch_lr}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from bigdl_runtime.nn import Graph, Input, Module, Sequential
+from bigdl_runtime.nn import Graph, Input, Linear, Module, Sequential
 from bigdl_runtime.serialization import model_pb2
 from bigdl_runtime.serialization.architecture import layer_from_proto, layer_to_proto
 
@@ -75,6 +75,24 @@ def last_hidden(model: Module) -> str:
                          "inner node; name the cut layer")
     source, index = last.inputs[0]
     return source.name if index is None else f"{source.name}[{index}]"
+
+
+def feature_layer(model: Module) -> str:
+    """Where a CNN's feature extractor ends: the node feeding its first ``Linear`` layer.
+
+    That is where features are the most generic (for LeNet-5, the flattened
+    convolution output feeding ``fc1``; for a ResNet, the pooled features
+    feeding ``fc``). A network whose first Linear layer reads the input itself
+    (an MLP) falls back to :func:`last_hidden`.
+    """
+    graph = as_graph(model)
+    for node in graph.nodes:
+        if isinstance(node.module, Linear) and len(node.inputs) == 1:
+            source, index = node.inputs[0]
+            if source.module is not None:
+                return source.name if index is None else f"{source.name}[{index}]"
+            break
+    return last_hidden(model)
 
 
 def reinitialized(model: Module) -> Module:

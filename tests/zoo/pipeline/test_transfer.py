@@ -11,7 +11,8 @@ from pyspark.ml.linalg import Vectors
 from bigdl_runtime.nn import Graph, Input, Linear, ReLU, Sequential, random
 from bigdl_runtime.serialization import model_from_bytes, model_to_bytes
 from zoo.pipeline import NNClassifier, NNFeatureExtractor, cut, with_new_head
-from zoo.pipeline.transfer import as_graph, last_hidden, reinitialized
+from zoo.models.lenet import lenet5
+from zoo.pipeline.transfer import as_graph, feature_layer, last_hidden, reinitialized
 
 
 def mlp(seed: int = 0) -> Sequential:
@@ -38,6 +39,7 @@ def test_cut_shares_layers_and_computes_the_prefix_of_sequential_and_graph(rng):
     graph = Graph(i, Linear(16, 2, name="out")(ReLU(name="act")(Linear(4, 16, name="inner")(i))))
     assert last_hidden(graph) == "act"
     np.testing.assert_array_equal(cut(graph, "inner").forward(x), graph.node("inner").module.forward(x))
+    assert feature_layer(lenet5()) == "6" and feature_layer(net) == "1"   # Flatten before fc1; MLP: last hidden
     with pytest.raises(KeyError, match="no node named 'fc3'"):
         cut(net, "fc3")
     with pytest.raises(TypeError, match="neither a Graph nor a Sequential"):
