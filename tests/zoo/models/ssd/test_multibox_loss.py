@@ -56,3 +56,13 @@ def test_loss_errors() -> None:
         loss.forward(np.zeros((1, 6, 7)), pad_targets([PRIORS[:1]], [np.array([3])]))
     with pytest.raises(ValueError, match=r"priors must be \(P, 4\)"):
         MultiBoxLoss(np.zeros((3, 5)), 3)
+
+
+def test_loss_survives_the_model_file(rng: np.random.Generator) -> None:
+    from bigdl_runtime.serialization import model_from_bytes, model_to_bytes
+
+    loss = MultiBoxLoss(PRIORS, 3, neg_pos_ratio=2.0, alpha=0.5)
+    loaded = model_from_bytes(model_to_bytes(loss))
+    out, target = rng.standard_normal((1, 6, 7)), pad_targets([PRIORS[:1]], [np.array([2])])
+    assert loaded.get_config()["neg_pos_ratio"] == 2.0
+    assert loaded.forward(out, target) == loss.forward(out, target)
