@@ -58,8 +58,11 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(g, copy=True)
             else:
                 buf *= self.momentum
-                np.multiply(g, 1.0 - self.dampening, out=step)
-                buf += step
+                if self.dampening:
+                    np.multiply(g, 1.0 - self.dampening, out=step)
+                    buf += step
+                else:  # the usual case: no scaled copy of the gradient
+                    buf += g
             if self.nesterov:
                 np.multiply(buf, self.momentum, out=step)
                 step += g
