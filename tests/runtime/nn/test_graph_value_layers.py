@@ -1,4 +1,4 @@
-"""TensorSource, ShapeOf, ReshapeTo and RecurrentSequence: forward against references, backward by finite differences."""
+"""TensorSource, ShapeOf, ReshapeTo, RecurrentSequence: forward against references, backward by finite differences."""
 from __future__ import annotations
 
 import numpy as np

@@ -163,7 +163,8 @@ class Context:
         except KeyError:
             where = f"{node.where}: " if node is not None else ""
             raise OnnxImportError(f"{where}input {name!r} is neither a graph input, an initializer nor the output "
-                                  "of an earlier node (missing initializer, or nodes out of topological order?)") from None
+                                  "of an earlier node (missing initializer, or nodes out of topological order?)"
+                                  ) from None
 
     def unique(self, name: str) -> str:
         base, k, out = name, 1, name
