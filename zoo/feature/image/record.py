@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compare fields explicitly
 class ImageRecord:
     """One image flowing through readers and transformers.
 

@@ -14,7 +14,7 @@ from .tokenize import Tokenizer
 from .vocab import WordIndex, shape_sequence
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays: compare fields explicitly
 class TextRecord:
     """One text on its way to an id sequence.
 
