@@ -184,3 +184,20 @@ def test_model_local_functions_are_inlined_and_ai_onnx_domain_accepted(rng: np.r
                               opset_imports=[helper.make_opsetid("ai.onnx", 17), helper.make_opsetid("local", 1)])
     x = rng.standard_normal((2, 3)).astype(np.float32)
     np.testing.assert_allclose(load_onnx(model)(x), np.maximum(x, 0))
+
+
+def test_a_batch_one_export_scores_other_batch_sizes(rng: np.random.Generator) -> None:
+    """A static export's Reshape to (1, -1) copies the run-time batch instead of the exported 1."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+             helper.make_node("Concat", ["n1", "minus_one"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "w"], ["y"])]
+    inits = [_init("zero", np.array(0, np.int64)), _init("axes", np.array([0], np.int64)),
+             _init("minus_one", np.array([-1], np.int64)), _init("w", rng.standard_normal((12, 2)).astype(np.float32))]
+    graph = helper.make_graph(nodes, "g", [_vi("x", [1, 3, 4])], [_vi("y", [1, 2])], inits)
+    net = load_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    assert not any(isinstance(n.module, ShapeOf) for n in net.nodes)  # the static shape was folded
+    x = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    np.testing.assert_allclose(net(x), x.reshape(5, 12) @ numpy_helper.to_array(inits[-1]), rtol=1e-5)
