@@ -105,3 +105,7 @@ def test_imported_model_fine_tunes_and_round_trips(resnet_bytes: bytes, rng: np.
     again.evaluate()
     np.testing.assert_array_equal(again(x), net(x))
     assert again.input_names == net.input_names
+
+    features = again.new_graph(outputs=["/GlobalAveragePool"])  # ONNX node names address the layers
+    features.freeze()
+    assert features(x).shape == (8, 16, 1, 1) and not features.parameters(trainable_only=True)
