@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> float:
             "recipe": "scripts/train_lenet_fashion_mnist.py",
             "command": "nice -n 10 .venv/bin/python scripts/train_lenet_fashion_mnist.py "
                        + shlex.join(sys.argv[1:] if argv is None else argv),
-            "trainer": "LocalTrainer", "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
+            "trainer": "LocalTrainer",
+            "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
             "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "Adam", "lr": args.lr,
             "schedule": "cosine annealing per epoch", "seed": args.seed, "seconds": round(seconds, 1)},
     }

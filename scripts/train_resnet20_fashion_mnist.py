@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> float:
             "recipe": "scripts/train_resnet20_fashion_mnist.py",
             "command": "nice -n 10 .venv/bin/python scripts/train_resnet20_fashion_mnist.py "
                        + shlex.join(sys.argv[1:] if argv is None else argv),
-            "trainer": "LocalTrainer", "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
+            "trainer": "LocalTrainer",
+            "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
             "augmentation": "random horizontal flip, random shift up to 2 pixels (new draw every epoch)",
             "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "SGD nesterov momentum 0.9",
             "lr": args.lr, "weight_decay": args.weight_decay, "schedule": "cosine annealing per epoch",

@@ -99,7 +99,8 @@ class PretrainedModel:
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
             probs = e / e.sum(axis=1, keepdims=True)
         if len(self.labels) != probs.shape[1]:
-            raise ValueError(f"model '{self.name}': {probs.shape[1]} outputs but the card has {len(self.labels)} labels")
+            raise ValueError(f"model '{self.name}': {probs.shape[1]} outputs but the card has "
+                             f"{len(self.labels)} labels")
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
         return [[(self.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(order)]
 

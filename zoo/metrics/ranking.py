@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 
 
-def leave_one_out(user: np.ndarray, item: np.ndarray, timestamp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def leave_one_out(user: np.ndarray, item: np.ndarray,
+                  timestamp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hold out each user's latest interaction.
 
     Args:
@@ -87,5 +88,7 @@ def _pair_keys(user: np.ndarray, item: np.ndarray, num_items: int) -> np.ndarray
 
 def contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Membership of ``keys`` in the sorted unique array ``sorted_keys`` (binary search, no re-sorting)."""
+    if not len(sorted_keys):
+        return np.zeros(np.shape(keys), bool)
     at = np.searchsorted(sorted_keys, keys)
-    return sorted_keys[np.minimum(at, len(sorted_keys) - 1)] == keys if len(sorted_keys) else np.zeros(np.shape(keys), bool)
+    return sorted_keys[np.minimum(at, len(sorted_keys) - 1)] == keys

@@ -45,7 +45,8 @@ def apply_weights(model: Module, weights: str | os.PathLike | None, pretrained: 
         where = f"model file '{os.fspath(weights)}'"
     mine, theirs = model.state_dict(), source.state_dict()
     missing = [k for k in mine if k not in theirs]
-    wrong = [f"{k} {theirs[k].shape} != {mine[k].shape}" for k in mine if k in theirs and theirs[k].shape != mine[k].shape]
+    wrong = [f"{k} {theirs[k].shape} != {mine[k].shape}"
+             for k in mine if k in theirs and theirs[k].shape != mine[k].shape]
     if missing or wrong:
         raise ValueError(f"{builder}: {where} does not fit this model: "
                          + "; ".join(filter(None, [f"missing {missing[:5]}" if missing else "",

@@ -139,7 +139,8 @@ def test_installed_package_data_is_a_root(tmp_path, monkeypatch):
     spec = importlib.machinery.ModuleSpec("zoo.pretrained", None, is_package=True)
     spec.submodule_search_locations = [str(tmp_path)]
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: spec if name == "zoo.pretrained" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: spec if name == "zoo.pretrained" else real(name, *a))
     monkeypatch.delenv(catalog.ENV_VAR, raising=False)
     assert "from-wheel" in catalog.list_models()
     assert catalog.load_pretrained("from-wheel").labels == ["bright", "dark"]
