@@ -147,3 +147,12 @@ def test_missing_path_and_bad_arguments(tmp_path):
         ImageSet.read(tmp_path, on_error="ignore")
     with pytest.raises(TypeError, match="with_label"):
         ImageSet.read(tmp_path, with_label=3)
+
+
+def test_local_glob(image_folder):
+    root, _ = image_folder
+    with pytest.warns(ImageReadWarning, match="skipped 2 bad"):
+        images = ImageSet.read(f"{root}/*/*.png", max_pixels=MAX_PIXELS)
+    assert [Path(r.path).relative_to(root).as_posix() for r in images.records()] == \
+        ["cat/a.png", "cat/b.png", "cat/c.png", "dog/a.png", "dog/c.png"]
+    assert sorted(Path(p).name for p, _ in images.report.skipped) == ["empty.png", "huge.png"]
