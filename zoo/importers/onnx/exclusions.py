@@ -13,14 +13,12 @@ EXCLUDED: dict[str, str] = {
     # --- data types: our runtime computes in float32/float64 and the integer types numpy has
     r"test_cast_(no_saturate_|e8m0_)?(FLOAT|FLOAT16)_to_(FLOAT8\w*|FLOAT4E2M1|U?INT4|U?INT2|BFLOAT16)":
         "casting to 8/4/2-bit and bfloat16 types is not supported (casting from them is)",
-    r"test_div_u?int(8|16|32|64).*": "integer division of run-time tensors is not supported (float only)",
     r"test_einsum_(batch_matmul|sum)_bfloat16": "bfloat16 arithmetic is not supported",
     # --- shapes and modes our layers do not implement
     r"test_(averagepool|maxpool)_3d_.*": "3-D pooling is not supported (1-D and 2-D are)",
     r"test_averagepool_2d_dilations": "dilated average pooling is not supported",
     r"test_maxpool_with_argmax_.*": "MaxPool's Indices output is not supported",
     r"test_convtranspose_3d": "3-D transposed convolutions are not supported (1-D and 2-D are)",
-    r"test_wrap_pad": "Pad mode 'wrap' is not supported",
     r"test_spacetodepth_crd_mode_example": "SpaceToDepth mode CRD (opset 28) is not supported",
     # --- training-mode outputs: an imported model is converted for inference (and fine-tuned by our trainer)
     r"test_training_dropout.*": "Dropout with training_mode=true is not supported",

@@ -39,7 +39,9 @@ def div(node: OnnxNode):
         return (np.trunc(np.asarray(a) / np.asarray(b))).astype(np.asarray(a).dtype)
     dtype = a.dtype if isinstance(a, Sym) else np.asarray(a).dtype
     if dtype is not None and np.issubdtype(dtype, np.integer):
-        raise node.error("integer division at run time is not supported")
+        # true division then a cast back, which truncates toward zero as ONNX's integer Div
+        quotient = node.apply(nn.Div(), [a, b], suffix="/true_div")
+        return node.apply(nn.Cast(np.dtype(dtype).name), [quotient])
     return node.apply(nn.Div(), [a, b])
 
 

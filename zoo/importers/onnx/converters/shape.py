@@ -113,7 +113,7 @@ def unsqueeze(node: OnnxNode):
 @ONNX.register("Pad", since=2)
 def pad(node: OnnxNode):
     mode = node.attr("mode", "constant")
-    if mode not in ("constant", "reflect", "edge"):
+    if mode not in ("constant", "reflect", "edge", "wrap"):
         raise node.error(f"pad mode {mode!r} is not supported")
     if node.ctx.opset < 11:
         pads, value = [int(p) for p in node.attr("pads", node.attr("paddings", []))], float(node.attr("value", 0.0))
@@ -129,4 +129,25 @@ def pad(node: OnnxNode):
             for k, a in enumerate(axes):
                 full[a], full[rank + a] = pads[k], pads[len(axes) + k]
             pads = full
+    if mode == "wrap":
+        return _wrap(node, node.value(0), pads)
     return node.apply(nn.Pad(pads, mode=mode, value=value), [node.value(0)])
+
+
+def _wrap(node: OnnxNode, x, pads: list[int]):
+    """Circular padding: each padded axis becomes [last b entries, x, first e entries] (Slice + Concat)."""
+    rank = len(pads) // 2
+    if min(pads) < 0:
+        raise node.error("negative pads with mode 'wrap' are not supported")
+    for axis in range(rank):
+        begin, end = pads[axis], pads[rank + axis]
+        if not begin and not end:
+            continue
+        parts = []
+        if begin:
+            parts.append(node.apply(nn.Slice([-begin], [2**62], [axis]), [x], suffix=f"/wrap{axis}_head"))
+        parts.append(x)
+        if end:
+            parts.append(node.apply(nn.Slice([0], [end], [axis]), [x], suffix=f"/wrap{axis}_tail"))
+        x = node.apply(nn.Concat(axis), parts, suffix=f"/wrap{axis}")
+    return x
