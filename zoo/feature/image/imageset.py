@@ -38,11 +38,12 @@ class ImageSet:
     """
 
     def __init__(self, records: list[ImageRecord] | None = None, rdd: Any = None, labels: LabelMap | None = None,
-                 report: ReadReport | None = None) -> None:
+                 report: ReadReport | None = None, cached: Any = None) -> None:
         if (records is None) == (rdd is None):
             raise ValueError("an ImageSet holds either local records or an RDD")
         self._records, self._rdd = records, rdd
         self.labels, self.report = labels, report
+        self._cached = cached
 
     @classmethod
     def read(cls, path: str | os.PathLike, spark: Any = None, with_label: Any = "folder", on_error: str = "skip",
@@ -88,8 +89,8 @@ class ImageSet:
         fixed = classes if isinstance(classes, LabelMap) or classes is None else LabelMap(classes, sort=False)
         if spark is not None:
             from .spark_read import read_spark
-            records, labels, report = read_spark(os.fspath(path), spark, options, fixed, num_partitions)
-            return cls(rdd=records, labels=labels, report=report)
+            records, labels, report, cached = read_spark(os.fspath(path), spark, options, fixed, num_partitions)
+            return cls(rdd=records, labels=labels, report=report, cached=cached)
         files = list_local_files(os.fspath(path))
         outcomes = list(read_partition(options, ((p, _file_bytes(p)) for p in files)))
         labels, report = finish_read([summarise(options, outcomes)], options, fixed)
@@ -147,7 +148,12 @@ class ImageSet:
             return self._rdd.count()
 
     def _derive(self, records: list[ImageRecord] | None = None, rdd: Any = None) -> "ImageSet":
-        return type(self)(records=records, rdd=rdd, labels=self.labels, report=self.report)
+        return type(self)(records=records, rdd=rdd, labels=self.labels, report=self.report, cached=self._cached)
+
+    def unpersist(self) -> None:
+        """Release the decoded images a Spark :meth:`read` cached (shared by the sets derived from it)."""
+        if self._cached is not None:
+            self._cached.unpersist()
 
     def transform(self, chain: Transformer, epoch: int = 0) -> "ImageSet":
         """Apply a transformer chain to every record (lazily on Spark).

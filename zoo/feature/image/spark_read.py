@@ -17,7 +17,7 @@ from .reading import ReadOptions, ReadReport, read_file, read_partition
 
 
 def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: LabelMap | None,
-               num_partitions: int | None) -> tuple[Any, LabelMap | None, ReadReport]:
+               num_partitions: int | None) -> tuple[Any, LabelMap | None, ReadReport, Any]:
     """Read every file under ``path`` (a folder, read recursively, or a glob; any Hadoop URI).
 
     One job decodes the files where Spark's scan put them (or spread over
@@ -26,7 +26,7 @@ def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: La
     order is the scan's (fixed for a given set of files), not sorted by path.
 
     Returns:
-        ``(rdd of ImageRecord, class map, report)``.
+        ``(rdd of ImageRecord, class map, report, the cached outcomes RDD)``.
 
     Raises:
         BadImageError: with ``on_error="raise"``, naming the first bad file (by path)
@@ -56,7 +56,7 @@ def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: La
             raise BadImageError(*bad[0])
     labels, report = finish_read(parts, options, classes)
     records = outcomes.filter(lambda o: o[0] == "ok").mapPartitions(functools.partial(label_records, labels))
-    return records, labels, report
+    return records, labels, report, outcomes
 
 
 def _unscanned_files(files: Any, outcomes: Any, parts: list[Summary], options: ReadOptions) -> Summary:

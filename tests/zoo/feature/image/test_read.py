@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import zoo.feature.image as zi
 from zoo.feature.image import (BadImageError, ImageReadWarning, ImageSet, LabelMap, decode_image)
 
 from .conftest import MAX_PIXELS, encode
@@ -52,6 +53,8 @@ def test_read_spark_matches_local(image_folder, spark):
         distributed = ImageSet.read(f"file://{root}", spark, max_pixels=MAX_PIXELS, num_partitions=3)
     assert distributed.is_distributed
     check_read(distributed, expected)
+    distributed.unpersist()
+    assert len(distributed.transform(zi.CenterCrop(10, 10))) == 6      # recomputed from the files
 
 
 @pytest.mark.parametrize("use_spark", [False, True])
