@@ -40,7 +40,8 @@ class Resize(Transformer):
 
     Args:
         height, width: output size.
-        interpolation: ``"bilinear"`` (OpenCV ``INTER_LINEAR``) or ``"nearest"``.
+        interpolation: ``"bilinear"`` (OpenCV ``INTER_LINEAR``), ``"nearest"`` or
+            ``"antialias"`` (Pillow's filter: better when shrinking photos a lot).
 
     Examples:
         >>> Resize(224, 224)(np.zeros((480, 640, 3), np.uint8)).shape

@@ -126,3 +126,16 @@ def test_random_rotate_range_is_seeded(image):
     rec = ImageRecord(image, path="r")
     np.testing.assert_array_equal(t(rec).image, Rotate((-20, 20), seed=2)(rec).image)
     assert t.random and not Rotate(5).random
+
+
+def test_antialias_averages_fine_stripes_and_matches_bilinear_when_enlarging(image):
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::2] = 255                                          # 2-pixel period, far above the output's Nyquist
+    smooth = Resize(20, 20, interpolation="antialias")(stripes).astype(int)
+    assert np.abs(smooth - 127.5).max() <= 10                      # averaged to grey
+    aliased = Resize(20, 20)(stripes).astype(int)
+    assert np.abs(aliased - 127.5).max() >= 100                    # plain bilinear samples the stripes
+    big = Resize(74, 106, interpolation="antialias")(image).astype(int)
+    assert np.abs(big - Resize(74, 106)(image).astype(int)).max() <= 1
+    floats = image.astype(np.float32)
+    np.testing.assert_allclose(Resize(74, 106, interpolation="antialias")(floats), big, atol=1)
