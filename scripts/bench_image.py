@@ -23,14 +23,19 @@ STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def per_image(fn: Callable[[int], object], n: int, repeats: int = 3) -> float:
-    """Best of ``repeats`` runs, milliseconds per call."""
-    best = float("inf")
+    """Median milliseconds of single calls over ``repeats`` passes of ``n`` images.
+
+    The median of single calls, not a mean, so a busy machine's preemptions
+    (which hit both sides at random) do not dominate the ratio.
+    """
+    fn(0)
+    times = []
     for _ in range(repeats):
-        start = time.perf_counter()
         for i in range(n):
+            start = time.perf_counter()
             fn(i)
-        best = min(best, (time.perf_counter() - start) / n)
-    return best * 1e3
+            times.append(time.perf_counter() - start)
+    return float(np.median(times)) * 1e3
 
 
 def opencv_eval(img: np.ndarray) -> np.ndarray:
