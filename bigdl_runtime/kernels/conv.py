@@ -317,6 +317,40 @@ def _run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
         return [f.result() for f in futures]
 
 
+#: Elementwise work below this many elements stays on the calling thread (dispatch costs more).
+PARALLEL_MIN_ELEMENTS = 1 << 18
+
+
+def parallel_batches(fn: Callable[[int, int], Any], n: int, elements: int) -> list[Any]:
+    """``fn(n0, n1)`` over contiguous ranges covering ``0..n`` of a batch axis, in range order.
+
+    The ranges run on the block workers (as many as numpy's BLAS has threads) when the work
+    touches at least ``PARALLEL_MIN_ELEMENTS`` elements; numpy releases the GIL inside its
+    loops, so memory-bound passes (batch norm, ReLU) use every core as the GEMMs do.
+
+    Args:
+        fn: work on one range; returns a partial result (e.g. per-channel sums) or None.
+        n: length of the batch axis.
+        elements: total elements the work touches (decides whether threads pay off).
+
+    Returns:
+        the results of ``fn`` per range, in order.
+    """
+    workers = min(block_threads(), n) if elements >= PARALLEL_MIN_ELEMENTS else 1
+    if workers <= 1:
+        return [fn(0, n)]
+    bounds = [n * k // workers for k in range(workers + 1)]
+    blocks = list(zip(bounds[:-1], bounds[1:]))
+    results: dict[tuple[int, int], Any] = {}
+
+    def work(next_block: Callable[[], tuple[int, int] | None]) -> None:
+        while (block := next_block()) is not None:
+            results[block] = fn(*block)
+
+    _run_blocks(work, blocks)
+    return [results[b] for b in blocks]
+
+
 # ---------------------------------------------------------------------- GEMM path
 def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.ndarray) -> np.ndarray:
     """Columns of images n0:n1 as (C, taps, nb, ho, wgrid), written into the flat ``buf``."""

@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from .conv import parallel_batches
+
 
 def _rows(x: np.ndarray) -> np.ndarray:
     """``x`` as ``(N, C, rest)``: per-channel reductions become a contiguous-row sum then a sum over N."""
@@ -19,6 +21,11 @@ def _channel_sum(x3: np.ndarray) -> np.ndarray:
 def _channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
     """Per-channel sum of ``a * b`` over ``(N, C, L)`` without materialising the product."""
     return np.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
+
+
+def _over_batch(fn: Any, x3: np.ndarray) -> list[Any]:
+    """``fn(n0, n1)`` over ranges of the batch axis of ``x3``, on the kernel worker threads."""
+    return parallel_batches(fn, x3.shape[0], x3.size)
 
 
 def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None,
@@ -43,6 +50,7 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
     values, as a per-row dot product), then the centred values are scaled in place into the
     cached ``xhat`` and ``y = xhat * gamma + beta`` is one multiply and one in-place add. In
     inference ``y = x * s + t`` with per-channel ``s, t`` (two passes, ``x`` cached by reference).
+    Every pass runs over ranges of the batch on the kernel worker threads.
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input (N, C) or (N, C, *spatial), got shape {x.shape}")
@@ -53,12 +61,18 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
     x3 = _rows(x)
     count = x3.shape[0] * x3.shape[2]
     dt = x.dtype
+    xhat = None
     if training:
         if count < 2:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
-        mean = _channel_sum(x3) / dt.type(count)
-        xhat = x3 - mean[:, None]
-        var = _channel_dot(xhat, xhat) / dt.type(count)
+        mean = sum(_over_batch(lambda a, b: _channel_sum(x3[a:b]), x3)) / dt.type(count)
+        xhat = np.empty_like(x3)
+
+        def centre(a: int, b: int) -> np.ndarray:
+            np.subtract(x3[a:b], mean[:, None], out=xhat[a:b])
+            return _channel_dot(xhat[a:b], xhat[a:b])
+
+        var = sum(_over_batch(centre, x3)) / dt.type(count)
     elif running_mean is None or running_var is None:
         raise ValueError("batch_norm: inference needs running_mean and running_var")
     else:
@@ -66,17 +80,28 @@ def batch_norm_forward(x: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray
     inv_std = (1.0 / np.sqrt(var + eps)).astype(dt)
     cache = {"training": training, "inv_std": inv_std, "gamma": gamma, "has_beta": beta is not None,
              "mean": mean, "var": var, "count": count, "shape": x.shape}
+    y = np.empty_like(x3)
     if training:
-        xhat *= inv_std[:, None]
-        y = xhat * gamma[:, None] if gamma is not None else xhat.copy()
-        if beta is not None:
-            y += beta[:, None]
+        def normalise(a: int, b: int) -> None:
+            xhat[a:b] *= inv_std[:, None]
+            if gamma is None:
+                y[a:b] = xhat[a:b]
+            else:
+                np.multiply(xhat[a:b], gamma[:, None], out=y[a:b])
+            if beta is not None:
+                y[a:b] += beta[:, None]
+
+        _over_batch(normalise, x3)
         cache["xhat"] = xhat
     else:
         scale = inv_std if gamma is None else (gamma * inv_std).astype(dt)
         shift = -mean * scale if beta is None else (beta - mean * scale).astype(dt)
-        y = x3 * scale[:, None]
-        y += shift[:, None]
+
+        def affine(a: int, b: int) -> None:
+            np.multiply(x3[a:b], scale[:, None], out=y[a:b])
+            y[a:b] += shift[:, None]
+
+        _over_batch(affine, x3)
         cache["x"] = x3
     return y.reshape(x.shape), cache
 
@@ -91,21 +116,30 @@ def batch_norm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndar
     inv_std, gamma, shape = cache["inv_std"], cache["gamma"], cache["shape"]
     dy3 = _rows(dy)
     dt = dy3.dtype
-    dbeta = _channel_sum(dy3)
     scale = inv_std if gamma is None else (gamma * inv_std).astype(dt)
+    other = cache["xhat"] if cache["training"] else cache["x"]
+    sums = _over_batch(lambda a, b: (_channel_sum(dy3[a:b]), _channel_dot(dy3[a:b], other[a:b])), dy3)
+    dbeta = sum(s[0] for s in sums)
+    dx = np.empty_like(dy3)
     if cache["training"]:
-        xhat = cache["xhat"]
-        dgamma = _channel_dot(dy3, xhat)
+        dgamma = sum(s[1] for s in sums)
         m = dt.type(cache["count"])
-        # dx = scale * (dy - dbeta / m - xhat * dgamma / m): one new array, three in-place passes
-        dx = xhat * (-dgamma / m)[:, None]
-        dx += dy3
-        dx -= (dbeta / m)[:, None]
-        dx *= scale[:, None]
+        coef, shift = (-dgamma / m)[:, None], (dbeta / m)[:, None]
+
+        def grad(a: int, b: int) -> None:
+            # dx = scale * (dy - dbeta / m - xhat * dgamma / m), in place in dx
+            np.multiply(other[a:b], coef, out=dx[a:b])
+            dx[a:b] += dy3[a:b]
+            dx[a:b] -= shift
+            dx[a:b] *= scale[:, None]
     else:
         # xhat = (x - mean) * inv_std, so sum(dy * xhat) = (sum(dy * x) - mean * sum(dy)) * inv_std
-        dgamma = ((_channel_dot(dy3, cache["x"]) - cache["mean"] * dbeta) * inv_std).astype(dt)
-        dx = dy3 * scale[:, None]
+        dgamma = ((sum(s[1] for s in sums) - cache["mean"] * dbeta) * inv_std).astype(dt)
+
+        def grad(a: int, b: int) -> None:
+            np.multiply(dy3[a:b], scale[:, None], out=dx[a:b])
+
+    _over_batch(grad, dy3)
     return (dx.reshape(shape), dgamma if gamma is not None else None, dbeta if cache["has_beta"] else None,
             None, None)
 
