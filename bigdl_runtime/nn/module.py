@@ -32,7 +32,7 @@ class Parameter:
     __slots__ = ("data", "grad", "trainable", "regularizer")
 
     def __init__(self, data: np.ndarray, trainable: bool = True) -> None:
-        self.data = np.ascontiguousarray(data)
+        self.data = np.require(data, requirements="C")  # keeps 0-D values 0-D
         self.grad = np.zeros_like(self.data)
         self.trainable = trainable
         #: optional L1/L2 regularizer applied by the optimizer (see ``bigdl_runtime.optim.regularizers``)

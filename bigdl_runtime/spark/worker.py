@@ -65,18 +65,18 @@ def _float_buffers(model: Module) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Identifies a run's replica: ``model`` broadcasts ``(model bytes, loss bytes)``."""
+    """Identifies a run's replica: ``model`` broadcasts ``(model bytes, loss bytes or None)``."""
 
     run_id: str
     model: Broadcast
 
 
 class Replica:
-    """A worker's copy of the model and loss, with the flat weight and gradient vectors."""
+    """A worker's copy of the model and loss (None for scoring), with the flat weight and gradient vectors."""
 
-    def __init__(self, model_bytes: bytes, loss_bytes: bytes) -> None:
+    def __init__(self, model_bytes: bytes, loss_bytes: bytes | None = None) -> None:
         self.model = model_from_bytes(model_bytes, source="broadcast model")
-        self.loss = model_from_bytes(loss_bytes, source="broadcast loss")
+        self.loss = model_from_bytes(loss_bytes, source="broadcast loss") if loss_bytes is not None else None
         self.flat_w, self.flat_g = self.model.flatten_parameters()
 
     def load(self, weights: np.ndarray, buffers: np.ndarray) -> None:

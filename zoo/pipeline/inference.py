@@ -38,7 +38,6 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, DataType, DoubleType, FloatType, LongType, StringType, StructField, StructType
 
-from bigdl_runtime.nn.losses import MSELoss
 from bigdl_runtime.nn.module import Module
 from bigdl_runtime.serialization import load_model, model_to_bytes
 from bigdl_runtime.spark import worker
@@ -46,8 +45,6 @@ from bigdl_runtime.spark import worker
 OUTPUTS = ("vector", "array", "label", "scalar")
 #: broadcasts kept on the driver (the newest models scored); older ones are unpersisted
 MAX_SHIPPED = 4
-#: worker.Replica rebuilds a (model, loss) pair; scoring needs no loss, so the smallest one is shipped with it
-_NO_LOSS = model_to_bytes(MSELoss())
 
 
 # ------------------------------------------------------------------ the shipped model
@@ -78,7 +75,7 @@ def ship(model: Module, sc: SparkContext) -> ShippedModel:
     slot = (id(sc), key)
     found = _SHIPPED.get(slot)
     if found is None:
-        found = _SHIPPED[slot] = ShippedModel(key, sc.broadcast((data, _NO_LOSS)))
+        found = _SHIPPED[slot] = ShippedModel(key, sc.broadcast((data, None)))  # scoring needs no loss
         while len(_SHIPPED) > MAX_SHIPPED:
             _SHIPPED.popitem(last=False)[1].broadcast.unpersist()  # a lazy result still using it re-fetches it
     _SHIPPED.move_to_end(slot)
