@@ -32,58 +32,51 @@ def mlp(seed: int = 0) -> Sequential:
     return Sequential(Linear(4, 16, name="fc1"), ReLU(), Linear(16, 3, name="fc2"))
 
 
-@pytest.fixture(scope="module")
-def fitted(spark):
-    """A fitted StringIndexer -> VectorAssembler -> NNClassifier pipeline and its data."""
-    train, test = flowers(spark, 120, seed=0), flowers(spark, 60, seed=1)
+def flower_pipeline() -> Pipeline:
+    """StringIndexer -> VectorAssembler -> NNClassifier."""
     clf = NNClassifier(mlp(), maxEpoch=4, learningRate=0.1, momentum=0.9, **QUICK)
-    pipeline = Pipeline(stages=[StringIndexer(inputCol="species", outputCol="label"),
-                                VectorAssembler(inputCols=["a", "b", "c", "d"], outputCol="features"), clf])
-    return pipeline, pipeline.fit(train), train, test
+    return Pipeline(stages=[StringIndexer(inputCol="species", outputCol="label"),
+                            VectorAssembler(inputCols=["a", "b", "c", "d"], outputCol="features"), clf])
 
 
-def test_classifier_in_a_pipeline_learns_and_adds_prediction_columns(fitted):
-    _, model, _, test = fitted
+def test_classifier_in_a_pipeline_learns_then_saves_and_reloads_with_identical_predictions(spark, tmp_path):
+    train, test = flowers(spark, 120, seed=0), flowers(spark, 60, seed=1)
+    model = flower_pipeline().fit(train)
     scored = model.transform(test)
     assert scored.columns == ["a", "b", "c", "d", "species", "label", "features", "prediction", "probability"]
     assert dict(scored.dtypes)["prediction"] == "double" and dict(scored.dtypes)["probability"] == "vector"
-    accuracy = MulticlassClassificationEvaluator(metricName="accuracy").evaluate(scored)
-    assert accuracy > 0.9
-    rows = scored.select("prediction", "probability").collect()
-    probabilities = np.array([r.probability.toArray() for r in rows])
+    assert MulticlassClassificationEvaluator(metricName="accuracy").evaluate(scored) > 0.9
+    before = scored.select("prediction", "probability").collect()
+    probabilities = np.array([r.probability.toArray() for r in before])
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-9)
-    np.testing.assert_array_equal(probabilities.argmax(axis=1), [r.prediction for r in rows])
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), [r.prediction for r in before])
     nn_stage = model.stages[-1]
     assert isinstance(nn_stage, NNClassifierModel)
     assert len(nn_stage.history.train) == 12                       # 4 epochs of 3 batches of 40
 
-
-def test_fitted_pipeline_saves_and_reloads_with_identical_predictions(fitted, tmp_path):
-    _, model, _, test = fitted
     path = str(tmp_path / "pipeline")
     model.write().overwrite().save(path)
-    assert sorted(p.name for p in (tmp_path / "pipeline" / "stages").iterdir())[-1].endswith("NNClassifierModel" +
-                                                                                              "_" + model.stages[-1].uid.split("_")[1])
     reloaded = PipelineModel.load(path)
     stage = reloaded.stages[-1]
-    assert isinstance(stage, NNClassifierModel) and stage.uid == model.stages[-1].uid
+    assert isinstance(stage, NNClassifierModel) and stage.uid == nn_stage.uid
     assert stage.getFeaturesCol() == "features" and stage.getBatchSize() == 40
-    before = model.transform(test).select("prediction", "probability").collect()
     after = reloaded.transform(test).select("prediction", "probability").collect()
     assert [r.prediction for r in before] == [r.prediction for r in after]
     assert all(np.array_equal(a.probability.toArray(), b.probability.toArray()) for a, b in zip(before, after))
 
 
-def test_unfitted_pipeline_round_trip_keeps_params_network_and_loss(fitted, tmp_path):
-    pipeline, _, _, _ = fitted
+def test_unfitted_pipeline_round_trip_keeps_params_network_and_loss(spark, tmp_path):
+    pipeline = flower_pipeline()
     pipeline.write().overwrite().save(str(tmp_path / "unfitted"))
     clf = Pipeline.load(str(tmp_path / "unfitted")).getStages()[-1]
     original = pipeline.getStages()[-1]
-    assert isinstance(clf, NNClassifier)
+    assert isinstance(clf, NNClassifier) and clf.uid == original.uid
     assert (clf.getMaxEpoch(), clf.getLearningRate(), clf.getMomentum(), clf.getBatchSize()) == (4, 0.1, 0.9, 40)
     assert type(clf.loss).__name__ == "CrossEntropyLoss"
     saved, loaded = original.model.state_dict(), clf.model.state_dict()
     assert saved.keys() == loaded.keys() and all(np.array_equal(saved[k], loaded[k]) for k in saved)
+    with pytest.raises(ValueError, match="not a 'zoo.pipeline.estimator.NNEstimator'"):
+        NNEstimator.load(str(tmp_path / "unfitted" / "stages" / f"2_{original.uid}"))
 
 
 def test_fit_trains_a_copy_so_refitting_gives_the_same_network(spark):
