@@ -5,7 +5,8 @@ Every sample gets a global index (its position in the input, from
 holds one :data:`Block`::
 
     (ids, xs, y)   ids: sorted int64 global indices (n_p,)
-                   xs:  tuple of float32 arrays (n_p, *feature_shape), one per model input
+                   xs:  tuple of arrays (n_p, *feature_shape), one per model input: float32,
+                        or int64 for integer features (token ids for an Embedding)
                    y:   labels (n_p, *label_shape) (int64 for integer labels), or None
 
 so a task finds the samples of a global mini-batch with ``np.searchsorted(ids, batch)``.
@@ -108,7 +109,7 @@ def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: 
 
 # ------------------------------------------------------------------ numpy input
 def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, what: str) -> RDD:
-    xs = [a.astype(np.float32, copy=False) for a in _as_inputs(x, f"{what} x")]
+    xs = [_feature_dtype(a) for a in _as_inputs(x, f"{what} x")]
     n = xs[0].shape[0]
     if labels:
         if y is None:
@@ -124,6 +125,13 @@ def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, what: s
         ids = np.arange(p, n, n_out, dtype=np.int64)
         blocks.append((ids, tuple(a[ids] for a in xs), y[ids] if labels else None))
     return sc.parallelize(blocks, n_out)
+
+
+def _feature_dtype(a: np.ndarray) -> np.ndarray:
+    """Integer features stay integers (int64: token ids for an Embedding); the rest becomes float32."""
+    if np.issubdtype(a.dtype, np.integer):
+        return a.astype(np.int64, copy=False)
+    return a.astype(np.float32, copy=False)
 
 
 def _not_finite(y: np.ndarray) -> int | None:
@@ -168,7 +176,8 @@ def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | No
     if not head:
         raise ValueError(f"{what}: no samples")
     first = head[0]
-    shapes = tuple(_as_row_array(v, 0, c, what).shape for v, c in zip(first[0], columns))
+    firsts = [_as_row_array(v, 0, c, what) for v, c in zip(first[0], columns)]
+    shapes = tuple((a.shape, a.dtype.str) for a in firsts)
     label_shape = np.shape(_as_label(first[1], 0, columns[-1], what)) if labels else None
     indexed = rows.zipWithIndex().map(lambda pair: (pair[1], pair[0]))
     if n_out is not None:
@@ -177,7 +186,7 @@ def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | No
     return indexed.mapPartitions(tagged(build), preservesPartitioning=True)
 
 
-def _build_block(rows: Iterable[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tuple[int, ...], ...],
+def _build_block(rows: Iterable[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tuple[tuple[int, ...], str], ...],
                  label_shape: tuple[int, ...] | None, columns: list[str], what: str) -> Iterator[Block | BadRow]:
     rows = sorted(rows, key=lambda r: r[0])
     try:
@@ -192,17 +201,20 @@ class _RowError(ValueError):
         self.row = row
 
 
-def _block(rows: list[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tuple[int, ...], ...],
+def _block(rows: list[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tuple[tuple[int, ...], str], ...],
            label_shape: tuple[int, ...] | None, columns: list[str], what: str) -> Block:
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     xs = []
-    for j, (shape, column) in enumerate(zip(shapes, columns)):
-        x = np.empty((len(rows), *shape), dtype=np.float32)
+    for j, ((shape, dtype), column) in enumerate(zip(shapes, columns)):
+        x = np.empty((len(rows), *shape), dtype=dtype)
         for i, (index, (features, _)) in enumerate(rows):
             value = _as_row_array(features[j], index, column, what)
             if value.shape != shape:
                 raise _RowError(index, f"{what}: row {index}, column '{column}': feature shape {value.shape} "
                                        f"differs from row 0's {shape}")
+            if value.dtype != x.dtype:
+                raise _RowError(index, f"{what}: row {index}, column '{column}': {value.dtype} features where "
+                                       f"row 0 has {x.dtype} ones (integer ids and real values do not mix)")
             x[i] = value
         xs.append(x)
     y = None
@@ -224,7 +236,10 @@ def _as_row_array(value: Any, index: int, column: str, what: str) -> np.ndarray:
     if hasattr(value, "toArray"):  # pyspark.ml / mllib vectors, dense or sparse
         value = value.toArray()
     try:
-        return np.asarray(value, dtype=np.float32)
+        array = np.asarray(value)
+        if array.dtype == object:
+            array = np.asarray(value, dtype=np.float32)  # ragged or non-numeric: raises here
+        return _feature_dtype(array)
     except (ValueError, TypeError) as err:
         raise _RowError(index, f"{what}: row {index}, column '{column}': features are not a numeric array "
                                f"({str(err).splitlines()[0]})") from None

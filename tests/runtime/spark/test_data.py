@@ -1,5 +1,5 @@
 """to_blocks: numpy arrays, DataFrames (array, nested array, Vector and multi-column features) and
-RDDs become one (sorted ids, float32 features, labels) block per partition; bad rows fail with a
+RDDs become one (sorted ids, float32 or int64 features, labels) block per partition; bad rows fail with a
 ValueError naming the row and column."""
 from __future__ import annotations
 
@@ -125,3 +125,22 @@ def test_bad_numpy_and_rdd_input(spark):
         to_blocks(np.zeros((3, 2)), np.array([0.0, np.inf, 1.0]), spark=spark)
     with pytest.raises(ValueError, match=r"must be \(features, label\) pairs"):
         to_blocks(spark.sparkContext.parallelize([[1.0, 2.0, 3.0]]), spark=spark)
+
+
+def test_integer_features_stay_int64_token_ids(spark, rng):
+    ids = rng.integers(0, 50, (5, 4))
+    df = spark.createDataFrame([(row.tolist(), i % 2) for i, row in enumerate(ids)], ["features", "label"])
+    for data, y in ((df, None), (ids.astype(np.int32), np.arange(5) % 2)):
+        blocks = to_blocks(data, y, spark=spark, num_partitions=2)
+        try:
+            _, xs, _ = assemble(blocks)
+            assert xs[0].dtype == np.int64
+            np.testing.assert_array_equal(xs[0], ids)
+        finally:
+            blocks.unpersist()
+
+
+def test_real_values_in_an_integer_feature_column_name_the_row(spark):
+    rdd = spark.sparkContext.parallelize([([1, 2], 0), ([3, 4], 1), ([5.5, 6.0], 0)], 1)
+    with pytest.raises(ValueError, match=r"row 2, column 'features': float32 features where row 0 has int64"):
+        to_blocks(rdd, spark=spark, num_partitions=1)
