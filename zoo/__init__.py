@@ -21,6 +21,8 @@ _EXPORTS = {
     "list_models": "zoo.catalog",
     "load_pretrained": "zoo.catalog",
     "model_card": "zoo.catalog",
+    "ImageSet": "zoo.feature.image",
+    "TextSet": "zoo.feature.text",
 }
 
 __all__ = sorted(_EXPORTS)
