@@ -16,7 +16,6 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	bash scripts/data/ensure_fashion_mnist.sh
 	$(PY) scripts/demo.py
 
 test: $(STAMP)

@@ -23,6 +23,8 @@ _EXPORTS = {
     "as_graph": "zoo.pipeline.transfer",
     "cut": "zoo.pipeline.transfer",
     "with_new_head": "zoo.pipeline.transfer",
+    "predict": "zoo.pipeline.inference",
+    "ModelTransformer": "zoo.pipeline.inference",
 }
 
 __all__ = sorted(_EXPORTS)
