@@ -10,8 +10,7 @@ Examples:
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from zoo._lazy import lazy_getattr
 
 #: public name -> module that defines it
 _EXPORTS = {
@@ -27,11 +26,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

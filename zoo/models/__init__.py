@@ -11,8 +11,7 @@ Examples:
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from zoo._lazy import lazy_getattr
 
 #: public name -> module that defines it
 _EXPORTS = {
@@ -23,15 +22,9 @@ _EXPORTS = {
     "text_classifier": "zoo.models.text_classifier",
     "ncf": "zoo.models.ncf",
     "ssd300": "zoo.models.ssd",
+    "ssd_mini": "zoo.models.ssd",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -264,18 +264,10 @@ class Unsqueeze(Module):
         return K.unsqueeze_backward(grad_output, self._need_cache(self._cache))[0]
 
 
-class DepthToSpace(Module):
-    """Move channel blocks into spatial blocks: ``(N, C, H, W) -> (N, C/b^2, H*b, W*b)`` (ONNX DepthToSpace).
+class _BlockRearrange(Module):
+    """Shared body of DepthToSpace and SpaceToDepth: a block size, a mode and one kernel pair."""
 
-    Args:
-        block_size: the block edge ``b``.
-        mode: ``"DCR"`` (ONNX default: block position from the outer channel index)
-            or ``"CRD"`` (from the inner one, as ``torch.nn.PixelShuffle``).
-
-    Examples:
-        >>> DepthToSpace(2)(np.zeros((1, 8, 3, 3))).shape
-        (1, 2, 6, 6)
-    """
+    _kernels: tuple[Any, Any]
 
     def __init__(self, block_size: int, mode: str = "DCR", name: str | None = None) -> None:
         super().__init__(name=name)
@@ -289,11 +281,27 @@ class DepthToSpace(Module):
         return {"block_size": self.block_size, "mode": self.mode}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.depth_to_space_forward, x, self.block_size, self.mode)
+        y, self._cache = call_kernel(self, type(self)._kernels[0], x, self.block_size, self.mode)
         return y
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.depth_to_space_backward(grad_output, self._need_cache(self._cache))[0]
+        return type(self)._kernels[1](grad_output, self._need_cache(self._cache))[0]
+
+
+class DepthToSpace(_BlockRearrange):
+    """Move channel blocks into spatial blocks: ``(N, C, H, W) -> (N, C/b^2, H*b, W*b)`` (ONNX DepthToSpace).
+
+    Args:
+        block_size: the block edge ``b``.
+        mode: ``"DCR"`` (ONNX default: block position from the outer channel index)
+            or ``"CRD"`` (from the inner one, as ``torch.nn.PixelShuffle``).
+
+    Examples:
+        >>> DepthToSpace(2)(np.zeros((1, 8, 3, 3))).shape
+        (1, 2, 6, 6)
+    """
+
+    _kernels = (K.depth_to_space_forward, K.depth_to_space_backward)
 
 
 class PixelShuffle(DepthToSpace):
@@ -310,7 +318,7 @@ class PixelShuffle(DepthToSpace):
         return {"upscale_factor": self.block_size}
 
 
-class SpaceToDepth(Module):
+class SpaceToDepth(_BlockRearrange):
     """Move spatial blocks into channels: ``(N, C, H, W) -> (N, C*b^2, H/b, W/b)`` (ONNX SpaceToDepth).
 
     The inverse of ``DepthToSpace(b, mode)``.
@@ -324,23 +332,7 @@ class SpaceToDepth(Module):
         (1, 12, 2, 3)
     """
 
-    def __init__(self, block_size: int, mode: str = "DCR", name: str | None = None) -> None:
-        super().__init__(name=name)
-        if mode not in ("DCR", "CRD"):
-            raise ValueError(f"{type(self).__name__}: mode must be 'DCR' or 'CRD', got {mode!r}")
-        self.block_size = int(block_size)
-        self.mode = mode
-        self._cache = None
-
-    def get_config(self) -> dict[str, Any]:
-        return {"block_size": self.block_size, "mode": self.mode}
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.space_to_depth_forward, x, self.block_size, self.mode)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.space_to_depth_backward(grad_output, self._need_cache(self._cache))[0]
+    _kernels = (K.space_to_depth_forward, K.space_to_depth_backward)
 
 
 class PixelUnshuffle(SpaceToDepth):
