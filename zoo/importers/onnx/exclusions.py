@@ -19,7 +19,6 @@ EXCLUDED: dict[str, str] = {
     r"test_averagepool_2d_dilations": "dilated average pooling is not supported",
     r"test_maxpool_with_argmax_.*": "MaxPool's Indices output is not supported",
     r"test_convtranspose_3d": "3-D transposed convolutions are not supported (1-D and 2-D are)",
-    r"test_spacetodepth_crd_mode_example": "SpaceToDepth mode CRD (opset 28) is not supported",
     # --- training-mode outputs: an imported model is converted for inference (and fine-tuned by our trainer)
     r"test_training_dropout.*": "Dropout with training_mode=true is not supported",
     r"test_batchnorm_.*_training_mode": "BatchNormalization's training-mode outputs are not supported",

@@ -92,6 +92,4 @@ def depth_to_space(node: OnnxNode):
 
 @ONNX.register("SpaceToDepth", since=1)
 def space_to_depth(node: OnnxNode):
-    if node.attr("mode", "DCR") != "DCR":
-        raise node.error(f"mode {node.attr('mode')!r} is not supported (only DCR)")
-    return node.apply(nn.SpaceToDepth(int(node.attr("blocksize"))), [node.value(0)])
+    return node.apply(nn.SpaceToDepth(int(node.attr("blocksize")), node.attr("mode", "DCR")), [node.value(0)])
