@@ -22,7 +22,7 @@ from bigdl_runtime.optim import Adam, Cosine
 from bigdl_runtime.train import LocalTrainer
 from zoo.catalog.cards import write_model_folder
 from zoo.datasets import CLASS_NAMES, load_fashion_mnist
-from zoo.models.lenet import MEAN, STD, lenet5, preprocess
+from zoo.models.lenet import PREPROCESSING, lenet5, preprocess
 
 NAME = "lenet5-fashion-mnist"
 
@@ -61,10 +61,7 @@ def main(argv: list[str] | None = None) -> float:
         "builder_args": {"num_classes": 10},
         "input_shape": [1, 28, 28],
         "labels": list(CLASS_NAMES),
-        "preprocessing": {
-            "kind": "image", "color": "L", "size": [28, 28], "resize": "bilinear",
-            "scale": 1 / 255, "mean": [MEAN], "std": [STD], "layout": "NCHW",
-            "note": "light object on a dark background, as in Fashion-MNIST; output = logits (softmax for scores)"},
+        "preprocessing": PREPROCESSING,
         "metrics": {"dataset": "Fashion-MNIST test split (10,000 images, never trained on)",
                     "top1": round(result["top1"], 4), "top5": round(result["top5"], 4),
                     "loss": round(result["loss"], 4)},

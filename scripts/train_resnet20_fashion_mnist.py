@@ -30,7 +30,7 @@ from bigdl_runtime.train.checkpoint import load_checkpoint
 from bigdl_runtime.train.triggers import EveryEpoch, Or, SeveralIteration, TrainState
 from zoo.catalog.cards import write_model_folder
 from zoo.datasets import CLASS_NAMES, load_fashion_mnist
-from zoo.models.lenet import MEAN, STD, preprocess
+from zoo.models.lenet import PREPROCESSING, preprocess
 from zoo.models.resnet import resnet20
 
 NAME = "resnet20-fashion-mnist"
@@ -103,10 +103,7 @@ def main(argv: list[str] | None = None) -> float:
         "builder_args": {"num_classes": 10, "in_channels": 1},
         "input_shape": [1, 28, 28],
         "labels": list(CLASS_NAMES),
-        "preprocessing": {
-            "kind": "image", "color": "L", "size": [28, 28], "resize": "bilinear",
-            "scale": 1 / 255, "mean": [MEAN], "std": [STD], "layout": "NCHW",
-            "note": "light object on a dark background, as in Fashion-MNIST; output = logits (softmax for scores)"},
+        "preprocessing": PREPROCESSING,
         "metrics": {"dataset": "Fashion-MNIST test split (10,000 images, never trained on)",
                     "top1": round(result["top1"], 4), "top5": round(result["top5"], 4),
                     "loss": round(result["loss"], 4)},

@@ -24,9 +24,11 @@ PRETRAINED = "lenet5-fashion-mnist"
 #: Fashion-MNIST training-set pixel statistics on the [0, 1] scale.
 MEAN, STD = 0.2860, 0.3530
 
-#: What :func:`preprocess` does, for model-file metadata and cards.
-PREPROCESSING = {"input": "uint8 grey image (N, 28, 28)", "scale": 1 / 255, "mean": MEAN, "std": STD,
-                 "layout": "NCHW (N, 1, 28, 28) float32"}
+#: What :func:`preprocess` does, as a model card's ``preprocessing`` table (the catalog applies it to image files).
+PREPROCESSING = {
+    "kind": "image", "color": "L", "size": [28, 28], "resize": "bilinear",
+    "scale": 1 / 255, "mean": [MEAN], "std": [STD], "layout": "NCHW",
+    "note": "light object on a dark background, as in Fashion-MNIST; output = logits (softmax for scores)"}
 
 
 def preprocess(images: np.ndarray) -> np.ndarray:
