@@ -18,33 +18,11 @@ import numpy as np
 
 from ...kernels import math as K
 from ..module import Module
+from .activation import _Activation
 from .shape import as_inputs, call_kernel
 
 
-class _Unary(Module):
-    """Base of the parameter-free unary functions: one kernel pair.
-
-    Shape:
-        - Input: ``(*)``, any shape.
-        - Output: ``(*)``, same shape and dtype.
-    """
-
-    _kernel: ClassVar[tuple[Callable, Callable]]
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = self._kernel[0](x)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return self._kernel[1](grad_output, cache)[0]
-
-
-class Sqrt(_Unary):
+class Sqrt(_Activation):
     """Square root, elementwise.
 
     Examples:
@@ -55,37 +33,37 @@ class Sqrt(_Unary):
     _kernel = (K.sqrt_forward, K.sqrt_backward)
 
 
-class Exp(_Unary):
+class Exp(_Activation):
     """e ** x, elementwise."""
 
     _kernel = (K.exp_forward, K.exp_backward)
 
 
-class Log(_Unary):
+class Log(_Activation):
     """Natural logarithm, elementwise."""
 
     _kernel = (K.log_forward, K.log_backward)
 
 
-class Neg(_Unary):
+class Neg(_Activation):
     """-x, elementwise."""
 
     _kernel = (K.neg_forward, K.neg_backward)
 
 
-class Abs(_Unary):
+class Abs(_Activation):
     """|x|, elementwise (gradient 0 at 0)."""
 
     _kernel = (K.abs_forward, K.abs_backward)
 
 
-class Reciprocal(_Unary):
+class Reciprocal(_Activation):
     """1 / x, elementwise."""
 
     _kernel = (K.reciprocal_forward, K.reciprocal_backward)
 
 
-class Erf(_Unary):
+class Erf(_Activation):
     """The error function, elementwise."""
 
     _kernel = (K.erf_forward, K.erf_backward)
