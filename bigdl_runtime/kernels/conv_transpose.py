@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .conv import ConvGeometry, IntPair, as_float, pads4, pair, conv_planes_grad, conv_planes
+from .conv import conv_planes, conv_planes_grad
+from .conv_geometry import ConvGeometry, IntPair, as_float, pads4, pair
 
 
 def output_size(size: tuple[int, int], w_shape: tuple[int, ...], stride: IntPair, padding: IntPair,

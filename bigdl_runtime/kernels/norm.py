@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from .conv import parallel_batches
+from .threads import parallel_batches
 
 
 def _rows(x: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .conv import ConvGeometry
+from .conv_geometry import ConvGeometry
 
 IntPair = int | Sequence[int]
 

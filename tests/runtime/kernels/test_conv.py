@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from bigdl_runtime.kernels.conv import ConvGeometry, conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from bigdl_runtime.kernels.conv_geometry import ConvGeometry
+from bigdl_runtime.kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
 from tests.helpers.gradcheck import check_kernel
 from tests.helpers.onnx_ref import run_node
 
@@ -27,8 +28,8 @@ CONV2D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of a few images even for tiny inputs, so the blocked paths run."""
-    monkeypatch.setattr("bigdl_runtime.kernels.conv.BLOCK_BYTES", 16 << 10)
-    monkeypatch.setattr("bigdl_runtime.kernels.conv.MIN_GEMM_COLUMNS", 1)
+    monkeypatch.setattr("bigdl_runtime.kernels.conv_geometry.BLOCK_BYTES", 16 << 10)
+    monkeypatch.setattr("bigdl_runtime.kernels.conv_geometry.MIN_GEMM_COLUMNS", 1)
 
 
 def _arrays(rng, x_shape, w_shape, bias, dtype=np.float64):
@@ -158,14 +159,14 @@ def test_conv1d_rejects_bad_rank():
 
 @pytest.mark.parametrize("groups,k", [(1, 3), (4, 3), (2, 1)])  # GEMM, depthwise, pointwise paths
 def test_conv2d_block_threads_match_sequential(groups, k, rng, monkeypatch, small_blocks):
-    from bigdl_runtime.kernels import conv
+    from bigdl_runtime.kernels import threads
 
     x, w, b = _arrays(rng, (7, 4, 9, 30), (8, 4 // groups, k, k), True)
-    monkeypatch.setattr(conv, "block_threads", lambda: 1)
+    monkeypatch.setattr(threads, "block_threads", lambda: 1)
     y1, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=groups)
     dy = rng.standard_normal(y1.shape)
     want = conv2d_backward(dy, cache)
-    monkeypatch.setattr(conv, "block_threads", lambda: 3)
+    monkeypatch.setattr(threads, "block_threads", lambda: 3)
     y3, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=groups)
     assert len(cache[2].blocks(8, 3)) > 3
     np.testing.assert_allclose(y3, y1, rtol=1e-12, atol=1e-12)
@@ -174,12 +175,12 @@ def test_conv2d_block_threads_match_sequential(groups, k, rng, monkeypatch, smal
 
 
 def test_conv2d_restores_blas_threads(rng):
-    from bigdl_runtime.kernels import conv
+    from bigdl_runtime.kernels import threads
 
-    if conv._blas.get is None:
+    if threads._blas.get is None:
         pytest.skip("numpy's OpenBLAS thread control not found")
-    before = conv._blas.get()
+    before = threads._blas.get()
     x, w, b = _arrays(rng, (8, 8, 12, 12), (8, 8, 3, 3), True, np.float32)
     y, cache = conv2d_forward(x, w, b, padding=1)
     conv2d_backward(y, cache)
-    assert conv._blas.get() == before
+    assert threads._blas.get() == before

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bigdl_runtime.kernels import conv as C
+from bigdl_runtime.kernels import threads as C
 from bigdl_runtime.kernels import norm as N
 
 
