@@ -12,7 +12,11 @@ depend on the pixel values):
 2. an 11M-parameter stack of Linear layers at global batch 64, with the
    gradients summed by reduce-scatter through the shuffle, by
    ``treeAggregate``, and by reduce-scatter in float16;
-3. what float16 gradient slices cost in accuracy: LeNet-5 trained on a
+3. ResNet-18 itself (``zoo.models.resnet18``, 11.7M parameters) at global
+   batch 64 on ``--resnet18-size`` RGB images (default 224, ImageNet's): the
+   "ResNet-18-sized model" of the synchronisation target, where forward and
+   backward take seconds per iteration (``--resnet18-iterations 0`` skips it);
+4. what float16 gradient slices cost in accuracy: LeNet-5 trained on a
    Fashion-MNIST slice (``--accuracy-samples``, Debian's dataset-fashion-mnist)
    by the distributed trainer with float32 and with float16 slices, same seed,
    then top-1 on the 10k test images (``--accuracy-samples 0`` skips it).
@@ -57,6 +61,7 @@ from bigdl_runtime.spark import init_spark  # noqa: E402
 from bigdl_runtime.spark.trainer import DistributedTrainer  # noqa: E402
 from bigdl_runtime.train import LocalTrainer  # noqa: E402
 from zoo.models.lenet import lenet5  # noqa: E402
+from zoo.models.resnet import resnet18  # noqa: E402
 
 PARTITIONS = 2
 TIMING_KEYS = ("compute_time", "sync_time", "schedule_time")
@@ -89,9 +94,10 @@ def linear_11m(num_classes: int = 10) -> Sequential:
                       Linear(2560, 960), ReLU(), Linear(960, num_classes), name="linear11m")
 
 
-def synthetic(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(samples: int, seed: int = 0, shape: tuple[int, ...] = (1, 28, 28),
+              classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((samples, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, samples)
+    return rng.standard_normal((samples, *shape), dtype=np.float32), rng.integers(0, classes, samples)
 
 
 def measure(build: Callable[[], Module], trainer_for: Callable[[Module], Any], data: tuple[np.ndarray, np.ndarray],
@@ -169,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=3, help="residual blocks per ResNet stage (3 = ResNet-20)")
     parser.add_argument("--iterations", type=int, default=12, help="measured iterations per configuration")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--resnet18-size", type=int, default=224, help="image side for the ResNet-18 rows")
+    parser.add_argument("--resnet18-iterations", type=int, default=3,
+                        help="measured ResNet-18 iterations per trainer, after one warm-up (0 = skip)")
     parser.add_argument("--accuracy-samples", type=int, default=12000,
                         help="Fashion-MNIST training images for the fp16 accuracy run (0 = skip)")
     parser.add_argument("--accuracy-epochs", type=int, default=2)
@@ -182,10 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
 
     def run(model: str, build: Callable[[], Module], trainer: str, trainer_for: Callable[[Module], Any],
-            batch_size: int) -> dict[str, Any]:
+            batch_size: int, inputs: tuple[np.ndarray, np.ndarray] = data, warmup: int = args.warmup,
+            iterations: int = args.iterations) -> dict[str, Any]:
         tic = time.perf_counter()
         row = {"model": model, "trainer": trainer, "batch_size": batch_size,
-               **measure(build, trainer_for, data, batch_size, args.warmup, args.iterations)}
+               **measure(build, trainer_for, inputs, batch_size, warmup, iterations)}
         rows.append(row)
         print(f"  {model} / {trainer}: {row['samples_per_s']:.1f} samples/s "
               f"({total} iterations in {time.perf_counter() - tic:.1f} s)", file=sys.stderr)
@@ -201,6 +211,15 @@ def main(argv: list[str] | None = None) -> int:
         row = run("linear11m", linear_11m, f"local[{PARTITIONS}] {name}", distributed(spark, sync, compress),
                   args.sync_batch_size)
         row["vs_local"] = row["samples_per_s"] / base["samples_per_s"]
+    if args.resnet18_iterations:
+        images = synthetic(args.sync_batch_size * 2, shape=(3, args.resnet18_size, args.resnet18_size),
+                           classes=1000)
+        big = {"inputs": images, "warmup": 1, "iterations": args.resnet18_iterations}
+        base = run("resnet18", resnet18, "local (2 BLAS threads)", local, args.sync_batch_size, **big)
+        for name, sync in (("reduce-scatter", "shuffle"), ("treeAggregate", "tree")):
+            row = run("resnet18", resnet18, f"local[{PARTITIONS}] {name}", distributed(spark, sync),
+                      args.sync_batch_size, **big)
+            row["vs_local"] = row["samples_per_s"] / base["samples_per_s"]
     accuracy = (fp16_accuracy(spark, args.accuracy_samples, args.accuracy_epochs)
                 if args.accuracy_samples else {})
     spark.stop()
@@ -211,16 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"LeNet-5, {args.accuracy_samples} Fashion-MNIST images x {args.accuracy_epochs} epochs, "
               f"{name} gradients: test top-1 {top1 * 100:.2f}%")
     resnet = next(r for r in rows if r["model"] == "resnet20" and "vs_local" in r)
-    sync_rows = [r for r in rows if r["model"] == "linear11m" and "sync_share" in r]
+    sync_rows = [r for r in rows if r["model"] in ("linear11m", "resnet18") and "sync_share" in r]
     targets = {
         "resnet20_distributed_vs_local": resnet["vs_local"], "resnet20_target": 0.85,
-        "linear11m_sync_share": {r["trainer"]: r["sync_share"] for r in sync_rows},
-        "linear11m_not_compute_share": {r["trainer"]: r["not_compute_share"] for r in sync_rows},
+        "sync_share": {f"{r['model']} {r['trainer']}": r["sync_share"] for r in sync_rows},
+        "not_compute_share": {f"{r['model']} {r['trainer']}": r["not_compute_share"] for r in sync_rows},
         "sync_share_target": 0.15,
     }
     print(f"\nResNet-20 distributed/local throughput: {resnet['vs_local']:.2f} (target >= 0.85)")
     for r in sync_rows:
-        print(f"11M model, {r['trainer']}: sync {r['sync_share'] * 100:.1f}% of the iteration (target < 15%), "
+        print(f"{r['model']} ({r['parameters'] / 1e6:.1f}M), {r['trainer']}: sync {r['sync_share'] * 100:.1f}% of the iteration (target < 15%), "
               f"everything but compute {r['not_compute_share'] * 100:.1f}%")
     report = {"config": {**vars(args), "partitions": PARTITIONS, "data": "synthetic N(0,1) 1x28x28, 10 classes",
                          "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

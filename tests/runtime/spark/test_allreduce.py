@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bigdl_runtime.spark.allreduce import (Contribution, _slices, _sum_slices, compress_array, reduce_scatter,
-                                           tree_reduce)
+from bigdl_runtime.spark.allreduce import (Contribution, _chunks, _sum_chunks, chunk_owner, compress_array,
+                                           num_chunks, reduce_scatter, tree_reduce)
 
 
 def contributions(rng: np.random.Generator, partitions: int, size: int) -> list[Contribution]:
@@ -45,10 +45,10 @@ def test_fp16_is_close_but_not_equal(spark, rng):
         assert not np.array_equal(reduced.grad, exact)
 
 
-def test_slices_cover_the_gradient_and_only_slice_zero_carries_extras(rng):
+def test_chunks_cover_the_gradient_and_only_chunk_zero_carries_extras(rng):
     c = contributions(rng, 1, 7)[0]
-    pieces = list(_slices(c, num_slices=3, compress="fp16"))
-    assert [j for j, _ in pieces] == [0, 1, 2]
+    pieces = list(_chunks(c, num_slices=3, compress="fp16"))
+    assert [key for key, _ in pieces] == [(0, 3), (1, 3), (2, 3)]
     assert all(p.grad.dtype == np.float16 for _, p in pieces)
     np.testing.assert_array_equal(np.concatenate([p.grad for _, p in pieces]), c.grad.astype(np.float16))
     assert pieces[0][1].extras is c.extras and pieces[1][1].extras is None
@@ -56,11 +56,31 @@ def test_slices_cover_the_gradient_and_only_slice_zero_carries_extras(rng):
 
 def test_reduce_side_sum_does_not_depend_on_arrival_order(rng):
     parts = contributions(rng, 5, 64)
-    pairs = [(0, c) for c in parts]
-    first = list(_sum_slices(pairs))[0][1].grad
-    second = list(_sum_slices(pairs[::-1]))[0][1].grad
+    pairs = [((0, 1), c) for c in parts]
+    first = list(_sum_chunks(pairs))[0][1].grad
+    second = list(_sum_chunks(pairs[::-1]))[0][1].grad
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, ordered_sum(parts))
+
+
+def test_big_gradients_cross_in_bounded_chunks_owned_by_contiguous_slices(rng):
+    c = contributions(rng, 1, 1000)[0]                          # 4000 bytes, chunks of at most 400
+    pieces = list(_chunks(c, num_slices=3, compress=None, chunk_bytes=400))
+    assert len(pieces) == num_chunks(1000, 4, 3, chunk_bytes=400) == 10
+    assert all(p.grad.nbytes <= 400 for _, p in pieces)
+    np.testing.assert_array_equal(np.concatenate([p.grad for _, p in pieces]), c.grad)
+    owners = [chunk_owner(k, 10, 3) for k in range(10)]
+    assert owners == sorted(owners) and set(owners) == {0, 1, 2}   # each reduce task holds one contiguous slice
+    assert num_chunks(2, 4, 3) == 3                                  # never fewer chunks than reduce tasks
+
+
+def test_chunked_reduce_scatter_is_the_exact_sum(spark, rng):
+    parts = contributions(rng, 3, 1000)
+    rdd = spark.sparkContext.parallelize(parts, 3)
+    reduced = reduce_scatter(rdd, 3, chunk_bytes=256)                 # 16 chunks over 3 reduce tasks
+    np.testing.assert_array_equal(reduced.grad, ordered_sum(parts))
+    np.testing.assert_allclose(reduced.extras, np.sum([c.extras for c in parts], axis=0), rtol=1e-12)
+    assert reduced.samples == sum(c.samples for c in parts)
 
 
 def test_unknown_compression():
