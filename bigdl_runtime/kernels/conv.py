@@ -214,8 +214,35 @@ def conv_planes_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, g
     """(dx (N, C, H, W), dw shaped like w) of :func:`conv_planes`; either can be skipped."""
     if geo.depthwise:
         return _depthwise_conv_grad(dy, planes, w, geo, need_dx, need_dw)
-    dx, dwmat = _gemm_conv_grad(dy, planes, w.reshape(geo.groups, geo.og, geo.k), geo, need_dx, need_dw)
-    return dx, (None if dwmat is None else dwmat.reshape(w.shape))
+    dx = None
+    if need_dx and _dx_as_correlation(geo):
+        dx, need_dx = _correlation_dx(dy, w, geo), False
+    dx2, dwmat = _gemm_conv_grad(dy, planes, w.reshape(geo.groups, geo.og, geo.k), geo, need_dx, need_dw)
+    return (dx if dx2 is None else dx2), (None if dwmat is None else dwmat.reshape(w.shape))
+
+
+def _dx_as_correlation(geo: ConvGeometry) -> bool:
+    """Whether the input gradient is better computed as a forward convolution of dy: im2col of dy
+    then one GEMM, instead of a GEMM then a col2im of kh * kw read-modify-write passes (measured
+    10-35 % faster for 3x3 layers). Needs stride 1, no groups, a kernel > 1x1, padding below the
+    kernel extent, the natural output size, and no more output than input channels (im2col of dy
+    copies ``O * taps`` rows where col2im adds ``C * taps``; a 7x7 stem on RGB would be 15x slower)."""
+    eh, ew = geo.dh * (geo.kh - 1), geo.dw * (geo.kw - 1)
+    pt, pl, pb, pr = geo.pads
+    return ((geo.sh, geo.sw) == (1, 1) and geo.groups == 1 and geo.ntaps > 1 and geo.o <= geo.c
+            and max(pt, pb) <= eh and max(pl, pr) <= ew
+            and (geo.ho, geo.wo) == (geo.h + pt + pb - eh, geo.w + pl + pr - ew))
+
+
+def _correlation_dx(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """dx of a stride-1 convolution: dy correlated with the flipped, channel-transposed kernel,
+    padded by (dilated kernel extent - 1 - the forward padding) on each side."""
+    eh, ew = geo.dh * (geo.kh - 1), geo.dw * (geo.kw - 1)
+    pt, pl, pb, pr = geo.pads
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    back = ConvGeometry(dy.shape, flipped.shape, 1, (eh - pt, ew - pl, eh - pb, ew - pr), (geo.dh, geo.dw), 1)
+    dx, _ = conv_planes(dy, flipped, back, None)
+    return dx
 
 
 # ------------------------------------------------------------------------ conv2d

@@ -22,6 +22,8 @@ CONV2D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
     ((1, 2, 3, 27), (2, 2, 2, 2), 1, (1, 0, 0, 1), 1, 1, True),  # wide: flat-run layout
     ((1, 1, 3, 52), (2, 1, 3, 3), 2, 1, 1, 1, True),            # wide, stride 2: flat polyphase layout
     ((1, 1, 2, 80), (2, 1, 2, 2), 1, (0, 1), (1, 3), 1, False),  # wide, dilated: flat layout
+    ((2, 3, 5, 5), (3, 3, 3, 3), 1, 1, 1, 1, False),            # dx as a correlation of dy
+    ((2, 4, 6, 5), (3, 4, 3, 3), 1, (2, 1, 0, 2), (2, 1), 1, True),  # ... dilated, asymmetric pads
 ]
 
 
@@ -43,6 +45,27 @@ def _arrays(rng, x_shape, w_shape, bias, dtype=np.float64):
 def test_conv2d_gradients(x_shape, w_shape, stride, padding, dilation, groups, bias, rng):
     config = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     check_kernel(conv2d_forward, conv2d_backward, list(_arrays(rng, x_shape, w_shape, bias)), config)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,padding,dilation,correlation", [
+    ((2, 3, 5, 5), (3, 3, 3, 3), 1, 1, True),
+    ((2, 4, 6, 5), (3, 4, 3, 3), (2, 1, 0, 2), (2, 1), True),
+    ((2, 2, 7, 30), (2, 2, 3, 3), (0, 1), 1, True),         # flat layout
+    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 1, False),              # more output than input channels: col2im
+    ((2, 3, 5, 5), (3, 3, 3, 3), 3, 1, False),              # padding beyond the kernel: col2im
+])
+def test_input_gradient_as_correlation_equals_col2im(x_shape, w_shape, padding, dilation, correlation, rng,
+                                                     monkeypatch):
+    from bigdl_runtime.kernels import conv
+    x, w, _ = _arrays(rng, x_shape, w_shape, False)
+    y, cache = conv2d_forward(x, w, padding=padding, dilation=dilation)
+    assert conv._dx_as_correlation(cache[2]) is correlation
+    dy = rng.standard_normal(y.shape)
+    dx, dw, _ = conv2d_backward(dy, cache)
+    monkeypatch.setattr(conv, "_dx_as_correlation", lambda geo: False)
+    dx_ref, dw_ref, _ = conv2d_backward(dy, cache)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(dw, dw_ref)
 
 
 def _onnx_attrs(stride, padding, dilation, groups, ndim=2):
