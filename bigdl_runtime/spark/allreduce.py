@@ -44,7 +44,7 @@ class Contribution(NamedTuple):
 
     partition: int
     grad: np.ndarray          # flat gradient, float32 (float16 on the wire when compressed)
-    extras: np.ndarray | None  # summable float64 side values: [loss, *float buffers]; None on slices j > 0
+    extras: np.ndarray | None  # summable float64 side values: [loss, *float buffers]; None on chunks k > 0
     compute_seconds: float
     samples: int
 
