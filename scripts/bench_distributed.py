@@ -8,7 +8,7 @@ depend on the pixel values):
    16/32/64 channels joined by ``Add`` in a ``Graph``, global average pooling,
    a linear classifier): ``LocalTrainer`` in this process with 2 BLAS threads
    vs ``DistributedTrainer`` on ``local[2]`` (2 partitions, 1 BLAS thread per
-   task), same global batch;
+   task), same global batch, with reduce-scatter and with treeAggregate;
 2. an 11M-parameter stack of Linear layers at global batch 64, with the
    gradients summed by reduce-scatter through the shuffle, by
    ``treeAggregate``, and by reduce-scatter in float16;
@@ -203,8 +203,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for model, build in (("lenet5", lenet5), ("resnet20", lambda: resnet20(args.blocks))):
         base = run(model, build, "local (2 BLAS threads)", local, args.batch_size)
-        dist = run(model, build, f"local[{PARTITIONS}] shuffle", distributed(spark), args.batch_size)
-        dist["vs_local"] = dist["samples_per_s"] / base["samples_per_s"]
+        for sync in ("shuffle", "tree"):
+            dist = run(model, build, f"local[{PARTITIONS}] {sync}", distributed(spark, sync), args.batch_size)
+            dist["vs_local"] = dist["samples_per_s"] / base["samples_per_s"]
     base = run("linear11m", linear_11m, "local (2 BLAS threads)", local, args.sync_batch_size)
     for name, sync, compress in (("reduce-scatter", "shuffle", None), ("treeAggregate", "tree", None),
                                  ("reduce-scatter fp16", "shuffle", "fp16")):
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, top1 in accuracy.items():
         print(f"LeNet-5, {args.accuracy_samples} Fashion-MNIST images x {args.accuracy_epochs} epochs, "
               f"{name} gradients: test top-1 {top1 * 100:.2f}%")
-    resnet = next(r for r in rows if r["model"] == "resnet20" and "vs_local" in r)
+    resnet = next(r for r in rows if r["model"] == "resnet20" and r["trainer"].endswith("shuffle"))
     sync_rows = [r for r in rows if r["model"] in ("linear11m", "resnet18") and "sync_share" in r]
     targets = {
         "resnet20_distributed_vs_local": resnet["vs_local"], "resnet20_target": 0.85,
