@@ -9,7 +9,9 @@ iterations: re-running the same command resumes where a stopped run was.
 The 10,000 test images are evaluated after every epoch for the learning curve;
 the reported metric is the last epoch's (no epoch is selected on it).
 
-    nohup nice -n 10 .venv/bin/python scripts/train_resnet20_fashion_mnist.py --epochs 12 &
+    OMP_NUM_THREADS=2 nohup .venv/bin/python scripts/train_resnet20_fashion_mnist.py --epochs 12 --no-progress &
+
+(about 100 minutes on 2 idle cores: 0.8 s per iteration, 469 iterations per epoch).
 """
 from __future__ import annotations
 
@@ -109,14 +111,15 @@ def main(argv: list[str] | None = None) -> float:
                     "loss": round(result["loss"], 4)},
         "training": {
             "recipe": "scripts/train_resnet20_fashion_mnist.py",
-            "command": "nice -n 10 .venv/bin/python scripts/train_resnet20_fashion_mnist.py "
+            "command": "OMP_NUM_THREADS=2 .venv/bin/python scripts/train_resnet20_fashion_mnist.py "
                        + shlex.join(sys.argv[1:] if argv is None else argv),
             "trainer": "LocalTrainer",
             "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
             "augmentation": "random horizontal flip, random shift up to 2 pixels (new draw every epoch)",
             "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "SGD nesterov momentum 0.9",
             "lr": args.lr, "weight_decay": args.weight_decay, "schedule": "cosine annealing per epoch",
-            "seed": args.seed, "seconds": round(total_seconds, 1)},
+            "seed": args.seed, "seconds": round(total_seconds, 1),
+            "test_top1_per_epoch": [round(r["top1"], 4) for r in rows if r.get("kind") == "validation"]},
     }
     write_model_folder(args.out, model, card, test_top1=result["top1"])
     print(f"test top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f} after "
