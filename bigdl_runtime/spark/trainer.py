@@ -9,7 +9,8 @@ One iteration (see "One distributed iteration" in the design notes):
    cached model replica and contributes its share of the batch-mean gradient;
    the contributions are summed by a reduce-scatter through the shuffle
    (``sync="shuffle"``) or by ``treeAggregate`` (``sync="tree"``), see
-   :mod:`bigdl_runtime.spark.allreduce`;
+   :mod:`bigdl_runtime.spark.allreduce`; ``sync="auto"`` (the default) takes
+   the tree up to :data:`TREE_MAX_PARTITIONS` partitions and the shuffle beyond;
 3. the driver writes the sum into the model's flat gradient, the averaged
    buffers into its buffers, and applies the optimizer.
 
@@ -60,7 +61,14 @@ from .errors import worker_errors
 from .hadoop_fs import filesystem_for
 from .session import init_spark
 
-SYNC_MODES = ("shuffle", "tree")
+SYNC_MODES = ("auto", "shuffle", "tree")
+#: ``sync="auto"`` sums with treeAggregate up to this many partitions. There the driver receives at
+#: most this many gradients and the job has one stage; the reduce-scatter's second stage costs more
+#: on few partitions (2 cores, local[2], tree vs shuffle per iteration: LeNet-5 179 vs 327 ms,
+#: ResNet-20 784 vs 961 ms, an 11M-parameter MLP 824 vs 930 ms, ResNet-18 8.6 vs 9.4 s;
+#: ``scripts/bench_distributed.py``). Beyond it the shuffle keeps the driver's inbound traffic at
+#: one gradient however many partitions there are.
+TREE_MAX_PARTITIONS = 4
 #: DataFrame, RDD, numpy features, or a (features, labels) pair of numpy arrays
 Data = Any
 
@@ -75,8 +83,9 @@ class DistributedTrainer:
         spark: the session; default the active one, else ``init_spark()``.
         num_partitions: partitions (model replicas) the training data is split
             into; default ``sparkContext.defaultParallelism``.
-        sync: ``"shuffle"`` (reduce-scatter through the shuffle) or ``"tree"``
-            (``treeAggregate`` of whole gradients).
+        sync: ``"shuffle"`` (reduce-scatter through the shuffle), ``"tree"``
+            (``treeAggregate`` of whole gradients), or ``"auto"``: the tree up to
+            :data:`TREE_MAX_PARTITIONS` partitions, the shuffle beyond.
         compress: None, or ``"fp16"`` to send gradients as float16 (summed in float32).
 
     Examples:
@@ -88,7 +97,7 @@ class DistributedTrainer:
     """
 
     def __init__(self, model: Module, loss: Any, optimizer: Any, spark: SparkSession | None = None,
-                 num_partitions: int | None = None, sync: str = "shuffle", compress: str | None = None) -> None:
+                 num_partitions: int | None = None, sync: str = "auto", compress: str | None = None) -> None:
         if sync not in SYNC_MODES:
             raise ValueError(f"DistributedTrainer: sync must be one of {SYNC_MODES}, got {sync!r}")
         if compress not in COMPRESSIONS:
@@ -210,13 +219,19 @@ class DistributedTrainer:
             spec = worker.StepSpec(run.spec, weights, iteration, seed)
             contributions = blocks.rdd.mapPartitionsWithIndex(functools.partial(worker.gradient, spec=spec))
             with worker_errors():
-                if self.sync == "shuffle":
+                if self.sync_mode(blocks.num_partitions) == "shuffle":
                     reduced = reduce_scatter(contributions, blocks.num_partitions, self.compress)
                 else:
                     reduced = tree_reduce(contributions, self.compress)
         finally:
             weights.destroy()
         return reduced, time.perf_counter() - tic
+
+    def sync_mode(self, num_partitions: int) -> str:
+        """The summation used for ``num_partitions`` partitions: ``"shuffle"`` or ``"tree"``."""
+        if self.sync != "auto":
+            return self.sync
+        return "tree" if num_partitions <= TREE_MAX_PARTITIONS else "shuffle"
 
     def _resume(self, resume_from: str | os.PathLike, n: int, batch_size: int) -> tuple[History, int]:
         trainer = load_checkpoint(resume_from, self.model, self.optimizer,

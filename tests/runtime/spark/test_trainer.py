@@ -50,11 +50,11 @@ def assert_same_state(a, b, **tolerance) -> None:
         np.testing.assert_allclose(sa[key], sb[key], err_msg=key, **(tolerance or {"rtol": 0, "atol": 0}))
 
 
-@pytest.mark.parametrize("partitions", [1, 2, 3])
-def test_same_weights_and_losses_as_local_trainer(spark, partitions):
+@pytest.mark.parametrize("partitions, sync", [(1, "auto"), (2, "auto"), (3, "auto"), (2, "shuffle"), (3, "shuffle")])
+def test_same_weights_and_losses_as_local_trainer(spark, partitions, sync):
     x, y = blobs(50)
     local, local_history = local_run(x, y)
-    trainer, history = distributed(spark, x, y, num_partitions=partitions)
+    trainer, history = distributed(spark, x, y, num_partitions=partitions, sync=sync)
     assert_same_state(trainer.model, local.model, **TIGHT)
     np.testing.assert_allclose([r["loss"] for r in history.train], [r["loss"] for r in local_history.train],
                                rtol=1e-5)
@@ -65,13 +65,24 @@ def test_same_weights_and_losses_as_local_trainer(spark, partitions):
 def test_tree_equals_shuffle_and_fp16_is_close_but_not_equal(spark):
     x, y = blobs(50)
     three = {"iterations": 3}
-    shuffle, _ = distributed(spark, x, y, num_partitions=3, fit_kwargs=three)
+    shuffle, _ = distributed(spark, x, y, num_partitions=3, sync="shuffle", fit_kwargs=three)
     tree, _ = distributed(spark, x, y, num_partitions=3, sync="tree", fit_kwargs=three)
-    fp16, _ = distributed(spark, x, y, num_partitions=3, compress="fp16", fit_kwargs=three)
+    fp16, _ = distributed(spark, x, y, num_partitions=3, sync="shuffle", compress="fp16", fit_kwargs=three)
     assert_same_state(tree.model, shuffle.model)
     assert_same_state(fp16.model, shuffle.model, rtol=0, atol=2e-3)
     compressed, exact = fp16.model.state_dict(), shuffle.model.state_dict()
     assert any(not np.array_equal(compressed[key], exact[key]) for key in exact)
+
+
+def test_auto_sync_takes_the_tree_on_few_partitions_and_the_shuffle_beyond(spark):
+    from bigdl_runtime.spark.trainer import TREE_MAX_PARTITIONS
+
+    model, optimizer = make()
+    auto = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark)
+    assert auto.sync_mode(1) == auto.sync_mode(TREE_MAX_PARTITIONS) == "tree"
+    assert auto.sync_mode(TREE_MAX_PARTITIONS + 1) == "shuffle"
+    fixed = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, sync="shuffle")
+    assert fixed.sync_mode(1) == "shuffle"
 
 
 def test_dataframe_vector_column_and_rdd_inputs_train_like_numpy(spark):
