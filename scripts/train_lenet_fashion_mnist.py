@@ -21,8 +21,8 @@ from bigdl_runtime.nn.losses import CrossEntropyLoss
 from bigdl_runtime.optim import Adam, Cosine
 from bigdl_runtime.train import LocalTrainer
 from zoo.catalog.cards import write_model_folder
-from zoo.datasets import CLASS_NAMES, load_fashion_mnist
-from zoo.models.lenet import PREPROCESSING, lenet5, preprocess
+from zoo.datasets import load_fashion_mnist
+from zoo.models.lenet import fashion_mnist_card, lenet5, preprocess
 
 NAME = "lenet5-fashion-mnist"
 
@@ -54,26 +54,16 @@ def main(argv: list[str] | None = None) -> float:
     seconds = time.perf_counter() - start
     result = trainer.evaluate(xt, test_labels, metrics=("top1", "top5", "loss"), batch_size=500)
     model.evaluate()
-    card = {
-        "name": NAME,
-        "description": "LeNet-5 classifying 28x28 grey Fashion-MNIST clothing images into 10 classes",
-        "builder": "zoo.models.lenet5",
-        "builder_args": {"num_classes": 10},
-        "input_shape": [1, 28, 28],
-        "labels": list(CLASS_NAMES),
-        "preprocessing": PREPROCESSING,
-        "metrics": {"dataset": "Fashion-MNIST test split (10,000 images, never trained on)",
-                    "top1": round(result["top1"], 4), "top5": round(result["top5"], 4),
-                    "loss": round(result["loss"], 4)},
-        "training": {
-            "recipe": "scripts/train_lenet_fashion_mnist.py",
-            "command": "nice -n 10 .venv/bin/python scripts/train_lenet_fashion_mnist.py "
-                       + shlex.join(sys.argv[1:] if argv is None else argv),
-            "trainer": "LocalTrainer",
-            "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
-            "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "Adam", "lr": args.lr,
-            "schedule": "cosine annealing per epoch", "seed": args.seed, "seconds": round(seconds, 1)},
-    }
+    training = {
+        "recipe": "scripts/train_lenet_fashion_mnist.py",
+        "command": "nice -n 10 .venv/bin/python scripts/train_lenet_fashion_mnist.py "
+                   + shlex.join(sys.argv[1:] if argv is None else argv),
+        "trainer": "LocalTrainer",
+        "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
+        "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "Adam", "lr": args.lr,
+        "schedule": "cosine annealing per epoch", "seed": args.seed, "seconds": round(seconds, 1)}
+    card = fashion_mnist_card(NAME, "LeNet-5 classifying 28x28 grey Fashion-MNIST clothing images into 10 classes",
+                              "zoo.models.lenet5", {"num_classes": 10}, result, training)
     write_model_folder(args.out, model, card, test_top1=result["top1"])
     print(f"test top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f} "
           f"on {len(xt)} images after {args.epochs} epochs in {seconds:.0f} s ({seconds / args.epochs:.1f} s/epoch)")

@@ -31,8 +31,8 @@ from bigdl_runtime.train import LocalTrainer
 from bigdl_runtime.train.checkpoint import load_checkpoint
 from bigdl_runtime.train.triggers import EveryEpoch, Or, SeveralIteration, TrainState
 from zoo.catalog.cards import write_model_folder
-from zoo.datasets import CLASS_NAMES, load_fashion_mnist
-from zoo.models.lenet import PREPROCESSING, preprocess
+from zoo.datasets import load_fashion_mnist
+from zoo.models.lenet import fashion_mnist_card, preprocess
 from zoo.models.resnet import resnet20
 
 NAME = "resnet20-fashion-mnist"
@@ -98,29 +98,19 @@ def main(argv: list[str] | None = None) -> float:
     rows = [json.loads(line) for line in summary.read_text().splitlines()]
     total_seconds = max(r.get("wall_time", 0.0) for r in rows)
     model.evaluate()
-    card = {
-        "name": NAME,
-        "description": "ResNet-20 (CIFAR layout, option-A shortcuts) classifying 28x28 grey Fashion-MNIST images",
-        "builder": "zoo.models.resnet20",
-        "builder_args": {"num_classes": 10, "in_channels": 1},
-        "input_shape": [1, 28, 28],
-        "labels": list(CLASS_NAMES),
-        "preprocessing": PREPROCESSING,
-        "metrics": {"dataset": "Fashion-MNIST test split (10,000 images, never trained on)",
-                    "top1": round(result["top1"], 4), "top5": round(result["top5"], 4),
-                    "loss": round(result["loss"], 4)},
-        "training": {
-            "recipe": "scripts/train_resnet20_fashion_mnist.py",
-            "command": "OMP_NUM_THREADS=2 .venv/bin/python scripts/train_resnet20_fashion_mnist.py "
-                       + shlex.join(sys.argv[1:] if argv is None else argv),
-            "trainer": "LocalTrainer",
-            "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
-            "augmentation": "random horizontal flip, random shift up to 2 pixels (new draw every epoch)",
-            "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "SGD nesterov momentum 0.9",
-            "lr": args.lr, "weight_decay": args.weight_decay, "schedule": "cosine annealing per epoch",
-            "seed": args.seed, "seconds": round(total_seconds, 1),
-            "test_top1_per_epoch": [round(r["top1"], 4) for r in rows if r.get("kind") == "validation"]},
-    }
+    training = {
+        "recipe": "scripts/train_resnet20_fashion_mnist.py",
+        "command": "OMP_NUM_THREADS=2 .venv/bin/python scripts/train_resnet20_fashion_mnist.py "
+                   + shlex.join(sys.argv[1:] if argv is None else argv),
+        "trainer": "LocalTrainer",
+        "dataset": "Fashion-MNIST train split (60,000 images), Debian dataset-fashion-mnist",
+        "augmentation": "random horizontal flip, random shift up to 2 pixels (new draw every epoch)",
+        "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "SGD nesterov momentum 0.9",
+        "lr": args.lr, "weight_decay": args.weight_decay, "schedule": "cosine annealing per epoch",
+        "seed": args.seed, "seconds": round(total_seconds, 1),
+        "test_top1_per_epoch": [round(r["top1"], 4) for r in rows if r.get("kind") == "validation"]}
+    card = fashion_mnist_card(NAME, "ResNet-20 (CIFAR layout, option-A shortcuts) classifying 28x28 grey "
+                              "Fashion-MNIST images", "zoo.models.resnet20", {"num_classes": 10, "in_channels": 1}, result, training)
     write_model_folder(args.out, model, card, test_top1=result["top1"])
     print(f"test top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f} after "
           f"{args.epochs} epochs ({seconds:.0f} s in this run); model folder written to {args.out}")

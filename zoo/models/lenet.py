@@ -7,6 +7,8 @@ mean and standard deviation (``(x / 255 - 0.2860) / 0.3530``). The output is
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from bigdl_runtime.nn import Sequential
@@ -16,6 +18,7 @@ from bigdl_runtime.nn.layers.linear import Linear
 from bigdl_runtime.nn.layers.pool import MaxPool2d
 from bigdl_runtime.nn.layers.shape import Flatten
 
+from ..datasets.fashion_mnist import CLASS_NAMES
 from .weights import apply_weights
 
 #: the catalog model ``weights="pretrained"`` loads
@@ -29,6 +32,21 @@ PREPROCESSING = {
     "kind": "image", "color": "L", "size": [28, 28], "resize": "bilinear",
     "scale": 1 / 255, "mean": [MEAN], "std": [STD], "layout": "NCHW",
     "note": "light object on a dark background, as in Fashion-MNIST; output = logits (softmax for scores)"}
+
+
+def fashion_mnist_card(name: str, description: str, builder: str, builder_args: dict[str, Any],
+                       result: dict[str, float], training: dict[str, Any]) -> dict[str, Any]:
+    """The model card of a classifier of :func:`preprocess`-ed Fashion-MNIST images (the recipes' shared part).
+
+    ``result`` holds the test split's ``top1``, ``top5`` and ``loss``; ``training`` the recipe's own table.
+    """
+    return {
+        "name": name, "description": description, "builder": builder, "builder_args": builder_args,
+        "input_shape": [1, 28, 28], "labels": list(CLASS_NAMES), "preprocessing": PREPROCESSING,
+        "metrics": {"dataset": "Fashion-MNIST test split (10,000 images, never trained on)",
+                    **{k: round(result[k], 4) for k in ("top1", "top5", "loss")}},
+        "training": training,
+    }
 
 
 def preprocess(images: np.ndarray) -> np.ndarray:
