@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import threads
-from .conv_geometry import ConvGeometry, IntPair, as_float
+from .conv_geometry import ConvGeometry, IntPair, as_float, pair
 
 # ---------------------------------------------------------------------- GEMM path
 def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.ndarray) -> np.ndarray:
@@ -282,15 +282,6 @@ def conv2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray,
 
 
 # ------------------------------------------------------------------------ conv1d
-def _pads1(padding: IntPair) -> tuple[int, int]:
-    if isinstance(padding, (int, np.integer)):
-        return int(padding), int(padding)
-    vals = tuple(int(v) for v in padding)
-    if len(vals) != 2:
-        raise ValueError(f"conv1d padding must be an int or (left, right), got {padding!r}")
-    return vals
-
-
 def _int1(value: IntPair, what: str) -> int:
     if isinstance(value, (int, np.integer)):
         return int(value)
@@ -310,7 +301,7 @@ def conv1d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     w = np.asarray(w)
     if x.ndim != 3 or w.ndim != 3:
         raise ValueError(f"conv1d expects x (N, C, L) and w (O, C/groups, k), got x {x.shape} and w {w.shape}")
-    left, right = _pads1(padding)
+    left, right = pair(padding, "conv1d padding (left, right)")
     y, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, stride=(1, _int1(stride, "stride")),
                               padding=(0, left, 0, right), dilation=(1, _int1(dilation, "dilation")),
                               groups=groups)
