@@ -8,8 +8,10 @@ import os
 import posixpath
 from typing import Iterable, Mapping
 
+from ..json_file import JsonFile
 
-class LabelMap:
+
+class LabelMap(JsonFile):
     """A sorted class-name -> index map.
 
     Names that are all integers sort numerically (``"2"`` before ``"10"``),
@@ -78,17 +80,6 @@ class LabelMap:
         if len(set(names)) != len(names):
             raise ValueError(f"label map JSON has duplicate classes: {names}")
         return cls(names, sort=False)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_json` to a local file."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LabelMap":
-        """Read a file written by :meth:`save`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
 
 
 def folder_label(path: str) -> str:

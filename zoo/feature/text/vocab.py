@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from ..json_file import JsonFile
 
 PAD_ID = 0
 UNK_ID = 1
 PAD, UNK = "<pad>", "<unk>"
 
 
-class WordIndex:
+class WordIndex(JsonFile):
     """Word -> integer id; id 0 is padding, id 1 stands for any unknown word.
 
     Words are numbered from 2 by decreasing frequency, ties broken
@@ -105,17 +106,6 @@ class WordIndex:
             raise ValueError(f"word index JSON reserves pad={data.get('pad')}, unknown={data.get('unknown')}; "
                              f"this version needs pad={PAD_ID}, unknown={UNK_ID}")
         return cls(data["words"])
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_json` to a local file (UTF-8)."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "WordIndex":
-        """Read a file written by :meth:`save`."""
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
 
 
 PADDING = ("pre", "post")
