@@ -4,9 +4,11 @@ Geometry follows PyTorch and ONNX: ``padding`` is an int, ``(ph, pw)`` or the
 asymmetric ``(top, left, bottom, right)``; the output size is
 ``floor_or_ceil((H + top + bottom - dilation * (k - 1) - 1) / stride) + 1`` and, in
 ceil mode, a last window that would start past the input and its top/left
-padding is dropped. Windows are strided views of the (padded) input; the work
-loops over the kernel taps only, each tap being one array operation over all
-batches, channels and output pixels.
+padding is dropped. The work loops over the kernel taps only, each tap being one
+array operation over all batches, channels and output pixels: max pooling is
+separable (rows, then columns) in the forward pass and finds each window's winner
+on polyphase planes in the backward pass; average pooling uses strided window views
+of the padded input.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .conv_geometry import ConvGeometry
+from .threads import parallel_batches
 
 IntPair = int | Sequence[int]
 
@@ -106,16 +109,38 @@ def _unpad(dxp: np.ndarray, x_shape: tuple[int, ...], geo: dict[str, Any]) -> np
     return dxp[:, :, top:top + x_shape[2], left:left + x_shape[3]]
 
 
-def _plane_geometry(x_shape: tuple[int, ...], geo: dict[str, Any]) -> ConvGeometry:
-    """The polyphase-plane geometry of the pooling windows (a depthwise "convolution" with
-    the pool's kernel, stride, dilation and effective padding, and its exact output size)."""
-    (pt, pb), (pl, pr) = geo["pad_width"][2:]
-    c = x_shape[1]
-    return ConvGeometry(x_shape, (c, 1, *geo["k"]), geo["s"], (pt, pl, pb, pr), geo["d"], c, out_size=geo["out"])
-
-
 def _lowest(dtype: np.dtype) -> Any:
     return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
+
+
+def _along(a: np.ndarray, axis: int, index: slice) -> np.ndarray:
+    return a[(slice(None),) * axis + (index,)]
+
+
+def _tap_range(out: int, size: int, s: int, d: int, lo: int, tap: int) -> tuple[int, int, int]:
+    """Outputs ``[o0, o1)`` whose window tap ``tap`` lands inside the input (not in padding) along
+    one axis, and the input index ``i0`` the first of them reads (stepping by ``s``)."""
+    shift = tap * d - lo
+    o0 = max(0, -(-(-shift) // s))
+    o1 = min(out, (size - 1 - shift) // s + 1)
+    return o0, max(o0, o1), o0 * s + shift
+
+
+def _max_along(src: np.ndarray, axis: int, out: np.ndarray, k: int, s: int, d: int, lo: int) -> None:
+    """``out`` = the running maximum over the ``k`` taps of a pooling window along ``axis``;
+    padding never wins. A tap covering every output starts it (a copy), the others are one
+    in-place ``np.maximum`` each over the outputs they reach."""
+    ranges = [_tap_range(out.shape[axis], src.shape[axis], s, d, lo, t) for t in range(k)]
+    full = [t for t, (o0, o1, _) in enumerate(ranges) if (o0, o1) == (0, out.shape[axis])]
+    if full:
+        o0, o1, i0 = ranges.pop(full[0])
+        out[...] = _along(src, axis, slice(i0, i0 + (o1 - 1) * s + 1, s))
+    else:
+        out.fill(_lowest(out.dtype))
+    for o0, o1, i0 in ranges:
+        if o1 > o0:
+            target = _along(out, axis, slice(o0, o1))
+            np.maximum(target, _along(src, axis, slice(i0, i0 + (o1 - o0 - 1) * s + 1, s)), out=target)
 
 
 def max_pool2d_forward(x: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
@@ -129,43 +154,71 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: IntPair, stride: IntPair | No
         ceil_mode: round the output size up (PyTorch/ONNX rule).
 
     Returns:
-        ``y`` of shape ``(N, C, oh, ow)`` and the cache (the argmax tap of every output).
+        ``y`` of shape ``(N, C, oh, ow)`` and the cache (``x``, ``y`` and the geometry).
 
-    The padded input is split into polyphase planes as the convolution does
-    (:class:`~.conv.ConvGeometry`), so every tap reads a unit-stride (usually one contiguous
-    run per image and channel) view of a plane instead of a stride-2 window view.
+    Separable: the window maximum is the maximum over the window's rows (``kh`` passes that read
+    whole contiguous input rows) followed by the maximum over its columns (``kw`` passes over the
+    ``oh`` row maxima); taps that fall in the padding are skipped, so nothing is padded or
+    copied. Ranges of the batch run on the kernel worker threads. Which element won is not
+    recorded here: :func:`max_pool2d_backward` finds it, so inference pays nothing for it.
     """
     x = np.asarray(x)
     geo = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-    pgeo = _plane_geometry(x.shape, geo)
-    planes = pgeo.new_planes(x, _lowest(x.dtype))
-    pgeo.fill_planes(x, planes, 0, pgeo.n)
-    y = pgeo.tap_view(planes, 0, 0, pgeo.n).copy()  # (N, C, oh, grid width)
-    arg = np.zeros(y.shape, dtype=np.min_scalar_type(pgeo.ntaps))
-    better = np.empty(y.shape, dtype=bool)
-    marked = np.empty_like(arg)
-    for t in range(1, pgeo.ntaps):
-        tap = pgeo.tap_view(planes, t, 0, pgeo.n)
-        np.greater(tap, y, out=better)  # strict: the first maximum wins ties
-        np.maximum(y, tap, out=y)
-        # taps come in increasing order, so "t where better" is a running maximum of the
-        # tap index (np.where here measured 200x slower than these two byte-wide passes)
-        np.multiply(better, arg.dtype.type(t), out=marked)
-        np.maximum(arg, marked, out=arg)
-    return np.ascontiguousarray(y[..., :pgeo.wo]), (x.shape, pgeo, arg)
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo["k"], geo["s"], geo["d"], geo["out"]
+    top, left = geo["pads"][:2]
+    n, c, _, w = x.shape
+    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+
+    def part(a: int, b: int) -> None:
+        rows = np.empty((b - a, c, oh, w), dtype=x.dtype)
+        _max_along(x[a:b], 2, rows, kh, sh, dh, top)
+        _max_along(rows, 3, y[a:b], kw, sw, dw, left)
+
+    parallel_batches(part, n, x.size)
+    return y, (x, y, geo)
+
+
+def _plane_geometry(x_shape: tuple[int, ...], geo: dict[str, Any]) -> ConvGeometry:
+    """The polyphase-plane geometry of the pooling windows (a depthwise "convolution" with
+    the pool's kernel, stride, dilation and effective padding, and its exact output size)."""
+    (pt, pb), (pl, pr) = geo["pad_width"][2:]
+    c = x_shape[1]
+    return ConvGeometry(x_shape, (c, 1, *geo["k"]), geo["s"], (pt, pl, pb, pr), geo["d"], c, out_size=geo["out"])
 
 
 def max_pool2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    """Route each output gradient to its window's (first) maximum."""
-    x_shape, pgeo, arg = cache
-    grid = np.zeros(arg.shape, dtype=dy.dtype)  # dy on the computation grid; extra columns stay 0
-    grid[..., :pgeo.wo] = dy
-    dx = np.zeros(x_shape, dtype=dy.dtype)
-    dplanes = pgeo.block_grad_planes(dx, 0, pgeo.n, np.empty(int(np.prod(pgeo.plane_shape)), dy.dtype))
-    for t in range(pgeo.ntaps):
-        target = pgeo.tap_view(dplanes, t, 0, pgeo.n)
-        target += (arg == t) * grid
-    pgeo.planes_to_input(dplanes, dx, 0)
+    """Route each output gradient to its window's first maximum (taps in row-major order).
+
+    The input is split into polyphase planes as the convolution does (:class:`~.conv_geometry.
+    ConvGeometry`, padding ``-inf``), so every tap is a unit-stride view: tap by tap, the outputs
+    whose input under the tap equals the maximum and that no earlier tap took add their gradient
+    to that tap's view of the gradient planes. Ranges of the batch run on the worker threads.
+    """
+    x, y, geo = cache
+    pgeo = _plane_geometry(x.shape, geo)
+    dy = np.asarray(dy, dtype=y.dtype)
+    dx = np.zeros(x.shape, dtype=dy.dtype)
+    grid_shape = (pgeo.c, pgeo.ho, pgeo.wgrid)
+    planes = pgeo.new_planes(x, _lowest(x.dtype))
+
+    def part(a: int, b: int) -> None:
+        nb = b - a
+        pgeo.fill_planes(x, planes, a, b)
+        top, grad = np.zeros((2, nb, *grid_shape), dtype=y.dtype)  # on the grid; extra columns stay 0
+        top[..., :pgeo.wo], grad[..., :pgeo.wo] = y[a:b], dy[a:b]
+        done = np.zeros(top.shape, dtype=bool)
+        wins = np.empty(top.shape, dtype=bool)
+        routed = np.empty_like(grad)
+        dplanes = pgeo.block_grad_planes(dx, a, b, np.empty(planes.size, dtype=dy.dtype))
+        for t in range(pgeo.ntaps):
+            np.equal(pgeo.tap_view(planes, t, a, b), top, out=wins)
+            np.greater(wins, done, out=wins)  # equal to the maximum and not yet routed
+            done |= wins
+            target = pgeo.tap_view(dplanes, t, 0, nb)
+            np.add(target, np.multiply(grad, wins, out=routed), out=target)  # faster than where=wins
+        pgeo.planes_to_input(dplanes, dx, a)
+
+    parallel_batches(part, x.shape[0], x.size)
     return (dx,)
 
 

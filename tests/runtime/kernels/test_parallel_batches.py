@@ -4,6 +4,7 @@ import pytest
 
 from bigdl_runtime.kernels import threads as C
 from bigdl_runtime.kernels import norm as N
+from bigdl_runtime.kernels import pool as P
 
 
 @pytest.fixture
@@ -38,3 +39,30 @@ def test_batch_norm_threaded_equals_single_threaded_and_float64(threads, trainin
     m, v = (x64.mean(axis=(0, 2, 3)), x64.var(axis=(0, 2, 3))) if training else (mean, var)
     ref = (x64 - m.reshape(1, -1, 1, 1)) / np.sqrt(v.reshape(1, -1, 1, 1) + 1e-5) * gamma.reshape(1, -1, 1, 1)
     np.testing.assert_allclose(results[3][0], ref + beta.reshape(1, -1, 1, 1), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k,s,p,d,ceil", [(3, 2, 1, 1, False), (2, 1, 0, (2, 1), True), ((3, 2), (2, 1), (1, 0, 0, 1), 1, True)])
+def test_max_pool_threaded_equals_single_threaded_and_a_window_loop(threads, k, s, p, d, ceil, rng):
+    # ReLU-like input: many zeros, so ties between taps are routed by the threaded path too
+    x = np.maximum(rng.standard_normal((5, 3, 9, 8)), 0).astype(np.float32)
+    results = {}
+    for workers in (1, 3):
+        threads(workers)
+        y, cache = P.max_pool2d_forward(x, k, s, p, d, ceil)
+        results[workers] = (y, P.max_pool2d_backward(np.ones_like(y), cache)[0])
+    for single, threaded in zip(results[1], results[3]):
+        np.testing.assert_array_equal(threaded, single)
+    # independent reference: an explicit loop over output pixels and their windows
+    y, dx = results[3]
+    kh, kw = (k, k) if isinstance(k, int) else k
+    sh, sw = (s, s) if isinstance(s, int) else s
+    dh, dw = (d, d) if isinstance(d, int) else d
+    top, left = (p, p) if isinstance(p, int) else p[:2]
+    ref_dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(y.shape):
+        cells = [(i * sh + a * dh - top, j * sw + b * dw - left) for a in range(kh) for b in range(kw)]
+        cells = [(r, q) for r, q in cells if 0 <= r < x.shape[2] and 0 <= q < x.shape[3]]
+        values = [x[n, c, r, q] for r, q in cells]
+        assert y[n, c, i, j] == max(values)
+        ref_dx[(n, c, *cells[int(np.argmax(values))])] += 1  # argmax: the first maximum in row-major order
+    np.testing.assert_array_equal(dx, ref_dx)
