@@ -32,6 +32,7 @@ def small_blocks(monkeypatch):
     """Blocks of a few images even for tiny inputs, so the blocked paths run."""
     monkeypatch.setattr("bigdl_runtime.kernels.conv_geometry.BLOCK_BYTES", 16 << 10)
     monkeypatch.setattr("bigdl_runtime.kernels.conv_geometry.MIN_GEMM_COLUMNS", 1)
+    monkeypatch.setattr("bigdl_runtime.kernels.conv_geometry.WEIGHT_REUSE", 0)
 
 
 def _arrays(rng, x_shape, w_shape, bias, dtype=np.float64):
@@ -96,6 +97,18 @@ def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, rng,
     assert len(cache[2].blocks(4)) > 1
     (ref,) = run_node("Conv", [x, w, b], **_onnx_attrs(stride, padding, 1, 1))
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_blocks_grow_with_a_large_weight():
+    from bigdl_runtime.kernels.conv_geometry import ConvGeometry
+
+    # ResNet-18's 512-channel layer at batch 32: im2col is 0.9 MB per image, the weight 9.4 MB,
+    # so each of two workers gets one block of 16 images instead of 4-image blocks
+    deep = ConvGeometry((32, 512, 7, 7), (512, 512, 3, 3), 1, 1, 1, 1)
+    assert deep.blocks(4, 2) == [(0, 16), (16, 32)]
+    # a small weight keeps ~4 MB blocks and at least two per worker
+    wide = ConvGeometry((32, 64, 56, 56), (64, 64, 3, 3), 1, 1, 1, 1)
+    assert len(wide.blocks(4, 2)) == 32
 
 
 def test_conv2d_blocked_backward_equals_unblocked(rng, request):
