@@ -37,12 +37,16 @@ def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.nda
     cols = buf[: geo.c * geo.ntaps * nb * geo.length].reshape(geo.c, geo.ntaps, nb, geo.ho, geo.wgrid)
     for t in range(geo.ntaps):
         cols[:, t] = geo.tap_view(planes, t, n0, n1).transpose(1, 0, 2, 3)
+        if geo.wrapped_columns[t] is not None:
+            cols[:, t, ..., geo.wrapped_columns[t]] = 0
     return cols
 
 
 def _col2im(dplanes: np.ndarray, dcols: np.ndarray, geo: ConvGeometry) -> None:
     """Add (C, taps, nb, ho, wgrid) column gradients into the gradient planes of those nb images."""
     for t in range(geo.ntaps):
+        if geo.wrapped_columns[t] is not None:
+            dcols[:, t, ..., geo.wrapped_columns[t]] = 0
         target = geo.tap_view(dplanes, t, 0, dplanes.shape[0]).transpose(1, 0, 2, 3)
         target += dcols[:, t]
 
@@ -240,7 +244,8 @@ def _correlation_dx(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndar
     eh, ew = geo.dh * (geo.kh - 1), geo.dw * (geo.kw - 1)
     pt, pl, pb, pr = geo.pads
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    back = ConvGeometry(dy.shape, flipped.shape, 1, (eh - pt, ew - pl, eh - pb, ew - pr), (geo.dh, geo.dw), 1)
+    back = ConvGeometry(dy.shape, flipped.shape, 1, (eh - pt, ew - pl, eh - pb, ew - pr), (geo.dh, geo.dw), 1,
+                        wrap=True)
     dx, _ = conv_planes(dy, flipped, back, None)
     return dx
 
@@ -265,7 +270,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     x = as_float(x)
     if x.ndim != 4:
         raise ValueError(f"conv2d expects x of shape (N, C, H, W), got {x.shape}")
-    geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups)
+    geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups, wrap=True)
     wc = np.ascontiguousarray(w, dtype=x.dtype)
     bc = None if b is None else np.asarray(b, dtype=x.dtype)
     y, planes = conv_planes(x, wc, geo, bc)

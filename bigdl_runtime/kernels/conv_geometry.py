@@ -65,7 +65,7 @@ class ConvGeometry:
 
     def __init__(self, x_shape: Sequence[int], w_shape: Sequence[int], stride: IntPair,
                  padding: IntPair, dilation: IntPair, groups: int,
-                 out_size: tuple[int, int] | None = None) -> None:
+                 out_size: tuple[int, int] | None = None, wrap: bool = False) -> None:
         if len(x_shape) != 4 or len(w_shape) != 4:
             raise ValueError(f"conv2d expects x (N, C, H, W) and w (O, C/groups, kh, kw), "
                              f"got x {tuple(x_shape)} and w {tuple(w_shape)}")
@@ -95,11 +95,25 @@ class ConvGeometry:
         oi_max = max(o for _, o in rows)
         oj_max = max(o for _, o in cols)
         #: flat layout: every tap reads one contiguous run of a plane and the output grid is
-        #: ``wph`` wide (``oj_max`` wasted columns); used when that waste is <= 4 %. Otherwise
-        #: taps read exact (ho, wo) windows (shorter copies, no wasted GEMM columns).
-        self.flat = oj_max * 25 <= self.wo
-        self.wph = self.wo + oj_max
-        self.hph = self.ho + oi_max + (1 if self.flat and oj_max else 0)  # slack row for the last run
+        #: ``wph`` wide (``oj_max`` wasted columns); used when that waste is <= 4 %.
+        wide = oj_max * 25 <= self.wo
+        #: wrapped layout, for narrower outputs of ``wrap=True`` callers (GEMM convolutions, which
+        #: zero the :attr:`wrapped_columns` of every tap themselves): stride 1 with "same" width
+        #: (``pl + pr`` is the kernel's width extent), so the plane is the unpadded rows between
+        #: zero rows and a tap's input for all pixels is again one contiguous run, of ``ho * w``
+        #: values, with no wasted columns; the few values a shifted run takes from the
+        #: neighbouring row are zeroed (measured 7-25 % faster than exact windows on 7-28 pixel
+        #: wide ResNet layers). Otherwise taps read exact (ho, wo) windows.
+        depthwise = self.cg == 1 and g > 1
+        ew = dw * (self.kw - 1)
+        self.wrapped = (wrap and not wide and not depthwise and (sh, sw) == (1, 1) and len(cols) > 1
+                        and pl + pr == ew and max(pl, pr) <= self.w)
+        self.flat = wide or self.wrapped
+        self.wph = self.w if self.wrapped else self.wo + oj_max
+        if self.wrapped:  # a zero row above and below the padded rows takes the runs' overhang
+            self.hph = self.h + pt + pb + 2
+        else:
+            self.hph = self.ho + oi_max + (1 if self.flat and oj_max else 0)  # slack row for the last run
         self.wgrid = self.wph if self.flat else self.wo
         self.length = self.ho * self.wgrid  # pixels per image on the computation grid
         self.phases = sorted({(pi, pj) for pi, _ in rows for pj, _ in cols})
@@ -108,11 +122,21 @@ class ConvGeometry:
         self.taps = [(index[(pi, pj)], oi, oj) for pi, oi in rows for pj, oj in cols]
         self.ntaps = len(self.taps)
         self.k = self.cg * self.ntaps  # GEMM inner size per group
+        #: where each tap's run starts in a flattened plane (flat and wrapped layouts)
+        self.offsets = [(oi + 1) * self.w + oj - pl if self.wrapped else oi * self.wph + oj
+                        for _, oi, oj in self.taps]
+        #: output columns whose value a tap's run takes from the neighbouring row (wrapped
+        #: layout; None where there are none): they must read the padding, i.e. zero
+        self.wrapped_columns = [None if not self.wrapped or oj == pl else
+                                slice(0, pl - oj) if oj < pl else slice(self.w - (oj - pl), self.w)
+                                for _, _, oj in self.taps]
 
     # ----------------------------------------------------------- polyphase planes
     def _plane_slices(self, pi: int, pj: int) -> tuple[slice, slice, slice, slice] | None:
         """(rows, cols) of the plane and (rows, cols) of x that land there, or None if empty."""
         pt, pl = self.pads[0], self.pads[1]
+        if self.wrapped:
+            return slice(pt + 1, pt + 1 + self.h), slice(0, self.w), slice(0, self.h), slice(0, self.w)
         r0 = max(0, -(-(pt - pi) // self.sh))
         q0 = max(0, -(-(pl - pj) // self.sw))
         h0 = r0 * self.sh + pi - pt
@@ -176,7 +200,7 @@ class ConvGeometry:
         if not self.flat:
             return planes[n0:n1, :, p, oi:oi + self.ho, oj:oj + self.wo]
         flat = planes.reshape(planes.shape[0], self.c, len(self.phases), self.hph * self.wph)
-        off = oi * self.wph + oj
+        off = self.offsets[t]
         return flat[n0:n1, :, p, off:off + self.length].reshape(n1 - n0, self.c, self.ho, self.wph)
 
     # ------------------------------------------------------------------ blocking

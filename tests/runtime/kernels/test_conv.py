@@ -24,6 +24,9 @@ CONV2D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
     ((1, 1, 2, 80), (2, 1, 2, 2), 1, (0, 1), (1, 3), 1, False),  # wide, dilated: flat layout
     ((2, 3, 5, 5), (3, 3, 3, 3), 1, 1, 1, 1, False),            # dx as a correlation of dy
     ((2, 4, 6, 5), (3, 4, 3, 3), 1, (2, 1, 0, 2), (2, 1), 1, True),  # ... dilated, asymmetric pads
+    ((2, 3, 6, 7), (4, 3, 3, 3), 1, (1, 0, 0, 2), 1, 1, True),   # wrapped rows, uneven "same" width
+    ((1, 4, 5, 6), (4, 2, 3, 3), 1, (0, 1, 2, 3), (1, 2), 2, False),  # ... dilated, groups
+    ((1, 2, 4, 3), (3, 2, 2, 4), 1, (1, 3, 0, 0), 1, 1, True),   # ... all padding on one side
 ]
 
 
@@ -124,9 +127,15 @@ def test_conv2d_blocked_backward_equals_unblocked(rng, request):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_conv2d_geometry_picks_both_layouts():
+def test_conv2d_geometry_picks_every_layout():
     assert ConvGeometry((1, 1, 56, 56), (1, 1, 3, 3), 1, 1, 1, 1).flat
     assert not ConvGeometry((1, 1, 7, 7), (1, 1, 3, 3), 1, 1, 1, 1).flat
+    # GEMM convolutions ask for wrapped rows: stride 1 and "same" width (pl + pr = kernel extent)
+    assert ConvGeometry((1, 1, 7, 7), (1, 1, 3, 3), 1, 1, 1, 1, wrap=True).wrapped
+    assert ConvGeometry((1, 2, 7, 7), (2, 2, 3, 3), 1, (0, 1, 2, 3), (1, 2), 1, wrap=True).wrapped
+    assert not ConvGeometry((1, 1, 7, 7), (1, 1, 3, 3), 2, 1, 1, 1, wrap=True).wrapped
+    assert not ConvGeometry((1, 1, 7, 7), (1, 1, 3, 3), 1, 0, 1, 1, wrap=True).wrapped
+    assert not ConvGeometry((1, 3, 7, 7), (3, 1, 3, 3), 1, 1, 1, 3, wrap=True).wrapped  # depthwise
 
 
 def test_conv2d_keeps_float32(rng):
