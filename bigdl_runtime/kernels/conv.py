@@ -106,7 +106,8 @@ def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray,
     dw_transposed = geo.k > geo.og
 
     def work(next_block: Callable[[], tuple[int, int] | None]) -> np.ndarray | None:
-        dwmat = np.zeros_like(wmat_t if dw_transposed else wmat) if need_dw else None
+        dwmat = None  # this worker's weight gradient: its first block's GEMM, then sums
+        dwpart = None
         colbuf = np.empty(geo.c * geo.ntaps * nbmax * L, dtype=dt)
         # extra grid columns stay zero: their position modulo wgrid is the same for every block size
         gridbuf = np.zeros(geo.o * nbmax * L, dtype=dt)
@@ -119,10 +120,12 @@ def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray,
                 _grid_to_nchw(grid, geo, nb)[...] = dy[n0:n1]
             if need_dw:
                 cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * L)
-                if dw_transposed:
-                    dwmat += np.matmul(cols, grid.transpose(0, 2, 1))
+                a, b = (cols, grid.transpose(0, 2, 1)) if dw_transposed else (grid, cols.transpose(0, 2, 1))
+                if dwmat is None:
+                    dwmat = np.matmul(a, b)
                 else:
-                    dwmat += np.matmul(grid, cols.transpose(0, 2, 1))
+                    dwpart = np.matmul(a, b, out=dwpart)
+                    dwmat += dwpart
             if need_dx:
                 dplanes = geo.block_grad_planes(dx, n0, n1, planebuf)
                 if geo.pointwise:  # one GEMM per image straight into the gradient planes
@@ -135,10 +138,12 @@ def _gemm_conv_grad(dy: np.ndarray, planes: np.ndarray | None, wmat: np.ndarray,
                 geo.planes_to_input(dplanes, dx, n0)
         return dwmat
 
-    partial = threads.run_blocks(work, blocks)
+    partial = [p for p in threads.run_blocks(work, blocks) if p is not None]
     if not need_dw:
         return dx, None
-    dwmat = sum(partial[1:], partial[0])
+    dwmat = partial[0]
+    for p in partial[1:]:
+        dwmat += p
     return dx, (np.ascontiguousarray(dwmat.transpose(0, 2, 1)) if dw_transposed else dwmat)
 
 
