@@ -50,6 +50,9 @@ class ReLU(_Activation):
 
     _kernel = (K.relu_forward, K.relu_backward)
 
+    def _kernel_config(self) -> dict[str, Any]:
+        return {"keep_mask": self.training}  # in evaluation mode the backward derives it from the output
+
 
 class LeakyReLU(_Activation):
     """x where x > 0, else ``negative_slope * x``.

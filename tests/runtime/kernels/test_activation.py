@@ -18,6 +18,7 @@ def pair(op: str):
 # (op, input shape, extra positional arrays' shapes, config); inputs ~ 3 * N(0, 1)
 GRAD_CASES = [
     ("relu", (3, 5), [], {}),
+    ("relu", (2, 3, 4), [], {"keep_mask": False}),  # the cache is the output (inference)
     ("leaky_relu", (2, 3, 5), [], {}),
     ("leaky_relu", (7,), [], {"negative_slope": 0.3}),
     ("prelu", (2, 3, 4, 5), [(3,)], {}),
