@@ -213,7 +213,13 @@ class ConvGeometry:
         nb = max(max(BLOCK_BYTES, weight_bytes) // per_image, -(-MIN_GEMM_COLUMNS // self.length))
         per_worker = 1 if weight_bytes > BLOCK_BYTES else 2
         nb = max(1, min(nb, -(-self.n // (per_worker * workers)) if workers > 1 else self.n))
-        return [(n0, min(self.n, n0 + nb)) for n0 in range(0, self.n, nb)]
+        # equal blocks, as many as a multiple of the workers: 32 images in blocks of at most 5
+        # become 8 blocks of 4 (4 per worker), not 7 of which one worker would get 4
+        count = -(-self.n // nb)
+        count = min(self.n, -(-count // workers) * workers)
+        size, extra = divmod(self.n, count)
+        bounds = np.cumsum([0] + [size + 1] * extra + [size] * (count - extra))  # the first block is the largest
+        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
     @property
     def pointwise(self) -> bool:

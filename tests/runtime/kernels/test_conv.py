@@ -109,6 +109,9 @@ def test_blocks_grow_with_a_large_weight():
     # so each of two workers gets one block of 16 images instead of 4-image blocks
     deep = ConvGeometry((32, 512, 7, 7), (512, 512, 3, 3), 1, 1, 1, 1)
     assert deep.blocks(4, 2) == [(0, 16), (16, 32)]
+    # blocks are equal and come in a multiple of the workers (at most 5 images each here)
+    mid = ConvGeometry((32, 256, 14, 14), (256, 256, 3, 3), 1, 1, 1, 1)
+    assert [b - a for a, b in mid.blocks(4, 2)] == [4] * 8
     # a small weight keeps ~4 MB blocks and at least two per worker
     wide = ConvGeometry((32, 64, 56, 56), (64, 64, 3, 3), 1, 1, 1, 1)
     assert len(wide.blocks(4, 2)) == 32
