@@ -56,15 +56,19 @@ def _grid_to_nchw(grid: np.ndarray, geo: ConvGeometry, nb: int) -> np.ndarray:
     return grid.reshape(geo.o, nb, geo.ho, geo.wgrid)[..., :geo.wo].transpose(1, 0, 2, 3)
 
 
-def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray, bias: np.ndarray | None) -> None:
-    if bias is None:
-        y[n0:n1] = out
-    else:
-        np.add(out, bias.reshape(-1, 1, 1), out=y[n0:n1])
+def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray | None, bias: np.ndarray | None, relu: bool) -> None:
+    """Images n0:n1 of y = out (+ bias) (then max(., 0)); ``out=None``: they already hold out."""
+    target = y[n0:n1]
+    if bias is not None:
+        np.add(target if out is None else out, bias.reshape(-1, 1, 1), out=target)
+    elif out is not None:
+        target[...] = out
+    if relu:
+        np.maximum(target, target.dtype.type(0), out=target)
 
 
 def _gemm_conv(x: np.ndarray, planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry,
-               bias: np.ndarray | None) -> np.ndarray:
+               bias: np.ndarray | None, relu: bool) -> np.ndarray:
     """y (N, O, ho, wo); fills ``planes`` from x on the way. wmat is (groups, O/groups, C/groups * taps)."""
     dt = planes.dtype
     blocks = geo.blocks(dt.itemsize, threads.block_threads())
@@ -81,13 +85,12 @@ def _gemm_conv(x: np.ndarray, planes: np.ndarray, wmat: np.ndarray, geo: ConvGeo
             if geo.pointwise:  # one GEMM per image straight from the planes into y, no copies
                 out = y[n0:n1].reshape(nb, geo.groups, geo.og, geo.length)
                 np.matmul(wmat, geo.tap_view(planes, 0, n0, n1).reshape(nb, geo.groups, geo.cg, -1), out=out)
-                if bias is not None:
-                    y[n0:n1] += bias.reshape(-1, 1, 1)
+                _store(y, n0, n1, None, bias, relu)
                 continue
             cols = _im2col(planes, geo, n0, n1, colbuf).reshape(geo.groups, geo.k, nb * geo.length)
             grid = gridbuf[: geo.o * nb * geo.length].reshape(geo.groups, geo.og, nb * geo.length)
             np.matmul(wmat, cols, out=grid)
-            _store(y, n0, n1, _grid_to_nchw(grid, geo, nb), bias)
+            _store(y, n0, n1, _grid_to_nchw(grid, geo, nb), bias, relu)
 
     threads.run_blocks(work, blocks)
     return y
@@ -163,7 +166,7 @@ def _dw_weight(w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 
 
 def _depthwise_conv(x: np.ndarray, planes: np.ndarray, w: np.ndarray, geo: ConvGeometry,
-                    bias: np.ndarray | None) -> np.ndarray:
+                    bias: np.ndarray | None, relu: bool) -> np.ndarray:
     """y (N, O, ho, wo) for one input channel per group, by per-tap multiply-accumulate."""
     wt = _dw_weight(w, geo)[..., None, None]
     dt = planes.dtype
@@ -177,7 +180,7 @@ def _depthwise_conv(x: np.ndarray, planes: np.ndarray, w: np.ndarray, geo: ConvG
             acc = np.zeros((nb, geo.c, geo.og, geo.ho, geo.wgrid), dtype=dt)
             for t in range(geo.ntaps):
                 acc += geo.tap_view(planes, t, n0, n1)[:, :, None] * wt[:, :, t]
-            _store(y, n0, n1, acc.reshape(nb, geo.o, geo.ho, geo.wgrid)[..., :geo.wo], bias)
+            _store(y, n0, n1, acc.reshape(nb, geo.o, geo.ho, geo.wgrid)[..., :geo.wo], bias, relu)
 
     threads.run_blocks(work, geo.blocks(dt.itemsize, threads.block_threads()))
     return y
@@ -217,14 +220,14 @@ def _depthwise_conv_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarra
 
 
 # ------------------------------------------------------------------ dispatch
-def conv_planes(x: np.ndarray, w: np.ndarray, geo: ConvGeometry,
-                bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Convolution output (N, O, ho, wo) of x (N, C, H, W) and the input planes it built
-    (kept for the weight gradient); w is (O, C/groups, kh, kw)."""
+def conv_planes(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None,
+                relu: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution output (N, O, ho, wo) of x (N, C, H, W) (``relu``: then max(., 0), in the
+    same pass) and the input planes it built (kept for the weight gradient); w is (O, C/groups, kh, kw)."""
     planes = geo.new_planes(x)
     if geo.depthwise:
-        return _depthwise_conv(x, planes, w, geo, bias), planes
-    return _gemm_conv(x, planes, w.reshape(geo.groups, geo.og, geo.k), geo, bias), planes
+        return _depthwise_conv(x, planes, w, geo, bias, relu), planes
+    return _gemm_conv(x, planes, w.reshape(geo.groups, geo.og, geo.k), geo, bias, relu), planes
 
 
 def conv_planes_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarray, geo: ConvGeometry,
@@ -266,7 +269,8 @@ def _correlation_dx(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndar
 
 # ------------------------------------------------------------------------ conv2d
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
-                   padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> tuple[np.ndarray, Any]:
+                   padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1,
+                   relu: bool = False) -> tuple[np.ndarray, Any]:
     """2-D cross-correlation, NCHW.
 
     Args:
@@ -276,6 +280,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         stride, dilation: int or (h, w).
         padding: int, (ph, pw) or asymmetric (top, left, bottom, right) as ONNX begin/end pads.
         groups: channel groups; ``groups == C`` is depthwise.
+        relu: return ``max(y, 0)`` instead, applied block by block while the output is in cache
+            (inference fusion; :func:`conv2d_backward` is then the gradient of the convolution
+            alone: mask ``dy`` with ``y > 0`` first).
 
     Returns:
         ``(y, cache)`` with y of shape (N, O, Ho, Wo),
@@ -287,7 +294,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups, wrap=True)
     wc = np.ascontiguousarray(w, dtype=x.dtype)
     bc = None if b is None else np.asarray(b, dtype=x.dtype)
-    y, planes = conv_planes(x, wc, geo, bc)
+    y, planes = conv_planes(x, wc, geo, bc, relu)
     return y, (planes, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
 
 

@@ -1,20 +1,24 @@
-"""Inference-time fusion: fold each batch norm into the convolution that feeds it.
+"""Inference-time fusion: fold each batch norm into the convolution that feeds it, and a ReLU
+after such a convolution into it.
 
 In evaluation mode a batch norm is a per-channel affine map ``y = x * s + t`` with
 ``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``; after a
 convolution it folds into the convolution's weights (``w * s`` per output channel) and bias
 (``b * s + t``), which saves two full passes over every conv output and the batch norm's
-own output array. :func:`fuse_for_inference` returns a new model made only of ordinary
-layers (a ``Conv2d`` with bias where a ``Conv2d`` + ``BatchNorm2d`` pair was), so it runs,
-saves and exports like any other model and the model file format is unchanged; the
-original model is left as it was (it keeps training normally).
+own output array; a following ReLU is applied by the convolution itself, block by block
+while its output is in cache (:class:`~.layers.conv.ConvReLU2d`), which saves the ReLU's pass
+and its output array. :func:`fuse_for_inference` returns a new model made only of ordinary
+layers (a ``Conv2d`` with bias where a ``Conv2d`` + ``BatchNorm2d`` pair was, a ``ConvReLU2d``
+where a ReLU followed), so it runs, saves and exports like any other model and the model
+file format is unchanged; the original model is left as it was (it keeps training normally).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .graph import Graph, Input, Node
-from .layers.conv import Conv2d
+from .layers.activation import ReLU
+from .layers.conv import Conv2d, ConvReLU2d
 from .layers.norm import BatchNorm2d
 from .module import Module
 from .sequential import Sequential
@@ -50,6 +54,14 @@ def fold_batch_norm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
     return fused.evaluate()
 
 
+def with_relu(conv: Conv2d) -> ConvReLU2d:
+    """A ConvReLU2d with ``conv``'s configuration, name and (shared) parameters, in evaluation mode."""
+    fused = ConvReLU2d.from_config(conv.get_config())
+    fused.name = conv.name
+    fused.weight, fused.bias = conv.weight, conv.bias
+    return fused.evaluate()
+
+
 def _foldable(conv: Module, bn: Module) -> bool:
     return (type(conv) is Conv2d and isinstance(bn, BatchNorm2d) and bn.track_running_stats
             and bn.num_features == conv.out_channels)
@@ -74,6 +86,10 @@ def _fuse_graph(graph: Graph) -> Graph:
                 folded = fold_batch_norm(src.module, n.module)
                 new[id(n)] = Node(folded, new[id(src)].inputs, src.name)
                 continue
+            conv = new[id(src)]
+            if type(n.module) is ReLU and uses.get(id(src)) == 1 and type(conv.module) is Conv2d:
+                new[id(n)] = Node(with_relu(conv.module), conv.inputs, conv.name)
+                continue
         new[id(n)] = Node(fuse_for_inference(n.module), [(new[id(s)], i) for s, i in n.inputs], n.name)
     outputs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
     inputs = [new[id(n)] for n in nodes if n.module is None]
@@ -88,6 +104,9 @@ def _fuse_sequential(seq: Sequential) -> Sequential:
         if k + 1 < len(layers) and _foldable(layers[k], layers[k + 1]):
             out.append(fold_batch_norm(layers[k], layers[k + 1]))
             k += 2
+        elif type(layers[k]) is ReLU and out and type(out[-1]) is Conv2d:
+            out[-1] = with_relu(out[-1])
+            k += 1
         else:
             out.append(fuse_for_inference(layers[k]))
             k += 1
@@ -95,12 +114,13 @@ def _fuse_sequential(seq: Sequential) -> Sequential:
 
 
 def fuse_for_inference(model: Module) -> Module:
-    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded.
+    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded and
+    every ``Conv2d (-> BatchNorm2d) -> ReLU`` made one ``ConvReLU2d``.
 
     A pair is folded when the batch norm keeps running statistics and is the only consumer
     of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones
-    included). Folded convolutions are new layers holding the folded weights as of this
-    call; every other layer is shared with ``model`` (not copied), so later changes to
+    included); a ReLU likewise when it is the only consumer. Folded convolutions are new layers
+    holding the folded weights as of this call; every other layer is shared with ``model`` (not copied), so later changes to
     ``model``'s weights reach the fused model except in folded pairs: fuse again after
     training. Call it on a trained model right before inference.
 

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ...kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from ...kernels.activation import relu_backward
 from ...kernels.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .. import init
 from ..module import Module, Parameter
@@ -131,6 +132,35 @@ class Conv2d(_ConvNd):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
                 "dilation": self.dilation, "groups": self.groups, "bias": self.bias is not None}
+
+
+class ConvReLU2d(Conv2d):
+    """``max(Conv2d(x), 0)`` as one layer (PyTorch's ``ConvReLU2d``): the activation is applied
+    block by block while the convolution's output is still in cache, saving the separate ReLU's
+    pass over memory and its mask. :func:`~bigdl_runtime.nn.fuse.fuse_for_inference` builds it
+    from a ``Conv2d`` (+ ``BatchNorm2d``) followed by a ``ReLU``; it also trains (the gradient is
+    masked by ``y > 0`` first). Same arguments and weights as :class:`Conv2d`; saved as itself,
+    exported to ONNX as ``Conv`` + ``Relu``.
+
+    Examples:
+        >>> layer = ConvReLU2d(3, 8, 3, padding=1)
+        >>> bool((layer(np.random.rand(1, 3, 5, 5).astype(np.float32)) >= 0).all())
+        True
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._output = None
+
+    def _kernel_config(self) -> dict[str, Any]:
+        return dict(super()._kernel_config(), relu=True)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._output = super().forward(x)
+        return self._output
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return super().backward(relu_backward(grad_output, self._need_cache(self._output))[0])
 
 
 class Conv1d(_ConvNd):

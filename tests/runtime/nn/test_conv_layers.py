@@ -1,17 +1,20 @@
-"""Conv1d / Conv2d / ConvTranspose2d layers: gradients, init, config rebuild, errors, PyTorch parity."""
+"""Conv1d / Conv2d / ConvReLU2d / ConvTranspose2d layers: gradients, init, config rebuild, errors, PyTorch parity."""
 import math
 
 import numpy as np
 import pytest
 
 from bigdl_runtime.nn import LAYER_REGISTRY, random
-from bigdl_runtime.nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d
+from bigdl_runtime.nn.layers.conv import Conv1d, Conv2d, ConvReLU2d, ConvTranspose2d
 from tests.helpers.gradcheck import check_module
 
 MODULE_CASES = [  # layer, input shape
     (lambda: Conv2d(2, 3, 3, padding=1), (2, 2, 4, 5)),
     (lambda: Conv2d(4, 4, (2, 3), stride=(2, 1), padding=(0, 1, 1, 2), dilation=(1, 2), groups=2), (1, 4, 5, 6)),
     (lambda: Conv2d(3, 3, 2, padding="same", groups=3, bias=False), (1, 3, 4, 3)),
+    (lambda: ConvReLU2d(2, 3, 3, padding=1), (2, 2, 4, 5)),
+    (lambda: ConvReLU2d(4, 4, 1, stride=2, groups=2), (1, 4, 5, 6)),  # pointwise path
+    (lambda: ConvReLU2d(3, 3, 3, padding=1, groups=3, bias=False), (1, 3, 4, 3)),  # depthwise path
     (lambda: Conv1d(2, 4, 3, stride=2, padding=(1, 0), groups=2), (2, 2, 7)),
     (lambda: Conv1d(3, 2, 4, padding="same", dilation=2), (1, 3, 6)),
     (lambda: ConvTranspose2d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2), (1, 2, 3, 2)),
@@ -125,3 +128,11 @@ def test_conv_layers_match_torch(ours, theirs, rng):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.weight.grad, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_relu_equals_relu_of_conv(rng):
+    conv = ConvReLU2d(3, 4, 3, stride=2, padding=1)
+    plain = Conv2d(3, 4, 3, stride=2, padding=1)
+    plain.load_state_dict(conv.state_dict())
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    np.testing.assert_array_equal(conv.forward(x), np.maximum(plain.forward(x), 0))

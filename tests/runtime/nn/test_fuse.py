@@ -1,4 +1,5 @@
-"""fuse_for_inference: conv + batch norm folding gives the same outputs with ordinary layers."""
+"""fuse_for_inference: conv + batch norm folding and conv + ReLU fusion give the same outputs with
+ordinary layers."""
 import numpy as np
 import pytest
 
@@ -48,6 +49,7 @@ def test_graph_folding_matches_the_unfused_model_and_keeps_shared_outputs(rng):
     assert _kinds(fused).count("BatchNorm2d") == 1
     assert "bn1" not in names and "bn2" not in names  # folded (bn2's output is a graph output: still fine)
     assert "bn3" in names  # c3's output also feeds the add, so it keeps its batch norm
+    assert "r1" not in names and type(fused.node("c1").module).__name__ == "ConvReLU2d"  # c1 + bn1 + r1
     assert fused.node("c1").module.bias is not None and not fused.training
     for k, v in model.state_dict().items():  # the original is untouched
         np.testing.assert_array_equal(v, before[k])
@@ -59,7 +61,7 @@ def test_sequential_folding_and_saved_file_round_trip(rng):
     model = _trained_stats(model, rng, (6, 2, 9, 9))
     x = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
     fused = fuse_for_inference(model)
-    assert _kinds(fused) == ["Sequential", "Conv2d", "ReLU", "Conv2d"]
+    assert _kinds(fused) == ["Sequential", "ConvReLU2d", "Conv2d"]
     np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-4, atol=1e-5)
     reloaded = model_from_bytes(model_to_bytes(fused))
     np.testing.assert_array_equal(reloaded.evaluate().forward(x), fused.forward(x))
@@ -68,3 +70,17 @@ def test_sequential_folding_and_saved_file_round_trip(rng):
 def test_fold_rejects_a_batch_norm_without_running_stats():
     with pytest.raises(ValueError, match="running statistics"):
         fold_batch_norm(Conv2d(2, 3, 1), BatchNorm2d(3, track_running_stats=False))
+
+
+def test_relu_fusion_shares_the_convolution_and_is_skipped_when_the_output_has_other_uses(rng):
+    x = Input(name="x")
+    conv = Conv2d(3, 4, 3, padding=1, name="c")
+    a = conv(x)
+    graph = Graph(x, [ReLU(name="r")(a), a])  # the conv output is also a graph output: no fusion
+    assert [type(n.module).__name__ for n in fuse_for_inference(graph).nodes if n.module] == ["Conv2d", "ReLU"]
+    seq = Sequential(conv, ReLU(name="r"))
+    fused = fuse_for_inference(seq)
+    (layer,) = fused.children()
+    assert type(layer).__name__ == "ConvReLU2d" and layer.name == "c" and layer.weight is conv.weight
+    xs = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(fused.forward(xs), seq.evaluate().forward(xs), rtol=1e-6, atol=1e-6)

@@ -13,6 +13,7 @@ from bigdl_runtime.nn import Module, layers as L
 CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]]] = {
     "Conv1d": (lambda: L.Conv1d(3, 4, 3, stride=2, padding=1, dilation=1, groups=1), [(2, 3, 9)]),
     "Conv2d": (lambda: L.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0, 0, 1), groups=2), [(2, 4, 7, 6)]),
+    "ConvReLU2d": (lambda: L.ConvReLU2d(3, 4, 3, padding=1, groups=1), [(2, 3, 5, 6)]),
     "ConvTranspose2d": (lambda: L.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), [(2, 3, 4, 5)]),
     "Linear": (lambda: L.Linear(5, 3), [(4, 5)]),
     "MaxPool2d": (lambda: L.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), [(2, 3, 7, 8)]),

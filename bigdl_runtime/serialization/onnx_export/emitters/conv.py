@@ -1,11 +1,12 @@
-"""Conv1d, Conv2d and ConvTranspose2d as ONNX Conv / ConvTranspose (weights in the same layout)."""
+"""Conv1d, Conv2d, ConvReLU2d and ConvTranspose2d as ONNX Conv (+ Relu) / ConvTranspose (weights in the
+same layout)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
 
-from ....nn.layers.conv import Conv1d, Conv2d, ConvTranspose2d
+from ....nn.layers.conv import Conv1d, Conv2d, ConvReLU2d, ConvTranspose2d
 from ..context import ExportContext, Value
 from ..dispatch import emits
 
@@ -25,12 +26,21 @@ def _weights(ctx: ExportContext, layer: Conv1d | Conv2d | ConvTranspose2d, name:
     return names
 
 
+def _conv_node(ctx: ExportContext, layer: Conv1d | Conv2d, x: str, name: str, node_name: str) -> str:
+    """A Conv node on ``x`` with the layer's weights as initializers named after ``name``."""
+    pads = onnx_pads(layer._kernel_config()["padding"], layer._spatial)
+    return ctx.one("Conv", [x, *_weights(ctx, layer, name)], node_name, kernel_shape=layer.kernel_size,
+                   strides=layer.stride, pads=pads, dilations=layer.dilation, group=layer.groups)
+
+
 @emits(Conv1d, Conv2d)
 def conv(ctx: ExportContext, layer: Conv1d | Conv2d, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    n = layer._spatial
-    pads = onnx_pads(layer._kernel_config()["padding"], n)
-    return ctx.one("Conv", [inputs[0].name, *_weights(ctx, layer, name)], name, kernel_shape=layer.kernel_size,
-                   strides=layer.stride, pads=pads, dilations=layer.dilation, group=layer.groups)
+    return _conv_node(ctx, layer, inputs[0].name, name, name)
+
+
+@emits(ConvReLU2d)
+def conv_relu(ctx: ExportContext, layer: ConvReLU2d, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    return ctx.one("Relu", [_conv_node(ctx, layer, inputs[0].name, name, f"{name}/conv")], name)
 
 
 @emits(ConvTranspose2d)
