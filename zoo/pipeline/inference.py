@@ -8,8 +8,10 @@ scoring the same model again reuses both the broadcast and the workers'
 copies. Each Python worker rebuilds the model on first use and keeps it in the
 runtime's replica cache (:func:`bigdl_runtime.spark.worker.replica`, the one the
 distributed trainer uses), so later tasks and later calls skip the rebuild.
-Rows are fed ``batch_size`` at a time in evaluation mode; partitioning, row
-order and every other column are kept. (pandas / pyarrow are not dependencies
+Rows are fed ``batch_size`` at a time in evaluation mode, to the model as
+:func:`~bigdl_runtime.nn.fuse.fuse_for_inference` fuses it (batch norms folded
+into convolutions, ReLUs into the convolutions before them; ``fuse=False``
+scores the model as it is); partitioning, row order and every other column are kept. (pandas / pyarrow are not dependencies
 of this project, so batching goes through the RDD API rather than
 ``mapInArrow``.)
 
@@ -38,6 +40,7 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, DataType, DoubleType, FloatType, LongType, StringType, StructField, StructType
 
+from bigdl_runtime.nn.fuse import fuse_for_inference
 from bigdl_runtime.nn.module import Module
 from bigdl_runtime.serialization import load_model, model_to_bytes
 from bigdl_runtime.spark import worker
@@ -189,7 +192,7 @@ def _emit(model: Module, job: _Job, batch: list[Any], partition: int, offset: in
 def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col: str | Sequence[str] = "features",
             output_col: str = "prediction", batch_size: int = 256, output: str = "vector",
             input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
-            labels: Sequence[str] | None = None) -> DataFrame | RDD:
+            labels: Sequence[str] | None = None, fuse: bool = True) -> DataFrame | RDD:
     """Score every row of ``data`` with ``model`` on the Spark workers (lazy; see the module doc).
 
     Args:
@@ -209,6 +212,9 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             inputs); a cell with the same number of values (e.g. a flat image) is
             reshaped to it. Default: the first row's cell shape (read by a small Spark job).
         labels: class names for ``output="label"``, one per output value.
+        fuse: score :func:`~bigdl_runtime.nn.fuse.fuse_for_inference` of the model (same outputs
+            up to float rounding, 10-25 % faster for conv + batch norm + ReLU networks); ``model``
+            itself is left as it is.
 
     Returns:
         a DataFrame with all of ``data``'s columns plus ``output_col``, or an RDD
@@ -223,7 +229,7 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
         >>> scored = predict(net, df, input_col="pixels", input_shape=(1, 28, 28), output="label")
         >>> scores = predict(net, sc.parallelize(list_of_arrays), output="array").collect()
     """
-    net = _as_model(model)
+    net = fuse_for_inference(_as_model(model)) if fuse else _as_model(model)
     if output not in OUTPUTS:
         raise ValueError(f"predict: output must be one of {OUTPUTS}, got {output!r}")
     if batch_size < 1:
@@ -341,7 +347,7 @@ def _output_type(output: str, out_shape: tuple[int, ...], labels: Sequence[str] 
 
 # ------------------------------------------------------------------ Spark ML
 class ModelTransformer(Transformer, HasInputCol, HasOutputCol):
-    """A pyspark.ml Transformer running :func:`predict`, for use in a ``Pipeline``.
+    """A pyspark.ml Transformer running :func:`predict` (on the fused model), for use in a ``Pipeline``.
 
     Args:
         model: the network (or a model file path, see :func:`predict`).

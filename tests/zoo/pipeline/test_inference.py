@@ -140,3 +140,19 @@ def test_two_input_graph_from_two_columns(spark, rng) -> None:
                                "id int, left array<float>, right array<float>")
     rows = predict(net, df, input_col=["left", "right"], input_shape=[(3,), (3,)], output="array").collect()
     np.testing.assert_allclose(np.array([r.prediction for r in rows]), net.forward(x, y), rtol=1e-6, atol=1e-6)
+
+
+def test_scores_the_fused_model_and_leaves_the_model_as_it_is(spark, rng) -> None:
+    net = Sequential(L.Conv2d(2, 4, 3, padding=1, bias=False, name="conv"), L.BatchNorm2d(4, name="bn"),
+                     L.ReLU(name="relu"), L.Flatten(), L.Linear(4 * 5 * 5, 3, name="fc"))
+    net.train()
+    for _ in range(2):  # move the running statistics away from 0 / 1
+        net.forward(rng.normal(size=(8, 2, 5, 5)).astype(np.float32) * 2 + 1)
+    x = rng.normal(size=(9, 2, 5, 5)).astype(np.float32)
+    rdd = spark.sparkContext.parallelize(list(x), 2)
+    fused = np.stack(predict(net, rdd, output="array").collect())
+    plain = np.stack(predict(net, rdd, output="array", fuse=False).collect())
+    assert net.training and [type(m).__name__ for m in net.children()][:3] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    expected = net.evaluate().forward(x)
+    np.testing.assert_array_equal(plain, expected)  # the model as it is
+    np.testing.assert_allclose(fused, expected, rtol=1e-4, atol=1e-5)  # folded weights: float rounding only
