@@ -9,6 +9,10 @@ Every op family lives in its own module and exposes pairs
 order (``None`` where that argument was ``None``, e.g. a missing bias). Ops with
 several array inputs (add, concat) return one gradient per input; ops with
 several outputs (split, rnn with state) take a tuple of output gradients.
-Nothing here keeps state between calls and nothing imports the rest of the
+Nothing here keeps state between calls (beyond process-wide caches: the worker
+thread pool, oneDNN's compiled primitives) and nothing imports the rest of the
 package, so the tests can find every pair by name and check it generically.
+float32 convolutions run on oneDNN when the ``onednn-cpu-gomp`` wheel is
+installed (:mod:`.onednn`); the numpy path stays, for everything else and as
+the reference the oneDNN path is tested against.
 """

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import threads
+from . import onednn, threads
 from .conv_geometry import ConvGeometry, IntPair, as_float, pair
 
 # ---------------------------------------------------------------------- GEMM path
@@ -293,16 +293,26 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         raise ValueError(f"conv2d expects x of shape (N, C, H, W), got {x.shape}")
     geo = ConvGeometry(x.shape, np.shape(w), stride, padding, dilation, groups, wrap=True)
     wc = np.ascontiguousarray(w, dtype=x.dtype)
-    bc = None if b is None else np.asarray(b, dtype=x.dtype)
+    bc = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    dtypes = (np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
+    if x.dtype == np.float32 and geo.groups == 1 and onednn.available():
+        x = np.ascontiguousarray(x)
+        y = onednn.conv2d_forward(x, wc, bc, geo)
+        if relu:
+            np.maximum(y, np.float32(0), out=y)
+        return y, ("onednn", x, wc, geo, *dtypes)
     y, planes = conv_planes(x, wc, geo, bc, relu)
-    return y, (planes, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
+    return y, ("numpy", planes, wc, geo, *dtypes)
 
 
 def conv2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients (dx, dw, db) of :func:`conv2d_forward` (db is None without bias)."""
-    planes, wc, geo, w_dtype, b_dtype = cache
-    dy = np.ascontiguousarray(dy, dtype=planes.dtype)
-    dx, dw = conv_planes_grad(dy, planes, wc, geo)
+    path, saved, wc, geo, w_dtype, b_dtype = cache
+    dy = np.ascontiguousarray(dy, dtype=wc.dtype)
+    if path == "onednn":
+        dx, dw = onednn.conv2d_backward(dy, saved, wc, geo)
+    else:
+        dx, dw = conv_planes_grad(dy, saved, wc, geo)
     db = None if b_dtype is None else dy.sum(axis=(0, 2, 3)).astype(b_dtype, copy=False)
     return dx, dw.astype(w_dtype, copy=False), db
 

@@ -63,7 +63,7 @@ def test_input_gradient_as_correlation_equals_col2im(x_shape, w_shape, padding, 
     from bigdl_runtime.kernels import conv
     x, w, _ = _arrays(rng, x_shape, w_shape, False)
     y, cache = conv2d_forward(x, w, padding=padding, dilation=dilation)
-    assert conv._dx_as_correlation(cache[2]) is correlation
+    assert conv._dx_as_correlation(cache[3]) is correlation
     dy = rng.standard_normal(y.shape)
     dx, dw, _ = conv2d_backward(dy, cache)
     monkeypatch.setattr(conv, "_dx_as_correlation", lambda geo: False)
@@ -94,10 +94,17 @@ def test_conv2d_matches_onnx_conv(x_shape, w_shape, stride, padding, dilation, g
     ((3, 8, 13, 11), (16, 8, 5, 3), 2, (2, 1, 0, 2)),
     ((2, 6, 61, 10), (12, 6, 7, 7), 2, 3),
 ])
-def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, rng, small_blocks):
+@pytest.mark.parametrize("path", ["numpy", "onednn"])
+def test_conv2d_larger_shapes_match_onnx(x_shape, w_shape, stride, padding, path, rng, small_blocks, monkeypatch):
+    from bigdl_runtime.kernels import onednn
+
+    if path == "numpy":
+        monkeypatch.setattr(onednn, "available", lambda: False)
+    elif not onednn.available():
+        pytest.skip("oneDNN (onednn-cpu-gomp) is not installed")
     x, w, b = _arrays(rng, x_shape, w_shape, True, np.float32)
     y, cache = conv2d_forward(x, w, b, stride=stride, padding=padding)
-    assert len(cache[2].blocks(4)) > 1
+    assert cache[0] == path and len(cache[3].blocks(4)) > 1
     (ref,) = run_node("Conv", [x, w, b], **_onnx_attrs(stride, padding, 1, 1))
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
 
@@ -121,11 +128,11 @@ def test_conv2d_blocked_backward_equals_unblocked(rng, request):
     x, w, b = _arrays(rng, (5, 4, 9, 30), (6, 4, 3, 3), True)
     dy = rng.standard_normal((5, 6, 9, 30))
     _, cache = conv2d_forward(x, w, b, padding=1)
-    assert len(cache[2].blocks(8)) == 1
+    assert len(cache[3].blocks(8)) == 1
     whole = conv2d_backward(dy, cache)
     request.getfixturevalue("small_blocks")
     _, cache = conv2d_forward(x, w, b, padding=1)
-    assert len(cache[2].blocks(8)) > 2
+    assert len(cache[3].blocks(8)) > 2
     for got, want in zip(conv2d_backward(dy, cache), whole):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
@@ -216,7 +223,7 @@ def test_conv2d_block_threads_match_sequential(groups, k, rng, monkeypatch, smal
     want = conv2d_backward(dy, cache)
     monkeypatch.setattr(threads, "block_threads", lambda: 3)
     y3, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=groups)
-    assert len(cache[2].blocks(8, 3)) > 3
+    assert len(cache[3].blocks(8, 3)) > 3
     np.testing.assert_allclose(y3, y1, rtol=1e-12, atol=1e-12)
     for got, ref in zip(conv2d_backward(dy, cache), want):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)

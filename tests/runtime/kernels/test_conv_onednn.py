@@ -1,0 +1,69 @@
+"""The oneDNN convolution path gives the numpy path's results (float32 forward, input and weight
+gradients, bias, fused ReLU), and only takes the convolutions it supports."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bigdl_runtime.kernels import onednn
+from bigdl_runtime.kernels.conv import conv2d_backward, conv2d_forward
+from tests.runtime.kernels.test_conv import CONV2D_CASES
+
+pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) is not installed")
+
+PLAIN_CASES = [case for case in CONV2D_CASES if case[5] == 1]  # groups == 1
+
+
+def _both_paths(monkeypatch, x, w, b, dy, **config):
+    """(y, dx, dw, db) on oneDNN, then on the numpy path."""
+    results = []
+    for use in (True, False):
+        if not use:
+            monkeypatch.setattr(onednn, "available", lambda: False)
+        y, cache = conv2d_forward(x, w, b, **config)
+        assert cache[0] == ("onednn" if use else "numpy")
+        results.append((y, *conv2d_backward(dy, cache)))
+    return results
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", PLAIN_CASES)
+def test_onednn_matches_the_numpy_path(x_shape, w_shape, stride, padding, dilation, groups, bias, rng, monkeypatch):
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    b = rng.standard_normal(w_shape[0]).astype(np.float32) if bias else None
+    y, _ = conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    fast, ref = _both_paths(monkeypatch, x, w, b, dy, stride=stride, padding=padding, dilation=dilation)
+    for got, want in zip(fast, ref):
+        if want is None:
+            assert got is None
+        else:
+            assert got.dtype == np.float32 and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_onednn_resnet_layer_with_relu_and_a_strided_view(rng, monkeypatch):
+    x = rng.standard_normal((4, 32, 16, 30)).astype(np.float32)[:, :, :, ::2]  # not contiguous
+    w = rng.standard_normal((48, 32, 3, 3)).astype(np.float32) * np.float32(0.1)
+    b = rng.standard_normal(48).astype(np.float32)
+    fused, _ = conv2d_forward(x, w, b, stride=2, padding=1, relu=True)
+    monkeypatch.setattr(onednn, "available", lambda: False)
+    plain, _ = conv2d_forward(x, w, b, stride=2, padding=1)
+    np.testing.assert_allclose(fused, np.maximum(plain, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_float64_and_grouped_convolutions_stay_on_numpy(rng):
+    x = rng.standard_normal((2, 4, 6, 6))
+    assert conv2d_forward(x, rng.standard_normal((4, 4, 3, 3)), padding=1)[1][0] == "numpy"  # float64
+    x32, w32 = x.astype(np.float32), rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    assert conv2d_forward(x32, w32, padding=1, groups=2)[1][0] == "numpy"
+    assert conv2d_forward(x32, w32[:, :1].repeat(4, 1), padding=1)[1][0] == "onednn"
+
+
+def test_bigdl_onednn_0_turns_it_off():
+    code = "from bigdl_runtime.kernels import onednn; print(onednn.available())"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "BIGDL_ONEDNN": "0"},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
