@@ -35,6 +35,9 @@ _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _Q_SRC, _Q_DIFF_SRC, _Q_WEIGHTS, _Q_DIFF_WEIGHTS, _Q_DST, _Q_DIFF_DST = 129, 130, 131, 132, 133, 134
 #: primitives kept per process (one entry per convolution geometry and batch size)
 CACHE_SIZE = 256
+#: blocked scratch memory kept between calls (larger buffers are allocated per call): the small
+#: layers, where fresh pages cost most, reuse theirs; the peak memory of big models stays low
+SCRATCH_KEEP_BYTES = 64 << 20
 
 
 class _Arg(ctypes.Structure):
@@ -259,6 +262,11 @@ class _Call:
         _rt.call("dnnl_stream_wait", _rt.stream)
         for mem in self.memories:
             _rt.lib.dnnl_memory_destroy(mem)
+        slots = _rt.scratch  # keep at most SCRATCH_KEEP_BYTES between calls, dropping the largest first
+        for k in sorted(range(len(slots)), key=lambda i: -slots[i].nbytes):
+            if sum(a.nbytes for a in slots) <= SCRATCH_KEEP_BYTES:
+                break
+            slots[k] = np.empty(0, dtype=np.float32)
 
 
 def _threads() -> None:
