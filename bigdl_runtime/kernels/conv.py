@@ -297,10 +297,14 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     dtypes = (np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
     if x.dtype == np.float32 and geo.groups == 1 and onednn.available():
         x = np.ascontiguousarray(x)
-        y = onednn.conv2d_forward(x, wc, bc, geo)
-        if relu:
-            np.maximum(y, np.float32(0), out=y)
-        return y, ("onednn", x, wc, geo, *dtypes)
+        try:
+            y = onednn.conv2d_forward(x, wc, bc, geo)
+        except onednn.Unsupported:
+            pass  # a geometry oneDNN does not implement: the numpy path below
+        else:
+            if relu:
+                np.maximum(y, np.float32(0), out=y)
+            return y, ("onednn", x, wc, geo, *dtypes)
     y, planes = conv_planes(x, wc, geo, bc, relu)
     return y, ("numpy", planes, wc, geo, *dtypes)
 

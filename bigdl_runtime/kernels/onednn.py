@@ -40,6 +40,10 @@ CACHE_SIZE = 256
 SCRATCH_KEEP_BYTES = 64 << 20
 
 
+class Unsupported(RuntimeError):
+    """oneDNN has no implementation for this convolution (the caller uses the numpy path)."""
+
+
 class _Arg(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_int), ("memory", _P)]
 
@@ -95,14 +99,16 @@ class _Runtime:
             raise RuntimeError(f"oneDNN {fn} failed with status {status}")
 
     def ready(self) -> bool:
-        """The engine and stream of this process (created again after a fork)."""
+        """The engine and stream, created on first use. A process forked from one that already
+        ran oneDNN gives it up (GNU OpenMP's thread pool does not survive a fork): the numpy path."""
         if self.lib is None:
             return False
         if self.pid != os.getpid():
+            if self.pid != -1:
+                self.lib = None
+                return False
             self.call("dnnl_engine_create", ctypes.byref(self.engine), 1, 0)
             self.call("dnnl_stream_create", ctypes.byref(self.stream), self.engine, 1)
-            self.cache.clear()
-            self.scratch = []
             self.pid = os.getpid()
         return True
 
@@ -156,8 +162,14 @@ def _release(entry: dict[str, Any]) -> None:
         _rt.call("dnnl_memory_desc_destroy", md)
 
 
+def _query(pd: _P, what: int) -> _P:
+    """A memory descriptor the primitive descriptor chose (owned by it)."""
+    return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
+
+
 def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: bool) -> dict[str, Any]:
-    """Primitives and layouts of one convolution geometry (cached)."""
+    """Primitives and layouts of one convolution geometry (cached); :class:`Unsupported` when
+    oneDNN has no implementation for it."""
     pt, pl, pb, pr = geo.pads
     key = (x_shape, w_shape, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw, bias)
     entry = _rt.cache.get(key)
@@ -170,19 +182,19 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
     anyx, anyw, anyy = _md(x_shape, _TAG_ANY), _md(w_shape, _TAG_ANY), _md(y_shape, _TAG_ANY)
     conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
     fwd, bwd_data, bwd_weights = _P(), _P(), _P()
-    _rt.call("dnnl_convolution_forward_primitive_desc_create", ctypes.byref(fwd), _rt.engine, _FORWARD_TRAINING,
-             _DIRECT, anyx, anyw, plain["b"] if bias else None, anyy, *conv, None)
-    _rt.call("dnnl_convolution_backward_data_primitive_desc_create", ctypes.byref(bwd_data), _rt.engine, _DIRECT,
-             anyx, anyw, anyy, *conv, fwd, None)
-    _rt.call("dnnl_convolution_backward_weights_primitive_desc_create", ctypes.byref(bwd_weights), _rt.engine,
-             _DIRECT, anyx, anyw, None, anyy, *conv, fwd, None)
-    def q(pd: _P, what: int, index: int) -> _P:  # owned by the primitive descriptor
-        return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, index))
-
-    layouts = {"fwd": (q(fwd, _Q_SRC, 0), q(fwd, _Q_WEIGHTS, 0), q(fwd, _Q_DST, 0)),
-               "data": (q(bwd_data, _Q_DIFF_DST, 0), q(bwd_data, _Q_WEIGHTS, 0), q(bwd_data, _Q_DIFF_SRC, 0)),
-               "weights": (q(bwd_weights, _Q_SRC, 0), q(bwd_weights, _Q_DIFF_DST, 0),
-                           q(bwd_weights, _Q_DIFF_WEIGHTS, 0))}
+    try:
+        _rt.call("dnnl_convolution_forward_primitive_desc_create", ctypes.byref(fwd), _rt.engine,
+                 _FORWARD_TRAINING, _DIRECT, anyx, anyw, plain["b"] if bias else None, anyy, *conv, None)
+        _rt.call("dnnl_convolution_backward_data_primitive_desc_create", ctypes.byref(bwd_data), _rt.engine,
+                 _DIRECT, anyx, anyw, anyy, *conv, fwd, None)
+        _rt.call("dnnl_convolution_backward_weights_primitive_desc_create", ctypes.byref(bwd_weights),
+                 _rt.engine, _DIRECT, anyx, anyw, None, anyy, *conv, fwd, None)
+    except RuntimeError as err:
+        raise Unsupported(str(err)) from None
+    layouts = {"fwd": (_query(fwd, _Q_SRC), _query(fwd, _Q_WEIGHTS), _query(fwd, _Q_DST)),
+               "data": (_query(bwd_data, _Q_DIFF_DST), _query(bwd_data, _Q_WEIGHTS), _query(bwd_data, _Q_DIFF_SRC)),
+               "weights": (_query(bwd_weights, _Q_SRC), _query(bwd_weights, _Q_DIFF_DST),
+                           _query(bwd_weights, _Q_DIFF_WEIGHTS))}
     entry = {"plain": plain, "layouts": layouts,
              "prims": {"fwd": _primitive(fwd), "data": _primitive(bwd_data), "weights": _primitive(bwd_weights)},
              "reorders": {}, "pds": [fwd, bwd_data, bwd_weights], "mds": [*plain.values(), anyx, anyw, anyy]}

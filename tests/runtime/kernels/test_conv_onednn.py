@@ -67,3 +67,31 @@ def test_bigdl_onednn_0_turns_it_off():
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "BIGDL_ONEDNN": "0"},
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_geometry_onednn_rejects_falls_back_to_numpy(rng, monkeypatch):
+    def reject(*args):
+        raise onednn.Unsupported("oneDNN dnnl_convolution_forward_primitive_desc_create failed with status 3")
+
+    monkeypatch.setattr(onednn, "_entry", reject)
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    y, cache = conv2d_forward(x, rng.standard_normal((4, 3, 3, 3)).astype(np.float32), padding=1)
+    assert cache[0] == "numpy" and y.shape == (2, 4, 5, 5)
+
+
+def test_a_forked_child_uses_the_numpy_path(rng):
+    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    expected, _ = conv2d_forward(x, w, padding=1)  # the parent has run oneDNN
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: GNU OpenMP's thread pool did not survive the fork
+        try:
+            y, cache = conv2d_forward(x, w, padding=1)
+            ok = cache[0] == "numpy" and np.allclose(y, expected, rtol=1e-4, atol=1e-4)
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
