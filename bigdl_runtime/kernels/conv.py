@@ -19,7 +19,7 @@ How the work becomes GEMMs (batch-blocked polyphase im2col):
 4. Blocks are spread over worker threads with BLAS at one thread meanwhile (:mod:`.threads`).
 
 ``conv1d`` is ``conv2d`` on a height-1 image. The geometry (planes, taps, blocks) is in
-:mod:`.conv_geometry`, shared with :mod:`.conv_transpose` and :mod:`.pool`.
+:mod:`.conv_geometry`, shared with :mod:`.conv_transpose`.
 """
 from __future__ import annotations
 

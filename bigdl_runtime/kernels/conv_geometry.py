@@ -1,4 +1,4 @@
-"""Convolution geometry shared by conv, conv_transpose and pooling: argument parsing, output
+"""Convolution geometry shared by conv and conv_transpose: argument parsing, output
 sizes, the zero-padded input's polyphase planes, tap offsets and batch blocking
 (see :mod:`.conv` for how the kernels use them).
 """
@@ -156,13 +156,12 @@ class ConvGeometry:
         return (len(self.phases) == 1 and self.sh == self.sw == 1 and not any(self.pads)
                 and (self.hph, self.wph) == (self.h, self.w))
 
-    def new_planes(self, x: np.ndarray, fill: Any = 0) -> np.ndarray:
-        """Planes (N, C, planes, hph, wph) for x holding ``fill`` (the padding value), to be
-        filled block by block with :meth:`fill_planes`; x itself (a view) when stride and
-        padding change nothing."""
+    def new_planes(self, x: np.ndarray) -> np.ndarray:
+        """Zeroed planes (N, C, planes, hph, wph) for x (zero is the padding), to be filled block
+        by block with :meth:`fill_planes`; x itself (a view) when stride and padding change nothing."""
         if self._is_identity():
             return np.ascontiguousarray(x).reshape(self.n, self.c, 1, self.h, self.w)
-        return np.full(self.plane_shape, fill, dtype=x.dtype)
+        return np.zeros(self.plane_shape, dtype=x.dtype)
 
     def fill_planes(self, x: np.ndarray, planes: np.ndarray, n0: int, n1: int) -> None:
         """Copy images n0:n1 of x (N, C, H, W) into their (padded, polyphase) planes."""
