@@ -125,6 +125,11 @@ def _tap_range(out: int, size: int, s: int, d: int, lo: int, tap: int) -> tuple[
     return o0, max(o0, o1), o0 * s + shift
 
 
+def _reads(o0: int, o1: int, i0: int, s: int) -> slice:
+    """The input indices that outputs ``[o0, o1)`` of :func:`_tap_range` read."""
+    return slice(i0, i0 + (o1 - o0 - 1) * s + 1, s)
+
+
 def _max_along(src: np.ndarray, axis: int, out: np.ndarray, k: int, s: int, d: int, lo: int) -> None:
     """``out`` = the running maximum over the ``k`` taps of a pooling window along ``axis``;
     padding never wins. A tap covering every output starts it (a copy), the others are one
@@ -132,14 +137,13 @@ def _max_along(src: np.ndarray, axis: int, out: np.ndarray, k: int, s: int, d: i
     ranges = [_tap_range(out.shape[axis], src.shape[axis], s, d, lo, t) for t in range(k)]
     full = [t for t, (o0, o1, _) in enumerate(ranges) if (o0, o1) == (0, out.shape[axis])]
     if full:
-        o0, o1, i0 = ranges.pop(full[0])
-        out[...] = _along(src, axis, slice(i0, i0 + (o1 - 1) * s + 1, s))
+        out[...] = _along(src, axis, _reads(*ranges.pop(full[0]), s))
     else:
         out.fill(_lowest(out.dtype))
     for o0, o1, i0 in ranges:
         if o1 > o0:
             target = _along(out, axis, slice(o0, o1))
-            np.maximum(target, _along(src, axis, slice(i0, i0 + (o1 - o0 - 1) * s + 1, s)), out=target)
+            np.maximum(target, _along(src, axis, _reads(o0, o1, i0, s)), out=target)
 
 
 def max_pool2d_forward(x: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
@@ -202,7 +206,7 @@ def max_pool2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
         done, wins, routed = np.zeros(shape, dtype=bool), np.empty(shape, dtype=bool), np.empty(shape, dtype=dy.dtype)
         for i in range(kh):
             p0, p1, r0 = _tap_range(oh, h, sh, dh, top, i)
-            rows = slice(r0, r0 + (p1 - p0 - 1) * sh + 1, sh)
+            rows = _reads(p0, p1, r0, sh)
             for q0, q1, c0 in col_ranges:
                 if p1 == p0 or q1 == q0:
                     continue
