@@ -120,8 +120,9 @@ def fuse_for_inference(model: Module) -> Module:
     A pair is folded when the batch norm keeps running statistics and is the only consumer
     of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones
     included); a ReLU likewise when it is the only consumer. Folded convolutions are new layers
-    holding the folded weights as of this call; every other layer is shared with ``model`` (not copied), so later changes to
-    ``model``'s weights reach the fused model except in folded pairs: fuse again after
+    holding the folded weights as of this call; every other layer (and the parameters of a
+    ConvReLU2d made from an unfolded convolution) is shared with ``model``, not copied, so later
+    changes to ``model``'s weights reach the fused model except in folded pairs: fuse again after
     training. Call it on a trained model right before inference.
 
     Args:

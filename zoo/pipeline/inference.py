@@ -11,9 +11,9 @@ distributed trainer uses), so later tasks and later calls skip the rebuild.
 Rows are fed ``batch_size`` at a time in evaluation mode, to the model as
 :func:`~bigdl_runtime.nn.fuse.fuse_for_inference` fuses it (batch norms folded
 into convolutions, ReLUs into the convolutions before them; ``fuse=False``
-scores the model as it is); partitioning, row order and every other column are kept. (pandas / pyarrow are not dependencies
-of this project, so batching goes through the RDD API rather than
-``mapInArrow``.)
+scores the model as it is); partitioning, row order and every other column are
+kept. (pandas / pyarrow are not dependencies of this project, so batching goes
+through the RDD API rather than ``mapInArrow``.)
 
 Examples:
     >>> import zoo
