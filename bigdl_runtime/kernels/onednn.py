@@ -156,10 +156,18 @@ def _release(entry: dict[str, Any]) -> None:
     """Free the library objects of an evicted cache entry."""
     for prim in [*entry["prims"].values(), *(r for r in entry["reorders"].values() if r is not None)]:
         _rt.call("dnnl_primitive_destroy", prim)
-    for pd in entry["pds"]:
+    for pd in entry["pds"].values():
         _rt.call("dnnl_primitive_desc_destroy", pd)
     for md in entry["mds"]:
         _rt.call("dnnl_memory_desc_destroy", md)
+
+
+def _prim(entry: dict[str, Any], kind: str) -> _P:
+    """The entry's primitive of ``kind`` ("fwd", "data", "weights"), compiled on first use: inference
+    never compiles the backward ones."""
+    if kind not in entry["prims"]:
+        entry["prims"][kind] = _primitive(entry["pds"][kind])
+    return entry["prims"][kind]
 
 
 def _query(pd: _P, what: int) -> _P:
@@ -196,8 +204,8 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
                "weights": (_query(bwd_weights, _Q_SRC), _query(bwd_weights, _Q_DIFF_DST),
                            _query(bwd_weights, _Q_DIFF_WEIGHTS))}
     entry = {"plain": plain, "layouts": layouts,
-             "prims": {"fwd": _primitive(fwd), "data": _primitive(bwd_data), "weights": _primitive(bwd_weights)},
-             "reorders": {}, "pds": [fwd, bwd_data, bwd_weights], "mds": [*plain.values(), anyx, anyw, anyy]}
+             "prims": {}, "reorders": {}, "pds": {"fwd": fwd, "data": bwd_data, "weights": bwd_weights},
+             "mds": [*plain.values(), anyx, anyw, anyy]}
     _rt.cache[key] = entry
     if len(_rt.cache) > CACHE_SIZE:
         _release(_rt.cache.popitem(last=False)[1])
@@ -298,7 +306,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any)
         if b is not None:
             args.append((_ARG_BIAS, call.memory(plain["b"], b)))
         dst, copy_out = call.out(ly, plain["y"], y)
-        call.run(entry["prims"]["fwd"], [*args, (_ARG_DST, dst)])
+        call.run(_prim(entry, "fwd"), [*args, (_ARG_DST, dst)])
         copy_out()
         call.finish()
     return y
@@ -310,16 +318,16 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, geo: Any) -> t
     with _rt.lock:
         entry = _entry(x.shape, w.shape, geo, False)
         _threads()
-        plain, prims = entry["plain"], entry["prims"]
+        plain = entry["plain"]
         call = _Call(entry)
         ldy, lw, ldx = entry["layouts"]["data"]
         diff_src, copy_dx = call.out(ldx, plain["x"], dx)
-        call.run(prims["data"], [(_ARG_DIFF_DST, call.into(plain["y"], dy, ldy)),
+        call.run(_prim(entry, "data"), [(_ARG_DIFF_DST, call.into(plain["y"], dy, ldy)),
                                  (_ARG_WEIGHTS, call.into(plain["w"], w, lw)), (_ARG_DIFF_SRC, diff_src)])
         copy_dx()
         lx, ldy2, ldw = entry["layouts"]["weights"]
         diff_w, copy_dw = call.out(ldw, plain["w"], dw)
-        call.run(prims["weights"], [(_ARG_SRC, call.into(plain["x"], x, lx)),
+        call.run(_prim(entry, "weights"), [(_ARG_SRC, call.into(plain["x"], x, lx)),
                                     (_ARG_DIFF_DST, call.into(plain["y"], dy, ldy2)), (_ARG_DIFF_WEIGHTS, diff_w)])
         copy_dw()
         call.finish()
