@@ -19,9 +19,13 @@ Test hook (fault injection): if the job's local property
 ``sparkContext.setLocalProperty``) lists ``"<iteration>:<partition>"``
 (comma-separated), those training tasks raise on their first attempt
 (``attemptNumber() == 0``) only; Spark's retry then succeeds.
+``spark.bigdl.test.killOnce`` (same format) instead SIGKILLs the task's Python
+worker process on the first attempt, as a crash or the OOM killer would.
 """
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -40,6 +44,7 @@ from .data import Block
 from .errors import tagged
 
 FAIL_ONCE = "spark.bigdl.test.failOnce"
+KILL_ONCE = "spark.bigdl.test.killOnce"
 #: replicas kept per Python worker (the newest runs)
 MAX_REPLICAS = 2
 
@@ -154,8 +159,12 @@ def _locate(ids: np.ndarray, batch: np.ndarray) -> np.ndarray:
 
 def _maybe_fail(iteration: int, partition: int) -> None:
     context = TaskContext.get()
-    wanted = context.getLocalProperty(FAIL_ONCE) if context is not None else None
-    if wanted and context.attemptNumber() == 0 and f"{iteration}:{partition}" in wanted.split(","):
+    if context is None or context.attemptNumber() != 0:
+        return
+    here = f"{iteration}:{partition}"
+    if here in (context.getLocalProperty(KILL_ONCE) or "").split(","):
+        os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-task, no Python error reaches the JVM
+    if here in (context.getLocalProperty(FAIL_ONCE) or "").split(","):
         raise RuntimeError(f"injected failure of iteration {iteration}, partition {partition} "
                            f"(test hook {FAIL_ONCE}, first attempt only)")
 
