@@ -6,7 +6,7 @@ optimizers call the array versions on the gradients they are about to apply.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -18,11 +18,15 @@ def global_norm(grads: Sequence[np.ndarray]) -> float:
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
 
 
-def scale_to_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:
-    """Scale ``grads`` in place by ``max_norm / (norm + 1e-6)`` when that is below 1; return the norm."""
+def scale_to_norm(grads: Sequence[np.ndarray], max_norm: float,
+                  norm_of: Callable[[Sequence[np.ndarray]], float] = global_norm) -> float:
+    """Scale ``grads`` in place by ``max_norm / (norm + 1e-6)`` when that is below 1; return the norm.
+
+    ``norm_of`` computes the norm (default :func:`global_norm` of ``grads`` alone).
+    """
     if max_norm <= 0:
         raise ValueError(f"clip norm must be > 0, got {max_norm}")
-    norm = global_norm(grads)
+    norm = norm_of(grads)
     coef = max_norm / (norm + 1e-6)
     if coef < 1.0:
         for g in grads:

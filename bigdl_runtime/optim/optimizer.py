@@ -18,12 +18,12 @@ checkpoint can store it without pickle.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..nn.module import Parameter
-from .clipping import clamp, scale_to_norm
+from .clipping import clamp, global_norm, scale_to_norm
 from .schedules import Schedule
 
 PerParam = dict[str, Any]
@@ -73,15 +73,20 @@ class Optimizer:
             return self.lr
         return self.lr * self.schedule.lr_factor(self.iteration, self.epoch, self.lr)
 
-    def step(self) -> None:
-        """Apply one update to the trainable parameters from their gradients."""
+    def step(self, norm: Callable[[Sequence[np.ndarray]], float] = global_norm) -> None:
+        """Apply one update to the trainable parameters from their gradients.
+
+        ``norm`` computes the global L2 norm that ``clip_norm`` compares with; an
+        optimizer that owns a slice of the parameters (:mod:`~bigdl_runtime.optim.sharding`)
+        passes one that sums the squares of every slice.
+        """
         lr = self.current_lr
         active = [(i, p) for i, p in enumerate(self.params) if p.trainable]
         grads = [p.grad if p.regularizer is None else p.grad + p.regularizer.grad(p.data) for _, p in active]
         if self.clip_value is not None:
             clamp(grads, self.clip_value)
         if self.clip_norm is not None:
-            scale_to_norm(grads, self.clip_norm)
+            scale_to_norm(grads, self.clip_norm, norm)
         for (i, p), g in zip(active, grads):
             self._update(i, p.data, g, lr, self.state[i])
         self.iteration += 1
