@@ -80,7 +80,7 @@ def test_clip_norm_uses_the_norm_over_every_shard():
         shard.step(sum_across=lambda _: total)
     np.testing.assert_allclose(flat_w, whole_w, rtol=1e-6, atol=1e-7)
     lo, hi = slices[0]
-    alone = layout.shard(lo, hi, initial, grad_slices[0].copy())
+    alone = layout.shard(lo, hi, initial, grads[0][lo:hi].copy())  # (steps clip their gradient in place)
     alone.step()   # without the other shards' squares the norm is smaller: a different (wrong) step
     assert np.abs(initial[lo:hi] - flat_w[lo:hi]).max() > 1e-4
 
