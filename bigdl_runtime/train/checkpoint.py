@@ -108,6 +108,14 @@ def resolve_checkpoint(path: PathLike, fs: FileSystem | None = None) -> PathLike
 
 def load_checkpoint(path: PathLike, model: Module, optimizer: Any, fs: FileSystem | None = None) -> dict[str, Any]:
     """Restore ``model`` weights and ``optimizer`` state in place; return the trainer dict."""
+    weights, optimizer_state, trainer = read_checkpoint(path, fs)
+    model.load_state_dict(weights)
+    optimizer.load_state_dict(optimizer_state)
+    return trainer
+
+
+def read_checkpoint(path: PathLike, fs: FileSystem | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A checkpoint's ``(model state_dict, optimizer state_dict, trainer dict)``, without touching any object."""
     fs = fs or default_filesystem(path)
     path = resolve_checkpoint(path, fs)
     state_path = fs.join(path, STATE_FILE)
@@ -115,9 +123,8 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any, fs: FileSyste
     if state.get("format") != FORMAT:
         raise ValueError(f"{state_path}: not a {FORMAT} checkpoint (format {state.get('format')!r})")
     model_path = fs.join(path, MODEL_FILE)
-    model.load_state_dict(model_from_bytes(fs.read_bytes(model_path), source=str(model_path)).state_dict())
-    optimizer.load_state_dict(state["optimizer"])
-    return json.loads(state["trainer"])
+    weights = model_from_bytes(fs.read_bytes(model_path), source=str(model_path)).state_dict()
+    return weights, state["optimizer"], json.loads(state["trainer"])
 
 
 def _complete(fs: FileSystem, path: PathLike) -> bool:
