@@ -1,0 +1,719 @@
+"""Direct TCP connections between the N tasks of a Spark barrier stage, and BigDL's AllReduceParameter over them.
+
+Gang (barrier) training keeps the driver out of the data path: the N tasks of one
+barrier stage talk to each other directly. :meth:`Mesh.connect` opens a listener
+on the task's host, publishes ``"host:port"`` through an exchange function (in
+Spark: ``BarrierTaskContext.get().allGather``, which returns every task's message
+in partition order), and connects every pair of tasks once: rank ``r`` dials
+every rank below it and accepts every rank above it. A handshake carrying a
+digest of the stage's ``token``, the rank and the mesh size rejects strangers
+(a port scanner, a task of another stage or attempt) before any data flows.
+
+The synchronisation is BigDL's ``AllReduceParameter``. The flat parameter
+vector of ``n`` elements is cut into ``N`` contiguous near-equal slices
+(:func:`slice_bounds`); task ``j`` owns slice ``j``. Each iteration:
+
+1. **reduce-scatter** (:meth:`Mesh.reduce_scatter`): every task sends slice
+   ``j`` of its gradient to task ``j`` and receives slice ``rank`` of every
+   other task's gradient; it sums them in float32 in rank order ``0..N-1``.
+2. the owner applies the optimizer to its weight slice only (its optimizer
+   state is sharded the same way, so every task holds ``1/N`` of it);
+3. **all-gather** (:meth:`Mesh.all_gather`): every task sends its updated
+   weight slice to all others and receives theirs into the full vector.
+
+Each task sends and receives ``(N-1)/N`` of the vector per phase, whatever
+``N`` is: the bandwidth-optimal all-reduce for a full mesh. Small side values
+(loss, batch-norm running statistics, norms, counts) use
+:meth:`Mesh.all_reduce`, variable-length byte strings (summaries, checkpoint
+metadata) :meth:`Mesh.gather_bytes` and :meth:`Mesh.broadcast_bytes`.
+
+**Determinism.** Every element of a reduce-scatter result is
+``((x_0 + x_1) + x_2) + ...`` in float32, whatever order the bytes arrive in:
+the sum is accumulated chunk by chunk as data arrives, but rank ``k``'s chunk
+is added only after ranks ``0..k-1`` have been added there. The same holds for
+:meth:`Mesh.all_reduce` in float64, which is therefore bit-identical on all
+ranks.
+
+**Wire format.** Raw little-endian bytes, no pickle. Every message is one frame:
+a 32-byte header (magic, version, phase, dtype code, sequence number, a
+phase-specific ``total`` such as the vector size or the root, payload length)
+followed by the payload. Every collective call increments a sequence number on
+every rank; a frame whose phase, sequence number, dtype, total or length
+differ from what the receiver expects raises :class:`MeshError` (a
+desynchronised peer is reported, never silently mis-summed). Frames are read
+exactly: a peer that is already one call ahead waits in the kernel buffer.
+
+**I/O.** All sockets are non-blocking and driven by one ``poll`` loop per
+collective, sending and receiving on every connection at once, so no buffer
+size can deadlock; payloads are sent straight from the caller's arrays
+(``sendmsg`` on memoryviews) and received straight into preallocated buffers or
+the output vector (``recv_into``); summation is ``np.add(out=)`` on reused
+buffers.
+
+**Failures.** A peer whose connection closes or resets, or which makes no
+progress for ``timeout`` seconds, raises :class:`MeshError` naming its rank,
+address and the phase. The mesh then closes all its connections, so every
+other task sees the failure at once instead of waiting for its own timeout; a
+closed or failed mesh raises on every further call. In a barrier stage this
+fails the stage, and the gang restarts from its last checkpoint.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import hmac
+import os
+import select
+import socket
+import struct
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["Mesh", "MeshError", "directory_exchange", "slice_bounds"]
+
+VERSION = 1
+#: requested SO_SNDBUF / SO_RCVBUF (the kernel caps it at net.core.{w,r}mem_max and doubles it)
+SOCKET_BUFFER = 4 << 20
+#: summation granularity of reduce_scatter: elements added per np.add while data is still arriving
+SUM_CHUNK = 1 << 18
+#: longest wait for an incoming connection's handshake before it is dropped (a silent stranger)
+HANDSHAKE_WAIT = 10.0
+
+_HANDSHAKE = struct.Struct("<4sB3xII32s")        # magic, version, rank, size, token digest
+_HANDSHAKE_MAGIC = b"BDLh"
+_HEADER = struct.Struct("<4sBBBxQQQ")            # magic, version, phase, dtype, seq, total, length
+_FRAME_MAGIC = b"BDLm"
+
+_RS, _AG, _AR, _GATHER, _BCAST, _BARRIER = 1, 2, 3, 4, 5, 6
+_PHASES = {_RS: "reduce_scatter", _AG: "all_gather", _AR: "all_reduce", _GATHER: "gather_bytes",
+           _BCAST: "broadcast_bytes", _BARRIER: "barrier"}
+_DTYPES = {0: np.dtype(np.uint8), 1: np.dtype("<f4"), 2: np.dtype("<f2"), 3: np.dtype("<f8")}
+_CODES = {dt: code for code, dt in _DTYPES.items()}
+_WIRE = (np.dtype("<f4"), np.dtype("<f2"))       # what reduce_scatter / all_gather accept
+
+
+class MeshError(RuntimeError):
+    """A mesh failure: a peer died, went silent, was unreachable, or is out of step.
+
+    ``peer`` and ``address`` name the peer at fault (None when no single peer
+    is), ``phase`` the operation (``"connect"``, ``"reduce_scatter"``, ...).
+    """
+
+    def __init__(self, message: str, peer: int | None = None, address: str | None = None,
+                 phase: str | None = None) -> None:
+        super().__init__(message)
+        self.peer = peer
+        self.address = address
+        self.phase = phase
+
+
+def slice_bounds(size: int, parts: int, index: int) -> tuple[int, int]:
+    """[lo, hi) of slice ``index`` when ``size`` elements are cut into ``parts`` contiguous near-equal slices.
+
+    The first ``size % parts`` slices hold one element more; with ``size < parts``
+    the last slices are empty.
+
+    >>> [slice_bounds(10, 3, i) for i in range(3)]
+    [(0, 4), (4, 7), (7, 10)]
+    """
+    if parts < 1 or not 0 <= index < parts or size < 0:
+        raise ValueError(f"slice_bounds: need size >= 0, parts >= 1 and 0 <= index < parts, "
+                         f"got size={size}, parts={parts}, index={index}")
+    base, extra = divmod(size, parts)
+    lo = index * base + min(index, extra)
+    return lo, lo + base + (1 if index < extra else 0)
+
+
+def directory_exchange(directory: str, rank: int, size: int, timeout: float = 60.0) -> Callable[[str], list[str]]:
+    """An ``exchange`` for :meth:`Mesh.connect` outside Spark: processes sharing a directory (tests, benchmarks).
+
+    Each call writes this rank's message to ``directory`` (atomically) and waits
+    until all ``size`` ranks have written theirs for the same call. Returns the
+    messages in rank order.
+    """
+    calls = 0
+
+    def exchange(message: str) -> list[str]:
+        nonlocal calls
+        calls += 1
+        path = os.path.join(directory, f"exchange-{calls}-{rank}")
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
+            fh.write(message)
+        os.replace(path + ".tmp", path)
+        deadline = time.monotonic() + timeout
+        names = [os.path.join(directory, f"exchange-{calls}-{r}") for r in range(size)]
+        while not all(os.path.exists(n) for n in names):
+            if time.monotonic() > deadline:
+                missing = [r for r, n in enumerate(names) if not os.path.exists(n)]
+                raise MeshError(f"directory_exchange: ranks {missing} did not publish within {timeout:g} s",
+                                phase="connect")
+            time.sleep(0.01)
+        out = []
+        for n in names:
+            with open(n, encoding="utf-8") as fh:
+                out.append(fh.read())
+        return out
+
+    return exchange
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(b"bigdl-mesh\x00" + token.encode("utf-8")).digest()
+
+
+def _tune(sock: socket.socket) -> None:
+    """Large buffers (before connect/listen, so the window scale is negotiated) and no Nagle delay."""
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        except OSError:
+            pass
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = sock.recv_into(view[got:])
+        if k == 0:
+            raise ConnectionError("connection closed during the handshake")
+        got += k
+    return bytes(buf)
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise MeshError(f"bad mesh address {address!r} (expected host:port)", phase="connect")
+    return host.strip("[]"), int(port)
+
+
+def _as_bytes_view(arr: np.ndarray) -> memoryview:
+    return memoryview(arr).cast("B") if arr.size else memoryview(b"")
+
+
+class _PeerFailure(Exception):
+    """Internal: what went wrong with one connection; the engine adds rank, address and phase."""
+
+
+class _Send:
+    """One outgoing frame: header then payload, sent as far as the socket takes it."""
+
+    __slots__ = ("views", "sent")
+
+    def __init__(self, header: bytes, payload: memoryview) -> None:
+        self.views = [memoryview(header)] + ([payload] if len(payload) else [])
+        self.sent = 0
+
+    def step(self, sock: socket.socket) -> bool:
+        """Send what the socket accepts now (counted in ``sent``); True when the whole frame is out."""
+        while self.views:
+            try:
+                n = sock.sendmsg(self.views)
+            except BlockingIOError:
+                return False
+            self.sent += n
+            while n:
+                head = self.views[0]
+                if n >= len(head):
+                    n -= len(head)
+                    self.views.pop(0)
+                else:
+                    self.views[0] = head[n:]
+                    n = 0
+        return True
+
+
+class _Recv:
+    """One incoming frame, checked against what this rank expects, read exactly (never past its end)."""
+
+    __slots__ = ("phase", "seq", "dtype", "total", "length", "target", "header", "hgot", "got")
+
+    def __init__(self, phase: int, seq: int, dtype: int, total: int, length: int | None,
+                 target: memoryview | None) -> None:
+        self.phase, self.seq, self.dtype, self.total, self.length = phase, seq, dtype, total, length
+        self.target = target
+        self.header = bytearray(_HEADER.size)
+        self.hgot = 0
+        self.got = 0
+
+    def _check(self) -> None:
+        magic, version, phase, dtype, seq, total, length = _HEADER.unpack(self.header)
+        if magic != _FRAME_MAGIC or version != VERSION:
+            raise _PeerFailure(f"sent a frame with a bad header (magic {magic!r}, version {version})")
+        expected = (self.phase, self.seq, self.dtype, self.total)
+        if (phase, seq, dtype, total) != expected or (self.length is not None and length != self.length):
+            raise _PeerFailure(
+                "is out of step (desynchronised): it sent "
+                f"{_PHASES.get(phase, f'phase {phase}')} #{seq} ({_DTYPES.get(dtype, dtype)}, total {total}, "
+                f"{length} bytes), this rank expected {_PHASES[self.phase]} #{self.seq} "
+                f"({_DTYPES[self.dtype]}, total {self.total}"
+                + (f", {self.length} bytes)" if self.length is not None else ")"))
+        if self.target is None:
+            self.length = length
+            self.target = memoryview(bytearray(length))
+
+    def step(self, sock: socket.socket) -> bool:
+        """Read what is available now; True when the frame is complete. Raises _PeerFailure or OSError."""
+        try:
+            while self.hgot < _HEADER.size:
+                n = sock.recv_into(memoryview(self.header)[self.hgot:])
+                if n == 0:
+                    raise _PeerFailure("closed the connection (died?)")
+                self.hgot += n
+                if self.hgot == _HEADER.size:
+                    self._check()
+            target = self.target
+            assert target is not None
+            while self.got < len(target):
+                n = sock.recv_into(target[self.got:])
+                if n == 0:
+                    raise _PeerFailure("closed the connection (died?)")
+                self.got += n
+        except BlockingIOError:
+            return False
+        return True
+
+
+class _RankOrderSum:
+    """acc = sources[0] + sources[1] + ... in float32, element by element in rank order, as data arrives."""
+
+    def __init__(self, acc: np.ndarray, sources: Sequence[np.ndarray], available: list[int]) -> None:
+        self.acc, self.sources, self.available = acc, sources, available
+        self.frontier = [0] * len(sources)
+
+    def advance(self) -> None:
+        n = self.acc.size
+        limit = n
+        for k, src in enumerate(self.sources):
+            start = self.frontier[k]
+            stop = min(limit, self.available[k])
+            if stop > start and (stop - start >= SUM_CHUNK or stop == n):
+                part = self.acc[start:stop]
+                if k == 0:
+                    np.copyto(part, src[start:stop])
+                else:
+                    np.add(part, src[start:stop], out=part)
+                self.frontier[k] = stop
+            limit = self.frontier[k]
+
+
+class Mesh:
+    """Full-mesh TCP connections between ``size`` ranks and the collectives of BigDL's AllReduceParameter.
+
+    Create with :meth:`connect`. Every rank must make the same sequence of
+    collective calls (with matching sizes, dtypes and roots); a mismatch
+    raises :class:`MeshError`. Not thread-safe: one thread drives a mesh.
+    """
+
+    rank: int
+    size: int
+
+    def __init__(self, rank: int, size: int, socks: dict[int, socket.socket], addresses: list[str],
+                 timeout: float) -> None:
+        self.rank, self.size, self.timeout = rank, size, timeout
+        self.addresses = addresses
+        self._socks = socks
+        for sock in socks.values():
+            sock.setblocking(False)
+        self._fd_peer = {sock.fileno(): peer for peer, sock in socks.items()}
+        self._seq = 0
+        self._failed: MeshError | None = None
+        self._closed = False
+        self._rs_bufs: dict[int, np.ndarray] = {}
+        self._rs_out = np.empty(0, np.float32)
+
+    # ----------------------------------------------------------------------------------------- setup
+
+    @classmethod
+    def connect(cls, rank: int, size: int, exchange: Callable[[str], list[str]], host: str,
+                token: str, timeout: float = 600.0) -> "Mesh":
+        """Listen on (host, ephemeral port), publish "host:port" through ``exchange``, connect every pair once.
+
+        ``exchange(message)`` must return all ranks' messages in rank order (in
+        Spark: ``BarrierTaskContext.get().allGather``). Rank ``r`` dials ranks
+        ``< r`` and accepts ranks ``> r``; each connection starts with a
+        handshake (token digest, rank, mesh size) in both directions, and an
+        incoming connection with a wrong token, size or rank is dropped. All
+        sockets get TCP_NODELAY and large buffers. ``timeout`` bounds the whole
+        setup and, afterwards, how long any collective waits for a silent peer.
+        Raises :class:`MeshError` if a peer cannot be reached or does not dial in
+        within ``timeout``.
+        """
+        if size < 1 or not 0 <= rank < size:
+            raise ValueError(f"Mesh.connect: need 0 <= rank < size, got rank={rank}, size={size}")
+        deadline = time.monotonic() + timeout
+        family, stype, proto, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]
+        listener = socket.socket(family, stype, proto)
+        socks: dict[int, socket.socket] = {}
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            _tune(listener)
+            listener.bind(sockaddr)
+            listener.listen(max(size, 16))
+            port = listener.getsockname()[1]
+            mine = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            addresses = list(exchange(mine))
+            if len(addresses) != size or addresses[rank] != mine:
+                raise MeshError(f"rank {rank}: the exchange returned {addresses!r}; expected {size} addresses "
+                                f"with {mine!r} at position {rank}", phase="connect")
+            digest = _digest(token)
+            for peer in range(rank):
+                socks[peer] = cls._dial(rank, size, peer, addresses[peer], digest, deadline)
+            cls._accept(listener, rank, size, addresses, digest, deadline, socks)
+        except BaseException:
+            for sock in socks.values():
+                sock.close()
+            raise
+        finally:
+            listener.close()
+        return cls(rank, size, socks, addresses, timeout)
+
+    @staticmethod
+    def _dial(rank: int, size: int, peer: int, address: str, digest: bytes, deadline: float) -> socket.socket:
+        host, port = _split_address(address)
+        pause, last = 0.02, "no attempt"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MeshError(f"rank {rank} could not connect to rank {peer} at {address}: {last}",
+                                peer=peer, address=address, phase="connect")
+            family, stype, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, stype, proto)
+            try:
+                _tune(sock)
+                sock.settimeout(remaining)
+                sock.connect(sockaddr)
+            except OSError as err:        # refused / unreachable / timed out: retry until the deadline
+                sock.close()
+                last = f"{type(err).__name__}: {err}"
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, 0.5)
+                continue
+            try:
+                sock.sendall(_HANDSHAKE.pack(_HANDSHAKE_MAGIC, VERSION, rank, size, digest))
+                reply = _HANDSHAKE.unpack(_recv_exactly(sock, _HANDSHAKE.size))
+            except (OSError, ConnectionError) as err:
+                sock.close()
+                raise MeshError(f"rank {rank}: rank {peer} at {address} rejected or dropped the handshake "
+                                f"(wrong token or mesh size?): {err}", peer=peer, address=address,
+                                phase="connect") from None
+            if reply != (_HANDSHAKE_MAGIC, VERSION, peer, size, digest):
+                sock.close()
+                raise MeshError(f"rank {rank}: the process at {address} is not rank {peer} of this mesh "
+                                f"(bad handshake reply)", peer=peer, address=address, phase="connect")
+            return sock
+
+    @staticmethod
+    def _accept(listener: socket.socket, rank: int, size: int, addresses: list[str], digest: bytes,
+                deadline: float, socks: dict[int, socket.socket]) -> None:
+        rejected: list[str] = []
+        while len(socks) < size - 1:
+            remaining = deadline - time.monotonic()
+            missing = [p for p in range(rank + 1, size) if p not in socks]
+            if remaining <= 0:
+                raise MeshError(
+                    f"rank {rank}: ranks {missing} (at {[addresses[p] for p in missing]}) did not connect in time"
+                    + (f"; rejected connections: {rejected}" if rejected else ""),
+                    peer=missing[0], address=addresses[missing[0]], phase="connect")
+            listener.settimeout(remaining)
+            try:
+                conn, origin = listener.accept()
+            except socket.timeout:
+                continue
+            try:
+                conn.settimeout(min(HANDSHAKE_WAIT, max(0.01, deadline - time.monotonic())))
+                magic, version, peer, peer_size, peer_digest = _HANDSHAKE.unpack(_recv_exactly(conn,
+                                                                                              _HANDSHAKE.size))
+                if magic != _HANDSHAKE_MAGIC or version != VERSION:
+                    raise ConnectionError("not a mesh handshake")
+                if not hmac.compare_digest(peer_digest, digest):
+                    raise ConnectionError("wrong token")
+                if peer_size != size or not rank < peer < size or peer in socks:
+                    raise ConnectionError(f"unexpected rank {peer} of a mesh of {peer_size}")
+                conn.sendall(_HANDSHAKE.pack(_HANDSHAKE_MAGIC, VERSION, rank, size, digest))
+            except (OSError, ConnectionError, struct.error) as err:
+                conn.close()
+                rejected.append(f"{origin}: {err}")
+                continue
+            socks[peer] = conn
+
+    # ----------------------------------------------------------------------------------------- engine
+
+    def _fail(self, message: str, peer: int | None, phase: str) -> MeshError:
+        address = self.addresses[peer] if peer is not None else None
+        where = f"rank {peer} ({address}) " if peer is not None else ""
+        err = MeshError(f"mesh rank {self.rank}, {phase} #{self._seq}: {where}{message}",
+                        peer=peer, address=address, phase=phase)
+        self._failed = err
+        self._shutdown()
+        return err
+
+    def _begin(self, phase: int) -> tuple[int, str]:
+        if self._failed is not None:
+            raise MeshError(f"mesh rank {self.rank}: unusable after an earlier failure: {self._failed}",
+                            peer=self._failed.peer, address=self._failed.address, phase=self._failed.phase)
+        if self._closed:
+            raise MeshError(f"mesh rank {self.rank}: closed", phase=_PHASES[phase])
+        self._seq += 1
+        return self._seq, _PHASES[phase]
+
+    def _header(self, phase: int, dtype: int, total: int, length: int) -> bytes:
+        return _HEADER.pack(_FRAME_MAGIC, VERSION, phase, dtype, self._seq, total, length)
+
+    def _run(self, name: str, sends: dict[int, _Send], recvs: dict[int, _Recv],
+             progress: Callable[[int, _Recv], None] | None = None) -> None:
+        """Drive all sends and receives of one collective to completion, concurrently, on one poll loop.
+
+        ``progress(peer, recv)`` is called whenever bytes arrive from ``peer``.
+        A peer with pending work and no progress for ``self.timeout`` seconds,
+        a closed or reset connection, or an unexpected frame raises MeshError.
+        """
+        if not sends and not recvs:
+            return
+        poller = select.poll()
+        events: dict[int, int] = {}
+        now = time.monotonic()
+        last: dict[int, float] = {}
+        for peer in set(sends) | set(recvs):
+            events[peer] = (select.POLLOUT if peer in sends else 0) | (select.POLLIN if peer in recvs else 0)
+            poller.register(self._socks[peer], events[peer])
+            last[peer] = now
+        try:
+            while events:
+                now = time.monotonic()
+                wait = min(last[p] for p in events) + self.timeout - now
+                if wait <= 0:
+                    stalled = sorted(p for p in events if last[p] + self.timeout <= now)
+                    peer = stalled[0]
+                    doing = " and ".join(w for w, pending in (("sending to", peer in sends),
+                                                               ("receiving from", peer in recvs)) if pending)
+                    others = (f"; also stalled: ranks {stalled[1:]} "
+                              f"({[self.addresses[p] for p in stalled[1:]]})" if len(stalled) > 1 else "")
+                    raise self._fail(f"made no progress for {self.timeout:g} s ({doing} it){others}", peer, name)
+                for fd, ev in poller.poll(int(wait * 1000) + 1):
+                    peer = self._fd_peer[fd]
+                    sock = self._socks[peer]
+                    try:
+                        if ev & select.POLLNVAL:
+                            raise _PeerFailure("has an invalid socket (closed locally)")
+                        if peer in sends:
+                            send = sends[peer]
+                            if send.step(sock):
+                                del sends[peer]
+                            if send.sent:
+                                last[peer] = time.monotonic()
+                                send.sent = 0
+                        if peer in recvs:
+                            recv = recvs[peer]
+                            before = recv.hgot + recv.got
+                            if recv.step(sock):
+                                del recvs[peer]
+                            if recv.hgot + recv.got != before:
+                                last[peer] = time.monotonic()
+                                if progress is not None:
+                                    progress(peer, recv)
+                        if ev & select.POLLERR and (peer in sends or peer in recvs):
+                            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                            raise OSError(error, os.strerror(error) if error else "socket error")
+                    except _PeerFailure as err:
+                        raise self._fail(str(err), peer, name) from None
+                    except OSError as err:
+                        what = {errno.ECONNRESET: "reset the connection (died?)",
+                                errno.EPIPE: "closed the connection (broken pipe; died?)"}.get(
+                                    err.errno, f"failed: {type(err).__name__}: {err}")
+                        raise self._fail(what, peer, name) from None
+                    want = (select.POLLOUT if peer in sends else 0) | (select.POLLIN if peer in recvs else 0)
+                    if want != events[peer]:
+                        if want:
+                            poller.modify(sock, want)
+                            events[peer] = want
+                        else:
+                            poller.unregister(sock)
+                            del events[peer]
+        finally:
+            if not self._failed:
+                for peer in events:
+                    poller.unregister(self._socks[peer])
+
+    # ----------------------------------------------------------------------------------------- collectives
+
+    def my_slice(self, size: int) -> tuple[int, int]:
+        """[lo, hi) of this rank's slice of a vector of ``size`` elements."""
+        return slice_bounds(size, self.size, self.rank)
+
+    def reduce_scatter(self, flat: np.ndarray) -> np.ndarray:
+        """Sum of every rank's ``flat`` restricted to this rank's slice, in float32, in rank order 0..N-1.
+
+        ``flat``: a 1-D float32 or float16 vector (float16 halves the bytes on the
+        wire; the sum is still float32), same size and dtype on all ranks. Each
+        element of the result is ``((x_0 + x_1) + x_2) + ...`` whatever order the
+        bytes arrive in. Returns a float32 array of ``slice_bounds(flat.size,
+        size, rank)`` length, owned by the mesh: valid until the next
+        ``reduce_scatter``.
+        """
+        flat = np.ascontiguousarray(flat).reshape(-1)
+        if flat.dtype not in _WIRE:
+            raise ValueError(f"reduce_scatter: flat must be float32 or float16, got {flat.dtype}")
+        seq, name = self._begin(_RS)
+        n, code, item = flat.size, _CODES[flat.dtype], flat.dtype.itemsize
+        lo, hi = self.my_slice(n)
+        if self._rs_out.size != hi - lo:
+            self._rs_out = np.empty(hi - lo, np.float32)
+        out = self._rs_out
+        sends: dict[int, _Send] = {}
+        recvs: dict[int, _Recv] = {}
+        sources: list[np.ndarray] = []
+        available: list[int] = []
+        for peer in range(self.size):
+            plo, phi = slice_bounds(n, self.size, peer)
+            if peer == self.rank:
+                sources.append(flat[lo:hi])
+                available.append(hi - lo)
+                continue
+            sends[peer] = _Send(self._header(_RS, code, n, (phi - plo) * item), _as_bytes_view(flat[plo:phi]))
+            buf = self._rs_bufs.get(peer)
+            if buf is None or buf.dtype != flat.dtype or buf.size != hi - lo:
+                buf = self._rs_bufs[peer] = np.empty(hi - lo, flat.dtype)
+            sources.append(buf)
+            available.append(0)
+            recvs[peer] = _Recv(_RS, seq, code, n, (hi - lo) * item, _as_bytes_view(buf))
+        total = _RankOrderSum(out, sources, available)
+
+        def arrived(peer: int, recv: _Recv) -> None:
+            available[peer] = recv.got // item
+            total.advance()
+
+        total.advance()
+        self._run(name, sends, recvs, arrived)
+        total.advance()
+        return out
+
+    def all_gather(self, mine: np.ndarray, out: np.ndarray) -> None:
+        """``out[slice of rank r] = rank r's mine`` for every rank ``r``.
+
+        ``out`` is the full flat vector (1-D, contiguous, float32 or float16, the
+        same size and dtype on all ranks); ``mine`` this rank's slice of it,
+        ``slice_bounds(out.size, size, rank)`` long (it may be a view of ``out``).
+        Other ranks' slices are received straight into ``out``.
+        """
+        if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError("all_gather: out must be a writeable contiguous 1-D array")
+        if out.dtype not in _WIRE:
+            raise ValueError(f"all_gather: out must be float32 or float16, got {out.dtype}")
+        mine = np.ascontiguousarray(mine).reshape(-1)
+        n, code, item = out.size, _CODES[out.dtype], out.dtype.itemsize
+        lo, hi = self.my_slice(n)
+        if mine.size != hi - lo:
+            raise ValueError(f"all_gather: rank {self.rank}'s slice of {n} elements is [{lo}, {hi}), "
+                             f"got {mine.size} elements")
+        if mine.dtype != out.dtype:
+            mine = mine.astype(out.dtype)
+        seq, name = self._begin(_AG)
+        if mine.ctypes.data != out[lo:hi].ctypes.data:     # unless mine already is out's slice
+            out[lo:hi] = mine
+        payload = _as_bytes_view(out[lo:hi])
+        header = self._header(_AG, code, n, (hi - lo) * item)
+        sends = {peer: _Send(header, payload) for peer in range(self.size) if peer != self.rank}
+        recvs = {}
+        for peer in sends:
+            plo, phi = slice_bounds(n, self.size, peer)
+            recvs[peer] = _Recv(_AG, seq, code, n, (phi - plo) * item, _as_bytes_view(out[plo:phi]))
+        self._run(name, sends, recvs)
+
+    def all_reduce(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a small float64 vector over all ranks, in rank order: bit-identical on every rank.
+
+        For side values (loss, batch-norm running statistics, norms, counts):
+        every rank sends its whole vector to every other rank. Returns a fresh
+        float64 array of the input's shape.
+        """
+        values = np.asarray(values, dtype="<f8")
+        shape = values.shape
+        flat = np.ascontiguousarray(values).reshape(-1)
+        seq, name = self._begin(_AR)
+        code, nbytes = _CODES[np.dtype("<f8")], flat.size * 8
+        bufs = {peer: np.empty(flat.size, "<f8") for peer in range(self.size) if peer != self.rank}
+        header = self._header(_AR, code, flat.size, nbytes)
+        sends = {peer: _Send(header, _as_bytes_view(flat)) for peer in bufs}
+        recvs = {peer: _Recv(_AR, seq, code, flat.size, nbytes, _as_bytes_view(buf)) for peer, buf in bufs.items()}
+        self._run(name, sends, recvs)
+        parts = [flat if peer == self.rank else bufs[peer] for peer in range(self.size)]
+        total = parts[0].astype(np.float64)      # a copy: the input is never aliased
+        for part in parts[1:]:
+            np.add(total, part, out=total)
+        return total.reshape(shape)
+
+    def gather_bytes(self, payload: bytes, root: int = 0) -> list[bytes] | None:
+        """Variable-length byte strings from every rank to ``root``: a list in rank order there, None elsewhere."""
+        self._check_root(root)
+        seq, name = self._begin(_GATHER)
+        code = _CODES[np.dtype(np.uint8)]
+        if self.rank != root:
+            view = memoryview(payload).cast("B") if len(payload) else memoryview(b"")
+            self._run(name, {root: _Send(self._header(_GATHER, code, root, len(view)), view)}, {})
+            return None
+        recvs = {peer: _Recv(_GATHER, seq, code, root, None, None) for peer in range(self.size) if peer != root}
+        self._run(name, {}, dict(recvs))
+        return [bytes(payload) if peer == root else bytes(recvs[peer].target)  # type: ignore[arg-type]
+                for peer in range(self.size)]
+
+    def broadcast_bytes(self, payload: bytes | None, root: int = 0) -> bytes:
+        """``root``'s byte string on every rank (``payload`` is ignored on the other ranks)."""
+        self._check_root(root)
+        seq, name = self._begin(_BCAST)
+        code = _CODES[np.dtype(np.uint8)]
+        if self.rank == root:
+            if payload is None:
+                raise ValueError("broadcast_bytes: the root must pass a payload")
+            view = memoryview(payload).cast("B") if len(payload) else memoryview(b"")
+            header = self._header(_BCAST, code, root, len(view))
+            self._run(name, {peer: _Send(header, view) for peer in range(self.size) if peer != root}, {})
+            return bytes(payload)
+        recv = _Recv(_BCAST, seq, code, root, None, None)
+        self._run(name, {}, {root: recv})
+        return bytes(recv.target)  # type: ignore[arg-type]
+
+    def barrier(self) -> None:
+        """Return once every rank has entered this barrier (an empty frame to and from every peer)."""
+        seq, name = self._begin(_BARRIER)
+        code = _CODES[np.dtype(np.uint8)]
+        header = self._header(_BARRIER, code, 0, 0)
+        peers = [peer for peer in range(self.size) if peer != self.rank]
+        self._run(name, {peer: _Send(header, memoryview(b"")) for peer in peers},
+                  {peer: _Recv(_BARRIER, seq, code, 0, 0, memoryview(b"")) for peer in peers})
+
+    def _check_root(self, root: int) -> None:
+        if not 0 <= root < self.size:
+            raise ValueError(f"root must be in [0, {self.size}), got {root}")
+
+    # ----------------------------------------------------------------------------------------- teardown
+
+    def _shutdown(self) -> None:
+        for sock in self._socks.values():
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Close every connection (idempotent). Peers still using the mesh get a MeshError naming this rank."""
+        if not self._closed:
+            self._closed = True
+            self._shutdown()
+
+    def __enter__(self) -> "Mesh":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "failed" if self._failed else "closed" if self._closed else "open"
+        return f"Mesh(rank={self.rank}, size={self.size}, {state})"
