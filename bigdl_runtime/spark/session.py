@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -10,6 +11,9 @@ from pyspark.sql import SparkSession
 
 #: Environment variables that cap the BLAS/OpenMP threads of a Python worker.
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Attempts per task on a local master (Spark's default ``spark.task.maxFailures`` on clusters).
+LOCAL_TASK_ATTEMPTS = 4
+_LOCAL = re.compile(r"local(?:\[(\*|\d+)\])?")
 
 
 def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_task: int = 1,
@@ -19,6 +23,11 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     Args:
         master: any Spark master URL (``local[4]``, ``spark://host:7077``, ``yarn``,
             ``k8s://...``); default ``local[*]``, or what ``spark-submit`` set.
+            A local master gets task retries: ``local``, ``local[N]`` and
+            ``local[*]`` become ``local[N,4]`` (4 attempts per task, as on a
+            cluster; ``conf={"spark.task.maxFailures": F}`` sets another count),
+            so a failed task or a killed Python worker is re-run instead of
+            failing the job. An explicit ``local[N,F]`` is kept as given.
         app_name: the application name shown by the cluster manager.
         cores_per_task: cores one task may use; each Python worker limits its BLAS
             threads to this (``spark.task.cpus`` is set to match), so N tasks on N
@@ -30,6 +39,8 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     for its cached block's executor), few shuffle partitions for DataFrame
     work, Python workers reused so the per-worker model cache survives
     between iterations, and Arrow for DataFrame <-> numpy conversion.
+    Python's fault handler is on in the workers, so a worker that crashes in
+    native code reports where (see :class:`~bigdl_runtime.spark.errors.SparkJobError`).
 
     Examples:
         >>> spark = init_spark("local[2]")
@@ -46,6 +57,7 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
         "spark.sql.shuffle.partitions": "8",
         "spark.python.worker.reuse": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.python.worker.faulthandler.enabled": "true",
         "spark.driver.memory": os.environ.get("BIGDL_DRIVER_MEMORY", "4g"),
     }
     for var in THREAD_VARS:
@@ -56,12 +68,34 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings.update({k: str(v) for k, v in (conf or {}).items()})
     spark_conf = SparkConf()
-    if master is not None:
-        spark_conf.setMaster(master)
-    elif not spark_conf.contains("spark.master"):
-        spark_conf.setMaster("local[*]")
+    if master is None:
+        master = spark_conf.get("spark.master", "local[*]")
+    attempts = settings.get("spark.task.maxFailures", spark_conf.get("spark.task.maxFailures", None))
+    spark_conf.setMaster(with_task_retries(master, int(attempts or LOCAL_TASK_ATTEMPTS)))
     for key, value in settings.items():
         spark_conf.set(key, value)
     session = SparkSession.builder.config(conf=spark_conf).getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+def with_task_retries(master: str, attempts: int = LOCAL_TASK_ATTEMPTS) -> str:
+    """``master`` with ``attempts`` tries per task if it is a local master without its own count.
+
+    Spark runs a task once on ``local[N]`` (it ignores ``spark.task.maxFailures``
+    there); ``local[N,F]`` allows F attempts. Other masters are returned as given.
+
+    Examples:
+        >>> with_task_retries("local[*]")
+        'local[*,4]'
+        >>> with_task_retries("local")
+        'local[1,4]'
+        >>> with_task_retries("local[2,1]"), with_task_retries("yarn")
+        ('local[2,1]', 'yarn')
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts per task must be >= 1, got {attempts}")
+    found = _LOCAL.fullmatch(master.strip())
+    if found is None:
+        return master
+    return f"local[{found.group(1) or 1},{attempts}]"

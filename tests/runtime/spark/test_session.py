@@ -1,11 +1,18 @@
-"""init_spark: settings that training jobs rely on, visible inside the Python workers."""
+"""init_spark: settings that training jobs rely on, visible inside the Python workers; local masters retry tasks."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from bigdl_runtime.spark import init_spark
+from bigdl_runtime.spark.session import with_task_retries
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_session_settings(spark) -> None:
@@ -14,6 +21,7 @@ def test_session_settings(spark) -> None:
     assert conf.get("spark.locality.wait") == "0s"
     assert conf.get("spark.python.worker.reuse") == "true"
     assert conf.get("spark.executorEnv.OPENBLAS_NUM_THREADS") == "1"
+    assert conf.get("spark.python.worker.faulthandler.enabled") == "true"
 
 
 def test_workers_get_the_blas_thread_limit(spark) -> None:
@@ -25,3 +33,42 @@ def test_workers_get_the_blas_thread_limit(spark) -> None:
 def test_cores_per_task_must_be_positive() -> None:
     with pytest.raises(ValueError, match="cores_per_task must be >= 1"):
         init_spark(cores_per_task=0)
+
+
+@pytest.mark.parametrize("master, attempts, expected", [
+    ("local", 4, "local[1,4]"), ("local[*]", 4, "local[*,4]"), ("local[3]", 4, "local[3,4]"),
+    ("local[2]", 2, "local[2,2]"), ("local[2,1]", 4, "local[2,1]"), ("local[*, 3]", 4, "local[*, 3]"),
+    ("spark://127.0.0.1:7077", 4, "spark://127.0.0.1:7077"), ("yarn", 4, "yarn"),
+    ("local-cluster[2,1,1024]", 4, "local-cluster[2,1,1024]")])
+def test_local_masters_get_task_retries(master, attempts, expected) -> None:
+    assert with_task_retries(master, attempts) == expected
+
+
+# A new SparkContext cannot share a process with the session-wide fixture: this runs in a subprocess.
+CHILD = """
+import json
+from pyspark import TaskContext
+from bigdl_runtime.spark import init_spark
+
+def fail_once(rows):
+    if TaskContext.get().partitionId() == 0 and TaskContext.get().attemptNumber() == 0:
+        raise RuntimeError("first attempt fails")
+    return [sum(rows)]
+
+spark = init_spark()                                   # no master given: local[*] with retries
+out = {"default": spark.sparkContext.master,
+       "sums": spark.sparkContext.parallelize(range(10), 2).mapPartitions(fail_once).collect()}
+spark.stop()
+spark = init_spark("local[2]", conf={"spark.task.maxFailures": 2})
+out["local[2] with maxFailures 2"] = spark.sparkContext.master
+spark.stop()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_the_default_master_reruns_a_failed_task() -> None:
+    proc = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    assert out == {"default": "local[*,4]", "sums": [10, 35], "local[2] with maxFailures 2": "local[2,2]"}
