@@ -58,9 +58,11 @@ from . import worker
 from .allreduce import COMPRESSIONS, Reduced, reduce_scatter, tree_reduce
 from .data import Blocks, to_blocks
 from .errors import worker_errors
+from .gang_driver import DEFAULT_TIMEOUT, GangSettings, fit_gang
 from .hadoop_fs import filesystem_for
 from .session import init_spark
 
+MODES = ("iteration", "gang")
 SYNC_MODES = ("auto", "shuffle", "tree")
 #: ``sync="auto"`` sums with treeAggregate up to this many partitions. There the driver receives at
 #: most this many gradients and the job has one stage; the reduce-scatter's second stage costs more
@@ -97,7 +99,10 @@ class DistributedTrainer:
     """
 
     def __init__(self, model: Module, loss: Any, optimizer: Any, spark: SparkSession | None = None,
-                 num_partitions: int | None = None, sync: str = "auto", compress: str | None = None) -> None:
+                 num_partitions: int | None = None, sync: str = "auto", compress: str | None = None,
+                 mode: str = "iteration", max_restarts: int = 2, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if mode not in MODES:
+            raise ValueError(f"DistributedTrainer: mode must be one of {MODES}, got {mode!r}")
         if sync not in SYNC_MODES:
             raise ValueError(f"DistributedTrainer: sync must be one of {SYNC_MODES}, got {sync!r}")
         if compress not in COMPRESSIONS:
@@ -115,6 +120,9 @@ class DistributedTrainer:
             raise ValueError(f"DistributedTrainer: num_partitions must be >= 1, got {num_partitions}")
         self.sync = sync
         self.compress = compress
+        self.mode = mode
+        self.max_restarts = max_restarts
+        self.timeout = timeout
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: Data, y: np.ndarray | None = None, batch_size: int = 32, epochs: int | None = None,
@@ -171,6 +179,16 @@ class DistributedTrainer:
             per_epoch = math.ceil(n / batch_size)
             meter = _TimedProgress(end.max_iterations(per_epoch), per_epoch, log_every=max(1, per_epoch // 10),
                                    enabled=progress)
+            if self.mode == "gang":
+                settings = GangSettings(
+                    epoch_size=n, batch_size=batch_size, end=end, metrics=tuple(metrics),
+                    validation_trigger=validation_trigger or EveryEpoch(),
+                    checkpoint=_absolute(checkpoint), checkpoint_trigger=checkpoint_trigger or EveryEpoch(),
+                    shuffle_seed=shuffle_seed, shuffle=shuffle, compress=self.compress, summary=summary,
+                    max_restarts=self.max_restarts, timeout=self.timeout)
+                self.model.train()
+                return fit_gang(self.spark, self.model, self.loss, self.optimizer, run.spec, blocks, val_blocks,
+                                history, settings, meter)
 
             def step(state: TrainState) -> tuple[float, int, dict[str, float]]:
                 batch = order(state.epoch)[state.epoch_records:state.epoch_records + batch_size]
@@ -307,6 +325,14 @@ class DistributedTrainer:
                          label_col=label_col, labels=label_col is not None, what=what)
 
 
+def _absolute(path: str | os.PathLike | None) -> str | None:
+    """A checkpoint location the tasks can use: URIs as given, plain paths made absolute."""
+    if path is None:
+        return None
+    text = os.fspath(path)
+    return text if "://" in text or text.startswith("file:") else os.path.abspath(text)
+
+
 def _validation_pair(validation: Data) -> tuple[Any, Any]:
     """Validation data as ``(data, y)``: a numpy ``(x, y)`` pair, or Spark data and None."""
     if isinstance(validation, (DataFrame, RDD)):
@@ -335,7 +361,9 @@ class _TimedProgress(Progress):
         super().__init__(*args, **kwargs)
         self.timings: dict[str, float] = {}
 
+    _NAMES = {"compute_time": "compute", "sync_time": "sync", "schedule_time": "scheduling",
+              "optimizer_time": "optimizer"}
+
     def _line(self, state: TrainState) -> str:
-        t = self.timings
-        return super()._line(state) + (f"  compute {t['compute_time'] * 1e3:.0f} ms  sync {t['sync_time'] * 1e3:.0f}"
-                                       f" ms  scheduling {t['schedule_time'] * 1e3:.0f} ms" if t else "")
+        return super()._line(state) + "".join(f"  {self._NAMES[k]} {v * 1e3:.0f} ms"
+                                              for k, v in self.timings.items() if k in self._NAMES)
