@@ -1,17 +1,26 @@
-"""Faults: failed tasks are retried by Spark without changing the result; a restarted driver resumes
+"""Faults: failed tasks and killed Python workers are retried by Spark without changing the result (and
+without retries a killed worker fails the fit with a clear SparkJobError); a restarted driver resumes
 from a checkpoint to the uninterrupted weights; bad data fails cleanly and leaves the checkpoint."""
 from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from bigdl_runtime.nn.losses import CrossEntropyLoss
 from bigdl_runtime.spark.trainer import DistributedTrainer
-from bigdl_runtime.spark.worker import FAIL_ONCE
+from bigdl_runtime.spark.worker import FAIL_ONCE, KILL_ONCE
 from bigdl_runtime.train import SeveralIteration, load_checkpoint
 
 from ..train.test_trainer import blobs
 from .test_trainer import assert_same_state, make
 
+ROOT = Path(__file__).resolve().parents[3]
 # dropout on: retries and resumes must also reproduce every task's random mask
 FIT = {"batch_size": 16, "iterations": 6, "seed": 5, "progress": False}
 
@@ -48,6 +57,58 @@ def test_failed_tasks_are_retried_and_change_nothing(spark, uninterrupted):
     assert failed_tasks(spark, "fault-injection") == 2
     assert_same_state(trainer.model, uninterrupted[0].model)
     assert [r["loss"] for r in history.train] == [r["loss"] for r in uninterrupted[1].train]
+
+
+def test_a_killed_python_worker_is_replaced_and_changes_nothing(spark, uninterrupted):
+    x, y = blobs(50)
+    sc = spark.sparkContext
+    sc.setJobGroup("worker-kill", "a Python worker is SIGKILLed during its first attempt")
+    sc.setLocalProperty(KILL_ONCE, "3:1")             # iteration 3, partition 1: os.kill(getpid(), SIGKILL)
+    try:
+        trainer = trainer_for(spark)
+        history = trainer.fit(x, y, **FIT)
+    finally:
+        sc.setLocalProperty(KILL_ONCE, None)
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert failed_tasks(spark, "worker-kill") == 1    # the killed attempt; a new worker ran the retry
+    assert_same_state(trainer.model, uninterrupted[0].model)
+    assert [r["loss"] for r in history.train] == [r["loss"] for r in uninterrupted[1].train]
+
+
+# local[2,1] (no task retries) needs its own SparkContext, which cannot share a process with the fixture's.
+NO_RETRIES = """
+import json
+from bigdl_runtime.spark import init_spark
+from bigdl_runtime.spark.errors import SparkJobError
+from bigdl_runtime.spark.worker import KILL_ONCE
+from tests.runtime.spark.test_faults import FIT, trainer_for
+from tests.runtime.train.test_trainer import blobs
+
+spark = init_spark("local[2,1]", app_name="bigdl-no-retries")
+spark.sparkContext.setLocalProperty(KILL_ONCE, "2:0")
+out = {"master": spark.sparkContext.master}
+try:
+    trainer_for(spark).fit(*blobs(50), **FIT)
+except SparkJobError as err:
+    out.update(message=str(err), stage=err.stage, task=err.task, attempts=err.attempts,
+               chained=type(err.__cause__).__name__)
+spark.stop()
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_without_retries_a_killed_worker_fails_the_fit_with_a_clear_error():
+    proc = subprocess.run([sys.executable, "-c", NO_RETRIES], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    assert out["master"] == "local[2,1]"                # an explicit attempt count is kept
+    assert (out["task"], out["attempts"], out["chained"]) == (0, 1, "Py4JJavaError")
+    first, second = out["message"].splitlines()
+    assert re.fullmatch(rf"Spark job failed in task 0 of stage {out['stage']} on executor driver \([^)]+\): "
+                        r"Python worker exited unexpectedly \(crashed\), without a Python error: killed by a "
+                        r"signal \(SIGKILL, the out-of-memory killer\) or died in native code\.", first), first
+    assert second.startswith("The task failed 1 time; Spark gives up after spark.task.maxFailures failures")
 
 
 def test_restarted_driver_resumes_to_the_uninterrupted_weights(spark, uninterrupted, tmp_path):
