@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import signal
 from typing import Any, Callable, Iterator, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -208,6 +209,10 @@ def _cause(reason: str) -> str:
     if lost is not None:
         executor, how, why = lost.groups()
         detail = how if not why else f"{how}: {_first_line(why)}"
+        code = re.search(r"exited with code (\d+)", detail)
+        if code is not None and 128 < int(code.group(1)) < 128 + signal.NSIG:
+            with contextlib.suppress(ValueError):
+                detail += f", i.e. killed by {signal.Signals(int(code.group(1)) - 128).name}"
         return _cut(f"executor {executor} lost ({detail})")
     if "Traceback (most recent call last)" in reason:
         after = reason.split("Traceback (most recent call last)", 1)[1]

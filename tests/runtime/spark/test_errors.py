@@ -1,8 +1,8 @@
 """errors: Spark's failure texts become one clear SparkJobError; tagged task errors stay themselves.
 
-The texts below are Spark 4's own (recorded from real failures on local masters; the executor-lost
-and shuffle ones follow Spark's formats for standalone/YARN clusters). A real killed worker is in
-test_faults.py.
+The texts below have the form Spark 4 printed for real failures (killed and segfaulted Python workers and a
+failed barrier task on local masters; an executor JVM SIGKILLed on a standalone cluster), with other ids and
+counts; the shuffle one follows Spark's source. A real killed worker is in test_faults.py.
 """
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def test_a_crash_without_the_fault_handler() -> None:
 
 def test_a_lost_executor() -> None:
     err = job_failure(EXECUTOR_LOST)
-    assert err.cause == "executor 2 lost (exited caused by one of the running tasks: Command exited with code 137)"
+    assert err.cause == ("executor 2 lost (exited caused by one of the running tasks: Command exited with code 137, "
+                         "i.e. killed by SIGKILL)")
     assert (err.stage, err.task, err.attempts, err.executor) == ("12.0", 1, 4, "2")
     assert str(err).startswith("Spark job failed in task 1 of stage 12.0 on executor 2 (127.0.0.1): executor 2 lost")
 
