@@ -1,20 +1,39 @@
-"""Training data on Spark: a DataFrame, an RDD or numpy arrays as one array block per partition.
+"""Training data on Spark: cached blocks of records of a few MB, and the per-epoch layout that lets a
+training iteration read only its own samples.
 
-Every sample gets a global index (its position in the input, from
-``zipWithIndex``); sample ``i`` goes to partition ``i % N``; each partition
-holds one :data:`Block`::
+**Base blocks** (:func:`to_blocks`). Every sample gets a global index (its position in the input,
+from ``zipWithIndex``). With ``num_partitions`` given (as ``fit`` does), sample ``i`` goes to
+partition ``i % N``; otherwise the input's partitioning is kept. Each partition is a sequence of
+records, each a :data:`Block`::
 
-    (ids, xs, y)   ids: sorted int64 global indices (n_p,)
-                   xs:  tuple of arrays (n_p, *feature_shape), one per model input: float32,
+    (ids, xs, y)   ids: int64 global indices (n_r,), ascending, and above the previous record's
+                   xs:  tuple of arrays (n_r, *feature_shape), one per model input: float32,
                         or int64 for integer features (token ids for an Embedding)
-                   y:   labels (n_p, *label_shape) (int64 for integer labels), or None
+                   y:   labels (n_r, *label_shape) (int64 for integer labels), or None
 
-so a task finds the samples of a global mini-batch with ``np.searchsorted(ids, batch)``.
-Rows are validated while the blocks are built: each feature and label must
-have the shape of row 0's, features must be numeric and labels numeric and
-finite. A partition with a bad row holds a :class:`BadRow` instead of a
-block (no task fails, so Spark retries nothing); the driver raises a
-ValueError naming the lowest bad row's global index and column.
+of at most ``record_bytes`` of arrays (:data:`RECORD_BYTES`, 4 MB; a sample larger than that is a
+record of its own). Every partition holds at least one record; records may be empty (a partition
+with fewer samples than records). Small records keep every pickled object far below the JVM's
+2 GB array limit, and the building task streams them out one by one, so a partition of any size
+can be built and cached (``MEMORY_AND_DISK``: what does not fit in memory goes to local disk).
+Every consumer (validation, ``evaluate``, ``predict``, the epoch layout, the gang mode) iterates
+over all records of its partition.
+
+Rows are validated while the records are built: each feature and label must have the shape of row
+0's, features must be numeric and labels numeric and finite. A partition ends at its first bad row
+with a :class:`BadRow` (no task fails, so Spark retries nothing); the driver raises a ValueError
+naming the lowest bad row's global index and column.
+
+**Epoch layout** (:class:`EpochLayout`, per-iteration jobs mode). For epoch ``e``, global batch
+``k`` is positions ``k*B .. (k+1)*B`` of :class:`~bigdl_runtime.train.trainer.EpochOrder` ``(e)``
+(LocalTrainer's order). One shuffle, built once per epoch on first use, sends every sample of
+batch ``k`` with id ``p`` mod ``N`` (all in base partition ``p``) to shuffle partition ``k*N + p``,
+as :data:`Piece` s. The shuffle output is not cached: its files are the layout. Iteration ``k``
+runs on an RDD of just partitions ``kN .. kN+N-1`` (a ``PartitionPruningRDD``), whose tasks fetch
+only their own shuffle blocks; :func:`batch_share` puts a task's pieces in batch order. So an
+iteration reads its batch and nothing else, and each epoch reads the dataset once (the map stage,
+which runs inside the epoch's first iteration job). Lost shuffle files are rewritten by Spark from
+the blocks; the map side is deterministic, so a retry reads the same samples.
 
 Accepted inputs:
     - a DataFrame with ``features_col`` (an array column, possibly nested, or an
@@ -27,21 +46,29 @@ Accepted inputs:
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
-from pyspark import RDD, StorageLevel
+from pyspark import RDD, Broadcast, StorageLevel
+from pyspark.serializers import BatchedSerializer, CPickleSerializer, pack_long
 from pyspark.sql import DataFrame, SparkSession
 
-from ..train.trainer import _as_inputs
-from .errors import tagged, worker_errors
+from ..train.trainer import EpochOrder, _as_inputs
+from .errors import TaskError, tagged, worker_errors
 
+#: Largest record of the cached blocks, in bytes of arrays (one sample larger than this is a record of its own).
+RECORD_BYTES = 4 << 20
+
+#: One record: ``(ids, xs, y)``, see the module doc.
 Block = tuple[np.ndarray, tuple[np.ndarray, ...], "np.ndarray | None"]
+#: Some samples of one (iteration, partition) share of the epoch layout: ``(epoch positions, ids, xs, y)``.
+Piece = tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...], "np.ndarray | None"]
 
 
 class BadRow(NamedTuple):
-    """What a partition holds instead of a block when one of its rows is invalid."""
+    """What ends a partition at its first invalid row."""
 
     row: int
     message: str
@@ -49,7 +76,7 @@ class BadRow(NamedTuple):
 
 @dataclass
 class Blocks:
-    """One :data:`Block` per partition of ``rdd`` and the total sample count ``size``."""
+    """Records (:data:`Block`) in the ``num_partitions`` partitions of ``rdd``, and the total sample count ``size``."""
 
     rdd: RDD
     size: int
@@ -64,38 +91,42 @@ class Blocks:
 
 def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: int | None = None,
               features_col: str | Sequence[str] = "features", label_col: str | None = "label",
-              labels: bool = True, what: str = "data") -> Blocks:
+              labels: bool = True, what: str = "data", record_bytes: int = RECORD_BYTES) -> Blocks:
     """Convert ``data`` (DataFrame, RDD or numpy arrays, see the module doc) into validated, cached blocks.
 
     Args:
         data: the samples; for numpy input the features ``x``.
         y: labels for numpy input (must be None otherwise).
         spark: the session (numpy input is parallelized through it).
-        num_partitions: partitions of the result; None keeps an RDD's or
-            DataFrame's partitioning (no shuffle) and uses the default
-            parallelism for numpy input.
+        num_partitions: partitions of the result (sample ``i`` in partition
+            ``i % num_partitions``); None keeps an RDD's or DataFrame's
+            partitioning (no shuffle) and uses the default parallelism for numpy input.
         features_col, label_col: DataFrame columns.
         labels: False reads features only (labels are None in the blocks).
         what: names the data in errors (``"fit data"``, ``"validation data"``).
+        record_bytes: the largest record, in bytes of arrays.
 
     Returns:
-        the blocks, kept in memory (``unpersist()`` them when done); building
-        them runs one Spark job, which validates every row.
+        the blocks, cached (``unpersist()`` them when done); building them
+        runs one Spark job, which validates every row.
     """
     sc = spark.sparkContext
     if num_partitions is not None and num_partitions < 1:
         raise ValueError(f"{what}: num_partitions must be >= 1, got {num_partitions}")
+    if record_bytes < 1:
+        raise ValueError(f"{what}: record_bytes must be >= 1, got {record_bytes}")
     if isinstance(data, (DataFrame, RDD)):
         if y is not None:
             raise ValueError(f"{what}: y is only for numpy input; a DataFrame or RDD carries its labels")
         rows, columns = _rows(data, features_col, label_col if labels else None, what)
-        rdd = _rows_to_blocks(rows, columns, labels, num_partitions, what)
+        rdd = _rows_to_blocks(rows, columns, labels, num_partitions, record_bytes, what)
     else:
-        rdd = _arrays_to_blocks(sc, data, y, labels, num_partitions or sc.defaultParallelism, what)
-    rdd = rdd.persist(StorageLevel.MEMORY_ONLY)
+        rdd = _arrays_to_blocks(sc, data, y, labels, num_partitions or sc.defaultParallelism, record_bytes, what)
+    rdd = rdd.persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        census = functools.partial(_census, num_partitions=num_partitions)
         with worker_errors():
-            found = rdd.map(lambda block: block if isinstance(block, BadRow) else len(block[0])).collect()
+            found = rdd.mapPartitionsWithIndex(tagged(census)).collect()
         bad = [b for b in found if isinstance(b, BadRow)]
         if bad:
             raise ValueError(min(bad).message)
@@ -107,8 +138,45 @@ def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: 
     return Blocks(rdd, int(sum(found)))
 
 
+def _census(partition: int, records: Iterable[Block | BadRow], num_partitions: int | None) -> Iterator[int | BadRow]:
+    """A partition's sample count, or the BadRow that ends it; checks that sample ``i`` is in partition ``i % N``."""
+    count = 0
+    for record in records:
+        if isinstance(record, BadRow):
+            yield record
+            return
+        ids = record[0]
+        if num_partitions is not None and ids.size and np.any(ids % num_partitions != partition):
+            stray = int(ids[np.argmax(ids % num_partitions != partition)])
+            raise RuntimeError(f"internal error: partition {partition} of {num_partitions} holds sample {stray}, "
+                               f"which belongs to partition {stray % num_partitions}")
+        count += ids.size
+    yield count
+
+
+def _rows_per_record(row_bytes: int, record_bytes: int) -> int:
+    return max(1, record_bytes // max(1, row_bytes))
+
+
+def _streamed(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """:func:`~bigdl_runtime.spark.errors.tagged` for a task that yields a partition's records.
+
+    The records stream out one by one instead of being collected in a list
+    first, so a partition never has to fit in the Python worker's memory.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from fn(*args, **kwargs)
+        except Exception as err:
+            raise TaskError(err) from err
+
+    return wrapper
+
+
 # ------------------------------------------------------------------ numpy input
-def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, what: str) -> RDD:
+def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, record_bytes: int, what: str) -> RDD:
     xs = [_feature_dtype(a) for a in _as_inputs(x, f"{what} x")]
     n = xs[0].shape[0]
     if labels:
@@ -120,11 +188,15 @@ def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, what: s
         bad = _not_finite(y)
         if bad is not None:
             raise ValueError(f"{what}: row {bad}: label is not finite")
-    blocks = []
-    for p in range(n_out):
-        ids = np.arange(p, n, n_out, dtype=np.int64)
-        blocks.append((ids, tuple(a[ids] for a in xs), y[ids] if labels else None))
-    return sc.parallelize(blocks, n_out)
+    row_bytes = sum(a[:1].nbytes for a in xs) + (y[:1].nbytes if labels else 0)
+    # the same number of records in every partition (the largest partition's count), so that after
+    # one record per slice, coalescing puts slices p*count .. (p+1)*count-1 into partition p
+    count = max(1, math.ceil(math.ceil(n / n_out) / _rows_per_record(row_bytes, record_bytes)))
+    records = [(ids, tuple(a[ids] for a in xs), y[ids] if labels else None)
+               for p in range(n_out) for ids in np.array_split(np.arange(p, n, n_out, dtype=np.int64), count)]
+    # len(records) slices: PySpark pickles each record on its own (batch size 1); coalesce without a
+    # shuffle joins contiguous runs of slices (no locality preferences); _census checks the result
+    return sc.parallelize(records, len(records)).coalesce(n_out)
 
 
 def _feature_dtype(a: np.ndarray) -> np.ndarray:
@@ -170,7 +242,14 @@ def _identity(key: int) -> int:
     return key
 
 
-def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | None, what: str) -> RDD:
+#: feature (shape, dtype) per input column; the label's (shape, dtype) or None
+_Shapes = tuple[tuple[tuple[int, ...], str], ...]
+_LabelSpec = tuple[tuple[int, ...], str] | None
+_Row = tuple[int, tuple[tuple[Any, ...], Any]]
+
+
+def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | None, record_bytes: int,
+                    what: str) -> RDD:
     with worker_errors():
         head = rows.take(1)
     if not head:
@@ -178,19 +257,33 @@ def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | No
     first = head[0]
     firsts = [_as_row_array(v, 0, c, what) for v, c in zip(first[0], columns)]
     shapes = tuple((a.shape, a.dtype.str) for a in firsts)
-    label_shape = np.shape(_as_label(first[1], 0, columns[-1], what)) if labels else None
-    indexed = rows.zipWithIndex().map(lambda pair: (pair[1], pair[0]))
-    if n_out is not None:
-        indexed = indexed.partitionBy(n_out, _identity)
-    build = functools.partial(_build_block, shapes=shapes, label_shape=label_shape, columns=columns, what=what)
-    return indexed.mapPartitions(tagged(build), preservesPartitioning=True)
+    label = np.asarray(_as_label(first[1], 0, columns[-1], what)) if labels else None
+    label_spec = (label.shape, label.dtype.str) if label is not None else None
+    row_bytes = sum(a.nbytes for a in firsts) + (label.nbytes if label is not None else 0)
+    indexed = rows.zipWithIndex().map(lambda pair: (pair[1], pair[0]))  # ascending within each partition
+    if n_out is not None:  # sample i to partition i % N, sorted by PySpark's external sort (spills to disk)
+        indexed = indexed.repartitionAndSortWithinPartitions(n_out, _identity)
+    build = functools.partial(_build_records, shapes=shapes, label_spec=label_spec, columns=columns, what=what,
+                              rows_per_record=_rows_per_record(row_bytes, record_bytes))
+    return indexed.mapPartitions(_streamed(build), preservesPartitioning=True)
 
 
-def _build_block(rows: Iterable[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tuple[tuple[int, ...], str], ...],
-                 label_shape: tuple[int, ...] | None, columns: list[str], what: str) -> Iterator[Block | BadRow]:
-    rows = sorted(rows, key=lambda r: r[0])
+def _build_records(rows: Iterable[_Row], shapes: _Shapes, label_spec: _LabelSpec, columns: list[str], what: str,
+                   rows_per_record: int) -> Iterator[Block | BadRow]:
+    """Rows in ascending index order -> records of ``rows_per_record`` rows (the last one shorter).
+
+    A partition without rows gets one empty record; the first bad row ends the partition with its BadRow.
+    """
+    chunk: list[_Row] = []
+    built = False
     try:
-        yield _block(rows, shapes, label_shape, columns, what)
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == rows_per_record:
+                yield _block(chunk, shapes, label_spec, columns, what)
+                chunk, built = [], True
+        if chunk or not built:
+            yield _block(chunk, shapes, label_spec, columns, what)
     except _RowError as err:
         yield BadRow(err.row, str(err))
 
@@ -201,14 +294,14 @@ class _RowError(ValueError):
         self.row = row
 
 
-def _block(rows: list[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tuple[tuple[int, ...], str], ...],
-           label_shape: tuple[int, ...] | None, columns: list[str], what: str) -> Block:
+def _block(rows: list[_Row], shapes: _Shapes, label_spec: _LabelSpec, columns: list[str], what: str) -> Block:
+    """One record; rows are checked in order, so a _RowError names the lowest bad row."""
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    xs = []
-    for j, ((shape, dtype), column) in enumerate(zip(shapes, columns)):
-        x = np.empty((len(rows), *shape), dtype=dtype)
-        for i, (index, (features, _)) in enumerate(rows):
-            value = _as_row_array(features[j], index, column, what)
+    xs = [np.empty((len(rows), *shape), dtype=dtype) for shape, dtype in shapes]
+    values = []
+    for i, (index, (features, label)) in enumerate(rows):
+        for x, (shape, _), column, feature in zip(xs, shapes, columns, features):
+            value = _as_row_array(feature, index, column, what)
             if value.shape != shape:
                 raise _RowError(index, f"{what}: row {index}, column '{column}': feature shape {value.shape} "
                                        f"differs from row 0's {shape}")
@@ -216,17 +309,16 @@ def _block(rows: list[tuple[int, tuple[tuple[Any, ...], Any]]], shapes: tuple[tu
                 raise _RowError(index, f"{what}: row {index}, column '{column}': {value.dtype} features where "
                                        f"row 0 has {x.dtype} ones (integer ids and real values do not mix)")
             x[i] = value
-        xs.append(x)
-    y = None
-    if label_shape is not None:
-        values = []
-        for index, (_, label) in rows:
+        if label_spec is not None:
             value = _as_label(label, index, columns[-1], what)
-            if np.shape(value) != label_shape:
+            if np.shape(value) != label_spec[0]:
                 raise _RowError(index, f"{what}: row {index}, column '{columns[-1]}': label shape "
-                                       f"{np.shape(value)} differs from row 0's {label_shape}")
+                                       f"{np.shape(value)} differs from row 0's {label_spec[0]}")
             values.append(value)
-        y = np.array(values).reshape(len(rows), *label_shape)
+    y = None
+    if label_spec is not None:
+        shape, dtype = label_spec
+        y = np.array(values).reshape(len(rows), *shape) if values else np.empty((0, *shape), dtype)
     return ids, tuple(xs), y
 
 
@@ -256,3 +348,134 @@ def _as_label(value: Any, index: int, column: str, what: str) -> Any:
     if not np.isfinite(array).all():
         raise _RowError(index, f"{what}: row {index}, column '{column}': label {value!r} is not finite")
     return array if array.ndim else array.item()
+
+
+# ------------------------------------------------------------------ epoch layout
+class EpochLayout:
+    """The training blocks laid out per epoch so that an iteration reads only its own samples (module doc).
+
+    Args:
+        blocks: the training blocks, sample ``i`` in partition ``i % N``.
+        batch_size: the global batch size ``B``.
+        order: the epochs' sample orders (the trainer's, so batches match LocalTrainer's).
+        buffer_bytes: a map task writes its buffered pieces to the shuffle whenever
+            they reach this many bytes (bounds its memory and every shuffle record).
+
+    Examples:
+        >>> layout = EpochLayout(blocks, 32, EpochOrder(blocks.size, seed, True))
+        >>> shares = layout.shares(epoch=1, index=0)   # N partitions: batch 0's samples, by id mod N
+        >>> shares.mapPartitionsWithIndex(lambda p, pieces: [batch_share(pieces)]).collect()
+    """
+
+    def __init__(self, blocks: Blocks, batch_size: int, order: EpochOrder, buffer_bytes: int = RECORD_BYTES) -> None:
+        self.blocks, self.batch_size, self.order, self.buffer_bytes = blocks, batch_size, order, buffer_bytes
+        self.num_partitions = blocks.num_partitions
+        #: iterations (global batches) per epoch
+        self.iterations = math.ceil(blocks.size / batch_size)
+        self._epoch: int | None = None
+        self._shuffled: RDD | None = None
+        self._shuffle_id: int | None = None
+        self._positions: Broadcast | None = None
+
+    def shares(self, epoch: int, index: int) -> RDD:
+        """Batch ``index`` (0-based within ``epoch``) as ``N`` partitions of :data:`Piece` s.
+
+        Partition ``p`` holds the batch's samples with id ``p`` mod ``N``
+        (possibly none); a job on it runs ``N`` tasks and reads only their
+        shuffle blocks. The epoch's shuffle is set up on the first call for
+        ``epoch`` (the previous epoch's files are deleted then); its map stage
+        runs within the first job that reads it.
+        """
+        if not 0 <= index < self.iterations:
+            raise ValueError(f"batch index {index} outside the epoch's {self.iterations} batches")
+        if epoch != self._epoch:
+            self._build(epoch)
+        start = index * self.num_partitions
+        return _partitions(self._shuffled, start, start + self.num_partitions)
+
+    def unpersist(self) -> None:
+        """Delete the current epoch's shuffle files and position broadcast (a later call rebuilds them)."""
+        if self._shuffle_id is not None:
+            sc = self.blocks.rdd.context
+            cleaner = sc._jsc.sc().cleaner()
+            if cleaner.isDefined():  # else (spark.cleaner.referenceTracking=false) they go with the application
+                cleaner.get().doCleanupShuffle(self._shuffle_id, False)
+        if self._positions is not None:
+            self._positions.destroy()
+        self._epoch = self._shuffled = self._shuffle_id = self._positions = None
+
+    def _build(self, epoch: int) -> None:
+        self.unpersist()
+        sc = self.blocks.rdd.context
+        n = self.blocks.size
+        order = self.order(epoch)
+        positions = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
+        positions[order] = np.arange(n)
+        self._positions = sc.broadcast(positions)
+        write = functools.partial(_write_pieces, positions=self._positions, batch_size=self.batch_size,
+                                  num_partitions=self.num_partitions, buffer_bytes=self.buffer_bytes)
+        keyed = self.blocks.rdd.mapPartitions(_streamed(write))
+        keyed._bypass_serializer = True  # we yield (key, pickled value) byte strings, as RDD.partitionBy does
+        jvm = sc._jvm
+        pairs = jvm.PairwiseRDD(keyed._jrdd.rdd()).asJavaPairRDD()
+        shuffled = pairs.partitionBy(jvm.PythonPartitioner(self.iterations * self.num_partitions, id(_identity)))
+        self._shuffle_id = shuffled.rdd().dependencies().head().shuffleId()
+        self._shuffled = RDD(jvm.PythonRDD.valueOfPair(shuffled), sc, BatchedSerializer(CPickleSerializer()))
+        self._epoch = epoch
+
+
+def _write_pieces(records: Iterable[Block], positions: Broadcast, batch_size: int, num_partitions: int,
+                  buffer_bytes: int) -> Iterator[bytes]:
+    """Map side of the epoch layout: cut each record into pieces by destination ``k*N + id % N``.
+
+    Yields alternating ``pack_long(destination)`` and pickled lists of pieces
+    (what Spark's ``PairwiseRDD`` reads); buffered pieces are written whenever
+    they reach ``buffer_bytes``.
+    """
+    where = positions.value
+    pickle = CPickleSerializer()
+    buckets: dict[int, list[Piece]] = {}
+    buffered = 0
+    for ids, xs, y in records:
+        if not ids.size:
+            continue
+        pos = where[ids].astype(np.int64)
+        destination = pos // batch_size * num_partitions + ids % num_partitions
+        by_destination = np.argsort(destination, kind="stable")
+        sorted_destination = destination[by_destination]
+        starts = np.flatnonzero(np.diff(sorted_destination, prepend=-1))
+        for take in np.split(by_destination, starts[1:]):
+            piece = (pos[take], ids[take], tuple(x[take] for x in xs), None if y is None else y[take])
+            buckets.setdefault(int(destination[take[0]]), []).append(piece)
+            buffered += sum(a.nbytes for a in (*piece[:2], *piece[2])) + (0 if y is None else piece[3].nbytes)
+        if buffered >= buffer_bytes:
+            yield from _flush(buckets, pickle)
+            buffered = 0
+    yield from _flush(buckets, pickle)
+
+
+def _flush(buckets: dict[int, list[Piece]], pickle: CPickleSerializer) -> Iterator[bytes]:
+    for destination, pieces in buckets.items():
+        yield pack_long(destination)
+        yield pickle.dumps(pieces)
+    buckets.clear()
+
+
+def _partitions(rdd: RDD, start: int, stop: int) -> RDD:
+    """Partitions ``start .. stop-1`` of ``rdd`` as an RDD of their own (a job on it runs only their tasks)."""
+    jvm = rdd.context._jvm
+    wanted = getattr(jvm.scala.collection.immutable, "Range$Exclusive")(start, stop, 1).toSet()  # Int => Boolean
+    pruned = jvm.org.apache.spark.rdd.PartitionPruningRDD.create(rdd._jrdd.rdd(), wanted)
+    return RDD(pruned.toJavaRDD(), rdd.context, rdd._jrdd_deserializer)
+
+
+def batch_share(pieces: Iterable[Piece]) -> Block | None:
+    """A share's pieces as one record in batch order (by epoch position), or None when there are none."""
+    pieces = list(pieces)
+    if not pieces:
+        return None
+    order = np.argsort(np.concatenate([p[0] for p in pieces]))
+    ids = np.concatenate([p[1] for p in pieces])[order]
+    xs = tuple(np.concatenate([p[2][j] for p in pieces])[order] for j in range(len(pieces[0][2])))
+    y = None if pieces[0][3] is None else np.concatenate([p[3] for p in pieces])[order]
+    return ids, xs, y

@@ -4,8 +4,12 @@ One iteration (see "One distributed iteration" in the design notes):
 
 1. the driver broadcasts the flat weight vector (``model.flatten_parameters()``),
    the float buffers and the global ids of the iteration's mini-batch;
-2. one Spark job: each of the ``N`` partitions of the cached training blocks
-   takes its samples of the batch, runs forward and backward on its worker's
+2. one Spark job of ``N`` training tasks: task ``p`` reads the batch's samples
+   with id ``p`` mod ``N`` (and nothing else) from the epoch layout
+   (:class:`~bigdl_runtime.spark.data.EpochLayout`: once per epoch, a shuffle of
+   the cached training blocks puts each (iteration, partition) share of the
+   epoch's batches in a shuffle partition of its own, and the iteration's job
+   runs on just its ``N`` of them), runs forward and backward on its worker's
    cached model replica and contributes its share of the batch-mean gradient;
    the contributions are summed by a reduce-scatter through the shuffle
    (``sync="shuffle"``) or by ``treeAggregate`` (``sync="tree"``), see
@@ -14,7 +18,9 @@ One iteration (see "One distributed iteration" in the design notes):
 3. the driver writes the sum into the model's flat gradient, the averaged
    buffers into its buffers, and applies the optimizer.
 
-The global batches are LocalTrainer's (:class:`~bigdl_runtime.train.trainer.EpochOrder`
+Per-iteration work and bytes follow the batch and the model, not the dataset: the
+dataset is read once per epoch (by the layout's map stage, in the epoch's first
+iteration job). The global batches are LocalTrainer's (:class:`~bigdl_runtime.train.trainer.EpochOrder`
 with the same seed), so both trainers reach the same weights up to float32
 summation order. Batch normalisation computes its batch statistics over each
 partition's part of the batch (as in BigDL); the running statistics are
@@ -56,7 +62,7 @@ from ..train.trainer import EpochOrder, History, MetricSpec, TrainingLoop, end_t
 from ..train.triggers import EveryEpoch, TrainState, Trigger
 from . import worker
 from .allreduce import COMPRESSIONS, Reduced, reduce_scatter, tree_reduce
-from .data import Blocks, to_blocks
+from .data import Blocks, EpochLayout, to_blocks
 from .errors import worker_errors
 from .gang_driver import DEFAULT_TIMEOUT, GangSettings, fit_gang
 from .hadoop_fs import filesystem_for
@@ -165,6 +171,7 @@ class DistributedTrainer:
         blocks = self._blocks(data, y, self.num_partitions, "fit data", **columns)
         val_blocks: Blocks | None = None
         run: _Run | None = None
+        layout: EpochLayout | None = None
         try:
             if validation is not None:
                 val_blocks = self._blocks(*_validation_pair(validation), None, "validation data", **columns)
@@ -190,13 +197,12 @@ class DistributedTrainer:
                 return fit_gang(self.spark, self.model, self.loss, self.optimizer, run.spec, blocks, val_blocks,
                                 history, settings, meter)
 
+            layout = EpochLayout(blocks, batch_size, order)
+
             def step(state: TrainState) -> tuple[float, int, dict[str, float]]:
                 batch = order(state.epoch)[state.epoch_records:state.epoch_records + batch_size]
-                reduced, wall = self._iteration(blocks, run, flat_w, batch, state.iteration + 1, shuffle_seed)
-                if reduced.samples != batch.size:
-                    raise RuntimeError(f"iteration {state.iteration + 1}: the partitions hold {reduced.samples} of "
-                                       f"the batch's {batch.size} samples; the input's row order changed when a "
-                                       "lost block was recomputed (cache or checkpoint a non-deterministic input)")
+                shares = layout.shares(state.epoch, state.epoch_records // batch_size)
+                reduced, wall = self._iteration(shares, run, flat_w, batch, state.iteration + 1, shuffle_seed)
                 flat_g[...] = reduced.grad
                 worker.set_float_buffers(self.model, reduced.extras[1:])
                 self.optimizer.step()
@@ -224,21 +230,22 @@ class DistributedTrainer:
             self.model.train()
             return loop.run(step)
         finally:
-            for owned in (blocks, val_blocks, run):
+            for owned in (layout, blocks, val_blocks, run):
                 if owned is not None:
                     owned.unpersist()
 
-    def _iteration(self, blocks: Blocks, run: "_Run", flat_w: np.ndarray, batch: np.ndarray, iteration: int,
+    def _iteration(self, shares: RDD, run: "_Run", flat_w: np.ndarray, batch: np.ndarray, iteration: int,
                    seed: int) -> tuple[Reduced, float]:
-        """One Spark job: the summed contributions and the job's wall time."""
+        """One Spark job over the batch's ``shares`` (:meth:`EpochLayout.shares`): the summed contributions and
+        the job's wall time."""
         tic = time.perf_counter()
         weights = self.spark.sparkContext.broadcast((flat_w, worker.float_buffers(self.model), batch))
         try:
-            spec = worker.StepSpec(run.spec, weights, iteration, seed)
-            contributions = blocks.rdd.mapPartitionsWithIndex(functools.partial(worker.gradient, spec=spec))
+            spec = worker.StepSpec(run.spec, weights, iteration, seed, self.num_partitions)
+            contributions = shares.mapPartitionsWithIndex(functools.partial(worker.gradient, spec=spec))
             with worker_errors():
-                if self.sync_mode(blocks.num_partitions) == "shuffle":
-                    reduced = reduce_scatter(contributions, blocks.num_partitions, self.compress)
+                if self.sync_mode(self.num_partitions) == "shuffle":
+                    reduced = reduce_scatter(contributions, self.num_partitions, self.compress)
                 else:
                     reduced = tree_reduce(contributions, self.compress)
         finally:

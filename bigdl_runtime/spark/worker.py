@@ -9,10 +9,15 @@ keyed by the run id; Spark reuses Python workers across tasks
 broadcast weights into the cached flat vector. A fresh worker (e.g. after a
 task failure) rebuilds the replica from the broadcast.
 
+A training task (:func:`gradient`) reads its share of the iteration's global
+batch from the epoch layout (:class:`~bigdl_runtime.spark.data.EpochLayout`):
+exactly the batch's samples whose id is its partition mod N, in batch order,
+and nothing else of the dataset. It checks their ids against the broadcast batch.
+
 Determinism: a training task seeds the runtime RNG (dropout) from
 ``(seed, iteration, partition)`` and loads weights and buffers from the
-iteration's broadcast, so a retried task computes exactly what the first
-attempt would have, on any worker.
+iteration's broadcast, and its share comes from a deterministic shuffle, so a
+retried task computes exactly what the first attempt would have, on any worker.
 
 Test hook (fault injection): if the job's local property
 ``spark.bigdl.test.failOnce`` (set on the driver with
@@ -40,7 +45,7 @@ from ..serialization import model_from_bytes
 from ..train.metrics import Metric, get_metric
 from ..train.trainer import forward_backward
 from .allreduce import Contribution
-from .data import Block
+from .data import Block, Piece, batch_share
 from .errors import tagged
 
 FAIL_ONCE = "spark.bigdl.test.failOnce"
@@ -117,15 +122,18 @@ class StepSpec:
     weights: Broadcast
     iteration: int           # 1-based number of the iteration being computed
     seed: int
+    num_partitions: int      # N: partition p's share is the batch's ids equal to p mod N
 
 
 @tagged
-def gradient(partition: int, blocks: Iterable[Block], spec: StepSpec) -> Iterator[Contribution]:
+def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterator[Contribution]:
     """The training task: this partition's weighted share of the global batch's mean gradient.
 
-    The partition's samples of the batch are found by ``np.searchsorted`` in
-    its sorted ids; the loss is averaged over them, and gradient, loss and
-    buffers are scaled by ``n_local / n_batch`` (the loss by 1 for a
+    ``pieces`` are the partition's share of the batch in the epoch layout (the
+    batch's samples with id ``partition`` mod N; :func:`~bigdl_runtime.spark.data.batch_share`
+    puts them in batch order); their ids must be exactly those of the broadcast
+    batch, else the task fails. The loss is averaged over them, and gradient,
+    loss and buffers are scaled by ``n_local / n_batch`` (the loss by 1 for a
     ``reduction="sum"`` loss), so summing over partitions gives the global
     batch's values. A partition without samples in the batch contributes zeros.
     """
@@ -133,28 +141,27 @@ def gradient(partition: int, blocks: Iterable[Block], spec: StepSpec) -> Iterato
     rep = replica(spec.run)
     weights, buffers, batch = spec.weights.value
     rep.load(weights, buffers)
-    [(ids, xs, y)] = list(blocks)  # drain the input: Spark reuses a Python worker only if it read it all
-    local = _locate(ids, batch)
-    share = local.size / batch.size
+    share = batch_share(pieces)  # drains the input: Spark reuses a Python worker only if it read it all
+    expected = batch[batch % spec.num_partitions == partition]
+    ids = share[0] if share is not None else expected[:0]
+    if not np.array_equal(ids, expected):
+        raise RuntimeError(f"iteration {spec.iteration}, partition {partition}: the epoch layout holds "
+                           f"{ids.size} samples of this share ({np.intersect1d(ids, expected).size} of them right) "
+                           f"where the batch has {expected.size}; the input's row order changed when a lost "
+                           "block was recomputed (cache or checkpoint a non-deterministic input)")
+    share_of_batch = ids.size / batch.size
     grad, extras = np.zeros_like(rep.flat_g), np.zeros(1 + buffers.size, np.float64)
     tic = time.perf_counter()
-    if local.size:
+    if ids.size:
+        _, xs, y = share
         random.manual_seed(task_seed(spec.seed, spec.iteration, partition))
         rep.model.train()
-        value = forward_backward(rep.model, rep.loss, [x[local] for x in xs], y[local])
-        loss_share = 1.0 if getattr(rep.loss, "reduction", "mean") == "sum" else share
+        value = forward_backward(rep.model, rep.loss, list(xs), y)
+        loss_share = 1.0 if getattr(rep.loss, "reduction", "mean") == "sum" else share_of_batch
         grad = rep.flat_g * np.float32(loss_share)
         extras[0] = value * loss_share
-        extras[1:] = float_buffers(rep.model) * share
-    yield Contribution(partition, grad, extras, time.perf_counter() - tic, int(local.size))
-
-
-def _locate(ids: np.ndarray, batch: np.ndarray) -> np.ndarray:
-    """Positions in sorted ``ids`` of the elements of ``batch`` present there, in batch order."""
-    if ids.size == 0:
-        return np.zeros(0, np.int64)
-    pos = np.minimum(np.searchsorted(ids, batch), ids.size - 1)
-    return pos[ids[pos] == batch]
+        extras[1:] = float_buffers(rep.model) * share_of_batch
+    yield Contribution(partition, grad, extras, time.perf_counter() - tic, int(ids.size))
 
 
 def _maybe_fail(iteration: int, partition: int) -> None:
@@ -191,7 +198,7 @@ def _eval_replica(spec: EvalSpec) -> Replica:
 
 @tagged
 def metric_states(blocks: Iterable[Block], spec: EvalSpec) -> Iterator[list[Any]]:
-    """The validation task: each metric's mergeable ``state()`` over this partition, batch by batch."""
+    """The validation task: each metric's mergeable ``state()`` over this partition's records, batch by batch."""
     rep = _eval_replica(spec)
     metrics = [get_metric(m, loss=rep.loss) for m in spec.metrics]
     for _, xs, y in blocks:
@@ -204,7 +211,7 @@ def metric_states(blocks: Iterable[Block], spec: EvalSpec) -> Iterator[list[Any]
 
 @tagged
 def predictions(blocks: Iterable[Block], spec: EvalSpec) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The prediction task: ``(global ids, outputs)`` of this partition's samples."""
+    """The prediction task: ``(global ids, outputs)`` of each non-empty record of this partition."""
     rep = _eval_replica(spec)
     for ids, xs, _ in blocks:
         if ids.size:

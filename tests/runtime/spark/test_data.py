@@ -1,16 +1,23 @@
 """to_blocks: numpy arrays, DataFrames (array, nested array, Vector and multi-column features) and
-RDDs become one (sorted ids, float32 or int64 features, labels) block per partition; bad rows fail with a
-ValueError naming the row and column."""
+RDDs become partitions of (sorted ids, float32 or int64 features, labels) records of at most record_bytes;
+bad rows fail with a ValueError naming the row and column. EpochLayout: iteration k's job reads exactly the
+samples of global batch k, partition p those with id p mod N, in batch order, and nothing else."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from py4j.protocol import Py4JJavaError
 
-from bigdl_runtime.spark.data import to_blocks
+from bigdl_runtime.spark.data import EpochLayout, _census, batch_share, to_blocks
+from bigdl_runtime.train.trainer import EpochOrder
 
 
 def collect(blocks) -> list:
-    return blocks.rdd.collect()
+    """Each partition's samples as one (ids, xs, y) block: its records concatenated."""
+    return [(np.concatenate([r[0] for r in records]), tuple(np.concatenate([r[1][j] for r in records])
+                                                            for j in range(len(records[0][1]))),
+             None if records[0][2] is None else np.concatenate([r[2] for r in records]))
+            for records in blocks.rdd.glom().collect()]
 
 
 def assemble(blocks) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
@@ -43,7 +50,8 @@ def test_dataframe_nested_array_column_and_more_partitions_than_rows(spark, rng)
     blocks = to_blocks(df, spark=spark, num_partitions=7, features_col="image", label_col="target")
     try:
         assert blocks.size == 5 and blocks.num_partitions == 7
-        assert sum(p[0].size == 0 for p in collect(blocks)) == 2      # empty partitions still hold a block
+        assert sum(p[0].size == 0 for p in collect(blocks)) == 2
+        assert all(len(records) >= 1 for records in blocks.rdd.glom().collect())  # an empty one holds a record
         ids, xs, labels = assemble(blocks)
         np.testing.assert_array_equal(ids, np.arange(5))
         np.testing.assert_array_equal(xs[0], x)
@@ -144,3 +152,120 @@ def test_real_values_in_an_integer_feature_column_name_the_row(spark):
     rdd = spark.sparkContext.parallelize([([1, 2], 0), ([3, 4], 1), ([5.5, 6.0], 0)], 1)
     with pytest.raises(ValueError, match=r"row 2, column 'features': float32 features where row 0 has int64"):
         to_blocks(rdd, spark=spark, num_partitions=1)
+
+
+def record_bytes(record) -> int:
+    return record[0].nbytes + sum(x.nbytes for x in record[1]) + (record[2].nbytes if record[2] is not None else 0)
+
+
+@pytest.mark.parametrize("source", ["numpy", "dataframe"])
+def test_partitions_are_several_small_records_of_consecutive_sorted_ids(spark, rng, source):
+    x, y = rng.standard_normal((23, 3)), rng.integers(0, 4, 23)
+    data = (x, y) if source == "numpy" else (
+        spark.createDataFrame([(a.tolist(), int(b)) for a, b in zip(x, y)], ["features", "label"]), None)
+    # a row is 3 float32 features + one int64 label = 20 bytes: records of at most 3 rows (4 with their ids)
+    blocks = to_blocks(*data, spark=spark, num_partitions=3, record_bytes=64)
+    try:
+        partitions = blocks.rdd.glom().collect()
+        assert blocks.size == 23 and len(partitions) == 3
+        for p, records in enumerate(partitions):
+            assert len(records) >= 2
+            ids = np.concatenate([r[0] for r in records])
+            np.testing.assert_array_equal(ids, np.arange(p, 23, 3))       # sample i in partition i % 3, sorted
+            assert all(record_bytes(r) <= 64 + 3 * 8 for r in records)   # ids ride along: 8 bytes per row
+            for r in records:
+                np.testing.assert_array_equal(r[1][0], x[r[0]].astype(np.float32))
+                np.testing.assert_array_equal(r[2], y[r[0]])
+    finally:
+        blocks.unpersist()
+
+
+def test_a_sample_larger_than_record_bytes_is_a_record_of_its_own(spark, rng):
+    x, y = rng.standard_normal((5, 16)), rng.integers(0, 2, 5)
+    blocks = to_blocks(x, y, spark=spark, num_partitions=2, record_bytes=10)
+    try:
+        assert [[r[0].tolist() for r in records] for records in blocks.rdd.glom().collect()] == [
+            [[0], [2], [4]], [[1], [3], []]]            # equal record counts per partition: the last one pads
+    finally:
+        blocks.unpersist()
+
+
+def test_a_bad_row_in_a_later_record_of_its_partition_is_named(spark):
+    rows = [([0.0, 1.0], 0.0)] * 9
+    rows[7] = ([0.0, 1.0, 2.0], 0.0)                        # partition 1, its 4th record (one row each)
+    df = spark.createDataFrame(rows, "features array<double>, label double")
+    with pytest.raises(ValueError, match=r"^fit data: row 7, column 'features': feature shape \(3,\)"):
+        to_blocks(df, spark=spark, num_partitions=2, what="fit data", record_bytes=16)
+
+
+def test_census_counts_records_and_rejects_a_sample_in_the_wrong_partition():
+    record = (np.array([1, 3]), (np.zeros((2, 1), np.float32),), np.zeros(2))
+    assert list(_census(1, [record, record], num_partitions=2)) == [4]
+    assert list(_census(0, [record], num_partitions=None)) == [2]             # input partitioning: no rule
+    with pytest.raises(RuntimeError, match="partition 0 of 2 holds sample 1, which belongs to partition 1"):
+        list(_census(0, [record], num_partitions=2))
+
+
+def job_stages(spark, group: str) -> list[list[tuple[str, int, int, int]]]:
+    """Per job of ``group`` (in order): its stages' (status, tasks, input bytes, shuffle bytes read)."""
+    sc = spark.sparkContext
+    sc._jsc.sc().listenerBus().waitUntilEmpty()
+    store, jvm, tracker = sc._jsc.sc().statusStore(), sc._jvm, sc.statusTracker()
+    jobs = []
+    for job in sorted(tracker.getJobIdsForGroup(group)):
+        stages = []
+        for stage in sorted(tracker.getJobInfo(job).stageIds):
+            found = store.stageData(stage, False, jvm.java.util.ArrayList(), False,
+                                    sc._gateway.new_array(jvm.double, 0)).iterator()
+            while found.hasNext():
+                data = found.next()
+                stages.append((data.status().toString(), data.numTasks(), data.inputBytes(),
+                               data.shuffleReadBytes()))
+        jobs.append(stages)
+    return jobs
+
+
+def test_epoch_layout_gives_each_iteration_exactly_its_batch_share_in_batch_order(spark, rng):
+    n, batch_size, partitions = 40, 7, 3                            # 6 batches per epoch, the last of 5
+    x, y = rng.standard_normal((n, 2)), rng.integers(0, 5, n)
+    blocks = to_blocks(x, y, spark=spark, num_partitions=partitions, record_bytes=48)   # 2 rows per record
+    order = EpochOrder(n, seed=11, shuffle=True)
+    layout = EpochLayout(blocks, batch_size, order, buffer_bytes=100)
+    sc = spark.sparkContext
+    try:
+        assert layout.iterations == 6
+        for epoch in (1, 2):
+            sc.setJobGroup(f"layout-{epoch}", "epoch layout")
+            for k in range(layout.iterations):
+                shares = layout.shares(epoch, k)
+                got = shares.mapPartitionsWithIndex(lambda p, pieces: [(p, batch_share(pieces))]).collect()
+                batch = order(epoch)[k * batch_size:(k + 1) * batch_size]
+                assert [p for p, _ in got] == list(range(partitions))
+                for p, share in got:
+                    expected = batch[batch % partitions == p]
+                    if expected.size == 0:
+                        assert share is None
+                        continue
+                    ids, (xs,), labels = share
+                    np.testing.assert_array_equal(ids, expected)
+                    np.testing.assert_array_equal(xs, x[expected].astype(np.float32))
+                    np.testing.assert_array_equal(labels, y[expected])
+            if epoch == 1:
+                first = layout.shares(1, 0)
+                sc.setJobGroup("layout-1-again", "epoch 1 layout, still there")
+                first.count()
+            run = [[s for s in stages if s[0] != "SKIPPED"] for stages in job_stages(spark, f"layout-{epoch}")]
+            # the epoch's first job also runs the map stage (reads the blocks: input bytes); later jobs only
+            # read shuffle blocks, and every job runs exactly N tasks, over its batch's partitions
+            assert [len(stages) for stages in run] == [2] + [1] * (layout.iterations - 1)
+            assert all(stages[-1][1] == partitions for stages in run)
+            assert run[0][0][2] > 0 and all(stages[-1][2] == 0 for stages in run)
+        assert [s[0] for s in job_stages(spark, "layout-1-again")[0]] == ["SKIPPED", "COMPLETE"]
+        # laying out epoch 2 deleted epoch 1's shuffle and its position broadcast: reading epoch 1 again would
+        # have to rerun the map stage, which needs that broadcast (with the files there, it would be skipped)
+        with pytest.raises(Py4JJavaError, match=r"Broadcast\(\d+\) after it was destroyed"):
+            first.count()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        layout.unpersist()
+        blocks.unpersist()
