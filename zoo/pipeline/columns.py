@@ -10,13 +10,20 @@ Numbers become a float32 array reshaped to ``featureShape`` when one is set.
 Images become ``(H, W, C)`` uint8 RGB(A) (grey stays one channel) and go
 through the ``featurePreprocessing`` chain (a ``zoo.feature.image`` transformer
 config); without a chain they become float32 ``(C, H, W)`` pixel values.
+
+:meth:`FeatureSpec.decode` does this for a whole Arrow column (scoring, through
+``mapInArrow``); :meth:`FeatureSpec.converter` for one Row's cell (training data).
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
+
+from bigdl_runtime.spark.arrow import BadCell, tensors
 
 #: fields of Spark's image schema (pyspark.ml.image.ImageSchema.imageFields)
 IMAGE_FIELDS = ("origin", "height", "width", "nChannels", "mode", "data")
@@ -40,7 +47,7 @@ class FeatureSpec:
 
     def converter(self) -> Callable[[Any], np.ndarray]:
         """A function cell -> float32 array (builds the preprocessing chain once)."""
-        chain = _build_chain(self.chain) if self.chain else None
+        chain = _chain(self.chain)
 
         def convert(cell: Any) -> np.ndarray:
             if cell is None:
@@ -66,6 +73,109 @@ class FeatureSpec:
 
         return convert
 
+    def decode(self, column: pa.Array) -> np.ndarray:
+        """An Arrow column of cells -> one float32 array ``(rows, *sample shape)``.
+
+        Number cells are decoded without a loop over rows
+        (:func:`bigdl_runtime.spark.arrow.tensors`); so are same-size images
+        without a chain. A chain runs image by image.
+
+        Raises:
+            BadCell: naming the cell's position (and an image's origin).
+        """
+        if pa.types.is_struct(column.type) and set(IMAGE_FIELDS) <= {f.name for f in column.type}:
+            return self._images(column)
+        wanted = f"cannot be reshaped to featureShape {list(self.shape)}" if self.shape else None
+        return tensors(column, self.shape or None, dtype=np.float32, wanted=wanted)
+
+    def _images(self, column: pa.StructArray) -> np.ndarray:
+        n = len(column)
+        if column.null_count:
+            raise BadCell(int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]), "the image is null")
+        origins = column.field("origin")
+        h, w, c, mode = (column.field(f).to_numpy(zero_copy_only=False).astype(np.int64)
+                         for f in ("height", "width", "nChannels", "mode"))
+        known = np.zeros(n, bool)
+        for channels, code in OPENCV_MODES.items():
+            known |= (c == channels) & (mode == code)
+        data = column.field("data")
+        missing = data.is_null().to_numpy(zero_copy_only=False) if data.null_count else np.zeros(n, bool)
+        offsets, raw = _binary_buffers(data)
+        sizes = np.diff(offsets)
+        bad = np.flatnonzero(~known | missing | (sizes != h * w * c))
+        if bad.size:
+            i = int(bad[0])
+            name = origins[i].as_py()
+            if not known[i]:
+                raise BadCell(i, f"image '{name}': mode {mode[i]} with {c[i]} channels is not an 8-bit image "
+                                 f"(supported: {OPENCV_MODES})")
+            if missing[i]:
+                raise BadCell(i, f"image '{name}': the pixel data is null")
+            raise BadCell(i, f"image '{name}': {sizes[i]} bytes of pixels for {h[i]}x{w[i]}x{c[i]}")
+        chain = _chain(self.chain)
+        if chain is None and (h == h[0]).all() and (w == w[0]).all() and (c == c[0]).all():
+            pixels = raw[offsets[0]:offsets[-1]].reshape(n, int(h[0]), int(w[0]), int(c[0]))
+            x = _rgb(pixels).transpose(0, 3, 1, 2).astype(np.float32)
+            if self.shape and x[0].size != int(np.prod(self.shape)):
+                raise BadCell(0, f"image '{origins[0].as_py()}': a sample of shape {x.shape[1:]} ({x[0].size} "
+                                 f"values) cannot be reshaped to featureShape {list(self.shape)}")
+            return x.reshape((n, *self.shape)) if self.shape else x
+        samples = []
+        for i in range(n):  # the chain (resize, crop, ...) transforms one image at a time
+            name = origins[i].as_py()
+            pixels = _rgb(raw[offsets[i]:offsets[i + 1]].reshape(int(h[i]), int(w[i]), int(c[i])))
+            try:
+                x = chain(pixels, name) if chain is not None else pixels.transpose(2, 0, 1)
+            except Exception as err:  # noqa: BLE001 - any failure of the chain is this image's
+                raise BadCell(i, f"image '{name}': {type(err).__name__}: {err}") from None
+            x = np.asarray(x, dtype=np.float32)
+            if self.shape:
+                if x.size != int(np.prod(self.shape)):
+                    raise BadCell(i, f"image '{name}': a sample of shape {x.shape} ({x.size} values) cannot be "
+                                     f"reshaped to featureShape {list(self.shape)}")
+                x = x.reshape(self.shape)
+            elif samples and x.shape != samples[0].shape:
+                raise BadCell(i, f"image '{name}' gives a sample of shape {x.shape}, the first of its batch "
+                                 f"{samples[0].shape}; make them one size (featurePreprocessing or featureShape)")
+            samples.append(x)
+        return np.stack(samples)
+
+
+def is_image_type(data_type: Any) -> bool:
+    """True for a Spark struct type holding Spark's image schema fields."""
+    names = getattr(data_type, "names", None)
+    return names is not None and set(IMAGE_FIELDS) <= set(names)
+
+
+def _binary_buffers(data: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A binary column's value offsets (``len + 1``, absolute in the data buffer) and its data buffer as uint8."""
+    large = pa.types.is_large_binary(data.type)
+    _, offsets, raw = data.buffers()
+    dtype = np.dtype(np.int64 if large else np.int32)
+    offsets = np.frombuffer(offsets, dtype, count=len(data) + 1, offset=data.offset * dtype.itemsize)
+    return offsets.astype(np.int64), (np.frombuffer(raw, np.uint8) if raw is not None else np.zeros(0, np.uint8))
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """``(..., C)`` pixels in BGR(A) order -> RGB(A); grey is left as it is."""
+    if pixels.shape[-1] < 3:
+        return pixels
+    return np.concatenate([pixels[..., 2::-1], pixels[..., 3:]], axis=-1)
+
+
+#: built preprocessing chains, by JSON config (a Python worker keeps them between tasks)
+_CHAINS: "OrderedDict[str, Callable[[np.ndarray, str], np.ndarray]]" = OrderedDict()
+
+
+def _chain(config: str) -> Callable[[np.ndarray, str], np.ndarray] | None:
+    if not config:
+        return None
+    if config not in _CHAINS:
+        _CHAINS[config] = _build_chain(config)
+        while len(_CHAINS) > 8:
+            _CHAINS.popitem(last=False)
+    return _CHAINS[config]
+
 
 def is_image(cell: Any) -> bool:
     """True for a Row in Spark's image schema."""
@@ -86,10 +196,7 @@ def image_to_array(cell: Any) -> np.ndarray:
     data = bytes(cell["data"])
     if len(data) != h * w * c:
         raise ValueError(f"image '{cell['origin']}': {len(data)} bytes of pixels for {h}x{w}x{c}")
-    pixels = np.frombuffer(data, dtype=np.uint8).reshape(h, w, c)
-    if c >= 3:
-        pixels = np.concatenate([pixels[..., 2::-1], pixels[..., 3:]], axis=-1)
-    return pixels
+    return _rgb(np.frombuffer(data, dtype=np.uint8).reshape(h, w, c))
 
 
 def image_row(origin: str, pixels: np.ndarray) -> dict[str, Any]:
@@ -100,8 +207,7 @@ def image_row(origin: str, pixels: np.ndarray) -> dict[str, Any]:
     h, w, c = pixels.shape
     if c not in OPENCV_MODES:
         raise ValueError(f"image '{origin}': {c} channels; Spark's image schema holds 1, 3 or 4")
-    if c >= 3:
-        pixels = np.concatenate([pixels[..., 2::-1], pixels[..., 3:]], axis=-1)
+    pixels = _rgb(pixels)  # the swap is its own inverse: RGB(A) -> BGR(A)
     return {"origin": origin, "height": h, "width": w, "nChannels": c, "mode": OPENCV_MODES[c],
             "data": bytearray(np.ascontiguousarray(pixels).tobytes())}
 

@@ -1,19 +1,31 @@
 """Spark-scale inference: score a DataFrame or an RDD with a model in one call.
 
 ``predict(model, df)`` returns ``df`` with one more column, computed on the
-workers by a ``mapPartitions`` when an action runs (lazy, like a Spark ML
-transformer). The model travels once, as model-file bytes (our protobuf
-format, never pickle) in a broadcast keyed by a hash of those bytes, so
-scoring the same model again reuses both the broadcast and the workers'
-copies. Each Python worker rebuilds the model on first use and keeps it in the
-runtime's replica cache (:func:`bigdl_runtime.spark.worker.replica`, the one the
-distributed trainer uses), so later tasks and later calls skip the rebuild.
-Rows are fed ``batch_size`` at a time in evaluation mode, to the model as
+workers by a ``mapInArrow`` when an action runs (lazy, like a Spark ML
+transformer). Rows cross between the JVM and the Python workers only as Arrow
+batches: the features column is decoded to numpy with no Python loop over rows
+(:mod:`bigdl_runtime.spark.arrow`: array, nested-array, ml Vector or number
+columns), and the output comes back as an Arrow column next to the batch's own
+columns. The model travels once, as model-file bytes (our protobuf format,
+never pickle) in a broadcast keyed by a hash of those bytes, so scoring the
+same model again reuses both the broadcast and the workers' copies. Each Python
+worker rebuilds the model on first use and keeps it in the runtime's replica
+cache (:func:`bigdl_runtime.spark.worker.replica`, the one the distributed
+trainer uses), so later tasks and later calls skip the rebuild. Rows are fed
+``batch_size`` at a time in evaluation mode, to the model as
 :func:`~bigdl_runtime.nn.fuse.fuse_for_inference` fuses it (batch norms folded
 into convolutions, ReLUs into the convolutions before them; ``fuse=False``
 scores the model as it is); partitioning, row order and every other column are
-kept. (pandas / pyarrow are not dependencies of this project, so batching goes
-through the RDD API rather than ``mapInArrow``.)
+kept.
+
+Memory per Python worker: one Arrow batch (Spark's
+``spark.sql.execution.arrow.maxRecordsPerBatch`` rows, 10,000 by default, and at
+most ``spark.sql.execution.arrow.maxBytesPerBatch``, 64 MB by default) plus one
+forward pass of ``batch_size`` rows.
+
+:func:`score_dataframe` is the same machinery for other scorers (the NN stages of
+:mod:`zoo.pipeline.model`). An RDD's elements are Python objects already; they are
+stacked ``batch_size`` at a time.
 
 Examples:
     >>> import zoo
@@ -29,21 +41,24 @@ import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from pyspark import RDD, Broadcast, SparkContext
+import pyarrow as pa
+from pyspark import RDD, Broadcast, SparkContext, TaskContext
 from pyspark.ml import Transformer
 from pyspark.ml.linalg import DenseVector, VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.sql import DataFrame
-from pyspark.sql.types import ArrayType, DataType, DoubleType, FloatType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import (ArrayType, BooleanType, DataType, DoubleType, FloatType, LongType, NumericType,
+                               StringType, StructField, StructType, UserDefinedType)
 
 from bigdl_runtime.nn.fuse import fuse_for_inference
 from bigdl_runtime.nn.module import Module
 from bigdl_runtime.serialization import load_model, model_to_bytes
 from bigdl_runtime.spark import worker
+from bigdl_runtime.spark.arrow import BadCell, list_column, tensors, vector_column
 
 OUTPUTS = ("vector", "array", "label", "scalar")
 #: broadcasts kept on the driver (the newest models scored); older ones are unpersisted
@@ -85,13 +100,151 @@ def ship(model: Module, sc: SparkContext) -> ShippedModel:
     return found
 
 
-# ------------------------------------------------------------------ rows -> arrays
+# ------------------------------------------------------------------ DataFrames: Arrow batches
 class BadRowError(ValueError):
     """A row whose features cannot be fed to the model; the message names the row."""
 
 
+@dataclass(frozen=True)
+class ArrowInput:
+    """One model input: the column at ``position`` of each Arrow batch, and how it becomes an array.
+
+    ``decode(column) -> (rows, *shape) array`` raises :class:`~bigdl_runtime.spark.arrow.BadCell`
+    naming the bad cell's position in the column.
+    """
+
+    position: int
+    column: str
+    decode: Callable[[pa.Array], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ArrowScoring:
+    """What every scoring task needs (picklable): the model, its inputs, how its outputs become columns.
+
+    ``encode(outputs) -> [column, ...]`` gives one Arrow array per new column (named ``names``).
+    """
+
+    what: str                         # who scores, for errors ("predict", "NNModel", ...)
+    model: ShippedModel
+    inputs: tuple[ArrowInput, ...]
+    encode: Callable[[np.ndarray], list[pa.Array]]
+    names: tuple[str, ...]
+    batch_size: int
+
+
+def score_dataframe(df: DataFrame, scoring: ArrowScoring, fields: Sequence[StructField]) -> DataFrame:
+    """``df`` with the new columns ``fields`` computed by ``scoring`` (lazy; one ``mapInArrow``).
+
+    Arrow batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows, at most
+    ``spark.sql.execution.arrow.maxBytesPerBatch`` bytes) reach each task's Python
+    worker; their rows go through the model ``batch_size`` at a time (a forward
+    pass may span two Arrow batches) and come back as Arrow batches holding all of
+    ``df``'s columns plus the new ones. Partitioning and row order are kept.
+    """
+    schema = StructType([*df.schema.fields, *fields])
+    return df.mapInArrow(functools.partial(_score_batches, scoring=scoring), schema)
+
+
+def _score_batches(batches: Iterable[pa.RecordBatch], scoring: ArrowScoring) -> Iterator[pa.RecordBatch]:
+    """The task: slices of the partition's Arrow batches, ``batch_size`` rows per forward pass, in row order."""
+    context = TaskContext.get()
+    partition = context.partitionId() if context is not None else 0
+    model: Module | None = None
+    offset = 0                                         # the partition's rows scored so far
+    pending: list[tuple[pa.RecordBatch, list[np.ndarray]]] = []
+    rows = 0                                           # rows in pending
+    for batch in batches:
+        start = 0
+        while start < batch.num_rows:
+            part = batch.slice(start, min(scoring.batch_size - rows, batch.num_rows - start))
+            pending.append((part, _decoded(scoring, part, partition, offset + rows)))
+            rows += part.num_rows
+            start += part.num_rows
+            if rows == scoring.batch_size:
+                model = scoring.model.get() if model is None else model
+                yield from _scored(model, scoring, pending, partition, offset)
+                offset, pending, rows = offset + rows, [], 0
+    if pending:
+        yield from _scored(scoring.model.get() if model is None else model, scoring, pending, partition, offset)
+
+
+def _decoded(scoring: ArrowScoring, part: pa.RecordBatch, partition: int, first: int) -> list[np.ndarray]:
+    arrays = []
+    for item in scoring.inputs:
+        try:
+            arrays.append(item.decode(part.column(item.position)))
+        except BadCell as err:
+            where = f"{scoring.what}: row {first + err.row} of partition {partition}, column '{item.column}'"
+            taken = {i.position for i in scoring.inputs}
+            others = {name: part.column(j)[err.row].as_py() for j, name in enumerate(part.schema.names)
+                      if j not in taken}
+            if others:  # name the row by its other columns, as the user sees it
+                where += f" (row {str(others)[:160]})"
+            raise BadRowError(f"{where}: {err.message}") from None
+    return arrays
+
+
+def _scored(model: Module, scoring: ArrowScoring, pending: list[tuple[pa.RecordBatch, list[np.ndarray]]],
+            partition: int, first: int) -> Iterator[pa.RecordBatch]:
+    """One forward pass over the pending slices; one output batch per slice (its columns + the new ones)."""
+    xs = [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in zip(*(p[1] for p in pending))]
+    n = len(xs[0])
+    try:
+        out = np.asarray(model.forward(*xs))
+    except ValueError as err:
+        raise ValueError(f"{scoring.what}: rows {first}-{first + n - 1} of partition {partition}: the model "
+                         f"rejects input(s) of shape {[x.shape[1:] for x in xs]}: {err}") from None
+    if out.ndim == 0 or out.shape[0] != n:
+        raise ValueError(f"{scoring.what}: the model returns an output of shape {out.shape} for {n} rows; "
+                         "it must give one output per row")
+    try:
+        columns = scoring.encode(out)
+    except ValueError as err:
+        raise ValueError(f"{scoring.what}: rows {first}-{first + n - 1} of partition {partition}: {err}") from None
+    start = 0
+    for part, _ in pending:
+        new = [c.slice(start, part.num_rows) for c in columns]
+        yield pa.RecordBatch.from_arrays([*part.columns, *new], names=[*part.schema.names, *scoring.names])
+        start += part.num_rows
+
+
+@dataclass(frozen=True)
+class _Tensors:
+    """Decodes a predict input column to ``(rows, *shape)`` (int64 for integer features, else float32)."""
+
+    shape: tuple[int, ...]
+
+    def __call__(self, column: pa.Array) -> np.ndarray:
+        size = math.prod(self.shape)
+        return tensors(column, self.shape, wanted=f"the model input is {self.shape} ({size} values)")
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """predict's output column (see :data:`OUTPUTS`) from the model's ``(rows, *out_shape)`` outputs."""
+
+    output: str
+    out_shape: tuple[int, ...]
+    labels: tuple[str, ...] | None
+
+    def __call__(self, out: np.ndarray) -> list[pa.Array]:
+        if self.output != "vector" and out.shape[1:] != self.out_shape:
+            raise ValueError(f"the model's outputs have shape {out.shape[1:]}, the first row's had {self.out_shape}")
+        flat = out.reshape(out.shape[0], -1)
+        if self.output == "vector":
+            return [vector_column(flat)]
+        if self.output == "array":
+            return [list_column(out, pa.float32())]
+        if self.output == "scalar":
+            return [pa.array(flat[:, 0].astype(np.float64))]
+        best = pa.array(flat.argmax(axis=1).astype(np.int64))
+        return [pa.array(self.labels, pa.string()).take(best) if self.labels is not None else best]
+
+
+# ------------------------------------------------------------------ RDDs: elements already in Python
 def _cell_array(cell: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """One features cell (array, nested array or ml Vector) as an array of ``shape``."""
+    """One RDD element (array, nested list or ml Vector) as an array of ``shape``."""
     if cell is None:
         raise BadRowError("features are null")
     if hasattr(cell, "toArray"):
@@ -110,82 +263,60 @@ def _cell_array(cell: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """What every task needs (picklable): the model, where the features are, how to write the output."""
+class _RddJob:
+    """What every RDD task needs (picklable)."""
 
     model: ShippedModel
-    positions: tuple[int, ...]        # feature positions in a row (DataFrame) or in a tuple (multi-input RDD)
-    columns: tuple[str, ...]          # their names, for errors
     shapes: tuple[tuple[int, ...], ...]
     batch_size: int
-    output: str
-    labels: tuple[str, ...] | None
-    rows: bool                        # DataFrame rows (keep the row, add a cell) or RDD elements
+    cells: _Cells
 
 
-def _where(job: _Job, partition: int, offset: int, record: Any, column: str) -> str:
-    text = f"predict: row {offset} of partition {partition}, column '{column}'"
-    if job.rows:  # name the row by its other columns, as the user sees it
-        others = {k: v for k, v in record.asDict().items() if k not in job.columns}
-        if others:
-            text += f" (row {str(others)[:160]})"
-    return text
-
-
-def _features(job: _Job, records: list[Any], partition: int, first: int) -> list[np.ndarray]:
-    inputs = []
-    for position, column, shape in zip(job.positions, job.columns, job.shapes):
-        arrays = []
-        for i, record in enumerate(records):
-            cell = record[position] if job.rows or len(job.positions) > 1 else record
-            try:
-                arrays.append(_cell_array(cell, shape))
-            except BadRowError as err:
-                raise BadRowError(f"{_where(job, partition, first + i, record, column)}: {err}") from None
-        batch = np.stack(arrays)
-        inputs.append(batch if batch.dtype.kind in "if" else batch.astype(np.float32))
-    return inputs
-
-
-def _cells(outputs: np.ndarray, job: _Job) -> list[Any]:
-    """The output cell of each row (see :data:`OUTPUTS`)."""
-    flat = outputs.reshape(outputs.shape[0], -1)
-    if job.output == "vector":
-        return [DenseVector(row) for row in flat.astype(np.float64)]
-    if job.output == "array":
-        return list(outputs) if not job.rows else outputs.astype(np.float32).tolist()
-    if job.output == "scalar":
-        return [float(v) for v in flat[:, 0]]
-    best = flat.argmax(axis=1)
-    return [job.labels[i] for i in best] if job.labels is not None else [int(i) for i in best]
-
-
-def _score_partition(partition: int, records: Iterable[Any], job: _Job) -> Iterator[Any]:
-    """The task: batches of ``job.batch_size`` records through the worker's model, outputs in row order."""
+def _score_elements(partition: int, records: Iterable[Any], job: _RddJob) -> Iterator[Any]:
+    """The RDD task: ``batch_size`` elements per forward pass, output cells in order."""
     model = None
     offset = 0
+    for batch in _chunks(records, job.batch_size):
+        inputs = []
+        for k, shape in enumerate(job.shapes):
+            column = "features" if len(job.shapes) == 1 else f"features[{k}]"
+            arrays = []
+            for i, record in enumerate(batch):
+                try:
+                    arrays.append(_cell_array(record if len(job.shapes) == 1 else record[k], shape))
+                except BadRowError as err:
+                    raise BadRowError(f"predict: row {offset + i} of partition {partition}, column '{column}': "
+                                      f"{err}") from None
+            stacked = np.stack(arrays)
+            inputs.append(stacked if stacked.dtype.kind in "if" else stacked.astype(np.float32))
+        model = job.model.get() if model is None else model
+        out = np.asarray(model.forward(*inputs))
+        yield from _python_cells(out, job.cells)
+        offset += len(batch)
+
+
+def _chunks(records: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for record in records:
         batch.append(record)
-        if len(batch) < job.batch_size:
-            continue
-        if model is None:
-            model = job.model.get()
-        yield from _emit(model, job, batch, partition, offset)
-        offset += len(batch)
-        batch = []
+        if len(batch) == size:
+            yield batch
+            batch = []
     if batch:
-        yield from _emit(job.model.get() if model is None else model, job, batch, partition, offset)
+        yield batch
 
 
-def _emit(model: Module, job: _Job, batch: list[Any], partition: int, offset: int) -> Iterator[Any]:
-    out = np.asarray(model.forward(*_features(job, batch, partition, offset)))
-    cells = _cells(out, job)
-    if job.rows:
-        for row, cell in zip(batch, cells):
-            yield (*row, cell)
-    else:
-        yield from cells
+def _python_cells(out: np.ndarray, cells: _Cells) -> list[Any]:
+    """An RDD's output elements: DenseVectors, numpy arrays, floats, class indices or labels."""
+    flat = out.reshape(out.shape[0], -1)
+    if cells.output == "vector":
+        return [DenseVector(row) for row in flat.astype(np.float64)]
+    if cells.output == "array":
+        return list(out)
+    if cells.output == "scalar":
+        return flat[:, 0].astype(np.float64).tolist()
+    best = flat.argmax(axis=1)
+    return [cells.labels[i] for i in best] if cells.labels is not None else best.tolist()
 
 
 # ------------------------------------------------------------------ driver side
@@ -200,7 +331,7 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             (``.onnx`` files go through the ONNX importer, others are our model files).
         data: a DataFrame, or an RDD whose elements are the features (a tuple of
             them for a multi-input model).
-        input_col: the features column (array, nested array or ml Vector), or a
+        input_col: the features column (array, nested array, ml Vector or number), or a
             list of columns for a multi-input model. Ignored for an RDD.
         output_col: the new column's name (must not exist yet).
         batch_size: rows per forward pass.
@@ -221,9 +352,10 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
         of output cells, in the input's order and partitioning.
 
     Raises:
-        ValueError: bad arguments, or the model rejects the first row (raised here);
-            a row whose features have the wrong shape fails its task with an error
-            naming its partition, position and other columns.
+        ValueError: bad arguments, a column that holds no numbers, or the model rejects
+            the first row (raised here); a row that is null or has the wrong shape
+            fails its task with a :class:`BadRowError` naming its partition, position
+            and other columns.
 
     Examples:
         >>> scored = predict(net, df, input_col="pixels", input_shape=(1, 28, 28), output="label")
@@ -246,28 +378,43 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             raise ValueError(f"predict: output column '{output_col}' already exists; choose another output_col")
         if len(columns) != n_inputs:
             raise ValueError(f"predict: the model takes {n_inputs} input(s), got input columns {columns}")
-        first = data.select(*columns).first() if input_shape is None else None  # a job only without a shape
-        positions = tuple(data.columns.index(c) for c in columns)
+        for column in columns:
+            problem = tensor_column_problem(data.schema[column].dataType)
+            if problem is not None:
+                raise ValueError(f"predict: column '{column}' ({data.schema[column].dataType.simpleString()}) "
+                                 f"{problem}")
+        head = data.select(*columns).limit(1).toArrow() if input_shape is None else None  # a job only without a shape
+        first = [head.column(i) for i in range(len(columns))] if head is not None and head.num_rows else None
         sc = data.sparkSession.sparkContext
     elif isinstance(data, RDD):
         columns = ["features"] if n_inputs == 1 else [f"features[{i}]" for i in range(n_inputs)]
         head = data.take(1) if input_shape is None else []
-        first = None if not head else (head[0],) if n_inputs == 1 else tuple(head[0])
-        positions = tuple(range(n_inputs))
+        first = None if not head else [head[0]] if n_inputs == 1 else list(head[0])
         sc = data.context
     else:
         raise TypeError(f"predict: data must be a DataFrame or an RDD, got {type(data).__name__}")
     shapes = _shapes(input_shape, first, columns)
     out_shape = _probe(net, first, shapes) if first is not None or shapes else (1,)
     cell_type = _output_type(output, out_shape, labels)
-    job = _Job(ship(net, sc), positions, tuple(columns), tuple(shapes), int(batch_size), output,
-               None if labels is None else tuple(labels), isinstance(data, DataFrame))
-    scored = (data.rdd if job.rows else data).mapPartitionsWithIndex(
-        functools.partial(_score_partition, job=job), preservesPartitioning=True)
-    if not job.rows:
-        return scored
-    schema = StructType([*data.schema.fields, StructField(output_col, cell_type, nullable=False)])
-    return data.sparkSession.createDataFrame(scored, schema, verifySchema=False)
+    cells = _Cells(output, out_shape, None if labels is None else tuple(labels))
+    shipped = ship(net, sc)
+    if isinstance(data, RDD):
+        job = _RddJob(shipped, tuple(shapes), int(batch_size), cells)
+        return data.mapPartitionsWithIndex(functools.partial(_score_elements, job=job), preservesPartitioning=True)
+    inputs = tuple(ArrowInput(data.columns.index(c), c, _Tensors(s)) for c, s in zip(columns, shapes))
+    scoring = ArrowScoring("predict", shipped, inputs, cells, (output_col,), int(batch_size))
+    return score_dataframe(data, scoring, [StructField(output_col, cell_type, nullable=False)])
+
+
+def tensor_column_problem(data_type: DataType) -> str | None:
+    """Why a column of Spark type ``data_type`` cannot hold model inputs (None when it can)."""
+    if isinstance(data_type, UserDefinedType):
+        return None if data_type.sqlType() == VectorUDT.sqlType() else "is not an ml Vector or array column"
+    while isinstance(data_type, ArrayType):
+        data_type = data_type.elementType
+    if isinstance(data_type, (NumericType, BooleanType)):
+        return None
+    return "holds no numbers: features must be a numeric array (possibly nested), an ml Vector or a number"
 
 
 def _as_model(model: Module | str | os.PathLike) -> Module:
@@ -282,8 +429,11 @@ def _as_model(model: Module | str | os.PathLike) -> Module:
     raise TypeError(f"predict: model must be a Module or a model file path, got {type(model).__name__}")
 
 
-def _shapes(input_shape: Any, first: Any, columns: list[str]) -> list[tuple[int, ...]]:
-    """Each input's per-row shape: given, or the first row's cells' shapes (none when there are no rows)."""
+def _shapes(input_shape: Any, first: list[Any] | None, columns: list[str]) -> list[tuple[int, ...]]:
+    """Each input's per-row shape: given, or the first row's cells' shapes (none when there are no rows).
+
+    ``first``: the first row's cells, as one-row Arrow columns (a DataFrame) or Python objects (an RDD).
+    """
     if input_shape is not None:
         items = list(input_shape)
         shapes = [tuple(items)] if all(isinstance(d, (int, np.integer)) for d in items) else [tuple(s) for s in items]
@@ -294,23 +444,31 @@ def _shapes(input_shape: Any, first: Any, columns: list[str]) -> list[tuple[int,
         return []
     found = []
     for cell, column in zip(first, columns):
-        cell = cell.toArray() if hasattr(cell, "toArray") else cell
         try:
-            found.append(np.shape(np.asarray(cell, dtype=np.float64)))
-        except (TypeError, ValueError):
-            raise ValueError(f"predict: row 0, column '{column}': features are not a numeric array: "
-                             f"{str(cell)[:80]}") from None
+            if isinstance(cell, (pa.Array, pa.ChunkedArray)):
+                found.append(tensors(cell).shape[1:])
+            else:
+                cell = cell.toArray() if hasattr(cell, "toArray") else cell
+                found.append(np.shape(np.asarray(cell, dtype=np.float64)))
+        except (TypeError, ValueError) as err:
+            text = err.message if isinstance(err, BadCell) else "features are not a numeric array"
+            raise ValueError(f"predict: row 0, column '{column}': {text}: {str(_py(cell))[:80]}") from None
     return found
 
 
-def _probe(model: Module, first: Any, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+def _py(cell: Any) -> Any:
+    return cell.to_pylist()[0] if isinstance(cell, (pa.Array, pa.ChunkedArray)) else cell
+
+
+def _probe(model: Module, first: list[Any] | None, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
     """The per-row output shape, from the model run on the first row (or on zeros of the given input shapes)."""
     if first is None:
         xs = [np.zeros((1, *s), np.float32) for s in shapes]
     else:
         try:
-            xs = [_cell_array(c, s)[None] for c, s in zip(first, shapes)]
-        except BadRowError as err:
+            xs = [_Tensors(s)(c) if isinstance(c, (pa.Array, pa.ChunkedArray)) else _cell_array(c, s)[None]
+                  for c, s in zip(first, shapes)]
+        except (BadCell, BadRowError) as err:
             raise ValueError(f"predict: the first row: {err}") from None
     flags = {id(m): m.training for m in model.modules()}
     model.evaluate()

@@ -1,74 +1,55 @@
 """Fitted NN stages: Transformers that run a network over a DataFrame's rows on the Spark workers.
 
 ``transform`` is lazy, like every Spark ML transformer: it returns a DataFrame
-with the input's columns plus the output columns, computed by a
-``mapPartitions`` when an action runs. The network travels as model-file bytes
-in a broadcast (once per distinct weights) and each Python worker keeps its
-rebuilt copy, as :func:`zoo.pipeline.inference.ship` arranges. Rows are batched
-(``batchSize``) through the network in evaluation mode; the row order and
-partitioning are kept.
+with the input's columns plus the output columns, computed by a ``mapInArrow``
+when an action runs (:func:`zoo.pipeline.inference.score_dataframe`: rows cross
+between the JVM and Python only in Arrow batches, the features column is decoded
+to numpy by :meth:`~zoo.pipeline.columns.FeatureSpec.decode`). The network
+travels as model-file bytes in a broadcast (once per distinct weights) and each
+Python worker keeps its rebuilt copy, as :func:`zoo.pipeline.inference.ship`
+arranges. Rows are batched (``batchSize``) through the network in evaluation
+mode; the row order and partitioning are kept. A bad row fails its task with an
+error naming its partition, position and other columns.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from pyspark.ml import Model, Transformer
-from pyspark.ml.linalg import DenseVector, VectorUDT
+from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param.shared import HasOutputCol, HasPredictionCol, HasProbabilityCol
 from pyspark.sql import DataFrame
-from pyspark.sql.types import DataType, DoubleType, StructField, StructType
+from pyspark.sql.types import DataType, DoubleType, StructField
 
 from bigdl_runtime.nn.module import Module
-from bigdl_runtime.spark.errors import tagged
+from bigdl_runtime.spark.arrow import vector_column
 
-from .columns import FeatureSpec
-from .inference import ShippedModel, ship
+from .columns import FeatureSpec, is_image_type
+from .inference import ArrowInput, ArrowScoring, score_dataframe, ship, tensor_column_problem
 from .params import HasFeatureInput
 from .persistence import NNPersistable
 from .stage import set_params
 
+
 @dataclass(frozen=True)
-class _TransformSpec:
-    model: ShippedModel      # the network, broadcast once per distinct weights, cached per Python worker
-    feature: FeatureSpec
-    batch_size: int
-    outputs: str             # which output columns: "vector", or "classifier" / "classifier+probability"
+class _Outputs:
+    """The output columns from the network's outputs: ``kind`` is "vector", "classifier" or
+    "classifier+probability"."""
 
+    kind: str
 
-def _columns(outputs: np.ndarray, kind: str) -> list[tuple[Any, ...]]:
-    """One tuple of output-column values per sample."""
-    flat = outputs.reshape(outputs.shape[0], -1).astype(np.float64)
-    if kind == "vector":
-        return [(DenseVector(row),) for row in flat]
-    predicted = flat.argmax(axis=1)
-    if kind == "classifier":
-        return [(float(p),) for p in predicted]
-    shifted = np.exp(flat - flat.max(axis=1, keepdims=True))
-    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-    return [(float(p), DenseVector(q)) for p, q in zip(predicted, probabilities)]
-
-
-@tagged
-def _transform_partition(rows: Iterable[Any], spec: _TransformSpec, position: int) -> Iterator[tuple[Any, ...]]:
-    net = spec.model.get()
-    convert = spec.feature.converter()
-    batch: list[Any] = []
-
-    def flush() -> Iterator[tuple[Any, ...]]:
-        x = np.stack([convert(row[position]) for row in batch])
-        for row, extra in zip(batch, _columns(np.asarray(net.forward(x)), spec.outputs)):
-            yield (*row, *extra)
-        batch.clear()
-
-    for row in rows:
-        batch.append(row)
-        if len(batch) == spec.batch_size:
-            yield from flush()
-    if batch:
-        yield from flush()
+    def __call__(self, outputs: np.ndarray) -> list[pa.Array]:
+        flat = outputs.reshape(outputs.shape[0], -1).astype(np.float64)
+        if self.kind == "vector":
+            return [vector_column(flat)]
+        predicted = pa.array(flat.argmax(axis=1).astype(np.float64))
+        if self.kind == "classifier":
+            return [predicted]
+        shifted = np.exp(flat - flat.max(axis=1, keepdims=True))
+        return [predicted, vector_column(shifted / shifted.sum(axis=1, keepdims=True))]
 
 
 class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
@@ -82,7 +63,7 @@ class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
         set_params(self, params)
 
     def _output_fields(self) -> tuple[str, list[tuple[str, DataType]]]:
-        """The ``outputs`` kind for :func:`_columns` and the new columns' names and types."""
+        """The :class:`_Outputs` kind and the new columns' names and types."""
         raise NotImplementedError
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
@@ -96,14 +77,15 @@ class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
         clash = [name for name, _ in fields if name in dataset.columns]
         if clash:
             raise ValueError(f"{type(self).__name__}: output column(s) {clash} already exist; set other names")
-        spark = dataset.sparkSession
-        spec = _TransformSpec(ship(self.model, spark.sparkContext),
-                              FeatureSpec(column, tuple(self.getFeatureShape()), self.getFeaturePreprocessing()),
-                              self.getBatchSize(), kind)
-        rows = dataset.rdd.mapPartitions(functools.partial(
-            _transform_partition, spec=spec, position=dataset.columns.index(column)))
-        schema = StructType([*dataset.schema.fields, *(StructField(n, t, False) for n, t in fields)])
-        return spark.createDataFrame(rows, schema, verifySchema=False)
+        data_type = dataset.schema[column].dataType
+        if not is_image_type(data_type) and tensor_column_problem(data_type) is not None:
+            raise ValueError(f"{type(self).__name__}: features column '{column}' ({data_type.simpleString()}) "
+                             f"{tensor_column_problem(data_type)} (or an image struct)")
+        feature = FeatureSpec(column, tuple(self.getFeatureShape()), self.getFeaturePreprocessing())
+        scoring = ArrowScoring(type(self).__name__, ship(self.model, dataset.sparkSession.sparkContext),
+                               (ArrowInput(dataset.columns.index(column), column, feature.decode),), _Outputs(kind),
+                               tuple(name for name, _ in fields), self.getBatchSize())
+        return score_dataframe(dataset, scoring, [StructField(n, t, False) for n, t in fields])
 
     def _saved_modules(self) -> dict[str, Module]:
         if self.model is None:

@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 import pytest
-from pyspark.ml.linalg import Vectors
+from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.sql.types import ArrayType, DoubleType, IntegerType, StructField, StructType
 
 from bigdl_runtime.nn import Sequential, layers as L
 from zoo.models.lenet import lenet5
@@ -156,3 +157,82 @@ def test_scores_the_fused_model_and_leaves_the_model_as_it_is(spark, rng) -> Non
     expected = net.evaluate().forward(x)
     np.testing.assert_array_equal(plain, expected)  # the model as it is
     np.testing.assert_allclose(fused, expected, rtol=1e-4, atol=1e-5)  # folded weights: float rounding only
+
+
+# ------------------------------------------------------------------ Arrow batches: input and output forms, errors
+@pytest.fixture
+def small_arrow_batches(spark):
+    """Arrow batches of 4 rows, so forward passes span batches and rows are counted across them."""
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    spark.conf.set(key, "4")
+    yield
+    spark.conf.unset(key)
+
+
+def test_nested_vector_and_number_columns_and_every_output_form(spark, rng) -> None:
+    net = Sequential(L.Flatten(), L.Linear(6, 3, name="fc"))
+    x = rng.normal(size=(11, 2, 3)).astype(np.float32)
+    x[4] = 0.0
+    x[4, 1, 2] = 2.5                                                        # row 4 will be a sparse Vector
+    rows = [(i, x[i].tolist(), Vectors.sparse(6, {5: 2.5}) if i == 4 else Vectors.dense(x[i].ravel()),
+             float(x[i, 0, 0])) for i in range(11)]
+    schema = StructType([StructField("id", IntegerType()), StructField("nested", ArrayType(ArrayType(DoubleType()))),
+                         StructField("v", VectorUDT()), StructField("number", DoubleType())])
+    df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), schema)
+    expected = net.evaluate().forward(x)
+    for column in ("nested", "v"):
+        for output, read in (("vector", lambda c: c.toArray()), ("array", np.array), ("label", lambda c: c)):
+            got = predict(net, df, input_col=column, input_shape=(2, 3), output=output).collect()
+            assert [r.id for r in got] == list(range(11))
+            want = expected.argmax(axis=1) if output == "label" else expected
+            np.testing.assert_allclose(np.array([read(r.prediction) for r in got]), want, rtol=1e-5, atol=1e-6)
+    one = Sequential(L.Linear(1, 1, name="fc"))
+    scalars = predict(one, df, input_col="number", input_shape=(1,), output="scalar")
+    assert scalars.schema["prediction"].dataType.simpleString() == "double"
+    np.testing.assert_allclose([r.prediction for r in scalars.collect()],
+                               one.evaluate().forward(x[:, 0, :1])[:, 0], rtol=1e-5, atol=1e-6)
+    grid = predict(Sequential(L.Flatten()), df, input_col="nested", output="array", fuse=False)
+    assert grid.schema["prediction"].dataType.simpleString() == "array<float>"
+    np.testing.assert_allclose([r.prediction for r in grid.collect()], x.reshape(11, 6), rtol=1e-6)
+
+
+def test_integer_features_reach_an_embedding_as_int64(spark) -> None:
+    net = Sequential(L.Embedding(10, 2, name="emb"), L.Flatten())
+    tokens = np.array([[1, 2, 3], [9, 0, 4], [5, 5, 5]])
+    df = spark.createDataFrame([(i, tokens[i].tolist()) for i in range(3)], "id int, tokens array<int>")
+    rows = predict(net, df, input_col="tokens", output="array").collect()
+    np.testing.assert_allclose(np.array([r.prediction for r in rows]), net.forward(tokens), rtol=1e-6)
+
+
+def test_forward_passes_span_arrow_batches_and_nothing_is_dropped(spark, mlp, rng, small_arrow_batches) -> None:
+    x = rng.normal(size=(45, 6)).astype(np.float32)
+    df = _frame(spark, x, partitions=2)
+    for batch_size in (3, 5, 64):
+        rows = predict(mlp, df, batch_size=batch_size, output="array").collect()
+        assert [r.id for r in rows] == list(range(45))
+        np.testing.assert_allclose(np.array([r.prediction for r in rows]), mlp.evaluate().forward(x), rtol=1e-6,
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("cell, message", [
+    (None, "features are null"),
+    ([1.0, 2.0, None, 4.0, 5.0, 6.0], "features hold a null value"),
+    ([[1.0], [2.0, 3.0]], "features are a ragged nested array"),
+])
+def test_bad_rows_after_several_arrow_batches_are_named(spark, mlp, rng, small_arrow_batches, cell, message) -> None:
+    nested = isinstance(cell, list) and isinstance(cell[0], list)
+    rows = [(i, (rng.normal(size=(2, 3)) if nested else rng.normal(size=6)).tolist()) for i in range(20)]
+    rows[13] = (13, cell)
+    kind = "array<array<double>>" if nested else "array<double>"
+    df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), f"id long, features {kind}")
+    with pytest.raises(Exception, match=rf"predict: row 3 of partition 1, column 'features' \(row \{{'id': 13\}}\): "
+                                        rf"{message}"):
+        predict(mlp, df, input_shape=(6,), batch_size=3).collect()
+
+
+def test_columns_without_numbers_and_images_are_refused_on_the_driver(spark, mlp) -> None:
+    df = spark.createDataFrame([(1, "cat", ["a"])], "id long, name string, words array<string>")
+    with pytest.raises(ValueError, match=r"column 'name' \(string\) holds no numbers"):
+        predict(mlp, df, input_col="name")
+    with pytest.raises(ValueError, match=r"column 'words' \(array<string>\) holds no numbers"):
+        predict(mlp, df, input_col="words", input_shape=(6,))
