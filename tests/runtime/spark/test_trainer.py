@@ -1,5 +1,6 @@
-"""DistributedTrainer: the same weights as LocalTrainer for 1-3 partitions, tree = shuffle, fp16 close,
-DataFrame / Vector / RDD input, batch-norm statistics, validation, timings, evaluate and predict."""
+"""DistributedTrainer: the same weights as LocalTrainer for 1, 2, 3 and 5 partitions, tree = shuffle, fp16 close,
+DataFrame / Vector / RDD input, batch-norm statistics, validation, timings, evaluate and predict; per-iteration
+bytes read follow the batch, not the dataset (counted in Spark's task metrics)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from bigdl_runtime.spark.trainer import DistributedTrainer
 from bigdl_runtime.train import LocalTrainer, read_summary
 
 from ..train.test_trainer import blobs
+from .test_data import job_stages
 
 # 50 samples in batches of 16: iterations 1-3 take 16 samples, iteration 4 takes 2 (samples 22 and 19:
 # with 3 partitions two of them have none), iteration 5 starts epoch 2 and its new permutation
@@ -50,7 +52,8 @@ def assert_same_state(a, b, **tolerance) -> None:
         np.testing.assert_allclose(sa[key], sb[key], err_msg=key, **(tolerance or {"rtol": 0, "atol": 0}))
 
 
-@pytest.mark.parametrize("partitions, sync", [(1, "auto"), (2, "auto"), (3, "auto"), (2, "shuffle"), (3, "shuffle")])
+@pytest.mark.parametrize("partitions, sync", [(1, "auto"), (2, "auto"), (3, "auto"), (5, "auto"), (2, "shuffle"),
+                                              (3, "shuffle"), (5, "tree")])
 def test_same_weights_and_losses_as_local_trainer(spark, partitions, sync):
     x, y = blobs(50)
     local, local_history = local_run(x, y)
@@ -60,6 +63,42 @@ def test_same_weights_and_losses_as_local_trainer(spark, partitions, sync):
                                rtol=1e-5)
     progress = ("iteration", "epoch", "records", "epoch_records", "epoch_finished")
     assert [getattr(history.state, k) for k in progress] == [getattr(local_history.state, k) for k in progress]
+
+
+def test_per_iteration_bytes_read_do_not_depend_on_the_dataset_size(spark):
+    """Bytes each iteration's job reads (Spark's input + shuffle-read task metrics), on 256 and 1,024 samples.
+
+    Only the first iteration of an epoch reads the training blocks (the epoch layout's map stage: the whole
+    dataset, once); every other iteration reads its batch's shuffle blocks, the same bytes on both datasets.
+    (When each task unpickled its whole cached partition every iteration, every job read the dataset.)
+    """
+    sc = spark.sparkContext
+    batch_size, iterations, row_bytes = 32, 10, 64 * 4
+    reads: dict[str, dict[int, list[int]]] = {"epoch start": {}, "other": {}}
+    try:
+        for n in (256, 1024):
+            rng = np.random.default_rng(n)
+            x, y = rng.standard_normal((n, 64)).astype(np.float32), rng.integers(0, 3, n)
+            random.manual_seed(0)
+            model = Sequential(Linear(64, 3))
+            trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), spark,
+                                         num_partitions=2, sync="tree")
+            sc.setJobGroup(f"bytes-{n}", f"training on {n} samples")
+            trainer.fit(x, y, batch_size=batch_size, iterations=iterations, seed=0, progress=False)
+            jobs = job_stages(spark, f"bytes-{n}")
+            assert len(jobs) > iterations                      # building the blocks, then one job per iteration
+            for i, stages in enumerate(jobs[-iterations:]):
+                run = [s for s in stages if s[0] != "SKIPPED"]
+                assert run[-1][1] == 2                         # N training tasks
+                kind = "epoch start" if i % (n // batch_size) == 0 else "other"
+                reads[kind].setdefault(n, []).append(sum(s[2] + s[3] for s in run))  # input + shuffle read
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    small, big = (np.mean(reads["other"][n]) for n in (256, 1024))
+    assert batch_size * row_bytes <= small < 1.5 * batch_size * row_bytes, reads   # the batch, ids and framing
+    assert abs(big - small) < 0.05 * small, reads
+    assert len(reads["epoch start"][256]) == 2 and len(reads["epoch start"][1024]) == 1
+    assert all(b > n * row_bytes for n, found in reads["epoch start"].items() for b in found), reads
 
 
 def test_tree_equals_shuffle_and_fp16_is_close_but_not_equal(spark):
