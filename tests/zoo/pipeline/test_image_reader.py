@@ -77,3 +77,30 @@ def test_image_column_goes_through_the_preprocessing_chain_on_the_workers(spark,
     raw = NNModel(Sequential(Flatten()), featuresCol="image").transform(df).first()
     name, label = raw.image.origin.rsplit("/", 1)[-1], raw.labelName
     np.testing.assert_array_equal(raw.prediction.toArray(), pixels[name, label].transpose(2, 0, 1).ravel())
+
+
+def test_images_of_several_sizes_need_a_resizing_chain_and_bad_images_are_named(spark, tmp_path):
+    from zoo.feature.image import Resize
+    from zoo.pipeline.columns import FeatureSpec
+
+    rng = np.random.default_rng(9)
+    sizes = {"a.png": (5, 7), "b.png": (6, 4), "c.png": (5, 7)}
+    for name, (h, w) in sizes.items():
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), mode="RGB").save(tmp_path / name)
+    df = NNImageReader.read_images(str(tmp_path), spark, with_label=None).coalesce(1)
+    with pytest.raises(Exception, match=r"NNModel: row \d of partition 0, column 'image': image '\S+b.png' gives a "
+                                        r"sample of shape \(3, 6, 4\), the first of its batch \(3, 5, 7\)"):
+        NNModel(Sequential(Flatten()), featuresCol="image").transform(df).collect()
+    chain = Resize(4, 4) >> ToTensor()
+    rows = NNModel(Sequential(Flatten()), featuresCol="image", featurePreprocessing=chain,
+                   featureShape=[48]).transform(df).collect()
+    reference = FeatureSpec("image", (48,), chain.to_json()).converter()          # the Row path (training data)
+    for r in rows:
+        np.testing.assert_allclose(r.prediction.toArray(), reference(r.image), rtol=1e-6)
+    broken = [image_row("ok.png", np.zeros((2, 2, 3), np.uint8)), image_row("bad.png", np.zeros((2, 2, 3), np.uint8))]
+    broken[1]["data"] = bytearray(5)
+    bad = spark.createDataFrame([(i, b) for i, b in enumerate(broken)],
+                                f"id int, image {ImageSchema.columnSchema.simpleString()}")
+    with pytest.raises(Exception, match=r"row 1 of partition \d, column 'image' \(row \{'id': 1\}\): image 'bad.png': "
+                                        r"5 bytes of pixels for 2x2x3"):
+        NNModel(Sequential(Flatten()), featuresCol="image").transform(bad.coalesce(1)).collect()
