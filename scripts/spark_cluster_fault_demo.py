@@ -10,6 +10,9 @@
    with the executor), recomputes the lost cached data blocks from lineage, the
    worker rebuilds its model replica from the broadcast, and the standalone
    master starts a replacement executor.
+   With ``--mode gang`` the whole fit is one barrier stage: the kill fails the
+   stage, and the driver starts the gang again from the newest checkpoint
+   (``--checkpoint-every``); the other checks are the same.
 3. Checks: the kill landed before the last iteration, a replacement executor
    was launched, the loss went down, and the final weights are bit-identical
    to the reference (each iteration is a deterministic job: retried tasks see
@@ -26,6 +29,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import threading
 import time
@@ -43,6 +47,7 @@ from bigdl_runtime.nn import CrossEntropyLoss, Linear, ReLU, Sequential, random 
 from bigdl_runtime.optim import SGD  # noqa: E402
 from bigdl_runtime.spark import init_spark  # noqa: E402
 from bigdl_runtime.spark.trainer import DistributedTrainer  # noqa: E402
+from bigdl_runtime.train import SeveralIteration  # noqa: E402
 from tests.helpers.standalone_cluster import busy_executors, kill_executor, standalone_cluster  # noqa: E402
 
 FEATURES, CLASSES = 16, 4
@@ -56,15 +61,16 @@ def make_data(samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(spark: Any, data: tuple[np.ndarray, np.ndarray], args: argparse.Namespace,
-          summary: Path | None = None) -> tuple[np.ndarray, list[dict[str, Any]], float]:
+          summary: Path | None = None, checkpoint: Path | None = None) -> tuple[np.ndarray, list[dict[str, Any]], float]:
     """One DistributedTrainer run from the seeded initial weights: (final flat weights, rows, seconds)."""
     random.manual_seed(args.seed)
     model = Sequential(Linear(FEATURES, 32), ReLU(), Linear(32, CLASSES))
     trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1, momentum=0.9),
-                                 spark=spark, num_partitions=args.workers)
+                                 spark=spark, num_partitions=args.workers, mode=args.mode)
     tic = time.perf_counter()
     history = trainer.fit(*data, batch_size=args.batch_size, iterations=args.iterations, seed=args.seed,
-                          summary=summary, progress=False)
+                          summary=summary, progress=False, checkpoint=checkpoint,
+                          checkpoint_trigger=SeveralIteration(args.checkpoint_every))
     return model.flatten_parameters()[0].copy(), history.train, time.perf_counter() - tic
 
 
@@ -130,11 +136,12 @@ def run_on_cluster(args: argparse.Namespace, data: tuple[np.ndarray, np.ndarray]
         out["master_url"], out["app_id"] = cluster.master_url, app_id
         summary = Path(args.summary_dir) / "cluster-summary.jsonl"
         summary.unlink(missing_ok=True)  # the killer counts its lines
+        shutil.rmtree(Path(args.summary_dir) / "checkpoints", ignore_errors=True)
         killer = ExecutorKiller(spark.sparkContext, summary, args.kill_after)
         busy_executors(spark.sparkContext.uiWebUrl, app_id, timeout=120.0)  # the REST API's first answer is slow
         killer.start()
         try:
-            weights, rows, seconds = train(spark, data, args, summary)
+            weights, rows, seconds = train(spark, data, args, summary, Path(args.summary_dir) / "checkpoints")
         finally:
             killer.done.set()
             killer.join()
@@ -161,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--mode", choices=("iteration", "gang"), default="iteration",
+                        help="per-iteration jobs (a killed executor's tasks are retried) or one barrier stage "
+                             "(the gang restarts from its newest checkpoint)")
+    parser.add_argument("--checkpoint-every", type=int, default=2, help="iterations between checkpoints")
     parser.add_argument("--work-dir", default=None, help="cluster logs and executor dirs (default: a temp dir)")
     parser.add_argument("--summary-dir", default="runs/fault-demo")
     parser.add_argument("--json", default=None, help="also write the JSON summary here")
