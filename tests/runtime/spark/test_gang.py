@@ -149,3 +149,11 @@ def test_a_lost_task_restarts_the_gang_from_the_last_checkpoint(spark, tmp_path,
 def test_gang_needs_all_its_tasks_at_once(spark):
     with pytest.raises(ValueError, match=r"gang mode runs its 3 tasks at once, but the master 'local\[2,4\]' has 2"):
         fit(spark, "mlp", "gang", 3)
+
+
+def test_a_restarted_driver_resumes_a_gang_fit_from_its_checkpoint(spark, tmp_path):
+    uninterrupted, full_history = fit(spark, "mlp", "gang", 2, iterations=6)
+    fit(spark, "mlp", "gang", 2, iterations=3, checkpoint=tmp_path.as_uri(), checkpoint_trigger=SeveralIteration(3))
+    resumed, history = fit(spark, "mlp", "gang", 2, seed=9, iterations=6, resume_from=tmp_path.as_uri())
+    assert_same_state(resumed.model, uninterrupted.model)
+    assert [r["loss"] for r in history.train] == [r["loss"] for r in full_history.train]
