@@ -86,9 +86,12 @@ _HANDSHAKE_MAGIC = b"BDLh"
 _HEADER = struct.Struct("<4sBBBxQQQ")            # magic, version, phase, dtype, seq, total, length
 _FRAME_MAGIC = b"BDLm"
 
-_RS, _AG, _AR, _GATHER, _BCAST, _BARRIER = 1, 2, 3, 4, 5, 6
+_RS, _AG, _AR, _GATHER, _BCAST, _BARRIER, _ABORT = 1, 2, 3, 4, 5, 6, 255
 _PHASES = {_RS: "reduce_scatter", _AG: "all_gather", _AR: "all_reduce", _GATHER: "gather_bytes",
-           _BCAST: "broadcast_bytes", _BARRIER: "barrier"}
+           _BCAST: "broadcast_bytes", _BARRIER: "barrier", _ABORT: "abort"}
+_ABORT_MAX = 1200                                 # longest abort reason sent (fits one UDP datagram anywhere)
+_NOTICE = struct.Struct("<4s32sIIQ")              # UDP abort notice: magic, token digest, sender, culprit + 1, seq
+_NOTICE_MAGIC = b"BDLa"
 _DTYPES = {0: np.dtype(np.uint8), 1: np.dtype("<f4"), 2: np.dtype("<f2"), 3: np.dtype("<f8")}
 _CODES = {dt: code for code, dt in _DTYPES.items()}
 _WIRE = (np.dtype("<f4"), np.dtype("<f2"))       # what reduce_scatter / all_gather accept
@@ -198,7 +201,14 @@ def _as_bytes_view(arr: np.ndarray) -> memoryview:
 
 
 class _PeerFailure(Exception):
-    """Internal: what went wrong with one connection; the engine adds rank, address and phase."""
+    """Internal: what went wrong with one connection; the engine adds rank, address and phase.
+
+    ``culprit`` is set when the peer itself reported (an abort notice) that another rank is at fault.
+    """
+
+    def __init__(self, message: str, culprit: int | None = None) -> None:
+        super().__init__(message)
+        self.culprit = culprit
 
 
 class _Send:
@@ -242,10 +252,17 @@ class _Recv:
         self.hgot = 0
         self.got = 0
 
-    def _check(self) -> None:
+    def _check(self, sock: socket.socket) -> None:
         magic, version, phase, dtype, seq, total, length = _HEADER.unpack(self.header)
         if magic != _FRAME_MAGIC or version != VERSION:
             raise _PeerFailure(f"sent a frame with a bad header (magic {magic!r}, version {version})")
+        if phase == _ABORT:      # the peer failed and left; its reason follows in the same packet
+            try:
+                sock.settimeout(1.0)
+                reason = _recv_exactly(sock, min(length, _ABORT_MAX)).decode("utf-8", "replace")
+            except OSError:
+                reason = "(reason lost)"
+            raise _PeerFailure(f"left the mesh after a failure: {reason}", total - 1 if total else None)
         expected = (self.phase, self.seq, self.dtype, self.total)
         if (phase, seq, dtype, total) != expected or (self.length is not None and length != self.length):
             raise _PeerFailure(
@@ -267,7 +284,7 @@ class _Recv:
                     raise _PeerFailure("closed the connection (died?)")
                 self.hgot += n
                 if self.hgot == _HEADER.size:
-                    self._check()
+                    self._check(sock)
             target = self.target
             assert target is not None
             while self.got < len(target):
@@ -315,15 +332,21 @@ class Mesh:
     size: int
 
     def __init__(self, rank: int, size: int, socks: dict[int, socket.socket], addresses: list[str],
-                 timeout: float) -> None:
+                 timeout: float, notices: socket.socket | None = None,
+                 notice_addresses: Sequence[tuple[str, int] | None] = (), digest: bytes = b"") -> None:
         self.rank, self.size, self.timeout = rank, size, timeout
+        #: every rank's "host:port", in rank order
         self.addresses = addresses
         self._socks = socks
+        self._notices = notices                       # UDP socket receiving peers' abort notices
+        self._notice_addresses = list(notice_addresses)
+        self._digest = digest
         for sock in socks.values():
             sock.setblocking(False)
         self._fd_peer = {sock.fileno(): peer for peer, sock in socks.items()}
         self._seq = 0
         self._failed: MeshError | None = None
+        self._midframe: set[int] = set()          # peers our outgoing stream is partway through a frame to
         self._closed = False
         self._rs_bufs: dict[int, np.ndarray] = {}
         self._rs_out = np.empty(0, np.float32)
@@ -351,18 +374,24 @@ class Mesh:
         family, stype, proto, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM,
                                                                 flags=socket.AI_PASSIVE)[0]
         listener = socket.socket(family, stype, proto)
+        notices = socket.socket(family, socket.SOCK_DGRAM)
         socks: dict[int, socket.socket] = {}
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             _tune(listener)
             listener.bind(sockaddr)
             listener.listen(max(size, 16))
+            notices.bind(sockaddr)
+            notices.setblocking(False)
             port = listener.getsockname()[1]
             mine = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            addresses = list(exchange(mine))
-            if len(addresses) != size or addresses[rank] != mine:
-                raise MeshError(f"rank {rank}: the exchange returned {addresses!r}; expected {size} addresses "
+            # published: "host:port;udp-port" (the UDP port receives abort notices)
+            published = [m.rpartition(";") for m in exchange(f"{mine};{notices.getsockname()[1]}")]
+            addresses = [m[0] for m in published]
+            if len(addresses) != size or addresses[rank] != mine or not all(m[2].isdigit() for m in published):
+                raise MeshError(f"rank {rank}: the exchange returned {published!r}; expected {size} addresses "
                                 f"with {mine!r} at position {rank}", phase="connect")
+            notice_addresses = [(_split_address(a)[0], int(m[2])) for a, m in zip(addresses, published)]
             digest = _digest(token)
             for peer in range(rank):
                 socks[peer] = cls._dial(rank, size, peer, addresses[peer], digest, deadline)
@@ -370,10 +399,11 @@ class Mesh:
         except BaseException:
             for sock in socks.values():
                 sock.close()
+            notices.close()
             raise
         finally:
             listener.close()
-        return cls(rank, size, socks, addresses, timeout)
+        return cls(rank, size, socks, addresses, timeout, notices, notice_addresses, digest)
 
     @staticmethod
     def _dial(rank: int, size: int, peer: int, address: str, digest: bytes, deadline: float) -> socket.socket:
@@ -446,14 +476,71 @@ class Mesh:
 
     # ----------------------------------------------------------------------------------------- engine
 
-    def _fail(self, message: str, peer: int | None, phase: str) -> MeshError:
+    def _fail(self, message: str, peer: int | None, phase: str, culprit: int | None = None,
+              root: str | None = None) -> MeshError:
+        """Record a failure, tell the peers why (best effort) and close every connection.
+
+        ``peer``: the connection the failure showed up on. ``culprit``: the rank at
+        fault when ``peer`` only relayed it (an abort notice); the error's ``peer``
+        and ``address`` name the culprit. ``root``: the original failure's text,
+        passed on to the peers instead of a nested chain of relays.
+        """
         address = self.addresses[peer] if peer is not None else None
         where = f"rank {peer} ({address}) " if peer is not None else ""
-        err = MeshError(f"mesh rank {self.rank}, {phase} #{self._seq}: {where}{message}",
-                        peer=peer, address=address, phase=phase)
+        blame = culprit if culprit is not None and culprit != self.rank else peer
+        err = MeshError(f"mesh rank {self.rank}, {phase} #{self._seq}: {where}{message}", peer=blame,
+                        address=self.addresses[blame] if blame is not None else None, phase=phase)
         self._failed = err
+        self._abort(root or str(err), blame)
         self._shutdown()
         return err
+
+    def _abort(self, reason: str, culprit: int | None) -> None:
+        """Tell every peer why this rank leaves: a UDP notice, and an abort frame on streams at a frame boundary.
+
+        Without it a peer would only see this rank close its connections and would
+        blame it. Never blocks: a full buffer or a lost datagram just drops the notice.
+        """
+        data = reason.encode("utf-8")[:_ABORT_MAX]
+        code = 0 if culprit is None else culprit + 1
+        if self._notices is not None:
+            notice = _NOTICE.pack(_NOTICE_MAGIC, self._digest, self.rank, code, self._seq) + data
+            for peer, address in enumerate(self._notice_addresses):
+                if peer != self.rank and address is not None:
+                    try:
+                        self._notices.sendto(notice, address)
+                    except OSError:
+                        pass
+        frame = _HEADER.pack(_FRAME_MAGIC, VERSION, _ABORT, 0, self._seq, code, len(data)) + data
+        for peer, sock in self._socks.items():
+            if peer in self._midframe or peer == culprit:
+                continue
+            try:
+                sock.send(frame)
+            except OSError:
+                pass
+
+    def _read_notice(self, wait: float = 0.0) -> tuple[int, int | None, str] | None:
+        """A peer's abort notice, if one arrives within ``wait`` seconds: (sender, culprit, reason)."""
+        if self._notices is None:
+            return None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                data = self._notices.recv(_NOTICE.size + _ABORT_MAX + 64)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([self._notices], [], [], remaining)[0]:
+                    return None
+                continue
+            except OSError:
+                return None
+            if len(data) < _NOTICE.size:
+                continue
+            magic, digest, sender, code, _ = _NOTICE.unpack_from(data)
+            if magic == _NOTICE_MAGIC and hmac.compare_digest(digest, self._digest) and sender < self.size \
+                    and sender != self.rank and code <= self.size:
+                return sender, (code - 1 if code else None), data[_NOTICE.size:].decode("utf-8", "replace")
 
     def _begin(self, phase: int) -> tuple[int, str]:
         if self._failed is not None:
@@ -485,6 +572,10 @@ class Mesh:
             events[peer] = (select.POLLOUT if peer in sends else 0) | (select.POLLIN if peer in recvs else 0)
             poller.register(self._socks[peer], events[peer])
             last[peer] = now
+        notice_fd = -1
+        if self._notices is not None:
+            notice_fd = self._notices.fileno()
+            poller.register(notice_fd, select.POLLIN)
         try:
             while events:
                 now = time.monotonic()
@@ -497,7 +588,14 @@ class Mesh:
                     others = (f"; also stalled: ranks {stalled[1:]} "
                               f"({[self.addresses[p] for p in stalled[1:]]})" if len(stalled) > 1 else "")
                     raise self._fail(f"made no progress for {self.timeout:g} s ({doing} it){others}", peer, name)
-                for fd, ev in poller.poll(int(wait * 1000) + 1):
+                for fd, ev in sorted(poller.poll(int(wait * 1000) + 1), key=lambda e: e[0] == notice_fd):
+                    if fd == notice_fd:
+                        notice = self._read_notice()
+                        if notice is not None:
+                            sender, culprit, reason = notice
+                            raise self._fail(f"left the mesh after a failure: {reason}", sender, name, culprit,
+                                             reason)
+                        continue
                     peer = self._fd_peer[fd]
                     sock = self._socks[peer]
                     try:
@@ -505,8 +603,10 @@ class Mesh:
                             raise _PeerFailure("has an invalid socket (closed locally)")
                         if peer in sends:
                             send = sends[peer]
+                            self._midframe.add(peer)
                             if send.step(sock):
                                 del sends[peer]
+                                self._midframe.discard(peer)
                             if send.sent:
                                 last[peer] = time.monotonic()
                                 send.sent = 0
@@ -523,8 +623,11 @@ class Mesh:
                             error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                             raise OSError(error, os.strerror(error) if error else "socket error")
                     except _PeerFailure as err:
-                        raise self._fail(str(err), peer, name) from None
+                        if err.culprit is None:
+                            self._explained(peer, name)
+                        raise self._fail(str(err), peer, name, err.culprit) from None
                     except OSError as err:
+                        self._explained(peer, name)
                         what = {errno.ECONNRESET: "reset the connection (died?)",
                                 errno.EPIPE: "closed the connection (broken pipe; died?)"}.get(
                                     err.errno, f"failed: {type(err).__name__}: {err}")
@@ -541,6 +644,15 @@ class Mesh:
             if not self._failed:
                 for peer in events:
                     poller.unregister(self._socks[peer])
+                if notice_fd >= 0:
+                    poller.unregister(notice_fd)
+
+    def _explained(self, peer: int, name: str) -> None:
+        """Before blaming ``peer`` for a lost connection: did a rank send an abort notice saying why? Then raise that."""
+        notice = self._read_notice(wait=0.2)
+        if notice is not None:
+            sender, culprit, reason = notice
+            raise self._fail(f"left the mesh after a failure: {reason}", sender, name, culprit, reason) from None
 
     # ----------------------------------------------------------------------------------------- collectives
 
@@ -696,6 +808,8 @@ class Mesh:
     # ----------------------------------------------------------------------------------------- teardown
 
     def _shutdown(self) -> None:
+        if self._notices is not None:
+            self._notices.close()
         for sock in self._socks.values():
             try:
                 sock.close()
@@ -708,10 +822,23 @@ class Mesh:
             self._closed = True
             self._shutdown()
 
+    def abort(self, reason: str) -> None:
+        """Leave the mesh after a failure outside it (a bad batch, a NaN loss): peers get a MeshError with ``reason``.
+
+        Peers waiting on this rank learn why it left instead of only seeing its
+        connections close. Idempotent with :meth:`close`.
+        """
+        if not self._closed and self._failed is None:
+            self._abort(f"mesh rank {self.rank}: {reason}", None)
+        self.close()
+
     def __enter__(self) -> "Mesh":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
+        """Close; after an exception that is not the mesh's own, tell the peers about it first."""
+        if value is not None and not isinstance(value, MeshError):
+            self.abort(f"{type(value).__name__}: {value}")
         self.close()
 
     def __repr__(self) -> str:

@@ -1,0 +1,488 @@
+"""The gang-mode mesh: slices, exact rank-order sums, float16 on the wire, the small collectives, strangers,
+desynchronised peers, killed and silent peers, an unreachable peer, and one run inside a real barrier stage."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from bigdl_runtime.spark import mesh as mesh_module
+from bigdl_runtime.spark.mesh import Mesh, MeshError, directory_exchange, slice_bounds
+
+HOST = "127.0.0.1"
+
+
+def run_ranks(size: int, body: Callable[[Mesh], Any], tmp_path, timeout: float = 20.0,
+              token: str = "test-token") -> list[Any]:
+    """Connect ``size`` meshes in threads, run ``body(mesh)`` on each; its return value, or the exception it raised."""
+    results: list[Any] = [None] * size
+
+    def rank_main(rank: int) -> None:
+        try:
+            exchange = directory_exchange(str(tmp_path), rank, size, timeout=timeout)
+            with Mesh.connect(rank, size, exchange, HOST, token, timeout=timeout) as mesh:
+                results[rank] = body(mesh)
+        except BaseException as err:  # noqa: BLE001 - handed to the test
+            results[rank] = err
+
+    threads = [threading.Thread(target=rank_main, args=(r,), daemon=True) for r in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=3 * timeout)
+        assert not t.is_alive(), "a rank hung"
+    return results
+
+
+def unwrap(results: list[Any]) -> list[Any]:
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
+def rank_order_sum(parts: list[np.ndarray]) -> np.ndarray:
+    total = parts[0].astype(np.float32)
+    for p in parts[1:]:
+        total = total + p.astype(np.float32)
+    return total
+
+
+# --------------------------------------------------------------------------------------------- slices
+
+@pytest.mark.parametrize("size, parts", [(10, 3), (9, 3), (2, 5), (0, 4), (1, 1), (1_000_003, 7)])
+def test_slices_are_contiguous_near_equal_and_cover_everything(size, parts):
+    bounds = [slice_bounds(size, parts, i) for i in range(parts)]
+    assert bounds[0][0] == 0 and bounds[-1][1] == size
+    assert all(hi == lo for (_, hi), (lo, _) in zip(bounds, bounds[1:]))
+    lengths = [hi - lo for lo, hi in bounds]
+    assert max(lengths) - min(lengths) <= 1 and lengths == sorted(lengths, reverse=True)
+    assert slice_bounds(10, 3, 0) == (0, 4) and slice_bounds(2, 5, 4) == (2, 2)
+    with pytest.raises(ValueError):
+        slice_bounds(10, 3, 3)
+
+
+# --------------------------------------------------------------------------------------------- sums
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+@pytest.mark.parametrize("n", [2, 7, 1001])          # 2 < N for N = 3, 5: some slices are empty
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_reduce_scatter_and_all_gather_give_the_rank_order_sum(tmp_path, size, n, dtype):
+    rng = np.random.default_rng(size * 1000 + n)
+    grads = [(rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3, n)).astype(dtype) for _ in range(size)]
+    expected = rank_order_sum(grads)
+    assert np.array_equal(expected, np.sum(np.stack(grads).astype(np.float32), axis=0))
+
+    def body(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+        mine = mesh.reduce_scatter(grads[mesh.rank])
+        assert mine.dtype == np.float32
+        part = mine.copy()
+        full = np.full(n, np.nan, np.float32)
+        mesh.all_gather(part, full)
+        return part, full
+
+    results = unwrap(run_ranks(size, body, tmp_path))
+    for rank, (part, full) in enumerate(results):
+        lo, hi = slice_bounds(n, size, rank)
+        np.testing.assert_array_equal(part, expected[lo:hi])       # bit-identical, not just close
+        np.testing.assert_array_equal(full, expected)
+
+
+def test_sum_order_is_pinned_to_rank_order_whatever_order_bytes_arrive_in(tmp_path, monkeypatch):
+    """Values where float32 addition order changes the result; tiny summation chunks and staggered senders."""
+    monkeypatch.setattr(mesh_module, "SUM_CHUNK", 3)
+    n = 4000
+    big = np.float32(2.0 ** 25)
+    grads = [np.full(n, big, np.float32), np.ones(n, np.float32), np.full(n, -big, np.float32), np.ones(n, np.float32)]
+    grads[1][::2] = 3.0
+    expected = rank_order_sum(grads)            # ((2^25 + 1) - 2^25) + 1 = 1 in float32 (2^25 + 1 rounds)
+    assert not np.array_equal(expected, rank_order_sum(grads[::-1])), "the test values must be order-sensitive"
+
+    def body(mesh: Mesh) -> list[np.ndarray]:
+        out = []
+        for attempt in range(3):
+            time.sleep(0.05 * ((mesh.rank + attempt) % 4))        # a different arrival order each attempt
+            out.append(mesh.reduce_scatter(grads[mesh.rank]).copy())
+        return out
+
+    results = unwrap(run_ranks(4, body, tmp_path))
+    for rank, attempts in enumerate(results):
+        lo, hi = slice_bounds(n, 4, rank)
+        for got in attempts:
+            np.testing.assert_array_equal(got, expected[lo:hi])
+
+
+def test_large_vector_between_processes_is_exact(tmp_path):
+    """Real processes and a vector larger than the socket buffers, so data arrives in many pieces."""
+    results = run_processes(3, _large_sum_rank, tmp_path, args=(3_000_001,))
+    rng = np.random.default_rng(7)
+    grads = [rng.standard_normal(3_000_001).astype(np.float32) for _ in range(3)]
+    expected = rank_order_sum(grads)
+    digests = {r: v for r, v in results}
+    assert len(digests) == 3
+    for rank, full in digests.items():
+        np.testing.assert_array_equal(np.frombuffer(full, np.float32), expected)
+
+
+def _large_sum_rank(rank: int, size: int, directory: str, queue: Any, n: int) -> None:
+    rng = np.random.default_rng(7)
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(size)]
+    with Mesh.connect(rank, size, directory_exchange(directory, rank, size), HOST, "tok", timeout=60) as mesh:
+        full = np.empty(n, np.float32)
+        for _ in range(2):                                      # buffers reused between calls
+            mesh.all_gather(mesh.reduce_scatter(grads[rank]), full)
+        queue.put((rank, full.tobytes()))
+
+
+def test_all_gather_accepts_a_view_of_out_and_float16(tmp_path):
+    n = 11
+
+    def body(mesh: Mesh) -> list[np.ndarray]:
+        lo, hi = mesh.my_slice(n)
+        full32 = np.zeros(n, np.float32)
+        full32[lo:hi] = np.arange(lo, hi)
+        mesh.all_gather(full32[lo:hi], full32)                  # mine is out's own slice
+        full16 = np.zeros(n, np.float16)
+        mesh.all_gather(np.arange(lo, hi, dtype=np.float16) * 2, full16)
+        with pytest.raises(ValueError, match="slice"):
+            mesh.all_gather(np.zeros(hi - lo + 1, np.float32), full32)
+        return [full32, full16]
+
+    for full32, full16 in unwrap(run_ranks(3, body, tmp_path)):
+        np.testing.assert_array_equal(full32, np.arange(n, dtype=np.float32))
+        assert full16.dtype == np.float16
+        np.testing.assert_array_equal(full16, np.arange(n, dtype=np.float16) * 2)
+
+
+def test_all_reduce_is_the_rank_order_float64_sum_on_every_rank(tmp_path):
+    rng = np.random.default_rng(3)
+    values = [rng.standard_normal((2, 3)) * 10.0 ** rng.uniform(-8, 8, (2, 3)) for _ in range(5)]
+    expected = values[0].copy()
+    for v in values[1:]:
+        expected = expected + v
+
+    def body(mesh: Mesh) -> np.ndarray:
+        mine = values[mesh.rank].copy()
+        total = mesh.all_reduce(mine)
+        np.testing.assert_array_equal(mine, values[mesh.rank])        # input untouched
+        return total
+
+    for total in unwrap(run_ranks(5, body, tmp_path)):
+        assert total.shape == (2, 3) and total.dtype == np.float64
+        np.testing.assert_array_equal(total, expected)
+
+
+def test_gather_broadcast_and_barrier(tmp_path):
+    def body(mesh: Mesh) -> tuple[Any, Any, bytes, bytes]:
+        payload = bytes([mesh.rank]) * (mesh.rank * 100_000)        # rank 0 sends an empty string
+        gathered0 = mesh.gather_bytes(payload)
+        gathered2 = mesh.gather_bytes(payload, root=2)
+        mesh.barrier()
+        text = mesh.broadcast_bytes(b"from one" if mesh.rank == 1 else None, root=1)
+        empty = mesh.broadcast_bytes(b"" if mesh.rank == 0 else b"ignored")
+        return gathered0, gathered2, text, empty
+
+    results = unwrap(run_ranks(3, body, tmp_path))
+    sent = [bytes([r]) * (r * 100_000) for r in range(3)]
+    assert results[0][0] == sent and results[1][0] is None and results[2][0] is None
+    assert results[2][1] == sent and results[0][1] is None
+    assert all(r[2] == b"from one" and r[3] == b"" for r in results)
+
+
+def test_single_rank_mesh_needs_no_peers(tmp_path):
+    def body(mesh: Mesh) -> tuple[np.ndarray, np.ndarray, Any]:
+        full = np.empty(5, np.float32)
+        mesh.all_gather(mesh.reduce_scatter(np.arange(5, dtype=np.float16)), full)
+        mesh.barrier()
+        return full, mesh.all_reduce(np.array([2.5])), mesh.gather_bytes(b"x")
+
+    [(full, total, gathered)] = unwrap(run_ranks(1, body, tmp_path))
+    np.testing.assert_array_equal(full, np.arange(5, dtype=np.float32))
+    assert total.tolist() == [2.5] and gathered == [b"x"]
+
+
+# --------------------------------------------------------------------------------------------- strangers
+
+def _handshake(token: str, rank: int, size: int) -> bytes:
+    return mesh_module._HANDSHAKE.pack(b"BDLh", mesh_module.VERSION, rank, size, mesh_module._digest(token))
+
+
+def test_a_stranger_with_a_wrong_token_is_rejected_and_the_mesh_still_forms(tmp_path):
+    strangers: list[bytes] = []
+    addresses: dict[int, list[str]] = {}
+    barrier = threading.Barrier(2)
+
+    def exchange_for(rank: int) -> Callable[[str], list[str]]:
+        inner = directory_exchange(str(tmp_path), rank, 2)
+
+        def exchange(message: str) -> list[str]:
+            found = inner(message)
+            if rank == 1:       # before the real rank 1 dials: a stranger posing as rank 1, then a silent one
+                host, port = found[0].split(";")[0].rsplit(":", 1)      # published: "host:port;udp-port"
+                for payload in (_handshake("wrong", 1, 2), b"GET / HTTP/1.0\r\n\r\n" + b"\0" * 40):
+                    with socket.create_connection((host, int(port)), timeout=5) as stranger:
+                        stranger.sendall(payload)
+                        try:
+                            strangers.append(stranger.recv(100))      # b"": closed without a reply
+                        except ConnectionResetError:
+                            strangers.append(b"")
+            addresses[rank] = found
+            return found
+
+        return exchange
+
+    results: list[Any] = [None, None]
+
+    def rank_main(rank: int) -> None:
+        try:
+            with Mesh.connect(rank, 2, exchange_for(rank), HOST, "right", timeout=20) as mesh:
+                barrier.wait()
+                results[rank] = mesh.all_reduce(np.array([rank + 1.0]))
+        except BaseException as err:  # noqa: BLE001
+            results[rank] = err
+
+    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert strangers == [b"", b""]
+    assert [r.tolist() for r in unwrap(results)] == [[3.0], [3.0]]
+
+
+def test_a_peer_with_another_token_cannot_join(tmp_path):
+    results: list[Any] = [None, None]
+
+    def rank_main(rank: int) -> None:
+        try:
+            Mesh.connect(rank, 2, directory_exchange(str(tmp_path), rank, 2), HOST,
+                         "right" if rank == 0 else "wrong", timeout=2.0)
+        except BaseException as err:  # noqa: BLE001
+            results[rank] = err
+
+    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert isinstance(results[0], MeshError) and "ranks [1]" in str(results[0]) and "wrong token" in str(results[0])
+    assert isinstance(results[1], MeshError) and results[1].peer == 0 and "rejected" in str(results[1])
+
+
+def test_connect_fails_clearly_when_a_peer_cannot_be_reached():
+    with socket.socket() as probe:                     # a port nobody listens on any more
+        probe.bind((HOST, 0))
+        dead = f"{HOST}:{probe.getsockname()[1]}"
+
+    def exchange(message: str) -> list[str]:
+        return [dead + ";9", message]
+
+    tic = time.monotonic()
+    with pytest.raises(MeshError, match=f"could not connect to rank 0 at {dead}") as info:
+        Mesh.connect(1, 2, exchange, HOST, "tok", timeout=1.0)
+    assert time.monotonic() - tic < 5.0
+    assert info.value.peer == 0 and info.value.address == dead and info.value.phase == "connect"
+
+
+# --------------------------------------------------------------------------------------------- desync
+
+def test_a_desynchronised_peer_is_reported_not_mis_summed(tmp_path):
+    def body(mesh: Mesh) -> Any:
+        if mesh.rank == 0:
+            return mesh.reduce_scatter(np.ones(10, np.float32))
+        return mesh.all_gather(np.ones(5, np.float32), np.zeros(10, np.float32))
+
+    results = run_ranks(2, body, tmp_path, timeout=10)
+    for err in results:     # each rank sees the bad frame itself, or hears about it from the other first
+        assert isinstance(err, MeshError), err
+        assert "out of step" in str(err) and "expected" in str(err)
+    assert "sent all_gather #1" in str(results[0]) or "sent reduce_scatter #1" in str(results[0])
+    assert results[0].peer == 1 and results[0].phase == "reduce_scatter"
+    assert results[1].peer == 0 and results[1].phase == "all_gather"
+
+
+@pytest.mark.parametrize("mismatch", ["size", "dtype", "extra_call"])
+def test_mismatched_calls_are_detected(tmp_path, mismatch):
+    def body(mesh: Mesh) -> Any:
+        n = 10 + (mesh.rank if mismatch == "size" else 0)
+        dtype = np.float16 if mismatch == "dtype" and mesh.rank == 1 else np.float32
+        if mismatch == "extra_call" and mesh.rank == 1:
+            mesh.barrier()
+        try:
+            mesh.reduce_scatter(np.ones(n, dtype))
+        except MeshError as err:
+            with pytest.raises(MeshError, match="unusable after an earlier failure"):
+                mesh.barrier()
+            return err
+        return None
+
+    results = run_ranks(2, body, tmp_path, timeout=10)
+    assert any(isinstance(r, MeshError) and "out of step" in str(r) for r in results), results
+    assert all(isinstance(r, MeshError) for r in results), results
+
+
+# --------------------------------------------------------------------------------------------- dead and silent peers
+
+def run_processes(size: int, target: Callable[..., None], tmp_path, args: tuple = (),
+                  victim: int | None = None, kill_after: float = 0.0, deadline: float = 60.0) -> list[Any]:
+    """Run ``target(rank, size, directory, queue, *args)`` in forked processes; SIGKILL ``victim`` once it reports."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(r, size, str(tmp_path), queue, *args), daemon=True)
+             for r in range(size)]
+    for p in procs:
+        p.start()
+    results = []
+    try:
+        end = time.monotonic() + deadline
+        while len(results) < size - (victim is not None):      # the victim reports only that it is ready
+            item = queue.get(timeout=max(0.1, end - time.monotonic()))
+            if victim is not None and item == ("ready", victim):
+                time.sleep(kill_after)
+                os.kill(procs[victim].pid, signal.SIGKILL)
+                continue
+            results.append(item)
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    return results
+
+
+def _looping_rank(rank: int, size: int, directory: str, queue: Any, victim: int) -> None:
+    """All-reduce a 4 MB vector until something fails; report the error and how long it took to surface."""
+    grad = np.ones(1_000_000, np.float32)
+    full = np.empty_like(grad)
+    with Mesh.connect(rank, size, directory_exchange(directory, rank, size), HOST, "tok", timeout=30) as mesh:
+        if rank == victim:
+            queue.put(("ready", rank))
+        last = time.monotonic()
+        try:
+            while True:
+                mesh.all_gather(mesh.reduce_scatter(grad), full)
+                last = time.monotonic()
+        except MeshError as err:
+            queue.put((rank, str(err), err.peer, time.monotonic() - last))
+
+
+def test_a_killed_peer_raises_mesh_error_naming_it_quickly(tmp_path):
+    """SIGKILL one of three processes in the middle of all-reducing: the others fail fast (not after the
+    30 s timeout), and the error names the dead rank (directly, or through the other survivor's abort notice)."""
+    results = run_processes(3, _looping_rank, tmp_path, args=(2,), victim=2, kill_after=0.5)
+    assert len(results) == 2
+    for rank, message, peer, seconds in results:
+        assert rank in (0, 1)
+        assert seconds < 5.0, message
+        assert "rank 2 (127.0.0.1:" in message, message
+    assert any(peer == 2 and "died?" in message for _, message, peer, _ in results), results
+
+
+def _ready_then_reduce(rank: int, size: int, directory: str, queue: Any, victim: int) -> None:
+    with Mesh.connect(rank, size, directory_exchange(directory, rank, size), HOST, "tok", timeout=30) as mesh:
+        if rank == victim:
+            queue.put(("ready", rank))
+            time.sleep(60)                   # killed before it reaches the collective
+            return
+        tic = time.monotonic()
+        try:
+            mesh.reduce_scatter(np.ones(10_000_000, np.float32))
+        except MeshError as err:
+            queue.put((rank, str(err), err.peer, time.monotonic() - tic))
+
+
+def test_a_peer_killed_before_a_collective_is_named(tmp_path):
+    results = run_processes(3, _ready_then_reduce, tmp_path, args=(1,), victim=1, kill_after=0.2)
+    assert sorted(r[0] for r in results) == [0, 2]
+    for rank, message, peer, seconds in results:
+        assert "rank 1 (127.0.0.1:" in message and "reduce_scatter #1" in message, message
+        assert seconds < 10.0
+
+
+def test_a_silent_peer_times_out_naming_it(tmp_path):
+    release = threading.Event()
+
+    def body(mesh: Mesh) -> Any:
+        if mesh.rank == 2:
+            release.wait(20)                 # alive but never joins the collective
+            return None
+        mesh.timeout = 1.0
+        tic = time.monotonic()
+        try:
+            mesh.reduce_scatter(np.ones(1000, np.float32))
+        except MeshError as err:
+            return err, time.monotonic() - tic
+        finally:
+            if mesh.rank == 0:
+                time.sleep(0.2)
+                release.set()
+        return None
+
+    results = run_ranks(3, body, tmp_path, timeout=20)
+    for err, seconds in results[:2]:
+        assert isinstance(err, MeshError)
+        assert 0.9 < seconds < 5.0
+    assert results[0][0].peer == 2 or results[1][0].peer == 2
+    assert any("rank 2 (127.0.0.1:" in str(err) and "no progress for 1 s" in str(err) for err, _ in results[:2])
+
+
+def test_an_exception_outside_the_mesh_is_passed_to_the_peers(tmp_path):
+    def body(mesh: Mesh) -> Any:
+        if mesh.rank == 1:
+            with mesh:
+                raise ValueError("loss is NaN")
+        try:
+            mesh.barrier()
+        except MeshError as err:
+            return err
+        return None
+
+    results = run_ranks(2, body, tmp_path, timeout=10)
+    assert isinstance(results[0], MeshError) and "ValueError: loss is NaN" in str(results[0])
+    assert isinstance(results[1], ValueError)
+
+
+def test_closed_mesh_refuses_calls(tmp_path):
+    def body(mesh: Mesh) -> None:
+        mesh.close()
+        mesh.close()
+        with pytest.raises(MeshError, match="closed"):
+            mesh.barrier()
+
+    unwrap(run_ranks(2, body, tmp_path))
+
+
+# --------------------------------------------------------------------------------------------- Spark
+
+def test_mesh_inside_a_spark_barrier_stage(spark):
+    token = uuid.uuid4().hex
+
+    def task(rows: Any) -> Any:
+        from pyspark import BarrierTaskContext
+
+        from bigdl_runtime.spark.mesh import Mesh as TaskMesh
+
+        ctx = BarrierTaskContext.get()
+        rank = ctx.partitionId()
+        size = len(ctx.getTaskInfos())
+        host = ctx.getTaskInfos()[rank].address.rsplit(":", 1)[0]
+        grad = np.arange(7, dtype=np.float32) * (rank + 1)
+        with TaskMesh.connect(rank, size, ctx.allGather, host, token, timeout=60) as mesh:
+            full = np.empty(7, np.float32)
+            mesh.all_gather(mesh.reduce_scatter(grad), full)
+            count = mesh.all_reduce(np.array([float(sum(1 for _ in rows))]))
+            yield rank, full.tolist(), count.tolist(), mesh.addresses[rank]
+
+    out = sorted(spark.sparkContext.parallelize(range(10), 2).barrier().mapPartitions(task).collect())
+    assert [r for r, *_ in out] == [0, 1]
+    for _, full, count, address in out:
+        assert full == (np.arange(7) * 3.0).tolist() and count == [10.0]
+    assert out[0][3] != out[1][3]
