@@ -1,35 +1,76 @@
-"""Distributed vs local training throughput, and the cost of gradient synchronisation.
+"""Distributed training at data scale: both DistributedTrainer modes vs LocalTrainer and TorchDistributor.
 
-One run measures, on synthetic 28x28 grey images (10 classes; speed does not
-depend on the pixel values):
+One run measures, on ``--master`` (default ``local[2]``: 2 partitions, 1 BLAS
+thread per task, set by ``init_spark``) against ``LocalTrainer`` in this process
+with 2 BLAS threads, on the Fashion-MNIST train split (Debian's
+dataset-fashion-mnist, ``bash scripts/data/ensure_fashion_mnist.sh``; 60,000
+images preprocessed as LeNet-5's input, 1x28x28 float32, ~188 MB) and on its
+first 1/``--subset`` (3,750 images):
 
-1. LeNet-5 (``zoo.models.lenet.lenet5``) and a ResNet-20-like net (built
-   here: a 3x3 stem, 3 stages of ``--blocks`` basic residual blocks with
-   16/32/64 channels joined by ``Add`` in a ``Graph``, global average pooling,
-   a linear classifier): ``LocalTrainer`` in this process with 2 BLAS threads
-   vs ``DistributedTrainer`` on ``local[2]`` (2 partitions, 1 BLAS thread per
-   task), same global batch, with reduce-scatter and with treeAggregate;
-2. an 11M-parameter stack of Linear layers at global batch 64, with the
-   gradients summed by reduce-scatter through the shuffle, by
-   ``treeAggregate``, and by reduce-scatter in float16;
-3. ResNet-18 itself (``zoo.models.resnet18``, 11.7M parameters) at global
-   batch 64 on ``--resnet18-size`` RGB images (default 224, ImageNet's): the
-   "ResNet-18-sized model" of the synchronisation target, where forward and
-   backward take seconds per iteration (``--resnet18-iterations 0`` skips it);
-4. what float16 gradient slices cost in accuracy: LeNet-5 trained on a
-   Fashion-MNIST slice (``--accuracy-samples``, Debian's dataset-fashion-mnist)
-   by the distributed trainer with float32 and with float16 slices, same seed,
-   then top-1 on the 10k test images (``--accuracy-samples 0`` skips it).
+``data``       LeNet-5 b128, both modes (``mode="iteration"`` with ``sync="auto"``, the
+               tree at 2 partitions, and ``mode="gang"``): per-iteration time on the full
+               split vs on the subset (target: within 10 %).
+``gang``       LeNet-5 b128 (target >= 1.0x local throughput), ResNet-20 b128 (>= 0.95x),
+               the 11M-parameter MLP b64 (<= 20 % of the iteration outside
+               forward/backward), and the gang's start time (``fit()`` called -> the
+               driver hears that the first iteration ended; target < 5 s).
+``iteration``  per-iteration jobs: LeNet-5, ResNet-20 b128 (target >= 0.9x), the MLP
+               (tree, and reduce-scatter through the shuffle).
+``torch``      the same LeNet-5 (torch modules, same layers) under Spark's
+               ``TorchDistributor`` (``local_mode=True`` on a local master,
+               ``num_processes=2``, gloo, ``torch.set_num_threads(1)`` per process, global
+               batch 128 = 64 per process, same data), vs torch's own 2-thread speed in
+               this process and vs our gang mode; and its start time.
+``allreduce``  the gang's all-reduce alone (``scripts/bench_mesh.py``: reduce-scatter +
+               all-gather of a 44 MB float32 gradient between 2 and 4 processes on
+               loopback; aim >= 1 GB/s algorithm bandwidth).
+``schedule``   empty Python jobs of 2..128 tasks: Spark's per-job and per-task overhead
+               (an input of the cost model, no target).
 
-Times are medians over the measured iterations (after ``--warmup``), from the
-trainers' summary rows; a distributed row splits its iteration into compute
-(slowest task's forward/backward), sync (summing the gradient slices: reduce
-tasks and the driver) and scheduling (the rest of the job: task launch,
-(de)serialisation, broadcast of the weights and shuffle fetches). The last
-column ("not compute") is the share of the iteration spent on anything but
-forward/backward, the upper bound on what synchronisation costs.
+``--standalone`` adds a second pass of the Spark sections (data, gang, iteration,
+torch with ``local_mode=False``) on a standalone cluster on 127.0.0.1 (a master
+and 2 workers x 1 core, ``tests/helpers/standalone_cluster.py``); ``--master
+spark://...`` runs the main pass on a cluster of your own instead of ``local[2]``.
 
-    python scripts/bench_distributed.py --json runs/bench_distributed.json
+Method. Every trainer fits a freshly built model (``random.manual_seed(0)``,
+SGD lr 0.01 momentum 0.9, cross-entropy, seed 0); per-iteration times are the
+differences of the summary rows' ``wall_time`` (the loop's clock: the driver's
+in per-iteration mode, rank 0's in gang mode). Throughput rows: ``--warmup``
+iterations, then the median of ``--iterations``; ``vs local`` is the ratio of
+throughputs at the same global batch; compute / sync / other are medians of the
+rows' ``compute_time`` (forward + backward; in per-iteration mode the slowest
+task's), ``sync_time`` (summing the gradients, and in gang mode the all-gather)
+and the rest of the iteration (per-iteration mode: scheduling, broadcast, the
+driver's optimizer; gang mode: the sharded optimizer and the loop), and
+"not compute" is 1 - compute / iteration. A per-iteration-mode row also gives
+``epoch_mean_s``: the median plus the epoch's one-off cost (its first
+iteration minus the median, which holds the epoch layout's shuffle) spread
+over the epoch's iterations.
+
+Data-scale rows are measured differently, so that per-epoch costs count: after
+a short unrecorded warm-up fit (Python workers started), each data set gets a
+fresh fit of exactly W iterations, W = one whole epoch of the subset
+(ceil(3,750 / 128) = 30, its last batch partial); on the full split the same
+W iterations are the first W of its first epoch. All W count: the first one
+builds the epoch's layout in per-iteration mode (a shuffle of the whole data
+set, 16x larger on the full split), the gang materialised its data before its
+first iteration (that is its start time, reported apart). Reported: the median
+and the mean of the W iterations, each as full / subset (target <= 1.10 for both).
+
+Start time: from the ``fit()`` call to the driver's first progress update (its
+first iteration has ended; the trainer's progress object is wrapped to note the
+time). TorchDistributor's: from ``run()`` to rank 0's clock at the end of its
+first iteration (same machine, same clock).
+
+    python scripts/bench_distributed.py --json scripts/bench/results/distributed-local2-idle.json
+    python scripts/bench_distributed.py --quick                       # smoke run, about a minute idle
+    python scripts/bench_distributed.py --standalone --json ...       # + the table on a standalone cluster
+    python scripts/bench_distributed.py --fit-cost-model scripts/bench/results/distributed-local2-idle.json
+
+``--fit-cost-model`` fits :func:`predict`'s parameters to a result file and
+prints them and what they predict for ResNet-50 (25.6M parameters, ~4 GFLOP
+per image forward, batch 32 per node) on 8, 64 and 256 nodes at 10 Gbit/s
+(docs/distributed.md explains the model).
 """
 from __future__ import annotations
 
@@ -43,30 +84,47 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's Python workers run this interpreter
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
+import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any, Callable, Iterator  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from bigdl_runtime.nn import (Add, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, GlobalAvgPool2d,  # noqa: E402
                               Graph, Input, Linear, Module, ReLU, Sequential, random)
 from bigdl_runtime.optim import SGD  # noqa: E402
-from bigdl_runtime.spark import init_spark  # noqa: E402
-from bigdl_runtime.spark.trainer import DistributedTrainer  # noqa: E402
 from bigdl_runtime.train import LocalTrainer  # noqa: E402
 from zoo.models.lenet import lenet5  # noqa: E402
-from zoo.models.resnet import resnet18  # noqa: E402
 
 PARTITIONS = 2
-TIMING_KEYS = ("compute_time", "sync_time", "schedule_time")
+LOCAL_MASTER = f"local[{PARTITIONS}]"
+SECTIONS = ("allreduce", "schedule", "data", "gang", "iteration", "torch")
+SPARK_SECTIONS = ("data", "gang", "iteration", "torch")
+TIMING_KEYS = ("compute_time", "sync_time", "schedule_time", "optimizer_time")
+#: the issue's targets: (description, comparison, bound)
+TARGETS = {
+    "data_median": ("full/subset median iteration", "<=", 1.10),
+    "data_mean": ("full/subset mean iteration", "<=", 1.10),
+    "gang_lenet5": ("gang LeNet-5 vs local", ">=", 1.0),
+    "gang_resnet20": ("gang ResNet-20 vs local", ">=", 0.95),
+    "gang_linear11m": ("gang MLP share outside fwd/bwd", "<=", 0.20),
+    "gang_start": ("gang fit start (s)", "<", 5.0),
+    "iteration_resnet20": ("per-iteration ResNet-20 vs local", ">=", 0.9),
+    "allreduce": ("all-reduce 44 MB algbw (GB/s)", ">=", 1.0),
+}
 
 
+# ---------------------------------------------------------------------------------------------- models
 def resnet20(blocks: int = 3, num_classes: int = 10) -> Graph:
     """ResNet-20 for 28x28 grey images: 3 stages x ``blocks`` basic blocks (16/32/64 channels).
 
@@ -94,165 +152,735 @@ def linear_11m(num_classes: int = 10) -> Sequential:
                       Linear(2560, 960), ReLU(), Linear(960, num_classes), name="linear11m")
 
 
-def synthetic(samples: int, seed: int = 0, shape: tuple[int, ...] = (1, 28, 28),
-              classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((samples, *shape), dtype=np.float32), rng.integers(0, classes, samples)
+def forward_flops(model: Module, sample_shape: tuple[int, ...] = (1, 28, 28)) -> float:
+    """Forward FLOPs per sample of ``model``'s convolutions and linear layers (2 x multiply-adds).
+
+    Each layer with a ``weight`` of shape (out, ...) does ``weight[0].size`` multiply-adds per
+    output element; counted on one forward pass of one sample (a throwaway model: its
+    layers' ``forward`` are wrapped in place).
+    """
+    total = [0.0]
+
+    def counting(layer: Module) -> Callable[..., Any]:
+        inner = layer.forward
+
+        def forward(*inputs: Any) -> Any:
+            out = inner(*inputs)
+            total[0] += 2.0 * np.asarray(out).size * (layer.weight.data.size // layer.weight.data.shape[0])
+            return out
+        return forward
+
+    for layer in model.modules():
+        if type(layer).__name__ in ("Conv2d", "ConvReLU2d", "Linear") and getattr(layer, "weight", None) is not None:
+            object.__setattr__(layer, "forward", counting(layer))
+    model.evaluate()
+    model.forward(np.zeros((1, *sample_shape), np.float32))
+    return total[0]
 
 
-def measure(build: Callable[[], Module], trainer_for: Callable[[Module], Any], data: tuple[np.ndarray, np.ndarray],
-            batch_size: int, warmup: int, iterations: int) -> dict[str, float]:
-    """Median per-iteration seconds (and timing split, when the trainer reports one) after ``warmup``."""
-    random.manual_seed(0)
-    model = build()
-    trainer = trainer_for(model)
-    history = trainer.fit(*data, batch_size=batch_size, iterations=warmup + iterations, seed=0, progress=False)
-    walls = [0.0] + [r["wall_time"] for r in history.train]
-    rows, seconds = history.train[warmup:], np.diff(walls)[warmup:]
-    result = {"parameters": model.num_parameters(), "iteration_s": float(np.median(seconds)),
-              "samples_per_s": batch_size / float(np.median(seconds))}
-    for key in TIMING_KEYS:
-        if key in rows[0]:
-            result[key.replace("_time", "_s")] = float(np.median([r[key] for r in rows]))
-    if "compute_s" in result:
-        result["not_compute_share"] = 1.0 - result["compute_s"] / result["iteration_s"]
-        result["sync_share"] = result["sync_s"] / result["iteration_s"]
-    return result
+MODELS: dict[str, Callable[[], Module]] = {"lenet5": lenet5, "resnet20": resnet20, "linear11m": linear_11m}
 
 
-def local(model: Module) -> LocalTrainer:
-    return LocalTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9))
-
-
-def distributed(spark: Any, sync: str = "shuffle", compress: str | None = None) -> Callable[[Module], Any]:
-    def make(model: Module) -> DistributedTrainer:
-        return DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9),
-                                  spark=spark, num_partitions=PARTITIONS, sync=sync, compress=compress)
-    return make
-
-
-def fp16_accuracy(spark: Any, samples: int, epochs: int) -> dict[str, float]:
-    """Test top-1 of LeNet-5 trained with float32 and with float16 gradient slices (same seed and batches)."""
+# ------------------------------------------------------------------------------------------------ data
+def load_data(samples: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The Fashion-MNIST train split as LeNet-5's input (float32 (n, 1, 28, 28)), first ``samples`` only."""
     from zoo.datasets import load_fashion_mnist
     from zoo.models.lenet import preprocess
 
-    x, y = load_fashion_mnist("train")
-    xt, yt = load_fashion_mnist("test")
-    x, y, xt = preprocess(x[:samples]), y[:samples], preprocess(xt)
-    result = {}
-    for name, compress in (("float32", None), ("float16", "fp16")):
+    try:
+        images, labels = load_fashion_mnist("train")
+    except FileNotFoundError:
+        os.system(f"bash {ROOT / 'scripts/data/ensure_fashion_mnist.sh'}")
+        images, labels = load_fashion_mnist("train")
+    if samples is not None:
+        images, labels = images[:samples], labels[:samples]
+    return preprocess(images), labels
+
+
+# --------------------------------------------------------------------------------------------- measure
+class FirstProgress:
+    """Notes when a DistributedTrainer's progress object is first told an iteration ended (driver side).
+
+    Wraps ``bigdl_runtime.spark.trainer._TimedProgress.update`` while active; used to
+    time a fit's start (``fit()`` -> end of the first iteration, as the driver sees it).
+    """
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator["FirstProgress"]:
+        from bigdl_runtime.spark import trainer as trainer_module
+
+        cls = getattr(trainer_module, "_TimedProgress", None)
+        if cls is None:  # the trainer changed: no start time, everything else still works
+            yield self
+            return
+        original = cls.update
+        watcher = self
+
+        def update(progress: Any, *args: Any, **kwargs: Any) -> Any:
+            if watcher.first is None:
+                watcher.first = time.perf_counter()
+            return original(progress, *args, **kwargs)
+
+        cls.update = update
+        try:
+            yield self
+        finally:
+            cls.update = original
+
+
+def fit_and_time(build: Callable[[], Module], make: Callable[[Module], Any], data: tuple[np.ndarray, np.ndarray],
+                 batch_size: int, iterations: int) -> tuple[Module, list[dict[str, Any]], dict[str, float]]:
+    """Fit a fresh model for ``iterations``: (model, summary rows, {fit_s, start_s})."""
+    random.manual_seed(0)
+    model = build()
+    trainer = make(model)
+    watcher = FirstProgress()
+    with watcher.watching():
         tic = time.perf_counter()
-        random.manual_seed(0)
-        model = lenet5()
-        trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.05, momentum=0.9),
-                                     spark=spark, num_partitions=PARTITIONS, compress=compress)
-        trainer.fit(x, y, batch_size=128, epochs=epochs, seed=0, progress=False)
-        result[name] = float(trainer.evaluate(xt, yt, metrics=("top1",), batch_size=500)["top1"])
-        print(f"  lenet5 fashion-mnist / {name}: top-1 {result[name]:.4f} ({time.perf_counter() - tic:.1f} s)",
-              file=sys.stderr)
+        history = trainer.fit(*data, batch_size=batch_size, iterations=iterations, seed=0, progress=False)
+        toc = time.perf_counter()
+    times = {"fit_s": toc - tic}
+    if watcher.first is not None:
+        times["start_s"] = watcher.first - tic
+    return model, history.train, times
+
+
+def summarise(rows: list[dict[str, Any]], batch_size: int, skip: int) -> dict[str, Any]:
+    """Median/mean per-iteration seconds of ``rows[skip:]`` and the medians of their timing split."""
+    walls = [0.0] + [r["wall_time"] for r in rows]
+    seconds = np.diff(walls)
+    window, measured = seconds[skip:], rows[skip:]
+    median = float(np.median(window))
+    result: dict[str, Any] = {
+        "iteration_s": median, "mean_s": float(np.mean(window)), "samples_per_s": batch_size / median,
+        "first_iteration_s": float(seconds[0]), "seconds": [float(s) for s in seconds], "measured_from": skip}
+    for key in TIMING_KEYS:
+        if key in measured[0]:
+            result[key.replace("_time", "_s")] = float(np.median([r.get(key, 0.0) for r in measured]))
+    if "compute_s" in result:
+        result["other_s"] = float(np.median([s - r["compute_time"] - r["sync_time"] for s, r in zip(window, measured)]))
+        result["not_compute_share"] = 1.0 - result["compute_s"] / median
+        result["sync_share"] = result["sync_s"] / median
     return result
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
-    def ms(row: dict[str, Any], key: str) -> str:
-        return f"{row[key] * 1e3:8.0f}" if key in row else f"{'-':>8}"
+def local_trainer(model: Module) -> LocalTrainer:
+    return LocalTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9))
 
-    print(f"{'model':<10} {'params':>7} {'trainer':<24} {'batch':>5} {'samples/s':>9} {'vs local':>8} "
-          f"{'iter ms':>8} {'compute':>8} {'sync':>8} {'sched':>8} {'sync %':>6} {'not comp':>8}")
-    for r in rows:
-        ratio = f"{r['vs_local']:8.2f}" if "vs_local" in r else f"{'':8}"
-        shares = (f"{r['sync_share'] * 100:6.1f} {r['not_compute_share'] * 100:7.1f}%" if "sync_share" in r
-                  else f"{'-':>6} {'-':>8}")
-        print(f"{r['model']:<10} {r['parameters'] / 1e6:6.2f}M {r['trainer']:<24} {r['batch_size']:>5} "
-              f"{r['samples_per_s']:9.1f} {ratio} {ms(r, 'iteration_s')} {ms(r, 'compute_s')} {ms(r, 'sync_s')} "
-              f"{ms(r, 'schedule_s')} {shares}")
+
+def distributed_trainer(spark: Any, mode: str, sync: str = "auto") -> Callable[[Module], Any]:
+    from bigdl_runtime.spark.trainer import DistributedTrainer
+
+    def make(model: Module) -> Any:
+        return DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9),
+                                  spark=spark, num_partitions=PARTITIONS, mode=mode, sync=sync)
+    return make
+
+
+def mode_name(mode: str, sync: str = "auto") -> str:
+    if mode != "iteration":
+        return mode
+    return {"auto": "iteration", "tree": "iteration/tree", "shuffle": "iteration/shuffle"}[sync]
+
+
+class Bench:
+    """Runs the sections, collects rows, checks and errors."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rows: list[dict[str, Any]] = []
+        self.checks: list[dict[str, Any]] = []
+        self.errors: list[dict[str, str]] = []
+        self.allreduce: list[dict[str, Any]] = []
+        self.schedule_probe: list[dict[str, Any]] = []
+        self.local: dict[tuple[str, int], dict[str, Any]] = {}
+        self.info: dict[str, dict[str, float]] = {}
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def log(self, text: str) -> None:
+        print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+    def data(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        if "full" not in self._data:
+            self._data["full"] = load_data(self.args.samples)
+            x, y = self._data["full"]
+            self._data["subset"] = (x[:len(x) // self.args.subset], y[:len(y) // self.args.subset])
+        return self._data[which]
+
+    def model_info(self, name: str) -> dict[str, float]:
+        if name not in self.info:
+            random.manual_seed(0)
+            params = MODELS[name]().num_parameters()
+            self.info[name] = {"parameters": params, "model_bytes": 4 * params,
+                               "forward_flops": forward_flops(MODELS[name]())}
+        return self.info[name]
+
+    def section(self, name: str, master: str, fn: Callable[[], None]) -> None:
+        """Run one section; a failure is recorded and reported, and the run goes on."""
+        tic = time.perf_counter()
+        self.log(f"section {name} on {master}")
+        try:
+            fn()
+        except Exception as err:  # noqa: BLE001 - a benchmark reports and continues
+            text = f"{type(err).__name__}: {err}".strip().splitlines()[0][:400]
+            self.errors.append({"section": name, "master": master, "error": text,
+                                "traceback": traceback.format_exc()[-4000:]})
+            self.log(f"section {name} on {master} FAILED: {text}")
+        self.log(f"section {name} on {master}: {time.perf_counter() - tic:.1f} s")
+
+    def check(self, key: str, value: float | None, master: str = "", row: dict[str, Any] | None = None,
+              detail: str = "") -> None:
+        what, op, bound = TARGETS[key]
+        ok = None if value is None else {"<=": value <= bound, ">=": value >= bound, "<": value < bound}[op]
+        entry = {"key": key, "what": what, "master": master, "value": value, "target": f"{op} {bound:g}",
+                 "pass": ok, "detail": detail}
+        self.checks.append(entry)
+        if row is not None:
+            row.setdefault("checks", []).append(entry)
+
+    def add_row(self, master: str, model: str, mode: str, data: str, batch_size: int, result: dict[str, Any],
+                **extra: Any) -> dict[str, Any]:
+        row = {"master": master, "model": model, "mode": mode, "data": data, "batch_size": batch_size,
+               "partitions": 1 if mode in ("local", "torch local") else PARTITIONS,
+               **(self.model_info(model) if model in MODELS else {}), **result, **extra}
+        self.rows.append(row)
+        ms = row["iteration_s"] * 1e3
+        self.log(f"{model} / {mode} / {data}: {ms:.1f} ms per iteration, {row['samples_per_s']:.1f} samples/s"
+                 + (f", start {row['start_s']:.2f} s" if "start_s" in row else ""))
+        return row
+
+    def local_row(self, model: str, batch_size: int) -> dict[str, Any]:
+        """LocalTrainer (2 BLAS threads, this process) on the full split, measured once per (model, batch)."""
+        key = (model, batch_size)
+        if key not in self.local:
+            a = self.args
+            _, rows, times = fit_and_time(MODELS[model], local_trainer, self.data("full"), batch_size,
+                                          a.warmup + a.iterations)
+            self.local[key] = self.add_row("driver", model, "local", "full", batch_size,
+                                           {**summarise(rows, batch_size, a.warmup), "fit_s": times["fit_s"]},
+                                           threads=2)
+        return self.local[key]
+
+    def distributed_row(self, spark: Any, master: str, model: str, mode: str, batch_size: int,
+                        sync: str = "auto") -> dict[str, Any]:
+        a = self.args
+        _, rows, times = fit_and_time(MODELS[model], distributed_trainer(spark, mode, sync), self.data("full"),
+                                      batch_size, a.warmup + a.iterations)
+        result = {**summarise(rows, batch_size, a.warmup), **times}
+        if mode == "iteration":  # the epoch's first iteration builds its layout: spread it over the epoch
+            per_epoch = math.ceil(len(self.data("full")[1]) / batch_size)
+            extra = max(0.0, result["first_iteration_s"] - result["iteration_s"])
+            result["epoch_mean_s"] = result["iteration_s"] + extra / per_epoch
+            result["iterations_per_epoch"] = per_epoch
+        base = self.local_row(model, batch_size)
+        result["vs_local"] = base["iteration_s"] / result["iteration_s"]
+        return self.add_row(master, model, mode_name(mode, sync), "full", batch_size, result)
+
+    # ------------------------------------------------------------------ sections
+    def run_allreduce(self) -> None:
+        from scripts.bench_mesh import bench_allreduce
+
+        for n in (2, 4):
+            result = bench_allreduce(n, int(self.args.allreduce_mb * 1e6), self.args.allreduce_repeats)
+            self.allreduce.append(result)
+            gbs = result["algbw_bytes_per_s"] / 1e9
+            self.log(f"all-reduce {result['nbytes'] / 1e6:.0f} MB between {n}: {result['seconds'] * 1e3:.1f} ms, "
+                     f"algbw {gbs:.2f} GB/s, busbw {result['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
+            self.check("allreduce", gbs, "loopback", detail=f"{n} processes")
+
+    def run_schedule(self, spark: Any, master: str) -> None:
+        """Wall time of an empty Python job of n tasks (median of ``repeats``): Spark's job and task overhead."""
+        sc = spark.sparkContext
+        sc.parallelize(range(PARTITIONS), PARTITIONS).mapPartitions(_one).collect()  # workers up
+        for tasks in self.args.schedule_tasks:
+            seconds = []
+            for _ in range(self.args.schedule_repeats):
+                tic = time.perf_counter()
+                sc.parallelize(range(tasks), tasks).mapPartitions(_one).collect()
+                seconds.append(time.perf_counter() - tic)
+            self.schedule_probe.append({"master": master, "tasks": tasks, "seconds": float(np.median(seconds)),
+                                        "all_seconds": seconds})
+            self.log(f"empty job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms")
+
+    def run_data(self, spark: Any, master: str) -> None:
+        a = self.args
+        subset = self.data("subset")
+        window = a.window or math.ceil(len(subset[1]) / a.batch_size)
+        for mode in ("iteration", "gang"):
+            make = distributed_trainer(spark, mode)
+            fit_and_time(lenet5, make, subset, a.batch_size, 2)  # warm-up: Python workers, caches
+            found = {}
+            for which in ("subset", "full"):
+                _, rows, times = fit_and_time(lenet5, make, self.data(which), a.batch_size, window)
+                result = {**summarise(rows, a.batch_size, 0), **times, "window": window,
+                          "samples": len(self.data(which)[1])}
+                found[which] = self.add_row(master, "lenet5", mode_name(mode), which, a.batch_size, result,
+                                            section="data")
+            for stat, key in (("iteration_s", "data_median"), ("mean_s", "data_mean")):
+                ratio = found["full"][stat] / found["subset"][stat]
+                found["full"][f"{stat}_vs_subset"] = ratio
+                self.check(key, ratio, master, found["full"], detail=f"{mode_name(mode)}, window {window}")
+
+    def run_gang(self, spark: Any, master: str) -> None:
+        a = self.args
+        lenet = self.distributed_row(spark, master, "lenet5", "gang", a.batch_size)
+        self.check("gang_lenet5", lenet["vs_local"], master, lenet)
+        if "start_s" in lenet:
+            self.check("gang_start", lenet["start_s"], master, lenet, detail="LeNet-5, full split")
+        resnet = self.distributed_row(spark, master, "resnet20", "gang", a.batch_size)
+        self.check("gang_resnet20", resnet["vs_local"], master, resnet)
+        mlp = self.distributed_row(spark, master, "linear11m", "gang", a.mlp_batch_size)
+        self.check("gang_linear11m", mlp["not_compute_share"], master, mlp)
+
+    def run_iteration(self, spark: Any, master: str) -> None:
+        a = self.args
+        self.distributed_row(spark, master, "lenet5", "iteration", a.batch_size)
+        resnet = self.distributed_row(spark, master, "resnet20", "iteration", a.batch_size)
+        self.check("iteration_resnet20", resnet["vs_local"], master, resnet)
+        for sync in a.mlp_syncs:
+            self.distributed_row(spark, master, "linear11m", "iteration", a.mlp_batch_size, sync)
+
+    def run_torch(self, spark: Any, master: str) -> None:
+        a = self.args
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            self.log("torch is not importable: TorchDistributor rows skipped")
+            return
+        from pyspark.ml.torch.distributor import TorchDistributor
+
+        local_mode = master.startswith("local")
+        if torch_lenet5_train.__module__ != "__main__":  # imported: its torchrun processes cannot import us
+            from pyspark import cloudpickle
+            cloudpickle.register_pickle_by_value(sys.modules[torch_lenet5_train.__module__])
+        steps = a.warmup + a.iterations
+        with tempfile.TemporaryDirectory(prefix="bench-torch-") as tmp:
+            x, y = self.data("full")
+            np.save(f"{tmp}/x.npy", x)
+            np.save(f"{tmp}/y.npy", y)
+            if ("torch local", a.batch_size) not in self.local:
+                result = torch_lenet5_train(tmp, a.batch_size, steps, threads=2, distributed=False)
+                self.local[("torch local", a.batch_size)] = self.add_row(
+                    "driver", "lenet5", "torch local", "full", a.batch_size,
+                    torch_summary(result, a.batch_size, a.warmup), threads=2)
+            base = self.local[("torch local", a.batch_size)]
+            distributor = TorchDistributor(num_processes=PARTITIONS, local_mode=local_mode, use_gpu=False)
+            started = time.time()
+            result = distributor.run(torch_lenet5_train, tmp, a.batch_size, steps, 1, True)
+            ended = time.time()
+        summary = torch_summary(result, a.batch_size, a.warmup)
+        summary.update(start_s=result["first_iteration_end"] - started, fit_s=ended - started,
+                       vs_torch_local=base["iteration_s"] / summary["iteration_s"],
+                       vs_local=self.local_row("lenet5", a.batch_size)["iteration_s"] / summary["iteration_s"],
+                       local_mode=local_mode, backend=result["backend"])
+        ours = [r for r in self.rows if r["master"] == master and r["model"] == "lenet5" and r["mode"] == "gang"
+                and r["data"] == "full" and "section" not in r]
+        if ours:
+            summary["gang_vs_torchdistributor"] = summary["iteration_s"] / ours[-1]["iteration_s"]
+        self.add_row(master, "lenet5", "TorchDistributor", "full", a.batch_size, summary)
+
+
+def _one(_: Any) -> list[int]:
+    return [0]
+
+
+# ------------------------------------------------------------------------------------------------ torch
+def torch_lenet5_train(data_dir: str, batch_size: int, steps: int, threads: int, distributed: bool) -> dict[str, Any]:
+    """LeNet-5 in torch, as ``zoo.models.lenet.lenet5``: conv 6@5x5 pad 2, ReLU, max pool 2, conv 16@5x5,
+    ReLU, max pool 2, fc 400-120-84-10 with ReLUs; SGD lr 0.01 momentum 0.9, cross-entropy.
+
+    Runs ``steps`` iterations of global batch ``batch_size`` (each of the ``world`` processes takes
+    every ``world``-th sample of the batch). Self-contained (no project imports): TorchDistributor
+    pickles it by value into its ``torchrun`` processes. Returns rank 0's per-iteration seconds and
+    its wall clock at the end of the first iteration.
+    """
+    import time as time_
+    import numpy as np_
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    rank, world, backend = 0, 1, None
+    if distributed:
+        import torch.distributed as dist
+        dist.init_process_group("gloo")
+        rank, world, backend = dist.get_rank(), dist.get_world_size(), dist.get_backend()
+    torch.manual_seed(0)
+    model: nn.Module = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    if distributed:
+        model = nn.parallel.DistributedDataParallel(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x = np_.load(f"{data_dir}/x.npy")
+    y = np_.load(f"{data_dir}/y.npy")
+    order = np_.random.default_rng(0).permutation(len(y))
+    seconds, first_end = [], None
+    for k in range(steps):
+        tic = time_.perf_counter()
+        start = (k * batch_size) % len(y)
+        mine = order[start:start + batch_size][rank::world]
+        xb, yb = torch.from_numpy(x[mine]), torch.from_numpy(y[mine])
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        seconds.append(time_.perf_counter() - tic)
+        if first_end is None:
+            first_end = time_.time()
+    if distributed:
+        dist.destroy_process_group()
+    return {"seconds": seconds, "first_iteration_end": first_end, "world": world, "backend": backend,
+            "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def torch_summary(result: dict[str, Any], batch_size: int, warmup: int) -> dict[str, Any]:
+    seconds = np.array(result["seconds"])
+    median = float(np.median(seconds[warmup:]))
+    return {"iteration_s": median, "mean_s": float(np.mean(seconds[warmup:])), "samples_per_s": batch_size / median,
+            "first_iteration_s": float(seconds[0]), "seconds": [float(s) for s in seconds],
+            "measured_from": warmup, "processes": result["world"], "torch_threads": result["threads"]}
+
+
+# ------------------------------------------------------------------------------------------------ table
+def print_table(bench: Bench) -> None:
+    def ms(row: dict[str, Any], key: str) -> str:
+        return f"{row[key] * 1e3:8.1f}" if key in row else f"{'-':>8}"
+
+    head = (f"{'model':<10} {'params':>6} {'data':<6} {'mode':<17} {'batch':>5} {'iter ms':>8} {'mean ms':>8} "
+            f"{'vs local':>8} {'compute':>8} {'sync':>8} {'other':>8} {'!comp':>6} {'start s':>7}  target")
+    for master in dict.fromkeys(r["master"] for r in bench.rows):
+        print(f"\n== {master}" + (" (this process)" if master == "driver" else ""))
+        print(head)
+        for r in [r for r in bench.rows if r["master"] == master]:
+            ratio = f"{r['vs_local']:8.2f}" if "vs_local" in r else f"{'':8}"
+            share = f"{r['not_compute_share'] * 100:5.1f}%" if "not_compute_share" in r else f"{'-':>6}"
+            start = f"{r['start_s']:7.2f}" if "start_s" in r else f"{'':7}"
+            params = f"{r['parameters'] / 1e6:5.2f}M" if "parameters" in r else f"{'':6}"
+            targets = "; ".join(f"{c['what']} {c['value']:.2f} {c['target']} "
+                                f"{'PASS' if c['pass'] else 'FAIL'}" for c in r.get("checks", []))
+            print(f"{r['model']:<10} {params} {r['data']:<6} {r['mode']:<17} {r['batch_size']:>5} "
+                  f"{ms(r, 'iteration_s')} {ms(r, 'mean_s')} {ratio} {ms(r, 'compute_s')} {ms(r, 'sync_s')} "
+                  f"{ms(r, 'other_s')} {share} {start}  {targets}")
+        for r in bench.rows:
+            if r["master"] == master and r["mode"] == "TorchDistributor":
+                print(f"TorchDistributor LeNet-5: {r['vs_torch_local']:.2f}x torch's own 2-thread speed, "
+                      f"{r['vs_local']:.2f}x our local trainer; our gang is "
+                      f"{r.get('gang_vs_torchdistributor', float('nan')):.2f}x its speed; start {r['start_s']:.1f} s")
+            if r["master"] == master and r["mode"].startswith("iteration") and "epoch_mean_s" in r:
+                print(f"{r['model']} {r['mode']}: epoch layout (first iteration) {r['first_iteration_s'] * 1e3:.0f} ms"
+                      f" -> {r['epoch_mean_s'] * 1e3:.1f} ms per iteration over a {r['iterations_per_epoch']}-"
+                      f"iteration epoch")
+    for a in bench.allreduce:
+        print(f"all-reduce {a['nbytes'] / 1e6:.0f} MB, {a['n_procs']} processes on loopback: "
+              f"{a['seconds'] * 1e3:.1f} ms, algbw {a['algbw_bytes_per_s'] / 1e9:.2f} GB/s, "
+              f"busbw {a['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
+    if bench.schedule_probe:
+        print("empty job: " + ", ".join(f"{p['tasks']} tasks {p['seconds'] * 1e3:.0f} ms ({p['master']})"
+                                       for p in bench.schedule_probe))
+    print("\ntargets:")
+    for c in bench.checks:
+        verdict = "n/a" if c["pass"] is None else ("PASS" if c["pass"] else "FAIL")
+        value = "-" if c["value"] is None else f"{c['value']:.3f}"
+        print(f"  {verdict:4}  {c['what']:<34} {value:>8} {c['target']:<8} {c['master']} {c['detail']}")
+    for e in bench.errors:
+        print(f"  ERROR in {e['section']} on {e['master']}: {e['error']}")
+
+
+# ------------------------------------------------------------------------------------------- cost model
+#: Parameters of :func:`predict`. ``None``: fitted from a result file by :func:`fit_cost_model`; the
+#: others are assumptions a user may override (``--bandwidth``, ``--latency``, ``--node-flops``).
+COST_PARAMETERS: dict[str, float | None] = {
+    "node_flops": None,           # training FLOP/s of one worker (3 x forward FLOPs x its batch / compute time)
+    "bandwidth": 10e9 / 8,        # bytes/s of a node's link (10 Gbit/s)
+    "latency": 50e-6,             # seconds per message on the link (a data-centre round trip)
+    "job_overhead": None,         # s: fixed cost of one Spark job (driver: DAG, stage, results)
+    "task_overhead": None,        # s per task launched (serial on the driver; upper bound from 2 cores)
+    "broadcast_byte_cost": None,  # s per weight byte the driver serialises and ships (torrent broadcast)
+    "reduce_overhead": None,      # s: fixed part of a per-iteration job's gradient sum
+    "reduce_byte_cost": None,     # s per gradient byte received, deserialised and added (beyond the wire)
+    "optimizer_byte_cost": None,  # s per weight byte of an optimizer step (iteration: M on the driver; gang: M/N)
+    "gang_overhead": None,        # s per gang iteration beyond compute, sync and optimizer (loop, reporting)
+}
+
+
+def tree_levels(n: int, depth: int = 2) -> list[int]:
+    """Fan-in of each level of PySpark's ``treeReduce`` (``treeAggregate``, depth 2) over ``n`` partitions.
+
+    As ``pyspark.RDD.treeAggregate``: ``scale = max(ceil(n ** (1/depth)), 2)``; while
+    ``parts > scale + parts / scale`` a level re-keys the partials into ``int(parts / scale)``
+    partitions (each summing about ``scale`` of them); the driver then receives what is left.
+    The last entry is the driver's fan-in.
+    """
+    scale = max(int(math.ceil(n ** (1.0 / depth))), 2)
+    levels, parts, current = [], float(n), n
+    while parts > scale + parts / scale:
+        parts /= scale
+        fewer = max(int(parts), 1)
+        levels.append(math.ceil(current / fewer))
+        current = fewer
+    return levels + [current]
+
+
+def predict(mode: str, nodes: int, model_bytes: float, forward_flops: float, batch_per_node: int,
+            params: dict[str, float], sync: str = "tree") -> dict[str, float]:
+    """Per-iteration seconds t(N) = t_compute(B/N) + t_sync(M, N, W) + t_sched(N), by term.
+
+    Args:
+        mode: ``"gang"`` or ``"iteration"`` (per-iteration Spark jobs; ``sync`` ``"tree"`` or ``"shuffle"``).
+        nodes: N workers (one task each); model_bytes: M, float32 weights; forward_flops: per sample;
+        batch_per_node: B/N; params: :data:`COST_PARAMETERS`, all set.
+
+    gang: compute + reduce-scatter and all-gather, each task sending and receiving
+    (N-1)/N of M per phase: 2 M (N-1)/N / W, plus 2 (N-1) messages of latency for them and
+    as many for the small all-reduce of loss / counts / batch-norm statistics; the optimizer
+    on M/N; a fixed loop overhead; no scheduling.
+
+    iteration: compute + the job (job overhead, N task launches) + the weights' broadcast
+    through the driver (serialised once, M / W out of the driver, torrent hops log2 N x
+    latency) + the gradient sum: ``tree`` = treeAggregate, every level's reducer (and
+    finally the driver) receiving fan-in x M; ``shuffle`` = reduce-scatter through the
+    shuffle (each reduce task fetches N slices of M/N, the driver collects N summed slices:
+    2 M, plus a second stage of N tasks) + the whole optimizer on the driver.
+    """
+    p = params
+    n, m, w, lat = nodes, float(model_bytes), p["bandwidth"], p["latency"]
+    terms = {"compute": 3.0 * forward_flops * batch_per_node / p["node_flops"]}
+    if mode == "gang":
+        terms["sync"] = 2.0 * m * (n - 1) / n / w + 4.0 * (n - 1) * lat
+        terms["optimizer"] = m / n * p["optimizer_byte_cost"]
+        terms["schedule"] = 0.0
+        terms["other"] = p["gang_overhead"]
+    elif mode == "iteration":
+        per_byte = 1.0 / w + p["reduce_byte_cost"]
+        tasks = n
+        if sync == "tree":
+            reduce = sum(fan_in * m * per_byte for fan_in in tree_levels(n))
+        elif sync == "shuffle":
+            reduce = 2.0 * m * per_byte
+            tasks += n
+        else:
+            raise ValueError(f"sync must be 'tree' or 'shuffle', got {sync!r}")
+        terms["sync"] = p["reduce_overhead"] + reduce
+        terms["broadcast"] = m * p["broadcast_byte_cost"] + m / w + math.log2(max(n, 2)) * lat
+        terms["schedule"] = p["job_overhead"] * (2 if sync == "shuffle" else 1) + p["task_overhead"] * tasks
+        terms["optimizer"] = m * p["optimizer_byte_cost"]
+    else:
+        raise ValueError(f"mode must be 'gang' or 'iteration', got {mode!r}")
+    terms["total"] = sum(terms.values())
+    terms["samples_per_s"] = n * batch_per_node / terms["total"]
+    terms["efficiency"] = terms["compute"] / terms["total"]
+    return terms
+
+
+def _line_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares (intercept, slope); one point: (y, 0)."""
+    if len(set(xs)) < 2:
+        return float(np.mean(ys)), 0.0
+    slope, intercept = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 1)
+    return float(intercept), float(slope)
+
+
+def fit_cost_model(report: dict[str, Any], master: str | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """:data:`COST_PARAMETERS` fitted to a result file; returns (parameters, what each was fitted from)."""
+    rows = [r for r in report["results"] if "section" not in r]
+    masters = [r["master"] for r in rows if r["mode"] not in ("local", "torch local")]
+    master = master or (LOCAL_MASTER if LOCAL_MASTER in masters else (masters[0] if masters else None))
+    dist = [r for r in rows if r["master"] == master]
+    gang = [r for r in dist if r["mode"] == "gang" and "compute_s" in r]
+    iteration = [r for r in dist if r["mode"] in ("iteration", "iteration/tree") and "schedule_s" in r]
+    params: dict[str, float] = {k: v for k, v in COST_PARAMETERS.items() if v is not None}
+    notes: dict[str, Any] = {"master": master}
+
+    flops_rows = [r for r in gang + iteration if r.get("forward_flops")]
+    conv = [r for r in flops_rows if r["model"] == "resnet20"] or flops_rows
+    if conv:
+        r = conv[0]
+        params["node_flops"] = 3.0 * r["forward_flops"] * r["batch_size"] / r["partitions"] / r["compute_s"]
+        notes["node_flops"] = f"{r['model']} {r['mode']}: compute {r['compute_s'] * 1e3:.1f} ms at batch " \
+                              f"{r['batch_size'] // r['partitions']} per task"
+
+    probe = [p for p in report.get("schedule_probe", []) if p["master"] == master]
+    job0, per_task = _line_fit([p["tasks"] for p in probe], [p["seconds"] for p in probe]) if probe else (0.0, 0.0)
+    params["task_overhead"] = max(per_task, 0.0)
+    notes["task_overhead"] = f"empty jobs of {[p['tasks'] for p in probe]} tasks"
+
+    if iteration:
+        sizes = [r["model_bytes"] for r in iteration]
+        base, slope = _line_fit(sizes, [r["schedule_s"] for r in iteration])
+        params["broadcast_byte_cost"] = max(slope, 0.0)
+        params["job_overhead"] = max(base - params["task_overhead"] * PARTITIONS, 0.0)
+        base, slope = _line_fit(sizes, [r["sync_s"] for r in iteration])
+        params["reduce_overhead"] = max(base, 0.0)
+        fan_in = sum(tree_levels(PARTITIONS))
+        params["reduce_byte_cost"] = max(slope / fan_in - 1.0 / _loopback_bandwidth(report), 0.0)
+        notes["iteration"] = f"schedule_s and sync_s vs model bytes over {[r['model'] for r in iteration]}"
+    else:
+        params.setdefault("job_overhead", max(job0, 0.0))
+    if gang:
+        big = max(gang, key=lambda r: r["model_bytes"])
+        params["optimizer_byte_cost"] = big.get("optimizer_s", 0.0) / (big["model_bytes"] / big["partitions"])
+        params["gang_overhead"] = float(np.median([max(r["iteration_s"] - r["compute_s"] - r["sync_s"]
+                                                       - r.get("optimizer_s", 0.0), 0.0) for r in gang]))
+        notes["gang"] = f"optimizer from {big['model']}; loop overhead: median over {[r['model'] for r in gang]}"
+    w, lat = _loopback_fit(report)
+    notes["loopback"] = {"bandwidth": w, "latency": lat}
+    for key in COST_PARAMETERS:
+        params.setdefault(key, float("nan"))
+    return params, notes
+
+
+def _loopback_fit(report: dict[str, Any]) -> tuple[float, float]:
+    """(bytes/s, s per message) of t(N) = 2 M (N-1)/N / W + 2 (N-1) a, from the all-reduce rows."""
+    points = [(a["n_procs"], a["nbytes"], a["seconds"]) for a in report.get("allreduce", [])]
+    if not points:
+        return float("nan"), float("nan")
+    a_mat = np.array([[2.0 * m * (n - 1) / n, 2.0 * (n - 1)] for n, m, _ in points])
+    t = np.array([s for _, _, s in points])
+    (inv_w, lat), *_ = np.linalg.lstsq(a_mat, t, rcond=None)
+    if lat < 0 or inv_w <= 0:
+        inv_w, lat = float(np.sum(a_mat[:, 0] * t) / np.sum(a_mat[:, 0] ** 2)), 0.0
+    return 1.0 / inv_w, float(lat)
+
+
+def _loopback_bandwidth(report: dict[str, Any]) -> float:
+    w, _ = _loopback_fit(report)
+    return w if math.isfinite(w) and w > 0 else float("inf")
+
+
+def print_cost_model(path: str, overrides: dict[str, float | None]) -> None:
+    report = json.loads(Path(path).read_text())
+    params, notes = fit_cost_model(report)
+    params.update({k: v for k, v in overrides.items() if v is not None})
+    print(f"cost model fitted to {path} ({notes['master']}):")
+    units = {"node_flops": ("GFLOP/s", 1e-9), "bandwidth": ("GB/s", 1e-9), "latency": ("us", 1e6),
+             "job_overhead": ("ms", 1e3), "task_overhead": ("ms", 1e3), "reduce_overhead": ("ms", 1e3),
+             "gang_overhead": ("ms", 1e3), "broadcast_byte_cost": ("ms/MB", 1e9),
+             "reduce_byte_cost": ("ms/MB", 1e9), "optimizer_byte_cost": ("ms/MB", 1e9)}
+    for key, value in params.items():
+        unit, scale = units[key]
+        print(f"  {key:<20} {value * scale:10.3f} {unit}")
+    lb_w, lb_lat = notes["loopback"]["bandwidth"], notes["loopback"]["latency"]
+    print(f"  (loopback all-reduce fit: {lb_w / 1e9:.2f} GB/s, {lb_lat * 1e6:.0f} us per message; "
+          f"the prediction uses the link's bandwidth and latency above)")
+    for key in ("node_flops", "task_overhead", "iteration", "gang"):
+        if key in notes:
+            print(f"  from {key}: {notes[key]}")
+    model_bytes, flops, batch = 25.6e6 * 4, 4e9, 32
+    print(f"\nResNet-50 (25.6M parameters = {model_bytes / 1e6:.0f} MB, {flops / 1e9:.0f} GFLOP/image forward), "
+          f"batch {batch} per node, {params['bandwidth'] * 8 / 1e9:.0f} Gbit/s:")
+    print(f"{'nodes':>5} {'mode':<18} {'compute':>8} {'sync':>8} {'bcast':>8} {'sched':>8} {'optim':>8} "
+          f"{'other':>8} {'total s':>8} {'images/s':>9} {'effic.':>6}")
+    for n in (8, 64, 256):
+        for mode, sync in (("gang", "tree"), ("iteration", "tree"), ("iteration", "shuffle")):
+            t = predict(mode, n, model_bytes, flops, batch, params, sync)
+            name = "gang" if mode == "gang" else f"iteration/{sync}"
+            print(f"{n:>5} {name:<18} " + " ".join(f"{t.get(k, 0.0):8.3f}" for k in
+                                                   ("compute", "sync", "broadcast", "schedule", "optimizer", "other"))
+                  + f" {t['total']:8.3f} {t['samples_per_s']:9.1f} {t['efficiency'] * 100:5.1f}%")
+
+
+# ------------------------------------------------------------------------------------------------- main
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--master", default=LOCAL_MASTER, help="Spark master of the main pass")
+    parser.add_argument("--standalone", action="store_true",
+                        help="also run the Spark sections on a loopback standalone cluster (2 workers x 1 core)")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--skip-torch", action="store_true", help="leave out the TorchDistributor rows")
+    parser.add_argument("--samples", type=int, default=None, help="use the first SAMPLES training images as the "
+                        "'full' data (default all 60,000)")
+    parser.add_argument("--subset", type=int, default=16, help="the subset is the first 1/SUBSET of the data")
+    parser.add_argument("--window", type=int, default=0,
+                        help="data-scale iterations per fit (default: one whole epoch of the subset)")
+    parser.add_argument("--batch-size", type=int, default=128, help="global batch of LeNet-5 and ResNet-20")
+    parser.add_argument("--mlp-batch-size", type=int, default=64, help="global batch of the 11M-parameter MLP")
+    parser.add_argument("--mlp-syncs", nargs="+", default=["tree", "shuffle"], choices=["tree", "shuffle"],
+                        help="per-iteration-mode sums measured for the MLP")
+    parser.add_argument("--iterations", type=int, default=20, help="measured iterations per throughput row")
+    parser.add_argument("--warmup", type=int, default=3, help="iterations before the measured ones")
+    parser.add_argument("--allreduce-mb", type=float, default=44.0)
+    parser.add_argument("--allreduce-repeats", type=int, default=10)
+    parser.add_argument("--schedule-tasks", type=int, nargs="+", default=[2, 8, 32, 128])
+    parser.add_argument("--schedule-repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 8,192 images, 4-iteration windows, 3+1 iterations, 2 all-reduce repeats")
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--fit-cost-model", metavar="RESULTS_JSON", default=None,
+                        help="fit the cost model to a result file, print it and the ResNet-50 predictions, exit")
+    parser.add_argument("--bandwidth", type=float, default=None, help="cost model: link bytes/s (default 1.25e9)")
+    parser.add_argument("--latency", type=float, default=None, help="cost model: s per message (default 50e-6)")
+    parser.add_argument("--node-flops", type=float, default=None, help="cost model: a node's training FLOP/s "
+                        "(default: fitted, one measured worker)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.samples = args.samples or 8192
+        args.window = args.window or 4
+        args.iterations, args.warmup = min(args.iterations, 3), min(args.warmup, 1)
+        args.allreduce_repeats = min(args.allreduce_repeats, 2)
+        args.schedule_tasks, args.schedule_repeats = [2, 16], 2
+        args.mlp_syncs = args.mlp_syncs[:1]
+    if args.skip_torch and "torch" in args.sections:
+        args.sections.remove("torch")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch-size", type=int, default=128, help="global batch for LeNet-5 and ResNet-20")
-    parser.add_argument("--sync-batch-size", type=int, default=64, help="global batch for the 11M model")
-    parser.add_argument("--blocks", type=int, default=3, help="residual blocks per ResNet stage (3 = ResNet-20)")
-    parser.add_argument("--iterations", type=int, default=12, help="measured iterations per configuration")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--resnet18-size", type=int, default=224, help="image side for the ResNet-18 rows")
-    parser.add_argument("--resnet18-iterations", type=int, default=3,
-                        help="measured ResNet-18 iterations per trainer, after one warm-up (0 = skip)")
-    parser.add_argument("--accuracy-samples", type=int, default=12000,
-                        help="Fashion-MNIST training images for the fp16 accuracy run (0 = skip)")
-    parser.add_argument("--accuracy-epochs", type=int, default=2)
-    parser.add_argument("--json", default=None, help="write the results here")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
+    if args.fit_cost_model:
+        print_cost_model(args.fit_cost_model, {"bandwidth": args.bandwidth, "latency": args.latency,
+                                               "node_flops": args.node_flops})
+        return 0
+    from bigdl_runtime.spark import init_spark
 
-    data = synthetic(max(args.batch_size, args.sync_batch_size) * 4)
-    spark = init_spark(f"local[{PARTITIONS}]", app_name="bigdl-bench-distributed")
+    bench = Bench(args)
     load_before = os.getloadavg()
-    rows: list[dict[str, Any]] = []
+    tic = time.perf_counter()
+    if "allreduce" in args.sections:
+        bench.section("allreduce", "loopback", bench.run_allreduce)
 
-    def run(model: str, build: Callable[[], Module], trainer: str, trainer_for: Callable[[Module], Any],
-            batch_size: int, inputs: tuple[np.ndarray, np.ndarray] = data, warmup: int = args.warmup,
-            iterations: int = args.iterations) -> dict[str, Any]:
-        tic = time.perf_counter()
-        row = {"model": model, "trainer": trainer, "batch_size": batch_size,
-               **measure(build, trainer_for, inputs, batch_size, warmup, iterations)}
-        rows.append(row)
-        print(f"  {model} / {trainer}: {row['samples_per_s']:.1f} samples/s "
-              f"({warmup + iterations} iterations in {time.perf_counter() - tic:.1f} s)", file=sys.stderr)
-        return row
+    def spark_pass(master: str, conf: dict[str, str] | None = None) -> None:
+        spark = init_spark(master, app_name="bigdl-bench-distributed", conf=conf)
+        try:
+            if "schedule" in args.sections:
+                bench.section("schedule", master, lambda: bench.run_schedule(spark, master))
+            for name in SPARK_SECTIONS:
+                if name in args.sections:
+                    bench.section(name, master, lambda name=name: getattr(bench, f"run_{name}")(spark, master))
+        finally:
+            spark.stop()
 
-    for model, build in (("lenet5", lenet5), ("resnet20", lambda: resnet20(args.blocks))):
-        base = run(model, build, "local (2 BLAS threads)", local, args.batch_size)
-        for sync in ("shuffle", "tree"):
-            dist = run(model, build, f"local[{PARTITIONS}] {sync}", distributed(spark, sync), args.batch_size)
-            dist["vs_local"] = dist["samples_per_s"] / base["samples_per_s"]
-    base = run("linear11m", linear_11m, "local (2 BLAS threads)", local, args.sync_batch_size)
-    for name, sync, compress in (("reduce-scatter", "shuffle", None), ("treeAggregate", "tree", None),
-                                 ("reduce-scatter fp16", "shuffle", "fp16")):
-        row = run("linear11m", linear_11m, f"local[{PARTITIONS}] {name}", distributed(spark, sync, compress),
-                  args.sync_batch_size)
-        row["vs_local"] = row["samples_per_s"] / base["samples_per_s"]
-    if args.resnet18_iterations:
-        images = synthetic(args.sync_batch_size * 2, shape=(3, args.resnet18_size, args.resnet18_size),
-                           classes=1000)
-        big = {"inputs": images, "warmup": 1, "iterations": args.resnet18_iterations}
-        base = run("resnet18", resnet18, "local (2 BLAS threads)", local, args.sync_batch_size, **big)
-        for name, sync in (("reduce-scatter", "shuffle"), ("treeAggregate", "tree")):
-            row = run("resnet18", resnet18, f"local[{PARTITIONS}] {name}", distributed(spark, sync),
-                      args.sync_batch_size, **big)
-            row["vs_local"] = row["samples_per_s"] / base["samples_per_s"]
-    accuracy = (fp16_accuracy(spark, args.accuracy_samples, args.accuracy_epochs)
-                if args.accuracy_samples else {})
-    spark.stop()
+    spark_pass(args.master)
+    if args.standalone:
+        from tests.helpers.standalone_cluster import standalone_cluster
 
-    print()
-    print_table(rows)
-    for name, top1 in accuracy.items():
-        print(f"LeNet-5, {args.accuracy_samples} Fashion-MNIST images x {args.accuracy_epochs} epochs, "
-              f"{name} gradients: test top-1 {top1 * 100:.2f}%")
-    resnet = {r["trainer"]: r["vs_local"] for r in rows if r["model"] == "resnet20" and "vs_local" in r}
-    sync_rows = [r for r in rows if r["model"] in ("linear11m", "resnet18") and "sync_share" in r]
-    targets = {
-        "resnet20_distributed_vs_local": resnet, "resnet20_target": 0.85,
-        "sync_share": {f"{r['model']} {r['trainer']}": r["sync_share"] for r in sync_rows},
-        "not_compute_share": {f"{r['model']} {r['trainer']}": r["not_compute_share"] for r in sync_rows},
-        "sync_share_target": 0.15,
-    }
-    print()
-    for trainer, ratio in resnet.items():
-        print(f"ResNet-20 distributed ({trainer}) / local throughput: {ratio:.2f} (target >= 0.85)")
-    for r in sync_rows:
-        print(f"{r['model']} ({r['parameters'] / 1e6:.1f}M), {r['trainer']}: sync {r['sync_share'] * 100:.1f}% of the iteration (target < 15%), "
-              f"everything but compute {r['not_compute_share'] * 100:.1f}%")
-    report = {"config": {**vars(args), "partitions": PARTITIONS, "data": "synthetic N(0,1) 1x28x28, 10 classes",
-                         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                     "numpy": np.__version__, "load_before": load_before,
-                                     "load_after": os.getloadavg()}},
-              "results": rows, "targets": targets, "fp16_accuracy": accuracy}
+        with standalone_cluster(num_workers=PARTITIONS, cores=1) as cluster:
+            spark_pass(cluster.master_url, cluster.driver_conf())
+    seconds = time.perf_counter() - tic
+
+    print_table(bench)
+    print(f"\n{seconds:.0f} s; load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
+    report = {
+        "config": {**{k: v for k, v in vars(args).items() if k != "fit_cost_model"}, "partitions": PARTITIONS,
+                   "data": "Fashion-MNIST train split, LeNet-5 preprocessing, float32 1x28x28",
+                   "samples": len(bench.data("full")[1]) if bench._data else None,
+                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+                               "load_before": load_before, "load_after": os.getloadavg()},
+                   "seconds": seconds},
+        "results": bench.rows, "checks": bench.checks, "allreduce": bench.allreduce,
+        "schedule_probe": bench.schedule_probe, "errors": bench.errors}
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 0
+    return 1 if bench.errors else 0
 
 
 if __name__ == "__main__":
