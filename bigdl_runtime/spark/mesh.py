@@ -52,10 +52,15 @@ buffers.
 
 **Failures.** A peer whose connection closes or resets, or which makes no
 progress for ``timeout`` seconds, raises :class:`MeshError` naming its rank,
-address and the phase. The mesh then closes all its connections, so every
-other task sees the failure at once instead of waiting for its own timeout; a
-closed or failed mesh raises on every further call. In a barrier stage this
-fails the stage, and the gang restarts from its last checkpoint.
+address and the phase. The failing rank then tells every peer why (an abort
+notice: a UDP datagram to each peer's notice port, plus an abort frame on every
+stream that is at a frame boundary) and closes all its connections, so every
+other task fails at once, with the original cause, instead of waiting for its
+own timeout or blaming the messenger. A closed or failed mesh raises on every
+further call. :meth:`Mesh.abort` (and leaving a ``with Mesh...`` block with an
+exception) passes a failure outside the mesh to the peers the same way. In a
+barrier stage this fails the stage, and the gang restarts from its last
+checkpoint.
 """
 from __future__ import annotations
 
@@ -74,7 +79,8 @@ import numpy as np
 __all__ = ["Mesh", "MeshError", "directory_exchange", "slice_bounds"]
 
 VERSION = 1
-#: requested SO_SNDBUF / SO_RCVBUF (the kernel caps it at net.core.{w,r}mem_max and doubles it)
+#: requested SO_SNDBUF / SO_RCVBUF (the kernel caps it at net.core.{w,r}mem_max and doubles it);
+#: 0 leaves the buffers to the kernel's autotuning
 SOCKET_BUFFER = 4 << 20
 #: summation granularity of reduce_scatter: elements added per np.add while data is still arriving
 SUM_CHUNK = 1 << 18
@@ -168,7 +174,7 @@ def _digest(token: str) -> bytes:
 
 def _tune(sock: socket.socket) -> None:
     """Large buffers (before connect/listen, so the window scale is negotiated) and no Nagle delay."""
-    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF) if SOCKET_BUFFER else ():
         try:
             sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
         except OSError:
@@ -359,7 +365,11 @@ class Mesh:
         """Listen on (host, ephemeral port), publish "host:port" through ``exchange``, connect every pair once.
 
         ``exchange(message)`` must return all ranks' messages in rank order (in
-        Spark: ``BarrierTaskContext.get().allGather``). Rank ``r`` dials ranks
+        Spark: ``BarrierTaskContext.get().allGather``); it is called exactly once,
+        with ``"host:port;notice-port"`` (the UDP port for abort notices). ``host``
+        is bound and published as given: pass this executor's address as the other
+        tasks reach it (in Spark, ``ctx.getTaskInfos()[rank].address`` before the
+        ':'). Rank ``r`` dials ranks
         ``< r`` and accepts ranks ``> r``; each connection starts with a
         handshake (token digest, rank, mesh size) in both directions, and an
         incoming connection with a wrong token, size or rank is dropped. All

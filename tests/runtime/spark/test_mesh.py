@@ -336,7 +336,7 @@ def run_processes(size: int, target: Callable[..., None], tmp_path, args: tuple 
     """Run ``target(rank, size, directory, queue, *args)`` in forked processes; SIGKILL ``victim`` once it reports."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(r, size, str(tmp_path), queue, *args), daemon=True)
+    procs = [ctx.Process(target=_child, args=(target, r, size, str(tmp_path), queue, *args), daemon=True)
              for r in range(size)]
     for p in procs:
         p.start()
@@ -345,6 +345,8 @@ def run_processes(size: int, target: Callable[..., None], tmp_path, args: tuple 
         end = time.monotonic() + deadline
         while len(results) < size - (victim is not None):      # the victim reports only that it is ready
             item = queue.get(timeout=max(0.1, end - time.monotonic()))
+            if item[0] == "error":
+                raise AssertionError(f"rank {item[1]} failed: {item[2]}")
             if victim is not None and item == ("ready", victim):
                 time.sleep(kill_after)
                 os.kill(procs[victim].pid, signal.SIGKILL)
@@ -356,6 +358,13 @@ def run_processes(size: int, target: Callable[..., None], tmp_path, args: tuple 
             if p.is_alive():
                 p.kill()
     return results
+
+
+def _child(target: Callable[..., None], rank: int, *args: Any) -> None:
+    try:
+        target(rank, *args)
+    except BaseException as err:  # noqa: BLE001 - reported to the parent instead of a silent exit
+        args[2].put(("error", rank, f"{type(err).__name__}: {err}"))
 
 
 def _looping_rank(rank: int, size: int, directory: str, queue: Any, victim: int) -> None:
