@@ -124,17 +124,17 @@ def _collect(model: Module, optimizer: Any, layout: ShardLayout,
 
 
 def _gang_input(blocks: Blocks, validation: Blocks | None, n_tasks: int) -> RDD:
-    """``(tag, block)`` records, partition ``r`` holding training partition ``r`` and a share of validation."""
-    train = blocks.rdd.map(functools.partial(_tag, gang.TRAIN))
-    if validation is None:
-        return train
-    keyed = blocks.rdd.mapPartitionsWithIndex(functools.partial(_keyed, tag=gang.TRAIN, n=n_tasks)).union(
-        validation.rdd.mapPartitionsWithIndex(functools.partial(_keyed, tag=gang.VALIDATION, n=n_tasks)))
+    """``(tag, block)`` records, partition ``r`` holding training partition ``r`` and a share of validation.
+
+    Always through one shuffle (once per fit; a restarted gang reuses its output): Spark runs a
+    barrier stage only over a chain of RDDs that all have its number of partitions, and the
+    blocks' own lineage may hold anything (a coalesce, a union, a DataFrame's plan).
+    """
+    keyed = blocks.rdd.mapPartitionsWithIndex(functools.partial(_keyed, tag=gang.TRAIN, n=n_tasks))
+    if validation is not None:
+        keyed = keyed.union(validation.rdd.mapPartitionsWithIndex(
+            functools.partial(_keyed, tag=gang.VALIDATION, n=n_tasks)))
     return keyed.partitionBy(n_tasks, _identity).values()
-
-
-def _tag(tag: str, block: Any) -> tuple[str, Any]:
-    return tag, block
 
 
 def _keyed(partition: int, blocks: Any, tag: str, n: int) -> Any:
