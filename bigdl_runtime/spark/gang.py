@@ -28,8 +28,9 @@ Each of the ``N`` tasks of the barrier stage (rank ``r`` = its partition):
 Rank 0 reports every summary row, validation row and checkpoint to the
 driver's :class:`~bigdl_runtime.spark.gang_driver.Coordinator` as JSON lines
 over TCP; the driver carries no weights or gradients while the stage runs.
-At the end every task returns its optimizer shard's state and rank 0 the
-weights, buffers and history (bytes, once per fit).
+At the end every task returns its weight slice and optimizer shard (so no
+record holds more than ``1/N`` of the model), rank 0 also the buffers and the
+history; the driver puts them together, once per fit.
 
 A restarted stage (a lost task fails the whole barrier stage; Spark or the
 driver starts it again) resumes from the newest checkpoint this fit wrote, so
@@ -94,8 +95,8 @@ class GangSpec:
 
 
 @tagged
-def train_task(records: Iterable[tuple[str, Block]], spec: GangSpec) -> Iterator[tuple[int, bytes, bytes | None]]:
-    """The barrier task: ``(rank, optimizer shard state, rank 0's final weights/buffers/history or None)``."""
+def train_task(records: Iterable[tuple[str, Block]], spec: GangSpec) -> Iterator[tuple[int, bytes]]:
+    """The barrier task: ``(rank, its weight slice and optimizer shard; on rank 0 also buffers and history)``."""
     context = BarrierTaskContext.get()
     rank, size = context.partitionId(), len(context.getTaskInfos())
     train, validation = _materialise(records)
@@ -104,14 +105,12 @@ def train_task(records: Iterable[tuple[str, Block]], spec: GangSpec) -> Iterator
             _Reporter(spec, rank) as reporter:
         gang = _Gang(spec, mesh, train, validation, reporter, context.attemptNumber())
         history = gang.run()
-        shard_state = state_to_bytes(gang.shard.state_dict())
-        final = None
+        result = {"lo": gang.lo, "weights": gang.flat_w[gang.lo:gang.hi], "optimizer": gang.shard.state_dict()}
         if rank == 0:
-            final = state_to_bytes({"weights": gang.flat_w, "buffers": float_buffers(gang.replica.model),
-                                    "history": json.dumps({"train": history.train, "validation": history.validation,
-                                                           "state": history.state.to_dict()})})
+            result.update(buffers=float_buffers(gang.replica.model), history=json.dumps({
+                "train": history.train, "validation": history.validation, "state": history.state.to_dict()}))
         mesh.barrier()
-    yield rank, shard_state, final
+    yield rank, state_to_bytes(result)
 
 
 def _materialise(records: Iterable[tuple[str, Block]]) -> tuple[Block | None, list[Block]]:

@@ -110,16 +110,17 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
     return _collect(model, optimizer, layout, results)
 
 
-def _collect(model: Module, optimizer: Any, layout: ShardLayout,
-             results: Sequence[tuple[int, bytes, bytes | None]]) -> History:
-    """Load the gang's final weights, buffers and optimizer shards into the caller's objects."""
-    results = sorted(results, key=lambda r: r[0])
-    final = state_from_bytes(next(r[2] for r in results if r[2] is not None), source="the gang's final weights")
+def _collect(model: Module, optimizer: Any, layout: ShardLayout, results: Sequence[tuple[int, bytes]]) -> History:
+    """Load the gang's final weight slices, buffers and optimizer shards into the caller's objects."""
+    parts = [state_from_bytes(payload, source=f"the gang's result from rank {rank}")
+             for rank, payload in sorted(results, key=lambda r: r[0])]
     flat_w, _ = model.flatten_parameters()
-    flat_w[...] = np.asarray(final["weights"], np.float32)
-    set_float_buffers(model, np.asarray(final["buffers"], np.float32))
-    optimizer.load_state_dict(layout.merge([state_from_bytes(r[1], source="an optimizer shard") for r in results]))
-    rows = json.loads(final["history"])
+    for part in parts:
+        weights = np.asarray(part["weights"], np.float32)
+        flat_w[int(part["lo"]):int(part["lo"]) + weights.size] = weights
+    set_float_buffers(model, np.asarray(parts[0]["buffers"], np.float32))
+    optimizer.load_state_dict(layout.merge([part["optimizer"] for part in parts]))
+    rows = json.loads(parts[0]["history"])
     return History(train=rows["train"], validation=rows["validation"], state=TrainState.from_dict(rows["state"]))
 
 
