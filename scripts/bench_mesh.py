@@ -63,11 +63,13 @@ def _worker(rank: int, n_procs: int, nelem: int, repeats: int, warmup: int, dire
 
 def bench_allreduce(n_procs: int, nbytes: int = 44_000_000, repeats: int = 10, warmup: int = 2,
                     dtype: str = "float32") -> dict[str, Any]:
-    """Time ``repeats`` all-reduces (reduce_scatter + all_gather) of ``nbytes`` of ``dtype`` between ``n_procs`` processes.
+    """Time ``repeats`` all-reduces (reduce_scatter + all_gather) of ``nbytes`` between ``n_procs`` processes.
 
-    Returns a dict: n_procs, nbytes (of the float32 vector), dtype on the wire,
-    seconds (median of the slowest rank per repeat), best_seconds, algbw and busbw
-    in bytes/s (from the median), all per-repeat seconds and the load average.
+    ``dtype``: the gradient's dtype in the reduce-scatter ("float16" halves its
+    bytes on the wire); the all-gather is always float32. Returns a dict: n_procs,
+    nbytes (of the float32 vector), wire_dtype, seconds (median of the slowest
+    rank per repeat), best_seconds, algbw and busbw in bytes/s (from the median),
+    all per-repeat seconds and the load average before and after.
     """
     itemsize = np.dtype(dtype).itemsize
     nelem = nbytes // 4

@@ -658,7 +658,7 @@ class Mesh:
                     poller.unregister(notice_fd)
 
     def _explained(self, peer: int, name: str) -> None:
-        """Before blaming ``peer`` for a lost connection: did a rank send an abort notice saying why? Then raise that."""
+        """Before blaming ``peer`` for a lost connection: did a rank send an abort notice? Then raise that."""
         notice = self._read_notice(wait=0.2)
         if notice is not None:
             sender, culprit, reason = notice
