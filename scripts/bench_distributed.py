@@ -24,8 +24,8 @@ first 1/``--subset`` (3,750 images):
 ``allreduce``  the gang's all-reduce alone (``scripts/bench_mesh.py``: reduce-scatter +
                all-gather of a 44 MB float32 gradient between 2 and 4 processes on
                loopback; aim >= 1 GB/s algorithm bandwidth).
-``schedule``   empty Python jobs of 2..128 tasks: Spark's per-job and per-task overhead
-               (an input of the cost model, no target).
+``schedule``   empty jobs of 2..128 tasks, Python tasks and JVM-only ones: Spark's per-job and
+               per-task overhead (an input of the cost model, no target).
 
 ``--standalone`` adds a second pass of the Spark sections (data, gang, iteration,
 torch with ``local_mode=False``) on a standalone cluster on 127.0.0.1 (a master
@@ -393,18 +393,26 @@ class Bench:
             self.check("allreduce", gbs, "loopback", detail=f"{result['nbytes'] / 1e6:.0f} MB, {n} processes")
 
     def run_schedule(self, spark: Any, master: str) -> None:
-        """Wall time of an empty Python job of n tasks (median of ``repeats``): Spark's job and task overhead."""
+        """Wall time of empty jobs of n tasks (median of ``repeats``): Spark's job and task overhead.
+
+        ``python``: tasks that run a Python function (as training tasks do: the executor hands each
+        to a Python worker); ``jvm``: tasks that never leave the JVM (a ``noop`` write of
+        ``spark.range``), whose slope is close to the driver's serial cost per task.
+        """
         sc = spark.sparkContext
-        sc.parallelize(range(PARTITIONS), PARTITIONS).mapPartitions(_one).collect()  # workers up
-        for tasks in self.args.schedule_tasks:
-            seconds = []
-            for _ in range(self.args.schedule_repeats):
-                tic = time.perf_counter()
-                sc.parallelize(range(tasks), tasks).mapPartitions(_one).collect()
-                seconds.append(time.perf_counter() - tic)
-            self.schedule_probe.append({"master": master, "tasks": tasks, "seconds": float(np.median(seconds)),
-                                        "all_seconds": seconds})
-            self.log(f"empty job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms")
+        jobs = {"python": lambda n: sc.parallelize(range(n), n).mapPartitions(_one).collect(),
+                "jvm": lambda n: spark.range(0, n, 1, n).write.format("noop").mode("overwrite").save()}
+        for kind, job in jobs.items():
+            job(PARTITIONS)  # warm: Python workers, code generation
+            for tasks in self.args.schedule_tasks:
+                seconds = []
+                for _ in range(self.args.schedule_repeats):
+                    tic = time.perf_counter()
+                    job(tasks)
+                    seconds.append(time.perf_counter() - tic)
+                self.schedule_probe.append({"master": master, "kind": kind, "tasks": tasks,
+                                            "seconds": float(np.median(seconds)), "all_seconds": seconds})
+                self.log(f"empty {kind} job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms")
 
     def run_data(self, spark: Any, master: str) -> None:
         a = self.args
@@ -418,6 +426,11 @@ class Bench:
                 _, rows, times = fit_and_time(lenet5, make, self.data(which), a.batch_size, window)
                 result = {**summarise(rows, a.batch_size, 0), **times, "window": window,
                           "samples": len(self.data(which)[1])}
+                if mode == "iteration":  # for reference: the first iteration's layout spread over its epoch
+                    per_epoch = math.ceil(result["samples"] / a.batch_size)
+                    extra = max(0.0, result["first_iteration_s"] - result["iteration_s"])
+                    result.update(epoch_mean_s=result["iteration_s"] + extra / per_epoch,
+                                  iterations_per_epoch=per_epoch)
                 found[which] = self.add_row(master, "lenet5", mode_name(mode), which, a.batch_size, result,
                                             section="data")
             for stat, key in (("iteration_s", "data_median"), ("mean_s", "data_mean")):
@@ -535,10 +548,13 @@ def torch_lenet5_train(data_dir: str, batch_size: int, steps: int, threads: int,
         seconds.append(time_.perf_counter() - tic)
         if first_end is None:
             first_end = time_.time()
-    if distributed:
+    parameters = sum(p.numel() for p in model.parameters())
+    if distributed:  # DDP's reducer goes before its process group (else a gloo thread may abort the exit)
+        dist.barrier()
+        del model, optimizer
         dist.destroy_process_group()
     return {"seconds": seconds, "first_iteration_end": first_end, "world": world, "backend": backend,
-            "threads": torch.get_num_threads(), "parameters": sum(p.numel() for p in model.parameters())}
+            "threads": torch.get_num_threads(), "parameters": parameters}
 
 
 def torch_summary(result: dict[str, Any], batch_size: int, warmup: int) -> dict[str, Any]:
@@ -571,11 +587,12 @@ def print_table(bench: Bench) -> None:
                   f"{ms(r, 'other_s')} {share} {start}  {targets}")
         for r in bench.rows:
             if r["master"] == master and r["mode"] == "TorchDistributor":
+                ours = (f"our gang is {r['gang_vs_torchdistributor']:.2f}x its speed"
+                        if "gang_vs_torchdistributor" in r else "our gang not measured")
                 print(f"TorchDistributor LeNet-5: {r['vs_torch_local']:.2f}x torch's own 2-thread speed, "
-                      f"{r['vs_local']:.2f}x our local trainer; our gang is "
-                      f"{r.get('gang_vs_torchdistributor', float('nan')):.2f}x its speed; start {r['start_s']:.1f} s")
+                      f"{r['vs_local']:.2f}x our local trainer; {ours}; start {r['start_s']:.1f} s")
             if r["master"] == master and r["mode"].startswith("iteration") and "epoch_mean_s" in r:
-                print(f"{r['model']} {r['mode']}: epoch layout (first iteration) {r['first_iteration_s'] * 1e3:.0f} ms"
+                print(f"{r['model']} {r['mode']} {r['data']}: epoch layout (first iteration) {r['first_iteration_s'] * 1e3:.0f} ms"
                       f" -> {r['epoch_mean_s'] * 1e3:.1f} ms per iteration over a {r['iterations_per_epoch']}-"
                       f"iteration epoch")
     for a in bench.allreduce:
@@ -583,8 +600,8 @@ def print_table(bench: Bench) -> None:
               f"{a['seconds'] * 1e3:.1f} ms, algbw {a['algbw_bytes_per_s'] / 1e9:.2f} GB/s, "
               f"busbw {a['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
     if bench.schedule_probe:
-        print("empty job: " + ", ".join(f"{p['tasks']} tasks {p['seconds'] * 1e3:.0f} ms ({p['master']})"
-                                       for p in bench.schedule_probe))
+        print("empty jobs: " + ", ".join(f"{p['kind']} {p['tasks']} tasks {p['seconds'] * 1e3:.0f} ms ({p['master']})"
+                                        for p in bench.schedule_probe))
     print("\ntargets:")
     for c in bench.checks:
         verdict = "n/a" if c["pass"] is None else ("PASS" if c["pass"] else "FAIL")
@@ -602,7 +619,7 @@ COST_PARAMETERS: dict[str, float | None] = {
     "bandwidth": 10e9 / 8,        # bytes/s of a node's link (10 Gbit/s)
     "latency": 50e-6,             # seconds per message on the link (a data-centre round trip)
     "job_overhead": None,         # s: fixed cost of one Spark job (driver: DAG, stage, results)
-    "task_overhead": None,        # s per task launched (serial on the driver; upper bound from 2 cores)
+    "task_overhead": None,        # s per task launched, serial on the driver (slope of JVM-only empty jobs)
     "broadcast_byte_cost": None,  # s per weight byte the driver serialises and ships (torrent broadcast)
     "reduce_overhead": None,      # s: fixed part of a per-iteration job's gradient sum
     "reduce_byte_cost": None,     # s per gradient byte received, deserialised and added (beyond the wire)
@@ -706,10 +723,12 @@ def fit_cost_model(report: dict[str, Any], master: str | None = None) -> tuple[d
         notes["node_flops"] = f"{r['model']} {r['mode']}: compute {r['compute_s'] * 1e3:.1f} ms at batch " \
                               f"{r['batch_size'] // r['partitions']} per task"
 
-    probe = [p for p in report.get("schedule_probe", []) if p["master"] == master]
+    probes = [p for p in report.get("schedule_probe", []) if p["master"] == master]
+    probe = [p for p in probes if p.get("kind") == "jvm"] or probes
     job0, per_task = _line_fit([p["tasks"] for p in probe], [p["seconds"] for p in probe]) if probe else (0.0, 0.0)
     params["task_overhead"] = max(per_task, 0.0)
-    notes["task_overhead"] = f"empty jobs of {[p['tasks'] for p in probe]} tasks"
+    notes["task_overhead"] = f"slope of empty {probe[0].get('kind', 'python') if probe else '?'} jobs of " \
+                             f"{[p['tasks'] for p in probe]} tasks"
 
     if iteration:
         sizes = [r["model_bytes"] for r in iteration]
@@ -756,6 +775,8 @@ def _loopback_bandwidth(report: dict[str, Any]) -> float:
 
 def print_cost_model(path: str, overrides: dict[str, float | None]) -> None:
     report = json.loads(Path(path).read_text())
+    if not all("mode" in r for r in report.get("results", [])) or "allreduce" not in report:
+        raise SystemExit(f"{path}: not written by this version of the benchmark (no 'mode' rows / 'allreduce')")
     params, notes = fit_cost_model(report)
     params.update({k: v for k, v in overrides.items() if v is not None})
     print(f"cost model fitted to {path} ({notes['master']}):")
@@ -859,9 +880,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             spark.stop()
 
-    if not any(name in args.sections for name in ("schedule", *SPARK_SECTIONS)):
-        pass
-    else:
+    if any(name in args.sections for name in ("schedule", *SPARK_SECTIONS)):
         spark_pass(args.master)
     if args.standalone and any(name in args.sections for name in SPARK_SECTIONS):
         from tests.helpers.standalone_cluster import standalone_cluster
