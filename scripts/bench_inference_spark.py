@@ -177,8 +177,9 @@ def main() -> None:
     for r in results:
         rate = r["rows_per_s"]
         many = rate.get(f"local_{args.cores}", float("nan"))
+        peak = max(r["python_worker_peak_rss_mb"], default=0)
         print(f"| {r['model']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | {rate['spark']:.0f} | "
-              f"{r['ratio_spark_vs_one_process']:.2f} | {r['target']} | {max(r['python_worker_peak_rss_mb'], default=0)} |")
+              f"{r['ratio_spark_vs_one_process']:.2f} | {r['target']} | {peak} |")
     if args.json:
         record = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "load_average_start": started,
                   "load_average_end": ended, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

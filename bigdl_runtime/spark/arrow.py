@@ -9,7 +9,12 @@ Spark reads back. Accepted input columns (Spark type -> Arrow type):
       ``fixed_size_list``, any depth): every row holds a rectangular nested array;
     - an ml/mllib ``Vector`` (Arrow ``struct<type, size, indices, values>``;
       dense and sparse rows may mix);
-    - a plain number column (one value per row).
+    - a plain number column (one value per row);
+    - ``binary`` holding each row's values as raw bytes, with a given shape of
+      N values: 4N bytes are little-endian float32 (``np.float32`` array
+      ``.tobytes()``), N bytes are uint8 (e.g. pixels). The JVM copies such a
+      cell in one piece instead of value by value, so it is the cheapest form to
+      ship.
 
 Leaves are flattened once (``pyarrow`` offsets + ``to_numpy``, zero-copy for
 numeric arrays without nulls), checked with vectorised offset arithmetic and
@@ -60,9 +65,13 @@ def _is_number(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
 
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t)
+
+
 def tensor_type_error(t: pa.DataType) -> str | None:
     """Why a column of Arrow type ``t`` cannot hold tensors (None when it can)."""
-    if is_vector_type(t):
+    if is_vector_type(t) or _is_binary(t):
         return None
     while _is_list(t):
         t = t.value_type
@@ -95,6 +104,8 @@ def tensors(column: pa.Array | pa.ChunkedArray, shape: Sequence[int] | None = No
     n = len(column)
     if column.null_count:
         raise BadCell(_first_null(column), "features are null")
+    if _is_binary(column.type):
+        return _binary(column, shape, dtype, wanted)
     if is_vector_type(column.type):
         sizes = _vector_sizes(column)
         dims, ragged, counts = [sizes], np.zeros(n, bool), sizes
@@ -167,6 +178,34 @@ def _nested(column: pa.Array) -> tuple[np.ndarray, np.ndarray, list[np.ndarray],
     if pa.types.is_decimal(leaves.type):
         leaves = pc.cast(leaves, pa.float64())
     return leaves.to_numpy(zero_copy_only=False), bounds - bounds[0], dims, ragged
+
+
+def _binary(column: pa.Array, shape: Sequence[int] | None, dtype: type | None, wanted: str | None) -> np.ndarray:
+    """Raw-bytes cells of ``shape``: float32 (4 bytes a value) or uint8 (1 byte a value), one type for all rows."""
+    if shape is None:
+        raise ValueError("a binary column holds raw bytes: give the input shape to read them as values")
+    shape = tuple(int(d) for d in shape)
+    size = math.prod(shape)
+    offsets, raw = binary_buffers(column)
+    lengths = np.diff(offsets)
+    width = 4 if lengths.size and lengths[0] == 4 * size else 1
+    bad = np.flatnonzero(lengths != width * size)
+    if bad.size:
+        i = int(bad[0])
+        raise BadCell(i, f"features are {int(lengths[i])} bytes; "
+                         f"{wanted or f'the input shape is {shape} ({size} values)'}: as float32 that is "
+                         f"{4 * size} bytes, as uint8 {size} (every row of a batch in the same type)")
+    values = raw[offsets[0]:offsets[-1]]
+    values = values.view(np.dtype("<f4")) if width == 4 else values
+    return values.astype(dtype or np.float32).reshape((len(column), *shape))
+
+
+def binary_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A binary column's value offsets (``len + 1``, into the data buffer) and its data buffer as uint8, no copy."""
+    _, offsets, raw = column.buffers()[:3]
+    kind = np.dtype(np.int64 if pa.types.is_large_binary(column.type) else np.int32)
+    bounds = np.frombuffer(offsets, kind, count=len(column) + 1, offset=column.offset * kind.itemsize)
+    return bounds.astype(np.int64), (np.frombuffer(raw, np.uint8) if raw is not None else np.zeros(0, np.uint8))
 
 
 def _vector_sizes(column: pa.StructArray) -> np.ndarray:

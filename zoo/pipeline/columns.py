@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from bigdl_runtime.spark.arrow import BadCell, tensors
+from bigdl_runtime.spark.arrow import BadCell, binary_buffers, tensors
 
 #: fields of Spark's image schema (pyspark.ml.image.ImageSchema.imageFields)
 IMAGE_FIELDS = ("origin", "height", "width", "nChannels", "mode", "data")
@@ -100,7 +100,7 @@ class FeatureSpec:
             known |= (c == channels) & (mode == code)
         data = column.field("data")
         missing = data.is_null().to_numpy(zero_copy_only=False) if data.null_count else np.zeros(n, bool)
-        offsets, raw = _binary_buffers(data)
+        offsets, raw = binary_buffers(data)
         sizes = np.diff(offsets)
         bad = np.flatnonzero(~known | missing | (sizes != h * w * c))
         if bad.size:
@@ -145,15 +145,6 @@ def is_image_type(data_type: Any) -> bool:
     """True for a Spark struct type holding Spark's image schema fields."""
     names = getattr(data_type, "names", None)
     return names is not None and set(IMAGE_FIELDS) <= set(names)
-
-
-def _binary_buffers(data: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A binary column's value offsets (``len + 1``, absolute in the data buffer) and its data buffer as uint8."""
-    large = pa.types.is_large_binary(data.type)
-    _, offsets, raw = data.buffers()
-    dtype = np.dtype(np.int64 if large else np.int32)
-    offsets = np.frombuffer(offsets, dtype, count=len(data) + 1, offset=data.offset * dtype.itemsize)
-    return offsets.astype(np.int64), (np.frombuffer(raw, np.uint8) if raw is not None else np.zeros(0, np.uint8))
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:

@@ -51,8 +51,8 @@ from pyspark.ml.linalg import DenseVector, VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.sql import DataFrame
-from pyspark.sql.types import (ArrayType, BooleanType, DataType, DoubleType, FloatType, LongType, NumericType,
-                               StringType, StructField, StructType, UserDefinedType)
+from pyspark.sql.types import (ArrayType, BinaryType, BooleanType, DataType, DoubleType, FloatType, LongType,
+                               NumericType, StringType, StructField, StructType, UserDefinedType)
 
 from bigdl_runtime.nn.fuse import fuse_for_inference
 from bigdl_runtime.nn.module import Module
@@ -331,8 +331,10 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             (``.onnx`` files go through the ONNX importer, others are our model files).
         data: a DataFrame, or an RDD whose elements are the features (a tuple of
             them for a multi-input model).
-        input_col: the features column (array, nested array, ml Vector or number), or a
-            list of columns for a multi-input model. Ignored for an RDD.
+        input_col: the features column (array, nested array, ml Vector, number, or binary
+            holding each row's float32 or uint8 values as raw bytes, see
+            :mod:`bigdl_runtime.spark.arrow`), or a list of columns for a multi-input model.
+            Ignored for an RDD.
         output_col: the new column's name (must not exist yet).
         batch_size: rows per forward pass.
         output: ``"vector"`` (ml DenseVector of the flattened output), ``"array"``
@@ -383,6 +385,9 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
             if problem is not None:
                 raise ValueError(f"predict: column '{column}' ({data.schema[column].dataType.simpleString()}) "
                                  f"{problem}")
+            if isinstance(data.schema[column].dataType, BinaryType) and input_shape is None:
+                raise ValueError(f"predict: column '{column}' holds raw bytes; give input_shape to read them as "
+                                 "float32 or uint8 values")
         head = data.select(*columns).limit(1).toArrow() if input_shape is None else None  # a job only without a shape
         first = [head.column(i) for i in range(len(columns))] if head is not None and head.num_rows else None
         sc = data.sparkSession.sparkContext
@@ -410,11 +415,14 @@ def tensor_column_problem(data_type: DataType) -> str | None:
     """Why a column of Spark type ``data_type`` cannot hold model inputs (None when it can)."""
     if isinstance(data_type, UserDefinedType):
         return None if data_type.sqlType() == VectorUDT.sqlType() else "is not an ml Vector or array column"
+    if isinstance(data_type, BinaryType):
+        return None
     while isinstance(data_type, ArrayType):
         data_type = data_type.elementType
     if isinstance(data_type, (NumericType, BooleanType)):
         return None
-    return "holds no numbers: features must be a numeric array (possibly nested), an ml Vector or a number"
+    return ("holds no numbers: features must be a numeric array (possibly nested), an ml Vector, a number or "
+            "raw float32 / uint8 bytes")
 
 
 def _as_model(model: Module | str | os.PathLike) -> Module:

@@ -22,7 +22,7 @@ from pyspark.ml import Model, Transformer
 from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param.shared import HasOutputCol, HasPredictionCol, HasProbabilityCol
 from pyspark.sql import DataFrame
-from pyspark.sql.types import DataType, DoubleType, StructField
+from pyspark.sql.types import BinaryType, DataType, DoubleType, StructField
 
 from bigdl_runtime.nn.module import Module
 from bigdl_runtime.spark.arrow import vector_column
@@ -81,6 +81,9 @@ class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
         if not is_image_type(data_type) and tensor_column_problem(data_type) is not None:
             raise ValueError(f"{type(self).__name__}: features column '{column}' ({data_type.simpleString()}) "
                              f"{tensor_column_problem(data_type)} (or an image struct)")
+        if isinstance(data_type, BinaryType) and not self.getFeatureShape():
+            raise ValueError(f"{type(self).__name__}: features column '{column}' holds raw bytes; set featureShape "
+                             "to read them as float32 or uint8 values")
         feature = FeatureSpec(column, tuple(self.getFeatureShape()), self.getFeaturePreprocessing())
         scoring = ArrowScoring(type(self).__name__, ship(self.model, dataset.sparkSession.sparkContext),
                                (ArrowInput(dataset.columns.index(column), column, feature.decode),), _Outputs(kind),

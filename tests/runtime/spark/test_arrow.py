@@ -85,7 +85,8 @@ def test_bad_cells_are_named_by_position(column, row, message) -> None:
 
 def test_a_given_shape_names_the_first_row_of_the_wrong_size_and_the_caller_words_the_end() -> None:
     column = pa.array([[1.0] * 6, [1.0] * 6, [1.0] * 4])
-    with pytest.raises(BadCell, match=r"shape \(4,\) \(4 values\); cannot be reshaped to featureShape \[2, 3\]") as info:
+    wanted = r"shape \(4,\) \(4 values\); cannot be reshaped to featureShape \[2, 3\]"
+    with pytest.raises(BadCell, match=wanted) as info:
         tensors(column.slice(1), (2, 3), wanted="cannot be reshaped to featureShape [2, 3]")
     assert info.value.row == 1
 
@@ -108,3 +109,20 @@ def test_output_columns_round_trip_in_sparks_arrow_types(rng) -> None:
     assert vectors.type == VECTOR_TYPE
     assert vectors[2].as_py() == dense(x[2].ravel().astype(np.float64).tolist())
     np.testing.assert_array_equal(tensors(vectors), x.reshape(4, -1))
+
+
+def test_binary_cells_are_raw_float32_or_uint8_values(rng) -> None:
+    x = rng.normal(size=(4, 2, 3)).astype(np.float32)
+    floats = pa.array([row.tobytes() for row in x], pa.binary())
+    np.testing.assert_array_equal(tensors(floats, (2, 3)), x)
+    np.testing.assert_array_equal(tensors(floats.slice(1, 2), (6,)), x[1:3].reshape(2, 6))
+    np.testing.assert_array_equal(tensors(pa.array([r.tobytes() for r in x], pa.large_binary()), (2, 3)), x)
+    pixels = rng.integers(0, 256, (3, 6), dtype=np.uint8)
+    got = tensors(pa.array([row.tobytes() for row in pixels]), (1, 2, 3))
+    assert got.dtype == np.float32 and got.tolist() == pixels.reshape(3, 1, 2, 3).tolist()
+    with pytest.raises(BadCell, match=r"features are 6 bytes; the input shape is \(2, 3\) \(6 values\): as float32 "
+                                      r"that is 24 bytes, as uint8 6") as info:
+        tensors(pa.array([x[0].tobytes(), pixels[0].tobytes()]), (2, 3))
+    assert info.value.row == 1
+    with pytest.raises(ValueError, match="give the input shape"):
+        tensors(floats)

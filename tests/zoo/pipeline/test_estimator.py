@@ -117,7 +117,8 @@ def test_vector_column_reshaped_to_feature_shape_reaches_the_network(spark):
     out = NNModel(net, featureShape=[2, 3]).transform(df).first().prediction
     np.testing.assert_array_equal(out.toArray(), np.arange(6.0))
     with pytest.raises(Exception, match=r"NNModel: row 0 of partition \d+, column 'features' \(row \{'label': 0.0\}\): "
-                                        r"features have shape \(6,\) \(6 values\); cannot be reshaped to featureShape \[4, 2\]"):
+                                        r"features have shape \(6,\) \(6 values\); "
+                                        r"cannot be reshaped to featureShape \[4, 2\]"):
         NNModel(net, featureShape=[4, 2]).transform(df).collect()
 
 

@@ -236,3 +236,19 @@ def test_columns_without_numbers_and_images_are_refused_on_the_driver(spark, mlp
         predict(mlp, df, input_col="name")
     with pytest.raises(ValueError, match=r"column 'words' \(array<string>\) holds no numbers"):
         predict(mlp, df, input_col="words", input_shape=(6,))
+
+
+def test_binary_columns_of_float32_or_uint8_bytes(spark, rng) -> None:
+    net = lenet5(num_classes=4)
+    images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    x = (images / 255.0).astype(np.float32)
+    df = spark.createDataFrame([(i, bytearray(x[i].tobytes()), bytearray(images[i].tobytes())) for i in range(7)],
+                               "id int, floats binary, pixels binary")
+    rows = predict(net, df, input_col="floats", input_shape=(1, 28, 28), output="array").collect()
+    np.testing.assert_allclose(np.array([r.prediction for r in rows]), net.evaluate().forward(x[:, None]),
+                               rtol=1e-5, atol=1e-5)
+    raw = predict(net, df, input_col="pixels", input_shape=(1, 28, 28), output="array").collect()
+    np.testing.assert_allclose(np.array([r.prediction for r in raw]),
+                               net.forward(images[:, None].astype(np.float32)), rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="column 'floats' holds raw bytes; give input_shape"):
+        predict(net, df, input_col="floats")
