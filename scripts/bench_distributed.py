@@ -20,7 +20,7 @@ first 1/``--subset`` (3,750 images):
                ``TorchDistributor`` (``local_mode=True`` on a local master,
                ``num_processes=2``, gloo, ``torch.set_num_threads(1)`` per process, global
                batch 128 = 64 per process, same data), vs torch's own 2-thread speed in
-               this process and vs our gang mode; and its start time.
+               this process, vs our LocalTrainer and vs our gang mode; and its start time.
 ``allreduce``  the gang's all-reduce alone (``scripts/bench_mesh.py``: reduce-scatter +
                all-gather of a 44 MB float32 gradient between 2 and 4 processes on
                loopback; aim >= 1 GB/s algorithm bandwidth).
@@ -38,11 +38,11 @@ differences of the summary rows' ``wall_time`` (the loop's clock: the driver's
 in per-iteration mode, rank 0's in gang mode). Throughput rows: ``--warmup``
 iterations, then the median of ``--iterations``; ``vs local`` is the ratio of
 throughputs at the same global batch; compute / sync / other are medians of the
-rows' ``compute_time`` (forward + backward; in per-iteration mode the slowest
-task's), ``sync_time`` (summing the gradients, and in gang mode the all-gather)
-and the rest of the iteration (per-iteration mode: scheduling, broadcast, the
-driver's optimizer; gang mode: the sharded optimizer and the loop), and
-"not compute" is 1 - compute / iteration. A per-iteration-mode row also gives
+rows' ``compute_time`` (forward + backward: in per-iteration mode the slowest
+task's, in gang mode rank 0's), ``sync_time`` (summing the gradients, and in gang
+mode the all-gather) and of each iteration's rest (per-iteration mode:
+scheduling, broadcast, the driver's optimizer; gang mode: the sharded optimizer
+and the loop); "not compute" is 1 - compute / iteration. A per-iteration-mode row also gives
 ``epoch_mean_s``: the median plus the epoch's one-off cost (its first
 iteration minus the median, which holds the epoch layout's shuffle) spread
 over the epoch's iterations.
@@ -59,7 +59,8 @@ and the mean of the W iterations, each as full / subset (target <= 1.10 for both
 
 Start time: from the ``fit()`` call to the driver's first progress update (its
 first iteration has ended; the trainer's progress object is wrapped to note the
-time). TorchDistributor's: from ``run()`` to rank 0's clock at the end of its
+time), in a session whose Python workers already run (every pass starts with a
+tiny job), so Spark's own start-up is left out. TorchDistributor's: from ``run()`` to rank 0's clock at the end of its
 first iteration (same machine, same clock).
 
     python scripts/bench_distributed.py --json scripts/bench/results/distributed-local2-idle.json
@@ -570,31 +571,49 @@ def print_table(bench: Bench) -> None:
     def ms(row: dict[str, Any], key: str) -> str:
         return f"{row[key] * 1e3:8.1f}" if key in row else f"{'-':>8}"
 
+    def line(r: dict[str, Any]) -> str:
+        ratio = f"{r['vs_local']:8.2f}" if "vs_local" in r else f"{'':8}"
+        share = f"{r['not_compute_share'] * 100:5.1f}%" if "not_compute_share" in r else f"{'-':>6}"
+        start = f"{r['start_s']:7.2f}" if "start_s" in r else f"{'':7}"
+        params = f"{r['parameters'] / 1e6:5.2f}M" if "parameters" in r else f"{'':6}"
+        targets = "; ".join(f"{c['what']} {c['value']:.2f} {c['target']} {'PASS' if c['pass'] else 'FAIL'}"
+                            for c in r.get("checks", []))
+        return (f"{r['model']:<10} {params} {r['data']:<6} {r['mode']:<17} {r['batch_size']:>5} "
+                f"{ms(r, 'iteration_s')} {ms(r, 'mean_s')} {ratio} {ms(r, 'compute_s')} {ms(r, 'sync_s')} "
+                f"{ms(r, 'other_s')} {share} {start}  {targets}")
+
     head = (f"{'model':<10} {'params':>6} {'data':<6} {'mode':<17} {'batch':>5} {'iter ms':>8} {'mean ms':>8} "
             f"{'vs local':>8} {'compute':>8} {'sync':>8} {'other':>8} {'!comp':>6} {'start s':>7}  target")
-    for master in dict.fromkeys(r["master"] for r in bench.rows):
-        print(f"\n== {master}" + (" (this process)" if master == "driver" else ""))
-        print(head)
-        for r in [r for r in bench.rows if r["master"] == master]:
-            ratio = f"{r['vs_local']:8.2f}" if "vs_local" in r else f"{'':8}"
-            share = f"{r['not_compute_share'] * 100:5.1f}%" if "not_compute_share" in r else f"{'-':>6}"
-            start = f"{r['start_s']:7.2f}" if "start_s" in r else f"{'':7}"
-            params = f"{r['parameters'] / 1e6:5.2f}M" if "parameters" in r else f"{'':6}"
-            targets = "; ".join(f"{c['what']} {c['value']:.2f} {c['target']} "
-                                f"{'PASS' if c['pass'] else 'FAIL'}" for c in r.get("checks", []))
-            print(f"{r['model']:<10} {params} {r['data']:<6} {r['mode']:<17} {r['batch_size']:>5} "
-                  f"{ms(r, 'iteration_s')} {ms(r, 'mean_s')} {ratio} {ms(r, 'compute_s')} {ms(r, 'sync_s')} "
-                  f"{ms(r, 'other_s')} {share} {start}  {targets}")
-        for r in bench.rows:
-            if r["master"] == master and r["mode"] == "TorchDistributor":
+    for master in dict.fromkeys(["driver"] * any(r["master"] == "driver" for r in bench.rows)
+                                + [r["master"] for r in bench.rows]):
+        rows = [r for r in bench.rows if r["master"] == master]
+        scale = [r for r in rows if r.get("section") == "data"]
+        rest = [r for r in rows if r.get("section") != "data"]
+        label = " (this process)" if master == "driver" else ""
+        if scale:
+            window = scale[0]["window"]
+            print(f"\n== {master}: data scale ({window} iterations from each fit's start, all counted; "
+                  f"iter = median, mean = mean of the {window})")
+            print(head)
+            for r in scale:
+                print(line(r))
+        if rest:
+            print(f"\n== {master}{label}: throughput (median of {bench.args.iterations} iterations after "
+                  f"{bench.args.warmup} warm-up; vs local = throughput / LocalTrainer's, 2 threads)")
+            print(head)
+            for r in rest:
+                print(line(r))
+        for r in rows:
+            if r["mode"] == "TorchDistributor":
                 ours = (f"our gang is {r['gang_vs_torchdistributor']:.2f}x its speed"
                         if "gang_vs_torchdistributor" in r else "our gang not measured")
                 print(f"TorchDistributor LeNet-5: {r['vs_torch_local']:.2f}x torch's own 2-thread speed, "
                       f"{r['vs_local']:.2f}x our local trainer; {ours}; start {r['start_s']:.1f} s")
-            if r["master"] == master and r["mode"].startswith("iteration") and "epoch_mean_s" in r:
-                print(f"{r['model']} {r['mode']} {r['data']}: epoch layout (first iteration) {r['first_iteration_s'] * 1e3:.0f} ms"
-                      f" -> {r['epoch_mean_s'] * 1e3:.1f} ms per iteration over a {r['iterations_per_epoch']}-"
-                      f"iteration epoch")
+            if r["mode"].startswith("iteration") and "epoch_mean_s" in r:
+                kind = "data scale" if r.get("section") == "data" else "throughput"
+                print(f"{r['model']} {r['mode']} {r['data']} ({kind}): epoch layout (first iteration) "
+                      f"{r['first_iteration_s'] * 1e3:.0f} ms -> {r['epoch_mean_s'] * 1e3:.1f} ms per iteration "
+                      f"over its {r['iterations_per_epoch']}-iteration epoch")
     for a in bench.allreduce:
         print(f"all-reduce {a['nbytes'] / 1e6:.0f} MB, {a['n_procs']} processes on loopback: "
               f"{a['seconds'] * 1e3:.1f} ms, algbw {a['algbw_bytes_per_s'] / 1e9:.2f} GB/s, "
