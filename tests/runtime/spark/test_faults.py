@@ -27,7 +27,7 @@ FIT = {"batch_size": 16, "iterations": 6, "seed": 5, "progress": False}
 
 def trainer_for(spark, seed: int = 0) -> DistributedTrainer:
     model, optimizer = make(dropout=0.3, seed=seed)
-    return DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2)
+    return DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2, mode="iteration")
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_bad_data_fails_cleanly_and_keeps_the_checkpoint(spark, tmp_path):
 def test_an_error_in_a_training_task_is_raised_on_the_driver_as_itself(spark):
     x, y = blobs(50)
     model, optimizer = make(batchnorm=True)
-    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2)
+    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2, mode="iteration")
     # the first batch (seed 5) is samples 49 and 34: one per partition, too few for batch-norm statistics
     with pytest.raises(ValueError, match=r"^batch_norm: training needs more than one value per channel"):
         trainer.fit(x, y, **{**FIT, "batch_size": 2})

@@ -41,7 +41,8 @@ def local_run(x, y, iterations: int = FIT["iterations"], **kwargs):
 
 def distributed(spark, data, y=None, make_kwargs=None, fit_kwargs=None, **trainer_kwargs):
     model, optimizer = make(**(make_kwargs or {}))
-    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, **trainer_kwargs)
+    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark,
+                                 **{"mode": "iteration", **trainer_kwargs})
     return trainer, trainer.fit(data, y, **{**FIT, **(fit_kwargs or {})})
 
 
@@ -82,7 +83,7 @@ def test_per_iteration_bytes_read_do_not_depend_on_the_dataset_size(spark):
             random.manual_seed(0)
             model = Sequential(Linear(64, 3))
             trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), spark,
-                                         num_partitions=2, sync="tree")
+                                         num_partitions=2, sync="tree", mode="iteration")
             sc.setJobGroup(f"bytes-{n}", f"training on {n} samples")
             trainer.fit(x, y, batch_size=batch_size, iterations=iterations, seed=0, progress=False)
             jobs = job_stages(spark, f"bytes-{n}")
@@ -199,6 +200,7 @@ def test_worker_builds_a_replica_once_per_run_and_keeps_the_newest():
     ({"sync": "ring"}, "sync must be one of"),
     ({"compress": "int8"}, "compress must be one of"),
     ({"num_partitions": -1}, "num_partitions must be >= 1"),
+    ({"mode": "async"}, r"mode must be one of \('iteration', 'gang'\)"),
 ])
 def test_bad_trainer_arguments(spark, kwargs, match):
     model, optimizer = make()
