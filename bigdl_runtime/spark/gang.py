@@ -198,9 +198,8 @@ class _Gang:
         if local.size:
             random.manual_seed(task_seed(spec.seed, iteration, mesh.rank))
             _, xs, y = self.train
-            value = forward_backward(model, self.replica.loss, [x[local] for x in xs], y[local])
             loss_share = 1.0 if getattr(self.replica.loss, "reduction", "mean") == "sum" else share
-            self.flat_g *= np.float32(loss_share)
+            value = forward_backward(model, self.replica.loss, [x[local] for x in xs], y[local], scale=loss_share)
             extras[0] = value * loss_share
             extras[2:] = float_buffers(model) * share
         else:

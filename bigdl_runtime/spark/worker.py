@@ -156,9 +156,9 @@ def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterato
         _, xs, y = share
         random.manual_seed(task_seed(spec.seed, spec.iteration, partition))
         rep.model.train()
-        value = forward_backward(rep.model, rep.loss, list(xs), y)
         loss_share = 1.0 if getattr(rep.loss, "reduction", "mean") == "sum" else share_of_batch
-        grad = rep.flat_g * np.float32(loss_share)
+        value = forward_backward(rep.model, rep.loss, list(xs), y, scale=loss_share)
+        grad = rep.flat_g  # pickled as this task's result before the worker runs anything else
         extras[0] = value * loss_share
         extras[1:] = float_buffers(rep.model) * share_of_batch
     yield Contribution(partition, grad, extras, time.perf_counter() - tic, int(ids.size))

@@ -39,16 +39,20 @@ class History(Summary):
         return self.validation[-1] if self.validation else None
 
 
-def forward_backward(model: Module, loss: Any, inputs: Sequence[np.ndarray], target: np.ndarray) -> float:
+def forward_backward(model: Module, loss: Any, inputs: Sequence[np.ndarray], target: np.ndarray,
+                     scale: float = 1.0) -> float:
     """Zero the gradients, run forward, the loss and backward; return the loss.
 
     Parameter gradients are left in ``p.grad`` for an optimizer step (locally)
-    or for all-reduce (on a Spark worker).
+    or for all-reduce (on a Spark worker), multiplied by ``scale`` (a task's
+    share of the global batch): the loss gradient is scaled before backward,
+    which is cheaper than scaling every parameter gradient after it.
     """
     model.zero_grad()
     output = model.forward(*inputs)
     value = float(loss.forward(output, target))
-    model.backward(loss.backward(output, target))
+    grad = loss.backward(output, target)
+    model.backward(grad if scale == 1.0 else grad * np.asarray(scale, dtype=grad.dtype))
     return value
 
 
