@@ -107,27 +107,41 @@ class ShardLayout:
 
     def merge(self, states: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """The whole optimizer's ``state_dict()`` from every shard's ``OptimizerShard.state_dict()``."""
-        if not states:
-            raise ValueError("ShardLayout.merge: no shard states")
-        merged = {k: v for k, v in states[0].items() if not k.startswith(_PIECE)}
-        merged["num_params"] = len(self.shapes)
-        counters = set(self.shell._counters)
-        for state in states:
-            for key, value in state.items():
-                if not key.startswith(_PIECE):
-                    continue
-                index, start, field = key[len(_PIECE):].split(".", 2)
-                i, start = int(index), int(start)
-                target = f"state.{i}.{field}"
-                if field in counters:
-                    merged[target] = value
-                    continue
-                whole = merged.get(target)
-                if whole is None:
-                    whole = merged[target] = np.zeros(self.shapes[i], dtype=np.asarray(value).dtype)
-                flat = whole.reshape(-1)
-                flat[start:start + np.asarray(value).size] = np.asarray(value).ravel()
-        return merged
+        return merge_shard_states(states, self.shapes, tuple(self.shell._counters))
+
+    def describe(self) -> dict[str, Any]:
+        """What :func:`merge_shard_states` needs besides the shards (stored in a sharded checkpoint)."""
+        return {"shapes": [list(shape) for shape in self.shapes], "counters": list(self.shell._counters)}
+
+
+def merge_shard_states(states: Sequence[dict[str, Any]], shapes: Sequence[tuple[int, ...]],
+                       counters: Sequence[str]) -> dict[str, Any]:
+    """A whole optimizer's ``state_dict()`` from its shards' (``OptimizerShard.state_dict()``).
+
+    Args:
+        shapes: the shape of each of the optimizer's parameters.
+        counters: per-parameter state entries that are counters, the same in every piece.
+    """
+    if not states:
+        raise ValueError("merge_shard_states: no shard states")
+    merged = {k: v for k, v in states[0].items() if not k.startswith(_PIECE)}
+    merged["num_params"] = len(shapes)
+    for state in states:
+        for key, value in state.items():
+            if not key.startswith(_PIECE):
+                continue
+            index, start, field = key[len(_PIECE):].split(".", 2)
+            i, start = int(index), int(start)
+            target = f"state.{i}.{field}"
+            if field in counters:
+                merged[target] = value
+                continue
+            value = np.asarray(value)
+            whole = merged.get(target)
+            if whole is None:
+                whole = merged[target] = np.zeros(shapes[i], dtype=value.dtype)
+            whole.reshape(-1)[start:start + value.size] = value.ravel()
+    return merged
 
 
 class OptimizerShard:

@@ -21,9 +21,12 @@ Each of the ``N`` tasks of the barrier stage (rank ``r`` = its partition):
 5. validates collectively (each task its validation samples; metric states
    merged on rank 0 in rank order, results broadcast so every task's triggers
    and schedules see the same score);
-6. checkpoints collectively: the optimizer shards are gathered on rank 0,
-   which writes an ordinary checkpoint (model file + state) through
-   :func:`~bigdl_runtime.spark.task_fs.task_filesystem`, readable by either trainer.
+6. checkpoints collectively, through :func:`~bigdl_runtime.spark.task_fs.task_filesystem`
+   (so on a multi-host cluster the path must be shared: HDFS, S3, NFS): every slice
+   owner writes its optimizer shard into the checkpoint's temporary directory, then
+   rank 0 writes the model file and the state and commits the directory; either
+   trainer resumes from it (:func:`~bigdl_runtime.train.checkpoint.read_checkpoint`
+   puts the shards back together).
 
 Rank 0 reports every summary row, validation row and checkpoint to the
 driver's :class:`~bigdl_runtime.spark.gang_driver.Coordinator` as JSON lines
@@ -52,7 +55,7 @@ from pyspark import Broadcast, BarrierTaskContext
 from ..nn import random
 from ..optim.sharding import OptimizerShard, ShardLayout
 from ..serialization import state_from_bytes, state_to_bytes
-from ..train.checkpoint import read_checkpoint, save_checkpoint
+from ..train.checkpoint import read_checkpoint, save_checkpoint, shard_file, stage_checkpoint
 from ..train.metrics import get_metric
 from ..train.progress import Progress
 from ..train.trainer import EpochOrder, History, TrainingLoop, forward_backward
@@ -252,16 +255,22 @@ class _Gang:
 
     # ------------------------------------------------------------ checkpoints
     def _checkpoint(self, state: TrainState) -> None:
-        parts = self.mesh.gather_bytes(state_to_bytes(self.shard.state_dict()), root=0)
-        if parts is not None:
-            whole = self.spec.layout.merge([state_from_bytes(p, source="an optimizer shard") for p in parts])
-            path = save_checkpoint(self.spec.checkpoint, self.replica.model, _SavedOptimizer(whole), {
-                "state": state.to_dict(), "shuffle_seed": self.spec.shuffle_seed, "rng": self.spec.rng_state,
-                "epoch_size": self.spec.epoch_size, "batch_size": self.spec.batch_size, "run_id": self.spec.run_id,
-                "train": self.history.train, "validation": self.history.validation},
-                fs=task_filesystem(self.spec.checkpoint))
+        """Every slice owner writes its optimizer shard; rank 0 then writes the model and the state and commits."""
+        mesh, spec = self.mesh, self.spec
+        fs = task_filesystem(spec.checkpoint)
+        staged = stage_checkpoint(spec.checkpoint, state.iteration, fs) if mesh.rank == 0 else None
+        tmp, final = json.loads(mesh.broadcast_bytes(
+            json.dumps([str(staged[0]), staged[1]]).encode() if staged is not None else None, root=0))
+        fs.write_bytes_atomic(fs.join(tmp, shard_file(mesh.rank, mesh.size)), state_to_bytes(self.shard.state_dict()))
+        mesh.barrier()  # every shard is in the temporary directory
+        if mesh.rank == 0:
+            shards = {"shards": mesh.size, **spec.layout.describe()}
+            path = save_checkpoint(spec.checkpoint, self.replica.model, _SavedOptimizer(shards), {
+                "state": state.to_dict(), "shuffle_seed": spec.shuffle_seed, "rng": spec.rng_state,
+                "epoch_size": spec.epoch_size, "batch_size": spec.batch_size, "run_id": spec.run_id,
+                "train": self.history.train, "validation": self.history.validation}, fs=fs, staged=(tmp, final))
             self.reporter.send({"event": "checkpoint", "path": str(path), "iteration": state.iteration})
-        self.mesh.barrier()
+        mesh.barrier()
 
 
 class _SavedOptimizer:

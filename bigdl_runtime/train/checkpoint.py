@@ -4,6 +4,9 @@ A checkpoint directory holds one sub-directory per checkpoint plus a pointer::
 
     <directory>/checkpoint-<iteration>/model.bigdl   the model file (model_to_bytes): usable on its own
     <directory>/checkpoint-<iteration>/state.bigdl   optimizer state and trainer state (state_to_bytes)
+    <directory>/checkpoint-<iteration>/optimizer-<j>-of-<N>.bigdl
+                                                    (gang mode) optimizer shard j, written by its owner;
+                                                    state.bigdl then describes the shards
     <directory>/latest                              name of the newest complete checkpoint
     <directory>/.checkpoint-<iteration>.<token>.tmp  a checkpoint being written (or left by a crash)
 
@@ -48,19 +51,16 @@ _NAME = re.compile(r"^checkpoint-(\d+)(?:\.(\d+))?$")
 
 
 def save_checkpoint(directory: PathLike, model: Module, optimizer: Any, trainer: dict[str, Any],
-                    fs: FileSystem | None = None) -> PathLike:
+                    fs: FileSystem | None = None, staged: tuple[PathLike, str] | None = None) -> PathLike:
     """Write a checkpoint of ``model``, ``optimizer`` and the JSON-able ``trainer`` dict.
 
     ``trainer["state"]["iteration"]`` names the checkpoint. ``fs`` defaults to
     the local disk (plain paths and ``file://`` URIs). Returns its directory.
+    ``staged``: the ``(temporary directory, final name)`` from :func:`stage_checkpoint`
+    when other writers (optimizer shards) have already put files there.
     """
     fs = fs or default_filesystem(directory)
-    fs.mkdirs(directory)
-    name = f"checkpoint-{int(trainer['state']['iteration'])}"
-    final, suffix = name, 1
-    while fs.exists(fs.join(directory, final)):  # a re-run over the same iteration never overwrites one
-        final, suffix = f"{name}.{suffix}", suffix + 1
-    tmp = fs.join(directory, temporary_name(final))
+    tmp, final = staged or stage_checkpoint(directory, int(trainer["state"]["iteration"]), fs)
     try:
         fs.write_bytes_atomic(fs.join(tmp, MODEL_FILE), model_to_bytes(model))
         fs.write_bytes_atomic(fs.join(tmp, STATE_FILE), state_to_bytes(
@@ -76,6 +76,25 @@ def save_checkpoint(directory: PathLike, model: Module, optimizer: Any, trainer:
             with contextlib.suppress(OSError):  # the new checkpoint is safe; a leftover is harmless
                 fs.delete(fs.join(directory, entry), recursive=True)
     return fs.join(directory, final)
+
+
+def stage_checkpoint(directory: PathLike, iteration: int, fs: FileSystem | None = None) -> tuple[PathLike, str]:
+    """``(temporary directory, final name)`` for the checkpoint of ``iteration``; nothing is written yet.
+
+    A re-run over an iteration that already has a checkpoint gets ``checkpoint-<iteration>.1`` (...).
+    """
+    fs = fs or default_filesystem(directory)
+    fs.mkdirs(directory)
+    name = f"checkpoint-{iteration}"
+    final, suffix = name, 1
+    while fs.exists(fs.join(directory, final)):  # a re-run over the same iteration never overwrites one
+        final, suffix = f"{name}.{suffix}", suffix + 1
+    return fs.join(directory, temporary_name(final)), final
+
+
+def shard_file(index: int, count: int) -> str:
+    """The file of optimizer shard ``index`` of ``count`` in a checkpoint written by a gang."""
+    return f"optimizer-{index}-of-{count}.bigdl"
 
 
 def resolve_checkpoint(path: PathLike, fs: FileSystem | None = None) -> PathLike:
@@ -115,7 +134,11 @@ def load_checkpoint(path: PathLike, model: Module, optimizer: Any, fs: FileSyste
 
 
 def read_checkpoint(path: PathLike, fs: FileSystem | None = None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A checkpoint's ``(model state_dict, optimizer state_dict, trainer dict)``, without touching any object."""
+    """A checkpoint's ``(model state_dict, optimizer state_dict, trainer dict)``, without touching any object.
+
+    A gang's checkpoint keeps the optimizer state as shards, one file per slice
+    owner (:func:`shard_file`); they are put back together into one state here.
+    """
     fs = fs or default_filesystem(path)
     path = resolve_checkpoint(path, fs)
     state_path = fs.join(path, STATE_FILE)
@@ -124,7 +147,20 @@ def read_checkpoint(path: PathLike, fs: FileSystem | None = None) -> tuple[dict[
         raise ValueError(f"{state_path}: not a {FORMAT} checkpoint (format {state.get('format')!r})")
     model_path = fs.join(path, MODEL_FILE)
     weights = model_from_bytes(fs.read_bytes(model_path), source=str(model_path)).state_dict()
-    return weights, state["optimizer"], json.loads(state["trainer"])
+    optimizer = state["optimizer"]
+    if "shards" in optimizer:
+        from ..optim.sharding import merge_shard_states
+
+        count = int(optimizer["shards"])
+        parts = []
+        for index in range(count):
+            shard_path = fs.join(path, shard_file(index, count))
+            if not fs.exists(shard_path):
+                raise ValueError(f"{path}: the optimizer shard {shard_file(index, count)} is missing")
+            parts.append(state_from_bytes(fs.read_bytes(shard_path), source=str(shard_path)))
+        optimizer = merge_shard_states(parts, [tuple(int(d) for d in shape) for shape in optimizer["shapes"]],
+                                       tuple(optimizer["counters"]))
+    return weights, optimizer, json.loads(state["trainer"])
 
 
 def _complete(fs: FileSystem, path: PathLike) -> bool:

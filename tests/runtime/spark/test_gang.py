@@ -157,3 +157,17 @@ def test_a_restarted_driver_resumes_a_gang_fit_from_its_checkpoint(spark, tmp_pa
     resumed, history = fit(spark, "mlp", "gang", 2, seed=9, iterations=6, resume_from=tmp_path.as_uri())
     assert_same_state(resumed.model, uninterrupted.model)
     assert [r["loss"] for r in history.train] == [r["loss"] for r in full_history.train]
+
+
+def test_slice_owners_write_their_optimizer_shards_into_the_checkpoint(spark, tmp_path):
+    trainer, _ = fit(spark, "mlp", "gang", 2, iterations=4, checkpoint=tmp_path, checkpoint_trigger=SeveralIteration(4))
+    written = sorted(p.name for p in (tmp_path / "checkpoint-4").iterdir())
+    assert written == ["model.bigdl", "optimizer-0-of-2.bigdl", "optimizer-1-of-2.bigdl", "state.bigdl"]
+    model, optimizer = build("mlp", seed=5)
+    load_checkpoint(tmp_path, model, optimizer)        # the shards put back together
+    assert_same_state(model, trainer.model)
+    for key, value in trainer.optimizer.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(optimizer.state_dict()[key]), np.asarray(value), err_msg=key)
+    (tmp_path / "checkpoint-4" / "optimizer-1-of-2.bigdl").unlink()
+    with pytest.raises(ValueError, match="the optimizer shard optimizer-1-of-2.bigdl is missing"):
+        load_checkpoint(tmp_path, model, optimizer)
