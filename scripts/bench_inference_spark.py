@@ -14,7 +14,11 @@ per task), the input DataFrame built from the same array through Arrow, cached
 and counted before timing (N partitions); a timed run is a ``noop`` write of the
 scored DataFrame (every output row made and handed back to the JVM, nothing
 collected). Best of ``--repeats``, the two sides alternating. The load average
-is recorded before and after: numbers mean little on a busy machine.
+is recorded before and after: wall-clock rates mean little on a busy machine.
+Also recorded, and much less sensitive to other jobs: the CPU seconds each side
+used (one process at 1 thread vs the JVM plus the Python workers), whose ratio
+is what Spark would reach against a one-process run that scaled perfectly
+over the N cores.
 
     python scripts/bench_inference_spark.py                       # both models (several minutes)
     python scripts/bench_inference_spark.py --models lenet --rows 20000 --repeats 2
@@ -70,8 +74,8 @@ def resnet_case(rows: int) -> tuple[str, object, np.ndarray, int]:
     return "resnet18", resnet18(), x, 32
 
 
-def worker_peak_rss_mb() -> list[float]:
-    """Peak resident memory (VmHWM) of every PySpark Python worker under this process, in MB."""
+def _descendants() -> list[int]:
+    """Every process below this one (the JVM, PySpark's daemon and its Python workers)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -84,22 +88,49 @@ def worker_peak_rss_mb() -> list[float]:
     found, todo = [], list(children.get(os.getpid(), []))
     while todo:
         pid = todo.pop()
+        found.append(pid)
         todo += children.get(pid, [])
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().replace(b"\0", b" ")
+
+
+def spark_cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by the JVM and by the Python workers under this process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"jvm": 0.0, "python_workers": 0.0}
+    for pid in _descendants():
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ")
-            if b"pyspark" not in cmdline or b"daemon" not in cmdline:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            kind = "jvm" if b"java" in _cmdline(pid) else "python_workers"
+        except OSError:
+            continue
+        used[kind] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def worker_peak_rss_mb() -> list[float]:
+    """Peak resident memory (VmHWM) of every PySpark Python process under this one, in MB."""
+    found = []
+    for pid in _descendants():
+        try:
+            cmdline = _cmdline(pid)
+            if b"java" in cmdline or b"pyspark" not in cmdline:
                 continue
             with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        found.append(round(int(line.split()[1]) / 1024, 1))
+                found += [round(int(line.split()[1]) / 1024, 1) for line in f if line.startswith("VmHWM:")]
         except OSError:
             continue
     return sorted(found, reverse=True)
 
 
-def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, cores: int) -> dict:
+def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, cores: int,
+             columns: list[str]) -> list[dict]:
+    """One result per kind of features column (``array``: array<float>, ``binary``: float32 bytes)."""
     import pyarrow as pa
 
     from bigdl_runtime.spark.arrow import list_column
@@ -108,14 +139,23 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
     n = len(x)
     fused = fuse_for_inference(model)
     shape = x.shape[1:]
-    table = pa.table({"id": pa.array(np.arange(n, dtype=np.int64)), "pixels": list_column(x.reshape(n, -1))})
-    df = spark.createDataFrame(table).repartition(cores).cache()
+    flat = x.reshape(n, -1)
+    table = {"id": pa.array(np.arange(n, dtype=np.int64))}
+    if "array" in columns:
+        table["array"] = list_column(flat)
+    if "binary" in columns:
+        table["binary"] = pa.array([row.tobytes() for row in flat], pa.binary())
+    df = spark.createDataFrame(pa.table(table)).repartition(cores).cache()
     assert df.count() == n
     del table
-    scored = predict(model, df, input_col="pixels", input_shape=shape, output="label", batch_size=batch)
-    labels = np.array([r.prediction for r in scored.select("id", "prediction").orderBy("id").collect()])
     reference = fused.forward(x[:batch]).argmax(axis=1)
-    agree = float(np.mean(labels[:batch] == reference))
+    scored, agree = {}, {}
+    for column in columns:
+        scored[column] = predict(model, df.select("id", column), input_col=column, input_shape=shape,
+                                 output="label", batch_size=batch)
+        got = np.array([r.prediction for r in scored[column].select("id", "prediction").orderBy("id").limit(batch)
+                        .collect()])
+        agree[column] = float(np.mean(got == reference))
 
     def local(threads: int) -> Callable[[], None]:
         def go() -> None:
@@ -124,25 +164,46 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
                 fused.forward(x[i:i + batch])
         return go
 
-    spark_run = lambda: scored.write.format("noop").mode("overwrite").save()  # noqa: E731
-    times: dict[str, list[float]] = {"spark": [], "local_1": [], f"local_{cores}": []}
+    times: dict[str, list[float]] = {"local_1": [], f"local_{cores}": [], **{f"spark_{c}": [] for c in columns}}
+    cpu: dict[str, list[float]] = {"local_1": [], **{f"spark_{c}_{k}": [] for c in columns
+                                                       for k in ("jvm", "python_workers")}}
     threads_before = blas_threads()
     for _ in range(repeats):
+        start = time.process_time()
         times["local_1"].append(timed(local(1)))
+        cpu["local_1"].append(time.process_time() - start)
         if cores > 1:
             times[f"local_{cores}"].append(timed(local(cores)))
-        times["spark"].append(timed(spark_run))
-        print(f"  {name}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v), flush=True)
-    set_blas_threads(threads_before)
+        set_blas_threads(threads_before)
+        for column in columns:
+            before = spark_cpu_seconds()
+            times[f"spark_{column}"].append(timed(lambda: scored[column].write.format("noop").mode("overwrite").save()))
+            after = spark_cpu_seconds()
+            for k in ("jvm", "python_workers"):
+                cpu[f"spark_{column}_{k}"].append(after[k] - before[k])
+        print(f"  {name}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v)
+              + "; CPU s: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in cpu.items()) + f"; load {load()[0]}",
+              flush=True)
     rss = worker_peak_rss_mb()
     df.unpersist()
-    rates = {k: n / min(v) for k, v in times.items() if v}
-    one = max(v for k, v in rates.items() if k.startswith("local"))
-    return {"model": name, "rows": n, "row_floats": int(np.prod(shape)), "batch_size": batch,
-            "rows_per_s": {k: round(v, 1) for k, v in rates.items()},
-            "ratio_spark_vs_one_process": round(rates["spark"] / one, 3), "target": TARGETS[name],
-            "seconds": {k: [round(t, 3) for t in v] for k, v in times.items() if v},
-            "labels_agree_with_one_process": agree, "python_worker_peak_rss_mb": rss}
+    local_rates = {k: n / min(v) for k, v in times.items() if v and k.startswith("local")}
+    one = max(local_rates.values())
+    results = []
+    for column in columns:
+        spark_rate = n / min(times[f"spark_{column}"])
+        spark_cpu = min(j + w for j, w in zip(cpu[f"spark_{column}_jvm"], cpu[f"spark_{column}_python_workers"]))
+        results.append({
+            "model": name, "column": column, "rows": n, "row_floats": int(np.prod(shape)), "batch_size": batch,
+            "rows_per_s": {**{k: round(v, 1) for k, v in local_rates.items()}, "spark": round(spark_rate, 1)},
+            "ratio_spark_vs_one_process": round(spark_rate / one, 3), "target": TARGETS[name],
+            "rows_per_cpu_s": {"local_1": round(n / min(cpu["local_1"]), 1), "spark": round(n / spark_cpu, 1)},
+            "cpu_ratio_spark_vs_one_process": round(min(cpu["local_1"]) / spark_cpu, 3),
+            "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()
+                        if v and (k.startswith("local") or k == f"spark_{column}")},
+            "cpu_seconds": {k: [round(t, 3) for t in v] for k, v in cpu.items()
+                            if k == "local_1" or k.startswith(f"spark_{column}_")},
+            "labels_agree_with_one_process": agree[column], "python_worker_peak_rss_mb": rss})
+    return results
 
 
 def main() -> None:
@@ -152,6 +213,12 @@ def main() -> None:
     parser.add_argument("--resnet-rows", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cores", type=int, default=2, help="Spark local[N]; the one process may use N threads")
+    parser.add_argument("--columns", default="array,binary",
+                        help="features column kinds: array (array<float>), binary (each row's float32 bytes)")
+    parser.add_argument("--arrow-batch", type=int, help="spark.sql.execution.arrow.maxRecordsPerBatch "
+                        "(default: Spark's, 10,000 rows)")
+    parser.add_argument("--arrow-bytes", help="spark.sql.execution.arrow.maxBytesPerBatch, e.g. 8m "
+                        "(default: Spark's, 64 MB)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     os.environ.setdefault("BIGDL_DRIVER_MEMORY", "6g")
@@ -159,29 +226,37 @@ def main() -> None:
 
     cases = {"lenet": lambda: lenet_case(args.rows), "resnet": lambda: resnet_case(args.resnet_rows)}
     started = load()
-    spark = init_spark(master=f"local[{args.cores}]", app_name="bench-inference-spark")
+    conf = {} if args.arrow_batch is None else {"spark.sql.execution.arrow.maxRecordsPerBatch": args.arrow_batch}
+    if args.arrow_bytes is not None:
+        conf["spark.sql.execution.arrow.maxBytesPerBatch"] = args.arrow_bytes
+    spark = init_spark(master=f"local[{args.cores}]", app_name="bench-inference-spark", conf=conf)
     results = []
     try:
         for key in args.models.split(","):
             name, model, x, batch = cases[key.strip()]()
             print(f"{name}: {len(x)} rows of {x.shape[1:]}, batch {batch}, load {load()}", flush=True)
-            results.append(run_case(spark, name, model, x, batch, args.repeats, args.cores))
+            results += run_case(spark, name, model, x, batch, args.repeats, args.cores, args.columns.split(","))
             del x
     finally:
         spark.stop()
     ended = load()
     print(f"\nload average (1, 5, 15 min): {started} at the start, {ended} at the end")
-    print(f"| model | rows | one process rows/s (1 / {args.cores} threads) | local[{args.cores}] rows/s | ratio | "
-          "target | worker peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| model | features column | rows | one process rows/s (1 / {args.cores} threads) | "
+          f"local[{args.cores}] rows/s | ratio | target | rows per CPU-s: one process / Spark (JVM + workers) | "
+          "CPU ratio | workers' peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
-        rate = r["rows_per_s"]
+        rate, per_cpu = r["rows_per_s"], r["rows_per_cpu_s"]
         many = rate.get(f"local_{args.cores}", float("nan"))
         peak = max(r["python_worker_peak_rss_mb"], default=0)
-        print(f"| {r['model']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | {rate['spark']:.0f} | "
-              f"{r['ratio_spark_vs_one_process']:.2f} | {r['target']} | {peak} |")
+        print(f"| {r['model']} | {r['column']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | "
+              f"{rate['spark']:.0f} | {r['ratio_spark_vs_one_process']:.2f} | {r['target']} | "
+              f"{per_cpu['local_1']:.0f} / {per_cpu['spark']:.0f} | {r['cpu_ratio_spark_vs_one_process']:.2f} | "
+              f"{peak} |")
     if args.json:
-        record = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "load_average_start": started,
+        record = {"command": " ".join(["python", *sys.argv]), "arrow_max_records_per_batch": args.arrow_batch,
+                  "arrow_max_bytes_per_batch": args.arrow_bytes,
+                  "load_average_start": started,
                   "load_average_end": ended, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                   "time": time.strftime("%Y-%m-%d %H:%M:%S"), "results": results}
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
