@@ -41,7 +41,8 @@ class NNEstimator(Estimator, HasFeatureInput, HasTraining, HasLabelCol, HasPredi
             ``momentum`` (0, SGD only), ``weightDecay`` (0),
             ``learningRateSchedule`` ("constant" or "cosine"), ``featureShape``,
             ``featurePreprocessing``, ``validationMetrics`` (["loss"]),
-            ``checkpointPath``, ``numPartitions``, ``seed`` (0), ``showProgress``.
+            ``checkpointPath``, ``numPartitions``, ``seed`` (0), ``showProgress``,
+            ``trainingMode`` ("gang", or "iteration": see DistributedTrainer's ``mode``).
 
     After ``fit``, ``estimator.history`` (and the fitted model's ``history``)
     holds the run's per-iteration and per-validation rows.

@@ -81,12 +81,16 @@ class HasTraining(HasLearningRate, HasMomentum, HasSeed):
         "default parallelism", typeConverter=TypeConverters.toInt)
     showProgress: "Param[bool]" = Param(Params._dummy(), "showProgress", "print training progress on stderr",
                                         typeConverter=TypeConverters.toBoolean)
+    trainingMode: "Param[str]" = Param(
+        Params._dummy(), "trainingMode", "how DistributedTrainer runs: 'gang' (one barrier stage for the whole "
+        "fit, numPartitions task slots at once) or 'iteration' (one Spark job per iteration)",
+        typeConverter=TypeConverters.toString)
 
     def __init__(self) -> None:
         super().__init__()
         self._setDefault(learningRate=0.01, momentum=0.0, seed=0, maxEpoch=10, optimizer="sgd", weightDecay=0.0,
                          learningRateSchedule="constant", validationMetrics=["loss"], checkpointPath="",
-                         numPartitions=0, showProgress=True)
+                         numPartitions=0, showProgress=True, trainingMode="gang")
 
     def setMaxEpoch(self, value: int) -> "HasTraining":
         return self._set(maxEpoch=value)
@@ -123,3 +127,9 @@ class HasTraining(HasLearningRate, HasMomentum, HasSeed):
 
     def getShowProgress(self) -> bool:
         return self.getOrDefault(self.showProgress)
+
+    def setTrainingMode(self, value: str) -> "HasTraining":
+        return self._set(trainingMode=value)
+
+    def getTrainingMode(self) -> str:
+        return self.getOrDefault(self.trainingMode)

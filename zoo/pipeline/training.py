@@ -64,7 +64,8 @@ def fit_network(stage: Any, model: Module, loss: Any, df: DataFrame, classificat
     optimizer = make_optimizer(stage.getOptimizer(), model, stage.getLearningRate(), stage.getMomentum(),
                                stage.getWeightDecay(), stage.getLearningRateSchedule(), epochs)
     spark = df.sparkSession
-    trainer = DistributedTrainer(model, loss, optimizer, spark, num_partitions=stage.getNumPartitions() or None)
+    trainer = DistributedTrainer(model, loss, optimizer, spark, num_partitions=stage.getNumPartitions() or None,
+                                 mode=stage.getTrainingMode())
     data = to_samples(df, feature, label, classification, "fit data")
     val = to_samples(validation, feature, label, classification, "validation data") if validation is not None \
         else None

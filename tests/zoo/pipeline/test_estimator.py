@@ -89,6 +89,9 @@ def test_fit_trains_a_copy_so_refitting_gives_the_same_network(spark):
     assert all(np.array_equal(net.state_dict()[k], initial[k]) for k in initial)      # the estimator's net untouched
     assert all(np.array_equal(first[k], second[k]) for k in first)
     assert not np.array_equal(first["fc1.weight"], initial["fc1.weight"])
+    assert clf.getTrainingMode() == "gang"
+    jobs = clf.copy().setTrainingMode("iteration").fit(df).model.state_dict()   # per-iteration jobs: same weights
+    assert all(np.array_equal(first[k], jobs[k]) for k in first)
 
 
 def test_estimator_regression_with_array_features_feature_shape_and_validation(spark):
@@ -132,5 +135,7 @@ def test_clear_errors_for_bad_columns_labels_and_params(spark):
         NNClassifier(mlp(), epochs=3)
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         NNClassifier(mlp(), optimizer="lbfgs", **QUICK).fit(df)
+    with pytest.raises(ValueError, match=r"mode must be one of \('iteration', 'gang'\), got 'async'"):
+        NNClassifier(mlp(), trainingMode="async", **QUICK).fit(df)
     with pytest.raises(ValueError, match=r"output column\(s\) \['label'\] already exist"):
         NNModel(mlp(), predictionCol="label").transform(df)
