@@ -115,7 +115,7 @@ class FeatureSpec:
         chain = _chain(self.chain)
         if chain is None and (h == h[0]).all() and (w == w[0]).all() and (c == c[0]).all():
             pixels = raw[offsets[0]:offsets[-1]].reshape(n, int(h[0]), int(w[0]), int(c[0]))
-            x = _rgb(pixels).transpose(0, 3, 1, 2).astype(np.float32)
+            x = swap_red_blue(pixels).transpose(0, 3, 1, 2).astype(np.float32)
             if self.shape and x[0].size != int(np.prod(self.shape)):
                 raise BadCell(0, f"image '{origins[0].as_py()}': a sample of shape {x.shape[1:]} ({x[0].size} "
                                  f"values) cannot be reshaped to featureShape {list(self.shape)}")
@@ -123,7 +123,7 @@ class FeatureSpec:
         samples = []
         for i in range(n):  # the chain (resize, crop, ...) transforms one image at a time
             name = origins[i].as_py()
-            pixels = _rgb(raw[offsets[i]:offsets[i + 1]].reshape(int(h[i]), int(w[i]), int(c[i])))
+            pixels = swap_red_blue(raw[offsets[i]:offsets[i + 1]].reshape(int(h[i]), int(w[i]), int(c[i])))
             try:
                 x = chain(pixels, name) if chain is not None else pixels.transpose(2, 0, 1)
             except Exception as err:  # noqa: BLE001 - any failure of the chain is this image's
@@ -147,8 +147,8 @@ def is_image_type(data_type: Any) -> bool:
     return names is not None and set(IMAGE_FIELDS) <= set(names)
 
 
-def _rgb(pixels: np.ndarray) -> np.ndarray:
-    """``(..., C)`` pixels in BGR(A) order -> RGB(A); grey is left as it is."""
+def swap_red_blue(pixels: np.ndarray) -> np.ndarray:
+    """``(..., C)`` pixels in BGR(A) order -> RGB(A), and RGB(A) -> BGR(A); grey is left as it is."""
     if pixels.shape[-1] < 3:
         return pixels
     return np.concatenate([pixels[..., 2::-1], pixels[..., 3:]], axis=-1)
@@ -187,7 +187,7 @@ def image_to_array(cell: Any) -> np.ndarray:
     data = bytes(cell["data"])
     if len(data) != h * w * c:
         raise ValueError(f"image '{cell['origin']}': {len(data)} bytes of pixels for {h}x{w}x{c}")
-    return _rgb(np.frombuffer(data, dtype=np.uint8).reshape(h, w, c))
+    return swap_red_blue(np.frombuffer(data, dtype=np.uint8).reshape(h, w, c))
 
 
 def image_row(origin: str, pixels: np.ndarray) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def image_row(origin: str, pixels: np.ndarray) -> dict[str, Any]:
     h, w, c = pixels.shape
     if c not in OPENCV_MODES:
         raise ValueError(f"image '{origin}': {c} channels; Spark's image schema holds 1, 3 or 4")
-    pixels = _rgb(pixels)  # the swap is its own inverse: RGB(A) -> BGR(A)
+    pixels = swap_red_blue(pixels)
     return {"origin": origin, "height": h, "width": w, "nChannels": c, "mode": OPENCV_MODES[c],
             "data": bytearray(np.ascontiguousarray(pixels).tobytes())}
 

@@ -1,25 +1,56 @@
-"""NNImageReader: a folder of images (any Hadoop path) as a DataFrame in Spark's image schema."""
+"""NNImageReader: a folder of images (any Hadoop path) as a DataFrame in Spark's image schema.
+
+The files come from Spark's ``binaryFile`` source and are decoded on the
+executors inside one ``mapInArrow``: each Arrow batch of ``(path, content)``
+rows becomes an Arrow batch of image structs, so decoded pixels cross into the
+JVM once, column by column, and are cached there. What the read found besides
+good images (bad files, unlabelled ones, non-image files, zero-byte files that
+Spark's scan leaves out) is counted by small Spark aggregations over the cached
+result and reported exactly as :meth:`zoo.feature.image.ImageSet.read` reports
+it (:class:`~zoo.feature.image.ImageReadWarning`, or a
+:class:`~zoo.feature.image.BadImageError` naming the first bad file).
+"""
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+import functools
+from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
+import pyarrow as pa
+from pyspark import StorageLevel
 from pyspark.ml.image import ImageSchema
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-from .columns import image_row
+from bigdl_runtime.spark.arrow import binary_buffers
+
+from .columns import OPENCV_MODES, swap_red_blue
+
+#: the columns :func:`_decode_batches` gives per file; ``outcome`` is read_file's kind (ok, bad, unlabelled,
+#: ignored); the image column's type is Spark's image schema (read from the JVM, see :func:`_decoded_schema`)
+_DECODED = ("image", "label", "labelName", "outcome", "path", "reason", "labelRow")
 
 
-def _row(record: Any, labelled: bool) -> tuple[Any, ...]:
-    image = image_row(record.path, record.image)
-    return (image, float(record.label), record.label_name) if labelled else (image,)
+def _decoded_schema() -> StructType:
+    return StructType([StructField("image", ImageSchema.columnSchema, True), StructField("label", DoubleType()),
+                       StructField("labelName", StringType()), StructField("outcome", StringType(), False),
+                       StructField("path", StringType(), False), StructField("reason", StringType()),
+                       StructField("labelRow", StringType())])
+
+
+#: decoded pixel bytes per output Arrow batch (a batch is cut after the image that reaches it)
+MAX_BATCH_BYTES = 64 << 20
+_IMAGE_TYPE = pa.struct([pa.field("origin", pa.string()), pa.field("height", pa.int32(), False),
+                         pa.field("width", pa.int32(), False), pa.field("nChannels", pa.int32(), False),
+                         pa.field("mode", pa.int32(), False), pa.field("data", pa.binary(), False)])
 
 
 class NNImageReader:
     """Reads images into a DataFrame whose ``image`` column follows ``pyspark.ml.image.ImageSchema``.
 
-    The struct holds ``origin`` (the file's URI), ``height``, ``width``,
+    The struct holds ``origin`` (the file's path), ``height``, ``width``,
     ``nChannels``, ``mode`` (OpenCV type: 0 for grey, 16 for 3 channels) and
     ``data`` (row-major pixels, channels in BGR order), so the column works
     with Spark's own image tools and with the NN stages (``featuresCol="image"``).
@@ -29,7 +60,7 @@ class NNImageReader:
     def read_images(path: str, spark: SparkSession, with_label: Any = "folder", color: str = "rgb",
                     classes: Sequence[str] | None = None, on_error: str = "skip",
                     num_partitions: int | None = None) -> DataFrame:
-        """Read and decode the images under ``path`` with :meth:`zoo.feature.image.ImageSet.read`.
+        """Read and decode the images under ``path`` on the executors (lazy result over a cached decode).
 
         Args:
             path: a folder (recursive), file or glob; local or any Hadoop URI (``hdfs://...``).
@@ -46,23 +77,152 @@ class NNImageReader:
             a DataFrame with ``image``, and for labelled images ``label`` (the class
             index as a double, with the class names in the column's ML attribute
             metadata, as StringIndexer writes it, so ``IndexToString`` decodes it)
-            and ``labelName``.
+            and ``labelName``; in the scan's order (fixed for a given set of files).
+
+        Raises:
+            BadImageError: with ``on_error="raise"``, naming the first bad file (by path).
+            FileNotFoundError: nothing at ``path``.
+            ValueError: labels that ``classes`` does not know.
 
         Examples:
             >>> df = NNImageReader.read_images("hdfs://nn/pets/train", spark, color="rgb")
             >>> df.select("image.origin", "label").show(2)
         """
-        from zoo.feature.image import ImageSet
+        from zoo.feature.image import LabelMap
+        from zoo.feature.image.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, BadImageError, check_color
+        from zoo.feature.image.outcomes import finish_read
+        from zoo.feature.image.reading import ON_ERROR, ReadOptions
+        from zoo.feature.image.sources import label_source
 
-        images = ImageSet.read(path, spark, with_label=with_label, color=color, classes=classes, on_error=on_error,
-                               num_partitions=num_partitions)
-        labelled = with_label is not None
-        fields = [StructField("image", ImageSchema.columnSchema, False)]
-        if labelled:
-            fields += [StructField("label", DoubleType(), False), StructField("labelName", StringType(), True)]
-        rows = images.rdd.map(lambda record: _row(record, labelled))
-        df = spark.createDataFrame(rows, StructType(fields), verifySchema=False)
-        if labelled and images.labels is not None:
-            attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(images.labels.names)}}
-            df = df.withColumn("label", F.col("label").alias("label", metadata=attribute))
-        return df
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        check_color(color)
+        source, table = label_source(with_label, spark)
+        # tasks always skip bad images (a failing task would be retried for nothing); the driver raises
+        options = ReadOptions(source, table, IMAGE_EXTENSIONS, DEFAULT_MAX_PIXELS, color, "skip")
+        try:
+            files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+                     .select("path", "content"))
+        except Exception as err:  # AnalysisException: path does not exist
+            if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
+                raise FileNotFoundError(f"no images found at {path!r}") from None
+            raise
+        scanned = files if num_partitions is None else files.repartition(num_partitions)
+        decoded = scanned.mapInArrow(functools.partial(_decode_batches, options), _decoded_schema())
+        decoded.persist(StorageLevel.MEMORY_AND_DISK)
+        summary = _summary(decoded, files, options)
+        if on_error == "raise" and summary.skipped:
+            decoded.unpersist()
+            raise BadImageError(*sorted(summary.skipped)[0])
+        fixed = None if classes is None else LabelMap(classes, sort=False)
+        labels, _ = finish_read([summary], dataclasses.replace(options, on_error=on_error), fixed)
+        good = decoded.where(F.col("outcome") == "ok")
+        if labels is None:
+            return good.select("image")
+        names = F.create_map(*(x for i, name in enumerate(labels.names) for x in (F.lit(name), F.lit(float(i)))))
+        attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(labels.names)}}
+        return good.select("image", F.element_at(names, F.col("labelName")).alias("label", metadata=attribute),
+                           "labelName")
+
+
+def _decode_batches(options: Any, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The task: each ``(path, content)`` Arrow batch -> a batch of :data:`_DECODED` rows, one per file."""
+    from zoo.feature.image.labels import LabelTable
+    from zoo.feature.image.reading import read_file
+
+    table = LabelTable(options.table or {}) if options.label_source == "table" else None
+    for batch in batches:
+        paths = batch.column(0).to_pylist()
+        offsets, raw = binary_buffers(batch.column(1))
+        outcomes: list[tuple[str, Any]] = []
+        size = 0
+        for i, path in enumerate(paths):  # one file at a time: Pillow decodes one image per call
+            outcomes.append(read_file(path, raw[offsets[i]:offsets[i + 1]], options, table))
+            size += outcomes[-1][1].image.nbytes if outcomes[-1][0] == "ok" else 0
+            if size >= MAX_BATCH_BYTES:  # decoded pixels are many times the files' bytes: bound each batch
+                yield _outcome_batch(outcomes, options, table)
+                outcomes, size = [], 0
+        if outcomes:
+            yield _outcome_batch(outcomes, options, table)
+
+
+def _outcome_batch(outcomes: list[tuple[str, Any]], options: Any, table: Any) -> pa.RecordBatch:
+    from zoo.feature.image.labels import folder_label
+
+    n = len(outcomes)
+    kinds = [kind for kind, _ in outcomes]
+    paths, reasons, names, rows = [], [], [], []
+    good = [payload for kind, payload in outcomes if kind == "ok"]
+    for kind, payload in outcomes:
+        path = payload.path if kind == "ok" else payload[0] if kind == "bad" else payload
+        paths.append(path)
+        reasons.append(payload[1] if kind == "bad" else None)
+        names.append(payload.label_name if kind == "ok" else
+                     folder_label(path) if kind == "bad" and options.label_source == "folder" else None)
+        rows.append(table.lookup(path)[1] if table is not None and kind in ("ok", "bad") else None)
+    ok = np.array([kind == "ok" for kind in kinds], bool)
+    images = _image_structs(good, ok, n)
+    return pa.RecordBatch.from_arrays(
+        [images, pa.nulls(n, pa.float64()), pa.array(names, pa.string()), pa.array(kinds, pa.string()),
+         pa.array(paths, pa.string()), pa.array(reasons, pa.string()), pa.array(rows, pa.string())],
+        names=list(_DECODED))
+
+
+def _image_structs(records: list[Any], ok: np.ndarray, n: int) -> pa.StructArray:
+    """Spark image structs for the ``ok`` positions of ``n`` rows (null elsewhere): BGR(A) bytes, row-major."""
+    heights = np.zeros(n, np.int32)
+    widths, channels, modes = heights.copy(), heights.copy(), heights.copy()
+    where = np.flatnonzero(ok)
+    pixels = []
+    for i, record in zip(where, records):
+        image = record.image if record.image.ndim == 3 else record.image[..., None]
+        heights[i], widths[i], channels[i] = image.shape
+        modes[i] = OPENCV_MODES[image.shape[2]]
+        pixels.append(np.ascontiguousarray(swap_red_blue(image)).reshape(-1))
+    sizes = np.zeros(n, np.int64)
+    sizes[where] = [p.size for p in pixels]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)  # < 2 GiB: MAX_BATCH_BYTES + one image
+    data = np.concatenate(pixels) if pixels else np.zeros(0, np.uint8)
+    binary = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    origins = [None] * n
+    for i, record in zip(where, records):
+        origins[i] = record.path
+    return pa.StructArray.from_arrays(
+        [pa.array(origins, pa.string()), pa.array(heights), pa.array(widths), pa.array(channels), pa.array(modes),
+         binary], fields=list(_IMAGE_TYPE), mask=pa.array(~ok))
+
+
+def _summary(decoded: DataFrame, files: DataFrame, options: Any) -> Any:
+    """What the read found (counts, bad / unlabelled / ignored paths, label names, matched label rows), from two
+    small jobs over the cached decode, plus the zero-byte files Spark's scan leaves out."""
+    from zoo.feature.image.outcomes import Summary, summarise
+    from zoo.feature.image.labels import strip_file_scheme
+    from zoo.feature.image.reading import read_file
+
+    summary = Summary()
+    for row in decoded.groupBy("outcome", "labelName", "labelRow").count().collect():
+        if row.outcome == "ok":
+            summary.read += row["count"]
+        if row.labelName is not None:
+            summary.label_names.add(row.labelName)
+        if row.labelRow is not None:
+            summary.matched_rows.add(row.labelRow)
+    seen = summary.read
+    for row in decoded.where(F.col("outcome") != "ok").select("outcome", "path", "reason").collect():
+        seen += 1
+        if row.outcome == "bad":
+            summary.skipped.append((row.path, row.reason))
+        elif row.outcome == "unlabelled":
+            summary.unlabelled.append(row.path)
+        else:
+            summary.ignored.append(row.path)
+    listed = [strip_file_scheme(p) for p in files.inputFiles()]
+    if len(listed) != seen:
+        scanned = {row.path for row in decoded.select("path").collect()}
+        missed = summarise(options, [read_file(p, b"", options) for p in sorted(set(listed) - scanned)])
+        summary.skipped += missed.skipped
+        summary.unlabelled += missed.unlabelled
+        summary.ignored += missed.ignored
+        summary.label_names |= missed.label_names
+        summary.matched_rows |= missed.matched_rows
+    return summary

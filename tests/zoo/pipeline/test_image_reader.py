@@ -104,3 +104,38 @@ def test_images_of_several_sizes_need_a_resizing_chain_and_bad_images_are_named(
     with pytest.raises(Exception, match=r"row 1 of partition \d, column 'image' \(row \{'id': 1\}\): image 'bad.png': "
                                         r"5 bytes of pixels for 2x2x3"):
         NNModel(Sequential(Flatten()), featuresCol="image").transform(bad.coalesce(1)).collect()
+
+
+def test_bad_files_are_reported_like_imageset_read_and_raise_names_the_first(spark, tmp_path):
+    from tests.zoo.feature.image.conftest import make_folder
+    from zoo.feature.image import BadImageError, ImageReadWarning
+
+    expected = make_folder(tmp_path / "images")   # 6 good, 4 bad (one zero-byte), 1 text file
+    huge = str(tmp_path / "images" / "cat" / "huge.png")   # a bomb only below Pillow's default pixel limit
+    bad = [p for p in expected["bad"] if p != huge]
+    with pytest.warns(ImageReadWarning, match=r"read 7 images; skipped 3 bad, 0 unlabelled; ignored 1 non-image"):
+        df = NNImageReader.read_images(str(tmp_path / "images"), spark, num_partitions=3)
+    rows = df.collect()
+    assert sorted(r.image.origin for r in rows) == sorted([*expected["good"], huge])
+    for r in rows:
+        if r.image.origin != huge:
+            np.testing.assert_array_equal(image_to_array(r.image), expected["good"][r.image.origin])
+        assert r.labelName == r.image.origin.rsplit("/", 2)[-2] and r.label == ["cat", "dog"].index(r.labelName)
+    with pytest.raises(BadImageError) as info:
+        NNImageReader.read_images(str(tmp_path / "images"), spark, on_error="raise")
+    assert info.value.path == bad[0] and "Traceback" not in str(info.value)
+
+
+def test_labels_from_a_dataframe_with_fixed_classes_and_unlabelled_images(spark, tmp_path):
+    from tests.zoo.feature.image.conftest import make_folder
+    from zoo.feature.image import ImageReadWarning
+
+    root = tmp_path / "images"
+    make_folder(root)
+    table = spark.createDataFrame([(str(root / "dog" / "b.bmp"), "dog"), (str(root / "cat" / "b.png"), "cat")],
+                                  ["path", "label"])
+    with pytest.warns(ImageReadWarning, match="read 2 images; skipped 0 bad, 8 unlabelled"):
+        df = NNImageReader.read_images(str(root), spark, with_label=table, classes=["zebra", "dog", "cat"])
+    got = sorted((r.image.origin.rsplit("/", 2)[-2], r.label, r.labelName) for r in df.collect())
+    assert got == [("cat", 2.0, "cat"), ("dog", 1.0, "dog")]
+    assert df.schema["label"].metadata["ml_attr"]["vals"] == ["zebra", "dog", "cat"]
