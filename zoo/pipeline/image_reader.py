@@ -3,7 +3,8 @@
 The files come from Spark's ``binaryFile`` source and are decoded on the
 executors inside one ``mapInArrow``: each Arrow batch of ``(path, content)``
 rows becomes an Arrow batch of image structs, so decoded pixels cross into the
-JVM once, column by column, and are cached there. What the read found besides
+JVM once, column by column, and are cached there (the returned DataFrame is that
+cache). What the read found besides
 good images (bad files, unlabelled ones, non-image files, zero-byte files that
 Spark's scan leaves out) is counted by small Spark aggregations over the cached
 result and reported exactly as :meth:`zoo.feature.image.ImageSet.read` reports
@@ -18,7 +19,6 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-from pyspark import StorageLevel
 from pyspark.ml.image import ImageSchema
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -78,6 +78,8 @@ class NNImageReader:
             index as a double, with the class names in the column's ML attribute
             metadata, as StringIndexer writes it, so ``IndexToString`` decodes it)
             and ``labelName``; in the scan's order (fixed for a given set of files).
+            It is cached (memory and disk: the images are decoded once); ``unpersist()``
+            releases it.
 
         Raises:
             BadImageError: with ``on_error="raise"``, naming the first bad file (by path).
@@ -109,7 +111,7 @@ class NNImageReader:
             raise
         scanned = files if num_partitions is None else files.repartition(num_partitions)
         decoded = scanned.mapInArrow(functools.partial(_decode_batches, options), _decoded_schema())
-        decoded.persist(StorageLevel.MEMORY_AND_DISK)
+        decoded.persist()       # MEMORY_AND_DISK_DESER: no serialising of the cached batches
         summary = _summary(decoded, files, options)
         if on_error == "raise" and summary.skipped:
             decoded.unpersist()
@@ -118,11 +120,17 @@ class NNImageReader:
         labels, _ = finish_read([summary], dataclasses.replace(options, on_error=on_error), fixed)
         good = decoded.where(F.col("outcome") == "ok")
         if labels is None:
-            return good.select("image")
-        names = F.create_map(*(x for i, name in enumerate(labels.names) for x in (F.lit(name), F.lit(float(i)))))
-        attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(labels.names)}}
-        return good.select("image", F.element_at(names, F.col("labelName")).alias("label", metadata=attribute),
-                           "labelName")
+            result = good.select("image")
+        else:
+            names = F.create_map(*(x for i, name in enumerate(labels.names)
+                                   for x in (F.lit(name), F.lit(float(i)))))
+            attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(labels.names)}}
+            result = good.select("image", F.element_at(names, F.col("labelName")).alias("label", metadata=attribute),
+                                 "labelName")
+        result.persist()
+        result.count()          # copied from the decode's cache on the JVM (no Python), which is then released
+        decoded.unpersist()
+        return result
 
 
 def _decode_batches(options: Any, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -170,26 +178,24 @@ def _outcome_batch(outcomes: list[tuple[str, Any]], options: Any, table: Any) ->
 
 def _image_structs(records: list[Any], ok: np.ndarray, n: int) -> pa.StructArray:
     """Spark image structs for the ``ok`` positions of ``n`` rows (null elsewhere): BGR(A) bytes, row-major."""
-    heights = np.zeros(n, np.int32)
-    widths, channels, modes = heights.copy(), heights.copy(), heights.copy()
+    shapes = np.zeros((n, 3), np.int64)
     where = np.flatnonzero(ok)
-    pixels = []
-    for i, record in zip(where, records):
-        image = record.image if record.image.ndim == 3 else record.image[..., None]
-        heights[i], widths[i], channels[i] = image.shape
-        modes[i] = OPENCV_MODES[image.shape[2]]
-        pixels.append(np.ascontiguousarray(swap_red_blue(image)).reshape(-1))
-    sizes = np.zeros(n, np.int64)
-    sizes[where] = [p.size for p in pixels]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)  # < 2 GiB: MAX_BATCH_BYTES + one image
-    data = np.concatenate(pixels) if pixels else np.zeros(0, np.uint8)
-    binary = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    origins = [None] * n
+    images = [r.image if r.image.ndim == 3 else r.image[..., None] for r in records]
+    shapes[where] = [image.shape for image in images]
+    sizes = shapes.prod(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    data = np.empty(int(offsets[-1]), np.uint8)
+    for i, image in zip(where, images):  # each image's channels swapped straight into the batch's buffer
+        data[offsets[i]:offsets[i + 1]].reshape(image.shape)[...] = swap_red_blue(image)
+    binary = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets.astype(np.int32)),
+                                                          pa.py_buffer(data)])  # < 2 GiB: see MAX_BATCH_BYTES
+    origins: list[str | None] = [None] * n
     for i, record in zip(where, records):
         origins[i] = record.path
-    return pa.StructArray.from_arrays(
-        [pa.array(origins, pa.string()), pa.array(heights), pa.array(widths), pa.array(channels), pa.array(modes),
-         binary], fields=list(_IMAGE_TYPE), mask=pa.array(~ok))
+    heights, widths, channels = (pa.array(shapes[:, k].astype(np.int32)) for k in range(3))
+    modes = pa.array(np.array([0] + [OPENCV_MODES.get(c, 0) for c in range(1, 5)], np.int32)[shapes[:, 2]])
+    return pa.StructArray.from_arrays([pa.array(origins, pa.string()), heights, widths, channels, modes, binary],
+                                      fields=list(_IMAGE_TYPE), mask=pa.array(~ok))
 
 
 def _summary(decoded: DataFrame, files: DataFrame, options: Any) -> Any:
