@@ -101,9 +101,9 @@ def finetune(config: FinetuneConfig, spark: SparkSession, log: Callable[[str], N
     pretrained = load_pretrained(config.model)
     color, chain = image_chain(pretrained.card["preprocessing"])
     root = config.images.rstrip("/")
-    train = NNImageReader.read_images(f"{root}/train", spark, color=color).cache()
+    train = NNImageReader.read_images(f"{root}/train", spark, color=color)          # cached by the reader
     classes = train.schema["label"].metadata["ml_attr"]["vals"]
-    test = NNImageReader.read_images(f"{root}/test", spark, color=color, classes=classes).cache()
+    test = NNImageReader.read_images(f"{root}/test", spark, color=color, classes=classes)
     result = FinetuneResult(classes, train.count(), test.count())
     log(f"[1/5] {config.model}: {pretrained.model.num_parameters()} parameters, {len(pretrained.labels)} "
         f"pretrained classes; images: {result.train_images} training and {result.test_images} held-out images "
