@@ -95,6 +95,7 @@ class NNImageReader:
         from zoo.feature.image.outcomes import finish_read
         from zoo.feature.image.reading import ON_ERROR, ReadOptions
         from zoo.feature.image.sources import label_source
+        from zoo.feature.image.spark_read import binary_files
 
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -102,14 +103,7 @@ class NNImageReader:
         source, table = label_source(with_label, spark)
         # tasks always skip bad images (a failing task would be retried for nothing); the driver raises
         options = ReadOptions(source, table, IMAGE_EXTENSIONS, DEFAULT_MAX_PIXELS, color, "skip")
-        try:
-            files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
-                     .select("path", "content"))
-        except Exception as err:  # AnalysisException: path does not exist
-            if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
-                raise FileNotFoundError(f"no images found at {path!r}") from None
-            raise
-        scanned = files if num_partitions is None else files.repartition(num_partitions)
+        files, scanned = binary_files(path, spark, num_partitions)
         decoded = scanned.mapInArrow(functools.partial(_decode_batches, options), _decoded_schema())
         decoded.persist()       # MEMORY_AND_DISK_DESER: no serialising of the cached batches
         summary = _summary(decoded, files, options)

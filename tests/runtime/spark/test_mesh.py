@@ -20,26 +20,35 @@ from bigdl_runtime.spark.mesh import Mesh, MeshError, directory_exchange, slice_
 HOST = "127.0.0.1"
 
 
-def run_ranks(size: int, body: Callable[[Mesh], Any], tmp_path, timeout: float = 20.0,
-              token: str = "test-token") -> list[Any]:
-    """Connect ``size`` meshes in threads, run ``body(mesh)`` on each; its return value, or the exception it raised."""
+def in_threads(size: int, rank_main: Callable[[int], Any], timeout: float) -> list[Any]:
+    """``rank_main(rank)`` for every rank in its own thread: its return value, or the exception it raised."""
     results: list[Any] = [None] * size
 
-    def rank_main(rank: int) -> None:
+    def run(rank: int) -> None:
         try:
-            exchange = directory_exchange(str(tmp_path), rank, size, timeout=timeout)
-            with Mesh.connect(rank, size, exchange, HOST, token, timeout=timeout) as mesh:
-                results[rank] = body(mesh)
+            results[rank] = rank_main(rank)
         except BaseException as err:  # noqa: BLE001 - handed to the test
             results[rank] = err
 
-    threads = [threading.Thread(target=rank_main, args=(r,), daemon=True) for r in range(size)]
+    threads = [threading.Thread(target=run, args=(r,), daemon=True) for r in range(size)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=3 * timeout)
+        t.join(timeout=timeout)
         assert not t.is_alive(), "a rank hung"
     return results
+
+
+def run_ranks(size: int, body: Callable[[Mesh], Any], tmp_path, timeout: float = 20.0,
+              token: str = "test-token") -> list[Any]:
+    """Connect ``size`` meshes in threads, run ``body(mesh)`` on each; its return value, or the exception it raised."""
+
+    def rank_main(rank: int) -> Any:
+        exchange = directory_exchange(str(tmp_path), rank, size, timeout=timeout)
+        with Mesh.connect(rank, size, exchange, HOST, token, timeout=timeout) as mesh:
+            return body(mesh)
+
+    return in_threads(size, rank_main, 3 * timeout)
 
 
 def unwrap(results: list[Any]) -> list[Any]:
@@ -239,40 +248,22 @@ def test_a_stranger_with_a_wrong_token_is_rejected_and_the_mesh_still_forms(tmp_
 
         return exchange
 
-    results: list[Any] = [None, None]
+    def rank_main(rank: int) -> Any:
+        with Mesh.connect(rank, 2, exchange_for(rank), HOST, "right", timeout=20) as mesh:
+            barrier.wait()
+            return mesh.all_reduce(np.array([rank + 1.0]))
 
-    def rank_main(rank: int) -> None:
-        try:
-            with Mesh.connect(rank, 2, exchange_for(rank), HOST, "right", timeout=20) as mesh:
-                barrier.wait()
-                results[rank] = mesh.all_reduce(np.array([rank + 1.0]))
-        except BaseException as err:  # noqa: BLE001
-            results[rank] = err
-
-    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = in_threads(2, rank_main, 60)
     assert strangers == [b"", b""]
     assert [r.tolist() for r in unwrap(results)] == [[3.0], [3.0]]
 
 
 def test_a_peer_with_another_token_cannot_join(tmp_path):
-    results: list[Any] = [None, None]
+    def rank_main(rank: int) -> Any:
+        return Mesh.connect(rank, 2, directory_exchange(str(tmp_path), rank, 2), HOST,
+                            "right" if rank == 0 else "wrong", timeout=2.0)
 
-    def rank_main(rank: int) -> None:
-        try:
-            Mesh.connect(rank, 2, directory_exchange(str(tmp_path), rank, 2), HOST,
-                         "right" if rank == 0 else "wrong", timeout=2.0)
-        except BaseException as err:  # noqa: BLE001
-            results[rank] = err
-
-    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    results = in_threads(2, rank_main, 30)
     assert isinstance(results[0], MeshError) and "ranks [1]" in str(results[0]) and "wrong token" in str(results[0])
     assert isinstance(results[1], MeshError) and results[1].peer == 0 and "rejected" in str(results[1])
 

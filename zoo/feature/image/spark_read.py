@@ -33,14 +33,7 @@ def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: La
             once the job has looked at every file.
         FileNotFoundError: nothing at ``path``.
     """
-    try:
-        files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
-                 .select("path", "content"))
-    except Exception as err:  # AnalysisException: path does not exist
-        if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
-            raise FileNotFoundError(f"no images found at {path!r}") from None
-        raise
-    scanned = files if num_partitions is None else files.repartition(num_partitions)
+    files, scanned = binary_files(path, spark, num_partitions)
     # tasks always skip bad images (a failing task would be retried for nothing);
     # with on_error="raise" the driver raises for the first one after the job
     skipping = dataclasses.replace(options, on_error="skip")
@@ -57,6 +50,23 @@ def read_spark(path: str, spark: SparkSession, options: ReadOptions, classes: La
     labels, report = finish_read(parts, options, classes)
     records = outcomes.filter(lambda o: o[0] == "ok").mapPartitions(functools.partial(label_records, labels))
     return records, labels, report, outcomes
+
+
+def binary_files(path: str, spark: SparkSession, num_partitions: int | None) -> tuple[Any, Any]:
+    """``(files, scanned)``: every file under ``path`` as ``binaryFile`` rows (path, content), and those
+    rows spread over ``num_partitions`` (or as Spark's scan put them).
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+    """
+    try:
+        files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+                 .select("path", "content"))
+    except Exception as err:  # AnalysisException: path does not exist
+        if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
+            raise FileNotFoundError(f"no images found at {path!r}") from None
+        raise
+    return files, (files if num_partitions is None else files.repartition(num_partitions))
 
 
 def _unscanned_files(files: Any, outcomes: Any, parts: list[Summary], options: ReadOptions) -> Summary:
