@@ -13,6 +13,8 @@ from pyspark.sql import SparkSession
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: Attempts per task on a local master (Spark's default ``spark.task.maxFailures`` on clusters).
 LOCAL_TASK_ATTEMPTS = 4
+#: Largest Arrow batch crossing to a Python worker (init_spark sets 8m unless the user's conf sets it).
+ARROW_BATCH_BYTES = "spark.sql.execution.arrow.maxBytesPerBatch"
 _LOCAL = re.compile(r"local(?:\[(\*|\d+)\])?")
 
 
@@ -38,7 +40,10 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     no locality wait (a task runs on the first free core instead of waiting
     for its cached block's executor), few shuffle partitions for DataFrame
     work, Python workers reused so the per-worker model cache survives
-    between iterations, and Arrow for DataFrame <-> numpy conversion.
+    between iterations, and Arrow for DataFrame <-> numpy conversion, in
+    batches of at most 8 MB (``spark.sql.execution.arrow.maxBytesPerBatch``,
+    unless ``conf`` or spark-submit sets it; Spark's default is far larger, and
+    larger batches cost the JVM about twice the CPU when scoring).
     Python's fault handler is on in the workers, so a worker that crashes in
     native code reports where (see :class:`~bigdl_runtime.spark.errors.SparkJobError`).
 
@@ -57,6 +62,7 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
         "spark.sql.shuffle.partitions": "8",
         "spark.python.worker.reuse": "true",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        ARROW_BATCH_BYTES: "8m",
         "spark.python.worker.faulthandler.enabled": "true",
         "spark.driver.memory": os.environ.get("BIGDL_DRIVER_MEMORY", "4g"),
     }
@@ -72,6 +78,8 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
         master = spark_conf.get("spark.master", "local[*]")
     attempts = settings.get("spark.task.maxFailures", spark_conf.get("spark.task.maxFailures", None))
     spark_conf.setMaster(with_task_retries(master, int(attempts or LOCAL_TASK_ATTEMPTS)))
+    if spark_conf.contains(ARROW_BATCH_BYTES) and ARROW_BATCH_BYTES not in (conf or {}):
+        del settings[ARROW_BATCH_BYTES]      # set by spark-submit or spark-defaults.conf: theirs
     for key, value in settings.items():
         spark_conf.set(key, value)
     session = SparkSession.builder.config(conf=spark_conf).getOrCreate()

@@ -22,6 +22,7 @@ def test_session_settings(spark) -> None:
     assert conf.get("spark.python.worker.reuse") == "true"
     assert conf.get("spark.executorEnv.OPENBLAS_NUM_THREADS") == "1"
     assert conf.get("spark.python.worker.faulthandler.enabled") == "true"
+    assert conf.get("spark.sql.execution.arrow.maxBytesPerBatch") == "8m"
 
 
 def test_workers_get_the_blas_thread_limit(spark) -> None:
