@@ -279,7 +279,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         b: optional bias (O,).
         stride, dilation: int or (h, w).
         padding: int, (ph, pw) or asymmetric (top, left, bottom, right) as ONNX begin/end pads.
-        groups: channel groups; ``groups == C`` is depthwise.
+        groups: channel groups; ``groups == C`` is depthwise. float32 runs on oneDNN (any groups)
+            when it is installed, else (and for float64) on the numpy path.
         relu: return ``max(y, 0)`` instead, applied block by block while the output is in cache
             (inference fusion; :func:`conv2d_backward` is then the gradient of the convolution
             alone: mask ``dy`` with ``y > 0`` first).
@@ -295,7 +296,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     wc = np.ascontiguousarray(w, dtype=x.dtype)
     bc = None if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     dtypes = (np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
-    if x.dtype == np.float32 and geo.groups == 1 and onednn.available():
+    if x.dtype == np.float32 and onednn.available():
         x = np.ascontiguousarray(x)
         try:
             y = onednn.conv2d_forward(x, wc, bc, geo)

@@ -5,12 +5,18 @@ whose shapes BLAS handles poorly (16-64 output rows); oneDNN's direct convolutio
 neither. Measured on the 2-core AVX-512 machine, forward + backward at PyTorch's speed on every
 ResNet layer where the numpy path was 1.3-1.9x (ResNet-18) and 2-2.8x (ResNet-20) slower.
 
+Grouped convolutions use oneDNN's 5-D weights (g, O/g, C/g, kh, kw), the same bytes as our
+(O, C/g, kh, kw) array; depthwise ones (``groups == C``, one output channel per group) then run
+on its dedicated ``jit_dw`` kernels in the blocked layouts (nChw16c / Goihw16g on AVX-512),
+forward, input and weight gradients. A channel multiplier > 1 or an uneven group width is
+oneDNN's business: it picks another implementation (e.g. its grouped im2col + GEMM).
+
 The library comes from the ``onednn-cpu-gomp`` wheel (``libdnnl.so.3``, GNU OpenMP, no other
 dependency); when it is not installed, or ``BIGDL_ONEDNN=0``, or the convolution is not a
-plain float32 ``groups == 1`` one, :mod:`.conv` keeps its numpy path, which stays the
-reference the tests compare this one with. Tensors stay NCHW outside: every call reorders
-into the layout oneDNN picks (``format_tag any``) and back. Primitives are cached per
-geometry; OpenMP runs as many threads as numpy's BLAS.
+float32 one, or oneDNN rejects its geometry (:class:`Unsupported`), :mod:`.conv` keeps its
+numpy path, which stays the reference the tests compare this one with. Tensors stay NCHW
+outside: every call reorders into the layout oneDNN picks (``format_tag any``) and back.
+Primitives are cached per geometry; OpenMP runs as many threads as numpy's BLAS.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ from . import threads
 
 _P = ctypes.c_void_p
 _DIMS = ctypes.c_int64 * 12
-_F32, _TAG_ANY, _TAG_A, _TAG_ABCD = 3, 1, 2, 5
+_F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
 _FORWARD_TRAINING, _DIRECT = 64, 1
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
@@ -179,13 +185,17 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
     """Primitives and layouts of one convolution geometry (cached); :class:`Unsupported` when
     oneDNN has no implementation for it."""
     pt, pl, pb, pr = geo.pads
-    key = (x_shape, w_shape, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw, bias)
+    key = (x_shape, w_shape, geo.groups, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw, bias)
     entry = _rt.cache.get(key)
     if entry is not None:
         _rt.cache.move_to_end(key)
         return entry
     y_shape = (geo.n, geo.o, geo.ho, geo.wo)
-    plain = {"x": _md(x_shape, _TAG_ABCD), "w": _md(w_shape, _TAG_ABCD), "y": _md(y_shape, _TAG_ABCD),
+    if geo.groups > 1:  # oneDNN's grouped weights (g, O/g, C/g, kh, kw): the same bytes as (O, C/g, kh, kw)
+        w_shape, w_tag = (geo.groups, w_shape[0] // geo.groups, *w_shape[1:]), _TAG_ABCDE
+    else:
+        w_tag = _TAG_ABCD
+    plain = {"x": _md(x_shape, _TAG_ABCD), "w": _md(w_shape, w_tag), "y": _md(y_shape, _TAG_ABCD),
              "b": _md((geo.o,), _TAG_A)}
     anyx, anyw, anyy = _md(x_shape, _TAG_ANY), _md(w_shape, _TAG_ANY), _md(y_shape, _TAG_ANY)
     conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
@@ -295,7 +305,8 @@ def _threads() -> None:
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any) -> np.ndarray:
-    """y (N, O, ho, wo) of a float32 ``groups == 1`` convolution with geometry ``geo``."""
+    """y (N, O, ho, wo) of a float32 convolution with geometry ``geo`` (any ``geo.groups``; w is
+    (O, C/groups, kh, kw))."""
     y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=np.float32)
     with _rt.lock:
         entry = _entry(x.shape, w.shape, geo, b is not None)

@@ -1,5 +1,5 @@
 """The oneDNN convolution path gives the numpy path's results (float32 forward, input and weight
-gradients, bias, fused ReLU), and only takes the convolutions it supports."""
+gradients, bias, fused ReLU; plain, grouped and depthwise), and only takes the convolutions it supports."""
 import os
 import subprocess
 import sys
@@ -13,7 +13,16 @@ from tests.runtime.kernels.test_conv import CONV2D_CASES
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) is not installed")
 
-PLAIN_CASES = [case for case in CONV2D_CASES if case[5] == 1]  # groups == 1
+GROUPED_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
+    ((2, 16, 9, 9), (16, 1, 3, 3), 1, 1, 1, 16, True),             # depthwise: oneDNN's jit_dw kernels
+    ((2, 32, 10, 11), (32, 1, 3, 3), 2, (0, 0, 1, 1), 1, 32, False),  # ... stride 2, TF "SAME" pads
+    ((2, 24, 11, 9), (24, 1, 5, 5), 1, (4, 3, 4, 5), 2, 24, True),  # ... 5x5 dilated, 24 = 1.5 blocks of 16
+    ((1, 20, 8, 8), (20, 1, 5, 5), 2, 2, 1, 20, True),             # ... 5x5 stride 2
+    ((2, 8, 9, 9), (16, 1, 3, 3), 2, (1, 0, 2, 1), 1, 8, True),    # depthwise x2 multiplier
+    ((2, 32, 8, 8), (64, 16, 3, 3), 1, 1, 1, 2, True),             # groups=2
+    ((2, 64, 7, 7), (64, 16, 3, 3), (2, 1), (1, 2), (1, 2), 4, False),  # 16 channels per group, strided, dilated
+    ((2, 12, 6, 6), (18, 4, 1, 1), 1, 0, 1, 3, True),              # grouped 1x1
+]
 
 
 def _both_paths(monkeypatch, x, w, b, dy, **config):
@@ -28,14 +37,15 @@ def _both_paths(monkeypatch, x, w, b, dy, **config):
     return results
 
 
-@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", PLAIN_CASES)
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV2D_CASES + GROUPED_CASES)
 def test_onednn_matches_the_numpy_path(x_shape, w_shape, stride, padding, dilation, groups, bias, rng, monkeypatch):
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)
     b = rng.standard_normal(w_shape[0]).astype(np.float32) if bias else None
-    y, _ = conv2d_forward(x, w, b, stride=stride, padding=padding, dilation=dilation)
+    config = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y, _ = conv2d_forward(x, w, b, **config)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    fast, ref = _both_paths(monkeypatch, x, w, b, dy, stride=stride, padding=padding, dilation=dilation)
+    fast, ref = _both_paths(monkeypatch, x, w, b, dy, **config)
     for got, want in zip(fast, ref):
         if want is None:
             assert got is None
@@ -54,12 +64,36 @@ def test_onednn_resnet_layer_with_relu_and_a_strided_view(rng, monkeypatch):
     np.testing.assert_allclose(fused, np.maximum(plain, 0), rtol=1e-4, atol=1e-4)
 
 
-def test_float64_and_grouped_convolutions_stay_on_numpy(rng):
+def test_onednn_depthwise_layer_with_relu_and_a_strided_view(rng, monkeypatch):
+    x = rng.standard_normal((4, 32, 16, 30)).astype(np.float32)[:, :, :, ::2]  # not contiguous
+    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    fused, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=32, relu=True)
+    assert cache[0] == "onednn"
+    monkeypatch.setattr(onednn, "available", lambda: False)
+    plain, _ = conv2d_forward(x, w, b, stride=2, padding=1, groups=32)
+    np.testing.assert_allclose(fused, np.maximum(plain, 0), rtol=1e-4, atol=1e-4)
+
+
+def test_float64_convolutions_stay_on_numpy(rng):
     x = rng.standard_normal((2, 4, 6, 6))
     assert conv2d_forward(x, rng.standard_normal((4, 4, 3, 3)), padding=1)[1][0] == "numpy"  # float64
+    assert conv2d_forward(x, rng.standard_normal((4, 1, 3, 3)), padding=1, groups=4)[1][0] == "numpy"
     x32, w32 = x.astype(np.float32), rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
-    assert conv2d_forward(x32, w32, padding=1, groups=2)[1][0] == "numpy"
-    assert conv2d_forward(x32, w32[:, :1].repeat(4, 1), padding=1)[1][0] == "onednn"
+    assert conv2d_forward(x32, w32, padding=1, groups=2)[1][0] == "onednn"
+    assert conv2d_forward(x32, w32[:, :1], padding=1, groups=4)[1][0] == "onednn"
+
+
+def test_a_grouped_geometry_onednn_rejects_falls_back_to_numpy(rng, monkeypatch):
+    def reject(*args):
+        raise onednn.Unsupported("oneDNN dnnl_convolution_forward_primitive_desc_create failed with status 3")
+
+    monkeypatch.setattr(onednn, "_entry", reject)
+    x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 1, 3, 3)).astype(np.float32)
+    y, cache = conv2d_forward(x, w, padding=1, groups=4)
+    dx, dw, _ = conv2d_backward(np.ones_like(y), cache)
+    assert cache[0] == "numpy" and y.shape == (2, 4, 5, 5) and dx.shape == x.shape and dw.shape == w.shape
 
 
 def test_bigdl_onednn_0_turns_it_off():
