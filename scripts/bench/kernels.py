@@ -1,7 +1,7 @@
 """Single-kernel rows: forward + backward of ours vs torch.nn.functional on the same arrays.
 
-Every conv layer of ResNet-18 at 224x224 (issue target: <= 1.3x PyTorch each), plus a
-classifier head, ResNet-18's first batch norm and max pool, and a text LSTM.
+Every conv layer of ResNet-18 at 224x224 (issue target: <= 1.3x PyTorch each), MobileNetV2's
+depthwise layers, plus a classifier head, ResNet-18's first batch norm and max pool, and a text LSTM.
 """
 from __future__ import annotations
 
@@ -20,22 +20,22 @@ from .common import Case, Runner
 CONV_TARGET = 1.3
 
 
-def conv_case(name: str, batch: int, cin: int, cout: int, k: int, stride: int, size: int) -> Case:
-    """A bias-free ``k x k`` convolution with padding ``k // 2`` (as in ResNet)."""
+def conv_case(name: str, batch: int, cin: int, cout: int, k: int, stride: int, size: int, groups: int = 1) -> Case:
+    """A bias-free ``k x k`` convolution with padding ``k // 2`` (as in ResNet and MobileNet)."""
     pad = k // 2
     out = (size + 2 * pad - k) // stride + 1
-    flops = 3 * 2.0 * batch * cout * out * out * cin * k * k
+    flops = 3 * 2.0 * batch * cout * out * out * (cin // groups) * k * k
 
     def setup() -> dict[str, Runner]:
         import torch
 
         rng = np.random.default_rng(0)
         x = rng.standard_normal((batch, cin, size, size), dtype=np.float32)
-        w = rng.standard_normal((cout, cin, k, k), dtype=np.float32) * np.float32(0.05)
+        w = rng.standard_normal((cout, cin // groups, k, k), dtype=np.float32) * np.float32(0.05)
         dy = rng.standard_normal((batch, cout, out, out), dtype=np.float32)
 
         def ours() -> None:
-            _, cache = conv2d_forward(x, w, None, stride=stride, padding=pad)
+            _, cache = conv2d_forward(x, w, None, stride=stride, padding=pad, groups=groups)
             conv2d_backward(dy, cache)
 
         xt = torch.from_numpy(x).requires_grad_(True)
@@ -43,7 +43,7 @@ def conv_case(name: str, batch: int, cin: int, cout: int, k: int, stride: int, s
         dyt = torch.from_numpy(dy)
 
         def theirs() -> None:
-            torch.nn.functional.conv2d(xt, wt, None, stride=stride, padding=pad).backward(dyt)
+            torch.nn.functional.conv2d(xt, wt, None, stride=stride, padding=pad, groups=groups).backward(dyt)
             xt.grad = wt.grad = None
 
         return {"ours": ours, "torch": theirs}
@@ -68,6 +68,18 @@ RESNET18_CONVS = [("conv7x7/2 3->64 @224", 3, 64, 7, 2, 224),
 def resnet18_convs(batch: int) -> list[Case]:
     """Every distinct conv layer of ResNet-18 on 224x224 input, at ``batch``."""
     return [conv_case(f"{name} b{batch}", batch, *rest) for name, *rest in RESNET18_CONVS]
+
+
+#: (name, channels, stride, input size) of MobileNetV2's depthwise 3x3 layers on 224x224 (6 of its 10)
+MOBILENETV2_DEPTHWISE = [("dw3x3 32 @112", 32, 1, 112), ("dw3x3/2 96 @112", 96, 2, 112),
+                         ("dw3x3 144 @56", 144, 1, 56), ("dw3x3/2 144 @56", 144, 2, 56),
+                         ("dw3x3 384 @14", 384, 1, 14), ("dw3x3 960 @7", 960, 1, 7)]
+
+
+def mobilenetv2_depthwise(batch: int) -> list[Case]:
+    """MobileNetV2's depthwise layers (groups == channels) at ``batch``."""
+    return [conv_case(f"{name} b{batch}", batch, c, c, 3, stride, size, groups=c)
+            for name, c, stride, size in MOBILENETV2_DEPTHWISE]
 
 
 def _torch_pair(fn: Callable, inputs: list[np.ndarray], dy: np.ndarray) -> Runner:
@@ -177,4 +189,4 @@ def other_kernels(batch: int) -> list[Case]:
 
 def cases(batch: int) -> list[Case]:
     """Every kernel row at ``batch``."""
-    return resnet18_convs(batch) + other_kernels(batch)
+    return resnet18_convs(batch) + mobilenetv2_depthwise(batch) + other_kernels(batch)
