@@ -5,6 +5,7 @@ samples of global batch k, partition p those with id p mod N, in batch order, an
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from py4j.protocol import Py4JJavaError
 
@@ -272,3 +273,68 @@ def test_epoch_layout_gives_each_iteration_exactly_its_batch_share_in_batch_orde
         sc.setLocalProperty("spark.jobGroup.id", None)
         layout.unpersist()
         blocks.unpersist()
+
+
+def test_dataframe_array_vector_and_multi_column_inputs_give_the_blocks_of_numpy_input(spark, rng):
+    from pyspark.ml.linalg import Vectors, VectorUDT
+    from pyspark.sql.types import ArrayType, DoubleType, FloatType, IntegerType, LongType, StructField, StructType
+
+    n = 11
+    a, b, y = rng.standard_normal((n, 2, 3)).astype(np.float32), rng.standard_normal((n, 4)), rng.integers(0, 3, n)
+    rows = [(i, a[i].tolist(), Vectors.dense(b[i]), b[i].tolist(), int(y[i])) for i in range(n)]
+    schema = StructType([StructField("i", IntegerType()), StructField("a", ArrayType(ArrayType(FloatType()))),
+                         StructField("v", VectorUDT()), StructField("b", ArrayType(DoubleType())),
+                         StructField("label", LongType())])
+    df = spark.createDataFrame(rows, schema)
+    df = df.repartition(3).cache()
+    where = np.array([r.i for r in df.collect()])         # the rows in the DataFrame's order (zipWithIndex's ids)
+    assert sorted(where) == list(range(n)) and where.tolist() != list(range(n))
+    cases = [(["a"], [a[where]]), (["v"], [b[where]]), (["a", "v", "b"], [a[where], b[where], b[where]])]
+    try:
+        for columns, xs in cases:
+            expected = to_blocks(xs, y[where], spark=spark, num_partitions=2, record_bytes=40)
+            got = to_blocks(df, spark=spark, num_partitions=2, features_col=columns, record_bytes=40)
+            try:
+                assert got.size == expected.size == n
+                for m, t in zip(collect(got), collect(expected)):        # each partition's samples in order
+                    np.testing.assert_array_equal(m[0], t[0])
+                    assert len(m[1]) == len(t[1]) == len(columns)
+                    for mx, tx in zip(m[1], t[1]):
+                        assert mx.dtype == tx.dtype == np.float32
+                        np.testing.assert_array_equal(mx, tx)
+                    assert m[2].dtype == t[2].dtype == np.int64
+                    np.testing.assert_array_equal(m[2], t[2])
+                assert all(record_bytes(r) <= 40 + 8 * r[0].size or r[0].size == 1   # ids ride along
+                           for records in got.rdd.glom().collect() for r in records)
+            finally:
+                got.unpersist()
+                expected.unpersist()
+    finally:
+        df.unpersist()
+
+
+def test_a_bad_row_in_a_later_arrow_batch_is_named_by_its_global_row(spark):
+    rows = [([float(i), 1.0], float(i % 3)) for i in range(40)]
+    rows[33] = ([1.0, 2.0], float("nan"))             # partition 1 (rows 20-39): its 4th Arrow batch (rows 32-35)
+    rows[35] = (None, 0.0)                             # a later bad row of that batch is not the one named
+
+    def frame():
+        return spark.createDataFrame(spark.sparkContext.parallelize(rows, 2), "features array<double>, label double")
+
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "4")
+    try:
+        sizes = frame().mapInArrow(lambda batches: (pa.RecordBatch.from_pydict({"n": [b.num_rows]}) for b in batches),
+                                   "n long").collect()
+        assert [r.n for r in sizes] == [4] * 10                  # batches of 4 rows: 32-35 is partition 1's 4th
+        with pytest.raises(ValueError, match=r"^fit data: row 33, column 'label': label nan is not finite$"):
+            to_blocks(frame(), spark=spark, num_partitions=3, what="fit data")
+        rows[33] = ([1.0, 2.0, 3.0], 0.0)               # another shape, inside a batch
+        with pytest.raises(ValueError, match=r"^fit data: row 33, column 'features': feature shape \(3,\) differs "
+                                             r"from row 0's \(2,\)$"):
+            to_blocks(frame(), spark=spark, num_partitions=3, what="fit data")
+        rows[32:36] = [([1.0, 2.0, 3.0], 0.0)] * 4        # a whole batch of another shape: its first row is named
+        with pytest.raises(ValueError, match=r"^fit data: row 32, column 'features': feature shape \(3,\) differs "
+                                             r"from row 0's \(2,\)$"):
+            to_blocks(frame(), spark=spark, num_partitions=3, what="fit data")
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
