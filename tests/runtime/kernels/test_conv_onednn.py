@@ -113,15 +113,16 @@ def test_a_geometry_onednn_rejects_falls_back_to_numpy(rng, monkeypatch):
     assert cache[0] == "numpy" and y.shape == (2, 4, 5, 5)
 
 
-def test_a_forked_child_uses_the_numpy_path(rng):
-    x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
-    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    expected, _ = conv2d_forward(x, w, padding=1)  # the parent has run oneDNN
+@pytest.mark.parametrize("groups", [1, 4])
+def test_a_forked_child_uses_the_numpy_path(groups, rng):
+    x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 4 // groups, 3, 3)).astype(np.float32)
+    expected, _ = conv2d_forward(x, w, padding=1, groups=groups)  # the parent has run oneDNN
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: GNU OpenMP's thread pool did not survive the fork
         try:
-            y, cache = conv2d_forward(x, w, padding=1)
+            y, cache = conv2d_forward(x, w, padding=1, groups=groups)
             ok = cache[0] == "numpy" and np.allclose(y, expected, rtol=1e-4, atol=1e-4)
             os.write(write, b"1" if ok else b"0")
         finally:
