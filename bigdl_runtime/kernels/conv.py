@@ -282,7 +282,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         groups: channel groups; ``groups == C`` is depthwise. float32 runs on oneDNN (any groups)
             when it is installed, else (and for float64) on the numpy path.
         relu: return ``max(y, 0)`` instead, applied block by block while the output is in cache
-            (inference fusion; :func:`conv2d_backward` is then the gradient of the convolution
+            (oneDNN: a post-op of its forward primitive) (inference fusion; :func:`conv2d_backward` is then the gradient of the convolution
             alone: mask ``dy`` with ``y > 0`` first).
 
     Returns:
@@ -299,12 +299,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
     if x.dtype == np.float32 and onednn.available():
         x = np.ascontiguousarray(x)
         try:
-            y = onednn.conv2d_forward(x, wc, bc, geo)
+            y = onednn.conv2d_forward(x, wc, bc, geo, relu)
         except onednn.Unsupported:
             pass  # a geometry oneDNN does not implement: the numpy path below
         else:
-            if relu:
-                np.maximum(y, np.float32(0), out=y)
             return y, ("onednn", x, wc, geo, *dtypes)
     y, planes = conv_planes(x, wc, geo, bc, relu)
     return y, ("numpy", planes, wc, geo, *dtypes)

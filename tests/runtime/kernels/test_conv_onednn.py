@@ -45,6 +45,8 @@ def test_onednn_matches_the_numpy_path(x_shape, w_shape, stride, padding, dilati
     config = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     y, _ = conv2d_forward(x, w, b, **config)
     dy = rng.standard_normal(y.shape).astype(np.float32)
+    fused, cache = conv2d_forward(x, w, b, relu=True, **config)  # ReLU as oneDNN's post-op
+    assert cache[0] == "onednn"
     fast, ref = _both_paths(monkeypatch, x, w, b, dy, **config)
     for got, want in zip(fast, ref):
         if want is None:
@@ -52,6 +54,7 @@ def test_onednn_matches_the_numpy_path(x_shape, w_shape, stride, padding, dilati
         else:
             assert got.dtype == np.float32 and got.shape == want.shape
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fused, np.maximum(ref[0], 0), rtol=1e-4, atol=1e-4)
 
 
 def test_onednn_resnet_layer_with_relu_and_a_strided_view(rng, monkeypatch):
@@ -70,9 +73,13 @@ def test_onednn_depthwise_layer_with_relu_and_a_strided_view(rng, monkeypatch):
     b = rng.standard_normal(32).astype(np.float32)
     fused, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=32, relu=True)
     assert cache[0] == "onednn"
+    dy = rng.standard_normal(fused.shape).astype(np.float32)
+    grads = conv2d_backward(dy, cache)  # the gradient of the convolution alone
     monkeypatch.setattr(onednn, "available", lambda: False)
-    plain, _ = conv2d_forward(x, w, b, stride=2, padding=1, groups=32)
+    plain, cache = conv2d_forward(x, w, b, stride=2, padding=1, groups=32)
     np.testing.assert_allclose(fused, np.maximum(plain, 0), rtol=1e-4, atol=1e-4)
+    for got, want in zip(grads, conv2d_backward(dy, cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_float64_convolutions_stay_on_numpy(rng):
