@@ -2,7 +2,7 @@
 training iteration read only its own samples.
 
 **Base blocks** (:func:`to_blocks`). Every sample gets a global index (its position in the input,
-from ``zipWithIndex``). With ``num_partitions`` given (as ``fit`` does), sample ``i`` goes to
+as ``zipWithIndex`` numbers it). With ``num_partitions`` given (as ``fit`` does), sample ``i`` goes to
 partition ``i % N``; otherwise the input's partitioning is kept. Each partition is a sequence of
 records, each a :data:`Block`::
 
@@ -19,10 +19,24 @@ can be built and cached (``MEMORY_AND_DISK``: what does not fit in memory goes t
 Every consumer (validation, ``evaluate``, ``predict``, the epoch layout, the gang mode) iterates
 over all records of its partition.
 
+**DataFrames go through Arrow** (:func:`_dataframe_to_blocks`): one ``mapInArrow`` over the feature and
+label columns decodes each Arrow batch to numpy (:func:`~bigdl_runtime.spark.arrow.tensors`: array,
+nested array, Vector and number columns, no Python loop over rows) and yields it as chunks of at most
+``record_bytes`` (the arrays' raw bytes in one binary cell, with the partition and the chunk's first
+position in it). That decode is cached once (``MEMORY_AND_DISK``, released when the blocks are built);
+a job over its small columns gives each partition's row count, hence every row's global id exactly as
+``zipWithIndex`` numbers them (partition order, then position), or the lowest bad row. The chunks then
+become records: as they are, keeping the DataFrame's partitioning, or cut into pieces by ``id % N``,
+keyed by their first id and merged in id order on the other side of one shuffle. RDDs of pairs still go
+row by row (they hold Python objects already); numpy input is sliced on the driver.
+
 Rows are validated while the records are built: each feature and label must have the shape of row
 0's, features must be numeric and labels numeric and finite. A partition ends at its first bad row
 with a :class:`BadRow` (no task fails, so Spark retries nothing); the driver raises a ValueError
-naming the lowest bad row's global index and column.
+naming the lowest bad row's global index and column. For a DataFrame the column types are checked
+on the driver, and a decode task ends its partition at the first batch holding a bad row, reporting
+that batch's lowest bad row (its first bad column); a batch whose first row differs in shape from
+row 0 is reported at that first row.
 
 **Epoch layout** (:class:`EpochLayout`, per-iteration jobs mode). For epoch ``e``, global batch
 ``k`` is positions ``k*B .. (k+1)*B`` of :class:`~bigdl_runtime.train.trainer.EpochOrder` ``(e)``
@@ -114,7 +128,8 @@ def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: 
 
     Returns:
         the blocks, cached (``unpersist()`` them when done); building them
-        runs one Spark job, which validates every row.
+        runs one Spark job, which validates every row (for a DataFrame two:
+        the Arrow decode, which validates, then the records).
     """
     sc = spark.sparkContext
     if num_partitions is not None and num_partitions < 1:

@@ -103,6 +103,8 @@ def test_features_only(spark, rng):
     (([1.0, 2.0, 3.0], 1.0), r"fit data: row 4, column 'features': feature shape \(3,\) differs from row 0's \(2,\)"),
     (([1.0, 2.0], float("nan")), r"fit data: row 4, column 'label': label nan is not finite"),
     ((None, 1.0), r"row 4, column 'features': features are null"),
+    (([0.0, None], 1.0), r"row 4, column 'features': features hold a null value"),
+    (([0.0, 1.0], None), r"row 4, column 'label': label is null"),
 ])
 def test_bad_row_is_a_value_error_naming_it(spark, row, match):
     rows = [([0.0, 1.0], 0.0)] * 4 + [row] + [([0.0, 1.0], 0.0)]
@@ -127,6 +129,14 @@ def test_bad_arguments(spark, kwargs, match):
     df = spark.createDataFrame([([0.0], 0.0)], ["features", "label"])
     with pytest.raises(ValueError, match=match):
         to_blocks(df, spark=spark, **kwargs)
+
+
+def test_a_dataframe_column_without_numbers_is_named_before_any_job(spark):
+    df = spark.createDataFrame([(["a"], [0.0], "x")], ["words", "features", "name"])
+    with pytest.raises(ValueError, match=r"^data: column 'words' is array<string>: features must be a numeric"):
+        to_blocks(df, spark=spark, features_col="words", label_col="name")
+    with pytest.raises(ValueError, match=r"^data: column 'name' is string: labels must be numbers"):
+        to_blocks(df, spark=spark, label_col="name")
 
 
 def test_bad_numpy_and_rdd_input(spark):
