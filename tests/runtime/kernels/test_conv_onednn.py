@@ -39,6 +39,9 @@ def _both_paths(monkeypatch, x, w, b, dy, **config):
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV2D_CASES + GROUPED_CASES)
 def test_onednn_matches_the_numpy_path(x_shape, w_shape, stride, padding, dilation, groups, bias, rng, monkeypatch):
+    # every implementation oneDNN picks is checked, also those the dispatch leaves to numpy
+    monkeypatch.setattr(onednn, "_numpy_is_faster", lambda geo, impl: False)
+    monkeypatch.setattr(onednn._rt, "rejected", set())
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)
     b = rng.standard_normal(w_shape[0]).astype(np.float32) if bias else None
@@ -86,9 +89,22 @@ def test_float64_convolutions_stay_on_numpy(rng):
     x = rng.standard_normal((2, 4, 6, 6))
     assert conv2d_forward(x, rng.standard_normal((4, 4, 3, 3)), padding=1)[1][0] == "numpy"  # float64
     assert conv2d_forward(x, rng.standard_normal((4, 1, 3, 3)), padding=1, groups=4)[1][0] == "numpy"
-    x32, w32 = x.astype(np.float32), rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    x32 = rng.standard_normal((2, 32, 6, 6)).astype(np.float32)
+    w32 = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
     assert conv2d_forward(x32, w32, padding=1, groups=2)[1][0] == "onednn"
-    assert conv2d_forward(x32, w32[:, :1], padding=1, groups=4)[1][0] == "onednn"
+    assert conv2d_forward(x32, w32[:, :1], padding=1, groups=32)[1][0] == "onednn"
+
+
+def test_grouped_convolutions_onednn_would_run_as_gemms_go_to_numpy(rng, monkeypatch):
+    monkeypatch.setattr(onednn, "_impl", lambda pd: "x64:gemm:jit")
+    monkeypatch.setattr(onednn._rt, "rejected", set())
+    x = rng.standard_normal((2, 12, 5, 7)).astype(np.float32)
+    w = rng.standard_normal((12, 2, 3, 3)).astype(np.float32)
+    for _ in range(2):  # the second call does not ask oneDNN again
+        y, cache = conv2d_forward(x, w, padding=1, groups=6)
+        assert cache[0] == "numpy" and len(onednn._rt.rejected) == 1
+    dw = rng.standard_normal((24, 1, 3, 3)).astype(np.float32)  # depthwise x2 multiplier: oneDNN still
+    assert conv2d_forward(x, dw, padding=1, groups=12)[1][0] == "onednn"
 
 
 def test_a_grouped_geometry_onednn_rejects_falls_back_to_numpy(rng, monkeypatch):
