@@ -60,8 +60,9 @@ spark = init_spark()                                   # no master given: local[
 out = {"default": spark.sparkContext.master,
        "sums": spark.sparkContext.parallelize(range(10), 2).mapPartitions(fail_once).collect()}
 spark.stop()
-spark = init_spark("local[2]", conf={"spark.task.maxFailures": 2})
+spark = init_spark("local[2]", conf={"spark.task.maxFailures": 2, "spark.sql.execution.arrow.maxBytesPerBatch": "1m"})
 out["local[2] with maxFailures 2"] = spark.sparkContext.master
+out["arrow batch bytes"] = spark.conf.get("spark.sql.execution.arrow.maxBytesPerBatch")
 spark.stop()
 print("RESULT " + json.dumps(out))
 """
@@ -72,4 +73,5 @@ def test_the_default_master_reruns_a_failed_task() -> None:
                           env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
-    assert out == {"default": "local[*,4]", "sums": [10, 35], "local[2] with maxFailures 2": "local[2,2]"}
+    assert out == {"default": "local[*,4]", "sums": [10, 35], "local[2] with maxFailures 2": "local[2,2]",
+                   "arrow batch bytes": "1m"}                     # the user's conf wins
