@@ -12,15 +12,18 @@ forward, input and weight gradients. A channel multiplier > 1 or another group w
 oneDNN's business: it picks another implementation (direct jit kernels for 4+ channels per
 group; its im2col + GEMM otherwise, which stays in use for depthwise multipliers but not for
 grouped convolutions of 2-3 channels per group, where our grouped GEMMs are faster: such
-geometries raise :class:`Unsupported` and are remembered, see :func:`_numpy_is_faster`). A fused
-ReLU (``relu=True``, inference) is a ReLU post-op of the forward primitive: no extra pass over y
-(measured 7 % on a ResNet 3x3 layer, 25 % on MobileNetV2 depthwise layers, batch 32).
+geometries raise :class:`Unsupported` and are remembered, see :func:`_numpy_is_faster`).
+1x1 convolutions on all but small images skip the reorders: oneDNN runs them on NCHW
+(:func:`_plain_pointwise`). A fused ReLU (``relu=True``, inference) is a ReLU post-op of the
+forward primitive: no extra pass over y (measured 7 % on a ResNet 3x3 layer, 25 % on
+MobileNetV2 depthwise layers, batch 32).
 
 The library comes from the ``onednn-cpu-gomp`` wheel (``libdnnl.so.3``, GNU OpenMP, no other
 dependency); when it is not installed, or ``BIGDL_ONEDNN=0``, or the convolution is not a
-float32 one, or oneDNN rejects its geometry or would run it slower (:class:`Unsupported`), :mod:`.conv` keeps its
-numpy path, which stays the reference the tests compare this one with. Tensors stay NCHW
-outside: every call reorders into the layout oneDNN picks (``format_tag any``) and back.
+float32 one, or oneDNN rejects its geometry or would run it slower (:class:`Unsupported`),
+:mod:`.conv` keeps its numpy path, which stays the reference the tests compare this one with.
+Tensors stay NCHW outside: every call reorders into the layout oneDNN picks (``format_tag any``)
+and back.
 Primitives are cached per geometry; OpenMP runs as many threads as numpy's BLAS.
 """
 from __future__ import annotations
@@ -50,6 +53,8 @@ CACHE_SIZE = 256
 #: blocked scratch memory kept between calls (larger buffers are allocated per call): the small
 #: layers, where fresh pages cost most, reuse theirs; the peak memory of big models stays low
 SCRATCH_KEEP_BYTES = 64 << 20
+#: 1x1 convolutions (groups == 1) on inputs of at least this many pixels run in NCHW, no reorders
+PLAIN_POINTWISE_MIN_PIXELS = 196
 
 
 class Unsupported(RuntimeError):
@@ -200,6 +205,15 @@ def _relu_attr() -> tuple[_P, _P]:
     return attr, post_ops
 
 
+def _plain_pointwise(geo: Any) -> bool:
+    """Whether a 1x1 convolution runs on NCHW as it is (oneDNN's GEMM convolution, one GEMM per
+    image) instead of its blocked jit_1x1 kernels between two reorders: the reorders cost more
+    than the blocked kernels save except on small images (batch 32, 2 threads: MobileNetV2's
+    1x1 layers at 112-14 pixels a side 1.5-2.4x faster forward, 1.4-2.2x forward + backward,
+    ResNet-18's strided 1x1 at 56 and 14 1.4-1.8x; at 7x7 3-15 % slower, so those stay blocked)."""
+    return geo.groups == 1 and geo.kh == geo.kw == 1 and geo.h * geo.w >= PLAIN_POINTWISE_MIN_PIXELS
+
+
 def _impl(pd: _P) -> str:
     """The name of the implementation oneDNN chose for a primitive descriptor (e.g. "jit_dw:avx512_core")."""
     name = ctypes.c_char_p()
@@ -235,7 +249,8 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
         w_tag = _TAG_ABCD
     plain = {"x": _md(x_shape, _TAG_ABCD), "w": _md(w_shape, w_tag), "y": _md(y_shape, _TAG_ABCD),
              "b": _md((geo.o,), _TAG_A)}
-    anyx, anyw, anyy = _md(x_shape, _TAG_ANY), _md(w_shape, _TAG_ANY), _md(y_shape, _TAG_ANY)
+    act = _TAG_ABCD if _plain_pointwise(geo) else _TAG_ANY
+    anyx, anyw, anyy = _md(x_shape, act), _md(w_shape, _TAG_ANY), _md(y_shape, act)
     conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
     fwd, bwd_data, bwd_weights = _P(), _P(), _P()
     attr, post_ops = _relu_attr() if relu else (None, None)

@@ -22,6 +22,8 @@ GROUPED_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
     ((2, 32, 8, 8), (64, 16, 3, 3), 1, 1, 1, 2, True),             # groups=2
     ((2, 64, 7, 7), (64, 16, 3, 3), (2, 1), (1, 2), (1, 2), 4, False),  # 16 channels per group, strided, dilated
     ((2, 12, 6, 6), (18, 4, 1, 1), 1, 0, 1, 3, True),              # grouped 1x1
+    ((2, 24, 14, 15), (40, 24, 1, 1), 1, 0, 1, 1, True),           # 1x1 on NCHW (no reorders)
+    ((2, 16, 15, 14), (24, 16, 1, 1), 2, (0, 1, 1, 0), 1, 1, False),  # ... strided, padded
 ]
 
 
@@ -93,6 +95,19 @@ def test_float64_convolutions_stay_on_numpy(rng):
     w32 = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
     assert conv2d_forward(x32, w32, padding=1, groups=2)[1][0] == "onednn"
     assert conv2d_forward(x32, w32[:, :1], padding=1, groups=32)[1][0] == "onednn"
+
+
+def test_large_pointwise_convolutions_run_on_nchw(rng):
+    from bigdl_runtime.kernels.conv_geometry import ConvGeometry
+
+    assert not onednn._plain_pointwise(ConvGeometry((2, 24, 7, 7), (40, 24, 1, 1), 1, 0, 1, 1))  # small: blocked
+    geo = ConvGeometry((2, 24, 14, 15), (40, 24, 1, 1), 1, 0, 1, 1)
+    assert onednn._plain_pointwise(geo)
+    with onednn._rt.lock:
+        entry = onednn._entry((2, 24, 14, 15), (40, 24, 1, 1), geo, False)
+        for kind, (i, j) in (("fwd", (0, 2)), ("data", (2, 0)), ("weights", (0, 1))):  # x and y as they are
+            for k, name in ((i, "x"), (j, "y")):
+                assert onednn._rt.lib.dnnl_memory_desc_equal(entry["layouts"][kind][k], entry["plain"][name]), kind
 
 
 def test_grouped_convolutions_onednn_would_run_as_gemms_go_to_numpy(rng, monkeypatch):
