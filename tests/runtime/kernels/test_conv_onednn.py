@@ -168,3 +168,20 @@ def test_a_forked_child_uses_the_numpy_path(groups, rng):
     os.close(write)
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
+
+
+def test_conv1d_depthwise_runs_on_onednn(rng, monkeypatch):
+    from bigdl_runtime.kernels.conv import conv1d_backward, conv1d_forward
+
+    x = rng.standard_normal((3, 16, 40)).astype(np.float32)
+    w = rng.standard_normal((32, 1, 5)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    config = dict(stride=2, padding=(2, 1), dilation=2, groups=16)
+    y, cache = conv1d_forward(x, w, b, **config)
+    assert cache[0] == "onednn"
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    fast = (y, *conv1d_backward(dy, cache))
+    monkeypatch.setattr(onednn, "available", lambda: False)
+    y, cache = conv1d_forward(x, w, b, **config)
+    for got, want in zip(fast, (y, *conv1d_backward(dy, cache))):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
