@@ -43,34 +43,32 @@ def failed_tasks(spark, group: str) -> int:
     return sum(tracker.getStageInfo(s).numFailedTasks for s in stages if tracker.getStageInfo(s) is not None)
 
 
-def test_failed_tasks_are_retried_and_change_nothing(spark, uninterrupted):
+def fit_with_hook(spark, hook: str, where: str, group: str) -> tuple[DistributedTrainer, object, int]:
+    """A fit with the test hook ``hook`` set to ``where``; the trainer, its history and the failed task count."""
     x, y = blobs(50)
     sc = spark.sparkContext
-    sc.setJobGroup("fault-injection", "tasks fail on their first attempt")
-    sc.setLocalProperty(FAIL_ONCE, "2:0,5:1")
+    sc.setJobGroup(group, f"test hook {hook}={where}")
+    sc.setLocalProperty(hook, where)
     try:
         trainer = trainer_for(spark)
         history = trainer.fit(x, y, **FIT)
     finally:
-        sc.setLocalProperty(FAIL_ONCE, None)
+        sc.setLocalProperty(hook, None)
         sc.setLocalProperty("spark.jobGroup.id", None)
-    assert failed_tasks(spark, "fault-injection") == 2
+    return trainer, history, failed_tasks(spark, group)
+
+
+def test_failed_tasks_are_retried_and_change_nothing(spark, uninterrupted):
+    trainer, history, failed = fit_with_hook(spark, FAIL_ONCE, "2:0,5:1", "fault-injection")
+    assert failed == 2
     assert_same_state(trainer.model, uninterrupted[0].model)
     assert [r["loss"] for r in history.train] == [r["loss"] for r in uninterrupted[1].train]
 
 
 def test_a_killed_python_worker_is_replaced_and_changes_nothing(spark, uninterrupted):
-    x, y = blobs(50)
-    sc = spark.sparkContext
-    sc.setJobGroup("worker-kill", "a Python worker is SIGKILLed during its first attempt")
-    sc.setLocalProperty(KILL_ONCE, "3:1")             # iteration 3, partition 1: os.kill(getpid(), SIGKILL)
-    try:
-        trainer = trainer_for(spark)
-        history = trainer.fit(x, y, **FIT)
-    finally:
-        sc.setLocalProperty(KILL_ONCE, None)
-        sc.setLocalProperty("spark.jobGroup.id", None)
-    assert failed_tasks(spark, "worker-kill") == 1    # the killed attempt; a new worker ran the retry
+    # iteration 3, partition 1: os.kill(getpid(), SIGKILL) during the first attempt
+    trainer, history, failed = fit_with_hook(spark, KILL_ONCE, "3:1", "worker-kill")
+    assert failed == 1    # the killed attempt; a new worker ran the retry
     assert_same_state(trainer.model, uninterrupted[0].model)
     assert [r["loss"] for r in history.train] == [r["loss"] for r in uninterrupted[1].train]
 
