@@ -82,9 +82,8 @@ class GangSpec:
     coordinator: tuple[str, int]
     epoch_size: int
     batch_size: int
-    shuffle_seed: int
+    shuffle_seed: int             # the epochs' order, and (as in the per-iteration mode) the tasks' RNG seeds
     shuffle: bool
-    seed: int
     rng_state: dict[str, Any]     # the driver's RNG state, stored in checkpoints as the other trainers do
     end: Trigger
     validation_trigger: Trigger
@@ -199,7 +198,7 @@ class _Gang:
         extras = np.zeros(2 + self.buffers, np.float64)
         tic = time.perf_counter()
         if local.size:
-            random.manual_seed(task_seed(spec.seed, iteration, mesh.rank))
+            random.manual_seed(task_seed(spec.shuffle_seed, iteration, mesh.rank))
             _, xs, y = self.train
             loss_share = 1.0 if getattr(self.replica.loss, "reduction", "mean") == "sum" else share
             value = forward_backward(model, self.replica.loss, [x[local] for x in xs], y[local], scale=loss_share)

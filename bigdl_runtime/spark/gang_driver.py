@@ -87,7 +87,7 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
         spec = gang.GangSpec(
             run=run, start=start, layout=layout, run_id=uuid.uuid4().hex, token=token,
             coordinator=coordinator.address, epoch_size=settings.epoch_size, batch_size=settings.batch_size,
-            shuffle_seed=settings.shuffle_seed, shuffle=settings.shuffle, seed=settings.shuffle_seed,
+            shuffle_seed=settings.shuffle_seed, shuffle=settings.shuffle,
             rng_state=random.get_state(), end=settings.end, validation_trigger=settings.validation_trigger,
             checkpoint_trigger=settings.checkpoint_trigger, metrics=tuple(settings.metrics),
             validate=validation is not None, checkpoint=settings.checkpoint, compress=settings.compress,
@@ -102,8 +102,10 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
                 if attempt == settings.max_restarts or isinstance(err, (ValueError, TypeError)):
                     raise
                 coordinator.restarting()
+                origin = f"from the newest checkpoint ({coordinator.checkpoints[-1]})" if coordinator.checkpoints \
+                    else "from the start (no checkpoint written yet)"
                 progress.message(f"gang mode: the barrier stage failed ({_first_line(err)}); restarting it "
-                                 f"from the newest checkpoint (restart {attempt + 1} of {settings.max_restarts})")
+                                 f"{origin} (restart {attempt + 1} of {settings.max_restarts})")
     finally:
         coordinator.close()
         start.destroy()
@@ -188,6 +190,7 @@ class Coordinator:
         self._server = socket.create_server((host, 0))
         self._server.settimeout(0.2)
         self.address = (host, self._server.getsockname()[1])
+        #: the checkpoints the gang reported, oldest first
         self.checkpoints: list[str] = []
         self._served: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._accept, name="bigdl-gang-coordinator", daemon=True)

@@ -141,7 +141,9 @@ def test_a_lost_task_restarts_the_gang_from_the_last_checkpoint(spark, tmp_path,
         sc.setLocalProperty(hook, None)
     assert_same_state(trainer.model, uninterrupted.model)
     assert [r["iteration"] for r in history.train] == [1, 2, 3, 4, 5, 6]
-    assert "restarting it from the newest checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "restarting it from the newest checkpoint (" in err and "checkpoint-4)" in err
+    assert err.count("iteration 1/6") == 1 and err.count("iteration 5/6") == 1   # resumed at 5, not from 1
     restored, optimizer = build("batchnorm", seed=3)
     assert load_checkpoint(tmp_path, restored, optimizer)["state"]["iteration"] == 6
 
