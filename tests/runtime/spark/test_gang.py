@@ -43,9 +43,10 @@ def data(kind: str):
     return x, y
 
 
-def fit(spark, kind: str, mode: str, partitions: int, seed: int = 0, **fit_kwargs):
+def fit(spark, kind: str, mode: str, partitions: int, seed: int = 0, compress: str | None = None, **fit_kwargs):
     model, optimizer = build(kind, seed)
-    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=partitions, mode=mode)
+    trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=partitions, mode=mode,
+                                 compress=compress)
     return trainer, trainer.fit(*data(kind), **{**FIT, **fit_kwargs})
 
 
@@ -75,10 +76,10 @@ def test_gang_trains_the_same_weights_as_local_trainer(spark, kind, partitions):
             assert value == expected[key], key
 
 
-@pytest.mark.parametrize("kind", ["batchnorm", "lstm"])
-def test_gang_and_per_iteration_jobs_give_bit_identical_weights(spark, kind):
-    gang, gang_history = fit(spark, kind, "gang", 2)
-    jobs, jobs_history = fit(spark, kind, "iteration", 2)
+@pytest.mark.parametrize("kind, compress", [("batchnorm", None), ("lstm", None), ("mlp", "fp16")])
+def test_gang_and_per_iteration_jobs_give_bit_identical_weights(spark, kind, compress):
+    gang, gang_history = fit(spark, kind, "gang", 2, compress=compress)
+    jobs, jobs_history = fit(spark, kind, "iteration", 2, compress=compress)
     assert_same_state(gang.model, jobs.model)        # running statistics included, exactly
     assert [r["loss"] for r in gang_history.train] == [r["loss"] for r in jobs_history.train]
 
