@@ -51,7 +51,8 @@ the blocks; the map side is deterministic, so a retry reads the same samples.
 
 Accepted inputs:
     - a DataFrame with ``features_col`` (an array column, possibly nested, or an
-      ml/mllib Vector column; a list of column names feeds a multi-input model)
+      ml/mllib Vector column, or a ``binary`` column of raw float32 samples of the
+      given ``feature_shape``; a list of column names feeds a multi-input model)
       and ``label_col`` (numeric or array);
     - an RDD of ``(features, label)`` pairs (or of features alone when no
       labels are needed), features being array-likes or Vectors;
@@ -71,7 +72,7 @@ from pyspark import RDD, Broadcast, StorageLevel, TaskContext
 from pyspark.ml.linalg import VectorUDT
 from pyspark.serializers import BatchedSerializer, CPickleSerializer, pack_long
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import (ArrayType, BooleanType, DataType, DoubleType, IntegralType, NumericType,
+from pyspark.sql.types import (ArrayType, BinaryType, BooleanType, DataType, DoubleType, IntegralType, NumericType,
                                UserDefinedType)
 
 from ..train.trainer import EpochOrder, _as_inputs
@@ -111,7 +112,8 @@ class Blocks:
 
 def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: int | None = None,
               features_col: str | Sequence[str] = "features", label_col: str | None = "label",
-              labels: bool = True, what: str = "data", record_bytes: int = RECORD_BYTES) -> Blocks:
+              labels: bool = True, what: str = "data", record_bytes: int = RECORD_BYTES,
+              feature_shape: Sequence[int] | None = None) -> Blocks:
     """Convert ``data`` (DataFrame, RDD or numpy arrays, see the module doc) into validated, cached blocks.
 
     Args:
@@ -125,6 +127,9 @@ def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: 
         labels: False reads features only (labels are None in the blocks).
         what: names the data in errors (``"fit data"``, ``"validation data"``).
         record_bytes: the largest record, in bytes of arrays.
+        feature_shape: the sample shape of a DataFrame's ``binary`` features
+            columns (each cell one sample's float32 values as raw bytes, the
+            cheapest form to ship); other columns carry their own shape.
 
     Returns:
         the blocks, cached (``unpersist()`` them when done); building them
@@ -141,7 +146,7 @@ def to_blocks(data: Any, y: Any = None, *, spark: SparkSession, num_partitions: 
         raise ValueError(f"{what}: y is only for numpy input; a DataFrame or RDD carries its labels")
     if isinstance(data, DataFrame):
         rdd, decoded = _dataframe_to_blocks(data, features_col, label_col if labels else None, num_partitions,
-                                            record_bytes, what)
+                                            record_bytes, what, feature_shape)
     elif isinstance(data, RDD):
         rows, columns = _rows(data, label_col if labels else None)
         rdd = _rows_to_blocks(rows, columns, labels, num_partitions, record_bytes, what)
@@ -257,13 +262,16 @@ class _Columns:
     dtypes: tuple[str, ...]
     labelled: bool
     record_bytes: int
+    #: per column, the sample shape of a binary column (None: the cells carry their shape)
+    shapes: tuple[tuple[int, ...] | None, ...]
 
     def is_label(self, j: int) -> bool:
         return self.labelled and j == len(self.names) - 1
 
 
 def _dataframe_to_blocks(df: DataFrame, features_col: str | Sequence[str], label_col: str | None,
-                         n_out: int | None, record_bytes: int, what: str) -> tuple[RDD, DataFrame]:
+                         n_out: int | None, record_bytes: int, what: str,
+                         feature_shape: Sequence[int] | None = None) -> tuple[RDD, DataFrame]:
     """Blocks (uncached) from ``df``'s Arrow batches, and the cached decode they are built from (unpersist it
     once the blocks are cached).
 
@@ -278,9 +286,16 @@ def _dataframe_to_blocks(df: DataFrame, features_col: str | Sequence[str], label
         raise ValueError(f"{what}: DataFrame has no column(s) {missing}; its columns are {df.columns}")
     selected = df.select(*wanted)
     labelled = label_col is not None
-    dtypes = tuple(_column_dtype(selected.schema.fields[j].dataType, c, labelled and j == len(wanted) - 1, what)
+    binary = [isinstance(f.dataType, BinaryType) and not (labelled and j == len(wanted) - 1)
+              for j, f in enumerate(selected.schema.fields)]
+    if any(binary) and feature_shape is None:
+        raise ValueError(f"{what}: column '{wanted[binary.index(True)]}' is binary: give feature_shape, the shape "
+                         "of the float32 sample each cell holds as raw bytes")
+    dtypes = tuple("<f4" if binary[j] else
+                   _column_dtype(selected.schema.fields[j].dataType, c, labelled and j == len(wanted) - 1, what)
                    for j, c in enumerate(wanted))
-    spec = _Columns(tuple(wanted), dtypes, labelled, record_bytes)
+    shapes = tuple(tuple(int(d) for d in feature_shape) if b else None for b in binary)
+    spec = _Columns(tuple(wanted), dtypes, labelled, record_bytes, shapes)
     decoded = selected.mapInArrow(_streamed(functools.partial(_decode_batches, spec=spec)), _CHUNKS)
     decoded = decoded.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -368,7 +383,7 @@ def _batch_arrays(batch: pa.RecordBatch, spec: _Columns) -> list[np.ndarray]:
     arrays = []
     for j in range(batch.num_columns):
         try:
-            arrays.append(tensors(batch.column(j), None, np.dtype(spec.dtypes[j])))
+            arrays.append(tensors(batch.column(j), spec.shapes[j], np.dtype(spec.dtypes[j])))
         except BadCell:
             raise _BadBatch from None
     if spec.labelled and _first_not_finite(arrays[-1]) is not None:
@@ -396,8 +411,8 @@ def _first_bad(batch: pa.RecordBatch, spec: _Columns) -> tuple[int, str, str | N
         lowest = stop = min(found)
     if lowest is None:
         raise RuntimeError("internal error: a batch failed to decode but no row of it is bad")
-    firsts = None if lowest == 0 else [tensors(batch.column(j).slice(0, 1), None, np.dtype(spec.dtypes[j])).shape[1:]
-                                       for j in range(batch.num_columns)]
+    firsts = None if lowest == 0 else [tensors(batch.column(j).slice(0, 1), spec.shapes[j],
+                                               np.dtype(spec.dtypes[j])).shape[1:] for j in range(batch.num_columns)]
     for j in range(batch.num_columns):
         text = _cell_problem(batch.column(j).slice(lowest, 1), spec, j, firsts[j] if firsts else None)
         if text is not None:
@@ -408,7 +423,7 @@ def _first_bad(batch: pa.RecordBatch, spec: _Columns) -> tuple[int, str, str | N
 def _first_bad_in(column: pa.Array, spec: _Columns, j: int) -> int | None:
     """Some bad row of a column (rows of another shape than its first row's, nulls, non-finite labels)."""
     try:
-        values = tensors(column, None, np.dtype(spec.dtypes[j]))
+        values = tensors(column, spec.shapes[j], np.dtype(spec.dtypes[j]))
     except BadCell as err:
         return err.row
     return _first_not_finite(values) if spec.is_label(j) else None
@@ -420,7 +435,7 @@ def _cell_problem(cell: pa.Array, spec: _Columns, j: int, expected: tuple[int, .
     if cell.null_count:
         return "label is null" if label else "features are null"
     try:
-        value = tensors(cell, None, np.dtype(spec.dtypes[j]))
+        value = tensors(cell, spec.shapes[j], np.dtype(spec.dtypes[j]))
     except BadCell as err:
         return f"label {str(cell[0].as_py())[:80]} is not a numeric array ({err.message})" if label else err.message
     shape = value.shape[1:]

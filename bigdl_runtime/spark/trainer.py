@@ -156,7 +156,8 @@ class DistributedTrainer:
             checkpoint: str | os.PathLike | None = None, checkpoint_trigger: Trigger | None = None,
             resume_from: str | os.PathLike | None = None, seed: int | None = None, shuffle: bool = True,
             summary: str | os.PathLike | None = None, progress: bool = True,
-            features_col: str | Sequence[str] = "features", label_col: str = "label") -> History:
+            features_col: str | Sequence[str] = "features", label_col: str = "label",
+            feature_shape: Sequence[int] | None = None) -> History:
         """Train until the end (``epochs``, ``iterations`` or ``end_trigger``, whichever first).
 
         The contract of :meth:`LocalTrainer.fit <bigdl_runtime.train.LocalTrainer.fit>`, on Spark data.
@@ -173,6 +174,8 @@ class DistributedTrainer:
                 written when ``checkpoint_trigger`` fires (default: every epoch).
             resume_from: a checkpoint (or checkpoint directory) to continue from,
                 written by either trainer; the run then ends as an uninterrupted one would.
+            feature_shape: the sample shape of ``binary`` features columns (raw
+                float32 bytes per row, see :func:`~bigdl_runtime.spark.data.to_blocks`).
             seed: seeds the shuffling and each task's RNG (dropout), which is
                 derived from (seed, iteration, partition).
 
@@ -186,7 +189,7 @@ class DistributedTrainer:
         if seed is not None:
             random.manual_seed(seed)
         shuffle_seed = seed if seed is not None else int(random.rng().integers(2**63))
-        columns = {"features_col": features_col, "label_col": label_col}
+        columns = {"features_col": features_col, "label_col": label_col, "feature_shape": feature_shape}
         blocks = self._blocks(data, y, self.num_partitions, "fit data", **columns)
         val_blocks: Blocks | None = None
         run: _Run | None = None
@@ -346,9 +349,10 @@ class DistributedTrainer:
         return {m.name: m.result() for m in found}
 
     def _blocks(self, data: Data, y: Any, num_partitions: int | None, what: str,
-                features_col: str | Sequence[str], label_col: str | None) -> Blocks:
+                features_col: str | Sequence[str], label_col: str | None,
+                feature_shape: Sequence[int] | None = None) -> Blocks:
         return to_blocks(data, y, spark=self.spark, num_partitions=num_partitions, features_col=features_col,
-                         label_col=label_col, labels=label_col is not None, what=what)
+                         label_col=label_col, labels=label_col is not None, what=what, feature_shape=feature_shape)
 
 
 def _absolute(path: str | os.PathLike | None) -> str | None:

@@ -12,16 +12,18 @@ through the ``featurePreprocessing`` chain (a ``zoo.feature.image`` transformer
 config); without a chain they become float32 ``(C, H, W)`` pixel values.
 
 :meth:`FeatureSpec.decode` does this for a whole Arrow column (scoring, through
-``mapInArrow``); :meth:`FeatureSpec.converter` for one Row's cell (training data).
+``mapInArrow``) and for training data (:func:`zoo.pipeline.training.training_frame`, with
+:func:`class_indices` and :func:`targets` for the labels).
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bigdl_runtime.spark.arrow import BadCell, binary_buffers, tensors
 
@@ -44,34 +46,6 @@ class FeatureSpec:
     column: str
     shape: tuple[int, ...] = ()
     chain: str = ""
-
-    def converter(self) -> Callable[[Any], np.ndarray]:
-        """A function cell -> float32 array (builds the preprocessing chain once)."""
-        chain = _chain(self.chain)
-
-        def convert(cell: Any) -> np.ndarray:
-            if cell is None:
-                raise ValueError(f"column '{self.column}': a features cell is null")
-            if is_image(cell):
-                pixels = image_to_array(cell)
-                x = chain(pixels, cell["origin"]) if chain is not None else pixels.transpose(2, 0, 1)
-                x = np.asarray(x, dtype=np.float32)
-            else:
-                if hasattr(cell, "toArray"):
-                    cell = cell.toArray()
-                try:
-                    x = np.asarray(cell, dtype=np.float32)
-                except (TypeError, ValueError) as err:
-                    raise ValueError(f"column '{self.column}': features are not numeric "
-                                     f"({str(err).splitlines()[0]}): {str(cell)[:80]}") from None
-            if self.shape:
-                if x.size != int(np.prod(self.shape)):
-                    raise ValueError(f"column '{self.column}': a sample of shape {x.shape} ({x.size} values) "
-                                     f"cannot be reshaped to featureShape {list(self.shape)}")
-                x = x.reshape(self.shape)
-            return x
-
-        return convert
 
     def decode(self, column: pa.Array) -> np.ndarray:
         """An Arrow column of cells -> one float32 array ``(rows, *sample shape)``.
@@ -168,12 +142,6 @@ def _chain(config: str) -> Callable[[np.ndarray, str], np.ndarray] | None:
     return _CHAINS[config]
 
 
-def is_image(cell: Any) -> bool:
-    """True for a Row in Spark's image schema."""
-    fields = getattr(cell, "__fields__", None)
-    return fields is not None and set(IMAGE_FIELDS) <= set(fields)
-
-
 def image_to_array(cell: Any) -> np.ndarray:
     """An image-schema Row -> ``(H, W, C)`` uint8 with the channels in RGB(A) order.
 
@@ -203,40 +171,47 @@ def image_row(origin: str, pixels: np.ndarray) -> dict[str, Any]:
             "data": bytearray(np.ascontiguousarray(pixels).tobytes())}
 
 
-def class_index(value: Any, column: str) -> int:
-    """A classification label (an integral number such as StringIndexer's 2.0) as a class index."""
-    if value is None:
-        raise ValueError(f"column '{column}': a label is null")
+def class_indices(column: pa.Array) -> np.ndarray:
+    """A column of classification labels (integral numbers such as StringIndexer's 2.0) as int64 class indices.
+
+    Raises:
+        BadCell: the first null, non-numeric or non-integral or negative label.
+    """
+    if column.null_count:
+        raise BadCell(int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]), "a label is null")
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_decimal(kind)):
+        raise BadCell(0, f"label {column[0].as_py()!r} is not a number (index string labels with a StringIndexer "
+                         "first)")
+    if pa.types.is_decimal(kind):
+        column = pc.cast(column, pa.float64())
+    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values != np.floor(values)))
+    if bad.size:
+        i = int(bad[0])
+        raise BadCell(i, f"label {column[i].as_py()!r} is not a class index (an integer >= 0)")
+    return values.astype(np.int64)
+
+
+def targets(column: pa.Array) -> np.ndarray:
+    """A column of regression/generic labels as float32 ``(rows, *shape)``; numbers become shape ``(1,)`` (like a
+    ``(N, 1)`` output), Vectors and (nested) arrays keep theirs.
+
+    Raises:
+        BadCell: the first null or non-numeric label, or one of another shape than the first row's.
+    """
+    if column.null_count:
+        raise BadCell(int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]), "a label is null")
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"column '{column}': label {value!r} is not a number (index string labels with "
-                         "a StringIndexer first)") from None
-    if not number.is_integer() or number < 0:
-        raise ValueError(f"column '{column}': label {value!r} is not a class index (an integer >= 0)")
-    return int(number)
-
-
-def target_value(value: Any, column: str) -> np.ndarray:
-    """A regression/generic label as a float32 array; a number becomes shape ``(1,)``, like a ``(N, 1)`` output."""
-    if value is None:
-        raise ValueError(f"column '{column}': a label is null")
-    if hasattr(value, "toArray"):
-        value = value.toArray()
-    try:
-        return np.asarray(value, dtype=np.float32).reshape(-1) if np.ndim(value) == 0 \
-            else np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ValueError(f"column '{column}': label {str(value)[:80]} is not numeric") from None
-
-
-def samples(rows: Iterable[Any], feature: FeatureSpec, label: str,
-            classification: bool) -> Iterator[tuple[np.ndarray, Any]]:
-    """Rows ``(features, label)`` -> ``(input array, target)`` pairs for the trainer."""
-    convert = feature.converter()
-    to_target = class_index if classification else target_value
-    for row in rows:
-        yield convert(row[0]), to_target(row[1], label)
+        y = tensors(column, None, np.float32)
+    except BadCell as err:
+        raise BadCell(err.row, f"label {str(column[err.row].as_py())[:80]} is not a numeric array "
+                               f"({err.message.replace('features', 'the label')})") from None
+    except TypeError:
+        raise BadCell(0, f"label {str(column[0].as_py())[:80]} is not numeric") from None
+    return y.reshape(len(y), 1) if y.ndim == 1 else y
 
 
 def _build_chain(config: str) -> Callable[[np.ndarray, str], np.ndarray]:

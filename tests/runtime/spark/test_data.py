@@ -348,3 +348,23 @@ def test_a_bad_row_in_a_later_arrow_batch_is_named_by_its_global_row(spark):
             to_blocks(frame(), spark=spark, num_partitions=3, what="fit data")
     finally:
         spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+
+
+def test_binary_column_of_raw_float32_samples_needs_and_takes_feature_shape(spark, rng):
+    x, y = rng.standard_normal((6, 2, 3)).astype(np.float32), rng.integers(0, 3, 6)
+    df = spark.createDataFrame([(bytearray(a.tobytes()), int(b)) for a, b in zip(x, y)], "features binary, label long")
+    with pytest.raises(ValueError, match=r"fit data: column 'features' is binary: give feature_shape"):
+        to_blocks(df, spark=spark, what="fit data")
+    blocks = to_blocks(df, spark=spark, num_partitions=2, feature_shape=(2, 3))
+    try:
+        ids, xs, labels = assemble(blocks)
+        np.testing.assert_array_equal(ids, np.arange(6))
+        assert xs[0].dtype == np.float32
+        np.testing.assert_array_equal(xs[0], x)
+        np.testing.assert_array_equal(labels, y)
+    finally:
+        blocks.unpersist()
+    short = spark.createDataFrame([(bytearray(x[0].tobytes()), 0), (bytearray(8), 1)], "features binary, label long")
+    with pytest.raises(ValueError, match=r"row 1, column 'features': features are 8 bytes; the input shape is "
+                                         r"\(2, 3\) \(6 values\)"):
+        to_blocks(short.coalesce(1), spark=spark, feature_shape=(2, 3))
