@@ -42,30 +42,28 @@ an interrupted fit ends with the weights of an uninterrupted one.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 from pyspark import Broadcast, BarrierTaskContext
 
-from ..nn import random
 from ..optim.sharding import OptimizerShard, ShardLayout
 from ..serialization import state_from_bytes, state_to_bytes
 from ..train.checkpoint import read_checkpoint, save_checkpoint, shard_file, stage_checkpoint
 from ..train.metrics import get_metric
 from ..train.progress import Progress
-from ..train.trainer import EpochOrder, History, TrainingLoop, forward_backward
+from ..train.trainer import EpochOrder, History, TrainingLoop
 from ..train.triggers import TrainState, Trigger
 from .allreduce import compress_array
 from .data import Block
 from .errors import tagged
 from .mesh import Mesh, slice_bounds
 from .task_fs import task_filesystem
-from .worker import FAIL_ONCE, KILL_ONCE, Replica, RunSpec, float_buffers, set_float_buffers, task_seed
+from .worker import (Replica, RunSpec, float_buffers, inject_faults, set_float_buffers, task_seed, update_metrics,
+                     weighted_gradient)
 
 TRAIN, VALIDATION = "train", "validation"
 
@@ -184,26 +182,22 @@ class _Gang:
             checkpoint_trigger=spec.checkpoint_trigger,
             summary=self.reporter if self.mesh.rank == 0 else None,
             progress=self.reporter if self.mesh.rank == 0 else Progress(None, per_epoch, enabled=False))
-        self.replica.model.train()
         return loop.run(self._step)
 
     def _step(self, state: TrainState) -> tuple[float, int, dict[str, float]]:
         spec, mesh, model = self.spec, self.mesh, self.replica.model
         iteration = state.iteration + 1
-        _fault_hook(iteration, mesh.rank,
-                    first_attempt=spec.attempt == 0 and self.task_attempt == 0 and not self.resumed)
+        inject_faults(iteration, mesh.rank,
+                      first_attempt=spec.attempt == 0 and self.task_attempt == 0 and not self.resumed)
         batch = self.order(state.epoch)[state.epoch_records:state.epoch_records + spec.batch_size]
         local = _locate(self.train[0], batch) if self.train is not None else np.zeros(0, np.int64)
-        share = local.size / batch.size
         extras = np.zeros(2 + self.buffers, np.float64)
         tic = time.perf_counter()
         if local.size:
-            random.manual_seed(task_seed(spec.shuffle_seed, iteration, mesh.rank))
             _, xs, y = self.train
-            loss_share = 1.0 if getattr(self.replica.loss, "reduction", "mean") == "sum" else share
-            value = forward_backward(model, self.replica.loss, [x[local] for x in xs], y[local], scale=loss_share)
-            extras[0] = value * loss_share
-            extras[2:] = float_buffers(model) * share
+            extras[0], extras[2:] = weighted_gradient(model, self.replica.loss, [x[local] for x in xs], y[local],
+                                                      local.size / batch.size,
+                                                      task_seed(spec.shuffle_seed, iteration, mesh.rank))
         else:
             self.flat_g[...] = 0
         extras[1] = local.size
@@ -232,11 +226,7 @@ class _Gang:
         metrics = [get_metric(m, loss=self.replica.loss) for m in self.spec.metrics]
         model.evaluate()
         try:
-            for _, xs, y in self.validation:
-                for start in range(0, y.shape[0], self.spec.batch_size):
-                    output = model.forward(*(x[start:start + self.spec.batch_size] for x in xs))
-                    for m in metrics:
-                        m.update(output, y[start:start + self.spec.batch_size])
+            update_metrics(model, self.validation, metrics, self.spec.batch_size)
         finally:
             model.train()
         mine = state_to_bytes({f"{i}.{j}": np.asarray(v) for i, m in enumerate(metrics)
@@ -280,19 +270,6 @@ class _SavedOptimizer:
 
     def state_dict(self) -> dict[str, Any]:
         return self._state
-
-
-def _fault_hook(iteration: int, rank: int, first_attempt: bool) -> None:
-    """The test hooks of :mod:`~bigdl_runtime.spark.worker` (job properties ``KILL_ONCE`` / ``FAIL_ONCE``
-    listing ``"<iteration>:<rank>"``), on the gang's first attempt only."""
-    context = BarrierTaskContext.get()
-    if not first_attempt or context is None:
-        return
-    here = f"{iteration}:{rank}"
-    if here in (context.getLocalProperty(KILL_ONCE) or "").split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
-    if here in (context.getLocalProperty(FAIL_ONCE) or "").split(","):
-        raise RuntimeError(f"injected failure of iteration {iteration}, rank {rank} (test hook {FAIL_ONCE})")
 
 
 def _locate(ids: np.ndarray, batch: np.ndarray) -> np.ndarray:

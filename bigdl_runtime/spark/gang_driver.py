@@ -7,7 +7,7 @@ trainer's settings; then one Spark job runs a barrier stage of ``N`` tasks
 driver only listens: a :class:`Coordinator` thread receives rank 0's summary
 rows, validation rows and checkpoint notices as JSON lines over TCP and turns
 them into progress lines and the summary file. At the end the tasks return
-the weights (rank 0) and their optimizer shards, which the driver loads into
+their weight slices and optimizer shards, which the driver loads into
 the caller's model and optimizer, so ``fit`` leaves them as the per-iteration
 mode and ``LocalTrainer`` do.
 
@@ -75,7 +75,6 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
     sc = spark.sparkContext
     n_tasks = blocks.num_partitions
     _check_slots(sc, n_tasks)
-    model.flatten_parameters()
     layout = ShardLayout.of(model, optimizer)
     start = sc.broadcast((state_to_bytes(optimizer.state_dict()),
                           json.dumps({"train": history.train, "validation": history.validation,

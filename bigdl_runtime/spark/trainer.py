@@ -67,6 +67,7 @@ from ..nn import random
 from ..nn.module import Module
 from ..serialization import model_to_bytes
 from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.local_fs import uri_scheme
 from ..train.metrics import get_metric
 from ..train.progress import Progress
 from ..train.summary import SummaryWriter
@@ -360,7 +361,7 @@ def _absolute(path: str | os.PathLike | None) -> str | None:
     if path is None:
         return None
     text = os.fspath(path)
-    return text if "://" in text or text.startswith("file:") else os.path.abspath(text)
+    return text if uri_scheme(text) is not None else os.path.abspath(text)
 
 
 def _validation_pair(validation: Data) -> tuple[Any, Any]:

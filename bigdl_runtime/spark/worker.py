@@ -137,7 +137,7 @@ def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterato
     ``reduction="sum"`` loss), so summing over partitions gives the global
     batch's values. A partition without samples in the batch contributes zeros.
     """
-    _maybe_fail(spec.iteration, partition)
+    inject_faults(spec.iteration, partition)
     rep = replica(spec.run)
     weights, buffers, batch = spec.weights.value
     rep.load(weights, buffers)
@@ -149,24 +149,37 @@ def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterato
                            f"{ids.size} samples of this share ({np.intersect1d(ids, expected).size} of them right) "
                            f"where the batch has {expected.size}; the input's row order changed when a lost "
                            "block was recomputed (cache or checkpoint a non-deterministic input)")
-    share_of_batch = ids.size / batch.size
     grad, extras = np.zeros_like(rep.flat_g), np.zeros(1 + buffers.size, np.float64)
     tic = time.perf_counter()
     if ids.size:
         _, xs, y = share
-        random.manual_seed(task_seed(spec.seed, spec.iteration, partition))
-        rep.model.train()
-        loss_share = 1.0 if getattr(rep.loss, "reduction", "mean") == "sum" else share_of_batch
-        value = forward_backward(rep.model, rep.loss, list(xs), y, scale=loss_share)
+        extras[0], extras[1:] = weighted_gradient(rep.model, rep.loss, xs, y, ids.size / batch.size,
+                                                  task_seed(spec.seed, spec.iteration, partition))
         grad = rep.flat_g  # pickled as this task's result before the worker runs anything else
-        extras[0] = value * loss_share
-        extras[1:] = float_buffers(rep.model) * share_of_batch
     yield Contribution(partition, grad, extras, time.perf_counter() - tic, int(ids.size))
 
 
-def _maybe_fail(iteration: int, partition: int) -> None:
+def weighted_gradient(model: Module, loss: Any, xs: Sequence[np.ndarray], y: np.ndarray, share: float,
+                      seed: int) -> tuple[float, np.ndarray]:
+    """Forward and backward on a task's ``share`` of the global batch, weighted so that the tasks' sum is the batch's.
+
+    Seeds the runtime RNG (dropout) with ``seed``; leaves the gradient, scaled by
+    ``share`` (by 1 for a ``reduction="sum"`` loss), in the model's parameters;
+    returns the loss and the float buffers (batch-norm running statistics), scaled the same way.
+    Both training modes call it, so they compute the same contributions bit for bit.
+    """
+    random.manual_seed(seed)
+    model.train()
+    loss_share = 1.0 if getattr(loss, "reduction", "mean") == "sum" else share
+    value = forward_backward(model, loss, list(xs), y, scale=loss_share)
+    return value * loss_share, float_buffers(model) * share
+
+
+def inject_faults(iteration: int, partition: int, first_attempt: bool | None = None) -> None:
+    """The test hooks: on a first attempt, die (``KILL_ONCE``) or raise (``FAIL_ONCE``) where the job's
+    property lists ``"<iteration>:<partition>"``. ``first_attempt`` None: this task's ``attemptNumber() == 0``."""
     context = TaskContext.get()
-    if context is None or context.attemptNumber() != 0:
+    if context is None or not (context.attemptNumber() == 0 if first_attempt is None else first_attempt):
         return
     here = f"{iteration}:{partition}"
     if here in (context.getLocalProperty(KILL_ONCE) or "").split(","):
@@ -201,12 +214,17 @@ def metric_states(blocks: Iterable[Block], spec: EvalSpec) -> Iterator[list[Any]
     """The validation task: each metric's mergeable ``state()`` over this partition's records, batch by batch."""
     rep = _eval_replica(spec)
     metrics = [get_metric(m, loss=rep.loss) for m in spec.metrics]
-    for _, xs, y in blocks:
-        for start in range(0, y.shape[0], spec.batch_size):
-            output = rep.model.forward(*(x[start:start + spec.batch_size] for x in xs))
-            for m in metrics:
-                m.update(output, y[start:start + spec.batch_size])
+    update_metrics(rep.model, blocks, metrics, spec.batch_size)
     yield [m.state() for m in metrics]
+
+
+def update_metrics(model: Module, blocks: Iterable[Block], metrics: Sequence[Metric], batch_size: int) -> None:
+    """Feed ``model``'s outputs on every record of ``blocks``, ``batch_size`` samples at a time, to ``metrics``."""
+    for _, xs, y in blocks:
+        for start in range(0, y.shape[0], batch_size):
+            output = model.forward(*(x[start:start + batch_size] for x in xs))
+            for m in metrics:
+                m.update(output, y[start:start + batch_size])
 
 
 @tagged
