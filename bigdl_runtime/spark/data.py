@@ -218,7 +218,7 @@ def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, record_
         y = np.asarray(y)
         if y.shape[:1] != (n,):
             raise ValueError(f"{what}: {n} input samples but y has shape {y.shape}")
-        bad = _not_finite(y)
+        bad = _first_not_finite(y)
         if bad is not None:
             raise ValueError(f"{what}: row {bad}: label is not finite")
     row_bytes = sum(a[:1].nbytes for a in xs) + (y[:1].nbytes if labels else 0)
@@ -237,13 +237,6 @@ def _feature_dtype(a: np.ndarray) -> np.ndarray:
     if np.issubdtype(a.dtype, np.integer):
         return a.astype(np.int64, copy=False)
     return a.astype(np.float32, copy=False)
-
-
-def _not_finite(y: np.ndarray) -> int | None:
-    if not np.issubdtype(y.dtype, np.number):
-        return None
-    bad = ~np.isfinite(y.reshape(y.shape[0], -1)).all(axis=1)
-    return int(np.argmax(bad)) if bad.any() else None
 
 
 # ------------------------------------------------------------ DataFrame input (Arrow)
@@ -392,7 +385,8 @@ def _batch_arrays(batch: pa.RecordBatch, spec: _Columns) -> list[np.ndarray]:
 
 
 def _first_not_finite(y: np.ndarray) -> int | None:
-    if y.dtype.kind != "f":
+    """The first row of ``y`` holding a NaN or infinity, or None (integer and boolean arrays have none)."""
+    if not np.issubdtype(y.dtype, np.number):
         return None
     bad = ~np.isfinite(y.reshape(y.shape[0], -1)).all(axis=1)
     return int(np.argmax(bad)) if bad.any() else None
@@ -566,7 +560,8 @@ def _pair(record: Any) -> tuple[tuple[Any], Any]:
     return (record[0],), record[1]
 
 
-def _identity(key: int) -> int:
+def identity_partition(key: int) -> int:
+    """The partition function of records already keyed by their partition."""
     return key
 
 
@@ -590,7 +585,7 @@ def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | No
     row_bytes = sum(a.nbytes for a in firsts) + (label.nbytes if label is not None else 0)
     indexed = rows.zipWithIndex().map(lambda pair: (pair[1], pair[0]))  # ascending within each partition
     if n_out is not None:  # sample i to partition i % N, sorted by PySpark's external sort (spills to disk)
-        indexed = indexed.repartitionAndSortWithinPartitions(n_out, _identity)
+        indexed = indexed.repartitionAndSortWithinPartitions(n_out, identity_partition)
     build = functools.partial(_build_records, shapes=shapes, label_spec=label_spec, columns=columns, what=what,
                               rows_per_record=_rows_per_record(row_bytes, record_bytes))
     return indexed.mapPartitions(_streamed(build), preservesPartitioning=True)
@@ -746,7 +741,7 @@ class EpochLayout:
         keyed._bypass_serializer = True  # we yield (key, pickled value) byte strings, as RDD.partitionBy does
         jvm = sc._jvm
         pairs = jvm.PairwiseRDD(keyed._jrdd.rdd()).asJavaPairRDD()
-        shuffled = pairs.partitionBy(jvm.PythonPartitioner(self.iterations * self.num_partitions, id(_identity)))
+        shuffled = pairs.partitionBy(jvm.PythonPartitioner(self.iterations * self.num_partitions, id(identity_partition)))
         self._shuffle_id = shuffled.rdd().dependencies().head().shuffleId()
         self._shuffled = RDD(jvm.PythonRDD.valueOfPair(shuffled), sc, BatchedSerializer(CPickleSerializer()))
         self._epoch = epoch

@@ -42,7 +42,7 @@ from ..train.summary import SummaryWriter
 from ..train.trainer import History
 from ..train.triggers import TrainState, Trigger
 from . import gang
-from .data import Blocks
+from .data import Blocks, identity_partition
 from .errors import worker_errors
 from .worker import RunSpec, set_float_buffers
 
@@ -136,15 +136,11 @@ def _gang_input(blocks: Blocks, validation: Blocks | None, n_tasks: int) -> RDD:
     if validation is not None:
         keyed = keyed.union(validation.rdd.mapPartitionsWithIndex(
             functools.partial(_keyed, tag=gang.VALIDATION, n=n_tasks)))
-    return keyed.partitionBy(n_tasks, _identity).values()
+    return keyed.partitionBy(n_tasks, identity_partition).values()
 
 
 def _keyed(partition: int, blocks: Any, tag: str, n: int) -> Any:
     return ((partition % n, (tag, block)) for block in blocks)
-
-
-def _identity(key: int) -> int:
-    return key
 
 
 def _check_slots(sc: Any, n_tasks: int) -> None:
