@@ -64,7 +64,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -77,7 +77,7 @@ from pyspark.sql.types import (ArrayType, BinaryType, BooleanType, DataType, Dou
 
 from ..train.trainer import EpochOrder, _as_inputs
 from .arrow import BadCell, tensors
-from .errors import TaskError, tagged, worker_errors
+from .errors import streamed, tagged, worker_errors
 
 #: Largest record of the cached blocks, in bytes of arrays (one sample larger than this is a record of its own).
 RECORD_BYTES = 4 << 20
@@ -191,23 +191,6 @@ def _rows_per_record(row_bytes: int, record_bytes: int) -> int:
     return max(1, record_bytes // max(1, row_bytes))
 
 
-def _streamed(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-    """:func:`~bigdl_runtime.spark.errors.tagged` for a task that yields a partition's records.
-
-    The records stream out one by one instead of being collected in a list
-    first, so a partition never has to fit in the Python worker's memory.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        try:
-            yield from fn(*args, **kwargs)
-        except Exception as err:
-            raise TaskError(err) from err
-
-    return wrapper
-
-
 # ------------------------------------------------------------------ numpy input
 def _arrays_to_blocks(sc: Any, x: Any, y: Any, labels: bool, n_out: int, record_bytes: int, what: str) -> RDD:
     xs = [_feature_dtype(a) for a in _as_inputs(x, f"{what} x")]
@@ -289,7 +272,7 @@ def _dataframe_to_blocks(df: DataFrame, features_col: str | Sequence[str], label
                    for j, c in enumerate(wanted))
     shapes = tuple(tuple(int(d) for d in feature_shape) if b else None for b in binary)
     spec = _Columns(tuple(wanted), dtypes, labelled, record_bytes, shapes)
-    decoded = selected.mapInArrow(_streamed(functools.partial(_decode_batches, spec=spec)), _CHUNKS)
+    decoded = selected.mapInArrow(streamed(functools.partial(_decode_batches, spec=spec)), _CHUNKS)
     decoded = decoded.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with worker_errors():
@@ -305,7 +288,7 @@ def _dataframe_to_blocks(df: DataFrame, features_col: str | Sequence[str], label
         else:  # sample i to partition i % N: pieces keyed by their first id, sorted by PySpark's external sort
             pieces = records.flatMap(functools.partial(_pieces, n_out=n_out))
             rdd = pieces.repartitionAndSortWithinPartitions(n_out, functools.partial(_modulo, n=n_out)).mapPartitions(
-                _streamed(functools.partial(_merged, rows_per_record=rows_per_record, empty=empty)),
+                streamed(functools.partial(_merged, rows_per_record=rows_per_record, empty=empty)),
                 preservesPartitioning=True)
     except BaseException:
         decoded.unpersist()
@@ -588,7 +571,7 @@ def _rows_to_blocks(rows: RDD, columns: list[str], labels: bool, n_out: int | No
         indexed = indexed.repartitionAndSortWithinPartitions(n_out, identity_partition)
     build = functools.partial(_build_records, shapes=shapes, label_spec=label_spec, columns=columns, what=what,
                               rows_per_record=_rows_per_record(row_bytes, record_bytes))
-    return indexed.mapPartitions(_streamed(build), preservesPartitioning=True)
+    return indexed.mapPartitions(streamed(build), preservesPartitioning=True)
 
 
 def _build_records(rows: Iterable[_Row], shapes: _Shapes, label_spec: _LabelSpec, columns: list[str], what: str,
@@ -737,7 +720,7 @@ class EpochLayout:
         self._positions = sc.broadcast(positions)
         write = functools.partial(_write_pieces, positions=self._positions, batch_size=self.batch_size,
                                   num_partitions=self.num_partitions, buffer_bytes=self.buffer_bytes)
-        keyed = self.blocks.rdd.mapPartitions(_streamed(write))
+        keyed = self.blocks.rdd.mapPartitions(streamed(write))
         keyed._bypass_serializer = True  # we yield (key, pickled value) byte strings, as RDD.partitionBy does
         jvm = sc._jvm
         pairs = jvm.PairwiseRDD(keyed._jrdd.rdd()).asJavaPairRDD()

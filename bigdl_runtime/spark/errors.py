@@ -111,6 +111,23 @@ def tagged(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def streamed(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """:func:`tagged` for a task that yields a partition's records (or Arrow batches).
+
+    The records stream out one by one instead of being collected in a list
+    first, so a partition never has to fit in the Python worker's memory.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from fn(*args, **kwargs)
+        except Exception as err:
+            raise TaskError(err) from err
+
+    return wrapper
+
+
 @contextlib.contextmanager
 def worker_errors() -> Iterator[None]:
     """Around Spark actions: a tagged task error is re-raised as itself, a failed job as :class:`SparkJobError`.

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
-from bigdl_runtime.spark.arrow import binary_buffers
+from bigdl_runtime.spark.arrow import binary_buffers, binary_column
 
 from .columns import OPENCV_MODES, swap_red_blue
 
@@ -181,8 +181,7 @@ def _image_structs(records: list[Any], ok: np.ndarray, n: int) -> pa.StructArray
     data = np.empty(int(offsets[-1]), np.uint8)
     for i, image in zip(where, images):  # each image's channels swapped straight into the batch's buffer
         data[offsets[i]:offsets[i + 1]].reshape(image.shape)[...] = swap_red_blue(image)
-    binary = pa.BinaryArray.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets.astype(np.int32)),
-                                                          pa.py_buffer(data)])  # < 2 GiB: see MAX_BATCH_BYTES
+    binary = binary_column(offsets, data)  # < 2 GiB: see MAX_BATCH_BYTES
     origins: list[str | None] = [None] * n
     for i, record in zip(where, records):
         origins[i] = record.path

@@ -16,8 +16,8 @@ from pyspark.sql.types import ArrayType, BooleanType, DataType, NumericType, Use
 
 from bigdl_runtime.nn.module import Module
 from bigdl_runtime.optim import SGD, Adadelta, Adagrad, Adam, AdamW, Cosine, Optimizer, RMSprop
-from bigdl_runtime.spark.arrow import BadCell, list_column
-from bigdl_runtime.spark.errors import TaskError, worker_errors
+from bigdl_runtime.spark.arrow import BadCell, binary_column, list_column
+from bigdl_runtime.spark.errors import streamed, worker_errors
 from bigdl_runtime.spark.trainer import DistributedTrainer
 from bigdl_runtime.train import History
 
@@ -107,48 +107,44 @@ class _FrameSpec:
     shape: tuple[int, ...] | None
 
 
+@streamed
 def _training_batches(batches: Iterable[pa.RecordBatch], spec: _FrameSpec) -> Iterator[pa.RecordBatch]:
     """The task of :func:`training_frame`: each Arrow batch decoded to samples and labels without row loops (an image
     chain runs image by image)."""
     context = TaskContext.get()
     partition = context.partitionId() if context is not None else 0
     expected, first = spec.shape, 0
-    try:
-        for batch in batches:
-            n = batch.num_rows
-            if not n:
-                continue
-            column = spec.feature.column
-            try:
-                x = spec.feature.decode(batch.column(0))
-                if expected is not None and x.shape[1:] != tuple(expected):
-                    raise BadCell(0, f"{_origin(batch.column(0), 0)}a sample of shape {x.shape[1:]} differs from the "
-                                     f"first sample's {tuple(expected)}")
-                expected = x.shape[1:]
-                column = spec.label
-                y = class_indices(batch.column(1)) if spec.classification else targets(batch.column(1))
-            except BadCell as err:
-                raise ValueError(f"{spec.what}: row {first + err.row} of partition {partition}, column '{column}': "
-                                 f"{err.message}") from None
-            except TypeError as err:
-                raise ValueError(f"{spec.what}: row {first} of partition {partition}, column '{column}': {err}") \
-                    from None
-            x = np.ascontiguousarray(x, dtype="<f4")
-            row_bytes = x[0].nbytes
-            step = max(1, BATCH_BYTES // max(1, row_bytes))
-            shape = json.dumps(list(x.shape[1:]))
-            for lo in range(0, n, step):
-                part = x[lo:lo + step]
-                rows = len(part)
-                offsets = np.arange(rows + 1, dtype=np.int32) * np.int32(row_bytes)
-                features = pa.Array.from_buffers(pa.binary(), rows, [None, pa.py_buffer(offsets),
-                                                                      pa.py_buffer(part.reshape(-1).view(np.uint8))])
-                labels = pa.array(y[lo:lo + step], pa.int64()) if spec.classification else list_column(y[lo:lo + step])
-                yield pa.RecordBatch.from_arrays([features, labels, pa.array([shape] * rows, pa.string())],
-                                                 names=[spec.feature.column, spec.label, SHAPE_COL])
-            first += n
-    except Exception as err:
-        raise TaskError(err) from err
+    for batch in batches:
+        n = batch.num_rows
+        if not n:
+            continue
+        column = spec.feature.column
+        try:
+            x = spec.feature.decode(batch.column(0))
+            if expected is not None and x.shape[1:] != tuple(expected):
+                raise BadCell(0, f"{_origin(batch.column(0), 0)}a sample of shape {x.shape[1:]} differs from the "
+                                 f"first sample's {tuple(expected)}")
+            expected = x.shape[1:]
+            column = spec.label
+            y = class_indices(batch.column(1)) if spec.classification else targets(batch.column(1))
+        except BadCell as err:
+            raise ValueError(f"{spec.what}: row {first + err.row} of partition {partition}, column '{column}': "
+                             f"{err.message}") from None
+        except TypeError as err:
+            raise ValueError(f"{spec.what}: row {first} of partition {partition}, column '{column}': {err}") \
+                from None
+        x = np.ascontiguousarray(x, dtype="<f4")
+        row_bytes = x[0].nbytes
+        step = max(1, BATCH_BYTES // max(1, row_bytes))
+        shape = json.dumps(list(x.shape[1:]))
+        for lo in range(0, n, step):
+            part = x[lo:lo + step]
+            rows = len(part)
+            features = binary_column(np.arange(rows + 1, dtype=np.int32) * np.int32(row_bytes), part)
+            labels = pa.array(y[lo:lo + step], pa.int64()) if spec.classification else list_column(y[lo:lo + step])
+            yield pa.RecordBatch.from_arrays([features, labels, pa.array([shape] * rows, pa.string())],
+                                             names=[spec.feature.column, spec.label, SHAPE_COL])
+        first += n
 
 
 def _origin(column: pa.Array, row: int) -> str:
