@@ -24,23 +24,18 @@ float32 one, or oneDNN rejects its geometry or would run it slower (:class:`Unsu
 :mod:`.conv` keeps its numpy path, which stays the reference the tests compare this one with.
 Tensors stay NCHW outside: every call reorders into the layout oneDNN picks (``format_tag any``)
 and back.
-Primitives are cached per geometry; OpenMP runs as many threads as numpy's BLAS.
+Primitives are cached per geometry; OpenMP runs as many threads as numpy's BLAS. The library, its
+C signatures, the lock and what a fork does live in :mod:`.onednn_runtime`.
 """
 from __future__ import annotations
 
 import ctypes
-import os
-import sys
-import threading
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import threads
+from .onednn_runtime import ExecArg, P as _P, Runtime
 
-_P = ctypes.c_void_p
 _DIMS = ctypes.c_int64 * 12
 _F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
 _FORWARD_TRAINING, _DIRECT, _ELTWISE_RELU = 64, 1, 0x20
@@ -61,78 +56,7 @@ class Unsupported(RuntimeError):
     """oneDNN has no implementation for this convolution (the caller uses the numpy path)."""
 
 
-class _Arg(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_int), ("memory", _P)]
-
-
-def _library_paths() -> list[Path]:
-    found = [Path(os.environ["BIGDL_ONEDNN_LIB"])] if os.environ.get("BIGDL_ONEDNN_LIB") else []
-    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, os.path.join(os.path.expanduser("~"), ".local"))):
-        found.append(Path(prefix) / "lib" / "libdnnl.so.3")
-    return found
-
-
-class _Runtime:
-    """The loaded library, one CPU engine and stream per process, and the primitive cache."""
-
-    def __init__(self) -> None:
-        self.lib: ctypes.CDLL | None = None
-        self.omp_set: Any = None
-        self.pid = -1
-        self.engine, self.stream = _P(), _P()
-        self.cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
-        self.rejected: set[tuple] = set()  # geometries left to the numpy path (not asked again)
-        self.scratch: list[np.ndarray] = []
-        self.lock = threading.Lock()
-        if os.environ.get("BIGDL_ONEDNN", "1") == "0":
-            return
-        # OpenMP threads sleep as soon as a convolution ends instead of spinning: the batch norms
-        # and ReLUs between convolutions run on the kernel worker threads, and a spinning OpenMP
-        # thread took a core from them (ResNet-20 step 477-514 ms -> 394-431 ms); read when
-        # libgomp loads, so it only applies if nothing loaded it before.
-        os.environ.setdefault("GOMP_SPINCOUNT", "0")
-        for path in _library_paths():
-            if path.is_file():
-                try:
-                    self.lib = ctypes.CDLL(str(path))
-                except OSError:
-                    continue
-                break
-        if self.lib is None:
-            return
-        self.lib.dnnl_primitive_desc_query_md.restype = _P
-        self.lib.dnnl_primitive_desc_query_md.argtypes = [_P, ctypes.c_int, ctypes.c_int]
-        self.lib.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
-        self.lib.dnnl_memory_desc_get_size.argtypes = [_P]
-        self.lib.dnnl_memory_desc_equal.argtypes = [_P, _P]
-        self.lib.dnnl_post_ops_append_eltwise.argtypes = [_P, ctypes.c_int, ctypes.c_float, ctypes.c_float]
-        try:
-            gomp = ctypes.CDLL("libgomp.so.1")
-            self.omp_set = gomp.omp_set_num_threads
-        except (OSError, AttributeError):
-            self.omp_set = None
-
-    def call(self, fn: str, *args: Any) -> None:
-        status = getattr(self.lib, fn)(*args)
-        if status != 0:
-            raise RuntimeError(f"oneDNN {fn} failed with status {status}")
-
-    def ready(self) -> bool:
-        """The engine and stream, created on first use. A process forked from one that already
-        ran oneDNN gives it up (GNU OpenMP's thread pool does not survive a fork): the numpy path."""
-        if self.lib is None:
-            return False
-        if self.pid != os.getpid():
-            if self.pid != -1:
-                self.lib = None
-                return False
-            self.call("dnnl_engine_create", ctypes.byref(self.engine), 1, 0)
-            self.call("dnnl_stream_create", ctypes.byref(self.stream), self.engine, 1)
-            self.pid = os.getpid()
-        return True
-
-
-_rt = _Runtime()
+_rt = Runtime()
 
 
 def available() -> bool:
@@ -166,19 +90,22 @@ def _reorder(src: _P, dst: _P) -> _P | None:
         return None
     pd = _P()
     _rt.call("dnnl_reorder_primitive_desc_create", ctypes.byref(pd), src, _rt.engine, dst, _rt.engine, None)
-    prim = _primitive(pd)
-    _rt.call("dnnl_primitive_desc_destroy", pd)  # the primitive keeps what it needs
-    return prim
+    try:
+        return _primitive(pd)
+    finally:
+        _rt.call("dnnl_primitive_desc_destroy", pd)  # the primitive keeps what it needs
 
 
 def _release(entry: dict[str, Any]) -> None:
     """Free the library objects of an evicted cache entry."""
-    for prim in [*entry["prims"].values(), *(r for r in entry["reorders"].values() if r is not None)]:
-        _rt.call("dnnl_primitive_destroy", prim)
-    for pd in entry["pds"].values():
-        _rt.call("dnnl_primitive_desc_destroy", pd)
-    for md in entry["mds"]:
-        _rt.call("dnnl_memory_desc_destroy", md)
+    try:
+        _rt.destroy("dnnl_primitive_destroy",
+                    [*entry["prims"].values(), *(r for r in entry["reorders"].values() if r is not None)])
+    finally:
+        try:
+            _rt.destroy("dnnl_primitive_desc_destroy", list(entry["pds"].values()))
+        finally:
+            _rt.destroy("dnnl_memory_desc_destroy", entry["mds"])
 
 
 def _prim(entry: dict[str, Any], kind: str) -> _P:
@@ -194,15 +121,22 @@ def _query(pd: _P, what: int) -> _P:
     return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
 
 
-def _relu_attr() -> tuple[_P, _P]:
-    """Primitive attributes with a ReLU post-op (applied by the convolution as it writes y), and
-    their post-ops (both to be destroyed once the primitive descriptor is made)."""
+def _relu_attr() -> _P:
+    """Primitive attributes with a ReLU post-op (applied by the convolution as it writes y), to be
+    destroyed once the primitive descriptor is made."""
     attr, post_ops = _P(), _P()
     _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
-    _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
-    _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
-    _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)
-    return attr, post_ops
+    try:
+        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
+        _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
+        _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)  # the attributes keep a copy
+    except RuntimeError:
+        if attr.value:
+            _rt.call("dnnl_primitive_attr_destroy", attr)
+        raise
+    finally:
+        _rt.call("dnnl_post_ops_destroy", post_ops)
+    return attr
 
 
 def _plain_pointwise(geo: Any) -> bool:
@@ -234,7 +168,6 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
     """Primitives and layouts of one convolution geometry (cached); :class:`Unsupported` when
     oneDNN has no implementation for it. ``relu``: the forward applies max(., 0) as a post-op
     (inference fusion; such an entry has no backward primitives)."""
-    pt, pl, pb, pr = geo.pads
     key = (x_shape, w_shape, geo.groups, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw, bias, relu)
     entry = _rt.cache.get(key)
     if entry is not None:
@@ -242,62 +175,83 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
         return entry
     if key in _rt.rejected:
         raise Unsupported("left to the numpy path")
-    y_shape = (geo.n, geo.o, geo.ho, geo.wo)
-    if geo.groups > 1:  # oneDNN's grouped weights (g, O/g, C/g, kh, kw): the same bytes as (O, C/g, kh, kw)
-        w_shape, w_tag = (geo.groups, w_shape[0] // geo.groups, *w_shape[1:]), _TAG_ABCDE
-    else:
-        w_tag = _TAG_ABCD
-    plain = {"x": _md(x_shape, _TAG_ABCD), "w": _md(w_shape, w_tag), "y": _md(y_shape, _TAG_ABCD),
-             "b": _md((geo.o,), _TAG_A)}
-    act = _TAG_ABCD if _plain_pointwise(geo) else _TAG_ANY
-    anyx, anyw, anyy = _md(x_shape, act), _md(w_shape, _TAG_ANY), _md(y_shape, act)
-    conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
-    fwd, bwd_data, bwd_weights = _P(), _P(), _P()
-    attr, post_ops = _relu_attr() if relu else (None, None)
+    entry: dict[str, Any] = {"plain": {}, "layouts": {}, "prims": {}, "reorders": {}, "pds": {}, "mds": []}
     try:
-        _rt.call("dnnl_convolution_forward_primitive_desc_create", ctypes.byref(fwd), _rt.engine,
-                 _FORWARD_TRAINING, _DIRECT, anyx, anyw, plain["b"] if bias else None, anyy, *conv, attr)
-        if _numpy_is_faster(geo, _impl(fwd)):
+        _describe(entry, x_shape, w_shape, geo, bias, relu)
+    except BaseException as err:
+        _release(entry)  # everything made so far, whatever failed
+        if isinstance(err, _NumpyFaster):
             if len(_rt.rejected) > 4 * CACHE_SIZE:
                 _rt.rejected.clear()
             _rt.rejected.add(key)
-            raise RuntimeError(f"oneDNN would run this grouped convolution as {_impl(fwd)}: the numpy path is faster")
-        if not relu:
-            _rt.call("dnnl_convolution_backward_data_primitive_desc_create", ctypes.byref(bwd_data),
-                     _rt.engine, _DIRECT, anyx, anyw, anyy, *conv, fwd, None)
-            _rt.call("dnnl_convolution_backward_weights_primitive_desc_create", ctypes.byref(bwd_weights),
-                     _rt.engine, _DIRECT, anyx, anyw, None, anyy, *conv, fwd, None)
-    except RuntimeError as err:
-        for pd in (fwd, bwd_data, bwd_weights):
-            if pd.value:
-                _rt.call("dnnl_primitive_desc_destroy", pd)
-        for md in (*plain.values(), anyx, anyw, anyy):
-            _rt.call("dnnl_memory_desc_destroy", md)
-        raise Unsupported(str(err)) from None
-    finally:
-        if relu:
-            _rt.call("dnnl_primitive_attr_destroy", attr)
-            _rt.call("dnnl_post_ops_destroy", post_ops)
-    layouts = {"fwd": (_query(fwd, _Q_SRC), _query(fwd, _Q_WEIGHTS), _query(fwd, _Q_DST))}
-    pds = {"fwd": fwd}
-    if not relu:
-        layouts["data"] = (_query(bwd_data, _Q_DIFF_DST), _query(bwd_data, _Q_WEIGHTS), _query(bwd_data, _Q_DIFF_SRC))
-        layouts["weights"] = (_query(bwd_weights, _Q_SRC), _query(bwd_weights, _Q_DIFF_DST),
-                              _query(bwd_weights, _Q_DIFF_WEIGHTS))
-        pds.update(data=bwd_data, weights=bwd_weights)
-    entry = {"plain": plain, "layouts": layouts, "prims": {}, "reorders": {}, "pds": pds,
-             "mds": [*plain.values(), anyx, anyw, anyy], "impl": _impl(fwd)}
+        raise
     _rt.cache[key] = entry
     if len(_rt.cache) > CACHE_SIZE:
         _release(_rt.cache.popitem(last=False)[1])
     return entry
 
 
+class _NumpyFaster(Unsupported):
+    """oneDNN would run this geometry slower than the numpy path (remembered: not asked again)."""
+
+
+def _describe(entry: dict[str, Any], x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: bool,
+              relu: bool) -> None:
+    """Fill ``entry`` with the memory and primitive descriptors of a convolution, each recorded as soon as
+    it exists (so that the caller can release them if a later step fails); :class:`Unsupported` when
+    oneDNN has no implementation, or only one slower than the numpy path."""
+    def md(shape: tuple[int, ...], tag: int) -> _P:
+        entry["mds"].append(_md(shape, tag))
+        return entry["mds"][-1]
+
+    def pd(kind: str, fn: str, *args: Any) -> _P:
+        made = _P()
+        try:
+            _rt.call(fn, ctypes.byref(made), _rt.engine, *args)
+        except RuntimeError as err:
+            raise Unsupported(str(err)) from None
+        entry["pds"][kind] = made
+        return made
+
+    pt, pl, pb, pr = geo.pads
+    y_shape = (geo.n, geo.o, geo.ho, geo.wo)
+    if geo.groups > 1:  # oneDNN's grouped weights (g, O/g, C/g, kh, kw): the same bytes as (O, C/g, kh, kw)
+        w_shape, w_tag = (geo.groups, w_shape[0] // geo.groups, *w_shape[1:]), _TAG_ABCDE
+    else:
+        w_tag = _TAG_ABCD
+    plain = entry["plain"]
+    plain.update(x=md(x_shape, _TAG_ABCD), w=md(w_shape, w_tag), y=md(y_shape, _TAG_ABCD), b=md((geo.o,), _TAG_A))
+    act = _TAG_ABCD if _plain_pointwise(geo) else _TAG_ANY
+    anyx, anyw, anyy = md(x_shape, act), md(w_shape, _TAG_ANY), md(y_shape, act)
+    conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
+    attr = _relu_attr() if relu else None
+    try:
+        fwd = pd("fwd", "dnnl_convolution_forward_primitive_desc_create", _FORWARD_TRAINING, _DIRECT,
+                 anyx, anyw, plain["b"] if bias else None, anyy, *conv, attr)
+    finally:
+        if attr is not None:
+            _rt.call("dnnl_primitive_attr_destroy", attr)
+    entry["impl"] = _impl(fwd)
+    if _numpy_is_faster(geo, entry["impl"]):
+        raise _NumpyFaster(f"oneDNN would run this grouped convolution as {entry['impl']}: the numpy path is faster")
+    entry["layouts"]["fwd"] = (_query(fwd, _Q_SRC), _query(fwd, _Q_WEIGHTS), _query(fwd, _Q_DST))
+    if relu:
+        return
+    data = pd("data", "dnnl_convolution_backward_data_primitive_desc_create", _DIRECT, anyx, anyw, anyy,
+              *conv, fwd, None)
+    weights = pd("weights", "dnnl_convolution_backward_weights_primitive_desc_create", _DIRECT, anyx, anyw,
+                 None, anyy, *conv, fwd, None)
+    entry["layouts"]["data"] = (_query(data, _Q_DIFF_DST), _query(data, _Q_WEIGHTS), _query(data, _Q_DIFF_SRC))
+    entry["layouts"]["weights"] = (_query(weights, _Q_SRC), _query(weights, _Q_DIFF_DST),
+                                   _query(weights, _Q_DIFF_WEIGHTS))
+
+
 class _Call:
     """Memories of one kernel call: numpy arrays wrapped as plain memories, and blocked scratch
     memories that reorders fill from them or empty into them. Scratch buffers are numpy arrays
     kept per process and reused call after call (the k-th scratch memory of a call takes slot k;
-    calls are serialised by the runtime lock), so large blocked copies cost no fresh pages."""
+    calls are serialised by the runtime lock), so large blocked copies cost no fresh pages. A context
+    manager: leaving it waits for the stream and frees the call's memories, whether the call succeeded."""
 
     def __init__(self, entry: dict[str, Any]) -> None:
         self.entry = entry
@@ -325,7 +279,7 @@ class _Call:
         return mem
 
     def run(self, prim: _P, args: list[tuple[int, _P]]) -> None:
-        packed = (_Arg * len(args))(*[_Arg(k, v) for k, v in args])
+        packed = (ExecArg * len(args))(*[ExecArg(k, v) for k, v in args])
         _rt.call("dnnl_primitive_execute", prim, _rt.stream, len(args), packed)
 
     def into(self, plain_md: _P, array: np.ndarray, layout: _P) -> _P:
@@ -359,10 +313,18 @@ class _Call:
             cache[key] = _reorder(src, dst)
         return cache[key]
 
-    def finish(self) -> None:
-        _rt.call("dnnl_stream_wait", _rt.stream)
-        for mem in self.memories:
-            _rt.lib.dnnl_memory_destroy(mem)
+    def __enter__(self) -> _Call:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            _rt.call("dnnl_stream_wait", _rt.stream)
+        finally:
+            _rt.destroy("dnnl_memory_destroy", self.memories)
+            self._trim_scratch()
+
+    @staticmethod
+    def _trim_scratch() -> None:
         slots = _rt.scratch  # keep at most SCRATCH_KEEP_BYTES between calls, dropping the largest first
         for k in sorted(range(len(slots)), key=lambda i: -slots[i].nbytes):
             if sum(a.nbytes for a in slots) <= SCRATCH_KEEP_BYTES:
@@ -370,47 +332,45 @@ class _Call:
             slots[k] = np.empty(0, dtype=np.float32)
 
 
-def _threads() -> None:
-    if _rt.omp_set is not None:
-        _rt.omp_set(max(1, threads.block_threads()))
-
-
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any, relu: bool = False) -> np.ndarray:
     """y (N, O, ho, wo) of a float32 convolution with geometry ``geo`` (any ``geo.groups``; w is
     (O, C/groups, kh, kw)); ``relu``: max(y, 0), applied by oneDNN as it writes y."""
     y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=np.float32)
-    with _rt.lock:
+
+    def work() -> None:
         entry = _entry(x.shape, w.shape, geo, b is not None, relu)
-        _threads()
         plain, (lx, lw, ly) = entry["plain"], entry["layouts"]["fwd"]
-        call = _Call(entry)
-        args = [(_ARG_SRC, call.into(plain["x"], x, lx)), (_ARG_WEIGHTS, call.into(plain["w"], w, lw))]
-        if b is not None:
-            args.append((_ARG_BIAS, call.memory(plain["b"], b)))
-        dst, copy_out = call.out(ly, plain["y"], y)
-        call.run(_prim(entry, "fwd"), [*args, (_ARG_DST, dst)])
-        copy_out()
-        call.finish()
+        with _Call(entry) as call:
+            args = [(_ARG_SRC, call.into(plain["x"], x, lx)), (_ARG_WEIGHTS, call.into(plain["w"], w, lw))]
+            if b is not None:
+                args.append((_ARG_BIAS, call.memory(plain["b"], b)))
+            dst, copy_out = call.out(ly, plain["y"], y)
+            call.run(_prim(entry, "fwd"), [*args, (_ARG_DST, dst)])
+            copy_out()
+
+    _rt.run(work)
     return y
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, geo: Any) -> tuple[np.ndarray, np.ndarray]:
     """(dx, dw) of :func:`conv2d_forward` (the bias gradient is ``dy``'s sum, left to the caller)."""
     dx, dw = np.empty(x.shape, dtype=np.float32), np.empty(w.shape, dtype=np.float32)
-    with _rt.lock:
+
+    def work() -> None:
         entry = _entry(x.shape, w.shape, geo, False)
-        _threads()
         plain = entry["plain"]
-        call = _Call(entry)
-        ldy, lw, ldx = entry["layouts"]["data"]
-        diff_src, copy_dx = call.out(ldx, plain["x"], dx)
-        call.run(_prim(entry, "data"), [(_ARG_DIFF_DST, call.into(plain["y"], dy, ldy)),
-                                 (_ARG_WEIGHTS, call.into(plain["w"], w, lw)), (_ARG_DIFF_SRC, diff_src)])
-        copy_dx()
-        lx, ldy2, ldw = entry["layouts"]["weights"]
-        diff_w, copy_dw = call.out(ldw, plain["w"], dw)
-        call.run(_prim(entry, "weights"), [(_ARG_SRC, call.into(plain["x"], x, lx)),
-                                    (_ARG_DIFF_DST, call.into(plain["y"], dy, ldy2)), (_ARG_DIFF_WEIGHTS, diff_w)])
-        copy_dw()
-        call.finish()
+        with _Call(entry) as call:
+            ldy, lw, ldx = entry["layouts"]["data"]
+            diff_src, copy_dx = call.out(ldx, plain["x"], dx)
+            call.run(_prim(entry, "data"), [(_ARG_DIFF_DST, call.into(plain["y"], dy, ldy)),
+                                            (_ARG_WEIGHTS, call.into(plain["w"], w, lw)), (_ARG_DIFF_SRC, diff_src)])
+            copy_dx()
+            lx, ldy2, ldw = entry["layouts"]["weights"]
+            diff_w, copy_dw = call.out(ldw, plain["w"], dw)
+            call.run(_prim(entry, "weights"), [(_ARG_SRC, call.into(plain["x"], x, lx)),
+                                               (_ARG_DIFF_DST, call.into(plain["y"], dy, ldy2)),
+                                               (_ARG_DIFF_WEIGHTS, diff_w)])
+            copy_dw()
+
+    _rt.run(work)
     return dx, dw

@@ -1,8 +1,15 @@
 """The oneDNN convolution path gives the numpy path's results (float32 forward, input and weight
 gradients, bias, fused ReLU; plain, grouped and depthwise), and only takes the convolutions it supports."""
+import inspect
+import multiprocessing
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
+import threading
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -151,23 +158,138 @@ def test_a_geometry_onednn_rejects_falls_back_to_numpy(rng, monkeypatch):
     assert cache[0] == "numpy" and y.shape == (2, 4, 5, 5)
 
 
-@pytest.mark.parametrize("groups", [1, 4])
-def test_a_forked_child_uses_the_numpy_path(groups, rng):
-    x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
-    w = rng.standard_normal((4, 4 // groups, 3, 3)).astype(np.float32)
-    expected, _ = conv2d_forward(x, w, padding=1, groups=groups)  # the parent has run oneDNN
+def _forked(child: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Run ``child()`` in a forked process; whether it returned True (False if it raised; a hang is
+    killed after ``timeout`` seconds and fails the test)."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: GNU OpenMP's thread pool did not survive the fork
+    if pid == 0:
         try:
-            y, cache = conv2d_forward(x, w, padding=1, groups=groups)
-            ok = cache[0] == "numpy" and np.allclose(y, expected, rtol=1e-4, atol=1e-4)
-            os.write(write, b"1" if ok else b"0")
+            os.write(write, b"1" if child() else b"0")
         finally:
             os._exit(0)
     os.close(write)
-    os.waitpid(pid, 0)
-    assert os.read(read, 1) == b"1"
+    try:
+        ready, _, _ = select.select([read], [], [], timeout)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            pytest.fail(f"the forked child hung for {timeout} s")
+        return os.read(read, 1) == b"1"
+    finally:
+        os.waitpid(pid, 0)
+        os.close(read)
+
+
+def _conv_on_both_paths(x, w, dy, groups):
+    """((y, dx, dw) on oneDNN, the same on numpy), checking which path ran."""
+    y, cache = conv2d_forward(x, w, padding=1, groups=groups)
+    assert cache[0] == "onednn"
+    fast = (y, *conv2d_backward(dy, cache)[:2])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(onednn, "available", lambda: False)
+        y, cache = conv2d_forward(x, w, padding=1, groups=groups)
+        return fast, (y, *conv2d_backward(dy, cache)[:2])
+
+
+def _close(got, want) -> bool:
+    return all(np.allclose(g, e, rtol=1e-4, atol=1e-4) for g, e in zip(got, want))
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_a_forked_child_runs_onednn(groups, rng):
+    # GNU OpenMP's pool of the thread that forked is gone in the child: its calls go to a helper thread
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((8, 4 // groups, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 8, 9, 9)).astype(np.float32)
+    fast, ref = _conv_on_both_paths(x, w, dy, groups)  # the parent has run oneDNN on this thread
+    assert _close(fast, ref)
+
+    def child() -> bool:
+        got, _ = _conv_on_both_paths(x, w, dy, groups)
+        grandchild = _forked(lambda: _close(_conv_on_both_paths(x, w, dy, groups)[0], ref))
+        return _close(got, ref) and grandchild
+
+    assert _forked(child)
+
+
+def test_a_fork_waits_for_a_call_in_flight_and_the_child_runs_onednn(rng):
+    # another thread holds the runtime lock when the fork is asked for: the fork waits for it, so
+    # the child does not inherit a held lock (which would deadlock its first convolution)
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((2, 8, 9, 9)).astype(np.float32)
+    ref = _conv_on_both_paths(x, w, dy, 1)[1]
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with onednn._rt.lock:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    try:
+        assert _forked(lambda: _close(_conv_on_both_paths(x, w, dy, 1)[0], ref))
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_multiprocessing_fork_workers_run_onednn(rng):
+    x = rng.standard_normal((2, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    expected, _ = conv2d_forward(x, w, padding=1)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.starmap_async(_forward_in_worker, [(x, w)] * 4, chunksize=1).get(timeout=60)
+    for path, y in results:
+        assert path == "onednn"
+        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def _forward_in_worker(x: np.ndarray, w: np.ndarray) -> tuple[str, np.ndarray]:
+    y, cache = conv2d_forward(x, w, padding=1)
+    return cache[0], y
+
+
+def test_every_c_function_called_has_a_declared_signature():
+    from bigdl_runtime.kernels import onednn_runtime
+
+    called = set()
+    for module in (onednn, onednn_runtime):
+        called |= set(re.findall(r"\b(dnnl_[a-z_]+)\b", inspect.getsource(module)))
+    called -= {"dnnl_status_t", "dnnl_dims_t", "dnnl_exec_arg_t"}  # types named in comments
+    assert called <= set(onednn_runtime.SIGNATURES), called - set(onednn_runtime.SIGNATURES)
+    for name, (restype, argtypes) in onednn_runtime.SIGNATURES.items():
+        fn = getattr(onednn._rt.lib, name)
+        assert fn.restype is restype and fn.argtypes == argtypes, name
+
+
+@pytest.mark.parametrize("failing", ["dnnl_primitive_execute", "dnnl_stream_wait", "dnnl_memory_create"])
+def test_a_failing_call_frees_its_memories(failing, rng, monkeypatch):
+    x = rng.standard_normal((2, 16, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    conv2d_forward(x, w, padding=1)  # primitives compiled and cached
+    counts = {"dnnl_memory_create": 0, "dnnl_memory_destroy": 0}
+    real = onednn._rt.call
+    state = {"left": 2}  # fail the second call of that function (the first memory already exists)
+
+    def call(fn, *args):
+        if fn == failing:
+            state["left"] -= 1
+            if state["left"] == 0:
+                raise RuntimeError(f"oneDNN {fn} failed with status 5 (runtime error)")
+        real(fn, *args)
+        counts[fn] = counts.get(fn, 0) + 1
+
+    monkeypatch.setattr(onednn._rt, "call", call)
+    with pytest.raises(RuntimeError, match=failing):
+        y, cache = conv2d_forward(x, w, padding=1)
+        conv2d_backward(y, cache)
+    assert counts["dnnl_memory_create"] > 0
+    assert counts["dnnl_memory_destroy"] == counts["dnnl_memory_create"]
+    assert not onednn._rt.lock.locked()
 
 
 def test_conv1d_depthwise_runs_on_onednn(rng, monkeypatch):
