@@ -43,14 +43,13 @@ def run_node(op_type: str, inputs: Sequence[np.ndarray | None], n_outputs: int =
 
 def run_node_ort(op_type: str, inputs: Sequence[np.ndarray | None], n_outputs: int = 1,
                  opset: int = 18, domain: str = "", **attrs: Any) -> list[np.ndarray]:
-    """The same one-node model run by onnxruntime (skips the test when it is not installed).
+    """The same one-node model run by onnxruntime (a test dependency).
 
     Used where the reference evaluator is known to be wrong (onnx 1.23 MaxPool with
     uneven padding or ceil mode, AveragePool ceil-mode padding).
     """
-    import pytest
+    import onnxruntime as ort
 
-    ort = pytest.importorskip("onnxruntime")
     model, feeds = one_node_model(op_type, inputs, n_outputs, opset, domain, **attrs)
     model.ir_version = min(model.ir_version, 9)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

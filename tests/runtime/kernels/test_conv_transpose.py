@@ -41,7 +41,7 @@ def _pair(v):
 
 def _onnxruntime(op_type, inputs, **attrs):
     """One node on onnxruntime (the reference evaluator mis-handles ConvTranspose with group > 1)."""
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     names = [f"in{i}" for i in range(len(inputs))]
     infos = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, list(x.shape)) for n, x in zip(names, inputs)]
     node = helper.make_node(op_type, names, ["out"], **attrs)
@@ -75,7 +75,7 @@ def test_conv_transpose2d_matches_onnx(x_shape, w_shape, stride, padding, output
 
 
 def test_conv_transpose2d_output_padding_below_dilation_matches_torch(rng):
-    torch = pytest.importorskip("torch")
+    import torch
     x, w, b = _arrays(rng, (1, 2, 3, 3), (2, 2, 3, 3), 1, True)
     y, _ = conv_transpose2d_forward(x, w, b, stride=1, padding=1, output_padding=1, dilation=2)
     ref = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=1,

@@ -175,7 +175,7 @@ def test_global_pools_match_onnx(fwd, op, shape, rng):
 
 @pytest.mark.parametrize("hw,out", [((7, 5), (3, 2)), ((8, 8), (3, 5)), ((5, 6), (5, 6)), ((4, 6), (1, 1))])
 def test_adaptive_avg_pool2d_matches_torch(hw, out, rng):
-    torch = pytest.importorskip("torch")
+    import torch
     x = rng.standard_normal((2, 3, *hw)).astype(np.float32)
     y, _ = adaptive_avg_pool2d_forward(x, out)
     ref = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(x), out).numpy()

@@ -313,10 +313,8 @@ def test_graph_ignores_later_changes_to_the_nodes():
 
 
 def test_real_layers_fan_out_split_and_merge():
-    linear = pytest.importorskip("bigdl_runtime.nn.layers.linear")
-    shape = pytest.importorskip("bigdl_runtime.nn.layers.shape")
-    elementwise = pytest.importorskip("bigdl_runtime.nn.layers.elementwise")
-    activation = pytest.importorskip("bigdl_runtime.nn.layers.activation")
+    from bigdl_runtime.nn.layers import activation, elementwise, linear, shape
+
     x = Input(name="x")
     h = linear.Linear(3, 4, name="fc1")(x)
     parts = shape.Split(2, dim=1)(activation.Tanh()(h))

@@ -145,7 +145,7 @@ def test_float32_stays_float32_and_agrees_with_float64(key: str) -> None:
 # ------------------------------------------------------------------- references
 @pytest.mark.parametrize("key", CASES)
 def test_matches_torch(key: str) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     loss, output, target = _case(key)
     config = {k: torch.tensor(v, dtype=torch.float64) if k in ("weight", "pos_weight") and v is not None else v
               for k, v in loss.get_config().items()}

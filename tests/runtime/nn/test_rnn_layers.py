@@ -160,7 +160,7 @@ TORCH_CASES = [  # (class, constructor kwargs shared with torch)
 @pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("cls,kwargs", TORCH_CASES)
 def test_matches_torch_forward_and_gradients(cls, kwargs, return_sequences):
-    torch = pytest.importorskip("torch")
+    import torch
     ours = build(cls, **kwargs, return_sequences=return_sequences)
     ref = getattr(torch.nn, cls.__name__)(**{"batch_first": True, **kwargs})
     ref.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})

@@ -40,7 +40,7 @@ def test_by_selects_the_counter() -> None:
 
 
 def _torch_lrs(make: Callable, n: int, metrics: list[float] | None = None) -> list[float]:
-    torch = pytest.importorskip("torch")
+    import torch
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=BASE)
     sched = make(torch.optim.lr_scheduler, opt)
     lrs = []

@@ -5,7 +5,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import onnx
-import pytest
 
 from bigdl_runtime.nn import Module
 from bigdl_runtime.serialization.onnx_export import to_onnx_model
@@ -31,7 +30,7 @@ def check_export(model: Module, input_shape: Any, rng: np.random.Generator, batc
     Returns:
         the exported ModelProto (for further assertions on names and structure).
     """
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     proto = to_onnx_model(model, input_shape, input_dtype)  # runs check_model(full_check=True)
     onnx.checker.check_model(proto, full_check=True)
     options = ort.SessionOptions()

@@ -112,9 +112,9 @@ def test_module_save_writes_a_model_file(tmp_path):
 
 
 def test_real_layers_round_trip():
-    layers = pytest.importorskip("bigdl_runtime.nn.layers.linear")
-    norm = pytest.importorskip("bigdl_runtime.nn.layers.norm")
-    activation = pytest.importorskip("bigdl_runtime.nn.layers.activation")
+    from bigdl_runtime.nn.layers import activation, norm
+    from bigdl_runtime.nn.layers import linear as layers
+
     model = Sequential(layers.Linear(4, 6, name="fc1"), norm.BatchNorm1d(6), activation.ReLU(),
                        layers.Linear(6, 2, bias=False))
     x = _inputs(1)[0]

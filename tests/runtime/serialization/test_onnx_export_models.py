@@ -8,6 +8,9 @@ import pytest
 from bigdl_runtime.nn import Graph, Input, Module, Sequential, layers as L
 from bigdl_runtime.serialization.onnx_export import UnexportableLayerError, export_onnx, to_onnx_model
 from zoo.models.lenet import lenet5
+from zoo.models.ncf import ncf
+from zoo.models.resnet import resnet_cifar
+from zoo.models.text_classifier import text_classifier
 
 from .onnx_export_check import check_export
 
@@ -128,10 +131,9 @@ def test_input_shape_count_must_match(tmp_path: object) -> None:
 @pytest.mark.parametrize("network", ["resnet_cifar", "text_classifier", "ncf"])
 def test_zoo_networks(network: str, rng: np.random.Generator) -> None:
     if network == "resnet_cifar":
-        model, shape, high = pytest.importorskip("zoo.models.resnet").resnet_cifar(8, num_classes=4), (3, 16, 16), 10
+        model, shape, high = resnet_cifar(8, num_classes=4), (3, 16, 16), 10
     elif network == "text_classifier":
-        build = pytest.importorskip("zoo.models.text_classifier").text_classifier
-        model, shape, high = build(40, 3, embedding_dim=8, hidden_size=6, rnn="gru", bidirectional=True), (9,), 40
+        model, shape, high = text_classifier(40, 3, embedding_dim=8, hidden_size=6, rnn="gru", bidirectional=True), (9,), 40
     else:
-        model, shape, high = pytest.importorskip("zoo.models.ncf").ncf(20, 30, mode="neumf"), [(), ()], 20
+        model, shape, high = ncf(20, 30, mode="neumf"), [(), ()], 20
     check_export(model, shape, rng, high=high)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import onnxruntime as ort
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-ort = pytest.importorskip("onnxruntime")
-load_onnx = pytest.importorskip("zoo.importers.onnx").load_onnx
+from zoo.importers.onnx import load_onnx
 
 
 class _Cnn(torch.nn.Module):

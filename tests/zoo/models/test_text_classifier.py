@@ -34,7 +34,7 @@ def test_shapes_and_parameter_count(rng, rnn, gates, bidirectional, pooling):
 
 
 def test_recurrent_parameter_count_matches_torch():
-    torch = pytest.importorskip("torch")
+    import torch
     ours = text_classifier(100, embedding_dim=16, rnn="lstm", hidden_size=32, num_layers=2, bidirectional=True)
     theirs = torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True)
     assert ours.node("lstm").module.num_parameters() == sum(p.numel() for p in theirs.parameters())

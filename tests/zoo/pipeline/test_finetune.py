@@ -44,7 +44,6 @@ def test_cli_lists_the_catalog_and_rejects_unknown_commands(capsys):
 
 
 def test_finetune_job_end_to_end_beats_the_untrained_head(spark, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
     out = tmp_path / "run"                      # file:// URIs: input and output go through Hadoop's FileSystem
     status = main(["finetune", "--epochs", "1", "--batch-size", "48", "--images", BUNDLED_IMAGES.as_uri(),
                    "--output", out.as_uri(), "--no-progress"])

@@ -116,8 +116,9 @@ def test_model_transformer(spark, mlp, rng) -> None:
 
 
 def test_onnx_model_scored_on_a_dataframe(spark, rng, tmp_path) -> None:
-    importer = pytest.importorskip("zoo.importers.onnx")
-    ort = pytest.importorskip("onnxruntime")
+    from zoo.importers import onnx as importer
+
+    import onnxruntime as ort
     path = str(tmp_path / "lenet.onnx")
     lenet5(num_classes=5).to_onnx(path, (1, 28, 28))
     images = rng.normal(size=(10, 784)).astype(np.float32)

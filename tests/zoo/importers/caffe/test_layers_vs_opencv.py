@@ -11,8 +11,6 @@ import pytest
 
 from tests.zoo.importers.caffe.caffe_net import CaffeNet, compare_with_opencv
 
-pytest.importorskip("cv2")
-
 CONV = "convolution_param {{ {} }}"
 
 

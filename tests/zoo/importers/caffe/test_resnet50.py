@@ -9,8 +9,6 @@ import pytest
 from tests.zoo.importers.caffe.caffe_net import CaffeNet, opencv_outputs
 from zoo.importers.caffe import load_caffe
 
-pytest.importorskip("cv2")
-
 
 def _conv_bn(net: CaffeNet, name: str, bottom: str, cin: int, cout: int, k: int, stride: int, pad: int,
              relu: bool, gamma: float = 1.0) -> str:

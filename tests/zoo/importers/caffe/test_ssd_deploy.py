@@ -4,11 +4,8 @@ softmax-ed confidences and DetectionOutput, against OpenCV dnn."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from tests.zoo.importers.caffe.caffe_net import CaffeNet, compare_with_opencv
-
-pytest.importorskip("cv2")
 
 CLASSES = 4
 

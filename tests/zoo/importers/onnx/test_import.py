@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper, version_converter
 
 from bigdl_runtime.nn import Conv2d, MaxPool2d
 from bigdl_runtime.nn.layers.graph_values import ShapeOf, TensorSource
 from zoo.importers.onnx import ONNX, load_onnx
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def _ort(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:

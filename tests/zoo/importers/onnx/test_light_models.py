@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 
 from zoo.importers.onnx import load_onnx
-
-ort = pytest.importorskip("onnxruntime")
 
 _SCRIPT = Path(__file__).resolve().parents[4] / "scripts" / "onnx_light_models.py"
 _spec = importlib.util.spec_from_file_location("onnx_light_models", _SCRIPT)

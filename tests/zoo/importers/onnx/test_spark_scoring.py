@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import pytest
+import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def test_onnx_file_scores_a_dataframe_like_onnxruntime(spark, rng: np.random.Generator, tmp_path) -> None:

@@ -5,15 +5,14 @@ Error measure: max |ours - onnxruntime| / max |onnxruntime| over each output, <=
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-ort = pytest.importorskip("onnxruntime")
-
-from bigdl_runtime import load  # noqa: E402
-from bigdl_runtime.nn import CrossEntropyLoss  # noqa: E402
-from bigdl_runtime.optim import SGD  # noqa: E402
-from zoo.importers.onnx import load_onnx  # noqa: E402
+from bigdl_runtime import load
+from bigdl_runtime.nn import CrossEntropyLoss
+from bigdl_runtime.optim import SGD
+from zoo.importers.onnx import load_onnx
 
 from . import torch_nets as nets  # noqa: E402
 

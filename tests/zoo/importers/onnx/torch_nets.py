@@ -1,6 +1,6 @@
 """Small PyTorch architectures of the common export families, for the real-model import tests.
 
-Imported only under ``pytest.importorskip("torch")``.
+Needs torch (a test dependency).
 """
 from __future__ import annotations
 
