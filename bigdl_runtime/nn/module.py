@@ -18,6 +18,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from .. import writers
+
 #: Every concrete Module subclass, by class name (and alias), for the model file loader.
 LAYER_REGISTRY: dict[str, type["Module"]] = {}
 
@@ -273,13 +275,13 @@ class Module:
 
     # ---------------------------------------------------------------- save
     def save(self, path: str, **metadata: Any) -> None:
-        """Write the model (architecture, weights, metadata) as one protobuf file."""
-        from ..serialization import save_model
-
-        save_model(self, path, **metadata)
+        """Write the model (architecture, weights, metadata) as one protobuf file
+        (:func:`bigdl_runtime.serialization.save_model`, through :mod:`bigdl_runtime.writers`)."""
+        writers.write("save", self, path, **metadata)
 
     def to_onnx(self, path: str, input_shape: Any, input_dtype: Any = None, opset: int | None = None) -> Any:
-        """Export as an ONNX file (dynamic batch axis, weights as initializers); returns the ``ModelProto``.
+        """Export as an ONNX file (dynamic batch axis, weights as initializers); returns the ``ModelProto``
+        (:func:`bigdl_runtime.serialization.onnx_export.export_onnx`, through :mod:`bigdl_runtime.writers`).
 
         Args:
             path: the ``.onnx`` file to write.
@@ -291,9 +293,7 @@ class Module:
         Examples:
             >>> lenet5().to_onnx("lenet.onnx", (1, 28, 28))
         """
-        from ..serialization.onnx_export import OPSET, export_onnx
-
-        return export_onnx(self, path, input_shape, input_dtype, opset or OPSET)
+        return writers.write("to_onnx", self, path, input_shape, input_dtype, opset)
 
     # ------------------------------------------------------------- display
     def describe(self) -> str:

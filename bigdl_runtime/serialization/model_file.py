@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..nn.module import Module
 from . import model_pb2 as pb
 from .architecture import layer_from_proto, layer_to_proto

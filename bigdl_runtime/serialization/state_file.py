@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from . import model_pb2 as pb
 from .framing import FORMAT_VERSION, atomic_write, read_bytes, seal, unseal
 from .values import decode_value, encode_value

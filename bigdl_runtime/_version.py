@@ -1,0 +1,2 @@
+"""The package version (a leaf module: any layer may import it, it imports nothing)."""
+__version__ = "0.1.0"
