@@ -19,9 +19,11 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .. import writers
+from ..registry import ClassRegistry
 
-#: Every concrete Module subclass, by class name (and alias), for the model file loader.
-LAYER_REGISTRY: dict[str, type["Module"]] = {}
+#: Every concrete Module subclass, by class name (and alias), for the model file loader; a second class under a
+#: taken name is refused unless its class statement says ``override=True`` (see :mod:`bigdl_runtime.registry`).
+LAYER_REGISTRY = ClassRegistry("layer")
 
 
 class Parameter:
@@ -60,12 +62,13 @@ class Module:
     #: Other names this class is known by (e.g. BigDL's ``SpatialConvolution``).
     aliases: tuple[str, ...] = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, override: bool = False, **kwargs: Any) -> None:
+        """Register the class by name and aliases; ``class ReLU(Module, override=True)`` replaces ours."""
         super().__init_subclass__(**kwargs)
         if cls.__name__.startswith("_"):  # private bases are not layers a file can name
             return
         for key in (cls.__name__, *cls.__dict__.get("aliases", ())):
-            LAYER_REGISTRY[key] = cls
+            LAYER_REGISTRY.add(key, cls, override)
 
     def __init__(self, name: str | None = None) -> None:
         object.__setattr__(self, "_params", OrderedDict())

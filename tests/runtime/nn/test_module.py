@@ -136,3 +136,36 @@ def test_initializers_follow_pytorch_bounds() -> None:
     assert abs(init.kaiming_normal((400, 200)).std() - np.sqrt(2 / 200)) < 3e-3
     random.manual_seed(3)
     np.testing.assert_array_equal(init.default_weight((64, 32, 3, 3)), w)
+
+
+def test_a_second_class_cannot_take_a_layer_name_silently(monkeypatch) -> None:
+    from bigdl_runtime.nn import ReLU as ours
+
+    monkeypatch.setitem(LAYER_REGISTRY, "ReLU", ours)  # restored after the test, whatever it registered
+    with pytest.raises(ValueError, match=r"'ReLU' is taken by bigdl_runtime\.nn\.layers\.activation\.ReLU: "
+                                         r"registering tests\.runtime\.nn\.test_module\..*ReLU .*override=True"):
+        type("ReLU", (Module,), {"__module__": __name__})  # class ReLU(Module): ...
+    assert LAYER_REGISTRY["ReLU"] is ours
+
+    class ReLU(Module, override=True):  # asked for: replaces ours
+        pass
+    assert LAYER_REGISTRY["ReLU"] is ReLU and ReLU is not ours
+
+
+def test_an_alias_cannot_take_a_layer_name_either() -> None:
+    with pytest.raises(ValueError, match="'Linear' is taken"):
+        class Dense(Module):
+            aliases = ("Linear",)
+    assert "Dense" in LAYER_REGISTRY  # its own name was free (registered before the alias)
+    del LAYER_REGISTRY["Dense"]
+
+
+def test_the_same_class_defined_again_replaces_itself() -> None:
+    def define() -> type:
+        class Twice(Module):  # same module and qualified name at every call
+            pass
+        return Twice
+
+    first, second = define(), define()
+    assert first is not second and LAYER_REGISTRY["Twice"] is second
+    del LAYER_REGISTRY["Twice"]

@@ -6,10 +6,13 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from bigdl_runtime.registry import ClassRegistry
+
 from .record import ImageRecord, record_rng
 
-#: transformer type name -> class, filled by subclassing :class:`Transformer`.
-TRANSFORMERS: dict[str, type["Transformer"]] = {}
+#: transformer type name -> class, filled by subclassing :class:`Transformer`; a second class under a taken
+#: name is refused unless its class statement says ``override=True`` (see :mod:`bigdl_runtime.registry`).
+TRANSFORMERS = ClassRegistry("image transformer")
 
 
 class Transformer:
@@ -37,10 +40,11 @@ class Transformer:
     random: bool = False
     seed: int = 0
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, override: bool = False, **kwargs: Any) -> None:
+        """Register the class by name; ``class Resize(Transformer, override=True)`` replaces ours."""
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
-            TRANSFORMERS[cls.__name__] = cls
+            TRANSFORMERS.add(cls.__name__, cls, override)
 
     def apply(self, record: ImageRecord, rng: np.random.Generator | None) -> ImageRecord:
         """Transform one record (``rng`` is None for deterministic transformers)."""

@@ -94,3 +94,15 @@ def test_to_arrays_refuses_mixed_sizes():
     mixed = ImageSet.from_arrays([np.zeros((2, 2, 3), np.uint8), np.zeros((3, 2, 3), np.uint8)])
     with pytest.raises(ValueError, match=r"record 1 has shape \(3, 2, 3\).*resize or crop"):
         mixed.to_arrays()
+
+
+def test_a_second_class_cannot_take_a_transformer_name_silently(monkeypatch) -> None:
+    ours = TRANSFORMERS["CenterCrop"]
+    monkeypatch.setitem(TRANSFORMERS, "CenterCrop", ours)  # restored after the test
+    with pytest.raises(ValueError, match=r"image transformer name 'CenterCrop' is taken by "
+                                         r"zoo\.feature\.image\.geometric\.CenterCrop: .*override=True"):
+        type("CenterCrop", (zi.Transformer,), {"__module__": __name__})  # class CenterCrop(Transformer): ...
+    assert TRANSFORMERS["CenterCrop"] is ours
+
+    replacement = type("CenterCrop", (zi.Transformer,), {"__module__": __name__}, override=True)  # asked for
+    assert TRANSFORMERS["CenterCrop"] is replacement
