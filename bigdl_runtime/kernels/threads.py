@@ -3,9 +3,11 @@
 Blocks of a batch are spread over as many threads as numpy's BLAS has, with BLAS at one
 thread while they run: the copies between GEMMs run in parallel too, and on a loaded machine
 no multi-threaded GEMM waits for a descheduled helper thread (2-thread OpenBLAS on a busy
-2-core machine runs several times slower than 1 thread). ``PARALLEL_BLOCKS = False`` leaves
-threading to BLAS. Used by the convolutions (:func:`run_blocks`) and by memory-bound passes
-such as batch norm (:func:`parallel_batches`).
+2-core machine runs several times slower than 1 thread). Used by the convolutions
+(:func:`run_blocks`) and by memory-bound passes such as batch norm (:func:`parallel_batches`).
+The process-wide state (the worker pool, BLAS's saved thread count) is one :class:`_Workers`
+object, which a fork leaves consistent: the child gets no pool threads, so it builds its own,
+and BLAS gets its thread count back if a fork caught blocks running.
 """
 from __future__ import annotations
 
@@ -15,10 +17,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
-
-#: Process batch blocks on as many threads as numpy's BLAS has (BLAS single-threaded meanwhile);
-#: False leaves all threading to BLAS.
-PARALLEL_BLOCKS = True
 
 
 class _BlasThreads:
@@ -47,48 +45,72 @@ class _BlasThreads:
 
 
 _blas = _BlasThreads()
-_state_lock = threading.Lock()
-_state = {"active": 0, "saved": 1, "pool": None, "pool_key": None}
+
+
+class _Workers:
+    """The block workers of this process: the thread pool, and BLAS's thread count saved while blocks run
+    (reference-counted across concurrent callers), under one lock that a fork never leaves held."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0  # callers running blocks now (BLAS at one thread meanwhile)
+        self.saved = 1  # BLAS's thread count before the first of them
+        self.pool: ThreadPoolExecutor | None = None
+        self.pool_size = 0
+        os.register_at_fork(before=self.lock.acquire, after_in_parent=self.lock.release,
+                            after_in_child=self._after_fork_in_child)
+
+    def count(self) -> int:
+        """Worker threads for batch blocks: numpy's BLAS thread count (1 if it cannot be controlled)."""
+        if _blas.get is None:
+            return 1
+        with self.lock:
+            return int(self.saved if self.active else _blas.get())
+
+    @contextmanager
+    def single_threaded_blas(self) -> Iterator[None]:
+        """BLAS at one thread while block workers run."""
+        if _blas.set is None:
+            yield
+            return
+        with self.lock:
+            if self.active == 0:
+                self.saved = int(_blas.get())
+                _blas.set(1)
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.active -= 1
+                if self.active == 0:
+                    _blas.set(self.saved)
+
+    def executor(self, workers: int) -> ThreadPoolExecutor:
+        """The shared pool, grown to ``workers`` threads when needed."""
+        with self.lock:
+            if self.pool is None or self.pool_size < workers:
+                if self.pool is not None:
+                    self.pool.shutdown(wait=False)
+                self.pool, self.pool_size = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conv-block"), workers
+            return self.pool
+
+    def _after_fork_in_child(self) -> None:
+        """No pool threads survived the fork: the child builds its own pool; blocks that were running in the
+        parent will never end here, so BLAS gets its thread count back."""
+        self.pool, self.pool_size = None, 0
+        if self.active and _blas.set is not None:
+            _blas.set(self.saved)
+        self.active = 0
+        self.lock.release()
+
+
+_workers = _Workers()
 
 
 def block_threads() -> int:
     """Worker threads for batch blocks: numpy's BLAS thread count (1 if it cannot be controlled)."""
-    if not PARALLEL_BLOCKS or _blas.get is None:
-        return 1
-    with _state_lock:
-        return int(_state["saved"] if _state["active"] else _blas.get())
-
-
-@contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """BLAS at one thread while block workers run (reference-counted across callers)."""
-    if _blas.set is None:
-        yield
-        return
-    with _state_lock:
-        if _state["active"] == 0:
-            _state["saved"] = int(_blas.get())
-            _blas.set(1)
-        _state["active"] += 1
-    try:
-        yield
-    finally:
-        with _state_lock:
-            _state["active"] -= 1
-            if _state["active"] == 0:
-                _blas.set(_state["saved"])
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The shared worker pool, rebuilt after a fork (the child has no threads) or to grow."""
-    with _state_lock:
-        pid, size = _state["pool_key"] or (None, 0)
-        if pid != os.getpid() or size < workers:
-            if pid == os.getpid():
-                _state["pool"].shutdown(wait=False)
-            _state["pool"] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="conv-block")
-            _state["pool_key"] = (os.getpid(), workers)
-        return _state["pool"]
+    return _workers.count()
 
 
 def run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
@@ -108,8 +130,9 @@ def run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
 
     if workers <= 1:
         return [work(next_block)]
-    with _single_threaded_blas():
-        futures = [_pool(workers).submit(work, next_block) for _ in range(workers)]
+    with _workers.single_threaded_blas():
+        pool = _workers.executor(workers)
+        futures = [pool.submit(work, next_block) for _ in range(workers)]
         return [f.result() for f in futures]
 
 

@@ -4,18 +4,16 @@ import inspect
 import multiprocessing
 import os
 import re
-import select
-import signal
 import subprocess
 import sys
 import threading
-from typing import Callable
 
 import numpy as np
 import pytest
 
 from bigdl_runtime.kernels import onednn
 from bigdl_runtime.kernels.conv import conv2d_backward, conv2d_forward
+from tests.helpers.forking import run_forked
 from tests.runtime.kernels.test_conv import CONV2D_CASES
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) is not installed")
@@ -158,28 +156,6 @@ def test_a_geometry_onednn_rejects_falls_back_to_numpy(rng, monkeypatch):
     assert cache[0] == "numpy" and y.shape == (2, 4, 5, 5)
 
 
-def _forked(child: Callable[[], bool], timeout: float = 60.0) -> bool:
-    """Run ``child()`` in a forked process; whether it returned True (False if it raised; a hang is
-    killed after ``timeout`` seconds and fails the test)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, b"1" if child() else b"0")
-        finally:
-            os._exit(0)
-    os.close(write)
-    try:
-        ready, _, _ = select.select([read], [], [], timeout)
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-            pytest.fail(f"the forked child hung for {timeout} s")
-        return os.read(read, 1) == b"1"
-    finally:
-        os.waitpid(pid, 0)
-        os.close(read)
-
-
 def _conv_on_both_paths(x, w, dy, groups):
     """((y, dx, dw) on oneDNN, the same on numpy), checking which path ran."""
     y, cache = conv2d_forward(x, w, padding=1, groups=groups)
@@ -206,10 +182,10 @@ def test_a_forked_child_runs_onednn(groups, rng):
 
     def child() -> bool:
         got, _ = _conv_on_both_paths(x, w, dy, groups)
-        grandchild = _forked(lambda: _close(_conv_on_both_paths(x, w, dy, groups)[0], ref))
+        grandchild = run_forked(lambda: _close(_conv_on_both_paths(x, w, dy, groups)[0], ref))
         return _close(got, ref) and grandchild
 
-    assert _forked(child)
+    assert run_forked(child)
 
 
 def test_a_fork_waits_for_a_call_in_flight_and_the_child_runs_onednn(rng):
@@ -231,7 +207,7 @@ def test_a_fork_waits_for_a_call_in_flight_and_the_child_runs_onednn(rng):
     holding.wait(10)
     threading.Timer(0.2, release.set).start()
     try:
-        assert _forked(lambda: _close(_conv_on_both_paths(x, w, dy, 1)[0], ref))
+        assert run_forked(lambda: _close(_conv_on_both_paths(x, w, dy, 1)[0], ref))
     finally:
         release.set()
         holder.join()
