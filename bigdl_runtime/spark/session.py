@@ -1,12 +1,14 @@
 """init_spark: a SparkSession tuned for many short, synchronous training jobs."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 #: Environment variables that cap the BLAS/OpenMP threads of a Python worker.
@@ -17,10 +19,16 @@ LOCAL_TASK_ATTEMPTS = 4
 ARROW_BATCH_BYTES = "spark.sql.execution.arrow.maxBytesPerBatch"
 _LOCAL = re.compile(r"local(?:\[(\*|\d+)\])?")
 
+logger = logging.getLogger(__name__)
+
 
 def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_task: int = 1,
                conf: dict[str, Any] | None = None) -> SparkSession:
-    """Create (or return the running) SparkSession for training and inference.
+    """Create a SparkSession for training and inference, or return the running one as it is.
+
+    A session that is already running (the user's, or one this function made) is returned unchanged: its
+    settings and log level stay as they are, and what this call asks for that differs from them is logged
+    as a warning. A new session gets the settings below and log level WARN.
 
     Args:
         master: any Spark master URL (``local[4]``, ``spark://host:7077``, ``yarn``,
@@ -53,6 +61,10 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     """
     if cores_per_task < 1:
         raise ValueError(f"cores_per_task must be >= 1, got {cores_per_task}")
+    if SparkContext._active_spark_context is not None:  # a running context: its session, options untouched
+        running = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        _report_differences(running, master, conf or {})
+        return running
     settings: dict[str, str] = {
         "spark.app.name": app_name,
         "spark.task.cpus": str(cores_per_task),
@@ -68,10 +80,6 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     }
     for var in THREAD_VARS:
         settings[f"spark.executorEnv.{var}"] = str(cores_per_task)
-    # Workers must run the driver's interpreter (same numpy, protobuf and this
-    # package), not whatever ``python3`` is first on the PATH; PySpark reads this
-    # variable, not ``spark.pyspark.python``, when it starts the context.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings.update({k: str(v) for k, v in (conf or {}).items()})
     spark_conf = SparkConf()
     if master is None:
@@ -82,9 +90,42 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
         del settings[ARROW_BATCH_BYTES]      # set by spark-submit or spark-defaults.conf: theirs
     for key, value in settings.items():
         spark_conf.set(key, value)
-    session = SparkSession.builder.config(conf=spark_conf).getOrCreate()
+    with _workers_run_this_python():
+        session = SparkSession.builder.config(conf=spark_conf).getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+@contextmanager
+def _workers_run_this_python() -> Iterator[None]:
+    """Python workers run the driver's interpreter (same numpy, protobuf and this package), not whatever
+    ``python3`` is first on the PATH, unless ``PYSPARK_PYTHON`` says otherwise. PySpark reads that variable
+    (not ``spark.pyspark.python``) once, as the context starts: it is set for that moment only, so the
+    process environment is left as it was."""
+    if "PYSPARK_PYTHON" in os.environ:
+        yield
+        return
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    try:
+        yield
+    finally:
+        del os.environ["PYSPARK_PYTHON"]
+
+
+def _report_differences(running: SparkSession, master: str | None, conf: dict[str, Any]) -> None:
+    """Log, as a warning, the master and settings asked for that the running session does not have."""
+    context = running.sparkContext
+    differ = []
+    if master is not None and context.master not in (master, with_task_retries(master)):
+        differ.append(f"master {master!r} (running: {context.master!r})")
+    current = context.getConf()
+    for key, value in conf.items():
+        have = current.get(key, None) or running.conf.get(key, None)
+        if have != str(value):
+            differ.append(f"{key}={value!r} (running: {have!r})")
+    if differ:
+        logger.warning("init_spark: a SparkSession is already running and is returned as it is; not applied: %s",
+                       "; ".join(differ))
 
 
 def with_task_retries(master: str, attempts: int = LOCAL_TASK_ATTEMPTS) -> str:

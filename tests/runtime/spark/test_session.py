@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -31,6 +32,16 @@ def test_workers_get_the_blas_thread_limit(spark) -> None:
     assert set(seen) == {("1", "1")}
 
 
+def test_a_running_session_is_returned_as_it_is(spark, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="bigdl_runtime.spark.session"):
+        same = init_spark("local[3]", conf={"spark.sql.shuffle.partitions": "3", "spark.locality.wait": "0s"})
+    assert same is spark
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "8"  # the running session's, not the call's
+    assert [r.getMessage() for r in caplog.records] == [
+        "init_spark: a SparkSession is already running and is returned as it is; not applied: master 'local[3]' "
+        "(running: 'local[2,4]'); spark.sql.shuffle.partitions='3' (running: '8')"]
+
+
 def test_cores_per_task_must_be_positive() -> None:
     with pytest.raises(ValueError, match="cores_per_task must be >= 1"):
         init_spark(cores_per_task=0)
@@ -47,7 +58,7 @@ def test_local_masters_get_task_retries(master, attempts, expected) -> None:
 
 # A new SparkContext cannot share a process with the session-wide fixture: this runs in a subprocess.
 CHILD = """
-import json
+import json, os, sys
 from pyspark import TaskContext
 from bigdl_runtime.spark import init_spark
 
@@ -58,7 +69,10 @@ def fail_once(rows):
 
 spark = init_spark()                                   # no master given: local[*] with retries
 out = {"default": spark.sparkContext.master,
-       "sums": spark.sparkContext.parallelize(range(10), 2).mapPartitions(fail_once).collect()}
+       "sums": spark.sparkContext.parallelize(range(10), 2).mapPartitions(fail_once).collect(),
+       "workers run the driver's python": spark.sparkContext.parallelize(range(2), 2).map(
+           lambda _: sys.executable).collect() == [sys.executable] * 2,
+       "environment left as it was": "PYSPARK_PYTHON" not in os.environ}
 spark.stop()
 spark = init_spark("local[2]", conf={"spark.task.maxFailures": 2, "spark.sql.execution.arrow.maxBytesPerBatch": "1m"})
 out["local[2] with maxFailures 2"] = spark.sparkContext.master
@@ -69,9 +83,11 @@ print("RESULT " + json.dumps(out))
 
 
 def test_the_default_master_reruns_a_failed_task() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYSPARK_PYTHON"}
     proc = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
+                          env={**env, "SPARK_LOCAL_IP": "127.0.0.1"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout.split("RESULT ", 1)[1])
     assert out == {"default": "local[*,4]", "sums": [10, 35], "local[2] with maxFailures 2": "local[2,2]",
-                   "arrow batch bytes": "1m"}                     # the user's conf wins
+                   "arrow batch bytes": "1m", "workers run the driver's python": True,
+                   "environment left as it was": True}                     # the user's conf wins
