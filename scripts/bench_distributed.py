@@ -22,8 +22,12 @@ first 1/``--subset`` (3,750 images):
                batch 128 = 64 per process, same data), vs torch's own 2-thread speed in
                this process, vs our LocalTrainer and vs our gang mode; and its start time.
 ``allreduce``  the gang's all-reduce alone (``scripts/bench_mesh.py``: reduce-scatter +
-               all-gather of a 44 MB float32 gradient between 2 and 4 processes on
-               loopback; aim >= 1 GB/s algorithm bandwidth).
+               all-gather of a 44 MB float32 gradient between 2 and 4 processes, over
+               loopback TCP and through shared memory; aim >= 1 GB/s algorithm bandwidth).
+
+Gang rows use ``transport="auto"`` (shared memory: every task is on 127.0.0.1);
+the MLP is also measured with ``transport="tcp"`` (row ``gang/tcp``), what tasks
+on different hosts use.
 ``schedule``   empty jobs of 2..128 tasks, Python tasks and JVM-only ones: Spark's per-job and
                per-task overhead (an input of the cost model, no target).
 
@@ -121,7 +125,8 @@ TARGETS = {
     "gang_linear11m": ("gang MLP share outside fwd/bwd", "<=", 0.20),
     "gang_start": ("gang fit start (s)", "<", 5.0),
     "iteration_resnet20": ("per-iteration ResNet-20 vs local", ">=", 0.9),
-    "allreduce": ("all-reduce algbw (GB/s)", ">=", 1.0),
+    "allreduce": ("all-reduce algbw, TCP (GB/s)", ">=", 1.0),
+    "allreduce_shm": ("all-reduce algbw, shared mem (GB/s)", ">=", 1.0),
 }
 
 
@@ -272,18 +277,18 @@ def local_trainer(model: Module) -> LocalTrainer:
     return LocalTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9))
 
 
-def distributed_trainer(spark: Any, mode: str, sync: str = "auto") -> Callable[[Module], Any]:
+def distributed_trainer(spark: Any, mode: str, sync: str = "auto", transport: str = "auto") -> Callable[[Module], Any]:
     from bigdl_runtime.spark.trainer import DistributedTrainer
 
     def make(model: Module) -> Any:
         return DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9),
-                                  spark=spark, num_partitions=PARTITIONS, mode=mode, sync=sync)
+                                  spark=spark, num_partitions=PARTITIONS, mode=mode, sync=sync, transport=transport)
     return make
 
 
-def mode_name(mode: str, sync: str = "auto") -> str:
+def mode_name(mode: str, sync: str = "auto", transport: str = "auto") -> str:
     if mode != "iteration":
-        return mode
+        return mode if transport == "auto" else f"{mode}/{transport}"
     return {"auto": "iteration", "tree": "iteration/tree", "shuffle": "iteration/shuffle"}[sync]
 
 
@@ -367,10 +372,10 @@ class Bench:
         return self.local[key]
 
     def distributed_row(self, spark: Any, master: str, model: str, mode: str, batch_size: int,
-                        sync: str = "auto") -> dict[str, Any]:
+                        sync: str = "auto", transport: str = "auto") -> dict[str, Any]:
         a = self.args
-        _, rows, times = fit_and_time(MODELS[model], distributed_trainer(spark, mode, sync), self.data("full"),
-                                      batch_size, a.warmup + a.iterations)
+        _, rows, times = fit_and_time(MODELS[model], distributed_trainer(spark, mode, sync, transport),
+                                      self.data("full"), batch_size, a.warmup + a.iterations)
         result = {**summarise(rows, batch_size, a.warmup), **times}
         if mode == "iteration":  # the epoch's first iteration builds its layout: spread it over the epoch
             per_epoch = math.ceil(len(self.data("full")[1]) / batch_size)
@@ -379,19 +384,22 @@ class Bench:
             result["iterations_per_epoch"] = per_epoch
         base = self.local_row(model, batch_size)
         result["vs_local"] = base["iteration_s"] / result["iteration_s"]
-        return self.add_row(master, model, mode_name(mode, sync), "full", batch_size, result)
+        return self.add_row(master, model, mode_name(mode, sync, transport), "full", batch_size, result)
 
     # ------------------------------------------------------------------ sections
     def run_allreduce(self) -> None:
         from scripts.bench_mesh import bench_allreduce
 
-        for n in (2, 4):
-            result = bench_allreduce(n, int(self.args.allreduce_mb * 1e6), self.args.allreduce_repeats)
+        for transport, n in [(t, n) for t in ("tcp", "shared-memory") for n in (2, 4)]:
+            result = bench_allreduce(n, int(self.args.allreduce_mb * 1e6), self.args.allreduce_repeats,
+                                     transport=transport)
             self.allreduce.append(result)
             gbs = result["algbw_bytes_per_s"] / 1e9
-            self.log(f"all-reduce {result['nbytes'] / 1e6:.0f} MB between {n}: {result['seconds'] * 1e3:.1f} ms, "
-                     f"algbw {gbs:.2f} GB/s, busbw {result['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
-            self.check("allreduce", gbs, "loopback", detail=f"{result['nbytes'] / 1e6:.0f} MB, {n} processes")
+            self.log(f"all-reduce {result['nbytes'] / 1e6:.0f} MB between {n} over {transport}: "
+                     f"{result['seconds'] * 1e3:.1f} ms, algbw {gbs:.2f} GB/s, "
+                     f"busbw {result['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
+            self.check("allreduce" if transport == "tcp" else "allreduce_shm", gbs, "loopback" if transport == "tcp"
+                       else "one host", detail=f"{result['nbytes'] / 1e6:.0f} MB, {n} processes")
 
     def run_schedule(self, spark: Any, master: str) -> None:
         """Wall time of empty jobs of n tasks (median of ``repeats``): Spark's job and task overhead.
@@ -448,7 +456,8 @@ class Bench:
         resnet = self.distributed_row(spark, master, "resnet20", "gang", a.batch_size)
         self.check("gang_resnet20", resnet["vs_local"], master, resnet)
         mlp = self.distributed_row(spark, master, "linear11m", "gang", a.mlp_batch_size)
-        self.check("gang_linear11m", mlp["not_compute_share"], master, mlp)
+        self.check("gang_linear11m", mlp["not_compute_share"], master, mlp, detail="transport auto")
+        self.distributed_row(spark, master, "linear11m", "gang", a.mlp_batch_size, transport="tcp")
 
     def run_iteration(self, spark: Any, master: str) -> None:
         a = self.args
@@ -615,7 +624,7 @@ def print_table(bench: Bench) -> None:
                       f"{r['first_iteration_s'] * 1e3:.0f} ms -> {r['epoch_mean_s'] * 1e3:.1f} ms per iteration "
                       f"over its {r['iterations_per_epoch']}-iteration epoch")
     for a in bench.allreduce:
-        print(f"all-reduce {a['nbytes'] / 1e6:.0f} MB, {a['n_procs']} processes on loopback: "
+        print(f"all-reduce {a['nbytes'] / 1e6:.0f} MB, {a['n_procs']} processes, {a.get('transport', 'tcp')}: "
               f"{a['seconds'] * 1e3:.1f} ms, algbw {a['algbw_bytes_per_s'] / 1e9:.2f} GB/s, "
               f"busbw {a['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
     if bench.schedule_probe:
@@ -776,7 +785,8 @@ def fit_cost_model(report: dict[str, Any], master: str | None = None) -> tuple[d
 
 def _loopback_fit(report: dict[str, Any]) -> tuple[float, float]:
     """(bytes/s, s per message) of t(N) = 2 M (N-1)/N / W + 2 (N-1) a, from the all-reduce rows."""
-    points = [(a["n_procs"], a["nbytes"], a["seconds"]) for a in report.get("allreduce", [])]
+    points = [(a["n_procs"], a["nbytes"], a["seconds"]) for a in report.get("allreduce", [])
+              if a.get("transport", "tcp") == "tcp"]
     if not points:
         return float("nan"), float("nan")
     a_mat = np.array([[2.0 * m * (n - 1) / n, 2.0 * (n - 1)] for n, m, _ in points])
