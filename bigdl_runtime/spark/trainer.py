@@ -66,7 +66,8 @@ from pyspark.sql import DataFrame, SparkSession
 from ..nn import random
 from ..nn.module import Module
 from ..serialization import model_to_bytes
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.checkpoint import save_checkpoint
+from ..train.fit_setup import prepare_fit
 from ..train.local_fs import uri_scheme
 from ..train.metrics import get_metric
 from ..train.progress import Progress
@@ -195,9 +196,6 @@ class DistributedTrainer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         end = end_trigger_for(epochs, iterations, end_trigger)
-        if seed is not None:
-            random.manual_seed(seed)
-        shuffle_seed = seed if seed is not None else int(random.rng().integers(2**63))
         columns = {"features_col": features_col, "label_col": label_col, "feature_shape": feature_shape}
         blocks = self._blocks(data, y, self.num_partitions, "fit data", **columns)
         val_blocks: Blocks | None = None
@@ -207,9 +205,9 @@ class DistributedTrainer:
             if validation is not None:
                 val_blocks = self._blocks(*_validation_pair(validation), None, "validation data", **columns)
             n = blocks.size
-            history = History()
-            if resume_from is not None:
-                history, shuffle_seed = self._resume(resume_from, n, batch_size)
+            setup = prepare_fit(self.model, self.optimizer, n, batch_size, seed, resume_from,
+                                fs=filesystem_for(resume_from, self.spark) if resume_from is not None else None)
+            history, shuffle_seed = setup.history, setup.shuffle_seed
             checkpoint_fs = filesystem_for(checkpoint, self.spark) if checkpoint is not None else None
             flat_w, flat_g = self.model.flatten_parameters()
             run = _Run(self.spark, self.model, self.loss)
@@ -225,8 +223,9 @@ class DistributedTrainer:
                     shuffle_seed=shuffle_seed, shuffle=shuffle, compress=self.compress, summary=summary,
                     max_restarts=self.max_restarts, timeout=self.timeout, transport=self.transport)
                 self.model.train()
-                return fit_gang(self.spark, self.model, self.loss, self.optimizer, run.spec, blocks, val_blocks,
-                                history, settings, meter)
+                with random.using(setup.rng):  # the gang's checkpoints record the run's generator
+                    return fit_gang(self.spark, self.model, self.loss, self.optimizer, run.spec, blocks, val_blocks,
+                                    history, settings, meter)
 
             layout = EpochLayout(blocks, batch_size, order)
 
@@ -245,10 +244,7 @@ class DistributedTrainer:
                 return self._evaluate_blocks(val_blocks, run, metrics, batch_size, flat_w)
 
             def save(state: TrainState) -> None:
-                save_checkpoint(checkpoint, self.model, self.optimizer, {
-                    "state": state.to_dict(), "shuffle_seed": shuffle_seed, "rng": random.get_state(),
-                    "epoch_size": n, "batch_size": batch_size,
-                    "train": history.train, "validation": history.validation}, fs=checkpoint_fs)
+                save_checkpoint(checkpoint, self.model, self.optimizer, setup.trainer_state(state), fs=checkpoint_fs)
 
             loop = TrainingLoop(
                 self.optimizer, end, n, history,
@@ -259,7 +255,8 @@ class DistributedTrainer:
                 summary=SummaryWriter(summary, start=history) if summary is not None else None,
                 progress=meter)
             self.model.train()
-            return loop.run(step)
+            with random.using(setup.rng):
+                return loop.run(step)
         finally:
             for owned in (layout, blocks, val_blocks, run):
                 if owned is not None:
@@ -288,16 +285,6 @@ class DistributedTrainer:
         if self.sync != "auto":
             return self.sync
         return "tree" if num_partitions <= TREE_MAX_PARTITIONS else "shuffle"
-
-    def _resume(self, resume_from: str | os.PathLike, n: int, batch_size: int) -> tuple[History, int]:
-        trainer = load_checkpoint(resume_from, self.model, self.optimizer,
-                                  fs=filesystem_for(resume_from, self.spark))
-        if (trainer["epoch_size"], trainer["batch_size"]) != (n, batch_size):
-            raise ValueError(f"cannot resume from {resume_from}: it was trained on {trainer['epoch_size']} "
-                             f"samples in batches of {trainer['batch_size']}, not {n} in batches of {batch_size}")
-        random.set_state(trainer["rng"])
-        return (History(train=trainer["train"], validation=trainer["validation"],
-                        state=TrainState.from_dict(trainer["state"])), trainer["shuffle_seed"])
 
     # ------------------------------------------------------- evaluate / predict
     def evaluate(self, data: Data, y: np.ndarray | None = None, metrics: MetricSpec = ("top1",),

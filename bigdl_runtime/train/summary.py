@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from .triggers import TrainState
+
 
 @dataclass
 class Summary:
@@ -35,6 +37,17 @@ class Summary:
         rows = [r for r in getattr(self, kind) if key in r]
         return (np.array([r["iteration"] for r in rows], dtype=np.int64),
                 np.array([r[key] for r in rows], dtype=np.float64))
+
+
+@dataclass
+class History(Summary):
+    """What ``fit`` returns: the summary rows (``train``, ``validation``) and the final ``state``."""
+
+    state: TrainState = field(default_factory=TrainState)
+
+    @property
+    def last_validation(self) -> dict[str, Any] | None:
+        return self.validation[-1] if self.validation else None
 
 
 class SummaryWriter:

@@ -11,32 +11,21 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..nn import random
 from ..nn.module import Module
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
+from .fit_setup import prepare_fit
 from .metrics import Metric, get_metric
 from .progress import Progress
-from .summary import Summary, SummaryWriter
+from .summary import History, SummaryWriter
 from .triggers import EveryEpoch, MaxEpoch, MaxIteration, TrainState, Trigger
 
 Inputs = np.ndarray | Sequence[np.ndarray]
 MetricSpec = Sequence[str | Metric]
-
-
-@dataclass
-class History(Summary):
-    """What ``fit`` returns: the summary rows (``train``, ``validation``) and the final ``state``."""
-
-    state: TrainState = field(default_factory=TrainState)
-
-    @property
-    def last_validation(self) -> dict[str, Any] | None:
-        return self.validation[-1] if self.validation else None
 
 
 def forward_backward(model: Module, loss: Any, inputs: Sequence[np.ndarray], target: np.ndarray,
@@ -213,8 +202,10 @@ class LocalTrainer:
                 ``checkpoint_trigger`` fires (default: every epoch).
             resume_from: a checkpoint (or checkpoint directory) to continue from:
                 the run then ends exactly as an uninterrupted one would.
-            seed: seeds the runtime RNG (:mod:`bigdl_runtime.nn.random`: dropout,
-                shuffling); None draws the shuffling seed from it.
+            seed: seeds the run's generator (dropout and anything drawing from
+                :func:`bigdl_runtime.nn.random.rng` while the fit runs; the process's
+                generator is left as it was) and the shuffling; None draws the seed from
+                the process's generator.
             summary: a JSON-lines file for per-iteration and per-validation rows.
             progress: report progress on stderr.
 
@@ -229,30 +220,15 @@ class LocalTrainer:
         if n == 0 or y.shape[:1] != (n,):
             raise ValueError(f"fit: {n} input samples but y has shape {y.shape}")
         end = end_trigger_for(epochs, iterations, end_trigger)
-        if seed is not None:
-            random.manual_seed(seed)
-        history = History()
-        shuffle_seed = seed if seed is not None else int(random.rng().integers(2**63))
-        if resume_from is not None:
-            trainer = load_checkpoint(resume_from, self.model, self.optimizer)
-            if (trainer["epoch_size"], trainer["batch_size"]) != (n, batch_size):
-                raise ValueError(f"cannot resume from {resume_from}: it was trained on {trainer['epoch_size']} "
-                                 f"samples in batches of {trainer['batch_size']}, not {n} in batches of {batch_size}")
-            history = History(train=trainer["train"], validation=trainer["validation"],
-                              state=TrainState.from_dict(trainer["state"]))
-            shuffle_seed = trainer["shuffle_seed"]
-            random.set_state(trainer["rng"])
+        setup = prepare_fit(self.model, self.optimizer, n, batch_size, seed, resume_from)
 
         def save(state: TrainState) -> None:
-            save_checkpoint(checkpoint, self.model, self.optimizer, {
-                "state": state.to_dict(), "shuffle_seed": shuffle_seed, "rng": random.get_state(),
-                "epoch_size": n, "batch_size": batch_size,
-                "train": history.train, "validation": history.validation})
+            save_checkpoint(checkpoint, self.model, self.optimizer, setup.trainer_state(state))
 
         def validate() -> dict[str, float]:
             return self.evaluate(validation[0], validation[1], metrics=metrics, batch_size=batch_size)
 
-        order = EpochOrder(n, shuffle_seed, shuffle)
+        order = EpochOrder(n, setup.shuffle_seed, shuffle)
 
         def step(state: TrainState) -> tuple[float, int]:
             index = order(state.epoch)[state.epoch_records:state.epoch_records + batch_size]
@@ -262,16 +238,17 @@ class LocalTrainer:
 
         per_epoch = math.ceil(n / batch_size)
         loop = TrainingLoop(
-            self.optimizer, end, n, history,
+            self.optimizer, end, n, setup.history,
             validate=validate if validation is not None else None,
             validation_trigger=validation_trigger or EveryEpoch(),
             checkpoint=save if checkpoint is not None else None,
             checkpoint_trigger=checkpoint_trigger or EveryEpoch(),
-            summary=SummaryWriter(summary, start=history) if summary is not None else None,
+            summary=SummaryWriter(summary, start=setup.history) if summary is not None else None,
             progress=Progress(end.max_iterations(per_epoch), per_epoch,
                               log_every=max(1, per_epoch // 10), enabled=progress))
         self.model.train()
-        return loop.run(step)
+        with random.using(setup.rng):
+            return loop.run(step)
 
     # ------------------------------------------------------- evaluate / predict
     def evaluate(self, x: Inputs, y: np.ndarray, metrics: MetricSpec = ("top1",),

@@ -58,6 +58,20 @@ def test_same_seed_same_weights_and_other_seed_differs():
     assert any(not np.array_equal(a, c) for a, c in zip(runs[0], runs[2]))
 
 
+def test_the_run_carries_its_generator_and_leaves_the_process_one_alone():
+    x, y = blobs(40)
+    runs = []
+    for process_seed in (7, 8):  # the same fit after different draws from the process's generator
+        trainer = make_trainer()
+        random.manual_seed(process_seed)
+        before = random.get_state()
+        trainer.fit(x, y, batch_size=8, epochs=2, seed=5, progress=False)
+        assert random.get_state() == before  # dropout drew from the run's generator, not from this one
+        runs.append(weights(trainer))
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_without_shuffle_the_seed_only_matters_for_dropout():
     x, y = blobs(40)
     runs = []
