@@ -97,15 +97,11 @@ def _reorder(src: _P, dst: _P) -> _P | None:
 
 
 def _release(entry: dict[str, Any]) -> None:
-    """Free the library objects of an evicted cache entry."""
-    try:
-        _rt.destroy("dnnl_primitive_destroy",
-                    [*entry["prims"].values(), *(r for r in entry["reorders"].values() if r is not None)])
-    finally:
-        try:
-            _rt.destroy("dnnl_primitive_desc_destroy", list(entry["pds"].values()))
-        finally:
-            _rt.destroy("dnnl_memory_desc_destroy", entry["mds"])
+    """Free the library objects of a cache entry (evicted, or partly built when a step failed)."""
+    prims = [*entry["prims"].values(), *(r for r in entry["reorders"].values() if r is not None)]
+    _rt.destroy([*(("dnnl_primitive_destroy", p) for p in prims),
+                 *(("dnnl_primitive_desc_destroy", pd) for pd in entry["pds"].values()),
+                 *(("dnnl_memory_desc_destroy", md) for md in entry["mds"])])
 
 
 def _prim(entry: dict[str, Any], kind: str) -> _P:
@@ -320,7 +316,7 @@ class _Call:
         try:
             _rt.call("dnnl_stream_wait", _rt.stream)
         finally:
-            _rt.destroy("dnnl_memory_destroy", self.memories)
+            _rt.destroy([("dnnl_memory_destroy", mem) for mem in self.memories])
             self._trim_scratch()
 
     @staticmethod

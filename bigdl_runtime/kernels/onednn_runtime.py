@@ -148,10 +148,10 @@ class Runtime:
         if status != 0:
             raise RuntimeError(f"oneDNN {fn} failed with status {status} ({_STATUS.get(status, 'unknown')})")
 
-    def destroy(self, fn: str, handles: list[P]) -> None:
-        """Destroy every handle with ``fn`` (all are attempted; the first failure is raised after)."""
+    def destroy(self, handles: list[tuple[str, P]]) -> None:
+        """Destroy every (destroy function, handle) pair: all are attempted, the first failure is raised after."""
         error: RuntimeError | None = None
-        for handle in handles:
+        for fn, handle in handles:
             try:
                 self.call(fn, handle)
             except RuntimeError as err:

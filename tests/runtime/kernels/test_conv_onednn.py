@@ -283,3 +283,24 @@ def test_conv1d_depthwise_runs_on_onednn(rng, monkeypatch):
     y, cache = conv1d_forward(x, w, b, **config)
     for got, want in zip(fast, (y, *conv1d_backward(dy, cache))):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_geometry_failing_half_way_frees_its_descriptors(rng, monkeypatch):
+    # the backward-weights descriptor fails after the memory, forward and backward-data descriptors exist
+    counts: dict[str, int] = {}
+    real = onednn._rt.call
+
+    def call(fn, *args):
+        if fn == "dnnl_convolution_backward_weights_primitive_desc_create":
+            raise RuntimeError(f"oneDNN {fn} failed with status 3 (unimplemented)")
+        real(fn, *args)
+        counts[fn] = counts.get(fn, 0) + 1
+
+    monkeypatch.setattr(onednn._rt, "call", call)
+    x = rng.standard_normal((1, 3, 7, 5)).astype(np.float32)  # a geometry no other test caches
+    y, cache = conv2d_forward(x, rng.standard_normal((5, 3, 3, 3)).astype(np.float32), padding=1)
+    assert cache[0] == "numpy"
+    assert counts["dnnl_memory_desc_create_with_tag"] == counts["dnnl_memory_desc_destroy"] == 7
+    made = (counts["dnnl_convolution_forward_primitive_desc_create"]
+            + counts["dnnl_convolution_backward_data_primitive_desc_create"])
+    assert made == 2 and counts["dnnl_primitive_desc_destroy"] == made
