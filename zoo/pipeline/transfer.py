@@ -37,8 +37,8 @@ def as_graph(model: Module | Any, name: str | None = None) -> Graph:
     if isinstance(model, Graph):
         return model
     if not isinstance(model, Sequential):
-        raise TypeError(f"as_graph: {model.describe()} is a {type(model).__name__} layer, not a Graph or a "
-                        "Sequential network; wrap it in one (Sequential(layer))")
+        raise TypeError(f"as_graph: {model.describe()} is a single layer, not a Graph or a Sequential network; "
+                        "wrap it in one (Sequential(layer))")
     if len(model) == 0:
         raise ValueError(f"as_graph: {model.describe()} is empty")
     x = Input(name="input")
@@ -64,7 +64,7 @@ def cut(model: Module | Any, layer: str, name: str | None = None) -> Graph:
     Raises:
         KeyError: no node called ``layer``; the message lists close names.
     """
-    graph = as_graph(model)
+    graph = as_graph(as_module(model, "cut"))
     if layer == FEATURES and FEATURES not in {node.name for node in graph.nodes}:
         layer = feature_layer(graph)
     return graph.new_graph(outputs=[layer], name=name or "backbone")
