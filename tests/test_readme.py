@@ -127,7 +127,7 @@ def setup_table(ns: dict, tmp: Path, spark: Any) -> None:
         x, y = _blobs(n, seed)
         return spark.createDataFrame([(a.tolist(), float(b)) for a, b in zip(x, y)], ["features", "label"])
 
-    frame(512, 0).write.parquet(str(tmp / "hdfs" / "data" / "train"))
+    frame(256, 0).write.parquet(str(tmp / "hdfs" / "data" / "train"))     # one batch of 256 per epoch
     ns.update(model=_mlp(), val_df=frame(64, 1), test_df=frame(64, 2))
 
 
