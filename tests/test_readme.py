@@ -56,7 +56,9 @@ class Block:
 
     @property
     def setup(self) -> str | None:
-        return self.marker.split("=", 1)[1].split(" ", 1)[0] if self.marker and self.marker.startswith("setup=") else None
+        if self.marker is None or not self.marker.startswith("setup="):
+            return None
+        return self.marker.split("=", 1)[1].split(" ", 1)[0]
 
 
 @dataclass

@@ -172,9 +172,9 @@ class PretrainedModel:
 
     def _check_input(self, inputs: tuple[np.ndarray, ...]) -> None:
         want = tuple(int(d) for d in self.card["input_shape"])
-        if len(inputs) != 1 or tuple(np.shape(inputs[0])[1:]) == want or self.card["preprocessing"].get("kind") != "image":
-            return
         spec = self.card["preprocessing"]
+        if len(inputs) != 1 or tuple(np.shape(inputs[0])[1:]) == want or spec.get("kind") != "image":
+            return
         color = {"L": "grey", "RGB": "RGB"}.get(spec.get("color"), spec.get("color"))
         raise ValueError(f"model '{self.name}' takes {color} images as {want} samples (N, *{want}), "
                          f"got shape {tuple(np.shape(inputs[0]))}; make them with pretrained.preprocessing() or "

@@ -327,8 +327,8 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
     """Score every row of ``data`` with ``model`` on the Spark workers (lazy; see the module doc).
 
     Args:
-        model: a Module (e.g. from ``zoo.load_onnx``), a catalog model (``zoo.load_pretrained``), or the path of a model file
-            (``.onnx`` files go through the ONNX importer, others are our model files).
+        model: a Module (e.g. from ``zoo.load_onnx``), a catalog model (``zoo.load_pretrained``), or the path
+            of a model file (``.onnx`` files go through the ONNX importer, others are our model files).
         data: a DataFrame, or an RDD whose elements are the features (a tuple of
             them for a multi-input model).
         input_col: the features column (array, nested array, ml Vector, number, or binary

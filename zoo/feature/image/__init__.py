@@ -19,8 +19,8 @@ from .transform import TRANSFORMERS, Pipeline, Transformer, apply_partition, tra
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "TRANSFORMERS", "AspectScale", "BadImageError", "CenterCrop",
-    "ChannelNormalize", "ChannelOrder", "ColorConvert", "ColorJitter", "Expand", "HFlip", "ImageReadWarning", "ImageRecord",
-    "ImageSet", "LabelMap", "Pipeline", "PixelScale", "RandomCrop", "RandomResizedCrop", "ReadReport", "Resize",
-    "Rotate", "SSDRandomCrop", "ToTensor", "Transformer", "apply_partition", "decode_image", "iou", "record_rng",
-    "transformer_from_config",
+    "ChannelNormalize", "ChannelOrder", "ColorConvert", "ColorJitter", "Expand", "HFlip", "ImageReadWarning",
+    "ImageRecord", "ImageSet", "LabelMap", "Pipeline", "PixelScale", "RandomCrop", "RandomResizedCrop", "ReadReport",
+    "Resize", "Rotate", "SSDRandomCrop", "ToTensor", "Transformer", "apply_partition", "decode_image", "iou",
+    "record_rng", "transformer_from_config",
 ]

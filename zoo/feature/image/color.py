@@ -1,4 +1,4 @@
-"""Pixel-value transformers: colour mode, color jitter, scaling, per-channel normalisation, channel order, CHW tensor."""
+"""Pixel-value transformers: colour mode, jitter, scaling, per-channel normalisation, channel order, CHW tensor."""
 from __future__ import annotations
 
 from typing import Any, Sequence
