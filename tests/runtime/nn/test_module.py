@@ -154,10 +154,10 @@ def test_a_second_class_cannot_take_a_layer_name_silently(monkeypatch) -> None:
 
 def test_an_alias_cannot_take_a_layer_name_either() -> None:
     with pytest.raises(ValueError, match="'Linear' is taken"):
-        class Dense(Module):
+        class AliasProbe(Module):
             aliases = ("Linear",)
-    assert "Dense" in LAYER_REGISTRY  # its own name was free (registered before the alias)
-    del LAYER_REGISTRY["Dense"]
+    assert "AliasProbe" in LAYER_REGISTRY  # its own name was free (registered before the alias)
+    del LAYER_REGISTRY["AliasProbe"]
 
 
 def test_the_same_class_defined_again_replaces_itself() -> None:
