@@ -1,9 +1,13 @@
-"""Conformance cases of supported operators that we do not pass, each with the reason.
+"""Conformance cases we do not pass, each with the reason.
 
-Keys are regular expressions matched against the whole case name
-(``onnx.backend.test`` node cases); every case of a supported operator either
-passes or matches exactly one entry here. The conformance test also fails when an
-entry matches a case that passes (a stale exclusion).
+:data:`EXCLUDED` names cases of operators we convert: keys are regular expressions
+matched against the whole case name (``onnx.backend.test`` node cases); every case
+whose operators we all convert either passes or matches exactly one entry here. The
+conformance test also fails when an entry matches a case that passes (a stale exclusion).
+
+:data:`UNSUPPORTED` gives the reason for each operator we do not convert (keyed
+``Op`` for the default domain, ``domain::Op`` otherwise); the cases that use one
+are left out for that reason.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import re
 
 EXCLUDED: dict[str, str] = {
     # --- data types: our runtime computes in float32/float64 and the integer types numpy has
-    r"test_cast_(no_saturate_|e8m0_)?(FLOAT|FLOAT16)_to_(FLOAT8\w*|FLOAT4E2M1|U?INT4|U?INT2|BFLOAT16)":
+    r"test_cast(like)?_(no_saturate_|e8m0_)?(FLOAT|FLOAT16)_to_(FLOAT8\w*|FLOAT4E2M1|U?INT4|U?INT2|BFLOAT16)(_expanded)?":
         "casting to 8/4/2-bit and bfloat16 types is not supported (casting from them is)",
     r"test_einsum_(batch_matmul|sum)_bfloat16": "bfloat16 arithmetic is not supported",
     # --- shapes and modes our layers do not implement
@@ -29,6 +33,20 @@ EXCLUDED: dict[str, str] = {
     r"test_if_(opt|seq)": "optional and sequence values are not supported",
     r"test_not_(2d|3d|4d)": "opset-1 models; the importer supports opsets 7 and newer",
 }
+
+UNSUPPORTED: dict[str, str] = {
+}
+
+
+def unsupported_reason(missing: list[tuple[str, str]]) -> str | None:
+    """Why a case using the operators ``missing`` ((domain, op) pairs we lack) is left out; None if unrecorded."""
+    reasons = []
+    for domain, op in missing:
+        reason = UNSUPPORTED.get(f"{domain}::{op}" if domain else op)
+        if reason is None:
+            return None
+        reasons.append(f"{op}: {reason}")
+    return "; ".join(reasons)
 
 
 def exclusion_reason(case_name: str) -> str | None:

@@ -1,0 +1,128 @@
+"""Number-level functions, elementwise: rounding (ceil, floor, round half to even), sign, the float
+remainder (ONNX Mod), NaN/infinity tests, and integer bit operations.
+
+Rounding and sign are piecewise constant: their backward is zero (the derivative
+almost everywhere, as torch). The remainder is differentiable in both operands for
+floats. The NaN/infinity tests return booleans and the bit operations work on
+integers only: they are plain functions, with no gradient.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .elementwise import unbroadcast
+
+
+def _zero_gradient(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return (np.zeros(cache, dy.dtype),)
+
+
+def ceil_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The smallest integer >= x (dtype kept); backward: zero."""
+    return np.ceil(x), x.shape
+
+
+def ceil_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _zero_gradient(dy, cache)
+
+
+def floor_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The largest integer <= x (dtype kept); backward: zero."""
+    return np.floor(x), x.shape
+
+
+def floor_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _zero_gradient(dy, cache)
+
+
+def round_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The nearest integer, halves to even (``np.rint``, ONNX Round); backward: zero."""
+    return np.rint(x), x.shape
+
+
+def round_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _zero_gradient(dy, cache)
+
+
+def sign_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """-1, 0 or 1 (dtype kept); backward: zero."""
+    return np.sign(x), x.shape
+
+
+def sign_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    return _zero_gradient(dy, cache)
+
+
+def mod_forward(a: np.ndarray, b: np.ndarray, fmod: bool = False) -> tuple[np.ndarray, Any]:
+    """The remainder of ``a / b`` (broadcast; ONNX Mod).
+
+    ``fmod=False``: the sign of the divisor (Python's ``%``; integers only in ONNX);
+    ``fmod=True``: the sign of the dividend (C's ``fmod``). Integer division by 0
+    gives 0 (numpy's convention; ONNX leaves it undefined).
+
+    Backward (floats): ``da = dy``, ``db = -dy * q`` with ``q`` the quotient rounded
+    toward -inf (``fmod=False``) or toward zero (``fmod=True``); integers get None.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    np.broadcast_shapes(a.shape, b.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.fmod(a, b) if fmod else np.mod(a, b)
+    return y.astype(np.result_type(a, b), copy=False), (a, b, fmod)
+
+
+def mod_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    a, b, fmod = cache
+    if not np.issubdtype(a.dtype, np.floating):
+        return None, None
+    quotient = np.trunc(a / b) if fmod else np.floor(a / b)
+    return unbroadcast(dy, a.shape), unbroadcast((-dy * quotient).astype(b.dtype, copy=False), b.shape)
+
+
+def isnan(x: np.ndarray) -> np.ndarray:
+    """Boolean: x is NaN."""
+    return np.isnan(x)
+
+
+def isinf(x: np.ndarray, detect_negative: bool = True, detect_positive: bool = True) -> np.ndarray:
+    """Boolean: x is -inf (if ``detect_negative``) or +inf (if ``detect_positive``)."""
+    return (np.isneginf(x) & detect_negative) | (np.isposinf(x) & detect_positive)
+
+
+_BITWISE = {"and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}
+
+
+def _need_integers(op: str, *xs: np.ndarray) -> None:
+    for x in xs:
+        if not (np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_):
+            raise ValueError(f"{op}: integer inputs only, got {x.dtype}")
+
+
+def bitwise(op: str, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """``a & b``, ``a | b``, ``a ^ b`` (broadcast) or ``~a`` for ``op`` in and, or, xor, not."""
+    if op == "not":
+        _need_integers(op, a)
+        return np.invert(a)
+    if op not in _BITWISE:
+        raise ValueError(f"bitwise: unknown operation {op!r}; known: {sorted(_BITWISE) + ['not']}")
+    _need_integers(op, a, b)
+    return _BITWISE[op](a, b)
+
+
+def bit_shift(x: np.ndarray, shift: np.ndarray, direction: str) -> np.ndarray:
+    """``x << shift`` (direction ``"LEFT"``) or ``x >> shift`` (``"RIGHT"``), integers, broadcast.
+
+    Right shifts of signed integers are arithmetic. A shift by the type's width or more
+    drops every bit: 0, or -1 for a negative signed value shifted right.
+    """
+    _need_integers("bit_shift", x, shift)
+    if direction not in ("LEFT", "RIGHT"):
+        raise ValueError(f"bit_shift: direction must be 'LEFT' or 'RIGHT', got {direction!r}")
+    width = x.dtype.itemsize * 8
+    amount = np.asarray(shift).astype(x.dtype)
+    inside = amount < width
+    safe = np.where(inside, amount, 0).astype(x.dtype)
+    shifted = np.left_shift(x, safe) if direction == "LEFT" else np.right_shift(x, safe)
+    beyond = np.where(x < 0, -1, 0) if direction == "RIGHT" and x.dtype.kind == "i" else 0
+    return np.where(inside, shifted, beyond).astype(x.dtype)

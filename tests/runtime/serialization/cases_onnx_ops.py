@@ -1,0 +1,44 @@
+"""Round-trip cases for the layers of the ONNX operator breadth (see test_every_layer_round_trip.py)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from bigdl_runtime.nn import Module, layers as L
+
+
+def _unit(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(-0.9, 0.9, shape).astype(np.float32)
+
+
+def _above_one(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(1.1, 3.0, shape).astype(np.float32)
+
+
+def _uint8(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(0, 8, size=shape).astype(np.uint8)
+
+
+def _special(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.choice(np.array([np.nan, np.inf, -np.inf, 1.0], np.float32), size=shape)
+
+
+# layer class name -> (factory, input shapes[, input maker])
+CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
+    "Sin": (lambda: L.Sin(), [(3, 4)]), "Cos": (lambda: L.Cos(), [(3, 4)]), "Tan": (lambda: L.Tan(), [(3, 4)]),
+    "Asin": (lambda: L.Asin(), [(3, 4)], _unit), "Acos": (lambda: L.Acos(), [(3, 4)], _unit),
+    "Atan": (lambda: L.Atan(), [(3, 4)]), "Sinh": (lambda: L.Sinh(), [(3, 4)]), "Cosh": (lambda: L.Cosh(), [(3, 4)]),
+    "Asinh": (lambda: L.Asinh(), [(3, 4)]), "Acosh": (lambda: L.Acosh(), [(3, 4)], _above_one),
+    "Atanh": (lambda: L.Atanh(), [(3, 4)], _unit),
+    "Ceil": (lambda: L.Ceil(), [(3, 4)]), "Floor": (lambda: L.Floor(), [(3, 4)]),
+    "Round": (lambda: L.Round(), [(3, 4)]), "Sign": (lambda: L.Sign(), [(3, 4)]),
+    "Mod": (lambda: L.Mod(fmod=True), [(3, 4), (4,)]),
+    "IsNaN": (lambda: L.IsNaN(), [(3, 4)], _special),
+    "IsInf": (lambda: L.IsInf(detect_negative=False), [(3, 4)], _special),
+    "BitShift": (lambda: L.BitShift("RIGHT"), [(3, 4), (4,)], _uint8),
+    "BitwiseAnd": (lambda: L.BitwiseAnd(), [(3, 4), (4,)], _uint8),
+    "BitwiseOr": (lambda: L.BitwiseOr(), [(3, 4), (4,)], _uint8),
+    "BitwiseXor": (lambda: L.BitwiseXor(), [(3, 4), (4,)], _uint8),
+    "BitwiseNot": (lambda: L.BitwiseNot(), [(3, 4)], _uint8),
+}
