@@ -24,6 +24,18 @@ def _special(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.choice(np.array([np.nan, np.inf, -np.inf, 1.0], np.float32), size=shape)
 
 
+def _data_and_indices(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Floats for the (3, 4) data, small int64 indices for the other shapes."""
+    if shape == (3, 4):
+        return rng.standard_normal(shape).astype(np.float32)
+    return rng.integers(-2, 2, size=shape).astype(np.int64)
+
+
+def _small_ints(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """int64 values in [-2, 2): valid indices for axes of size >= 2, and data for integer scatters."""
+    return rng.integers(-2, 2, size=shape).astype(np.int64)
+
+
 # layer class name -> (factory, input shapes[, input maker])
 CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Sin": (lambda: L.Sin(), [(3, 4)]), "Cos": (lambda: L.Cos(), [(3, 4)]), "Tan": (lambda: L.Tan(), [(3, 4)]),
@@ -41,4 +53,8 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "BitwiseOr": (lambda: L.BitwiseOr(), [(3, 4), (4,)], _uint8),
     "BitwiseXor": (lambda: L.BitwiseXor(), [(3, 4), (4,)], _uint8),
     "BitwiseNot": (lambda: L.BitwiseNot(), [(3, 4)], _uint8),
+    "GatherElements": (lambda: L.GatherElements(axis=0), [(3, 4), (2, 3)], _data_and_indices),
+    "ScatterElements": (lambda: L.ScatterElements(axis=0, reduction="add"), [(3, 4), (2, 4), (2, 4)], _small_ints),
+    "GatherND": (lambda: L.GatherND(), [(3, 4), (5, 2)], _data_and_indices),
+    "ScatterND": (lambda: L.ScatterND(reduction="max"), [(3, 4), (2, 1), (2, 4)], _small_ints),
 }
