@@ -36,6 +36,18 @@ def _small_ints(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.integers(-2, 2, size=shape).astype(np.int64)
 
 
+def _quantised(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Scales are the (1,)-shaped inputs (positive float32); everything else is uint8."""
+    if shape == (1,):
+        return rng.uniform(0.01, 0.1, shape).astype(np.float32)
+    return rng.integers(0, 256, size=shape).astype(np.uint8)
+
+
+def _float_then_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.uniform(0.01, 0.1, shape).astype(np.float32) if shape == (1,) else \
+        rng.standard_normal(shape).astype(np.float32)
+
+
 # layer class name -> (factory, input shapes[, input maker])
 CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Sin": (lambda: L.Sin(), [(3, 4)]), "Cos": (lambda: L.Cos(), [(3, 4)]), "Tan": (lambda: L.Tan(), [(3, 4)]),
@@ -57,4 +69,11 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "ScatterElements": (lambda: L.ScatterElements(axis=0, reduction="add"), [(3, 4), (2, 4), (2, 4)], _small_ints),
     "GatherND": (lambda: L.GatherND(), [(3, 4), (5, 2)], _data_and_indices),
     "ScatterND": (lambda: L.ScatterND(reduction="max"), [(3, 4), (2, 1), (2, 4)], _small_ints),
+    "QuantizeLinear": (lambda: L.QuantizeLinear(dtype="int8"), [(3, 4), (1,)], _float_then_scale),
+    "DequantizeLinear": (lambda: L.DequantizeLinear(), [(3, 4), (1,), ()], _quantised),
+    "MatMulInteger": (lambda: L.MatMulInteger(), [(3, 4), (4, 2), (), ()], _quantised),
+    "ConvInteger": (lambda: L.ConvInteger(padding=[1, 0, 1, 0]), [(1, 2, 5, 5), (3, 2, 3, 3), (), ()], _quantised),
+    "QLinearMatMul": (lambda: L.QLinearMatMul(), [(3, 4), (1,), (), (4, 2), (1,), (), (1,), ()], _quantised),
+    "QLinearConv": (lambda: L.QLinearConv(stride=[2, 1]),
+                    [(1, 2, 5, 5), (1,), (), (3, 2, 3, 3), (1,), (), (1,), ()], _quantised),
 }
