@@ -76,4 +76,9 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "QLinearMatMul": (lambda: L.QLinearMatMul(), [(3, 4), (1,), (), (4, 2), (1,), (), (1,), ()], _quantised),
     "QLinearConv": (lambda: L.QLinearConv(stride=[2, 1]),
                     [(1, 2, 5, 5), (1,), (), (3, 2, 3, 3), (1,), (), (1,), ()], _quantised),
+    "CumSum": (lambda: L.CumSum(axis=1, exclusive=True), [(3, 4)]),
+    "CumProd": (lambda: L.CumProd(axis=-1, reverse=True), [(3, 4)]),
+    "Hardmax": (lambda: L.Hardmax(axis=0), [(3, 4)]),
+    "OneHot": (lambda: L.OneHot(5, off=-1.0, on=2.5, dtype="float32", axis=0), [(3, 4)], _small_ints),
+    "NonZero": (lambda: L.NonZero(), [(3, 4)], _small_ints),
 }
