@@ -30,12 +30,15 @@ _PACKAGE = "onnx.backend.test.case.node"
 def _modules_by_op() -> dict[str, list[str]]:
     import onnx.backend.test.case.node as pkg
 
+    root = Path(pkg.__file__).parent
     table: dict[str, list[str]] = {}
-    for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
+    for path in sorted(root.rglob("*.py")):  # subpackages too (ai_onnx_ml)
         if path.name.startswith("_"):
             continue
-        for op in set(re.findall(r'make_node\(\s*"(\w+)"', path.read_text())):
-            table.setdefault(op, []).append(path.stem)
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        text = path.read_text()  # ops of make_node calls, and of the Base classes (some models are parsed text)
+        for op in set(re.findall(r'make_node\(\s*"(\w+)"', text)) | set(re.findall(r"class (\w+)\(Base\)", text)):
+            table.setdefault(op, []).append(module)
     return table
 
 

@@ -81,7 +81,8 @@ def size(node: OnnxNode):
 def range_(node: OnnxNode):
     if any(isinstance(node.value(i), Sym) for i in range(3)):
         return node.apply(nn.Range(), [node.value(i) for i in range(3)])
-    start, limit, delta = (np.asarray(node.const(i, n)) for i, n in enumerate(("start", "limit", "delta")))
+    # scalars by the spec; one-element tensors (as some function bodies pass) are taken as scalars too
+    start, limit, delta = (np.asarray(node.const(i, n)).reshape(()) for i, n in enumerate(("start", "limit", "delta")))
     if delta == 0:
         raise node.error("delta is 0")
     count = max(int(np.ceil((limit - start) / delta)), 0)

@@ -12,6 +12,8 @@ into the ops its version defines.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import onnx
 from onnx import helper
 
@@ -23,8 +25,8 @@ from ..registry import ONNX
 EXPANDED = ("Attention", "RMSNormalization", "RotaryEmbedding", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss",
             "GroupNormalization", "MeanVarianceNormalization", "Mish", "Swish", "Shrink", "Softsign",
             "ThresholdedRelu", "Celu", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
-            "BlackmanWindow", "HammingWindow", "HannWindow", "DynamicQuantizeLinear", "CenterCropPad",
-            "SwiGLU", "LinearAttention", "CausalConvWithState")
+            "BlackmanWindow", "HammingWindow", "HannWindow", "DynamicQuantizeLinear", "AffineGrid", "CenterCropPad",
+            "SwiGLU", "CausalConvWithState")
 
 
 def _function(node: OnnxNode, schema: onnx.defs.OpSchema) -> onnx.FunctionProto:
@@ -54,6 +56,35 @@ def _input_type(node: OnnxNode, i: int) -> onnx.TypeProto:
     return helper.make_tensor_type_proto(helper.np_dtype_to_tensor_dtype(dtype), shape)
 
 
+def _bind_node(inner: onnx.NodeProto, rename: Callable[[str], str],
+               attrs: dict[str, onnx.AttributeProto]) -> onnx.NodeProto:
+    """A copy of a body node with its names renamed and its attribute references bound (subgraphs too)."""
+    copy = onnx.NodeProto()
+    copy.CopyFrom(inner)
+    copy.name = rename(inner.name or inner.output[0])
+    del copy.input[:], copy.output[:], copy.attribute[:]
+    copy.input.extend(rename(n) for n in inner.input)
+    copy.output.extend(rename(n) for n in inner.output)
+    for attr in inner.attribute:
+        if attr.ref_attr_name:
+            if attr.ref_attr_name not in attrs:
+                continue  # an optional attribute the call leaves out
+            bound = onnx.AttributeProto()
+            bound.CopyFrom(attrs[attr.ref_attr_name])
+            bound.name = attr.name
+            copy.attribute.append(bound)
+            continue
+        bound = copy.attribute.add()
+        bound.CopyFrom(attr)
+        for graph in ([bound.g] if bound.HasField("g") else []) + list(bound.graphs):
+            nodes = [_bind_node(n, rename, attrs) for n in graph.node]
+            del graph.node[:]
+            graph.node.extend(nodes)
+            for value in [*graph.input, *graph.output, *graph.initializer]:
+                value.name = rename(value.name)
+    return copy
+
+
 def _body(node: OnnxNode, schema: onnx.defs.OpSchema, function: onnx.FunctionProto) -> list[onnx.NodeProto]:
     """The function's nodes with the call's inputs, outputs and attributes substituted, internal names made unique."""
     attrs = {a.name: a for a in node.proto.attribute}
@@ -67,28 +98,7 @@ def _body(node: OnnxNode, schema: onnx.defs.OpSchema, function: onnx.FunctionPro
     def rename(name: str) -> str:
         return name if not name else names.get(name, prefix + name)
 
-    body = []
-    for inner in function.node:
-        copy = onnx.NodeProto()
-        copy.CopyFrom(inner)
-        copy.name = prefix + (inner.name or inner.output[0])
-        del copy.input[:], copy.output[:], copy.attribute[:]
-        copy.input.extend(rename(n) for n in inner.input)
-        copy.output.extend(rename(n) for n in inner.output)
-        for attr in inner.attribute:
-            if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-                raise node.error("its function body holds subgraphs, which are not expanded")
-            if attr.ref_attr_name:
-                if attr.ref_attr_name not in attrs:
-                    continue  # an optional attribute the call leaves out
-                bound = onnx.AttributeProto()
-                bound.CopyFrom(attrs[attr.ref_attr_name])
-                bound.name = attr.name
-                copy.attribute.append(bound)
-            else:
-                copy.attribute.append(attr)
-        body.append(copy)
-    return body
+    return [_bind_node(inner, rename, attrs) for inner in function.node]
 
 
 def _infer_types(node: OnnxNode, graph: onnx.GraphProto, function: onnx.FunctionProto) -> None:
@@ -97,7 +107,7 @@ def _infer_types(node: OnnxNode, graph: onnx.GraphProto, function: onnx.Function
     typed = helper.make_graph(graph.node, graph.name, inputs, graph.output)
     model = helper.make_model(typed, opset_imports=function.opset_import)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception:  # inference is a help only; a converter that lacks a dtype says so
         return
     for info in inferred.graph.value_info:
