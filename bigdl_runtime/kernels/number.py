@@ -13,46 +13,14 @@ from typing import Any
 import numpy as np
 
 from .elementwise import unbroadcast
+from .trig import unary_pair
 
 
-def _zero_gradient(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return (np.zeros(cache, dy.dtype),)
-
-
-def ceil_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-    """The smallest integer >= x (dtype kept); backward: zero."""
-    return np.ceil(x), x.shape
-
-
-def ceil_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _zero_gradient(dy, cache)
-
-
-def floor_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-    """The largest integer <= x (dtype kept); backward: zero."""
-    return np.floor(x), x.shape
-
-
-def floor_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _zero_gradient(dy, cache)
-
-
-def round_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-    """The nearest integer, halves to even (``np.rint``, ONNX Round); backward: zero."""
-    return np.rint(x), x.shape
-
-
-def round_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _zero_gradient(dy, cache)
-
-
-def sign_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-    """-1, 0 or 1 (dtype kept); backward: zero."""
-    return np.sign(x), x.shape
-
-
-def sign_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _zero_gradient(dy, cache)
+# piecewise constant: the derivative is zero (almost everywhere)
+ceil_forward, ceil_backward = unary_pair("ceil", np.ceil, np.zeros_like)
+floor_forward, floor_backward = unary_pair("floor", np.floor, np.zeros_like)
+round_forward, round_backward = unary_pair("round", np.rint, np.zeros_like)  # halves to even, as ONNX Round
+sign_forward, sign_backward = unary_pair("sign", np.sign, np.zeros_like)
 
 
 def mod_forward(a: np.ndarray, b: np.ndarray, fmod: bool = False) -> tuple[np.ndarray, Any]:
