@@ -95,7 +95,7 @@ def _int32(exact: np.ndarray) -> np.ndarray:
 
 def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None = None,
                    b_zero_point: np.ndarray | None = None) -> np.ndarray:
-    """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector ``a_zero_point`` is per row, ``b``'s per column)."""
+    """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
     return _int32(np.matmul(_centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None),
                             _centred(b, b_zero_point, -1)))
 

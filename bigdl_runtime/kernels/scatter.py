@@ -102,7 +102,7 @@ def _scatter_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, None, np.
 
 
 def gather_elements_forward(x: np.ndarray, indices: np.ndarray, axis: int = 0) -> tuple[np.ndarray, Any]:
-    """``y[i][j][k] = x[indices[i][j][k]][j][k]`` for ``axis=0`` (and likewise for others); ``y`` has the indices' shape."""
+    """``y[i][j][k] = x[indices[i][j][k]][j][k]`` for ``axis=0`` (likewise for others), shaped as the indices."""
     pos = _along_axis(x.shape, _check_indices(indices, "gather_elements"), axis, "gather_elements")
     return x[pos], (pos, x.shape)
 

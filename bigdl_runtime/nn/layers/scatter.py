@@ -70,7 +70,7 @@ class GatherElements(_IndexedBy):
 
 
 class ScatterElements(_IndexedBy):
-    """A copy of ``data`` with ``updates[i][j]`` written to ``[indices[i][j]][j]`` along ``axis`` 0 (ONNX ScatterElements).
+    """``data`` with ``updates[i][j]`` written to ``[indices[i][j]][j]`` (``axis`` 0; ONNX ScatterElements).
 
     Args:
         axis: the indexed axis (may be negative). Default: 0.
