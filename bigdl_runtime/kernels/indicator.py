@@ -1,4 +1,5 @@
-"""Indicator outputs: hardmax, one-hot encoding, positions of non-zeros (ONNX Hardmax, OneHot, NonZero).
+"""Indicator outputs: hardmax, one-hot encoding, positions of non-zeros, unique values (ONNX Hardmax, OneHot,
+NonZero, Unique).
 
 Their outputs are piecewise constant in (or integer functions of) the inputs, so
 they are plain functions without a gradient.
@@ -38,3 +39,22 @@ def one_hot(indices: np.ndarray, depth: int, off: np.ndarray, on: np.ndarray, ax
 def nonzero(x: np.ndarray) -> np.ndarray:
     """The int64 coordinates of the non-zero elements, shape ``(rank, count)`` (row-major order)."""
     return np.array(np.nonzero(x), dtype=np.int64).reshape(np.ndim(x), -1)
+
+
+def unique(x: np.ndarray, axis: int | None = None,
+           sorted: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ONNX Unique: the distinct values (or slices along ``axis``), the index of each one's first occurrence,
+    the inverse indices (``x`` rebuilt as ``values[inverse]``) and the counts (the last three int64).
+
+    ``sorted=False`` keeps the order of first occurrence instead of ascending order.
+    """
+    values, first, inverse, counts = np.unique(x, return_index=True, return_inverse=True, return_counts=True,
+                                               axis=axis)
+    inverse = inverse.reshape(-1)
+    if not sorted:
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        values = np.take(x.reshape(-1) if axis is None else x, first[order], axis=0 if axis is None else axis)
+        first, inverse, counts = first[order], rank[inverse], counts[order]
+    return values, first.astype(np.int64), inverse.astype(np.int64), counts.astype(np.int64)

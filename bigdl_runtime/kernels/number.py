@@ -1,5 +1,5 @@
 """Number-level functions, elementwise: rounding (ceil, floor, round half to even), sign, the float
-remainder (ONNX Mod), NaN/infinity tests, and integer bit operations.
+remainder (ONNX Mod), NaN/infinity tests, integer bit operations and bit reinterpretation.
 
 Rounding and sign are piecewise constant: their backward is zero (the derivative
 almost everywhere, as torch). The remainder is differentiable in both operands for
@@ -94,3 +94,12 @@ def bit_shift(x: np.ndarray, shift: np.ndarray, direction: str) -> np.ndarray:
     shifted = np.left_shift(x, safe) if direction == "LEFT" else np.right_shift(x, safe)
     beyond = np.where(x < 0, -1, 0) if direction == "RIGHT" and x.dtype.kind == "i" else 0
     return np.where(inside, shifted, beyond).astype(x.dtype)
+
+
+def bit_cast(x: np.ndarray, dtype: np.dtype | str) -> np.ndarray:
+    """The same bits read as ``dtype``, which must have ``x``'s item size (ONNX BitCast)."""
+    dtype = np.dtype(dtype)
+    if dtype.itemsize != x.dtype.itemsize:
+        raise ValueError(f"bit_cast: {x.dtype} ({x.dtype.itemsize * 8} bits) and {dtype} ({dtype.itemsize * 8} "
+                         "bits) differ in width")
+    return np.require(x, requirements="C").view(dtype)

@@ -1,4 +1,4 @@
-"""Indicator layers: Hardmax, OneHot, NonZero (see :mod:`bigdl_runtime.kernels.indicator`).
+"""Indicator layers: Hardmax, OneHot, NonZero, Unique (see :mod:`bigdl_runtime.kernels.indicator`).
 
 Their outputs are piecewise constant in the inputs (or integer positions), so they
 have **no gradient**: ``backward`` returns ``None`` (the Graph's "nothing flows here").
@@ -75,3 +75,30 @@ class NonZero(_Boolean):
 
     def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
         return K.nonzero(xs[0])
+
+
+class Unique(_Boolean):
+    """The distinct values (or slices along ``axis``) and their first indices, inverse indices and counts
+    (ONNX Unique, ``torch.unique``); four outputs.
+
+    Args:
+        axis: compare slices along this axis; None (default) compares elements of the flattened input.
+        sorted: ascending order (default) or the order of first occurrence.
+
+    Examples:
+        >>> Unique(sorted=False)(np.array([2, 1, 2]))[0]
+        array([2, 1])
+    """
+
+    _arity = 1
+
+    def __init__(self, axis: int | None = None, sorted: bool = True, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.axis = None if axis is None else int(axis)
+        self.sorted = bool(sorted)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis, "sorted": self.sorted}
+
+    def _compute(self, xs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        return K.unique(xs[0], self.axis, self.sorted)

@@ -1,9 +1,9 @@
-"""Number-level layers: Ceil, Floor, Round, Sign, Mod, IsNaN, IsInf, BitShift and the bitwise ops.
+"""Number-level layers: Ceil, Floor, Round, Sign, Mod, IsNaN, IsInf, BitShift, the bitwise ops and BitCast.
 
 Ceil, Floor, Round and Sign are piecewise constant: their gradient is zero. Mod is
 differentiable for floats (see :func:`bigdl_runtime.kernels.number.mod_forward`).
-IsNaN and IsInf output booleans, and BitShift and the bitwise ops compute on
-integers: they have **no gradient** - their ``backward`` returns ``None`` for every
+IsNaN and IsInf output booleans, BitShift and the bitwise ops compute on
+integers and BitCast reinterprets bits: they have **no gradient** - their ``backward`` returns ``None`` for every
 input, the Graph's marker for "nothing flows back here" (as the comparisons of
 :mod:`.math`), so a model holding them still trains the layers before and after.
 """
@@ -173,3 +173,27 @@ class BitwiseNot(_Bitwise):
 
     _op = "not"
     _arity = 1
+
+
+class BitCast(_Boolean):
+    """The input's bits read as another type of the same width (ONNX BitCast; no gradient).
+
+    Args:
+        dtype: the output type (numpy name).
+
+    Examples:
+        >>> BitCast("int32")(np.array([1.0], np.float32))
+        array([1065353216], dtype=int32)
+    """
+
+    _arity = 1
+
+    def __init__(self, dtype: str, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.dtype = str(np.dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dtype": self.dtype}
+
+    def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return K.bit_cast(xs[0], self.dtype)

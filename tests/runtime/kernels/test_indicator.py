@@ -6,7 +6,7 @@ import pytest
 
 from bigdl_runtime import nn
 from bigdl_runtime.kernels import indicator as K
-from tests.helpers.onnx_ref import run_node
+from tests.helpers.onnx_ref import run_node, run_node_ort
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1])
@@ -29,6 +29,17 @@ def test_nonzero_matches_onnx() -> None:
     x = np.array([[0, 1, 0], [2, 0, 3]], np.int32)
     np.testing.assert_array_equal(K.nonzero(x), run_node("NonZero", [x], opset=13)[0])
     assert K.nonzero(np.zeros((2, 2))).shape == (2, 0)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("sorted_", [True, False])
+def test_unique_matches_onnxruntime(axis, sorted_: bool) -> None:
+    """(The onnx reference takes unsorted values along axis 0 whatever the axis; onnxruntime follows the spec.)"""
+    x = np.array([[1, 0, 1], [2, 2, 0], [1, 0, 1], [0, 3, 3]], np.int64)
+    got = K.unique(x, axis, sorted_)
+    attrs = {"sorted": int(sorted_)} if axis is None else {"sorted": int(sorted_), "axis": axis}
+    for g, w in zip(got, run_node_ort("Unique", [x], n_outputs=4, opset=11, **attrs)):
+        np.testing.assert_array_equal(g, w)
 
 
 def test_indicator_layers_pass_no_gradient() -> None:

@@ -91,3 +91,11 @@ def test_bitwise_matches_onnx(op: str) -> None:
 def test_bitwise_refuses_floats() -> None:
     with pytest.raises(ValueError, match="integer inputs only"):
         K.bitwise("and", np.ones(2), np.ones(2))
+
+
+def test_bit_cast_matches_onnx_and_refuses_other_widths() -> None:
+    x = np.array([[1.0, -2.5], [np.inf, 0.0]], np.float32)
+    np.testing.assert_array_equal(K.bit_cast(x, "int32"), run_node("BitCast", [x], opset=26, to=6)[0])
+    assert K.bit_cast(np.float32(1.0), "uint32").shape == ()
+    with pytest.raises(ValueError, match="differ in width"):
+        K.bit_cast(x, "int64")

@@ -81,4 +81,7 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Hardmax": (lambda: L.Hardmax(axis=0), [(3, 4)]),
     "OneHot": (lambda: L.OneHot(5, off=-1.0, on=2.5, dtype="float32", axis=0), [(3, 4)], _small_ints),
     "NonZero": (lambda: L.NonZero(), [(3, 4)], _small_ints),
+    "Unique": (lambda: L.Unique(axis=0, sorted=False), [(5, 2)], _small_ints),
+    "BitCast": (lambda: L.BitCast("uint32"), [(3, 4)]),
+    "Det": (lambda: L.Det(), [(2, 3, 3)]),
 }

@@ -1,4 +1,4 @@
-"""Indicator outputs: Hardmax, OneHot, NonZero; EyeLike (a constant of the input's static shape)."""
+"""Indicator outputs: Hardmax, OneHot, NonZero, Unique; EyeLike (a constant of the input's static shape)."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,6 +28,13 @@ def one_hot(node: OnnxNode):
 @ONNX.register("NonZero", since=9)
 def nonzero(node: OnnxNode):
     return node.apply(nn.NonZero(), [node.value(0)])
+
+
+@ONNX.register("Unique", since=11)
+def unique(node: OnnxNode):
+    axis = node.attr("axis")
+    layer = nn.Unique(None if axis is None else int(axis), bool(node.attr("sorted", 1)))
+    return list(node.apply(layer, [node.value(0)], n_outputs=4))
 
 
 @ONNX.register("EyeLike", since=9)

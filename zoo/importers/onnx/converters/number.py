@@ -1,5 +1,8 @@
-"""Number-level operators: Ceil, Floor, Round, Sign, Mod, IsNaN, IsInf, BitShift, BitwiseAnd/Or/Xor/Not."""
+"""Number-level operators: Ceil, Floor, Round, Sign, Mod, IsNaN, IsInf, BitShift, BitwiseAnd/Or/Xor/Not, BitCast."""
 from __future__ import annotations
+
+import numpy as np
+import onnx
 
 from bigdl_runtime import nn
 
@@ -13,7 +16,9 @@ _TABLE = {"Ceil": (lambda n: nn.Ceil(), 6), "Floor": (lambda n: nn.Floor(), 6), 
           "IsInf": (lambda n: nn.IsInf(bool(n.attr("detect_negative", 1)), bool(n.attr("detect_positive", 1))), 10),
           "BitShift": (lambda n: nn.BitShift(n.attr("direction")), 11),
           "BitwiseAnd": (lambda n: nn.BitwiseAnd(), 18), "BitwiseOr": (lambda n: nn.BitwiseOr(), 18),
-          "BitwiseXor": (lambda n: nn.BitwiseXor(), 18), "BitwiseNot": (lambda n: nn.BitwiseNot(), 18)}
+          "BitwiseXor": (lambda n: nn.BitwiseXor(), 18), "BitwiseNot": (lambda n: nn.BitwiseNot(), 18),
+          "BitCast": (lambda n: nn.BitCast(np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(n.attr("to")))).name),
+                      26)}
 
 
 def _convert(node: OnnxNode):

@@ -1,9 +1,11 @@
-"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
+"""MaxPool, AveragePool, LpPool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
 
 ONNX's defaults differ from PyTorch's: strides default to 1 (not the kernel size)
 and AveragePool excludes the padding from the divisor unless count_include_pad=1.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from bigdl_runtime import nn
 from bigdl_runtime.nn import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
@@ -27,9 +29,9 @@ def _window(node: OnnxNode) -> tuple[list[int], list[int], list[int], list[int]]
     return kernel, strides, dilations, p
 
 
-def _pool(node: OnnxNode, layer):
-    """Apply a 2-D pooling layer; 1-D inputs get a unit H axis around it."""
-    x = node.value(0)
+def _pool(node: OnnxNode, layer, x=None):
+    """Apply a 2-D pooling layer to ``x`` (default: the node's input); 1-D inputs get a unit H axis around it."""
+    x = node.value(0) if x is None else x
     if len(node.attr("kernel_shape", [])) == 2:
         return node.apply(layer, [x])
     x = node.apply(nn.Unsqueeze(2), [x], suffix="/as_2d")
@@ -51,6 +53,21 @@ def average_pool(node: OnnxNode):
         raise node.error(f"dilated average pooling (dilations={dilations}) is not supported")
     return _pool(node, AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
                                  count_include_pad=bool(node.attr("count_include_pad", 0))))
+
+
+@ONNX.register("LpPool", since=2)
+def lp_pool(node: OnnxNode):
+    """``(sum over the window of |x| ** p) ** (1 / p)``: Abs, Pow, a padding-counting AvgPool times the window size, Pow."""
+    kernel, strides, dilations, p = _window(node)
+    if set(dilations) != {1}:
+        raise node.error(f"dilated Lp pooling (dilations={dilations}) is not supported")
+    power = float(node.attr("p", 2))
+    magnitude = node.apply(nn.Abs(), [node.value(0)], suffix="/abs")
+    powered = node.apply(nn.Pow(power), [magnitude], suffix="/pow")
+    mean = _pool(node, AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
+                                 count_include_pad=True), powered)
+    total = node.apply(nn.Mul(), [mean, np.asarray(kernel[0] * kernel[1], np.float32)], suffix="/sum")
+    return node.apply(nn.Pow(1.0 / power), [total])
 
 
 def _global(node: OnnxNode, cls):
