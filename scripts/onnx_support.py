@@ -23,6 +23,7 @@ import onnx  # noqa: E402
 from zoo.importers.onnx import load_converters  # noqa: E402
 from zoo.importers.onnx.backend import BigDLBackend  # noqa: E402
 from zoo.importers.onnx.conformance import case_outcome, node_cases, operator_names  # noqa: E402
+from zoo.importers.onnx.exclusions import UNSUPPORTED  # noqa: E402
 
 
 def render() -> tuple[str, list[str]]:
@@ -55,6 +56,9 @@ def render() -> tuple[str, list[str]]:
                 notes.append(f"- **{reason}** ({len(names)}): {', '.join(sorted(names))}")
         notes.append("")
     converted = sum(1 for (domain, _op) in supported if domain == "")
+    contrib = sorted(op for domain, op in supported if domain == "com.microsoft")
+    contrib_left = [f"- {key.split('::')[1]}: {reason}" for key, reason in sorted(UNSUPPORTED.items())
+                    if key.startswith("com.microsoft::")]
     lines = [
         "# ONNX operator support",
         "",
@@ -83,6 +87,16 @@ def render() -> tuple[str, list[str]]:
         "Left out (the case uses an operator we do not convert):",
         "",
         *notes[notes.index("") + 1:],
+        "## onnxruntime contrib operators (com.microsoft)",
+        "",
+        "The onnx package has no conformance cases for these; each converted one is tested against onnxruntime "
+        "(`tests/zoo/importers/onnx/test_microsoft_ops.py`). Converted: " + ", ".join(contrib) + " (and "
+        "SimplifiedLayerNormalization, which onnxruntime registers in the default domain).",
+        "",
+        "Named but not converted:",
+        "",
+        *contrib_left,
+        "",
     ]
     return "\n".join(lines), unexpected
 

@@ -74,6 +74,21 @@ UNSUPPORTED: dict[str, str] = {
     "Loop": "loops with run-time iteration are not supported (If with a condition known at import is)",
     "Scan": "loops with run-time iteration are not supported (If with a condition known at import is)",
     "LinearAttention": "its ONNX function body iterates with Scan, which is not supported",
+    # --- onnxruntime contrib operators (com.microsoft) we name but do not convert
+    **dict.fromkeys(["com.microsoft::Attention", "com.microsoft::MultiHeadAttention",
+                     "com.microsoft::GroupQueryAttention", "com.microsoft::EmbedLayerNormalization",
+                     "com.microsoft::RotaryEmbedding", "com.microsoft::QAttention"],
+                    "fused attention kernels (packed weights, masks, caches): export unfused or with the "
+                    "default-domain Attention of opset 23"),
+    "com.microsoft::DynamicQuantizeLSTM": "a quantised LSTM kernel: import the float LSTM (then quantise) instead",
+    **dict.fromkeys(["com.microsoft::QLinearAdd", "com.microsoft::QLinearMul", "com.microsoft::QLinearSigmoid",
+                     "com.microsoft::QLinearLeakyRelu", "com.microsoft::QLinearAveragePool",
+                     "com.microsoft::QLinearGlobalAveragePool", "com.microsoft::QLinearConcat"],
+                    "not implemented: onnxruntime's integer kernel (its fixed-point requantisation) would have to "
+                    "be reproduced bit for bit"),
+    "com.microsoft::MatMulNBits": "4-bit packed weights are not supported",
+    **dict.fromkeys(["com.microsoft::BiasAdd", "com.microsoft::NhwcConv"],
+                    "a CUDA- or NHWC-only onnxruntime kernel (the CPU exports do not emit it)"),
     # --- default-domain operators not implemented yet
     **dict.fromkeys(["Col2Im", "DFT", "STFT", "MelWeightMatrix", "DeformConv", "GridSample",
                      "MaxUnpool", "RoiAlign", "TensorScatter"], _NOT_YET),

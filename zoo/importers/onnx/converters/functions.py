@@ -12,7 +12,7 @@ into the ops its version defines.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import onnx
 from onnx import helper
@@ -101,11 +101,11 @@ def _body(node: OnnxNode, schema: onnx.defs.OpSchema, function: onnx.FunctionPro
     return [_bind_node(inner, rename, attrs) for inner in function.node]
 
 
-def _infer_types(node: OnnxNode, graph: onnx.GraphProto, function: onnx.FunctionProto) -> None:
+def _infer_types(node: OnnxNode, graph: onnx.GraphProto, opset_import: Sequence[onnx.OperatorSetIdProto]) -> None:
     """Record the shapes and dtypes ONNX inference gives the body's values (converters ask for dtypes)."""
     inputs = [helper.make_value_info(name, _input_type(node, i)) for i, name in enumerate(node.inputs) if name]
     typed = helper.make_graph(graph.node, graph.name, inputs, graph.output)
-    model = helper.make_model(typed, opset_imports=function.opset_import)
+    model = helper.make_model(typed, opset_imports=opset_import)
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception:  # inference is a help only; a converter that lacks a dtype says so
@@ -114,16 +114,17 @@ def _infer_types(node: OnnxNode, graph: onnx.GraphProto, function: onnx.Function
         node.ctx.inferred[info.name] = value_info(info)
 
 
-def expand(node: OnnxNode):
-    """Convert ``node`` as its function body; returns the values of its outputs."""
+def convert_body(node: OnnxNode, body: list[onnx.NodeProto], opset_import: Sequence[onnx.OperatorSetIdProto]):
+    """Convert ``body`` (nodes reading ``node``'s inputs and writing its outputs) in ``opset_import``'s versions.
+
+    Returns the values of ``node``'s outputs (None for outputs it does not name).
+    """
     ctx = node.ctx
-    schema = onnx.defs.get_schema(node.op_type, ctx.opset, node.domain)
-    function = _function(node, schema)
     outputs = [helper.make_empty_tensor_value_info(name) for name in node.outputs if name]
-    graph = helper.make_graph(_body(node, schema, function), f"{node.name}/{node.op_type}", [], outputs)
-    _infer_types(node, graph, function)
+    graph = helper.make_graph(body, f"{node.name}/{node.op_type}", [], outputs)
+    _infer_types(node, graph, opset_import)
     saved = ctx.opset, dict(ctx.domains)
-    for opset in function.opset_import:
+    for opset in opset_import:
         ctx.domains["" if opset.domain == "ai.onnx" else opset.domain] = opset.version
     ctx.opset = ctx.domains.get("", ctx.opset)
     try:
@@ -132,6 +133,13 @@ def expand(node: OnnxNode):
         ctx.opset, ctx.domains = saved
     by_name = dict(zip([n for n in node.outputs if n], values))
     return [by_name.get(name) for name in node.outputs]
+
+
+def expand(node: OnnxNode):
+    """Convert ``node`` as its function body; returns the values of its outputs."""
+    schema = onnx.defs.get_schema(node.op_type, node.ctx.opset, node.domain)
+    function = _function(node, schema)
+    return convert_body(node, _body(node, schema, function), function.opset_import)
 
 
 def _register() -> None:
