@@ -84,4 +84,5 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Unique": (lambda: L.Unique(axis=0, sorted=False), [(5, 2)], _small_ints),
     "BitCast": (lambda: L.BitCast("uint32"), [(3, 4)]),
     "Det": (lambda: L.Det(), [(2, 3, 3)]),
+    "GridSample": (lambda: L.GridSample("cubic", "reflection", align_corners=True), [(2, 3, 4, 5), (2, 3, 2, 2)]),
 }
