@@ -85,4 +85,5 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "BitCast": (lambda: L.BitCast("uint32"), [(3, 4)]),
     "Det": (lambda: L.Det(), [(2, 3, 3)]),
     "GridSample": (lambda: L.GridSample("cubic", "reflection", align_corners=True), [(2, 3, 4, 5), (2, 3, 2, 2)]),
+    "DFT": (lambda: L.DFT(axis=1, length=6, onesided=True), [(2, 5, 1)]),
 }

@@ -38,6 +38,8 @@ EXCLUDED: dict[str, str] = {
         "run-time shapes: Slice's starts are computed from the input (without a past state)",
     r"test_center_crop_pad_\w*": "run-time shapes: Slice's starts are computed from a padded value",
     r"test_rotary_embedding_3d_input_expanded": "run-time shapes: Split's sizes are computed from the input",
+    r"test_dft_inverse(_opset19)?": "the expected values carry complex64 FFT rounding (1.9e-7 where the exact value "
+                                    "is 0), above the case's 1e-7 absolute tolerance; ours are computed in float64",
     # --- reduced-precision arithmetic
     r"test_attention_\w*bf16(_expanded)?": "bfloat16 arithmetic is not supported",
     r"test_causal_conv_with_state_silu_fp16": "float16 SiLU of the function body differs beyond the tolerance",
@@ -90,7 +92,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(["com.microsoft::BiasAdd", "com.microsoft::NhwcConv"],
                     "a CUDA- or NHWC-only onnxruntime kernel (the CPU exports do not emit it)"),
     # --- default-domain operators not implemented yet
-    **dict.fromkeys(["Col2Im", "DFT", "STFT", "MelWeightMatrix", "DeformConv",
+    **dict.fromkeys(["Col2Im", "MelWeightMatrix", "DeformConv",
                      "MaxUnpool", "RoiAlign", "TensorScatter"], _NOT_YET),
 }
 
