@@ -86,4 +86,5 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Det": (lambda: L.Det(), [(2, 3, 3)]),
     "GridSample": (lambda: L.GridSample("cubic", "reflection", align_corners=True), [(2, 3, 4, 5), (2, 3, 2, 2)]),
     "DFT": (lambda: L.DFT(axis=1, length=6, onesided=True), [(2, 5, 1)]),
+    "Col2Im": (lambda: L.Col2Im([4, 5], [2, 2], pads=[1, 0, 0, 1], strides=[2, 2]), [(2, 8, 6)]),
 }
