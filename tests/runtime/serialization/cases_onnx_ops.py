@@ -48,6 +48,13 @@ def _float_then_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nd
         rng.standard_normal(shape).astype(np.float32)
 
 
+def _unpool_inputs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """The (1, 2, 2, 2) values, and for the (2, 2) placeholder distinct flat indices into (1, 2, 4, 4), shaped alike."""
+    if shape == (2, 2):
+        return rng.permutation(32)[:8].reshape(1, 2, 2, 2)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 # layer class name -> (factory, input shapes[, input maker])
 CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Sin": (lambda: L.Sin(), [(3, 4)]), "Cos": (lambda: L.Cos(), [(3, 4)]), "Tan": (lambda: L.Tan(), [(3, 4)]),
@@ -87,4 +94,6 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "GridSample": (lambda: L.GridSample("cubic", "reflection", align_corners=True), [(2, 3, 4, 5), (2, 3, 2, 2)]),
     "DFT": (lambda: L.DFT(axis=1, length=6, onesided=True), [(2, 5, 1)]),
     "Col2Im": (lambda: L.Col2Im([4, 5], [2, 2], pads=[1, 0, 0, 1], strides=[2, 2]), [(2, 8, 6)]),
+    "MaxUnpool": (lambda: L.MaxUnpool([2, 2], strides=[2, 2], output_shape=[1, 2, 5, 4]), [(1, 2, 2, 2), (2, 2)],
+                  _unpool_inputs),
 }

@@ -1,4 +1,5 @@
-"""MaxPool, AveragePool, LpPool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
+"""MaxPool, AveragePool, LpPool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers;
+MaxUnpool (any number of spatial axes).
 
 ONNX's defaults differ from PyTorch's: strides default to 1 (not the kernel size)
 and AveragePool excludes the padding from the divisor unless count_include_pad=1.
@@ -68,6 +69,15 @@ def lp_pool(node: OnnxNode):
                                  count_include_pad=True), powered)
     total = node.apply(nn.Mul(), [mean, np.asarray(kernel[0] * kernel[1], np.float32)], suffix="/sum")
     return node.apply(nn.Pow(1.0 / power), [total])
+
+
+@ONNX.register("MaxUnpool", since=9)
+def max_unpool(node: OnnxNode):
+    kernel = [int(k) for k in node.attr("kernel_shape")]
+    output_shape = node.const(2, "output_shape")
+    layer = nn.MaxUnpool(kernel, node.attr("strides"), node.attr("pads"),
+                         None if output_shape is None else [int(d) for d in np.asarray(output_shape).reshape(-1)])
+    return node.apply(layer, [node.value(0), node.value(1)])
 
 
 def _global(node: OnnxNode, cls):
