@@ -1,4 +1,4 @@
-"""Operators composed of existing layers: LpNormalization, Trilu, Compress, ReverseSequence.
+"""Operators composed of existing layers: LpNormalization, Trilu, Compress, ReverseSequence, TensorScatter.
 
 Each is a small graph of differentiable layers (Where with a constant mask, Gather or
 GatherElements with constant indices, reductions), so imported models keep their gradients.
@@ -81,3 +81,20 @@ def reverse_sequence(node: OnnxNode):
     length = lengths.reshape(view)
     indices = np.broadcast_to(np.where(time < length, length - 1 - time, time), shape).copy()
     return node.apply(nn.GatherElements(time_axis), [node.value(0), indices])
+
+
+@ONNX.register("TensorScatter", since=24)
+def tensor_scatter(node: OnnxNode):
+    """ScatterElements of the update along ``axis`` at each batch entry's (constant) write index onwards."""
+    cache_shape, update_shape = _static_shape(node, 0), _static_shape(node, 1)
+    axis = int(node.attr("axis", -2)) % len(cache_shape)
+    starts = node.const(2, "write_indices", default=np.zeros(cache_shape[0], np.int64))
+    view = [1] * len(update_shape)
+    view[0] = cache_shape[0]
+    steps = [1] * len(update_shape)
+    steps[axis] = update_shape[axis]
+    positions = np.asarray(starts, np.int64).reshape(view) + np.arange(update_shape[axis]).reshape(steps)
+    if node.attr("mode", "linear") == "circular":
+        positions %= cache_shape[axis]
+    indices = np.broadcast_to(positions, update_shape).copy()
+    return node.apply(nn.ScatterElements(axis), [node.value(0), indices, node.value(1)])
