@@ -9,17 +9,15 @@ from ..context import OnnxNode
 from ..registry import ONNX
 
 
-def _scan(node: OnnxNode, cls):
+#: op -> (layer, the first version)
+_SCANS = {"CumSum": (nn.CumSum, 11), "CumProd": (nn.CumProd, 26)}
+
+
+def _scan(node: OnnxNode):
     axis = int(np.asarray(node.const(1, "axis")).reshape(-1)[0])
-    layer = cls(axis, bool(node.attr("exclusive", 0)), bool(node.attr("reverse", 0)))
+    layer = _SCANS[node.op_type][0](axis, bool(node.attr("exclusive", 0)), bool(node.attr("reverse", 0)))
     return node.apply(layer, [node.value(0)])
 
 
-@ONNX.register("CumSum", since=11)
-def cumsum(node: OnnxNode):
-    return _scan(node, nn.CumSum)
-
-
-@ONNX.register("CumProd", since=26)
-def cumprod(node: OnnxNode):
-    return _scan(node, nn.CumProd)
+for _op, (_cls, _since) in _SCANS.items():
+    ONNX.register(_op, since=_since)(_scan)
