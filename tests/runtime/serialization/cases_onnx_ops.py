@@ -55,6 +55,16 @@ def _unpool_inputs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarr
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def _rois(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A (1, 2, 6, 6) feature map, (3, 4) regions inside it and (3,) batch indices (all 0)."""
+    if shape == (3,):
+        return np.zeros(3, np.int64)
+    if shape == (3, 4):
+        corner = rng.uniform(0, 3, (3, 2))
+        return np.concatenate([corner, corner + rng.uniform(1, 3, (3, 2))], axis=1).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 # layer class name -> (factory, input shapes[, input maker])
 CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Sin": (lambda: L.Sin(), [(3, 4)]), "Cos": (lambda: L.Cos(), [(3, 4)]), "Tan": (lambda: L.Tan(), [(3, 4)]),
@@ -96,4 +106,6 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Col2Im": (lambda: L.Col2Im([4, 5], [2, 2], pads=[1, 0, 0, 1], strides=[2, 2]), [(2, 8, 6)]),
     "MaxUnpool": (lambda: L.MaxUnpool([2, 2], strides=[2, 2], output_shape=[1, 2, 5, 4]), [(1, 2, 2, 2), (2, 2)],
                   _unpool_inputs),
+    "RoiAlign": (lambda: L.RoiAlign(2, 3, sampling_ratio=2, spatial_scale=0.5, mode="max"),
+                 [(1, 2, 6, 6), (3, 4), (3,)], _rois),
 }

@@ -92,7 +92,7 @@ UNSUPPORTED: dict[str, str] = {
     **dict.fromkeys(["com.microsoft::BiasAdd", "com.microsoft::NhwcConv"],
                     "a CUDA- or NHWC-only onnxruntime kernel (the CPU exports do not emit it)"),
     # --- default-domain operators not implemented yet
-    **dict.fromkeys(["DeformConv", "RoiAlign"], _NOT_YET),
+    **dict.fromkeys(["DeformConv"], _NOT_YET),
 }
 
 
