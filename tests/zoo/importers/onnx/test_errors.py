@@ -52,9 +52,9 @@ def test_unsupported_operator_names_op_domain_version_node_and_supported_list() 
     text = str(err.value)
     for part in ("ai.onnx::TfIdfVectorizer", "version 17", "'hm'", "Supported:", "Conv", "LSTM"):
         assert part in text
-    custom = _model([helper.make_node("FusedConv", ["x"], ["y"], name="fc", domain="com.microsoft")], [x], [y])
+    custom = _model([helper.make_node("MatMulNBits", ["x"], ["y"], name="fc", domain="com.microsoft")], [x], [y])
     custom.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    with pytest.raises(UnsupportedOperatorError, match="com.microsoft::FusedConv version 1 \\(node 'fc'\\)"):
+    with pytest.raises(UnsupportedOperatorError, match="com.microsoft::MatMulNBits version 1 \\(node 'fc'\\)"):
         load_onnx(custom)
 
 
