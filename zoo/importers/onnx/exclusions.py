@@ -54,7 +54,6 @@ _OPTIONALS = "optional values are not supported (tensors only)"
 _TRAINING = "a training operator: an imported model is trained by our optimizers instead"
 _RANDOM = "a random generator: its values cannot match the reference (use bigdl_runtime.nn.random)"
 _ML = "ai.onnx.ml (classical machine learning) operators are not supported"
-_NOT_YET = "not implemented yet"
 
 UNSUPPORTED: dict[str, str] = {
     # --- value kinds the runtime does not have
@@ -91,8 +90,6 @@ UNSUPPORTED: dict[str, str] = {
     "com.microsoft::MatMulNBits": "4-bit packed weights are not supported",
     **dict.fromkeys(["com.microsoft::BiasAdd", "com.microsoft::NhwcConv"],
                     "a CUDA- or NHWC-only onnxruntime kernel (the CPU exports do not emit it)"),
-    # --- default-domain operators not implemented yet
-    **dict.fromkeys(["DeformConv"], _NOT_YET),
 }
 
 
