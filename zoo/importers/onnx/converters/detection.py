@@ -25,7 +25,7 @@ def non_max_suppression(node: OnnxNode):
 
 @ONNX.register("RoiAlign", since=10)
 def roi_align(node: OnnxNode):
-    """``coordinate_transformation_mode`` appeared in opset 16 (default half_pixel); before, regions were not shifted."""
+    """``coordinate_transformation_mode`` came in opset 16 (default half_pixel); before, regions were not shifted."""
     default = "half_pixel" if node.ctx.opset >= 16 else "output_half_pixel"
     layer = nn.RoiAlign(int(node.attr("output_height", 1)), int(node.attr("output_width", 1)),
                         int(node.attr("sampling_ratio", 0)), float(node.attr("spatial_scale", 1.0)),

@@ -91,7 +91,8 @@ def _body(node: OnnxNode, schema: onnx.defs.OpSchema, function: onnx.FunctionPro
     for name, spec in schema.attributes.items():
         if name not in attrs and spec.default_value.name:
             attrs[name] = spec.default_value
-    names = {formal: actual for formal, actual in zip(function.input, node.inputs)}
+    # formal inputs the call leaves out (trailing ones too) are empty names, as ONNX's optional inputs
+    names = {formal: node.inputs[i] if i < len(node.inputs) else "" for i, formal in enumerate(function.input)}
     names.update({formal: actual for formal, actual in zip(function.output, node.outputs) if actual})
     prefix = node.ctx.unique(f"{node.name}/{node.op_type}") + "/"
 

@@ -58,7 +58,8 @@ def average_pool(node: OnnxNode):
 
 @ONNX.register("LpPool", since=2)
 def lp_pool(node: OnnxNode):
-    """``(sum over the window of |x| ** p) ** (1 / p)``: Abs, Pow, a padding-counting AvgPool times the window size, Pow."""
+    """``(sum over the window of |x| ** p) ** (1 / p)``: Abs, Pow, a padding-counting AvgPool times the window
+    size, Pow."""
     kernel, strides, dilations, p = _window(node)
     if set(dilations) != {1}:
         raise node.error(f"dilated Lp pooling (dilations={dilations}) is not supported")
