@@ -97,3 +97,13 @@ def test_quantised_matmuls_to_float() -> None:
              runtime=2)
     _compare("DynamicQuantizeMatMul", [_floats(3, 4), b, scales[1], np.array(3, np.int8), _floats(5)],
              rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op,domain", [("SkipLayerNormalization", "com.microsoft"),
+                                       ("SkipSimplifiedLayerNormalization", "com.microsoft"),
+                                       ("SimplifiedLayerNormalization", "")])
+def test_normalizations_use_onnxruntimes_default_epsilon(op: str, domain: str) -> None:
+    """Rows of tiny variance, where the epsilon decides the result."""
+    x = (1e-3 * _floats(2, 8)).astype(np.float32)
+    inputs = [x, np.zeros_like(x), np.ones(8, np.float32)] if op.startswith("Skip") else [x, np.ones(8, np.float32)]
+    _compare(op, inputs, domain=domain, runtime=len(inputs) - 1, atol=1e-5)

@@ -156,7 +156,7 @@ def _skip_norm(node: OnnxNode, simplified: bool):
     body = _Body(node)
     bias = body.input(3 if simplified else 4)
     total = _sum(body, [body.input(0), body.input(1), bias], body.output(3))
-    eps = float(node.attr("epsilon", 1e-12 if not simplified else 1e-5))
+    eps = float(node.attr("epsilon", 1e-12))  # onnxruntime's default for both
     if body.output(1) or body.output(2):
         raise node.error("the mean and inv_std_var outputs are not supported")
     if simplified:
