@@ -1,4 +1,5 @@
-"""MaxUnpool: values back to the positions their max-pooling indices name (ONNX MaxUnpool, ``nn.MaxUnpool2d``)."""
+"""Max-pooling indices and unpooling: MaxPoolIndices (ONNX MaxPool's Indices output) and MaxUnpool (values back
+to the positions those indices name; ONNX MaxUnpool, ``nn.MaxUnpool2d``)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -6,8 +7,48 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import unpool as K
+from ...kernels.pool import max_pool2d_indices
 from ..module import Module
+from .math import _Boolean
 from .shape import as_inputs, call_kernel
+
+
+class MaxPoolIndices(_Boolean):
+    """Flat whole-tensor int64 indices of each 2-D max-pooling window's first maximum (no gradient).
+
+    Args:
+        kernel_size, stride, padding, dilation, ceil_mode: as :class:`MaxPool2d` (stride defaults
+            to the kernel size; padding may be (top, left, bottom, right)).
+        storage_order: 0 (row-major: ``h * W + w`` within a plane) or 1 (column-major: ``w * H + h``).
+
+    Examples:
+        >>> MaxPoolIndices(2)(np.array([[[[1.0, 4.0], [3.0, 2.0]]]]))
+        array([[[[1]]]])
+    """
+
+    _arity = 1
+
+    def __init__(self, kernel_size: Sequence[int] | int, stride: Sequence[int] | int | None = None,
+                 padding: Sequence[int] | int = 0, dilation: Sequence[int] | int = 1, ceil_mode: bool = False,
+                 storage_order: int = 0, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.kernel_size, self.stride = _ints(kernel_size), None if stride is None else _ints(stride)
+        self.padding, self.dilation = _ints(padding), _ints(dilation)
+        self.ceil_mode, self.storage_order = bool(ceil_mode), int(storage_order)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "dilation": self.dilation, "ceil_mode": self.ceil_mode, "storage_order": self.storage_order}
+
+    def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
+        return max_pool2d_indices(xs[0], tuple(self.kernel_size), None if self.stride is None else
+                                  tuple(self.stride), tuple(self.padding), tuple(self.dilation), self.ceil_mode,
+                                  self.storage_order)
+
+
+def _ints(values: Sequence[int] | int) -> list[int]:
+    """An int (the same on both axes) or a sequence, as a list."""
+    return [int(values)] * 2 if isinstance(values, (int, np.integer)) else [int(v) for v in values]
 
 
 class MaxUnpool(Module):

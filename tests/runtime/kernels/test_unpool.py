@@ -1,11 +1,14 @@
-"""MaxUnpool kernel: finite-difference gradient (float64), forward vs the ONNX reference on MaxPool's indices."""
+"""MaxUnpool kernel: finite-difference gradient (float64), forward vs the ONNX reference on MaxPool's indices;
+MaxPool's indices against onnxruntime."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bigdl_runtime.kernels import unpool as K
+from bigdl_runtime.kernels.pool import max_pool2d_indices
 from tests.helpers.gradcheck import check_kernel
-from tests.helpers.onnx_ref import run_node
+from tests.helpers.onnx_ref import run_node, run_node_ort
 
 RNG = np.random.default_rng(0)
 
@@ -23,3 +26,16 @@ def test_forward_undoes_max_pool_as_onnx() -> None:
     want = run_node("MaxUnpool", [pooled, indices], opset=11, kernel_shape=[2, 2], strides=[2, 2])[0]
     np.testing.assert_array_equal(y, want)
     assert ((y == 0) | (y == x)).all()
+
+
+@pytest.mark.parametrize("kernel,strides,pads,dilations,ceil_mode,storage_order", [
+    ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], 0, 0),
+    ([3, 2], [2, 1], [1, 0, 1, 1], [1, 1], 1, 0),
+    ([2, 3], [1, 2], [0, 1, 0, 1], [2, 1], 0, 1),
+])
+def test_max_pool_indices_match_onnxruntime(kernel, strides, pads, dilations, ceil_mode, storage_order) -> None:
+    x = RNG.integers(0, 4, (2, 3, 7, 6)).astype(np.float32)  # ties: the first maximum wins
+    got = max_pool2d_indices(x, kernel, strides, pads, dilations, bool(ceil_mode), storage_order)
+    want = run_node_ort("MaxPool", [x], n_outputs=2, opset=12, kernel_shape=kernel, strides=strides, pads=pads,
+                        dilations=dilations, ceil_mode=ceil_mode, storage_order=storage_order)[1]
+    np.testing.assert_array_equal(got, want)

@@ -108,4 +108,6 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
                   _unpool_inputs),
     "RoiAlign": (lambda: L.RoiAlign(2, 3, sampling_ratio=2, spatial_scale=0.5, mode="max"),
                  [(1, 2, 6, 6), (3, 4), (3,)], _rois),
+    "MaxPoolIndices": (lambda: L.MaxPoolIndices([3, 2], stride=[2, 1], padding=[1, 0, 1, 1], storage_order=1),
+                       [(2, 3, 7, 6)]),
 }

@@ -24,7 +24,6 @@ EXCLUDED: dict[str, str] = {
     # --- shapes and modes our layers do not implement
     r"test_(averagepool|maxpool|lppool)_3d_.*": "3-D pooling is not supported (1-D and 2-D are)",
     r"test_(averagepool|lppool)_2d_dilations": "dilated average and Lp pooling is not supported",
-    r"test_maxpool_with_argmax_.*": "MaxPool's Indices output is not supported",
     r"test_convtranspose_3d": "3-D transposed convolutions are not supported (1-D and 2-D are)",
     # --- training-mode outputs: an imported model is converted for inference (and fine-tuned by our trainer)
     r"test_training_dropout.*": "Dropout with training_mode=true is not supported",

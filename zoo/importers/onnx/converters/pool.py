@@ -41,10 +41,16 @@ def _pool(node: OnnxNode, layer, x=None):
 
 @ONNX.register("MaxPool", since=1)
 def max_pool(node: OnnxNode):
-    if len([o for o in node.outputs if o]) > 1:
-        raise node.error("the Indices output of MaxPool is not supported")
     kernel, strides, dilations, p = _window(node)
-    return _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=bool(node.attr("ceil_mode", 0))))
+    ceil_mode = bool(node.attr("ceil_mode", 0))
+    values = _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=ceil_mode))
+    if len(node.outputs) < 2 or not node.outputs[1]:
+        return values
+    if len(node.attr("kernel_shape", [])) != 2:
+        raise node.error("the Indices output is supported for 2-D pooling only")
+    indices = node.apply(nn.MaxPoolIndices(kernel, strides, p, dilations, ceil_mode,
+                                           int(node.attr("storage_order", 0))), [node.value(0)], suffix="/indices")
+    return [values, indices]
 
 
 @ONNX.register("AveragePool", since=1)
