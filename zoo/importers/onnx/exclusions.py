@@ -37,9 +37,9 @@ EXCLUDED: dict[str, str] = {
         "run-time shapes: Slice's starts are computed from the input (without a past state)",
     r"test_center_crop_pad_\w*": "run-time shapes: Slice's starts are computed from a padded value",
     r"test_rotary_embedding_3d_input_expanded": "run-time shapes: Split's sizes are computed from the input",
+    # --- reduced-precision arithmetic (ours and the reference's)
     r"test_dft_inverse(_opset19)?": "the expected values carry complex64 FFT rounding (1.9e-7 where the exact value "
                                     "is 0), above the case's 1e-7 absolute tolerance; ours are computed in float64",
-    # --- reduced-precision arithmetic
     r"test_attention_\w*bf16(_expanded)?": "bfloat16 arithmetic is not supported",
     r"test_causal_conv_with_state_silu_fp16": "float16 SiLU of the function body differs beyond the tolerance",
     # --- other value kinds and old opsets
