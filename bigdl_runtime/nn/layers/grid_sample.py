@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ...kernels import grid_sample as K
-from ..module import Module
-from .shape import as_inputs, call_kernel
+from .scatter import _MultiInputKernel
 
 
-class GridSample(Module):
+class GridSample(_MultiInputKernel):
     """Sample ``x`` (N, C, *spatial) at ``grid`` (N, *out, k) of coordinates in [-1, 1], x first.
 
     Args:
@@ -29,6 +26,9 @@ class GridSample(Module):
         array([[[[1.5]]]])
     """
 
+    _kernel = (K.grid_sample_forward, K.grid_sample_backward)
+    _arity = 2
+
     def __init__(self, mode: str = "linear", padding_mode: str = "zeros", align_corners: bool = False,
                  name: str | None = None) -> None:
         super().__init__(name=name)
@@ -37,17 +37,6 @@ class GridSample(Module):
         if padding_mode not in ("zeros", "border", "reflection"):
             raise ValueError(f"GridSample: padding_mode must be zeros, border or reflection, got {padding_mode!r}")
         self.mode, self.padding_mode, self.align_corners = mode, padding_mode, bool(align_corners)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"mode": self.mode, "padding_mode": self.padding_mode, "align_corners": self.align_corners}
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs (x, grid), got {len(xs)}")
-        y, self._cache = call_kernel(self, K.grid_sample_forward, *xs, **self.get_config())
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return K.grid_sample_backward(grad_output, self._need_cache(self._cache))

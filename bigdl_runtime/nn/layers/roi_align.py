@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ...kernels import roi_align as K
-from ..module import Module
-from .shape import as_inputs, call_kernel
+from .scatter import _MultiInputKernel
 
 
-class RoiAlign(Module):
+class RoiAlign(_MultiInputKernel):
     """Pool each region of interest of a feature map into an ``output_height x output_width`` grid.
 
     Args:
@@ -26,6 +23,9 @@ class RoiAlign(Module):
         - Output: (R, C, output_height, output_width). ``backward`` returns ``(dx, None, None)``.
     """
 
+    _kernel = (K.roi_align_forward, K.roi_align_backward)
+    _arity = 3
+
     def __init__(self, output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
                  spatial_scale: float = 1.0, mode: str = "avg", half_pixel: bool = True,
                  name: str | None = None) -> None:
@@ -35,19 +35,8 @@ class RoiAlign(Module):
         self.output_height, self.output_width = int(output_height), int(output_width)
         self.sampling_ratio, self.spatial_scale = int(sampling_ratio), float(spatial_scale)
         self.mode, self.half_pixel = mode, bool(half_pixel)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"output_height": self.output_height, "output_width": self.output_width,
                 "sampling_ratio": self.sampling_ratio, "spatial_scale": self.spatial_scale, "mode": self.mode,
                 "half_pixel": self.half_pixel}
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 3:
-            raise ValueError(f"{self.describe()}: expected 3 inputs (x, rois, batch_indices), got {len(xs)}")
-        y, self._cache = call_kernel(self, K.roi_align_forward, *xs, **self.get_config())
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, None, None]:
-        return K.roi_align_backward(grad_output, self._need_cache(self._cache))

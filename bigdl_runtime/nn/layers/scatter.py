@@ -15,8 +15,9 @@ from ..module import Module
 from .shape import as_inputs, call_kernel
 
 
-class _IndexedBy(Module):
-    """Base: a kernel pair over ``(data, indices[, updates])`` configured by ``get_config()``."""
+class _MultiInputKernel(Module):
+    """Base: a kernel pair over ``_arity`` inputs (``(data, indices[, updates])`` here), configured by
+    ``get_config()``."""
 
     _kernel: ClassVar[tuple[Callable, Callable]]
     _arity: ClassVar[int]
@@ -42,7 +43,7 @@ def _reduction(reduction: str) -> str:
     return reduction
 
 
-class GatherElements(_IndexedBy):
+class GatherElements(_MultiInputKernel):
     """``y[i][j] = x[indices[i][j]][j]`` along ``axis`` 0 (likewise for others): ``torch.gather``, ONNX GatherElements.
 
     Args:
@@ -69,7 +70,7 @@ class GatherElements(_IndexedBy):
         return {"axis": self.axis}
 
 
-class ScatterElements(_IndexedBy):
+class ScatterElements(_MultiInputKernel):
     """``data`` with ``updates[i][j]`` written to ``[indices[i][j]][j]`` (``axis`` 0; ONNX ScatterElements).
 
     Args:
@@ -93,7 +94,7 @@ class ScatterElements(_IndexedBy):
         return {"axis": self.axis, "reduction": self.reduction}
 
 
-class GatherND(_IndexedBy):
+class GatherND(_MultiInputKernel):
     """Slices of ``x`` addressed by the last axis of ``indices`` (ONNX GatherND).
 
     Args:
@@ -119,7 +120,7 @@ class GatherND(_IndexedBy):
         return {"batch_dims": self.batch_dims}
 
 
-class ScatterND(_IndexedBy):
+class ScatterND(_MultiInputKernel):
     """A copy of ``data`` whose slices addressed by ``indices`` get ``updates`` (ONNX ScatterND).
 
     Args:
