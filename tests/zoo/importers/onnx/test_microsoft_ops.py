@@ -15,7 +15,8 @@ RNG = np.random.default_rng(0)
 
 
 def _compare(op: str, inputs: list[np.ndarray | None], domain: str = "com.microsoft", runtime: int = 1,
-             rtol: float = 1e-5, atol: float = 1e-6, outputs: tuple[str, ...] = ("out0",), **attrs: Any) -> None:
+             rtol: float = 1e-5, atol: float = 1e-6, outputs: tuple[str, ...] = ("out0",), opset: int = 17,
+             **attrs: Any) -> None:
     """One ``op`` node run by onnxruntime and by our imported Graph.
 
     The first ``runtime`` inputs are graph inputs, the others initializers (as an exported model stores
@@ -30,7 +31,7 @@ def _compare(op: str, inputs: list[np.ndarray | None], domain: str = "com.micros
     node = helper.make_node(op, names, list(outputs), domain=domain, **attrs)
     graph = helper.make_graph([node], op, infos, [helper.make_empty_tensor_value_info(o) for o in outputs if o],
                               initializer=weights)
-    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    opsets = [helper.make_opsetid("", opset)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
     got = load_onnx(model).evaluate()(*feeds.values())
@@ -107,3 +108,13 @@ def test_normalizations_use_onnxruntimes_default_epsilon(op: str, domain: str) -
     x = (1e-3 * _floats(2, 8)).astype(np.float32)
     inputs = [x, np.zeros_like(x), np.ones(8, np.float32)] if op.startswith("Skip") else [x, np.ones(8, np.float32)]
     _compare(op, inputs, domain=domain, runtime=len(inputs) - 1, atol=1e-5)
+
+
+def test_contrib_quantize_dequantize_and_default_domain_layer_normalization_before_opset_17() -> None:
+    x = _floats(2, 3, 4)
+    q = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    scale, zero = np.array(0.1, np.float32), np.array(3, np.uint8)
+    _compare("QuantizeLinear", [x, scale, zero])
+    _compare("DequantizeLinear", [q, scale, zero])
+    _compare("LayerNormalization", [x, _floats(4), _floats(4)], domain="", opset=13, axis=-1, epsilon=1e-5,
+             atol=1e-5)

@@ -1,6 +1,7 @@
 """Quantised operators: QuantizeLinear, DequantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
 
-(DynamicQuantizeLinear runs as its ONNX function, see :mod:`.functions`.) Only 8- and
+(DynamicQuantizeLinear runs as its ONNX function, see :mod:`.functions`; onnxruntime's
+com.microsoft QuantizeLinear and DequantizeLinear are the same operators.) Only 8- and
 16-bit integer quantised types are supported; a zero point left out is a zero of the
 type the operator implies.
 """
@@ -31,6 +32,7 @@ def _zero_point(node: OnnxNode, i: int, like: int):
     return np.zeros((), dtype)
 
 
+@ONNX.register("QuantizeLinear", since=1, domain="com.microsoft")  # onnxruntime's older quantised exports
 @ONNX.register("QuantizeLinear", since=10)
 def quantize_linear(node: OnnxNode):
     output_dtype = int(node.attr("output_dtype", 0))
@@ -39,6 +41,7 @@ def quantize_linear(node: OnnxNode):
     return node.apply(layer, [node.value(i) for i in range(node.n_inputs())])
 
 
+@ONNX.register("DequantizeLinear", since=1, domain="com.microsoft")
 @ONNX.register("DequantizeLinear", since=10)
 def dequantize_linear(node: OnnxNode):
     layer = nn.DequantizeLinear(int(node.attr("axis", 1)), int(node.attr("block_size", 0)))
