@@ -118,3 +118,15 @@ def test_contrib_quantize_dequantize_and_default_domain_layer_normalization_befo
     _compare("DequantizeLinear", [q, scale, zero])
     _compare("LayerNormalization", [x, _floats(4), _floats(4)], domain="", opset=13, axis=-1, epsilon=1e-5,
              atol=1e-5)
+
+
+@pytest.mark.parametrize("mask,unidirectional", [(None, 0), ("raw", 0), ("lengths", 0), (None, 1), ("raw", 1)])
+def test_bert_attention(mask: str | None, unidirectional: int) -> None:
+    batch, length, hidden, heads = 2, 5, 8, 2
+    x = _floats(batch, length, hidden)
+    weights, bias = (0.3 * _floats(hidden, 3 * hidden)).astype(np.float32), _floats(3 * hidden)
+    masks = {None: None, "raw": np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.int32),
+             "lengths": np.array([3, 5], np.int32)}
+    inputs = [x, weights, bias] + ([masks[mask]] if mask else [])
+    for runtime in (1, len(inputs)):  # weights and mask as initializers, or all fed at run time
+        _compare("Attention", inputs, runtime=runtime, num_heads=heads, unidirectional=unidirectional, atol=1e-5)

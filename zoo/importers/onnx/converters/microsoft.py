@@ -5,7 +5,7 @@ kernel computes, and those are converted as usual (see
 :func:`.functions.convert_body`): Gelu, FastGelu, BiasGelu, QuickGelu,
 FusedConv, FusedMatMul, SkipLayerNormalization, SkipSimplifiedLayerNormalization,
 SimplifiedLayerNormalization (which onnxruntime registers in the default domain),
-MatMulIntegerToFloat, DynamicQuantizeMatMul. The contrib operators we do not convert
+MatMulIntegerToFloat, DynamicQuantizeMatMul, Attention (BERT-style self-attention). The contrib operators we do not convert
 are named, with the reason, in :data:`zoo.importers.onnx.exclusions.UNSUPPORTED`.
 """
 from __future__ import annotations
@@ -214,3 +214,60 @@ def dynamic_quantize_matmul(node: OnnxNode):
     _integer_product_to_float(body, names[0], body.input(1), names[1], body.input(2), names[2], body.input(3),
                               body.input(4))
     return body.convert()
+
+
+@ONNX.register("Attention", since=1, domain=MS)
+def attention(node: OnnxNode):
+    """onnxruntime's fused self-attention of BERT-style exports: packed QKV projection, heads, scaled dot
+    product with an optional raw (batch, total) 0/1 mask or (batch,) right-padding lengths and an optional
+    causal mask (``unidirectional``), softmax, and the heads merged back. Past/present states, relative
+    position biases and other mask layouts are refused with a clear error."""
+    if any(node.given(i) for i in range(4, len(node.inputs))) or any(node.outputs[1:]):
+        raise node.error("past/present states and attention biases are not supported")
+    body = _Body(node)
+    heads = int(node.attr("num_heads"))
+    hidden = _static_dim(node, 2, 0) // 3
+    sizes = [int(s) for s in node.attr("qkv_hidden_sizes", [hidden] * 3)]
+    qkv = body.add("Add", [body.add("MatMul", [body.input(0), body.input(1)]), body.input(2)])
+    parts = [f"{body.prefix}{name}" for name in "qkv"]
+    body.nodes.append(helper.make_node("Split", [qkv, body.constant(sizes, np.int64)], parts, axis=-1,
+                                       name=parts[0]))
+    q, k, v = (body.add("Transpose", [body.add("Reshape", [part, body.constant([0, 0, heads, size // heads],
+                                                                                 np.int64)])], perm=perm)
+               for part, size, perm in zip(parts, sizes, ([0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3])))
+    scale = float(node.attr("scale", 0.0)) or 1.0 / np.sqrt(sizes[0] // heads)
+    scores = body.add("Mul", [body.add("MatMul", [q, k]), body.constant(scale)])
+    filler = float(node.attr("mask_filter_value", -10000.0))
+    if node.given(3):
+        scores = body.add("Add", [scores, _attention_mask(node, body, filler)])
+    if int(node.attr("unidirectional", 0)):
+        length = _static_dim(node, 0, 1)
+        causal = np.triu(np.full((length, length), filler, np.float32), 1)
+        scores = body.add("Add", [scores, body.constant(causal)])
+    context = body.add("MatMul", [body.add("Softmax", [scores], axis=-1), v])
+    merged = body.add("Transpose", [context], perm=[0, 2, 1, 3])
+    body.add("Reshape", [merged, body.constant([0, 0, sizes[2]], np.int64)], body.output(0))
+    return body.convert()
+
+
+def _static_dim(node: OnnxNode, i: int, axis: int) -> int:
+    shape = node.shape(i)
+    if shape is None or shape[axis] is None:
+        raise node.error(f"needs the static size of axis {axis} of input {i}")
+    return int(shape[axis])
+
+
+def _attention_mask(node: OnnxNode, body: _Body, filler: float) -> str:
+    """The additive (batch, 1, 1, total) mask: ``filler`` where a raw 0/1 mask is 0 or past a sequence's length."""
+    rank = node.rank(3)
+    if rank == 1:  # right-padding lengths
+        positions = body.constant(np.arange(_static_dim(node, 0, 1))[None, :], np.int64)
+        lengths = body.add("Unsqueeze", [body.add("Cast", [body.input(3)], to=onnx.TensorProto.INT64),
+                                         body.constant([1], np.int64)])
+        keep = body.add("Cast", [body.add("Less", [positions, lengths])], to=onnx.TensorProto.FLOAT)
+    elif rank == 2:  # raw 0/1 mask
+        keep = body.add("Cast", [body.input(3)], to=onnx.TensorProto.FLOAT)
+    else:
+        raise node.error(f"mask_index of rank {rank} is not supported (rank 1 lengths or a rank 2 0/1 mask are)")
+    blocked = body.add("Mul", [body.add("Sub", [body.constant(1.0), keep]), body.constant(filler)])
+    return body.add("Unsqueeze", [blocked, body.constant([1, 2], np.int64)])
