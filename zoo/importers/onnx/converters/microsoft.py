@@ -5,8 +5,9 @@ kernel computes, and those are converted as usual (see
 :func:`.functions.convert_body`): Gelu, FastGelu, BiasGelu, QuickGelu,
 FusedConv, FusedMatMul, SkipLayerNormalization, SkipSimplifiedLayerNormalization,
 SimplifiedLayerNormalization (which onnxruntime registers in the default domain),
-MatMulIntegerToFloat, DynamicQuantizeMatMul, Attention (BERT-style self-attention). The contrib operators we do not convert
-are named, with the reason, in :data:`zoo.importers.onnx.exclusions.UNSUPPORTED`.
+MatMulIntegerToFloat, DynamicQuantizeMatMul, Attention (BERT-style self-attention). The
+contrib operators we do not convert are named, with the reason, in
+:data:`zoo.importers.onnx.exclusions.UNSUPPORTED`.
 """
 from __future__ import annotations
 
