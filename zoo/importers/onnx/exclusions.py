@@ -76,7 +76,7 @@ UNSUPPORTED: dict[str, str] = {
     "LinearAttention": "its ONNX function body iterates with Scan, which is not supported",
     # --- onnxruntime contrib operators (com.microsoft) we name but do not convert
     **dict.fromkeys(["com.microsoft::MultiHeadAttention",
-                     "com.microsoft::GroupQueryAttention", "com.microsoft::EmbedLayerNormalization",
+                     "com.microsoft::GroupQueryAttention",
                      "com.microsoft::RotaryEmbedding", "com.microsoft::QAttention"],
                     "fused attention kernels (packed weights, masks, caches): export unfused or with the "
                     "default-domain Attention of opset 23"),

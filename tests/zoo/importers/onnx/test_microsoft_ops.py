@@ -130,3 +130,16 @@ def test_bert_attention(mask: str | None, unidirectional: int) -> None:
     inputs = [x, weights, bias] + ([masks[mask]] if mask else [])
     for runtime in (1, len(inputs)):  # weights and mask as initializers, or all fed at run time
         _compare("Attention", inputs, runtime=runtime, num_heads=heads, unidirectional=unidirectional, atol=1e-5)
+
+
+@pytest.mark.parametrize("segments,mask", [(True, True), (False, False)])
+def test_bert_embeddings(segments: bool, mask: bool) -> None:
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 10, (2, 5)).astype(np.int32)
+    segment_ids = rng.integers(0, 2, (2, 5)).astype(np.int32) if segments else None
+    mask_values = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], np.int32) if mask else None
+    inputs = [ids, segment_ids, _floats(10, 8), _floats(6, 8), _floats(2, 8) if segments else None, _floats(8),
+              _floats(8), mask_values]
+    outputs = ("out", "mask_index", "sum") if mask else ("out", "mask_index")
+    _compare("EmbedLayerNormalization", inputs, runtime=2 if segments else 1, outputs=outputs, epsilon=1e-5,
+             atol=1e-5)

@@ -5,7 +5,8 @@ kernel computes, and those are converted as usual (see
 :func:`.functions.convert_body`): Gelu, FastGelu, BiasGelu, QuickGelu,
 FusedConv, FusedMatMul, SkipLayerNormalization, SkipSimplifiedLayerNormalization,
 SimplifiedLayerNormalization (which onnxruntime registers in the default domain),
-MatMulIntegerToFloat, DynamicQuantizeMatMul, Attention (BERT-style self-attention). The
+MatMulIntegerToFloat, DynamicQuantizeMatMul, Attention (BERT-style self-attention),
+EmbedLayerNormalization. The
 contrib operators we do not convert are named, with the reason, in
 :data:`zoo.importers.onnx.exclusions.UNSUPPORTED`.
 """
@@ -272,3 +273,27 @@ def _attention_mask(node: OnnxNode, body: _Body, filler: float) -> str:
         raise node.error(f"mask_index of rank {rank} is not supported (rank 1 lengths or a rank 2 0/1 mask are)")
     blocked = body.add("Mul", [body.add("Sub", [body.constant(1.0), keep]), body.constant(filler)])
     return body.add("Unsqueeze", [blocked, body.constant([1, 2], np.int64)])
+
+
+@ONNX.register("EmbedLayerNormalization", since=1, domain=MS)
+def embed_layer_norm(node: OnnxNode):
+    """BERT embeddings: word + position (0.. or position_ids) + segment embeddings, LayerNormalization; the
+    mask_index output is each row's count of mask ones (int32; zeros without a mask), the embedding_sum output
+    the sum before the normalisation."""
+    body = _Body(node)
+    if node.given(8):
+        positions = body.input(8)
+    else:
+        positions = body.constant(np.arange(_static_dim(node, 0, 1))[None, :], np.int64)
+    parts = [body.add("Gather", [body.input(2), body.input(0)]), body.add("Gather", [body.input(3), positions])]
+    if node.given(1) and node.given(4):
+        parts.append(body.add("Gather", [body.input(4), body.input(1)]))
+    total = _sum(body, parts, body.output(2))
+    body.add("LayerNormalization", [total, body.input(5), body.input(6)], body.output(0), axis=-1,
+             epsilon=float(node.attr("epsilon", 1e-12)))
+    if body.output(1) and node.given(7):
+        mask = body.add("Cast", [body.input(7)], to=onnx.TensorProto.INT32)
+        body.add("ReduceSum", [mask, body.constant([1], np.int64)], body.output(1), keepdims=0)
+    elif body.output(1):  # without a mask, zeros (as onnxruntime)
+        body.add("Identity", [body.constant(np.zeros(_static_dim(node, 0, 0)), np.int32)], body.output(1))
+    return body.convert()
