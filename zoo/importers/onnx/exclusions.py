@@ -75,8 +75,7 @@ UNSUPPORTED: dict[str, str] = {
     "Scan": "loops with run-time iteration are not supported (If with a condition known at import is)",
     "LinearAttention": "its ONNX function body iterates with Scan, which is not supported",
     # --- onnxruntime contrib operators (com.microsoft) we name but do not convert
-    **dict.fromkeys(["com.microsoft::MultiHeadAttention",
-                     "com.microsoft::GroupQueryAttention",
+    **dict.fromkeys(["com.microsoft::GroupQueryAttention",
                      "com.microsoft::RotaryEmbedding", "com.microsoft::QAttention"],
                     "fused attention kernels (packed weights, masks, caches): export unfused or with the "
                     "default-domain Attention of opset 23"),

@@ -143,3 +143,19 @@ def test_bert_embeddings(segments: bool, mask: bool) -> None:
     outputs = ("out", "mask_index", "sum") if mask else ("out", "mask_index")
     _compare("EmbedLayerNormalization", inputs, runtime=2 if segments else 1, outputs=outputs, epsilon=1e-5,
              atol=1e-5)
+
+
+@pytest.mark.parametrize("bias,mask,unidirectional", [(False, None, 0), (True, "raw", 0), (True, "lengths", 0),
+                                                      (False, None, 1)])
+def test_multi_head_attention(bias: bool, mask: str | None, unidirectional: int) -> None:
+    batch, heads = 2, 2
+    length, total = (6, 6) if unidirectional else (4, 6)  # causal masks need as many queries as keys
+    query, key, value = _floats(batch, length, 8), _floats(batch, total, 8), _floats(batch, total, 6)
+    masks = {None: None, "raw": np.array([[1, 1, 1, 1, 0, 0], [1] * 6], np.int32),
+             "lengths": np.array([3, 6], np.int32)}
+    inputs = [query, key, value, _floats(22) if bias else None, masks[mask]]
+    while inputs[-1] is None:
+        inputs.pop()
+    given = sum(x is not None for x in inputs)
+    _compare("MultiHeadAttention", inputs, runtime=given, num_heads=heads, unidirectional=unidirectional,
+             atol=1e-5)

@@ -6,7 +6,7 @@ kernel computes, and those are converted as usual (see
 FusedConv, FusedMatMul, SkipLayerNormalization, SkipSimplifiedLayerNormalization,
 SimplifiedLayerNormalization (which onnxruntime registers in the default domain),
 MatMulIntegerToFloat, DynamicQuantizeMatMul, Attention (BERT-style self-attention),
-EmbedLayerNormalization. The
+MultiHeadAttention, EmbedLayerNormalization. The
 contrib operators we do not convert are named, with the reason, in
 :data:`zoo.importers.onnx.exclusions.UNSUPPORTED`.
 """
@@ -218,6 +218,33 @@ def dynamic_quantize_matmul(node: OnnxNode):
     return body.convert()
 
 
+def _attend(node: OnnxNode, body: _Body, q: str, k: str, v: str, sizes: list[int], mask: int,
+            total_from: int) -> None:
+    """Multi-head scaled dot-product attention of (batch, length, size) q, k, v into output 0.
+
+    ``sizes`` are the q/k and v hidden sizes; input ``mask`` (if given) is a raw (batch, total) 0/1 mask or
+    (batch,) right-padding lengths, ``total_from`` the input whose axis 1 is the attended length.
+    """
+    heads = int(node.attr("num_heads"))
+    q, k, v = (body.add("Transpose", [body.add("Reshape", [part, body.constant([0, 0, heads, size // heads],
+                                                                                 np.int64)])], perm=perm)
+               for part, size, perm in zip((q, k, v), sizes, ([0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3])))
+    scale = float(node.attr("scale", 0.0)) or 1.0 / np.sqrt(sizes[0] // heads)
+    scores = body.add("Mul", [body.add("MatMul", [q, k]), body.constant(scale)])
+    filler = float(node.attr("mask_filter_value", -10000.0))
+    if node.given(mask):
+        scores = body.add("Add", [scores, _attention_mask(node, body, mask, total_from, filler)])
+    if int(node.attr("unidirectional", 0)):
+        length = _static_dim(node, 0, 1)
+        if _static_dim(node, total_from, 1) != length:
+            raise node.error("a causal mask (unidirectional) needs as many queries as keys")
+        causal = np.triu(np.full((length, length), filler, np.float32), 1)
+        scores = body.add("Add", [scores, body.constant(causal)])
+    context = body.add("MatMul", [body.add("Softmax", [scores], axis=-1), v])
+    merged = body.add("Transpose", [context], perm=[0, 2, 1, 3])
+    body.add("Reshape", [merged, body.constant([0, 0, sizes[2]], np.int64)], body.output(0))
+
+
 @ONNX.register("Attention", since=1, domain=MS)
 def attention(node: OnnxNode):
     """onnxruntime's fused self-attention of BERT-style exports: packed QKV projection, heads, scaled dot
@@ -227,28 +254,34 @@ def attention(node: OnnxNode):
     if any(node.given(i) for i in range(4, len(node.inputs))) or any(node.outputs[1:]):
         raise node.error("past/present states and attention biases are not supported")
     body = _Body(node)
-    heads = int(node.attr("num_heads"))
     hidden = _static_dim(node, 2, 0) // 3
     sizes = [int(s) for s in node.attr("qkv_hidden_sizes", [hidden] * 3)]
     qkv = body.add("Add", [body.add("MatMul", [body.input(0), body.input(1)]), body.input(2)])
     parts = [f"{body.prefix}{name}" for name in "qkv"]
     body.nodes.append(helper.make_node("Split", [qkv, body.constant(sizes, np.int64)], parts, axis=-1,
                                        name=parts[0]))
-    q, k, v = (body.add("Transpose", [body.add("Reshape", [part, body.constant([0, 0, heads, size // heads],
-                                                                                 np.int64)])], perm=perm)
-               for part, size, perm in zip(parts, sizes, ([0, 2, 1, 3], [0, 2, 3, 1], [0, 2, 1, 3])))
-    scale = float(node.attr("scale", 0.0)) or 1.0 / np.sqrt(sizes[0] // heads)
-    scores = body.add("Mul", [body.add("MatMul", [q, k]), body.constant(scale)])
-    filler = float(node.attr("mask_filter_value", -10000.0))
+    _attend(node, body, *parts, sizes, mask=3, total_from=0)
+    return body.convert()
+
+
+@ONNX.register("MultiHeadAttention", since=1, domain=MS)
+def multi_head_attention(node: OnnxNode):
+    """onnxruntime's attention of separate (batch, length, size) query, key and value (optional packed bias,
+    key padding mask as raw 0/1 or lengths); packed inputs, past/present states and attention biases are
+    refused with a clear error."""
+    if not (node.given(1) and node.given(2)) or any(node.given(i) for i in range(5, len(node.inputs))) \
+            or any(node.outputs[1:]) or node.rank(1) != 3:
+        raise node.error("only separate 3-D query, key and value without past states or attention bias are "
+                         "supported")
+    body = _Body(node)
+    sizes = [_static_dim(node, 0, 2), _static_dim(node, 1, 2), _static_dim(node, 2, 2)]
+    q, k, v = body.input(0), body.input(1), body.input(2)
     if node.given(3):
-        scores = body.add("Add", [scores, _attention_mask(node, body, filler)])
-    if int(node.attr("unidirectional", 0)):
-        length = _static_dim(node, 0, 1)
-        causal = np.triu(np.full((length, length), filler, np.float32), 1)
-        scores = body.add("Add", [scores, body.constant(causal)])
-    context = body.add("MatMul", [body.add("Softmax", [scores], axis=-1), v])
-    merged = body.add("Transpose", [context], perm=[0, 2, 1, 3])
-    body.add("Reshape", [merged, body.constant([0, 0, sizes[2]], np.int64)], body.output(0))
+        parts = [f"{body.prefix}bias_{name}" for name in "qkv"]
+        body.nodes.append(helper.make_node("Split", [body.input(3), body.constant(sizes, np.int64)], parts,
+                                           axis=0, name=parts[0]))
+        q, k, v = (body.add("Add", [x, bias]) for x, bias in zip((q, k, v), parts))
+    _attend(node, body, q, k, v, [sizes[0], sizes[1], sizes[2]], mask=4, total_from=1)
     return body.convert()
 
 
@@ -259,18 +292,19 @@ def _static_dim(node: OnnxNode, i: int, axis: int) -> int:
     return int(shape[axis])
 
 
-def _attention_mask(node: OnnxNode, body: _Body, filler: float) -> str:
-    """The additive (batch, 1, 1, total) mask: ``filler`` where a raw 0/1 mask is 0 or past a sequence's length."""
-    rank = node.rank(3)
+def _attention_mask(node: OnnxNode, body: _Body, i: int, total_from: int, filler: float) -> str:
+    """The additive (batch, 1, 1, total) mask: ``filler`` where input ``i``, a raw 0/1 mask, is 0, or past
+    a sequence's length when it holds lengths."""
+    rank = node.rank(i)
     if rank == 1:  # right-padding lengths
-        positions = body.constant(np.arange(_static_dim(node, 0, 1))[None, :], np.int64)
-        lengths = body.add("Unsqueeze", [body.add("Cast", [body.input(3)], to=onnx.TensorProto.INT64),
+        positions = body.constant(np.arange(_static_dim(node, total_from, 1))[None, :], np.int64)
+        lengths = body.add("Unsqueeze", [body.add("Cast", [body.input(i)], to=onnx.TensorProto.INT64),
                                          body.constant([1], np.int64)])
         keep = body.add("Cast", [body.add("Less", [positions, lengths])], to=onnx.TensorProto.FLOAT)
     elif rank == 2:  # raw 0/1 mask
-        keep = body.add("Cast", [body.input(3)], to=onnx.TensorProto.FLOAT)
+        keep = body.add("Cast", [body.input(i)], to=onnx.TensorProto.FLOAT)
     else:
-        raise node.error(f"mask_index of rank {rank} is not supported (rank 1 lengths or a rank 2 0/1 mask are)")
+        raise node.error(f"a mask of rank {rank} is not supported (rank 1 lengths or a rank 2 0/1 mask are)")
     blocked = body.add("Mul", [body.add("Sub", [body.constant(1.0), keep]), body.constant(filler)])
     return body.add("Unsqueeze", [blocked, body.constant([1, 2], np.int64)])
 
