@@ -37,7 +37,8 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
             than this, before allocating it. Default: 4 GiB.
 
     Returns:
-        The Graph; call it on numpy arrays, one per graph input.
+        The Graph in evaluation mode (BatchNorm uses the stored statistics and leaves them
+        alone); call it on numpy arrays, one per graph input. Call ``train()`` to fine-tune.
 
     Raises:
         OnnxImportError: an unreadable file, an unsupported opset, a missing initializer, an
@@ -73,9 +74,10 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
     ctx.release_probes()
     out_nodes = [ctx.node_of(v, f"{vi.name}/value") for v, vi in zip(outputs, graph.output)]
     try:
-        return Graph(in_nodes, out_nodes, name=graph.name or None)
+        net = Graph(in_nodes, out_nodes, name=graph.name or None)
     except ValueError as err:
         raise OnnxImportError(f"{label}: {err}") from None
+    return net.evaluate()  # ready for inference: stored BatchNorm statistics, no dropout
 
 
 def model_opset(model: onnx.ModelProto, label: str) -> int:

@@ -42,7 +42,10 @@ def conv(node: OnnxNode):
         dict(stride=strides[0], padding=p, dilation=dilations[0])
     layer = cls(w.shape[1] * group, w.shape[0], kernel if n == 2 else kernel[0], groups=group,
                 bias=b is not None, **args)
-    return node.apply(_load(layer, w, b), [node.value(0)])
+    y = node.apply(_load(layer, w, b), [node.value(0)])
+    if y.shape is None:  # the weight gives the rank even when the input's shape is not declared
+        y.shape = (None, w.shape[0]) + (None,) * n
+    return y
 
 
 @ONNX.register("ConvTranspose", since=1)
