@@ -47,7 +47,7 @@ def reshape(node: OnnxNode):
     in_shape = node.shape(0)
     if not isinstance(x, Sym):
         return np.asarray(x).reshape(onnx_target_shape(np.shape(x), target, allowzero))
-    if in_shape is not None and target and not allowzero and in_shape[0] is not None and target[0] == in_shape[0]:
+    if in_shape and target and not allowzero and in_shape[0] is not None and target[0] == in_shape[0]:
         target[0] = 0  # the batch size the model was exported with: copy the run-time batch instead
     return node.apply(ReshapeTo(target, allowzero), [x])
 
@@ -118,10 +118,15 @@ def pad(node: OnnxNode):
     if node.ctx.opset < 11:
         pads, value = [int(p) for p in node.attr("pads", node.attr("paddings", []))], float(node.attr("value", 0.0))
     else:
-        pads = [int(p) for p in np.asarray(node.const(1, "pads")).reshape(-1)]
         cval = node.const(2, "constant_value")
         value = 0.0 if cval is None or np.size(cval) == 0 else float(np.asarray(cval).reshape(-1)[0])
         axes = node.const(3, "axes")
+        if isinstance(node.value(1), Sym):  # pads computed in the graph (e.g. "SAME" from the input's size)
+            if mode == "wrap":
+                raise node.error("computed pads with mode 'wrap' are not supported")
+            fixed = None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+            return node.apply(nn.Pad(None, mode=mode, value=value, axes=fixed), [node.value(0), node.value(1)])
+        pads = [int(p) for p in np.asarray(node.const(1, "pads")).reshape(-1)]
         if axes is not None:
             rank = node.need_rank(0)
             axes = [int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes).reshape(-1)]
