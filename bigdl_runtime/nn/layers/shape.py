@@ -110,6 +110,42 @@ class Split(Module):
         return K.split_backward(grad_output, cache)[0]
 
 
+class Chunk(Split):
+    """Cut the input along ``dim`` into ``chunks`` parts (as ``torch.chunk`` with exactly ``chunks`` parts).
+
+    Every part has ``ceil(length / chunks)`` entries but the last, which may be smaller (ONNX
+    Split with ``num_outputs``, or without sizes); a length that cannot give ``chunks``
+    non-empty parts is an error.
+
+    Args:
+        chunks: the number of parts.
+        dim: the cut axis, batch included. Default: 1.
+
+    Examples:
+        >>> [p.shape[1] for p in Chunk(3, dim=1)(np.zeros((1, 7)))]
+        [3, 3, 1]
+    """
+
+    def __init__(self, chunks: int, dim: int = 1, name: str | None = None) -> None:
+        super().__init__(1, dim, name=name)
+        if int(chunks) < 1:
+            raise ValueError(f"Chunk: the number of chunks must be positive, got {chunks}")
+        self.chunks = int(chunks)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"chunks": self.chunks, "dim": self.dim}
+
+    def _sections(self, x: np.ndarray) -> list[int]:
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self.describe()}: dim {self.dim} is out of range for a {x.ndim}-D input {x.shape}")
+        length = x.shape[self.dim]
+        size = -(-length // self.chunks)
+        sections = [size] * (length // size) + ([length % size] if length % size else []) if size else []
+        if len(sections) != self.chunks:
+            raise ValueError(f"{self.describe()}: an axis of {length} does not cut into {self.chunks} parts")
+        return sections
+
+
 class Reshape(Module):
     """Reshape each sample: the batch dimension is kept and ``shape`` excludes it (as Keras and BigDL).
 

@@ -1,4 +1,4 @@
-"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
+"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool (any rank) onto our pooling layers.
 
 ONNX's defaults differ from PyTorch's: strides default to 1 (not the kernel size)
 and AveragePool excludes the padding from the divisor unless count_include_pad=1.
@@ -53,18 +53,21 @@ def average_pool(node: OnnxNode):
                                  count_include_pad=bool(node.attr("count_include_pad", 0))))
 
 
-def _global(node: OnnxNode, cls):
+def _global(node: OnnxNode, cls, reduce):
+    """A 2-D global pool on (N, C, H, W); any other rank reduces every axis after C (keeping them)."""
     rank = node.rank(0)
     if rank is not None and rank != 4:
-        raise node.error(f"only (N, C, H, W) inputs are supported, the input has rank {rank}")
+        if rank < 3:
+            raise node.error(f"the input must be (N, C, ...) with at least one spatial axis, it has rank {rank}")
+        return node.apply(reduce(list(range(2, rank)), keepdim=True), [node.value(0)])
     return node.apply(cls(), [node.value(0)])
 
 
 @ONNX.register("GlobalAveragePool", since=1)
 def global_average_pool(node: OnnxNode):
-    return _global(node, GlobalAvgPool2d)
+    return _global(node, GlobalAvgPool2d, nn.ReduceMean)
 
 
 @ONNX.register("GlobalMaxPool", since=1)
 def global_max_pool(node: OnnxNode):
-    return _global(node, GlobalMaxPool2d)
+    return _global(node, GlobalMaxPool2d, nn.ReduceMax)

@@ -75,9 +75,10 @@ def split(node: OnnxNode):
     axis = int(node.attr("axis", 0))
     sizes = node.attr("split") if node.ctx.opset < 13 else node.const(1, "split")
     shape = node.shape(0)
+    if sizes is None and (shape is None or shape[axis] is None):  # equal parts of a size known at run time
+        out = node.apply(nn.Chunk(n_out, dim=axis), [node.value(0)], n_outputs=n_out)
+        return list(out) if n_out > 1 else [out]
     if sizes is None:
-        if shape is None or shape[axis] is None:
-            raise node.error("splitting into equal parts needs the axis' size at import time")
         dim = int(shape[axis])
         chunk = -(-dim // n_out)
         if node.ctx.opset < 18 and dim % n_out:
