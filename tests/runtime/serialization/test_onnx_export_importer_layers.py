@@ -62,6 +62,15 @@ def test_slice_with_runtime_bounds(rng: np.random.Generator) -> None:
     check_export(Graph([x, y], L.Slice(axes=[1], name="cut")(x, start, end)), [(9,), (1,)], rng, batches=(3, 8))
 
 
+def test_pad_with_runtime_pads_and_axes(rng: np.random.Generator) -> None:
+    # pads of the last axis computed from the batch size: [N, 1] before and after
+    x = Input(name="x")
+    batch = L.ShapeOf(0, 1, name="batch")(x)
+    pads = L.Concat(dim=0, name="pads")(batch, L.TensorSource.of(np.array([1]), name="one")(x))
+    fixed = L.Pad([1, 2], mode="edge", axes=[-1], name="fixed")(x)
+    check_export(Graph(x, [L.Pad(None, value=0.5, axes=[-1], name="computed")(x, pads), fixed]), (3, 4), rng)
+
+
 def test_prior_box_is_a_constant(rng: np.random.Generator) -> None:
     image = Input(name="image")
     features = L.Conv2d(3, 4, 3, stride=4, padding=1, name="conv")(image)
