@@ -1,0 +1,109 @@
+"""Values computed from Shape(...) of a run-time tensor: Pad pads, Slice ends, Expand/Reshape/Tile targets,
+ConstantOfShape, Range, Size, equal Split, all evaluated per call and checked against onnxruntime at
+several input sizes; gradients flow through the data path."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from bigdl_runtime.nn import Expand, Pad, Slice, Tile
+from zoo.importers.onnx import load_onnx
+from tests.helpers.gradcheck import check_module
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def _const(name: str, value) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value)))
+
+
+def _model(nodes: list, outputs: list[str], inits: list | None = None, opset: int = 18) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    outs = [helper.make_empty_tensor_value_info(o) for o in outputs]
+    graph = helper.make_graph(nodes, "runtime_shapes", [x], outs, inits or [])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _shape_chain() -> list:
+    """h, w (int64 scalars) and their 1-D forms from Shape(x); pad_h = ceil(h / 4) * 4 - h ("SAME" padding)."""
+    return [helper.make_node("Shape", ["x"], ["s"]),
+            _const("i0", np.array(0)), _const("i2", np.array(2)), _const("i3", np.array(3)),
+            _const("four", np.array(4)), _const("three", np.array(3)), _const("ax0", np.array([0])),
+            helper.make_node("Gather", ["s", "i0"], ["n"]),
+            helper.make_node("Gather", ["s", "i2"], ["h"]),
+            helper.make_node("Gather", ["s", "i3"], ["w"]),
+            helper.make_node("Add", ["h", "three"], ["h3"]),
+            helper.make_node("Div", ["h3", "four"], ["blocks"]),
+            helper.make_node("Mul", ["blocks", "four"], ["h_up"]),
+            helper.make_node("Sub", ["h_up", "h"], ["pad_h"]),
+            helper.make_node("Unsqueeze", ["pad_h", "ax0"], ["pad_h1"]),
+            helper.make_node("Unsqueeze", ["h", "ax0"], ["h1"]),
+            helper.make_node("Unsqueeze", ["w", "ax0"], ["w1"]),
+            helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"])]
+
+
+def _runtime_model() -> onnx.ModelProto:
+    nodes = _shape_chain() + [
+        _const("zeros2", np.zeros(2, np.int64)), _const("one1", np.array([1], np.int64)),
+        _const("minus1", np.array([-1], np.int64)), _const("ax2", np.array([2], np.int64)),
+        _const("start0", np.array([0], np.int64)),
+        # Pad the bottom to a multiple of 4 and one column (pads of axes 2, 3 only), then slice back to (h, w)
+        helper.make_node("Concat", ["zeros2", "pad_h1", "one1"], ["pads"], axis=0),
+        _const("pad_axes", np.array([2, 3], np.int64)),
+        helper.make_node("Pad", ["x", "pads", "", "pad_axes"], ["padded"], mode="reflect"),
+        helper.make_node("Concat", ["h1", "w1"], ["hw"], axis=0),
+        helper.make_node("Slice", ["padded", "zeros2", "hw", "pad_axes"], ["cropped"]),
+        # Expand a per-channel weight to x's shape and multiply
+        helper.make_node("Expand", ["scale", "s"], ["scale_full"]),
+        helper.make_node("Mul", ["cropped", "scale_full"], ["scaled"]),
+        # Reshape to (N, -1), Tile (1, w), ConstantOfShape, Range, Size, equal Split of the run-time width
+        helper.make_node("Concat", ["n1", "minus1"], ["flat_shape"], axis=0),
+        helper.make_node("Reshape", ["scaled", "flat_shape"], ["flat"]),
+        helper.make_node("Concat", ["one1", "w1"], ["reps"], axis=0),
+        helper.make_node("Tile", ["flat", "reps"], ["tiled"]),
+        helper.make_node("Abs", ["flat_shape"], ["flat_shape_pos"]),
+        helper.make_node("ConstantOfShape", ["flat_shape_pos"], ["filled"], value=numpy_helper.from_array(
+            np.array([0.5], np.float32))),
+        _const("r0", np.array(0, np.int64)), _const("r1", np.array(1, np.int64)),
+        helper.make_node("Range", ["r0", "w", "r1"], ["ramp"]),
+        helper.make_node("Size", ["x"], ["count"]),
+        helper.make_node("Split", ["padded"], ["top", "bottom"], axis=2, num_outputs=2),
+    ]
+    scale = numpy_helper.from_array(np.array([0.5, -1.0, 2.0], np.float32).reshape(1, 3, 1, 1), "scale")
+    return _model(nodes, ["scaled", "tiled", "filled", "ramp", "count", "top", "bottom"], [scale])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 3, 8, 4), (3, 3, 6, 5)])
+def test_shapes_computed_per_call_match_onnxruntime(shape, rng: np.random.Generator) -> None:
+    model = _runtime_model()
+    net = load_onnx(model)
+    computed = {type(m).__name__ for m in net.modules() if isinstance(m, (Pad, Slice, Expand, Tile)) and
+                getattr(m, {"Pad": "pads", "Slice": "starts", "Expand": "shape", "Tile": "repeats"}[type(m).__name__])
+                is None}
+    assert computed == {"Pad", "Slice", "Expand", "Tile"}, "the targets must be computed per call, not folded"
+    x = rng.standard_normal(shape).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    got = net(x)
+    assert len(got) == len(want)
+    for name, a, b in zip(["scaled", "tiled", "filled", "ramp", "count", "top", "bottom"], got, want):
+        assert np.shape(a) == np.shape(b), name
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+
+
+def test_gradient_flows_through_the_data_path_of_runtime_shapes(rng: np.random.Generator) -> None:
+    """Pad with computed pads, Slice with computed ends, Expand to a computed shape: float64 finite differences."""
+    nodes = _shape_chain() + [
+        _const("zeros6", np.zeros(6, np.int64)), _const("zeros1", np.zeros(1, np.int64)),
+        _const("start0", np.array([0], np.int64)), _const("ax2", np.array([2], np.int64)),
+        helper.make_node("Concat", ["zeros6", "pad_h1", "zeros1"], ["pads"], axis=0),
+        helper.make_node("Pad", ["x", "pads"], ["padded"], mode="edge"),
+        helper.make_node("Expand", ["scale", "s"], ["scale_full"]),
+        helper.make_node("Slice", ["padded", "start0", "h1", "ax2"], ["cropped"]),
+        helper.make_node("Mul", ["cropped", "scale_full"], ["scaled"]),
+        helper.make_node("Tanh", ["padded"], ["y2"]),
+    ]
+    scale = numpy_helper.from_array(rng.standard_normal((1, 3, 1, 1)).astype(np.float32), "scale")
+    net = load_onnx(_model(nodes, ["scaled", "y2"], [scale]))
+    check_module(net, [rng.standard_normal((2, 3, 5, 4))])
