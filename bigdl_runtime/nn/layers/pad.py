@@ -122,3 +122,61 @@ class ZeroPad2d(Module):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         cache = self._need_cache(self._cache)
         return K.pad_backward(grad_output, cache)[0]
+
+
+class SamePad(Module):
+    """Pad the last ``len(kernel)`` axes so that a window op with ``stride`` gives ``ceil(size / stride)``
+    outputs (TensorFlow's and ONNX's auto_pad ``SAME``), with pads computed from each call's input size.
+
+    Args:
+        kernel: the window size per padded axis.
+        stride: the window stride per padded axis.
+        dilation: the window dilation per padded axis. Default: 1.
+        upper: put the odd pixel at the end (``SAME_UPPER``, TensorFlow) rather than the beginning.
+        value: fill value (0 before a convolution, ``-inf`` before a max pool). Default: 0.0.
+
+    Shape:
+        - Input: ``(*, d_1, ..., d_n)``. Output: each ``d_i`` padded to
+          ``(ceil(d_i / s_i) - 1) * s_i + (k_i - 1) * dil_i + 1`` (never cropped).
+
+    Examples:
+        >>> SamePad([3, 3], [2, 2])(np.zeros((1, 1, 6, 5))).shape
+        (1, 1, 7, 5)
+    """
+
+    def __init__(self, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int] | None = None,
+                 upper: bool = True, value: float = 0.0, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.kernel, self.stride = [int(k) for k in kernel], [int(s) for s in stride]
+        self.dilation = [1] * len(self.kernel) if dilation is None else [int(d) for d in dilation]
+        if not len(self.kernel) == len(self.stride) == len(self.dilation):
+            raise ValueError(f"SamePad: kernel {self.kernel}, stride {self.stride} and dilation {self.dilation} "
+                             "must have one entry per padded axis")
+        self.upper = bool(upper)
+        self.value = float(value)
+        self._cache = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"kernel": self.kernel, "stride": self.stride, "dilation": self.dilation, "upper": self.upper,
+                "value": self.value}
+
+    def pads(self, shape: Sequence[int]) -> list[int]:
+        """Begin-then-end pads of every axis of an input of ``shape``."""
+        n = len(self.kernel)
+        if len(shape) < n:
+            raise ValueError(f"{self.describe()}: a {len(shape)}-D input has fewer than {n} axes to pad")
+        lead = len(shape) - n
+        begin, end = [0] * lead, [0] * lead
+        for size, k, s, d in zip(shape[lead:], self.kernel, self.stride, self.dilation):
+            total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            begin.append(small if self.upper else large)
+            end.append(large if self.upper else small)
+        return begin + end
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y, self._cache = call_kernel(self, K.pad_forward, x, self.pads(np.shape(x)), "constant", self.value)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return K.pad_backward(grad_output, self._need_cache(self._cache))[0]

@@ -1,4 +1,4 @@
-"""Round-trip cases for the control-flow layers (sub-graphs stored as children) and Chunk."""
+"""Round-trip cases for the control-flow layers (sub-graphs stored as children)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,6 @@ import numpy as np
 from bigdl_runtime import nn
 from bigdl_runtime.nn import Graph, Input
 from bigdl_runtime.nn.layers.control_flow import IfElse, Loop, Scan
-from bigdl_runtime.nn.layers.shape import Chunk
 
 
 def _flags_and_floats(rng: np.random.Generator, shape: tuple) -> np.ndarray:
@@ -40,5 +39,4 @@ CASES: dict[str, tuple] = {
     "IfElse": (_if_else, [(), (2, 3)], _flags_and_floats),
     "Loop": (_loop, [(1,), (), (2, 3)], _flags_and_floats),
     "Scan": (_scan, [(2, 3), (2, 4, 3)], _flags_and_floats),
-    "Chunk": (lambda: Chunk(3, dim=-1), [(2, 7)]),
 }

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf, TensorSource
+from bigdl_runtime.nn.layers.pad import SamePad
+from bigdl_runtime.nn.layers.shape import Chunk
 from bigdl_runtime.nn.layers.rnn_sequence import RecurrentSequence
 
 
@@ -9,5 +11,7 @@ CASES: dict[str, tuple] = {
     "TensorSource": (lambda: TensorSource([2, 3], "float32"), [(4, 5)]),
     "ShapeOf": (lambda: ShapeOf(start=1), [(2, 3, 4)]),
     "ReshapeTo": (lambda: ReshapeTo([0, -1]), [(2, 3, 4)]),
+    "SamePad": (lambda: SamePad([3, 2], [2, 2], upper=False, value=-1.0), [(1, 2, 7, 6)]),
+    "Chunk": (lambda: Chunk(3, dim=-1), [(2, 7)]),
     "RecurrentSequence": (lambda: RecurrentSequence("lstm", 3, 4, direction="bidirectional"), [(5, 2, 3)]),
 }

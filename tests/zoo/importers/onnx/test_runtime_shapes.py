@@ -107,3 +107,21 @@ def test_gradient_flows_through_the_data_path_of_runtime_shapes(rng: np.random.G
     scale = numpy_helper.from_array(rng.standard_normal((1, 3, 1, 1)).astype(np.float32), "scale")
     net = load_onnx(_model(nodes, ["scaled", "y2"], [scale]))
     check_module(net, [rng.standard_normal((2, 3, 5, 4))])
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_auto_pad_same_with_strides_on_run_time_sizes(auto_pad: str, rng: np.random.Generator) -> None:
+    """TF-style exports: Conv and MaxPool with auto_pad SAME and stride 2 on inputs of unknown H and W."""
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], auto_pad=auto_pad, strides=[2, 2], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], auto_pad=auto_pad, strides=[2, 2], kernel_shape=[3, 3]),
+             helper.make_node("Conv", ["p", "W2"], ["y"], auto_pad=auto_pad, kernel_shape=[2, 2])]
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.standard_normal((2, 4, 2, 2)).astype(np.float32), "W2")]
+    model = _model(nodes, ["y"], inits, opset=13)
+    net = load_onnx(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for shape in [(1, 3, 9, 8), (2, 3, 16, 11)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(net(x), session.run(None, {"x": x})[0], rtol=1e-5, atol=1e-5)
+    check_module(net, [rng.standard_normal((1, 3, 7, 6))])
