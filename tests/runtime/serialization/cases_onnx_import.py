@@ -1,8 +1,11 @@
 """Round-trip cases for the layers the ONNX importer adds (graph values, recurrent sequence)."""
 from __future__ import annotations
 
+import numpy as np
+
 from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf, TensorSource
 from bigdl_runtime.nn.layers.pad import SamePad
+from bigdl_runtime.nn.layers.resize import UpsampleTo
 from bigdl_runtime.nn.layers.shape import Chunk
 from bigdl_runtime.nn.layers.rnn_sequence import RecurrentSequence
 
@@ -13,5 +16,7 @@ CASES: dict[str, tuple] = {
     "ReshapeTo": (lambda: ReshapeTo([0, -1]), [(2, 3, 4)]),
     "SamePad": (lambda: SamePad([3, 2], [2, 2], upper=False, value=-1.0), [(1, 2, 7, 6)]),
     "Chunk": (lambda: Chunk(3, dim=-1), [(2, 7)]),
+    "UpsampleTo": (lambda: UpsampleTo("bilinear", align_corners=True), [(1, 2, 3, 4), (2,)],
+                   lambda rng, shape: np.array([5, 7]) if shape == (2,) else rng.standard_normal(shape)),
     "RecurrentSequence": (lambda: RecurrentSequence("lstm", 3, 4, direction="bidirectional"), [(5, 2, 3)]),
 }

@@ -71,6 +71,14 @@ def test_pad_with_runtime_pads_and_axes(rng: np.random.Generator) -> None:
     check_export(Graph(x, [L.Pad(None, value=0.5, axes=[-1], name="computed")(x, pads), fixed]), (3, 4), rng)
 
 
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsample_to_a_computed_size(mode: str, rng: np.random.Generator) -> None:
+    # resize x to the shape of y (the whole shape vector: N and C equal)
+    x, y = Input(name="x"), Input(name="y")
+    target = L.ShapeOf(name="target")(y)
+    check_export(Graph([x, y], L.UpsampleTo(mode, name="resized")(x, target)), [(3, 4, 5), (3, 7, 9)], rng)
+
+
 def test_prior_box_is_a_constant(rng: np.random.Generator) -> None:
     image = Input(name="image")
     features = L.Conv2d(3, 4, 3, stride=4, padding=1, name="conv")(image)

@@ -125,3 +125,31 @@ def test_auto_pad_same_with_strides_on_run_time_sizes(auto_pad: str, rng: np.ran
         x = rng.standard_normal(shape).astype(np.float32)
         np.testing.assert_allclose(net(x), session.run(None, {"x": x})[0], rtol=1e-5, atol=1e-5)
     check_module(net, [rng.standard_normal((1, 3, 7, 6))])
+
+
+@pytest.mark.parametrize("mode, ctm", [("nearest", "asymmetric"), ("linear", "half_pixel"),
+                                       ("linear", "align_corners")])
+def test_resize_to_a_computed_size_and_clip_to_computed_bounds(mode: str, ctm: str,
+                                                               rng: np.random.Generator) -> None:
+    """FPN-style: resize x to the size of a second map; log-mel-style: clip at max(x) - 2."""
+    nodes = [helper.make_node("Shape", ["x"], ["sx"]), helper.make_node("Shape", ["skip"], ["sk"]),
+             _const("s0", np.array([0])), _const("s2", np.array([2])), _const("s4", np.array([4])),
+             helper.make_node("Slice", ["sx", "s0", "s2"], ["nc"]),
+             helper.make_node("Slice", ["sk", "s2", "s4"], ["hw"]),
+             helper.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["x", "", "", "sizes"], ["up"], mode=mode, coordinate_transformation_mode=ctm,
+                              nearest_mode="floor"),
+             helper.make_node("Add", ["up", "skip"], ["merged"]),
+             helper.make_node("ReduceMax", ["merged"], ["top"], keepdims=0),
+             _const("two", np.array(2.0, np.float32)),
+             helper.make_node("Sub", ["top", "two"], ["floor_"]),
+             helper.make_node("Clip", ["merged", "floor_"], ["y"])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    skip = helper.make_tensor_value_info("skip", TensorProto.FLOAT, ["N", 3, "H2", "W2"])
+    graph = helper.make_graph(nodes, "fpn", [x, skip], [helper.make_empty_tensor_value_info("y")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    net = load_onnx(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for small, big in [((1, 3, 4, 5), (1, 3, 8, 10)), ((2, 3, 3, 3), (2, 3, 7, 5))]:
+        a, b = rng.standard_normal(small).astype(np.float32), rng.standard_normal(big).astype(np.float32)
+        np.testing.assert_allclose(net(a, b), session.run(None, {"x": a, "skip": b})[0], rtol=1e-5, atol=1e-5)

@@ -7,7 +7,7 @@ import numpy as np
 from bigdl_runtime import nn
 from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf
 
-from ..context import OnnxNode
+from ..context import OnnxNode, Sym
 from ..registry import ONNX
 
 
@@ -69,6 +69,13 @@ def clip_attrs(node: OnnxNode):
 
 @ONNX.register("Clip", since=11)
 def clip(node: OnnxNode):
+    if isinstance(node.value(1), Sym) or isinstance(node.value(2), Sym):  # bounds computed per call
+        y = node.value(0)
+        if node.given(1):
+            y = node.apply(nn.Maximum(), [y, node.value(1)], suffix="/min")
+        if node.given(2):
+            y = node.apply(nn.Minimum(), [y, node.value(2)], suffix="/max")
+        return y
     low, high = node.const(1, "min"), node.const(2, "max")
     return _clip(node, None if low is None else float(low), None if high is None else float(high))
 
