@@ -138,3 +138,42 @@ class RecurrentSequence(Module):
         dx = dx if self.batch_first else dx.transpose(1, 0, 2)
         ds = [np.stack(s, axis=1) if self.batch_first else np.stack(s, axis=0) for s in dstates]
         return dx if not ds else (dx, *ds)
+
+
+class FullLengths(Module):
+    """Pass a sequence batch through after checking that every sequence length is the full length.
+
+    What an ONNX recurrent node's computed ``sequence_lens`` input needs when the lengths are
+    known to equal the time axis only at run time (exports that always pass them);
+    :class:`RecurrentSequence` runs whole sequences.
+
+    Args:
+        time_axis: the time axis of the input (0 for ``(T, N, I)``, 1 for batch-first).
+
+    Shape:
+        - Inputs: the sequence batch and an integer vector of ``N`` lengths.
+        - Output: the sequence batch unchanged; ``backward`` passes the gradient through (``None``
+          for the lengths). A length other than ``T`` is a ValueError.
+
+    Examples:
+        >>> FullLengths(0)(np.zeros((5, 2, 3)), np.array([5, 5])).shape
+        (5, 2, 3)
+    """
+
+    def __init__(self, time_axis: int = 0, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.time_axis = int(time_axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"time_axis": self.time_axis}
+
+    def forward(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        steps = np.shape(x)[self.time_axis]
+        lengths = np.asarray(lengths).reshape(-1)
+        if np.any(lengths != steps):
+            raise ValueError(f"{self.describe()}: sequence lengths {lengths.tolist()} differ from the sequence "
+                             f"length {steps}; variable lengths are not supported")
+        return x
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
+        return grad_output, None

@@ -179,3 +179,15 @@ def test_matches_torch_forward_and_gradients(cls, kwargs, return_sequences):
     np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     for key, p in ref.named_parameters():
         np.testing.assert_allclose(getattr(ours, key).grad, p.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_full_lengths_passes_full_sequences_and_refuses_shorter_ones() -> None:
+    from bigdl_runtime.nn.layers.rnn_sequence import FullLengths
+
+    x = np.arange(24.0).reshape(2, 4, 3)
+    layer = FullLengths(time_axis=1)
+    assert layer(x, np.array([4, 4])) is x
+    g = np.ones_like(x)
+    assert layer.backward(g) == (g, None)
+    with pytest.raises(ValueError, match=r"sequence lengths \[4, 2\] differ from the sequence length 4"):
+        layer(x, np.array([4, 2]))

@@ -5,9 +5,10 @@ import numpy as np
 
 from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf, TensorSource
 from bigdl_runtime.nn.layers.pad import SamePad
+from bigdl_runtime.nn.layers.reduce import TopKOf
 from bigdl_runtime.nn.layers.resize import UpsampleTo
 from bigdl_runtime.nn.layers.shape import Chunk
-from bigdl_runtime.nn.layers.rnn_sequence import RecurrentSequence
+from bigdl_runtime.nn.layers.rnn_sequence import FullLengths, RecurrentSequence
 
 
 CASES: dict[str, tuple] = {
@@ -18,5 +19,9 @@ CASES: dict[str, tuple] = {
     "Chunk": (lambda: Chunk(3, dim=-1), [(2, 7)]),
     "UpsampleTo": (lambda: UpsampleTo("bilinear", align_corners=True), [(1, 2, 3, 4), (2,)],
                    lambda rng, shape: np.array([5, 7]) if shape == (2,) else rng.standard_normal(shape)),
+    "TopKOf": (lambda: TopKOf(dim=1, largest=False), [(2, 5), ()],
+               lambda rng, shape: np.array(3) if shape == () else rng.standard_normal(shape)),
+    "FullLengths": (lambda: FullLengths(1), [(2, 4, 3), (2,)],
+                    lambda rng, shape: np.array([4, 4]) if shape == (2,) else rng.standard_normal(shape)),
     "RecurrentSequence": (lambda: RecurrentSequence("lstm", 3, 4, direction="bidirectional"), [(5, 2, 3)]),
 }

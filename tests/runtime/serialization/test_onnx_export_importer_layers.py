@@ -79,6 +79,13 @@ def test_upsample_to_a_computed_size(mode: str, rng: np.random.Generator) -> Non
     check_export(Graph([x, y], L.UpsampleTo(mode, name="resized")(x, target)), [(3, 4, 5), (3, 7, 9)], rng)
 
 
+def test_topk_with_a_computed_k(rng: np.random.Generator) -> None:
+    # k = the batch size: each sample's N largest features
+    x = Input(name="x")
+    best = L.TopKOf(dim=1, name="best")(x, L.ShapeOf(0, 1, name="n")(x))
+    check_export(Graph(x, [best[0], best[1]]), (6,), rng)
+
+
 def test_prior_box_is_a_constant(rng: np.random.Generator) -> None:
     image = Input(name="image")
     features = L.Conv2d(3, 4, 3, stride=4, padding=1, name="conv")(image)

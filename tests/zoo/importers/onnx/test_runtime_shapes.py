@@ -153,3 +153,33 @@ def test_resize_to_a_computed_size_and_clip_to_computed_bounds(mode: str, ctm: s
     for small, big in [((1, 3, 4, 5), (1, 3, 8, 10)), ((2, 3, 3, 3), (2, 3, 7, 5))]:
         a, b = rng.standard_normal(small).astype(np.float32), rng.standard_normal(big).astype(np.float32)
         np.testing.assert_allclose(net(a, b), session.run(None, {"x": a, "skip": b})[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k_from_shape", [True, False])
+def test_computed_topk_k_and_gru_sequence_lengths(k_from_shape: bool, rng: np.random.Generator) -> None:
+    """TopK with K = min(4, T) computed per call; a bidirectional GRU fed sequence_lens = [T] * N from Shape."""
+    hidden = 3
+    w = rng.standard_normal((2, 3 * hidden, 4)).astype(np.float32)
+    r = rng.standard_normal((2, 3 * hidden, hidden)).astype(np.float32)
+    seq = helper.make_tensor_value_info("seq", TensorProto.FLOAT, ["T", "N", 4])
+    nodes = [helper.make_node("Shape", ["seq"], ["s"]),
+             _const("i0", np.array([0])), _const("i1", np.array([1])), _const("four", np.array([4])),
+             helper.make_node("Gather", ["s", "i0"], ["t"]), helper.make_node("Gather", ["s", "i1"], ["n"]),
+             helper.make_node("Expand", ["t", "n"], ["lens64"]),
+             helper.make_node("Cast", ["lens64"], ["lens"], to=TensorProto.INT32),
+             helper.make_node("GRU", ["seq", "W", "R", "", "lens" if k_from_shape else ""], ["y", "y_h"],
+                              hidden_size=hidden, direction="bidirectional"),
+             helper.make_node("Min", ["t", "four"], ["k"]),
+             helper.make_node("ReduceSum", ["y", "i1"], ["summed"], keepdims=0),
+             helper.make_node("Transpose", ["summed"], ["per_batch"], perm=[1, 2, 0]),
+             helper.make_node("TopK", ["per_batch", "k"], ["top", "where"], axis=-1)]
+    inits = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R")]
+    outs = [helper.make_empty_tensor_value_info(o) for o in ("top", "where", "y_h")]
+    model = helper.make_model(helper.make_graph(nodes, "gru_topk", [seq], outs, inits),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    net = load_onnx(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for shape in [(6, 2, 4), (3, 1, 4)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        for got, want in zip(net(x), session.run(None, {"seq": x})):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bigdl_runtime.nn.layers.rnn_sequence import RecurrentSequence
+from bigdl_runtime.nn.layers.rnn_sequence import FullLengths, RecurrentSequence
 
 from ..context import OnnxNode, Sym
 from ..registry import ONNX
@@ -50,9 +50,10 @@ def _recurrent(node: OnnxNode, kind: str):
     if kind == "gru" and int(node.attr("linear_before_reset", 0)) == 0:
         cell = "gru_reset_before"
     lens = node.value(4)
-    if lens is not None:
-        if isinstance(lens, Sym):
-            raise node.error("sequence_lens must be a constant equal to the sequence length")
+    x = node.value(0)
+    if isinstance(lens, Sym):  # computed lengths: checked per call to be the full length
+        x = node.apply(FullLengths(1 if layout else 0), [x, lens], suffix="/full_lengths")
+    elif lens is not None:
         shape = node.shape(0)
         steps = None if shape is None else shape[1 if layout else 0]
         if steps is None or np.any(np.asarray(lens) != steps):
@@ -71,7 +72,7 @@ def _recurrent(node: OnnxNode, kind: str):
         getattr(layer, f"weight_hh_l0{suffix}").data[...] = _reorder(r[d], kind, hidden)
         getattr(layer, f"bias_ih_l0{suffix}").data[...] = _reorder(bias[:gates], kind, hidden)
         getattr(layer, f"bias_hh_l0{suffix}").data[...] = _reorder(bias[gates:], kind, hidden)
-    inputs = [node.value(0)]
+    inputs = [x]
     h0, c0 = node.value(5), (node.value(6) if kind == "lstm" else None)
     if h0 is not None or c0 is not None:
         if h0 is None:
