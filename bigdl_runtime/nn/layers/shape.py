@@ -146,6 +146,44 @@ class Chunk(Split):
         return sections
 
 
+class SplitBy(Split):
+    """Cut the input along ``dim`` into chunks whose sizes come per call as a second input.
+
+    ONNX Split with a computed ``split`` input (``torch.chunk`` of a dynamic axis exports so).
+
+    Args:
+        dim: the cut axis, batch included. Default: 1.
+
+    Shape:
+        - Inputs: ``x`` and a 1-D integer vector of sizes adding up to ``x.shape[dim]``.
+        - Output: a tuple of tensors; ``backward`` takes their gradients and gives the sizes ``None``.
+
+    Examples:
+        >>> [p.shape[1] for p in SplitBy(dim=1)(np.zeros((1, 7)), np.array([5, 2]))]
+        [5, 2]
+    """
+
+    def __init__(self, dim: int = 1, name: str | None = None) -> None:
+        super().__init__(1, dim, name=name)
+        self._sizes: list[int] = []
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+    def _sections(self, x: np.ndarray) -> list[int]:
+        return self._sizes
+
+    def forward(self, x: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+        sizes = np.asarray(sizes).reshape(-1)
+        if not np.issubdtype(sizes.dtype, np.integer) or (sizes < 0).any():
+            raise ValueError(f"{self.describe()}: the sizes must be non-negative integers, got {sizes.tolist()}")
+        self._sizes = [int(v) for v in sizes]
+        return super().forward(x)
+
+    def backward(self, grad_output: Sequence[np.ndarray | None]) -> tuple[np.ndarray, None]:
+        return super().backward(grad_output), None
+
+
 class Reshape(Module):
     """Reshape each sample: the batch dimension is kept and ``shape`` excludes it (as Keras and BigDL).
 

@@ -7,7 +7,7 @@ from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf, TensorSourc
 from bigdl_runtime.nn.layers.pad import SamePad
 from bigdl_runtime.nn.layers.reduce import TopKOf
 from bigdl_runtime.nn.layers.resize import UpsampleTo
-from bigdl_runtime.nn.layers.shape import Chunk
+from bigdl_runtime.nn.layers.shape import Chunk, SplitBy
 from bigdl_runtime.nn.layers.rnn_sequence import FullLengths, RecurrentSequence
 
 
@@ -17,6 +17,8 @@ CASES: dict[str, tuple] = {
     "ReshapeTo": (lambda: ReshapeTo([0, -1]), [(2, 3, 4)]),
     "SamePad": (lambda: SamePad([3, 2], [2, 2], upper=False, value=-1.0), [(1, 2, 7, 6)]),
     "Chunk": (lambda: Chunk(3, dim=-1), [(2, 7)]),
+    "SplitBy": (lambda: SplitBy(dim=1), [(2, 7), (2,)],
+                lambda rng, shape: np.array([5, 2]) if shape == (2,) else rng.standard_normal(shape)),
     "UpsampleTo": (lambda: UpsampleTo("bilinear", align_corners=True), [(1, 2, 3, 4), (2,)],
                    lambda rng, shape: np.array([5, 7]) if shape == (2,) else rng.standard_normal(shape)),
     "TopKOf": (lambda: TopKOf(dim=1, largest=False), [(2, 5), ()],

@@ -183,3 +183,23 @@ def test_computed_topk_k_and_gru_sequence_lengths(k_from_shape: bool, rng: np.ra
         x = rng.standard_normal(shape).astype(np.float32)
         for got, want in zip(net(x), session.run(None, {"seq": x})):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_split_sizes_computed_per_call_glu(rng: np.random.Generator) -> None:
+    """GLU on a channel axis of run-time size: Split sizes [C/2, C/2] from Shape, a * sigmoid(b)."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), _const("i1", np.array(1)), _const("two", np.array(2)),
+             _const("ax0", np.array([0])),
+             helper.make_node("Gather", ["s", "i1"], ["c"]), helper.make_node("Div", ["c", "two"], ["half"]),
+             helper.make_node("Unsqueeze", ["half", "ax0"], ["half1"]),
+             helper.make_node("Concat", ["half1", "half1"], ["sizes"], axis=0),
+             helper.make_node("Split", ["x", "sizes"], ["a", "b"], axis=1),
+             helper.make_node("Sigmoid", ["b"], ["gate"]), helper.make_node("Mul", ["a", "gate"], ["y"])]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", "C", "T"])
+    model = helper.make_model(helper.make_graph(nodes, "glu", [x_info], [helper.make_empty_tensor_value_info("y")]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    net = load_onnx(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for shape in [(2, 6, 5), (1, 4, 3)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(net(x), session.run(None, {"x": x})[0], rtol=1e-6)
+    check_module(net, [rng.standard_normal((2, 4, 3))])

@@ -73,6 +73,9 @@ def concat(node: OnnxNode):
 def split(node: OnnxNode):
     n_out = len(node.outputs)
     axis = int(node.attr("axis", 0))
+    if node.ctx.opset >= 13 and isinstance(node.value(1), Sym):  # sizes computed per call
+        out = node.apply(nn.SplitBy(dim=axis), [node.value(0), node.value(1)], n_outputs=n_out)
+        return list(out) if n_out > 1 else [out]
     sizes = node.attr("split") if node.ctx.opset < 13 else node.const(1, "split")
     shape = node.shape(0)
     if sizes is None and (shape is None or shape[axis] is None):  # equal parts of a size known at run time
