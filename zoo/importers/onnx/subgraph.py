@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import onnx
 
 from bigdl_runtime.nn import Graph, Input
@@ -89,6 +90,23 @@ def build(node: OnnxNode, graph: onnx.GraphProto, leading: Sequence[tuple[str, t
         raise node.error(f"{what}: {err}") from None
 
 
-def declared(graph: onnx.GraphProto) -> list[tuple[str, tuple | None, Any]]:
-    """(name, shape, dtype) of each input ``graph`` declares (a Loop or Scan body's)."""
-    return [(vi.name, *value_spec(vi)) for vi in graph.input]
+def declared(node: OnnxNode, graph: onnx.GraphProto, fallbacks: Sequence[Any]) -> list[tuple[str, tuple | None, Any]]:
+    """(name, shape, dtype) of each input ``graph`` declares (a Loop or Scan body's).
+
+    Where the body leaves a shape or dtype undeclared, that of the matching entry of
+    ``fallbacks`` is used: a value (array or run-time value, e.g. a loop-carried initial value)
+    or a ``(shape, dtype)`` pair, or None for nothing known.
+    """
+    specs = []
+    for vi, fallback in zip(graph.input, [*fallbacks, *[None] * len(graph.input)]):
+        shape, dtype = value_spec(vi)
+        if isinstance(fallback, Sym):
+            fallback = (fallback.shape if fallback.shape is not None else node.ctx.probe_shape(fallback),
+                        fallback.dtype)
+        elif fallback is not None and not isinstance(fallback, tuple):
+            fallback = (np.shape(fallback), np.asarray(fallback).dtype)
+        if fallback is not None:
+            shape = fallback[0] if shape is None else shape
+            dtype = fallback[1] if dtype is None else dtype
+        specs.append((vi.name, shape, dtype))
+    return specs

@@ -127,3 +127,18 @@ def test_a_bad_branch_names_the_if_node() -> None:
     with pytest.raises(OnnxImportError, match="node 'choose' \\(If\\).*'nowhere'"):
         load_onnx(helper.make_model(helper.make_graph(nodes, "bad", [_vi("x", ["N", 2])], [_vi("y", None)]),
                                     opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_loop_body_without_declared_shapes_takes_them_from_the_initial_values(rng: np.random.Generator) -> None:
+    """A body whose carried input declares no shape still gets its rank (Transpose without perm needs it)."""
+    body = helper.make_graph(
+        [helper.make_node("Transpose", ["v_in"], ["t"]), helper.make_node("Transpose", ["t"], ["back"]),
+         helper.make_node("Add", ["back", "x"], ["v_out"]), helper.make_node("Identity", ["c_in"], ["c_out"])],
+        "body", [_vi("i", [], TensorProto.INT64), _vi("c_in", [], TensorProto.BOOL), _vi("v_in", None)],
+        [_vi("c_out", None, TensorProto.BOOL), _vi("v_out", None)])
+    nodes = [helper.make_node("Loop", ["trips", "", "x"], ["v"], body=body)]
+    graph = helper.make_graph(nodes, "loop", [_vi("x", ["N", 3])], [_vi("v", None)],
+                              [numpy_helper.from_array(np.array(3, np.int64), "trips")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    np.testing.assert_allclose(load_onnx(model)(x), _run(model, {"x": x})[0], rtol=1e-6)

@@ -48,7 +48,8 @@ def loop(node: OnnxNode):
     cond = node.value(1) if node.given(1) else np.array(True)
     carried = [node.value(i) for i in range(2, node.n_inputs())]
     outer = subgraph.outer_values(node, [body])
-    graph = subgraph.build(node, body, subgraph.declared(body), outer, "body")
+    leading = [((), np.dtype(np.int64)), ((), np.dtype(bool)), *carried]
+    graph = subgraph.build(node, body, subgraph.declared(node, body, leading), outer, "body")
     n_out = len(node.outputs)
     if len(body.output) != n_out + 1:
         raise node.error(f"the body has {len(body.output)} outputs; the node needs its condition and {n_out}")
@@ -66,8 +67,21 @@ def scan(node: OnnxNode):
         raise node.error(f"the body's {len(body.input)} inputs and {len(body.output)} outputs do not match "
                          f"{node.n_inputs()} inputs ({n_scan} scanned) and {len(node.outputs)} outputs")
     outer = subgraph.outer_values(node, [body])
-    graph = subgraph.build(node, body, subgraph.declared(body), outer, "body")
+    axes = node.attr("scan_input_axes") or [0] * n_scan
+    slices = [_slice_spec(node, n_state + k, int(axes[k])) for k in range(n_scan)]
+    states = [node.value(i) for i in range(n_state)]
+    graph = subgraph.build(node, body, subgraph.declared(node, body, [*states, *slices]), outer, "body")
     layer = Scan(graph, n_state, n_scan, node.attr("scan_input_axes"), node.attr("scan_input_directions"),
                  node.attr("scan_output_axes"), node.attr("scan_output_directions"))
     values = [node.value(i) for i in range(node.n_inputs())]
     return node.apply(layer, [*values, *[node.ctx.lookup(n) for n in outer]], n_outputs=len(node.outputs))
+
+
+def _slice_spec(node: OnnxNode, i: int, axis: int) -> tuple[tuple | None, np.dtype | None]:
+    """(shape, dtype) of one step's slice of scanned input ``i`` (the scanned axis removed)."""
+    shape, value = node.shape(i), node.value(i)
+    dtype = value.dtype if isinstance(value, Sym) else np.asarray(value).dtype
+    if shape is None:
+        return None, dtype
+    axis = axis + len(shape) if axis < 0 else axis
+    return tuple(d for a, d in enumerate(shape) if a != axis), dtype
