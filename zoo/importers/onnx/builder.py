@@ -133,7 +133,8 @@ def value_spec(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)) if t.elem_type else None
     if not t.HasField("shape"):
         return None, dtype
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim), dtype
+    # a negative dim_value (-1, as some exporters write for a dynamic axis) is unknown, like a dim_param
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim), dtype
 
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
@@ -153,12 +154,16 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
 
 
 def _without_large_tensors(model: onnx.ModelProto, limit: int = 1 << 16) -> onnx.ModelProto:
+    """A copy for shape inference: large initializers as typed inputs, negative dims made symbolic."""
     light = onnx.ModelProto(ir_version=max(model.ir_version, 4), opset_import=model.opset_import)
     graph = light.graph
     graph.name = model.graph.name
     graph.node.extend(model.graph.node)
     graph.input.extend(model.graph.input)
     graph.output.extend(model.graph.output)
+    for k, dim in enumerate(d for vi in [*graph.input, *graph.output] for d in vi.type.tensor_type.shape.dim):
+        if dim.HasField("dim_value") and dim.dim_value < 0:  # -1 for "dynamic": symbolic, so inference goes on
+            dim.dim_param = f"__unknown_{k}"
     declared = {vi.name for vi in model.graph.input}
     for t in model.graph.initializer:
         if len(t.raw_data) + 4 * len(t.float_data) <= limit:

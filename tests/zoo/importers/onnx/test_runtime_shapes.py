@@ -19,8 +19,9 @@ def _const(name: str, value) -> onnx.NodeProto:
     return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value)))
 
 
-def _model(nodes: list, outputs: list[str], inits: list | None = None, opset: int = 18) -> onnx.ModelProto:
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])
+def _model(nodes: list, outputs: list[str], inits: list | None = None, opset: int = 18,
+           dims: tuple = ("N", 3, "H", "W")) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))
     outs = [helper.make_empty_tensor_value_info(o) for o in outputs]
     graph = helper.make_graph(nodes, "runtime_shapes", [x], outs, inits or [])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
@@ -44,7 +45,7 @@ def _shape_chain() -> list:
             helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"])]
 
 
-def _runtime_model() -> onnx.ModelProto:
+def _runtime_model(dims: tuple) -> onnx.ModelProto:
     nodes = _shape_chain() + [
         _const("zeros2", np.zeros(2, np.int64)), _const("one1", np.array([1], np.int64)),
         _const("minus1", np.array([-1], np.int64)), _const("ax2", np.array([2], np.int64)),
@@ -72,12 +73,15 @@ def _runtime_model() -> onnx.ModelProto:
         helper.make_node("Split", ["padded"], ["top", "bottom"], axis=2, num_outputs=2),
     ]
     scale = numpy_helper.from_array(np.array([0.5, -1.0, 2.0], np.float32).reshape(1, 3, 1, 1), "scale")
-    return _model(nodes, ["scaled", "tiled", "filled", "ramp", "count", "top", "bottom"], [scale])
+    return _model(nodes, ["scaled", "tiled", "filled", "ramp", "count", "top", "bottom"], [scale], dims=dims)
 
 
+@pytest.mark.parametrize("dims", [("N", 3, "H", "W"), (-1, 3, -1, -1), (None, 3, None, None)],
+                         ids=["symbolic", "dim_value-1", "unnamed"])
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 3, 8, 4), (3, 3, 6, 5)])
-def test_shapes_computed_per_call_match_onnxruntime(shape, rng: np.random.Generator) -> None:
-    model = _runtime_model()
+def test_shapes_computed_per_call_match_onnxruntime(shape, dims, rng: np.random.Generator) -> None:
+    """Dynamic axes however declared (a -1 dim_value is unknown, not a size) give run-time shapes."""
+    model = _runtime_model(dims)
     net = load_onnx(model)
     computed = {type(m).__name__ for m in net.modules() if isinstance(m, (Pad, Slice, Expand, Tile)) and
                 getattr(m, {"Pad": "pads", "Slice": "starts", "Expand": "shape", "Tile": "repeats"}[type(m).__name__])
