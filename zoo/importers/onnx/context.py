@@ -164,7 +164,8 @@ class Context:
         starts with no values: the caller binds the sub-graph's inputs and the outer values it reads.
         """
         sub = Context(self.opset, self.base_dir, self.max_tensor_bytes, anchor, self.convert_graph)
-        sub.domains, sub.inferred, sub.weight_ids, sub._taken = self.domains, self.inferred, self.weight_ids, self._taken
+        sub.domains, sub.inferred = self.domains, self.inferred
+        sub.weight_ids, sub._taken = self.weight_ids, self._taken
         return sub
 
     def lookup(self, name: str, node: OnnxNode | None = None) -> Any:

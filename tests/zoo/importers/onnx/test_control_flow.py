@@ -142,3 +142,18 @@ def test_loop_body_without_declared_shapes_takes_them_from_the_initial_values(rn
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
     x = rng.standard_normal((2, 3)).astype(np.float32)
     np.testing.assert_allclose(load_onnx(model)(x), _run(model, {"x": x})[0], rtol=1e-6)
+
+
+def test_loop_with_only_scan_outputs(rng: np.random.Generator) -> None:
+    """No loop-carried values (inputs ``M, ""``): the body's per-iteration outputs stacked, N times."""
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"]),
+                              helper.make_node("Mul", ["x", "x"], ["sq"])], "body",
+                             [_vi("i", [], TensorProto.INT64), _vi("c", [], TensorProto.BOOL)],
+                             [_vi("c_out", [], TensorProto.BOOL), _vi("sq", None)])
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "zero"], ["m"]),
+             helper.make_node("Loop", ["m", ""], ["ys"], body=body)]
+    graph = helper.make_graph(nodes, "loop", [_vi("x", ["N"])], [_vi("ys", None)],
+                              [numpy_helper.from_array(np.array(0, np.int64), "zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    x = rng.standard_normal(3).astype(np.float32)
+    np.testing.assert_allclose(load_onnx(model)(x), _run(model, {"x": x})[0], rtol=1e-6)

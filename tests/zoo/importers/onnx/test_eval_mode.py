@@ -39,7 +39,8 @@ def test_imported_model_is_in_evaluation_mode(input_shape, rng: np.random.Genera
     before = bns[0].running_mean.copy(), bns[0].running_var.copy()
     x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
     y1, y2 = net(x), net(x)
-    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"x": x})[0]
     np.testing.assert_allclose(y1, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(y1, y2)
     np.testing.assert_array_equal(bns[0].running_mean, before[0])

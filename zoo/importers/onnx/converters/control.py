@@ -40,10 +40,10 @@ def if_(node: OnnxNode):
 @ONNX.register("Loop", since=1)
 def loop(node: OnnxNode):
     body = node.attr("body")
-    n_carried = node.n_inputs() - 2
-    if n_carried < 0 or len(body.input) != n_carried + 2:
+    n_carried = max(node.n_inputs(), 2) - 2
+    if len(body.input) != n_carried + 2:
         raise node.error(f"the body takes {len(body.input)} inputs; it must take the iteration number, the "
-                         f"condition and the {max(n_carried, 0)} loop-carried values")
+                         f"condition and the {n_carried} loop-carried values")
     trip = node.value(0) if node.given(0) else np.array(UNBOUNDED, np.int64)
     cond = node.value(1) if node.given(1) else np.array(True)
     carried = [node.value(i) for i in range(2, node.n_inputs())]
