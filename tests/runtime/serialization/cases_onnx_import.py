@@ -8,7 +8,7 @@ from bigdl_runtime.nn.layers.pad import SamePad
 from bigdl_runtime.nn.layers.reduce import TopKOf
 from bigdl_runtime.nn.layers.resize import UpsampleTo
 from bigdl_runtime.nn.layers.shape import Chunk, SplitBy
-from bigdl_runtime.nn.layers.rnn_sequence import FullLengths, RecurrentSequence
+from bigdl_runtime.nn.layers.rnn_sequence import RecurrentLengths, RecurrentSequence
 
 
 CASES: dict[str, tuple] = {
@@ -23,7 +23,8 @@ CASES: dict[str, tuple] = {
                    lambda rng, shape: np.array([5, 7]) if shape == (2,) else rng.standard_normal(shape)),
     "TopKOf": (lambda: TopKOf(dim=1, largest=False), [(2, 5), ()],
                lambda rng, shape: np.array(3) if shape == () else rng.standard_normal(shape)),
-    "FullLengths": (lambda: FullLengths(1), [(2, 4, 3), (2,)],
-                    lambda rng, shape: np.array([4, 4]) if shape == (2,) else rng.standard_normal(shape)),
+    "RecurrentLengths": (lambda: RecurrentLengths(RecurrentSequence("lstm", 3, 4, direction="bidirectional",
+                                                                    batch_first=True)), [(3, 5, 3), (3,)],
+                         lambda rng, shape: np.array([5, 2, 0]) if shape == (3,) else rng.standard_normal(shape)),
     "RecurrentSequence": (lambda: RecurrentSequence("lstm", 3, 4, direction="bidirectional"), [(5, 2, 3)]),
 }

@@ -207,3 +207,27 @@ def test_split_sizes_computed_per_call_glu(rng: np.random.Generator) -> None:
         x = rng.standard_normal(shape).astype(np.float32)
         np.testing.assert_allclose(net(x), session.run(None, {"x": x})[0], rtol=1e-6)
     check_module(net, [rng.standard_normal((2, 4, 3))])
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_recurrent_nodes_with_per_sample_lengths(op: str, rng: np.random.Generator) -> None:
+    """sequence_lens as a graph input (padded batches): each sample runs over its own steps, as onnxruntime
+    (time-major only: onnxruntime has no layout=1; the layer test covers batch-first)."""
+    hidden, gates = 3, {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
+    inits = [numpy_helper.from_array(rng.standard_normal((2, gates * hidden, 4)).astype(np.float32), "W"),
+             numpy_helper.from_array(rng.standard_normal((2, gates * hidden, hidden)).astype(np.float32), "R"),
+             numpy_helper.from_array(rng.standard_normal((2, 2 * gates * hidden)).astype(np.float32), "B")]
+    outputs = ["y", "y_h", "y_c"] if op == "LSTM" else ["y", "y_h"]
+    node = helper.make_node(op, ["seq", "W", "R", "B", "lens"], outputs, hidden_size=hidden,
+                            direction="bidirectional")
+    inputs = [helper.make_tensor_value_info("seq", TensorProto.FLOAT, ["T", "N", 4]),
+              helper.make_tensor_value_info("lens", TensorProto.INT32, ["N"])]
+    model = helper.make_model(helper.make_graph([node], "lengths", inputs,
+                                                [helper.make_empty_tensor_value_info(o) for o in outputs], inits),
+                              opset_imports=[helper.make_opsetid("", 14)])
+    net = load_onnx(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for lens in (np.array([6, 2, 4], np.int32), np.array([6, 6, 6], np.int32)):
+        x = rng.standard_normal((6, 3, 4)).astype(np.float32)
+        for got, want in zip(net(x, lens), session.run(None, {"seq": x, "lens": lens})):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

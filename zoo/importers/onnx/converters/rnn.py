@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bigdl_runtime.nn.layers.rnn_sequence import FullLengths, RecurrentSequence
+from bigdl_runtime.nn.layers.rnn_sequence import RecurrentLengths, RecurrentSequence
 
 from ..context import OnnxNode, Sym
 from ..registry import ONNX
@@ -50,14 +50,11 @@ def _recurrent(node: OnnxNode, kind: str):
     if kind == "gru" and int(node.attr("linear_before_reset", 0)) == 0:
         cell = "gru_reset_before"
     lens = node.value(4)
-    x = node.value(0)
-    if isinstance(lens, Sym):  # computed lengths: checked per call to be the full length
-        x = node.apply(FullLengths(1 if layout else 0), [x, lens], suffix="/full_lengths")
-    elif lens is not None:
+    if lens is not None and not isinstance(lens, Sym):
         shape = node.shape(0)
         steps = None if shape is None else shape[1 if layout else 0]
-        if steps is None or np.any(np.asarray(lens) != steps):
-            raise node.error("variable sequence lengths (sequence_lens) are not supported")
+        if steps is not None and np.all(np.asarray(lens) == steps):
+            lens = None  # every sequence is whole: the plain layer
     if kind == "lstm" and node.given(7):
         peep = node.const(7, "P")
         if np.any(np.asarray(peep) != 0):
@@ -72,7 +69,7 @@ def _recurrent(node: OnnxNode, kind: str):
         getattr(layer, f"weight_hh_l0{suffix}").data[...] = _reorder(r[d], kind, hidden)
         getattr(layer, f"bias_ih_l0{suffix}").data[...] = _reorder(bias[:gates], kind, hidden)
         getattr(layer, f"bias_hh_l0{suffix}").data[...] = _reorder(bias[gates:], kind, hidden)
-    inputs = [x]
+    inputs = [node.value(0)]
     h0, c0 = node.value(5), (node.value(6) if kind == "lstm" else None)
     if h0 is not None or c0 is not None:
         if h0 is None:
@@ -81,6 +78,8 @@ def _recurrent(node: OnnxNode, kind: str):
         if c0 is not None:
             inputs.append(c0)
     n_out = 3 if kind == "lstm" else 2
+    if lens is not None:  # per-sample lengths (computed, or constant and shorter than the sequence)
+        return list(node.apply(RecurrentLengths(layer), [inputs[0], lens, *inputs[1:]], n_outputs=n_out))
     return list(node.apply(layer, inputs, n_outputs=n_out))
 
 
