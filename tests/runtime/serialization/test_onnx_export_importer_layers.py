@@ -112,6 +112,17 @@ def test_shape_arithmetic_of_imported_graphs(rng: np.random.Generator) -> None:
     check_export(Graph(x, [ramp, rounded, fixed]), (3, 4), rng)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru_reset_before"])
+def test_recurrent_lengths_as_sequence_lens(cell: str, rng: np.random.Generator) -> None:
+    # batch-first (N, 5, 3) sequences with per-sample lengths 1..5 (a second int64 input plus one)
+    x, n = Input(name="x"), Input(name="n")
+    lengths = L.Add(name="lengths")(n, L.TensorSource.of(np.array(1), name="one")(n))
+    rnn = L.RecurrentSequence(cell, 3, 4, direction="bidirectional", batch_first=True, name="rnn")
+    outs = L.RecurrentLengths(rnn, name="packed")(x, lengths)
+    check_export(Graph([x, n], [outs[i] for i in range(3 if cell == "lstm" else 2)]), [(5, 3), ()], rng,
+                 input_dtype=[np.float32, np.int64], high=5)
+
+
 @pytest.mark.parametrize("cell,direction,bias", [("lstm", "bidirectional", True), ("gru", "reverse", True),
                                                  ("gru_reset_before", "forward", True), ("rnn_relu", "forward", False),
                                                  ("rnn_tanh", "bidirectional", True)])
