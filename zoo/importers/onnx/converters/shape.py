@@ -125,12 +125,14 @@ def pad(node: OnnxNode):
         cval = node.const(2, "constant_value")
         value = 0.0 if cval is None or np.size(cval) == 0 else float(np.asarray(cval).reshape(-1)[0])
         axes = node.const(3, "axes")
+        fixed = None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
         if isinstance(node.value(1), Sym):  # pads computed in the graph (e.g. "SAME" from the input's size)
             if mode == "wrap":
                 raise node.error("computed pads with mode 'wrap' are not supported")
-            fixed = None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
             return node.apply(nn.Pad(None, mode=mode, value=value, axes=fixed), [node.value(0), node.value(1)])
         pads = [int(p) for p in np.asarray(node.const(1, "pads")).reshape(-1)]
+        if axes is not None and mode != "wrap":  # the layer spreads them over the axes (no rank needed here)
+            return node.apply(nn.Pad(pads, mode=mode, value=value, axes=fixed), [node.value(0)])
         if axes is not None:
             rank = node.need_rank(0)
             axes = [int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes).reshape(-1)]
