@@ -231,3 +231,29 @@ def test_recurrent_nodes_with_per_sample_lengths(op: str, rng: np.random.Generat
         x = rng.standard_normal((6, 3, 4)).astype(np.float32)
         for got, want in zip(net(x, lens), session.run(None, {"seq": x, "lens": lens})):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [18, 12])
+def test_inputs_without_a_declared_shape(opset: int, rng: np.random.Generator) -> None:
+    """No rank known at import: Flatten and Softmax (before opset 13: over the flattened trailing axes) with
+    negative axes, Pad (of some axes from opset 18), Conv, BatchNorm."""
+    pad = ([_const("pads", np.array([1, 2], np.int64)), _const("axes", np.array([-1], np.int64)),
+            helper.make_node("Pad", ["n", "pads", "", "axes"], ["p"], mode="edge")] if opset >= 18 else
+           [_const("pads", np.array([0, 0, 0, 1, 0, 0, 0, 2], np.int64)),
+            helper.make_node("Pad", ["n", "pads"], ["p"], mode="edge")])
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "scale", "B", "mean", "var"], ["n"]), *pad,
+             helper.make_node("Softmax", ["p"], ["s"], axis=-2),
+             helper.make_node("Flatten", ["s"], ["y"], axis=-1)]
+    inits = [numpy_helper.from_array(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), "W"),
+             numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "scale"),
+             numpy_helper.from_array(np.array([0.5, -0.5], np.float32), "B"),
+             numpy_helper.from_array(np.array([0.1, 0.2], np.float32), "mean"),
+             numpy_helper.from_array(np.array([1.5, 0.5], np.float32), "var")]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, None)
+    model = helper.make_model(helper.make_graph(nodes, "no_shape", [x_info], [helper.make_empty_tensor_value_info("y")],
+                                                inits), opset_imports=[helper.make_opsetid("", opset)])
+    net = load_onnx(model)
+    x = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(net(x), want, rtol=1e-5, atol=1e-6)

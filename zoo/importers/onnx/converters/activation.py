@@ -96,9 +96,7 @@ def _normalize(node: OnnxNode, cls, old_semantics: bool):
     if not old_semantics or last:
         return node.apply(cls(dim=axis), [x])
     # opsets < 13: normalise the 2-D view (prod(shape[:axis]), prod(shape[axis:])), then restore the shape
-    if axis < 0:
-        axis += node.need_rank(0)
-    flat = node.apply(nn.Flatten(axis), [x], suffix="/flatten")
+    flat = node.apply(nn.Flatten(axis), [x], suffix="/flatten")  # a negative axis counts from the end
     normed = node.apply(cls(dim=-1), [flat])
     shape = node.apply(ShapeOf(), [x], suffix="/shape")
     return node.apply(ReshapeTo(), [normed, shape], suffix="/reshape")

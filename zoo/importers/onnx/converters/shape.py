@@ -28,10 +28,8 @@ def axes_of(node: OnnxNode, input_index: int, opset_input: int) -> list[int] | N
 def flatten(node: OnnxNode):
     rank = node.rank(0)
     axis = int(node.attr("axis", 1))
-    if axis < 0:
-        if rank is None:
-            raise node.error("a negative axis needs the input's rank")
-        axis += rank
+    if axis < 0 and rank is not None:
+        axis += rank  # (with the rank unknown the layer counts a negative axis from the end per call)
     if axis == 0:
         return node.apply(ReshapeTo([1, -1]), [node.value(0)])
     return node.apply(nn.Flatten(axis), [node.value(0)])
