@@ -257,6 +257,7 @@ class Transpose(Module):
 
     Args:
         dims: output axis ``i`` is input axis ``dims[i]``; ``dims`` has one entry per input axis.
+            None reverses the axes of any input (ONNX's default).
 
     Shape:
         - Input: ``(d_0, ..., d_{k-1})``.
@@ -269,9 +270,9 @@ class Transpose(Module):
 
     aliases = ("Permute",)
 
-    def __init__(self, dims: Sequence[int], name: str | None = None) -> None:
+    def __init__(self, dims: Sequence[int] | None, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.dims = [int(d) for d in dims]
+        self.dims = None if dims is None else [int(d) for d in dims]
         self._cache = None
 
     def get_config(self) -> dict[str, Any]:

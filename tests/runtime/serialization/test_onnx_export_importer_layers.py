@@ -16,6 +16,7 @@ CASES: dict[str, tuple[Callable[[], Module], tuple[int, ...]]] = {
     "slice_default_axes": (lambda: L.Slice([0, 1], [100, 3]), (4, 6)),
     "expand": (lambda: L.Expand([1, 3, 4]), (1, 4)),
     "tile": (lambda: L.Tile([1, 2, 3]), (2, 3)),
+    "transpose_reversed": (lambda: L.Transpose(None), (3, 1, 4)),
     "squeeze": (lambda: L.Squeeze([2]), (3, 1, 4)),
     "unsqueeze": (lambda: L.Unsqueeze([1, -1]), (3, 4)),
     "depth_to_space_dcr": (lambda: L.DepthToSpace(2), (8, 3, 2)),

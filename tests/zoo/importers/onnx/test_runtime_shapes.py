@@ -236,7 +236,7 @@ def test_recurrent_nodes_with_per_sample_lengths(op: str, rng: np.random.Generat
 @pytest.mark.parametrize("opset", [18, 12])
 def test_inputs_without_a_declared_shape(opset: int, rng: np.random.Generator) -> None:
     """No rank known at import: Flatten and Softmax (before opset 13: over the flattened trailing axes) with
-    negative axes, Pad (of some axes from opset 18), Conv, BatchNorm."""
+    negative axes, Transpose without perm, Pad (of some axes from opset 18), Conv, BatchNorm."""
     pad = ([_const("pads", np.array([1, 2], np.int64)), _const("axes", np.array([-1], np.int64)),
             helper.make_node("Pad", ["n", "pads", "", "axes"], ["p"], mode="edge")] if opset >= 18 else
            [_const("pads", np.array([0, 0, 0, 1, 0, 0, 0, 2], np.int64)),
@@ -244,7 +244,8 @@ def test_inputs_without_a_declared_shape(opset: int, rng: np.random.Generator) -
     nodes = [helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("BatchNormalization", ["c", "scale", "B", "mean", "var"], ["n"]), *pad,
              helper.make_node("Softmax", ["p"], ["s"], axis=-2),
-             helper.make_node("Flatten", ["s"], ["y"], axis=-1)]
+             helper.make_node("Transpose", ["s"], ["t"]),
+             helper.make_node("Flatten", ["t"], ["y"], axis=-1)]
     inits = [numpy_helper.from_array(rng.standard_normal((2, 3, 3, 3)).astype(np.float32), "W"),
              numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "scale"),
              numpy_helper.from_array(np.array([0.5, -0.5], np.float32), "B"),

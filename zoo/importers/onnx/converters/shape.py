@@ -53,9 +53,9 @@ def reshape(node: OnnxNode):
 @ONNX.register("Transpose", since=1)
 def transpose(node: OnnxNode):
     perm = node.attr("perm")
-    if perm is None:
-        perm = list(range(node.need_rank(0)))[::-1]
-    return node.apply(nn.Transpose([int(p) for p in perm]), [node.value(0)])
+    if perm is None and node.rank(0) is not None:
+        perm = list(range(node.rank(0)))[::-1]
+    return node.apply(nn.Transpose(None if perm is None else [int(p) for p in perm]), [node.value(0)])
 
 
 @ONNX.register("Concat", since=4)
