@@ -15,7 +15,7 @@ from bigdl_runtime.nn import Graph, Input
 
 from .builder import convert_graph, value_spec
 from .context import OnnxNode, Sym
-from .reader import OnnxImportError
+from ..registry import UnsupportedOperatorError
 
 
 def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
@@ -64,7 +64,8 @@ def build(node: OnnxNode, graph: onnx.GraphProto, leading: Sequence[tuple[str, t
     """``graph`` as a Graph taking ``leading`` inputs (name, shape, dtype), then the ``outer`` run-time values.
 
     Raises:
-        OnnxImportError: naming ``node`` and ``what`` when the sub-graph cannot be converted.
+        OnnxImportError: naming ``node`` and ``what`` when the sub-graph cannot be converted
+            (UnsupportedOperatorError for an operator without a converter).
     """
     inputs = [Input(name) for name, _, _ in leading] + [Input(name) for name in outer]
     ctx = node.ctx.child(inputs[0])
@@ -84,13 +85,14 @@ def build(node: OnnxNode, graph: onnx.GraphProto, leading: Sequence[tuple[str, t
         ctx.release_probes()
         nodes = [ctx.node_of(v, f"{node.name}/{what}/{vi.name}") for v, vi in zip(outs, graph.output)]
         return Graph(inputs, nodes, name=f"{node.name}/{what}")
-    except OnnxImportError as err:
-        raise node.error(f"{what}: {err}") from None
-    except ValueError as err:
+    except UnsupportedOperatorError as err:  # keeps its type: the caller may look for it
+        raise UnsupportedOperatorError(f"{node.where}: {what}: {err}") from None
+    except ValueError as err:  # an OnnxImportError of a node inside, or a Graph that cannot be built
         raise node.error(f"{what}: {err}") from None
 
 
-def declared(node: OnnxNode, graph: onnx.GraphProto, fallbacks: Sequence[Any]) -> list[tuple[str, tuple | None, Any]]:
+def declared(node: OnnxNode, graph: onnx.GraphProto,
+             fallbacks: Sequence[Any]) -> list[tuple[str, tuple | None, Any]]:
     """(name, shape, dtype) of each input ``graph`` declares (a Loop or Scan body's).
 
     Where the body leaves a shape or dtype undeclared, that of the matching entry of

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper, numpy_helper
 import bigdl_runtime
 from bigdl_runtime.nn.layers.control_flow import IfElse
 from tests.helpers.gradcheck import check_module
-from zoo.importers.onnx import OnnxImportError, load_onnx
+from zoo.importers.onnx import OnnxImportError, UnsupportedOperatorError, load_onnx
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -120,7 +120,7 @@ def test_a_bad_branch_names_the_if_node() -> None:
              helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=other, name="choose")]
     graph = helper.make_graph(nodes, "bad", [_vi("x", ["N", 2])], [_vi("y", None)])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    with pytest.raises(Exception, match="node 'choose' \\(If\\): then: .*NoSuchOp"):
+    with pytest.raises(UnsupportedOperatorError, match="node 'choose' \\(If\\): then: .*NoSuchOp"):
         load_onnx(model)
     other_missing = helper.make_graph([helper.make_node("Neg", ["nowhere"], ["b"])], "else", [], [_vi("b", None)])
     nodes[-1] = helper.make_node("If", ["c"], ["y"], then_branch=other, else_branch=other_missing, name="choose")
