@@ -65,7 +65,7 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
     ctx.domains = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
     ctx.inferred = _inferred_shapes(model)
     for vi, node in zip(runtime, in_nodes):
-        shape, dtype = value_spec(vi)
+        shape, dtype = _value_info(vi)
         ctx.values[vi.name] = Sym(node, shape, dtype)
         ctx.input_specs[vi.name] = (shape, dtype)
         ctx.unique(vi.name)
@@ -125,7 +125,7 @@ def convert_graph(graph: onnx.GraphProto, ctx: Context) -> list[Any]:
     return [ctx.lookup(vi.name) for vi in graph.output]
 
 
-def value_spec(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
+def _value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
     """(shape with None for unknown dims, or None; dtype or None) declared by a ValueInfoProto."""
     t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
     if t is None:
@@ -149,7 +149,7 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
         return {}
     table = {}
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
-        table[vi.name] = value_spec(vi)
+        table[vi.name] = _value_info(vi)
     return table
 
 

@@ -13,7 +13,8 @@ import onnx
 
 from bigdl_runtime.nn import Graph, Input
 
-from .builder import convert_graph, value_spec
+from .builder import _value_info as value_info  # (shape, dtype) of a ValueInfoProto, as for the graph
+from .builder import convert_graph
 from .context import OnnxNode, Sym
 from ..registry import UnsupportedOperatorError
 
@@ -101,7 +102,7 @@ def declared(node: OnnxNode, graph: onnx.GraphProto,
     """
     specs = []
     for vi, fallback in zip(graph.input, [*fallbacks, *[None] * len(graph.input)]):
-        shape, dtype = value_spec(vi)
+        shape, dtype = value_info(vi)
         if isinstance(fallback, Sym):
             fallback = (fallback.shape if fallback.shape is not None else node.ctx.probe_shape(fallback),
                         fallback.dtype)
