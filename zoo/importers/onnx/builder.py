@@ -69,7 +69,10 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
         ctx.values[vi.name] = Sym(node, shape, dtype)
         ctx.input_specs[vi.name] = (shape, dtype)
         ctx.unique(vi.name)
-    ctx.static_inputs = all(s is not None and None not in s for s, _ in ctx.input_specs.values())
+    # a probe's shapes are exact only when every input's shape is static and no input is an integer or boolean
+    # tensor (whose values, the probe's zeros, may set shapes: sizes, lengths, a sample rate)
+    ctx.static_inputs = all(s is not None and None not in s and (d is None or d.kind == "f")
+                            for s, d in ctx.input_specs.values())
     outputs = convert_graph(graph, ctx)
     ctx.release_probes()
     out_nodes = [ctx.node_of(v, f"{vi.name}/value") for v, vi in zip(outputs, graph.output)]

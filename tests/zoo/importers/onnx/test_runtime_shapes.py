@@ -258,3 +258,34 @@ def test_inputs_without_a_declared_shape(opset: int, rng: np.random.Generator) -
     x = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
     want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_allclose(net(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_shapes_set_by_the_values_of_integer_inputs_are_not_folded(rng: np.random.Generator) -> None:
+    """Static input shapes, but a shape taken from an int64 input's values: the import-time probe (which feeds
+    zeros) must not fold Shape of it."""
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"]),
+                              helper.make_node("Neg", ["v"], ["v_out"])], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                                      helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+                                      helper.make_tensor_value_info("v", TensorProto.FLOAT, None)],
+                             [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("ConstantOfShape", ["dims"], ["ones"],
+                              value=numpy_helper.from_array(np.array([1.5], np.float32))),
+             _const("two", np.array(2, np.int64)),
+             helper.make_node("Loop", ["two", "", "ones"], ["filled"], body=body),  # leaves ONNX inference no shape
+             helper.make_node("Shape", ["filled"], ["s"]),
+             helper.make_node("Reshape", ["filled", "s"], ["same"]),
+             helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceSum", ["same"], ["total"], keepdims=0),
+             helper.make_node("Add", ["x", "total"], ["y"])]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+              helper.make_tensor_value_info("dims", TensorProto.INT64, [2])]
+    outs = [helper.make_empty_tensor_value_info(o) for o in ("y", "sf")]
+    model = helper.make_model(helper.make_graph(nodes, "int_shapes", inputs, outs),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    net = load_onnx(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for dims in (np.array([2, 3]), np.array([4, 1])):
+        x = rng.standard_normal(2).astype(np.float32)
+        for got, want in zip(net(x, dims), session.run(None, {"x": x, "dims": dims})):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
