@@ -264,9 +264,10 @@ def test_shapes_set_by_the_values_of_integer_inputs_are_not_folded(rng: np.rando
     """Static input shapes, but a shape taken from an int64 input's values: the import-time probe (which feeds
     zeros) must not fold Shape of it."""
     body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"]),
-                              helper.make_node("Neg", ["v"], ["v_out"])], "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-                                      helper.make_tensor_value_info("c", TensorProto.BOOL, []),
-                                      helper.make_tensor_value_info("v", TensorProto.FLOAT, None)],
+                              helper.make_node("Neg", ["v"], ["v_out"])], "body",
+                             [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                              helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("v", TensorProto.FLOAT, None)],
                              [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
                               helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
     nodes = [helper.make_node("ConstantOfShape", ["dims"], ["ones"],
