@@ -26,7 +26,7 @@ EXPANDED = ("Attention", "RMSNormalization", "RotaryEmbedding", "NegativeLogLike
             "GroupNormalization", "MeanVarianceNormalization", "Mish", "Swish", "Shrink", "Softsign",
             "ThresholdedRelu", "Celu", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
             "BlackmanWindow", "HammingWindow", "HannWindow", "DynamicQuantizeLinear", "AffineGrid", "CenterCropPad",
-            "SwiGLU", "CausalConvWithState")
+            "SwiGLU", "CausalConvWithState", "LinearAttention")
 
 
 def _function(node: OnnxNode, schema: onnx.defs.OpSchema) -> onnx.FunctionProto:
