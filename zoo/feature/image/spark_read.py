@@ -32,7 +32,7 @@ from .reading import ReadOptions, ReadReport, read_file
 from .record import ImageRecord
 
 #: decoded bytes per output Arrow batch (a batch is cut after the image that reaches it)
-MAX_BATCH_BYTES = 64 << 20
+MAX_BATCH_BYTES = 8 << 20
 #: files per task the default partitioning aims at, at least (fewer tasks are cheaper; more balance the cores)
 TASKS_PER_CORE = 2
 
