@@ -246,7 +246,7 @@ class ImageSet:
     def to_dataframe(self) -> Any:
         """The images as float32 model inputs, for ``DistributedTrainer.fit`` / ``zoo.predict`` (lazy).
 
-        Columns: ``path``, ``features`` (each image's values as float32 bytes in C order:
+        Columns: ``path``, ``index``, ``features`` (each image's values as float32 bytes in C order:
         give the images' shape, e.g. ``(3, 224, 224)`` after ``ToTensor``, as
         ``feature_shape`` / ``input_shape``) and ``label`` (long; null for unlabelled records).
         Distributed sets only (see :meth:`distribute`).
@@ -257,8 +257,8 @@ class ImageSet:
         """
         from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
-        schema = StructType([StructField("path", StringType()), StructField("features", BinaryType(), False),
-                             StructField("label", LongType())])
+        schema = StructType([StructField("path", StringType()), StructField("index", LongType()),
+                             StructField("features", BinaryType(), False), StructField("label", LongType())])
         return self._map_batches(_samples, schema)
 
     def __repr__(self) -> str:
@@ -298,13 +298,14 @@ def _split(fraction: float, seed: int, first: bool, batches: Iterable[Any]) -> I
 
 
 def _samples(batches: Iterable[Any]) -> Iterator[Any]:
-    """The to_dataframe task: record rows -> (path, float32 bytes, label)."""
+    """The to_dataframe task: record rows -> (path, index, float32 bytes, label)."""
     import pyarrow as pa
 
     from .arrow_records import batch_records, tensor_column
     for batch in batches:
-        yield pa.RecordBatch.from_arrays([batch.column("path"), tensor_column(batch_records(batch)),
-                                          batch.column("label")], names=["path", "features", "label"])
+        yield pa.RecordBatch.from_arrays([batch.column("path"), batch.column("index"),
+                                          tensor_column(batch_records(batch)), batch.column("label")],
+                                         names=["path", "index", "features", "label"])
 
 
 def _file_bytes(path: str) -> bytes:

@@ -74,7 +74,7 @@ def test_local_and_spark_give_identical_results(spark, rng):
     np.testing.assert_array_equal(x_local, x_spark[order])
     np.testing.assert_array_equal(y_local, y_spark[order])
     rows = transformed.to_dataframe().collect()           # what DistributedTrainer.fit / zoo.predict read
-    assert [f.name for f in transformed.to_dataframe().schema] == ["path", "features", "label"]
+    assert [f.name for f in transformed.to_dataframe().schema] == ["path", "index", "features", "label"]
     x_rows = np.stack([np.frombuffer(r.features, np.float32).reshape(3, 16, 16) for r in rows])
     np.testing.assert_array_equal(x_rows, x_spark)
     assert [r.label for r in rows] == y_spark.tolist()
@@ -118,3 +118,19 @@ def test_to_arrays_refuses_mixed_sizes():
     mixed = ImageSet.from_arrays([np.zeros((2, 2, 3), np.uint8), np.zeros((3, 2, 3), np.uint8)])
     with pytest.raises(ValueError, match=r"record 1 has shape \(3, 2, 3\).*resize or crop"):
         mixed.to_arrays()
+
+
+def test_to_dataframe_feeds_predict(spark, rng):
+    from bigdl_runtime.nn import Flatten, Linear, Sequential
+    from zoo.pipeline.inference import predict
+
+    images = [rng.integers(0, 256, (6, 6, 3), dtype=np.uint8) for _ in range(5)]
+    chain = PixelScale() >> ToTensor()
+    local = ImageSet.from_arrays(images, labels=[0, 1, 0, 1, 1])
+    x, _ = local.transform(chain).to_arrays()
+    net = Sequential(Flatten(), Linear(108, 3))
+    df = local.distribute(spark, 2).transform(chain).to_dataframe()
+    rows = predict(net, df, input_col="features", input_shape=(3, 6, 6), output="array").collect()
+    assert sorted(r["index"] for r in rows) == list(range(5))
+    got = np.array([r.prediction for r in sorted(rows, key=lambda r: r["index"])])
+    np.testing.assert_allclose(got, net.forward(x), rtol=1e-5, atol=1e-6)
