@@ -248,6 +248,22 @@ def memory_case(cores: int, gigabytes: float, arrow_bytes: str, batch: int) -> d
     return result
 
 
+def print_table(results: list[dict], cores: int) -> None:
+    """The markdown table of the scoring cases."""
+    print(f"| model | features column | rows | one process rows/s (1 / {cores} threads) | "
+          f"local[{cores}] rows/s | ratio | target | rows per CPU-s: one process / Spark (JVM + workers) | "
+          "CPU ratio | workers' peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        rate, per_cpu = r["rows_per_s"], r["rows_per_cpu_s"]
+        many = rate.get(f"local_{cores}", float("nan"))
+        peak = max(r["python_worker_peak_rss_mb"], default=0)
+        print(f"| {r['model']} | {r['column']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | "
+              f"{rate['spark']:.0f} | {r['ratio_spark_vs_one_process']:.2f} | {r['target']} | "
+              f"{per_cpu['local_1']:.0f} / {per_cpu['spark']:.0f} | {r['cpu_ratio_spark_vs_one_process']:.2f} | "
+              f"{peak} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="lenet,resnet,memory", help="comma-separated: lenet, resnet, memory")
@@ -291,22 +307,10 @@ def main() -> None:
         if spark is not None:
             spark.stop()
     ended = load()
-    print(f"\nload average (1, 5, 15 min): {started} at the start, {ended} at the end")
-    print(f"| model | features column | rows | one process rows/s (1 / {args.cores} threads) | "
-          f"local[{args.cores}] rows/s | ratio | target | rows per CPU-s: one process / Spark (JVM + workers) | "
-          "CPU ratio | workers' peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in results:
-        if r["model"] == "memory":
-            continue
-        rate, per_cpu = r["rows_per_s"], r["rows_per_cpu_s"]
-        many = rate.get(f"local_{args.cores}", float("nan"))
-        peak = max(r["python_worker_peak_rss_mb"], default=0)
-        print(f"| {r['model']} | {r['column']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | "
-              f"{rate['spark']:.0f} | {r['ratio_spark_vs_one_process']:.2f} | {r['target']} | "
-              f"{per_cpu['local_1']:.0f} / {per_cpu['spark']:.0f} | {r['cpu_ratio_spark_vs_one_process']:.2f} | "
-              f"{peak} |")
     memory = [r for r in results if r["model"] == "memory"]
+    print(f"\nload average (1, 5, 15 min): {started} at the start, {ended} at the end")
+    if len(memory) < len(results):
+        print_table([r for r in results if r["model"] != "memory"], args.cores)
     if memory:
         print("\n| rows scored (GB) | Arrow batch bytes | forward batch | Python workers' peak RSS MB |")
         print("| --- | --- | --- | --- |")
