@@ -165,7 +165,8 @@ def main() -> None:
     if args.json:
         record = {"command": " ".join(["python", *sys.argv]), "images": n, "cores": args.cores,
                   "images_per_s": {"one_process": round(one, 1), "spark": round(many, 1)},
-                  "per_core_ratio": round(ratio, 3), "target": TARGET, "cpu_ratio_spark_vs_one_process": round(cpu_ratio, 3),
+                  "per_core_ratio": round(ratio, 3), "target": TARGET,
+                  "cpu_ratio_spark_vs_one_process": round(cpu_ratio, 3),
                   "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()},
                   "cpu_seconds": {k: [round(c, 2) for c in v] for k, v in cpu.items()},
                   "max_abs_diff_vs_one_process": agree,
