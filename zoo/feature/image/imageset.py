@@ -74,11 +74,14 @@ class ImageSet:
             classes: a fixed class map (e.g. the one saved with a model) or a list of
                 names in index order; by default the sorted label names found.
             num_partitions: spread the files over this many partitions before decoding
-                (Spark only; default: as Spark's scan splits them).
+                (Spark only; default: the scan's splits, coalesced to about two per core,
+                see :func:`zoo.feature.image.spark_read.binary_files`).
 
         Returns:
             the images with labels filled in; a local read is sorted by path, a
-            Spark read is in the scan's order (fixed for a given set of files).
+            Spark read is in the scan's order (fixed for a given set of files),
+            decoded once by one job into a cached DataFrame of record rows
+            (:meth:`unpersist` frees it; see :mod:`zoo.feature.image.spark_read`).
 
         Raises:
             BadImageError: with ``on_error="raise"``.
