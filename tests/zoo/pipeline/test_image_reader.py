@@ -198,3 +198,17 @@ def test_files_are_decoded_in_about_two_tasks_per_core(spark, tmp_path):
     finally:
         spark.conf.unset("spark.sql.files.openCostInBytes")
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_the_chain_runs_once_and_later_actions_read_the_cached_tensors(spark, tmp_path):
+    import shutil
+
+    from zoo.feature.image import CenterCrop, ImageReadWarning
+
+    root = photo_folder(tmp_path / "photos", [(20, 24), (30, 26)])
+    with pytest.warns(ImageReadWarning, match="skipped 1 bad"):                # cut.jpg
+        df = NNImageReader.read_images(str(root), spark, with_label=None, transform=CenterCrop(16, 16) >> ToTensor())
+    first = sorted((r.origin, bytes(r.features)) for r in df.collect())
+    shutil.rmtree(root)                            # a second decode would find no files
+    assert df.count() == 2 and sorted((r.origin, bytes(r.features)) for r in df.collect()) == first
+    df.unpersist()
