@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -10,8 +11,6 @@ import bigdl_runtime
 from bigdl_runtime.nn.layers.control_flow import IfElse
 from tests.helpers.gradcheck import check_module
 from zoo.importers.onnx import OnnxImportError, UnsupportedOperatorError, load_onnx
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def _vi(name: str, shape, elem=TensorProto.FLOAT) -> onnx.ValueInfoProto:

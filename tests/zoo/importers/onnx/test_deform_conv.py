@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import helper
 
 from zoo.importers.onnx import load_onnx
-
-ort = pytest.importorskip("onnxruntime")
 
 
 @pytest.mark.parametrize("group,offset_group,with_mask,strides,dilations,pads", [

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bigdl_runtime.nn import BatchNorm2d
 from zoo.importers.onnx import load_onnx
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def _conv_bn_model(input_shape: list, rng: np.random.Generator) -> onnx.ModelProto:

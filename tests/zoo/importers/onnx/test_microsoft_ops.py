@@ -5,12 +5,12 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import helper
 
 from zoo.importers.onnx import load_onnx
 
-ort = pytest.importorskip("onnxruntime")
 RNG = np.random.default_rng(0)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("onnxruntime")
 
 _SCRIPT = Path(__file__).resolve().parents[4] / "scripts" / "onnx_real_models.py"
 _spec = importlib.util.spec_from_file_location("onnx_real_models", _SCRIPT)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from bigdl_runtime.nn import Expand, Pad, Slice, Tile
 from zoo.importers.onnx import load_onnx
 from tests.helpers.gradcheck import check_module
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def _const(name: str, value) -> onnx.NodeProto:
