@@ -16,6 +16,11 @@ Image cards (``kind = "image"``)::
 
 gives ``((pixels * scale) - mean) / std`` as float32 ``(N, C, H, W)``.
 
+Before that the image is resized to ``size`` as a whole, unless the card asks for a crop (ImageNet models):
+
+    resize_shorter = 256     # torchvision style: shorter side to 256 (aspect kept), then centre crop to ``size``
+    crop_fraction = 0.875    # TensorFlow style: centre crop 0.875 of the shorter side, then resize to ``size``
+
 Text cards (``kind = "text"``): lower-cased (if ``lowercase``), split into tokens
 by the regular expression ``token_pattern``, mapped to ids by the vocabulary file
 (one token per line, id = line number + ``first_id``; unknown tokens get
@@ -58,13 +63,29 @@ def load_images(paths: Iterable[str | os.PathLike], spec: dict[str, Any]) -> np.
     for path in paths:
         try:
             with Image.open(path) as image:
-                image = image.convert(color).resize((width, height), getattr(Image.Resampling, method.upper()))
+                image = _fit(image.convert(color), spec, height, width, getattr(Image.Resampling, method.upper()))
                 arrays.append(np.asarray(image, dtype=np.float32))
         except (UnidentifiedImageError, OSError) as err:
             raise ValueError(f"cannot read image '{os.fspath(path)}': {err}") from err
     if not arrays:
         raise ValueError("no image paths given")
     return normalise(np.stack(arrays), spec)
+
+
+def _fit(image: Any, spec: dict[str, Any], height: int, width: int, resample: Any) -> Any:
+    """Resize (and centre crop) a Pillow image to ``height x width`` as the spec says (see the module doc)."""
+    w, h = image.size
+    if "resize_shorter" in spec:
+        short = int(spec["resize_shorter"])
+        size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+        image = image.resize(size, resample)
+        top, left = int(round((size[1] - height) / 2.0)), int(round((size[0] - width) / 2.0))
+        return image.crop((left, top, left + width, top + height))
+    if "crop_fraction" in spec:
+        side = int(float(spec["crop_fraction"]) * min(w, h))
+        top, left = (h - side + 1) // 2, (w - side + 1) // 2
+        image = image.crop((left, top, left + side, top + side))
+    return image.resize((width, height), resample)
 
 
 def normalise(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
