@@ -88,6 +88,25 @@ def _fit(image: Any, spec: dict[str, Any], height: int, width: int, resample: An
     return image.resize((width, height), resample)
 
 
+def resize_steps(spec: dict[str, Any]) -> list[Any]:
+    """The size handling of an image card as ``zoo.feature.image`` transformers (for the Spark chains).
+
+    ``Resize(size)``, or for cards that crop, ``AspectScale`` of the shorter side (``resize_shorter``, or
+    ``size / crop_fraction``: cropping 0.875 of the shorter side then resizing to 224 is resizing it to 256
+    then cropping 224) then ``CenterCrop(size)``, with Pillow's antialiasing filter as :func:`load_images`.
+    """
+    from zoo.feature.image import AspectScale, CenterCrop, Resize
+
+    height, width = spec["size"]
+    method = {"nearest": "nearest", "bilinear": "bilinear"}.get(spec.get("resize", "bilinear"), "antialias")
+    shorter = spec.get("resize_shorter")
+    if shorter is None and "crop_fraction" in spec:
+        shorter = round(min(height, width) / float(spec["crop_fraction"]))
+    if shorter is None:
+        return [Resize(height, width, method)]
+    return [AspectScale(int(shorter), interpolation="antialias"), CenterCrop(height, width)]
+
+
 def normalise(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """``(N, H, W)`` or ``(N, H, W, C)`` pixel values -> normalised float32 ``(N, C, H, W)``."""
     x = np.asarray(pixels, dtype=np.float32)

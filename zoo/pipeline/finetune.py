@@ -74,16 +74,17 @@ class FinetuneResult:
 
 def image_chain(preprocessing: dict[str, Any]) -> tuple[str, str]:
     """A card's image ``[preprocessing]`` as ``(color for the reader, zoo.feature.image chain JSON)``."""
-    from zoo.feature.image import ChannelNormalize, PixelScale, Resize, ToTensor
+    from zoo.catalog.preprocess import resize_steps
+    from zoo.feature.image import ChannelNormalize, PixelScale, ToTensor
+    from zoo.feature.image.transform import Pipeline
 
     if preprocessing.get("kind") != "image":
         raise ValueError(f"the model's card describes {preprocessing.get('kind')!r} inputs, not images")
     color = {"L": "gray", "RGB": "rgb"}.get(preprocessing.get("color", "RGB"))
     if color is None:
         raise ValueError(f"unsupported card color {preprocessing.get('color')!r} (L or RGB)")
-    height, width = preprocessing["size"]
-    chain = (Resize(height, width) >> PixelScale(float(preprocessing.get("scale", 1.0)))
-             >> ChannelNormalize(preprocessing.get("mean", [0.0]), preprocessing.get("std", [1.0])) >> ToTensor())
+    chain = Pipeline([*resize_steps(preprocessing), PixelScale(float(preprocessing.get("scale", 1.0))),
+                      ChannelNormalize(preprocessing.get("mean", [0.0]), preprocessing.get("std", [1.0])), ToTensor()])
     return color, chain.to_json()
 
 
