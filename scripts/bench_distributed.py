@@ -407,21 +407,33 @@ class Bench:
         ``python``: tasks that run a Python function (as training tasks do: the executor hands each
         to a Python worker); ``jvm``: tasks that never leave the JVM (a ``noop`` write of
         ``spark.range``), whose slope is close to the driver's serial cost per task.
+        On a local master the rows also give the CPU time per job of the JVM (driver and
+        executor are one process) and of its Python workers (``/proc``; what the cores spend,
+        whatever else the machine runs).
         """
         sc = spark.sparkContext
         jobs = {"python": lambda n: sc.parallelize(range(n), n).mapPartitions(_one).collect(),
                 "jvm": lambda n: spark.range(0, n, 1, n).write.format("noop").mode("overwrite").save()}
+        jvm_pid = getattr(getattr(sc._gateway, "proc", None), "pid", None) if master.startswith("local") else None
         for kind, job in jobs.items():
-            job(PARTITIONS)  # warm: Python workers, code generation
+            for _ in range(20):
+                job(PARTITIONS)  # warm: Python workers, code generation, the JIT
             for tasks in self.args.schedule_tasks:
                 seconds = []
+                before = process_tree_cpu(jvm_pid)
                 for _ in range(self.args.schedule_repeats):
                     tic = time.perf_counter()
                     job(tasks)
                     seconds.append(time.perf_counter() - tic)
-                self.schedule_probe.append({"master": master, "kind": kind, "tasks": tasks,
-                                            "seconds": float(np.median(seconds)), "all_seconds": seconds})
-                self.log(f"empty {kind} job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms")
+                row = {"master": master, "kind": kind, "tasks": tasks, "seconds": float(np.median(seconds)),
+                       "all_seconds": seconds}
+                if jvm_pid is not None:
+                    after = process_tree_cpu(jvm_pid)
+                    row.update({f"{k}_cpu_s_per_job": (after[k] - before[k]) / len(seconds) for k in after})
+                self.schedule_probe.append(row)
+                self.log(f"empty {kind} job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms"
+                         + (f" (CPU per job: JVM {row['jvm_cpu_s_per_job'] * 1e3:.1f} ms, Python workers "
+                            f"{row['python_cpu_s_per_job'] * 1e3:.1f} ms)" if jvm_pid is not None else ""))
 
     def run_data(self, spark: Any, master: str) -> None:
         a = self.args
@@ -506,6 +518,32 @@ class Bench:
         if ours:
             summary["gang_vs_torchdistributor"] = summary["iteration_s"] / ours[-1]["iteration_s"]
         self.add_row(master, "lenet5", "TorchDistributor", "full", a.batch_size, summary)
+
+
+def process_tree_cpu(pid: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) so far of process ``pid`` ("jvm") and of all its descendants ("python")."""
+    if pid is None:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    def descendants(p: int) -> list[int]:
+        found = []
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            for child in map(int, children.read_text().split()):
+                found += [child, *descendants(child)]
+        return found
+
+    total = {"jvm": cpu(pid), "python": 0.0}
+    for child in descendants(pid):
+        try:
+            total["python"] += cpu(child)
+        except OSError:   # ended meanwhile
+            pass
+    return total
 
 
 def _one(_: Any) -> list[int]:
