@@ -14,9 +14,12 @@ group; its im2col + GEMM otherwise, which stays in use for depthwise multipliers
 grouped convolutions of 2-3 channels per group, where our grouped GEMMs are faster: such
 geometries raise :class:`Unsupported` and are remembered, see :func:`_numpy_is_faster`).
 1x1 convolutions on all but small images skip the reorders: oneDNN runs them on NCHW
-(:func:`_plain_pointwise`). A fused ReLU (``relu=True``, inference) is a ReLU post-op of the
-forward primitive: no extra pass over y (measured 7 % on a ResNet 3x3 layer, 25 % on
-MobileNetV2 depthwise layers, batch 32).
+(:func:`_plain_pointwise`). A fused ReLU (``relu=True``, inference; a number: ReLU capped there,
+ReLU6) is a post-op of the forward primitive: no extra pass over y (measured 7 % on a ResNet 3x3
+layer, 25 % on MobileNetV2 depthwise layers, batch 32) - except on those plain 1x1 convolutions,
+whose GEMM implementation ran the post-op about 10x slower than the convolution itself (MobileNetV2's
+16->96 expansion at 112x112, batch 32: 0.60 s with it, 0.075 s without): there it is one numpy pass
+over y after the primitive.
 
 The library comes from the ``onednn-cpu-gomp`` wheel (``libdnnl.so.3``, GNU OpenMP, no other
 dependency); when it is not installed, or ``BIGDL_ONEDNN=0``, or the convolution is not a
@@ -385,6 +388,9 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any,
     """y (N, O, ho, wo) of a float32 convolution with geometry ``geo`` (any ``geo.groups``; w is
     (O, C/groups, kh, kw)); ``relu``: max(y, 0) (a number: clip(y, 0, relu)), applied by oneDNN as it writes y."""
     y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=np.float32)
+    after = relu if relu is not False and _plain_pointwise(geo) else False
+    if after is not False:  # the GEMM convolution applies post-ops ~10x slower than a numpy pass over y
+        relu = False
     with _rt.lock:
         entry = _entry(x.shape, w.shape, geo, b is not None, relu)
         _threads()
@@ -397,6 +403,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any,
         call.run(_prim(entry, "fwd"), [*args, (_ARG_DST, dst)])
         copy_out()
         call.finish()
+    if after is True:
+        np.maximum(y, np.float32(0), out=y)
+    elif after is not False:
+        np.clip(y, np.float32(0), np.float32(after), out=y)
     return y
 
 
