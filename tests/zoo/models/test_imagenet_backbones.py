@@ -163,3 +163,27 @@ def test_image_cards_resize_the_shorter_side_and_centre_crop(tmp_path, rng):
     tf_style = load_images([tmp_path / "wide.png"], {**base, "crop_fraction": 0.875})
     expected = np.asarray(image.crop((63, 13, 238, 188)).resize((224, 224), Image.Resampling.BILINEAR), np.float32)
     np.testing.assert_array_equal(tf_style[0], expected.transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("variant, size", [(1, 240), (2, 260)])
+def test_lite1_and_lite2_match_the_source_package_with_random_weights(variant, size, rng):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch", reason="pip install --no-deps efficientnet-lite-pytorch==0.1.0")
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from scripts.imagenet.names import efficientnet_lite as names
+
+    torch.manual_seed(variant)
+    source = EfficientNet.from_name(f"efficientnet-lite{variant}").eval()
+    with torch.no_grad():
+        for module in source.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    ours = efficientnet_lite(variant).evaluate()
+    theirs = source.state_dict()
+    ours.load_state_dict({k: theirs[names(k)].numpy() for k in ours.state_dict()})
+    x = rng.standard_normal((1, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        reference = source(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours.forward(x), reference, rtol=1e-4, atol=1e-6)
