@@ -34,7 +34,3 @@ def efficientnet_lite(key: str) -> str:
     block, part, kind = layer.split("_")
     return f"_blocks.{int(block[len('block'):]) - 1}.{_LITE_BLOCK[part, kind]}.{tensor}"
 
-
-def to_source(state: dict, name_of) -> dict:
-    """Our state dict with every key renamed by ``name_of``."""
-    return {name_of(k): v for k, v in state.items()}
