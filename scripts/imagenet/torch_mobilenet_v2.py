@@ -7,7 +7,6 @@ the recipe and the tests use this module: the same classes, attribute names and 
 """
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
