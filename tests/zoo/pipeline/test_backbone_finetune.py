@@ -1,6 +1,7 @@
-"""The ImageNet MobileNetV2 fine-tuned through Spark on real photos (crops of scikit-image's cat and coffee
-photos at 112x112 to keep it fast): a new head on the frozen 'features' cut point separates the held-out crops,
-then end-to-end fine-tuning through NNClassifier changes the backbone and keeps them separated."""
+"""The ImageNet MobileNetV2 through Spark on real photos (crops of scikit-image's cat and coffee photos at
+112x112 to keep it fast): a linear probe (NNFeatureExtractor at the 'features' cut point + LogisticRegression in
+a pyspark.ml Pipeline) and a new head on the frozen backbone separate the held-out crops; end-to-end
+fine-tuning through NNClassifier then changes the backbone and keeps them separated."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pyspark.ml import Pipeline as SparkPipeline
+from pyspark.ml.classification import LogisticRegression
 
 import zoo
 from bigdl_runtime.nn import Linear, random
 from zoo.catalog.preprocess import resize_steps
 from zoo.feature.image import ChannelNormalize, PixelScale, ToTensor
 from zoo.feature.image.transform import Pipeline
-from zoo.pipeline import NNClassifier, NNImageReader, cut, with_new_head
+from zoo.pipeline import NNClassifier, NNFeatureExtractor, NNImageReader, cut, with_new_head
 from zoo.pipeline.finetune import accuracy, image_chain
 
 PHOTOS = {"cat": "chelsea.png", "coffee": "coffee.png"}
@@ -47,6 +50,7 @@ def test_card_crop_specs_become_aspect_scale_and_centre_crop():
     assert color == "rgb" and Pipeline.from_json(chain)(np.zeros((300, 400, 3), np.uint8)).shape == (3, 224, 224)
 
 
+@pytest.mark.slow
 def test_mobilenet_v2_fine_tunes_through_spark_on_real_photos(spark, tmp_path):
     root = _crops(tmp_path)
     pretrained = zoo.load_pretrained("mobilenet-v2-imagenet")
@@ -56,11 +60,16 @@ def test_mobilenet_v2_fine_tunes_through_spark_on_real_photos(spark, tmp_path):
     train = NNImageReader.read_images(str(root / "train"), spark, color="rgb")
     classes = train.schema["label"].metadata["ml_attr"]["vals"]
     test = NNImageReader.read_images(str(root / "test"), spark, color="rgb", classes=classes)
+    probe = SparkPipeline(stages=[
+        NNFeatureExtractor(pretrained.model, layer="features", featuresCol="image", featurePreprocessing=chain,
+                           batchSize=8),
+        LogisticRegression(featuresCol="nnFeatures", maxIter=50)]).fit(train)
+    assert accuracy(probe, test) == 1.0
     random.manual_seed(0)
     net = with_new_head(cut(pretrained.model, "features"), Linear(1280, 2, name="head"))
     common = {"featuresCol": "image", "featurePreprocessing": chain, "batchSize": 8, "optimizer": "adam",
               "seed": 0, "showProgress": False}
-    head = NNClassifier(net, maxEpoch=2, learningRate=0.01, **common).fit(train)
+    head = SparkPipeline(stages=[NNClassifier(net, maxEpoch=2, learningRate=0.01, **common)]).fit(train).stages[-1]
     assert accuracy(head, test) == 1.0
     frozen = head.model.state_dict()["backbone.block16_dw_conv.weight"].copy()
     tuned = NNClassifier(head.model.unfreeze(), maxEpoch=1, learningRate=1e-4, **common).fit(train)
