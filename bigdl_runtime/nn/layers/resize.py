@@ -67,3 +67,44 @@ class Upsample(Module):
         if self.mode == "nearest":
             return K.upsample_nearest_backward(grad_output, cache)[0]
         return K.upsample_bilinear_backward(grad_output, cache)[0]
+
+
+class UpsampleTo(Upsample):
+    """Upsample to an output size given per call as a second input (ONNX Resize with computed ``sizes``).
+
+    Args:
+        mode: ``"nearest"`` or ``"bilinear"``. Default: "nearest".
+        align_corners: as :class:`Upsample`. Default: False.
+
+    Shape:
+        - Inputs: ``(N, C, H, W)`` and an integer vector, ``(H_out, W_out)`` or the whole
+          ``(N, C, H_out, W_out)`` (N and C must then be the input's).
+        - Output: ``(N, C, H_out, W_out)``; ``backward`` gives the size input a ``None`` gradient.
+
+    Examples:
+        >>> UpsampleTo()(np.zeros((1, 3, 4, 5)), np.array([1, 3, 8, 7])).shape
+        (1, 3, 8, 7)
+    """
+
+    def __init__(self, mode: str = "nearest", align_corners: bool = False, name: str | None = None) -> None:
+        super().__init__(size=1, mode=mode, align_corners=align_corners, name=name)
+        self.size = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mode": self.mode, "align_corners": self.align_corners}
+
+    def forward(self, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+        size = np.asarray(size).reshape(-1)
+        x = np.asarray(x)
+        if size.size not in (2, x.ndim) or (size.size == x.ndim and tuple(size[:-2]) != x.shape[:-2]):
+            raise ValueError(f"{self.describe()}: the size {size.tolist()} must be (H, W) or the input's "
+                             f"{x.shape[:-2]} followed by (H, W)")
+        hw = [int(s) for s in size[-2:]]
+        if self.mode == "nearest":
+            y, self._cache = call_kernel(self, K.upsample_nearest_forward, x, None, hw)
+        else:
+            y, self._cache = call_kernel(self, K.upsample_bilinear_forward, x, None, hw, self.align_corners)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
+        return super().backward(grad_output), None

@@ -146,7 +146,7 @@ def test_graph_edge_to_an_unknown_node(tmp_path):
 def test_children_on_a_plain_layer(tmp_path):
     def edit(msg):
         msg.architecture.children[1].children.add(type="SerTanh")
-    _fails(tmp_path, _edited(sequential(), edit), "only Sequential and Graph records may have children")
+    _fails(tmp_path, _edited(sequential(), edit), "only Sequential, Graph and control-flow records may have children")
 
 
 def test_unsupported_values_fail_at_save_and_leave_the_old_file(tmp_path):

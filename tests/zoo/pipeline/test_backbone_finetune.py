@@ -15,11 +15,11 @@ from pyspark.ml.classification import LogisticRegression
 
 import zoo
 from bigdl_runtime.nn import Linear, random
-from zoo.catalog.preprocess import resize_steps
+from zoo.catalog.preprocess import image_chain, resize_steps
 from zoo.feature.image import ChannelNormalize, PixelScale, ToTensor
 from zoo.feature.image.transform import Pipeline
 from zoo.pipeline import NNClassifier, NNFeatureExtractor, NNImageReader, cut, with_new_head
-from zoo.pipeline.finetune import accuracy, image_chain
+from zoo.pipeline.finetune import accuracy
 
 PHOTOS = {"cat": "chelsea.png", "coffee": "coffee.png"}
 
@@ -46,8 +46,12 @@ def test_card_crop_specs_become_aspect_scale_and_centre_crop():
     spec = zoo.model_card("efficientnet-lite0-imagenet")["preprocessing"]
     steps = resize_steps(spec)
     assert [type(s).__name__ for s in steps] == ["AspectScale", "CenterCrop"] and steps[0].min_size == 256
-    color, chain = image_chain(zoo.model_card("mobilenet-v2-imagenet")["preprocessing"])
-    assert color == "rgb" and Pipeline.from_json(chain)(np.zeros((300, 400, 3), np.uint8)).shape == (3, 224, 224)
+    chain = image_chain(zoo.model_card("mobilenet-v2-imagenet")["preprocessing"])
+    assert Pipeline.from_json(chain.to_json())(np.zeros((300, 400, 3), np.uint8)).shape == (3, 224, 224)
+    pretrained = zoo.load_pretrained("mobilenet-v2-imagenet")
+    assert pretrained.color == "rgb" and pretrained.preprocessing()(np.zeros((90, 60, 3), np.uint8)).shape == (3, 224, 224)
+    points = pretrained.cut_points()
+    assert points["feature_map"] == (1280, 7, 7) and points["pool"] == (1280, 1, 1) and points["features"] == (1280,)
 
 
 @pytest.mark.slow
@@ -66,7 +70,7 @@ def test_mobilenet_v2_fine_tunes_through_spark_on_real_photos(spark, tmp_path):
         LogisticRegression(featuresCol="nnFeatures", maxIter=50)]).fit(train)
     assert accuracy(probe, test) == 1.0
     random.manual_seed(0)
-    net = with_new_head(cut(pretrained.model, "features"), Linear(1280, 2, name="head"))
+    net = with_new_head(cut(pretrained, "features"), Linear(1280, 2, name="head"))
     common = {"featuresCol": "image", "featurePreprocessing": chain, "batchSize": 8, "optimizer": "adam",
               "seed": 0, "showProgress": False}
     head = SparkPipeline(stages=[NNClassifier(net, maxEpoch=2, learningRate=0.01, **common)]).fit(train).stages[-1]

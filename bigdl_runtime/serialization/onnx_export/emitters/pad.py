@@ -10,9 +10,13 @@ from ..dispatch import emits
 
 @emits(Pad)
 def pad(ctx: ExportContext, layer: Pad, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    args = [inputs[0].name, ctx.ints(f"{name}/pads", layer.pads)]
+    """Fixed pads as an initializer, computed pads (a second input) as they are; ``axes`` as Pad's axes input."""
+    pads = ctx.ints(f"{name}/pads", layer.pads) if layer.pads is not None else inputs[1].name
+    args = [inputs[0].name, pads]
     if layer.mode == "constant":
         args.append(ctx.scalar(f"{name}.value", layer.value))
+    if layer.axes is not None:
+        args += [""] * (3 - len(args)) + [ctx.ints(f"{name}/axes", layer.axes)]
     return ctx.one("Pad", args, name, mode=layer.mode)
 
 

@@ -38,4 +38,6 @@ def flatten(ctx: ExportContext, layer: Flatten, inputs: list[Value], output: np.
 
 @emits(Transpose)
 def transpose(ctx: ExportContext, layer: Transpose, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    if layer.dims is None:  # reverse the axes: ONNX's default
+        return ctx.one("Transpose", [inputs[0].name], name)
     return ctx.one("Transpose", [inputs[0].name], name, perm=layer.dims)
