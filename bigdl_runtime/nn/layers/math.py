@@ -131,7 +131,7 @@ class Clip(Module):
         return {"min": self.min, "max": self.max}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = K.clip_forward(x, self.min, self.max)
+        y, self._cache = K.clip_forward(x, self.min, self.max, keep_mask=self.training)
         return y
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
