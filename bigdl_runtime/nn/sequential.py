@@ -9,6 +9,9 @@ from .module import Module
 class Sequential(Module):
     """Apply ``modules`` in order; backward runs them in reverse.
 
+    Each call keeps its children's contexts, so a module may appear more than once
+    (its parameter gradients add up).
+
     Children are named ``"0"``, ``"1"``, ... unless a module carries its own
     ``name``, so parameters read ``"0.weight"`` like PyTorch or ``"conv1.weight"``.
 
@@ -43,14 +46,16 @@ class Sequential(Module):
             return self._modules[index]
         return list(self._modules.values())[index]
 
-    def forward(self, *inputs: Any) -> Any:
+    def forward_pass(self, *inputs: Any) -> tuple[Any, list[Any]]:
         out: Any = inputs
+        ctxs: list[Any] = []
         for i, m in enumerate(self._modules.values()):
-            out = m.forward(*out) if i == 0 else m.forward(out)
-        return out
+            out, ctx = m.forward_pass(*out) if i == 0 else m.forward_pass(out)
+            ctxs.append(ctx)
+        return out, ctxs
 
-    def backward(self, grad_output: Any) -> Any:
+    def backward_pass(self, grad_output: Any, ctx: list[Any]) -> Any:
         grad = grad_output
-        for m in reversed(list(self._modules.values())):
-            grad = m.backward(grad)
+        for m, child_ctx in zip(reversed(self._modules.values()), reversed(ctx)):
+            grad = m.backward_pass(grad, child_ctx)
         return grad

@@ -3,7 +3,7 @@
 config; the subclasses only say how their arguments map onto the kernels."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -11,7 +11,8 @@ from ...kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, co
 from ...kernels.activation import relu_backward
 from ...kernels.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 IntOrSeq = int | Sequence[int]
 
@@ -26,12 +27,11 @@ def _ints(value: IntOrSeq, n: int, what: str) -> list[int]:
     return vals
 
 
-class _ConvNd(Module):
-    """Shared parameters, backward and config of the convolution layers."""
+class _ConvNd(_KernelLayer):
+    """Shared parameters, input check and config of the convolution layers."""
 
     _spatial = 2  # number of spatial axes
-    _forward_kernel: Callable
-    _backward_kernel: Callable
+    _kernel_params = ("weight", "bias")
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq,
                  dilation: IntOrSeq, groups: int, bias: bool, transposed: bool, name: str | None) -> None:
@@ -53,33 +53,16 @@ class _ConvNd(Module):
         self.weight = Parameter(init.default_weight(shape))
         fan_in = init.fans(shape)[0]
         self.bias = Parameter(init.default_bias((self.out_channels,), fan_in)) if bias else None
-        self._cache = None
-
-    def _kernel_config(self) -> dict[str, Any]:
-        raise NotImplementedError
 
     def _check_input(self, x: np.ndarray) -> None:
         if x.ndim != 2 + self._spatial or x.shape[1] != self.in_channels:
             dims = "L" if self._spatial == 1 else "H, W"
             raise ValueError(f"{self.describe()}: expected input (N, {self.in_channels}, {dims}), got shape {x.shape}")
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         x = np.asarray(x)
         self._check_input(x)
-        bias = None if self.bias is None else self.bias.data
-        try:
-            y, self._cache = self._forward_kernel(x, self.weight.data, bias, **self._kernel_config())
-        except ValueError as err:
-            raise ValueError(f"{self.describe()}: {err}") from None
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        dx, dw, db = self._backward_kernel(grad_output, cache)
-        self.weight.grad += dw
-        if self.bias is not None:
-            self.bias.grad += db
-        return dx
+        return super().forward_pass(x)
 
 
 class Conv2d(_ConvNd):
@@ -114,8 +97,7 @@ class Conv2d(_ConvNd):
     """
 
     aliases = ("SpatialConvolution", "SpatialDilatedConvolution")
-    _forward_kernel = staticmethod(conv2d_forward)
-    _backward_kernel = staticmethod(conv2d_backward)
+    _kernels = (conv2d_forward, conv2d_backward)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
@@ -148,19 +130,16 @@ class ConvReLU2d(Conv2d):
         True
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._output = None
-
     def _kernel_config(self) -> dict[str, Any]:
         return dict(super()._kernel_config(), relu=True)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._output = super().forward(x)
-        return self._output
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        y, cache = super().forward_pass(x)
+        return y, (cache, y)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return super().backward(relu_backward(grad_output, self._need_cache(self._output))[0])
+    def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> np.ndarray:
+        cache, y = ctx
+        return super().backward_pass(relu_backward(grad_output, y)[0], cache)
 
 
 class Conv1d(_ConvNd):
@@ -190,8 +169,7 @@ class Conv1d(_ConvNd):
     """
 
     _spatial = 1
-    _forward_kernel = staticmethod(conv1d_forward)
-    _backward_kernel = staticmethod(conv1d_backward)
+    _kernels = (conv1d_forward, conv1d_backward)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
@@ -242,8 +220,7 @@ class ConvTranspose2d(_ConvNd):
     """
 
     aliases = ("SpatialFullConvolution",)
-    _forward_kernel = staticmethod(conv_transpose2d_forward)
-    _backward_kernel = staticmethod(conv_transpose2d_backward)
+    _kernels = (conv_transpose2d_forward, conv_transpose2d_backward)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq = 0, output_padding: IntOrSeq = 0, groups: int = 1, bias: bool = True,

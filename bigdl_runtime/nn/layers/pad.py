@@ -6,11 +6,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import pad as K
-from ..module import Module
-from .shape import call_kernel
+from ..kernel_layer import _KernelLayer, call_kernel
 
 
-class Pad(Module):
+class Pad(_KernelLayer):
     """Pad every axis, batch included, as ONNX Pad.
 
     Args:
@@ -29,6 +28,8 @@ class Pad(Module):
         (2, 3, 6, 6)
     """
 
+    _kernels = (K.pad_forward, K.pad_backward)
+
     def __init__(self, pads: Sequence[int], mode: str = "constant", value: float = 0.0,
                  name: str | None = None) -> None:
         super().__init__(name=name)
@@ -37,21 +38,15 @@ class Pad(Module):
         self.pads = [int(p) for p in pads]
         self.mode = mode
         self.value = float(value)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"pads": self.pads, "mode": self.mode, "value": self.value}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.pad_forward, x, self.pads, self.mode, self.value)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.pad_backward(grad_output, cache)[0]
+    def _kernel_config(self) -> dict[str, Any]:
+        return self.get_config()
 
 
-class ZeroPad2d(Module):
+class ZeroPad2d(_KernelLayer):
     """Zero-pad the last two axes (H, W), as ``torch.nn.ZeroPad2d``.
 
     Args:
@@ -68,6 +63,7 @@ class ZeroPad2d(Module):
     """
 
     aliases = ("SpatialZeroPadding",)
+    _kernels = (K.pad_forward, K.pad_backward)
 
     def __init__(self, padding: int | Sequence[int], name: str | None = None) -> None:
         super().__init__(name=name)
@@ -79,19 +75,13 @@ class ZeroPad2d(Module):
             if len(sides) != 4:
                 raise ValueError(f"ZeroPad2d: padding needs 4 values (left, right, top, bottom), got {sides}")
         self._sides = sides
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"padding": self.padding}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if x.ndim not in (3, 4):
             raise ValueError(f"{self.describe()}: expected (N, C, H, W) or (C, H, W), got {x.shape}")
         left, right, top, bottom = self._sides
         lead = [0] * (x.ndim - 2)
-        y, self._cache = call_kernel(self, K.pad_forward, x, [*lead, top, left, *lead, bottom, right])
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.pad_backward(grad_output, cache)[0]
+        return call_kernel(self, K.pad_forward, x, [*lead, top, left, *lead, bottom, right])

@@ -6,15 +6,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import resize as K
-from ..module import Module
-from .shape import call_kernel
+from ..kernel_layer import _KernelLayer
 
 
 def _plain(v: float | int | Sequence[float] | None, cast: type) -> Any:
     return None if v is None else cast(v) if np.isscalar(v) else [cast(e) for e in v]
 
 
-class Upsample(Module):
+class Upsample(_KernelLayer):
     """Resize the H and W axes of an NCHW tensor.
 
     Args:
@@ -48,22 +47,17 @@ class Upsample(Module):
         self.size = _plain(size, int)
         self.mode = mode
         self.align_corners = bool(align_corners)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"scale_factor": self.scale_factor, "size": self.size, "mode": self.mode,
                 "align_corners": self.align_corners}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    @property
+    def _kernels(self) -> tuple[Any, Any]:  # type: ignore[override]
         if self.mode == "nearest":
-            y, self._cache = call_kernel(self, K.upsample_nearest_forward, x, self.scale_factor, self.size)
-        else:
-            y, self._cache = call_kernel(self, K.upsample_bilinear_forward, x, self.scale_factor, self.size,
-                                         self.align_corners)
-        return y
+            return K.upsample_nearest_forward, K.upsample_nearest_backward
+        return K.upsample_bilinear_forward, K.upsample_bilinear_backward
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        if self.mode == "nearest":
-            return K.upsample_nearest_backward(grad_output, cache)[0]
-        return K.upsample_bilinear_backward(grad_output, cache)[0]
+    def _kernel_config(self) -> dict[str, Any]:
+        config = {"scale_factor": self.scale_factor, "size": self.size}
+        return config if self.mode == "nearest" else {**config, "align_corners": self.align_corners}

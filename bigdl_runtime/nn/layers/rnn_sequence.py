@@ -70,7 +70,6 @@ class RecurrentSequence(Module):
                 shapes.update(bias_ih=(gates * hidden_size,), bias_hh=(gates * hidden_size,))
             for kind, shape in shapes.items():
                 setattr(self, f"{kind}_l0{suffix}", Parameter(init.uniform(shape, -bound, bound)))
-        self._cache = None
 
     @property
     def _suffixes(self) -> tuple[str, ...]:
@@ -87,7 +86,7 @@ class RecurrentSequence(Module):
     def _layer_params(self, suffix: str) -> list[Parameter | None]:
         return [self._params.get(f"{kind}_l0{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
-    def forward(self, x: np.ndarray, *states: np.ndarray) -> tuple[np.ndarray, ...]:
+    def forward_pass(self, x: np.ndarray, *states: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"{self.describe()}: expected input with {self.input_size} features per step, "
@@ -107,16 +106,15 @@ class RecurrentSequence(Module):
             ys.append(outs[0])
             for k in range(self._n_states):
                 finals[k].append(outs[1 + k])
-        self._cache = (caches, len(states))
         y = np.stack(ys, axis=2)  # (N, T, D, H)
         finals = [np.stack(f, axis=1) for f in finals]  # (N, D, H)
         if not self.batch_first:
             y = y.transpose(1, 2, 0, 3)
             finals = [f.transpose(1, 0, 2) for f in finals]
-        return (y, *finals)
+        return (y, *finals), (caches, len(states))
 
-    def backward(self, grad_output: tuple) -> Any:
-        caches, n_given = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: tuple, ctx: tuple[list[Any], int]) -> Any:
+        caches, n_given = ctx
         grads = list(grad_output) + [None] * (1 + self._n_states - len(grad_output))
         dy, dfinals = grads[0], grads[1:]
         if dy is not None:

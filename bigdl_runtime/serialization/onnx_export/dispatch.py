@@ -68,7 +68,7 @@ def emit_module(ctx: ExportContext, layer: Module, inputs: list[Value], name: st
         return _emit_graph(ctx, layer, inputs, name)
     fn = emitter_for(layer, name)
     with np.errstate(all="ignore"):  # the trace's random sample may be outside a layer's domain (log, sqrt)
-        sample = layer.forward(*[v.sample for v in inputs])
+        sample, _ = layer.forward_pass(*[v.sample for v in inputs])  # nothing is kept on the layer
     try:
         names = fn(ctx, layer, inputs, sample, name)
     except UnexportableLayerError:

@@ -1,0 +1,80 @@
+"""The kernel-backed layer base: a layer that is one forward/backward kernel pair plus its config.
+
+A kernel pair ``f_forward(*inputs, *arrays, **config) -> (y, cache)`` /
+``f_backward(dy, cache) -> (d_input..., d_array...)`` already has the shape of a
+re-entrant layer: the kernel's cache *is* the per-call context. A subclass only
+says which pair it runs, which of its parameters (or buffers) follow the inputs,
+and the keyword arguments it passes::
+
+    class Linear(_KernelLayer):
+        _kernels = (linear_forward, linear_backward)
+        _kernel_params = ("weight", "bias")
+
+Nothing is kept on the layer between forward and backward, so one instance may
+run at several nodes of a graph; each call's parameter gradients add up.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from .module import Module, Parameter
+
+
+def call_kernel(layer: Module, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with any ValueError prefixed by ``layer.describe()``."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"{layer.describe()}: {err}") from None
+
+
+def as_inputs(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+    """The arrays of a multi-input layer: given separately, or as one tuple/list (e.g. from Split)."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
+        return tuple(inputs[0])
+    return inputs
+
+
+class _KernelLayer(Module):
+    """A layer running one kernel pair; the kernel's cache is the per-call context.
+
+    Subclasses set:
+        _kernels: ``(forward kernel, backward kernel)``.
+        _kernel_params: names of the attributes (Parameters, buffers or None) the forward kernel
+            takes after the inputs, in order; the backward kernel's last ``len(_kernel_params)``
+            gradients are added to those that are Parameters.
+    and override ``_kernel_config()`` (the forward kernel's keyword arguments) when it has any.
+    ``backward_pass`` returns the gradients of the inputs: one array (or None) for one input,
+    a tuple for several. A kernel's ValueError is re-raised naming the layer.
+    """
+
+    _kernels: ClassVar[tuple[Callable[..., Any], Callable[..., Any]]]
+    _kernel_params: ClassVar[tuple[str, ...]] = ()
+
+    def _kernel_config(self) -> dict[str, Any]:
+        """Keyword arguments of the forward kernel."""
+        return {}
+
+    def _kernel_arrays(self) -> list[Any]:
+        """The values the forward kernel takes after the inputs: ``_kernel_params``' data."""
+        values = [getattr(self, key) for key in self._kernel_params]
+        return [v.data if isinstance(v, Parameter) else v for v in values]
+
+    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        try:
+            return self._kernels[0](*inputs, *self._kernel_arrays(), **self._kernel_config())
+        except ValueError as err:
+            raise ValueError(f"{self.describe()}: {err}") from None
+
+    def backward_pass(self, grad_output: Any, ctx: Any) -> Any:
+        grads = self._kernels[1](grad_output, ctx)
+        if self._kernel_params:
+            n_inputs = len(grads) - len(self._kernel_params)
+            for key, grad in zip(self._kernel_params, grads[n_inputs:]):
+                param = self._params.get(key)
+                if param is not None and grad is not None:
+                    param.grad += grad
+            grads = grads[:n_inputs]
+        return grads[0] if len(grads) == 1 else grads
