@@ -9,8 +9,8 @@ from .module import Module
 class Sequential(Module):
     """Apply ``modules`` in order; backward runs them in reverse.
 
-    Each call keeps its children's contexts, so a module may appear more than once
-    (its parameter gradients add up).
+    Each call keeps its children's contexts (nothing is kept on the children). A
+    module may be a child once; to run one layer at several places use a Graph.
 
     Children are named ``"0"``, ``"1"``, ... unless a module carries its own
     ``name``, so parameters read ``"0.weight"`` like PyTorch or ``"conv1.weight"``.
@@ -30,6 +30,9 @@ class Sequential(Module):
     def append(self, module: Module) -> "Sequential":
         if not isinstance(module, Module):
             raise TypeError(f"Sequential takes Modules, got {type(module).__name__}")
+        if any(m is module for m in self._modules.values()):
+            raise ValueError(f"Sequential already holds {module.describe()}; to run one layer at several places "
+                             "(weight sharing) use a Graph")
         key = module.name or str(len(self._modules))
         if key in self._modules:
             raise ValueError(f"Sequential already has a child named '{key}'")

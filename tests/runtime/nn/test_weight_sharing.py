@@ -87,11 +87,18 @@ def test_a_node_name_given_to_a_later_use_is_kept() -> None:
     assert Graph(x, y).output_names == ["again"] and Graph(x, y).node("first").module is fc
 
 
-def test_sequential_with_the_same_layer_twice() -> None:
-    fc = Linear(3, 3)
-    seq = Sequential(fc, ReLU(), fc)
-    assert [k for k, _ in seq.named_parameters()] == ["0.weight", "0.bias"]
-    check_module(seq, [_rng().standard_normal((2, 3))])
+def test_sequential_refuses_the_same_layer_twice() -> None:
+    fc = Linear(3, 3, name="fc")
+    with pytest.raises(ValueError, match=r"Sequential already holds Linear\('fc'\); .* use a Graph"):
+        Sequential(fc, ReLU(), fc)
+
+
+def test_sequential_inside_a_graph_used_at_two_nodes() -> None:
+    block = Sequential(Linear(3, 3), ReLU(), name="block")
+    x = Input()
+    graph = Graph(x, block(block(x)))
+    assert [k for k, _ in graph.named_parameters()] == ["block.0.weight", "block.0.bias"]
+    check_module(graph, [_rng().standard_normal((2, 3))])
 
 
 def test_nested_graph_used_at_two_nodes() -> None:
