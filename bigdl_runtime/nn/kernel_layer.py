@@ -10,6 +10,10 @@ and the keyword arguments it passes::
         _kernels = (linear_forward, linear_backward)
         _kernel_params = ("weight", "bias")
 
+    class Squeeze(_KernelLayer):
+        _kernels = (squeeze_forward, squeeze_backward)
+        _kernel_keywords = {"axes": "dim"}  # squeeze_forward(x, axes=self.dim)
+
 Nothing is kept on the layer between forward and backward, so one instance may
 run at several nodes of a graph; each call's parameter gradients add up.
 """
@@ -45,17 +49,19 @@ class _KernelLayer(Module):
         _kernel_params: names of the attributes (Parameters, buffers or None) the forward kernel
             takes after the inputs, in order; the backward kernel's last ``len(_kernel_params)``
             gradients are added to those that are Parameters.
-    and override ``_kernel_config()`` (the forward kernel's keyword arguments) when it has any.
+        _kernel_keywords: the forward kernel's keyword arguments, as keyword -> name of the layer
+            attribute holding the value; or override ``_kernel_config()`` when a value is computed.
     ``backward_pass`` returns the gradients of the inputs: one array (or None) for one input,
     a tuple for several. A kernel's ValueError is re-raised naming the layer.
     """
 
     _kernels: ClassVar[tuple[Callable[..., Any], Callable[..., Any]]]
     _kernel_params: ClassVar[tuple[str, ...]] = ()
+    _kernel_keywords: ClassVar[dict[str, str]] = {}
 
     def _kernel_config(self) -> dict[str, Any]:
-        """Keyword arguments of the forward kernel."""
-        return {}
+        """Keyword arguments of the forward kernel (by default the attributes ``_kernel_keywords`` names)."""
+        return {key: getattr(self, attr) for key, attr in self._kernel_keywords.items()}
 
     def _kernel_arrays(self) -> list[Any]:
         """The values the forward kernel takes after the inputs: ``_kernel_params``' data."""
@@ -78,3 +84,21 @@ class _KernelLayer(Module):
                     param.grad += grad
             grads = grads[:n_inputs]
         return grads[0] if len(grads) == 1 else grads
+
+
+class _MultiInputLayer(_KernelLayer):
+    """A kernel layer of several inputs, given separately or as one tuple (e.g. a Split's output).
+
+    Subclasses set ``_arity`` (how many inputs; None for one or more) and, for the error
+    message, ``_input_names`` (e.g. ``"(x, indices)"``).
+    """
+
+    _arity: ClassVar[int | None] = None
+    _input_names: ClassVar[str] = ""
+
+    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        xs = as_inputs(inputs)
+        if self._arity is not None and len(xs) != self._arity:
+            names = f" {self._input_names}" if self._input_names else ""
+            raise ValueError(f"{self.describe()}: expected {self._arity} inputs{names}, got {len(xs)}")
+        return super().forward_pass(*xs)

@@ -16,6 +16,7 @@ class _ChannelAffine(_KernelLayer):
 
     _kernels = (K.channel_affine_forward, K.channel_affine_backward)
     _kernel_params = ("weight", "bias")
+    _kernel_keywords = {"axis": "axis"}
 
     def __init__(self, shape: Sequence[int], axis: int, name: str | None) -> None:
         super().__init__(name=name)
@@ -28,9 +29,6 @@ class _ChannelAffine(_KernelLayer):
         """Weight and bias (None when absent) in the layer's ``shape`` (a scalar parameter is stored as (1,))."""
         params = [self._params.get(key) for key in self._kernel_params]
         return [None if p is None else p.data.reshape(self.shape) for p in params]
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
 
 
 class Scale(_ChannelAffine):
@@ -107,6 +105,7 @@ class Power(_KernelLayer):
     """
 
     _kernels = (K.power_forward, K.power_backward)
+    _kernel_keywords = {"power": "power", "scale": "scale", "shift": "shift"}
 
     def __init__(self, power: float = 1.0, scale: float = 1.0, shift: float = 0.0, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -114,9 +113,6 @@ class Power(_KernelLayer):
 
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         return super().forward_pass(np.asarray(x))
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return self.get_config()
 
     def get_config(self) -> dict[str, Any]:
         return {"power": self.power, "scale": self.scale, "shift": self.shift}

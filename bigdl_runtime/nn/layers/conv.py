@@ -221,6 +221,7 @@ class ConvTranspose2d(_ConvNd):
 
     aliases = ("SpatialFullConvolution",)
     _kernels = (conv_transpose2d_forward, conv_transpose2d_backward)
+    _kernel_keywords = {key: key for key in ("stride", "padding", "output_padding", "dilation", "groups")}
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq = 0, output_padding: IntOrSeq = 0, groups: int = 1, bias: bool = True,
@@ -233,10 +234,6 @@ class ConvTranspose2d(_ConvNd):
             if not 0 <= op < max(s, d):
                 raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} must be smaller "
                                  f"than stride {self.stride} or dilation {self.dilation}")
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                    dilation=self.dilation, groups=self.groups)
 
     def get_config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

@@ -31,6 +31,7 @@ class Crop(_KernelLayer):
     """
 
     _kernels = (K.crop_forward, K.crop_backward)
+    _kernel_keywords = {"axis": "axis", "offset": "offset"}
 
     def __init__(self, axis: int = 2, offset: Sequence[int] = (), name: str | None = None) -> None:
         super().__init__(name=name)
@@ -41,9 +42,6 @@ class Crop(_KernelLayer):
 
     def forward_pass(self, x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, Any]:
         return super().forward_pass(np.asarray(x), np.asarray(reference))
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return self.get_config()
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis, "offset": self.offset}

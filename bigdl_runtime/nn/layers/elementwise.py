@@ -5,15 +5,11 @@ Split); ``backward`` returns one gradient per input, each of that input's shape.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-import numpy as np
-
 from ...kernels import elementwise as K
-from ..kernel_layer import _KernelLayer, as_inputs
+from ..kernel_layer import _MultiInputLayer
 
 
-class _Merge(_KernelLayer):
+class _Merge(_MultiInputLayer):
     """Base of the elementwise merges: one kernel pair over the inputs.
 
     Shape:
@@ -21,14 +17,7 @@ class _Merge(_KernelLayer):
         - Output: their broadcast shape.
     """
 
-    #: how many inputs the op takes (None: one or more)
-    _arity: ClassVar[int | None] = 2
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        xs = as_inputs(inputs)
-        if self._arity is not None and len(xs) != self._arity:
-            raise ValueError(f"{self.describe()}: expected {self._arity} inputs, got {len(xs)}")
-        return super().forward_pass(*xs)
+    _arity = 2
 
 
 class Add(_Merge):

@@ -35,6 +35,7 @@ class Embedding(_KernelLayer):
     aliases = ("LookupTable",)
     _kernels = (embedding_forward, embedding_backward)
     _kernel_params = ("weight",)
+    _kernel_keywords = {"padding_idx": "padding_idx"}
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  name: str | None = None) -> None:
@@ -50,10 +51,6 @@ class Embedding(_KernelLayer):
         self.weight = Parameter(init.normal((self.num_embeddings, self.embedding_dim), 0.0, 1.0))
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"padding_idx": self.padding_idx}
-
     def get_config(self) -> dict[str, Any]:
         return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
                 "padding_idx": self.padding_idx}

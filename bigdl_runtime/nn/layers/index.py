@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import index as K
-from ..kernel_layer import _KernelLayer, as_inputs, call_kernel
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
 from ..module import Module
 
 
@@ -59,7 +59,7 @@ class _Indexed(Module):
         return dx if n == 1 else (dx,) + (None,) * (n - 1)
 
 
-class Gather(_KernelLayer):
+class Gather(_MultiInputLayer):
     """``np.take(x, indices, dim)`` (ONNX Gather; ``torch.index_select`` for 1-D indices).
 
     Args:
@@ -77,6 +77,9 @@ class Gather(_KernelLayer):
     """
 
     _kernels = (K.gather_forward, K.gather_backward)
+    _kernel_keywords = {"axis": "dim"}
+    _arity = 2
+    _input_names = "(x, indices)"
 
     def __init__(self, dim: int = 0, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -84,15 +87,6 @@ class Gather(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"axis": self.dim}
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs (x, indices), got {len(xs)}")
-        return super().forward_pass(*xs)
 
 
 class Slice(_Indexed):
@@ -218,6 +212,7 @@ class Squeeze(_KernelLayer):
     """
 
     _kernels = (K.squeeze_forward, K.squeeze_backward)
+    _kernel_keywords = {"axes": "dim"}
 
     def __init__(self, dim: int | Sequence[int] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -225,9 +220,6 @@ class Squeeze(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"axes": self.dim}
 
 
 class Unsqueeze(_KernelLayer):
@@ -242,6 +234,7 @@ class Unsqueeze(_KernelLayer):
     """
 
     _kernels = (K.unsqueeze_forward, K.unsqueeze_backward)
+    _kernel_keywords = {"axes": "dim"}
 
     def __init__(self, dim: int | Sequence[int], name: str | None = None) -> None:
         super().__init__(name=name)
@@ -250,12 +243,11 @@ class Unsqueeze(_KernelLayer):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"axes": self.dim}
-
 
 class _BlockRearrange(_KernelLayer):
     """Shared body of DepthToSpace and SpaceToDepth: a block size, a mode and one kernel pair."""
+
+    _kernel_keywords = {"blocksize": "block_size", "mode": "mode"}
 
     def __init__(self, block_size: int, mode: str = "DCR", name: str | None = None) -> None:
         super().__init__(name=name)
@@ -266,9 +258,6 @@ class _BlockRearrange(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"block_size": self.block_size, "mode": self.mode}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"blocksize": self.block_size, "mode": self.mode}
 
 
 class DepthToSpace(_BlockRearrange):

@@ -41,6 +41,7 @@ class InstanceNorm(_KernelLayer):
     _ranks: ClassVar[tuple[int, ...]] = ()
     _kernels = (instance_norm_forward, instance_norm_backward)
     _kernel_params = ("weight", "bias")
+    _kernel_keywords = {"eps": "eps"}
 
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = False, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -52,9 +53,6 @@ class InstanceNorm(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "affine": self.affine}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"eps": self.eps}
 
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         rank_ok = x.ndim in self._ranks if self._ranks else x.ndim >= 3

@@ -36,6 +36,7 @@ class Normalize(_KernelLayer):
     aliases = ("NormalizeScale",)
     _kernels = (K.l2_normalize_forward, K.l2_normalize_backward)
     _kernel_params = ("weight",)
+    _kernel_keywords = {"across_spatial": "across_spatial", "eps": "eps"}
 
     def __init__(self, num_channels: int, across_spatial: bool = True, channel_shared: bool = True,
                  eps: float = 1e-10, init: float = 1.0, name: str | None = None) -> None:
@@ -45,9 +46,6 @@ class Normalize(_KernelLayer):
         self.eps, self.init = float(eps), float(init)
         size = 1 if self.channel_shared else self.num_channels
         self.weight = Parameter(np.full(size, self.init, dtype=np.float32))
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"across_spatial": self.across_spatial, "eps": self.eps}
 
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         x = np.asarray(x)

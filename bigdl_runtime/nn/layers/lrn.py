@@ -36,6 +36,7 @@ class LocalResponseNorm(_KernelLayer):
     """
 
     aliases = ("SpatialCrossMapLRN", "SpatialWithinChannelLRN")
+    _kernel_keywords = {"size": "size", "alpha": "alpha", "beta": "beta", "k": "k"}
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0,
                  region: str = "across", name: str | None = None) -> None:
@@ -52,9 +53,5 @@ class LocalResponseNorm(_KernelLayer):
         if self.region == "across":
             return K.lrn_across_forward, K.lrn_across_backward
         return K.lrn_within_forward, K.lrn_within_backward
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k}
-
     def get_config(self) -> dict[str, Any]:
         return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k, "region": self.region}

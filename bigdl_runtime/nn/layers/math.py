@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...kernels import math as K
-from ..kernel_layer import _KernelLayer, as_inputs, call_kernel
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
 from ..module import Module
 from .activation import _Activation
 
@@ -119,6 +119,7 @@ class Clip(_KernelLayer):
 
     aliases = ("Clamp",)
     _kernels = (K.clip_forward, K.clip_backward)
+    _kernel_keywords = {"min": "min", "max": "max"}
 
     def __init__(self, min: float | None = None, max: float | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -126,9 +127,6 @@ class Clip(_KernelLayer):
         self.max = None if max is None else float(max)
 
     def get_config(self) -> dict[str, Any]:
-        return {"min": self.min, "max": self.max}
-
-    def _kernel_config(self) -> dict[str, Any]:
         return {"min": self.min, "max": self.max}
 
 
@@ -142,7 +140,7 @@ class ReLU6(Clip):
         return {}
 
 
-class _NAry(_KernelLayer):
+class _NAry(_MultiInputLayer):
     """Base of the broadcasting merges of one or more inputs.
 
     Shape:
@@ -150,9 +148,6 @@ class _NAry(_KernelLayer):
         - Output: their broadcast shape. ``backward`` returns one gradient per input
           (a single array when there is one input).
     """
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        return super().forward_pass(*as_inputs(inputs))
 
 
 class Maximum(_NAry):
@@ -188,7 +183,7 @@ class Average(_NAry):
     _kernels = (K.mean_forward, K.mean_backward)
 
 
-class Where(_KernelLayer):
+class Where(_MultiInputLayer):
     """``x`` where ``condition`` else ``y`` (as ``torch.where`` and ONNX Where).
 
     Shape:
@@ -202,12 +197,8 @@ class Where(_KernelLayer):
     """
 
     _kernels = (K.where_forward, K.where_backward)
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        xs = as_inputs(inputs)
-        if len(xs) != 3:
-            raise ValueError(f"{self.describe()}: expected 3 inputs (condition, x, y), got {len(xs)}")
-        return super().forward_pass(*xs)
+    _arity = 3
+    _input_names = "(condition, x, y)"
 
 
 class _Boolean(Module):

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
 
 from ...kernels import matmul as K
-from ..kernel_layer import _KernelLayer, as_inputs
+from ..kernel_layer import _MultiInputLayer
 
 
-class MatMul(_KernelLayer):
+class MatMul(_MultiInputLayer):
     """``a @ b`` with numpy semantics (``torch.matmul``, ONNX MatMul).
 
     Shape:
@@ -29,15 +28,10 @@ class MatMul(_KernelLayer):
     """
 
     _kernels = (K.matmul_forward, K.matmul_backward)
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs, got {len(xs)}")
-        return super().forward_pass(*xs)
+    _arity = 2
 
 
-class Einsum(_KernelLayer):
+class Einsum(_MultiInputLayer):
     """Einstein summation (``torch.einsum``, ONNX Einsum) over one or more inputs.
 
     Args:
@@ -56,6 +50,7 @@ class Einsum(_KernelLayer):
     """
 
     _kernels = (K.einsum_forward, K.einsum_backward)
+    _kernel_keywords = {"equation": "equation"}
 
     def __init__(self, equation: str, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -65,9 +60,3 @@ class Einsum(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"equation": self.equation}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return self.get_config()
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        return super().forward_pass(*as_inputs(inputs))

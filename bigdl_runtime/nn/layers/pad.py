@@ -29,6 +29,7 @@ class Pad(_KernelLayer):
     """
 
     _kernels = (K.pad_forward, K.pad_backward)
+    _kernel_keywords = {"pads": "pads", "mode": "mode", "value": "value"}
 
     def __init__(self, pads: Sequence[int], mode: str = "constant", value: float = 0.0,
                  name: str | None = None) -> None:
@@ -41,9 +42,6 @@ class Pad(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"pads": self.pads, "mode": self.mode, "value": self.value}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return self.get_config()
 
 
 class ZeroPad2d(_KernelLayer):

@@ -35,6 +35,8 @@ class _Reduce(_KernelLayer):
         - Output: the input's shape without the reduced axes (size 1 with ``keepdim``).
     """
 
+    _kernel_keywords = {"axes": "dim", "keepdims": "keepdim"}
+
     def __init__(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
                  name: str | None = None) -> None:
         super().__init__(name=name)
@@ -43,9 +45,6 @@ class _Reduce(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim, "keepdim": self.keepdim}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"axes": self.dim, "keepdims": self.keepdim}
 
 
 class ReduceSum(_Reduce):
@@ -161,6 +160,7 @@ class TopK(_KernelLayer):
     """
 
     _kernels = (K.topk_forward, K.topk_backward)
+    _kernel_keywords = {"k": "k", "axis": "dim", "largest": "largest", "sorted": "sorted"}
 
     def __init__(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True,
                  name: str | None = None) -> None:
@@ -174,9 +174,6 @@ class TopK(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"k": self.k, "dim": self.dim, "largest": self.largest, "sorted": self.sorted}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"k": self.k, "axis": self.dim, "largest": self.largest, "sorted": self.sorted}
 
     def backward_pass(self, grad_output: Sequence[np.ndarray | None] | np.ndarray, ctx: Any) -> np.ndarray:
         grads = tuple(grad_output) if isinstance(grad_output, (tuple, list)) else (grad_output, None)

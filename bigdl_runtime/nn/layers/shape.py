@@ -10,10 +10,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import shape as K
-from ..kernel_layer import _KernelLayer, as_inputs, call_kernel
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, call_kernel
 
 
-class Concat(_KernelLayer):
+class Concat(_MultiInputLayer):
     """Concatenate the inputs along ``dim``.
 
     Args:
@@ -30,6 +30,7 @@ class Concat(_KernelLayer):
 
     aliases = ("JoinTable",)
     _kernels = (K.concat_forward, K.concat_backward)
+    _kernel_keywords = {"axis": "dim"}
 
     def __init__(self, dim: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -37,12 +38,6 @@ class Concat(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"axis": self.dim}
-
-    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
-        return super().forward_pass(*as_inputs(inputs))
 
 
 class Split(_KernelLayer):
@@ -136,6 +131,7 @@ class Flatten(_KernelLayer):
     """
 
     _kernels = (K.flatten_forward, K.flatten_backward)
+    _kernel_keywords = {"start_dim": "start_dim"}
 
     def __init__(self, start_dim: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -143,9 +139,6 @@ class Flatten(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"start_dim": self.start_dim}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return self.get_config()
 
 
 class Transpose(_KernelLayer):
@@ -165,6 +158,7 @@ class Transpose(_KernelLayer):
 
     aliases = ("Permute",)
     _kernels = (K.transpose_forward, K.transpose_backward)
+    _kernel_keywords = {"perm": "dims"}
 
     def __init__(self, dims: Sequence[int], name: str | None = None) -> None:
         super().__init__(name=name)
@@ -172,6 +166,3 @@ class Transpose(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dims": self.dims}
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return {"perm": self.dims}
