@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-from .module import Module, Parameter
+from .module import Module
 
 
 def call_kernel(layer: Module, fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -46,9 +46,9 @@ class _KernelLayer(Module):
 
     Subclasses set:
         _kernels: ``(forward kernel, backward kernel)``.
-        _kernel_params: names of the attributes (Parameters, buffers or None) the forward kernel
-            takes after the inputs, in order; the backward kernel's last ``len(_kernel_params)``
-            gradients are added to those that are Parameters.
+        _kernel_params: names of the attributes (Parameters, buffers; None or absent passes None)
+            the forward kernel takes after the inputs, in order; the backward kernel's last
+            ``len(_kernel_params)`` gradients are added to those that are Parameters.
         _kernel_keywords: the forward kernel's keyword arguments, as keyword -> name of the layer
             attribute holding the value; or override ``_kernel_config()`` when a value is computed.
     ``backward_pass`` returns the gradients of the inputs: one array (or None) for one input,
@@ -61,29 +61,30 @@ class _KernelLayer(Module):
 
     def _kernel_config(self) -> dict[str, Any]:
         """Keyword arguments of the forward kernel (by default the attributes ``_kernel_keywords`` names)."""
-        return {key: getattr(self, attr) for key, attr in self._kernel_keywords.items()}
-
-    def _kernel_arrays(self) -> list[Any]:
-        """The values the forward kernel takes after the inputs: ``_kernel_params``' data."""
-        values = [getattr(self, key) for key in self._kernel_params]
-        return [v.data if isinstance(v, Parameter) else v for v in values]
+        keywords = self._kernel_keywords
+        return {key: getattr(self, attr) for key, attr in keywords.items()} if keywords else {}
 
     def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        arrays = []
+        params = self._params
+        for key in self._kernel_params:  # a loop: cheaper than a comprehension for these few names
+            arrays.append(params[key].data if key in params else getattr(self, key, None))
         try:
-            return self._kernels[0](*inputs, *self._kernel_arrays(), **self._kernel_config())
+            return self._kernels[0](*inputs, *arrays, **self._kernel_config())
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
 
     def backward_pass(self, grad_output: Any, ctx: Any) -> Any:
         grads = self._kernels[1](grad_output, ctx)
-        if self._kernel_params:
-            n_inputs = len(grads) - len(self._kernel_params)
-            for key, grad in zip(self._kernel_params, grads[n_inputs:]):
-                param = self._params.get(key)
-                if param is not None and grad is not None:
-                    param.grad += grad
-            grads = grads[:n_inputs]
-        return grads[0] if len(grads) == 1 else grads
+        names = self._kernel_params
+        if not names:
+            return grads[0] if len(grads) == 1 else grads
+        n_inputs = len(grads) - len(names)
+        params = self._params
+        for i, key in enumerate(names, n_inputs):
+            if key in params and grads[i] is not None:
+                params[key].grad += grads[i]
+        return grads[0] if n_inputs == 1 else grads[:n_inputs]
 
 
 class _MultiInputLayer(_KernelLayer):

@@ -25,11 +25,6 @@ class _ChannelAffine(_KernelLayer):
         if any(s < 1 for s in self.shape):
             raise ValueError(f"{type(self).__name__}: shape must hold positive sizes, got {list(shape)}")
 
-    def _kernel_arrays(self) -> list[np.ndarray | None]:
-        """Weight and bias (None when absent) in the layer's ``shape`` (a scalar parameter is stored as (1,))."""
-        params = [self._params.get(key) for key in self._kernel_params]
-        return [None if p is None else p.data.reshape(self.shape) for p in params]
-
 
 class Scale(_ChannelAffine):
     """``y = x * weight (+ bias)`` with a learned weight spanning ``len(shape)`` input axes from ``axis``.
