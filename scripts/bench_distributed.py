@@ -22,8 +22,12 @@ first 1/``--subset`` (3,750 images):
                batch 128 = 64 per process, same data), vs torch's own 2-thread speed in
                this process, vs our LocalTrainer and vs our gang mode; and its start time.
 ``allreduce``  the gang's all-reduce alone (``scripts/bench_mesh.py``: reduce-scatter +
-               all-gather of a 44 MB float32 gradient between 2 and 4 processes on
-               loopback; aim >= 1 GB/s algorithm bandwidth).
+               all-gather of a 44 MB float32 gradient between 2 and 4 processes, over
+               loopback TCP and through shared memory; aim >= 1 GB/s algorithm bandwidth).
+
+Gang rows use ``transport="auto"`` (shared memory: every task is on 127.0.0.1);
+the MLP is also measured with ``transport="tcp"`` (row ``gang/tcp``), what tasks
+on different hosts use.
 ``schedule``   empty jobs of 2..128 tasks, Python tasks and JVM-only ones: Spark's per-job and
                per-task overhead (an input of the cost model, no target).
 
@@ -121,7 +125,8 @@ TARGETS = {
     "gang_linear11m": ("gang MLP share outside fwd/bwd", "<=", 0.20),
     "gang_start": ("gang fit start (s)", "<", 5.0),
     "iteration_resnet20": ("per-iteration ResNet-20 vs local", ">=", 0.9),
-    "allreduce": ("all-reduce algbw (GB/s)", ">=", 1.0),
+    "allreduce": ("all-reduce algbw, TCP (GB/s)", ">=", 1.0),
+    "allreduce_shm": ("all-reduce algbw, shared mem (GB/s)", ">=", 1.0),
 }
 
 
@@ -272,18 +277,18 @@ def local_trainer(model: Module) -> LocalTrainer:
     return LocalTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9))
 
 
-def distributed_trainer(spark: Any, mode: str, sync: str = "auto") -> Callable[[Module], Any]:
+def distributed_trainer(spark: Any, mode: str, sync: str = "auto", transport: str = "auto") -> Callable[[Module], Any]:
     from bigdl_runtime.spark.trainer import DistributedTrainer
 
     def make(model: Module) -> Any:
         return DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.01, momentum=0.9),
-                                  spark=spark, num_partitions=PARTITIONS, mode=mode, sync=sync)
+                                  spark=spark, num_partitions=PARTITIONS, mode=mode, sync=sync, transport=transport)
     return make
 
 
-def mode_name(mode: str, sync: str = "auto") -> str:
+def mode_name(mode: str, sync: str = "auto", transport: str = "auto") -> str:
     if mode != "iteration":
-        return mode
+        return mode if transport == "auto" else f"{mode}/{transport}"
     return {"auto": "iteration", "tree": "iteration/tree", "shuffle": "iteration/shuffle"}[sync]
 
 
@@ -367,10 +372,10 @@ class Bench:
         return self.local[key]
 
     def distributed_row(self, spark: Any, master: str, model: str, mode: str, batch_size: int,
-                        sync: str = "auto") -> dict[str, Any]:
+                        sync: str = "auto", transport: str = "auto") -> dict[str, Any]:
         a = self.args
-        _, rows, times = fit_and_time(MODELS[model], distributed_trainer(spark, mode, sync), self.data("full"),
-                                      batch_size, a.warmup + a.iterations)
+        _, rows, times = fit_and_time(MODELS[model], distributed_trainer(spark, mode, sync, transport),
+                                      self.data("full"), batch_size, a.warmup + a.iterations)
         result = {**summarise(rows, batch_size, a.warmup), **times}
         if mode == "iteration":  # the epoch's first iteration builds its layout: spread it over the epoch
             per_epoch = math.ceil(len(self.data("full")[1]) / batch_size)
@@ -379,19 +384,22 @@ class Bench:
             result["iterations_per_epoch"] = per_epoch
         base = self.local_row(model, batch_size)
         result["vs_local"] = base["iteration_s"] / result["iteration_s"]
-        return self.add_row(master, model, mode_name(mode, sync), "full", batch_size, result)
+        return self.add_row(master, model, mode_name(mode, sync, transport), "full", batch_size, result)
 
     # ------------------------------------------------------------------ sections
     def run_allreduce(self) -> None:
         from scripts.bench_mesh import bench_allreduce
 
-        for n in (2, 4):
-            result = bench_allreduce(n, int(self.args.allreduce_mb * 1e6), self.args.allreduce_repeats)
+        for transport, n in [(t, n) for t in ("tcp", "shared-memory") for n in (2, 4)]:
+            result = bench_allreduce(n, int(self.args.allreduce_mb * 1e6), self.args.allreduce_repeats,
+                                     transport=transport)
             self.allreduce.append(result)
             gbs = result["algbw_bytes_per_s"] / 1e9
-            self.log(f"all-reduce {result['nbytes'] / 1e6:.0f} MB between {n}: {result['seconds'] * 1e3:.1f} ms, "
-                     f"algbw {gbs:.2f} GB/s, busbw {result['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
-            self.check("allreduce", gbs, "loopback", detail=f"{result['nbytes'] / 1e6:.0f} MB, {n} processes")
+            self.log(f"all-reduce {result['nbytes'] / 1e6:.0f} MB between {n} over {transport}: "
+                     f"{result['seconds'] * 1e3:.1f} ms, algbw {gbs:.2f} GB/s, "
+                     f"busbw {result['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
+            self.check("allreduce" if transport == "tcp" else "allreduce_shm", gbs, "loopback" if transport == "tcp"
+                       else "one host", detail=f"{result['nbytes'] / 1e6:.0f} MB, {n} processes")
 
     def run_schedule(self, spark: Any, master: str) -> None:
         """Wall time of empty jobs of n tasks (median of ``repeats``): Spark's job and task overhead.
@@ -399,21 +407,33 @@ class Bench:
         ``python``: tasks that run a Python function (as training tasks do: the executor hands each
         to a Python worker); ``jvm``: tasks that never leave the JVM (a ``noop`` write of
         ``spark.range``), whose slope is close to the driver's serial cost per task.
+        On a local master the rows also give the CPU time per job of the JVM (driver and
+        executor are one process) and of its Python workers (``/proc``; what the cores spend,
+        whatever else the machine runs).
         """
         sc = spark.sparkContext
         jobs = {"python": lambda n: sc.parallelize(range(n), n).mapPartitions(_one).collect(),
                 "jvm": lambda n: spark.range(0, n, 1, n).write.format("noop").mode("overwrite").save()}
+        jvm_pid = getattr(getattr(sc._gateway, "proc", None), "pid", None) if master.startswith("local") else None
         for kind, job in jobs.items():
-            job(PARTITIONS)  # warm: Python workers, code generation
+            for _ in range(20):
+                job(PARTITIONS)  # warm: Python workers, code generation, the JIT
             for tasks in self.args.schedule_tasks:
                 seconds = []
+                before = process_tree_cpu(jvm_pid)
                 for _ in range(self.args.schedule_repeats):
                     tic = time.perf_counter()
                     job(tasks)
                     seconds.append(time.perf_counter() - tic)
-                self.schedule_probe.append({"master": master, "kind": kind, "tasks": tasks,
-                                            "seconds": float(np.median(seconds)), "all_seconds": seconds})
-                self.log(f"empty {kind} job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms")
+                row = {"master": master, "kind": kind, "tasks": tasks, "seconds": float(np.median(seconds)),
+                       "all_seconds": seconds}
+                if jvm_pid is not None:
+                    after = process_tree_cpu(jvm_pid)
+                    row.update({f"{k}_cpu_s_per_job": (after[k] - before[k]) / len(seconds) for k in after})
+                self.schedule_probe.append(row)
+                self.log(f"empty {kind} job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms"
+                         + (f" (CPU per job: JVM {row['jvm_cpu_s_per_job'] * 1e3:.1f} ms, Python workers "
+                            f"{row['python_cpu_s_per_job'] * 1e3:.1f} ms)" if jvm_pid is not None else ""))
 
     def run_data(self, spark: Any, master: str) -> None:
         a = self.args
@@ -448,7 +468,8 @@ class Bench:
         resnet = self.distributed_row(spark, master, "resnet20", "gang", a.batch_size)
         self.check("gang_resnet20", resnet["vs_local"], master, resnet)
         mlp = self.distributed_row(spark, master, "linear11m", "gang", a.mlp_batch_size)
-        self.check("gang_linear11m", mlp["not_compute_share"], master, mlp)
+        self.check("gang_linear11m", mlp["not_compute_share"], master, mlp, detail="transport auto")
+        self.distributed_row(spark, master, "linear11m", "gang", a.mlp_batch_size, transport="tcp")
 
     def run_iteration(self, spark: Any, master: str) -> None:
         a = self.args
@@ -497,6 +518,32 @@ class Bench:
         if ours:
             summary["gang_vs_torchdistributor"] = summary["iteration_s"] / ours[-1]["iteration_s"]
         self.add_row(master, "lenet5", "TorchDistributor", "full", a.batch_size, summary)
+
+
+def process_tree_cpu(pid: int | None) -> dict[str, float]:
+    """CPU seconds (user + system) so far of process ``pid`` ("jvm") and of all its descendants ("python")."""
+    if pid is None:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    def descendants(p: int) -> list[int]:
+        found = []
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            for child in map(int, children.read_text().split()):
+                found += [child, *descendants(child)]
+        return found
+
+    total = {"jvm": cpu(pid), "python": 0.0}
+    for child in descendants(pid):
+        try:
+            total["python"] += cpu(child)
+        except OSError:   # ended meanwhile
+            pass
+    return total
 
 
 def _one(_: Any) -> list[int]:
@@ -615,7 +662,7 @@ def print_table(bench: Bench) -> None:
                       f"{r['first_iteration_s'] * 1e3:.0f} ms -> {r['epoch_mean_s'] * 1e3:.1f} ms per iteration "
                       f"over its {r['iterations_per_epoch']}-iteration epoch")
     for a in bench.allreduce:
-        print(f"all-reduce {a['nbytes'] / 1e6:.0f} MB, {a['n_procs']} processes on loopback: "
+        print(f"all-reduce {a['nbytes'] / 1e6:.0f} MB, {a['n_procs']} processes, {a.get('transport', 'tcp')}: "
               f"{a['seconds'] * 1e3:.1f} ms, algbw {a['algbw_bytes_per_s'] / 1e9:.2f} GB/s, "
               f"busbw {a['busbw_bytes_per_s'] / 1e9:.2f} GB/s")
     if bench.schedule_probe:
@@ -776,7 +823,8 @@ def fit_cost_model(report: dict[str, Any], master: str | None = None) -> tuple[d
 
 def _loopback_fit(report: dict[str, Any]) -> tuple[float, float]:
     """(bytes/s, s per message) of t(N) = 2 M (N-1)/N / W + 2 (N-1) a, from the all-reduce rows."""
-    points = [(a["n_procs"], a["nbytes"], a["seconds"]) for a in report.get("allreduce", [])]
+    points = [(a["n_procs"], a["nbytes"], a["seconds"]) for a in report.get("allreduce", [])
+              if a.get("transport", "tcp") == "tcp"]
     if not points:
         return float("nan"), float("nan")
     a_mat = np.array([[2.0 * m * (n - 1) / n, 2.0 * (n - 1)] for n, m, _ in points])

@@ -279,17 +279,28 @@ class Module:
         return key == want or key.startswith(want + ".")
 
     # ------------------------------------------------------------ flat view
-    def flatten_parameters(self, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    def flatten_parameters(self, dtype: Any = np.float32,
+                           out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Re-point every trainable parameter at a view of one contiguous vector.
 
         Returns ``(flat_weights, flat_grads)``; writing into them writes the
         parameters. Order is ``named_parameters()`` order. Call again after
-        freezing or unfreezing.
+        freezing or unfreezing. ``out``: two preallocated 1-D vectors of the
+        total size and ``dtype`` to use instead of new ones (e.g. shared
+        memory); the current weights are copied into the first, the second is
+        zeroed.
         """
         params = self.parameters(trainable_only=True)
         total = sum(p.data.size for p in params)
-        flat_w = np.empty(total, dtype=dtype)
-        flat_g = np.zeros(total, dtype=dtype)
+        if out is None:
+            flat_w, flat_g = np.empty(total, dtype=dtype), np.zeros(total, dtype=dtype)
+        else:
+            flat_w, flat_g = out
+            for name, vec in (("weights", flat_w), ("gradients", flat_g)):
+                if vec.shape != (total,) or vec.dtype != np.dtype(dtype) or not vec.flags.writeable:
+                    raise ValueError(f"flatten_parameters: out {name} must be a writeable ({total},) {np.dtype(dtype)} "
+                                     f"vector, got {vec.shape} {vec.dtype}")
+            flat_g[...] = 0
         offset = 0
         for p in params:
             n = p.data.size

@@ -16,8 +16,9 @@ Each of the ``N`` tasks of the barrier stage (rank ``r`` = its partition):
    batch's samples it holds, as in the per-iteration mode, with the same task
    RNG seed), then BigDL's ``AllReduceParameter`` step: reduce-scatter of the
    gradient (task ``j`` sums slice ``j`` in rank order), the optimizer on weight
-   slice ``j``, all-gather of the weights; the loss, sample count and batch-norm
-   statistics are all-reduced (float64) alongside;
+   slice ``j``, all-gather of the weights (through shared memory when every task
+   is on one host, else over the mesh: :mod:`~bigdl_runtime.spark.parameter_sync`);
+   the loss, sample count and batch-norm statistics are all-reduced (float64) alongside;
 5. validates collectively (each task its validation samples; metric states
    merged on rank 0 in rank order, results broadcast so every task's triggers
    and schedules see the same score);
@@ -57,10 +58,10 @@ from ..train.metrics import get_metric
 from ..train.progress import Progress
 from ..train.trainer import EpochOrder, History, TrainingLoop
 from ..train.triggers import TrainState, Trigger
-from .allreduce import compress_array
 from .data import Block
 from .errors import tagged
-from .mesh import Mesh, slice_bounds
+from .mesh import Mesh
+from .parameter_sync import parameter_sync
 from .task_fs import task_filesystem
 from .worker import (Replica, RunSpec, float_buffers, inject_faults, set_float_buffers, task_seed, update_metrics,
                      weighted_gradient)
@@ -92,6 +93,7 @@ class GangSpec:
     compress: str | None
     attempt: int
     timeout: float
+    transport: str                # the parameter exchange: see parameter_sync.TRANSPORTS
 
 
 @tagged
@@ -104,6 +106,7 @@ def train_task(records: Iterable[tuple[str, Block]], spec: GangSpec) -> Iterator
     with Mesh.connect(rank, size, context.allGather, host, spec.token, timeout=spec.timeout) as mesh, \
             _Reporter(spec, rank) as reporter:
         gang = _Gang(spec, mesh, train, validation, reporter, context.attemptNumber())
+        reporter.message(f"gang of {size} tasks: gradients and weights exchanged over {gang.sync.transport}")
         history = gang.run()
         result = {"lo": gang.lo, "weights": gang.flat_w[gang.lo:gang.hi], "optimizer": gang.shard.state_dict()}
         if rank == 0:
@@ -140,8 +143,10 @@ class _Gang:
         self.spec, self.mesh, self.train, self.validation, self.reporter = spec, mesh, train, validation, reporter
         self.task_attempt = task_attempt
         self.replica = Replica(*spec.run.model.value)
-        self.flat_w, self.flat_g = self.replica.flat_w, self.replica.flat_g
-        self.lo, self.hi = slice_bounds(self.flat_w.size, mesh.size, mesh.rank)
+        self.sync = parameter_sync(mesh, self.replica.model, (self.replica.flat_w, self.replica.flat_g),
+                                   spec.compress, spec.transport)
+        self.flat_w = self.sync.weights
+        self.lo, self.hi = self.sync.lo, self.sync.hi
         self.grad_slice = np.zeros(self.hi - self.lo, np.float32)
         self.shard: OptimizerShard = spec.layout.shard(self.lo, self.hi, self.flat_w, self.grad_slice)
         optimizer_bytes, history_json = spec.start.value
@@ -199,15 +204,15 @@ class _Gang:
                                                       local.size / batch.size,
                                                       task_seed(spec.shuffle_seed, iteration, mesh.rank))
         else:
-            self.flat_g[...] = 0
+            self.sync.gradient[...] = 0
         extras[1] = local.size
         computed = time.perf_counter()
-        self.grad_slice[...] = mesh.reduce_scatter(compress_array(self.flat_g, spec.compress))
+        self.grad_slice[...] = self.sync.reduce_scatter()
         totals = mesh.all_reduce(extras)
         reduced = time.perf_counter()
         self.shard.step(sum_across=self._sum_across)
         stepped = time.perf_counter()
-        mesh.all_gather(self.flat_w[self.lo:self.hi], self.flat_w)
+        self.sync.all_gather()
         set_float_buffers(model, totals[2:])
         done = time.perf_counter()
         if int(totals[1]) != batch.size:

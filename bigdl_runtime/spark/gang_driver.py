@@ -67,6 +67,7 @@ class GangSettings:
     summary: str | os.PathLike | None
     max_restarts: int = 2
     timeout: float = DEFAULT_TIMEOUT
+    transport: str = "auto"
 
 
 def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run: RunSpec, blocks: Blocks,
@@ -90,7 +91,7 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
             rng_state=random.get_state(), end=settings.end, validation_trigger=settings.validation_trigger,
             checkpoint_trigger=settings.checkpoint_trigger, metrics=tuple(settings.metrics),
             validate=validation is not None, checkpoint=settings.checkpoint, compress=settings.compress,
-            attempt=0, timeout=settings.timeout)
+            attempt=0, timeout=settings.timeout, transport=settings.transport)
         for attempt in range(settings.max_restarts + 1):
             spec = dataclasses.replace(spec, attempt=attempt)
             try:

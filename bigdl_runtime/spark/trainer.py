@@ -79,6 +79,7 @@ from .data import Blocks, EpochLayout, to_blocks
 from .errors import worker_errors
 from .gang_driver import DEFAULT_TIMEOUT, GangSettings, fit_gang
 from .hadoop_fs import filesystem_for
+from .parameter_sync import TRANSPORTS
 from .session import init_spark
 
 MODES = ("iteration", "gang")
@@ -115,6 +116,9 @@ class DistributedTrainer:
         max_restarts: gang mode: how often a failed gang is started again (from the
             newest checkpoint of the fit, else from the start) before ``fit`` raises.
         timeout: gang mode: seconds a task waits for a silent peer before failing the gang.
+        transport: gang mode: how the tasks exchange gradients and weights: ``"auto"``
+            (shared memory when every task is on one host, else TCP), ``"tcp"`` or
+            ``"shared-memory"`` (fail if the tasks cannot share memory). Same weights either way.
 
     Examples:
         >>> trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), spark)
@@ -126,11 +130,14 @@ class DistributedTrainer:
 
     def __init__(self, model: Module, loss: Any, optimizer: Any, spark: SparkSession | None = None,
                  num_partitions: int | None = None, sync: str = "auto", compress: str | None = None,
-                 mode: str = "gang", max_restarts: int = 2, timeout: float = DEFAULT_TIMEOUT) -> None:
+                 mode: str = "gang", max_restarts: int = 2, timeout: float = DEFAULT_TIMEOUT,
+                 transport: str = "auto") -> None:
         if mode not in MODES:
             raise ValueError(f"DistributedTrainer: mode must be one of {MODES}, got {mode!r}")
         if sync not in SYNC_MODES:
             raise ValueError(f"DistributedTrainer: sync must be one of {SYNC_MODES}, got {sync!r}")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"DistributedTrainer: transport must be one of {TRANSPORTS}, got {transport!r}")
         if compress not in COMPRESSIONS:
             raise ValueError(f"DistributedTrainer: compress must be one of {COMPRESSIONS}, got {compress!r}")
         own = {id(p) for p in model.parameters()}
@@ -149,6 +156,7 @@ class DistributedTrainer:
         self.mode = mode
         self.max_restarts = max_restarts
         self.timeout = timeout
+        self.transport = transport
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: Data, y: np.ndarray | None = None, batch_size: int = 32, epochs: int | None = None,
@@ -215,7 +223,7 @@ class DistributedTrainer:
                     validation_trigger=validation_trigger or EveryEpoch(),
                     checkpoint=_absolute(checkpoint), checkpoint_trigger=checkpoint_trigger or EveryEpoch(),
                     shuffle_seed=shuffle_seed, shuffle=shuffle, compress=self.compress, summary=summary,
-                    max_restarts=self.max_restarts, timeout=self.timeout)
+                    max_restarts=self.max_restarts, timeout=self.timeout, transport=self.transport)
                 self.model.train()
                 return fit_gang(self.spark, self.model, self.loss, self.optimizer, run.spec, blocks, val_blocks,
                                 history, settings, meter)

@@ -43,10 +43,11 @@ def data(kind: str):
     return x, y
 
 
-def fit(spark, kind: str, mode: str, partitions: int, seed: int = 0, compress: str | None = None, **fit_kwargs):
+def fit(spark, kind: str, mode: str, partitions: int, seed: int = 0, compress: str | None = None,
+        transport: str = "auto", **fit_kwargs):
     model, optimizer = build(kind, seed)
     trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=partitions, mode=mode,
-                                 compress=compress)
+                                 compress=compress, transport=transport)
     return trainer, trainer.fit(*data(kind), **{**FIT, **fit_kwargs})
 
 
@@ -82,6 +83,14 @@ def test_gang_and_per_iteration_jobs_give_bit_identical_weights(spark, kind, com
     jobs, jobs_history = fit(spark, kind, "iteration", 2, compress=compress)
     assert_same_state(gang.model, jobs.model)        # running statistics included, exactly
     assert [r["loss"] for r in gang_history.train] == [r["loss"] for r in jobs_history.train]
+
+
+@pytest.mark.parametrize("kind, compress", [("batchnorm", None), ("mlp", "fp16")])
+def test_shared_memory_and_tcp_transports_give_bit_identical_weights(spark, kind, compress):
+    shared, shared_history = fit(spark, kind, "gang", 2, compress=compress, transport="shared-memory")
+    tcp, tcp_history = fit(spark, kind, "gang", 2, compress=compress, transport="tcp")
+    assert_same_state(shared.model, tcp.model)
+    assert [r["loss"] for r in shared_history.train] == [r["loss"] for r in tcp_history.train]
 
 
 def test_five_tasks_in_both_modes_match_local_trainer(tmp_path):
