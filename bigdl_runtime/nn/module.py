@@ -139,6 +139,9 @@ class Module:
         try:
             ctx = self.__dict__["_ctx"]
         except KeyError:
+            if not self.reentrant():  # a stateful module whose own forward kept nothing here
+                raise NotImplementedError(f"{type(self).__name__} implements neither backward_pass nor backward") \
+                    from None
             raise RuntimeError(f"{self.describe()}: backward called before forward") from None
         return self.backward_pass(grad_output, ctx)
 

@@ -133,3 +133,19 @@ def test_initializers_follow_pytorch_bounds() -> None:
     assert abs(init.kaiming_normal((400, 200)).std() - np.sqrt(2 / 200)) < 3e-3
     random.manual_seed(3)
     np.testing.assert_array_equal(init.default_weight((64, 32, 3, 3)), w)
+
+
+class _ForwardOnly(Module):
+    """A stateful-style module with a forward and no backward."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return 2 * x
+
+
+def test_a_module_without_backward_says_so() -> None:
+    layer = _ForwardOnly()
+    np.testing.assert_array_equal(layer(np.ones(2)), [2.0, 2.0])
+    with pytest.raises(NotImplementedError, match="_ForwardOnly implements neither backward_pass nor backward"):
+        layer.backward(np.ones(2))
+    with pytest.raises(NotImplementedError, match="Module implements neither forward_pass nor forward"):
+        Module().forward(np.ones(2))
