@@ -7,6 +7,7 @@ Examples:
     >>> import zoo
     >>> net = zoo.load_onnx("resnet18.onnx")          # an importer
     >>> zoo.list_models()                             # the pretrained-model catalog
+    >>> zoo.models.lenet5(weights="pretrained")       # sub-packages are attributes too
 """
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ _EXPORTS = {
     "TextSet": "zoo.feature.text",
 }
 
-__all__ = sorted(_EXPORTS)
+#: sub-packages reachable as attributes after a plain ``import zoo`` (imported on first use)
+SUBPACKAGES = ("catalog", "datasets", "feature", "importers", "metrics", "models", "pipeline")
 
-__getattr__ = lazy_getattr(__name__, _EXPORTS)
+__all__ = sorted([*_EXPORTS, *SUBPACKAGES])
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS, SUBPACKAGES)

@@ -9,8 +9,11 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+import warnings
+from typing import Any
 
 from zoo.pipeline.finetune import FinetuneConfig
 
@@ -34,10 +37,12 @@ def _parser() -> argparse.ArgumentParser:
                           "the from-scratch baseline gets twice as many")
     job.add_argument("--output", default=defaults.output,
                      help=f"where the model, Spark ML stage and plot go; any Hadoop URI (default: {defaults.output})")
-    job.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global mini-batch size")
-    job.add_argument("--cut-layer", default=None, help="node the new head is attached to "
-                                                       "(default: the input of the first Linear layer)")
-    job.add_argument("--seed", type=int, default=defaults.seed)
+    job.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                     help=f"global mini-batch size (default: {defaults.batch_size})")
+    job.add_argument("--cut-layer", default=None,
+                     help="node the new head is attached to (default: 'features', the input of the first Linear "
+                          "layer; zoo.load_pretrained(model).cut_points() lists the names)")
+    job.add_argument("--seed", type=int, default=defaults.seed, help=f"random seed (default: {defaults.seed})")
     job.add_argument("--no-progress", action="store_true", help="no progress output while training")
     commands.add_parser("models", help="list the pretrained models in the catalog")
     return parser
@@ -56,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     return _finetune(args)
 
 
+#: Spark master URLs the job accepts (checked before Spark starts, which would print a Java stack trace)
+MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|(spark|mesos|k8s)://\S+|yarn")
+
+
 def _finetune(args: argparse.Namespace) -> int:
     from bigdl_runtime.spark import init_spark
     from zoo.pipeline.finetune import finetune
@@ -63,15 +72,24 @@ def _finetune(args: argparse.Namespace) -> int:
     config = FinetuneConfig(images=args.images, model=args.model, epochs=args.epochs, output=args.output,
                             batch_size=args.batch_size, cut_layer=args.cut_layer, seed=args.seed,
                             progress=not args.no_progress)
+    if not MASTER.fullmatch(args.master):
+        return _fail(f"--master {args.master!r} is not a Spark master URL (local[N], spark://host:port, yarn, "
+                     "k8s://...)")
     start = time.perf_counter()
-    spark = init_spark(master=args.master, app_name="zoo-finetune")
-    print(f"== zoo finetune: {config.model} on {config.images}, Spark {spark.version} master "
-          f"{spark.sparkContext.master} ({spark.sparkContext.defaultParallelism} partitions) ==", flush=True)
-    try:
-        result = finetune(config, spark, log=lambda line: print(line, flush=True))
-    except (ValueError, FileNotFoundError, LookupError) as err:
-        print(f"zoo finetune: error: {err}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            spark = init_spark(master=args.master, app_name="zoo-finetune")
+            print(f"== zoo finetune: {config.model} on {config.images}, Spark {spark.version} master "
+                  f"{spark.sparkContext.master} ({spark.sparkContext.defaultParallelism} partitions) ==", flush=True)
+            result = finetune(config, spark, log=lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            return _fail("interrupted", status=130)
+        except Exception as err:  # noqa: BLE001 - what a user can cause gets one line, see _user_error
+            message = _user_error(err)
+            if message is None:
+                raise
+            return _fail(message)
     names = {"at_init": "pretrained backbone + untrained head (before)",
              "head_only": f"head trained, backbone frozen ({config.epochs} epochs)",
              "finetuned": f"then fine-tuned end to end (+{config.epochs} epochs)  (after)",
@@ -81,6 +99,28 @@ def _finetune(args: argparse.Namespace) -> int:
         print(f"  {label:58s} {result.accuracy[key]:7.2%}")
     print(f"done in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _user_error(err: Exception) -> str | None:
+    """The one-line message for an error the user's input or environment caused (None: a bug, re-raised)."""
+    from bigdl_runtime.spark.errors import SparkJobError
+
+    if isinstance(err, KeyError) and err.args:            # KeyError's str() quotes its message
+        return str(err.args[0])
+    if isinstance(err, (ValueError, OSError, LookupError, SparkJobError)):
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    return None
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(f"zoo finetune: error: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None,
+                      line: Any = None) -> None:
+    """Print a warning (e.g. the image reader's report) as one line, without the source line Python adds."""
+    print(f"zoo finetune: warning: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

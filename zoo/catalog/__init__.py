@@ -53,7 +53,8 @@ def model_folder(name: str) -> Path:
     folders = model_folders()
     if name in folders:
         return folders[name]
-    close = difflib.get_close_matches(name, list(folders), n=3, cutoff=0.5)
+    close = [n for n in sorted(folders) if n.startswith(name)][:3]          # "lenet5" -> "lenet5-fashion-mnist"
+    close += [n for n in difflib.get_close_matches(name, list(folders), n=3, cutoff=0.5) if n not in close]
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     roots = ", ".join(str(r) for r in model_roots()) or "none found"
     raise UnknownModelError(f"no pretrained model named {name!r}; {hint}known models: {sorted(folders)} "

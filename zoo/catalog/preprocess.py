@@ -14,7 +14,9 @@ Image cards (``kind = "image"``)::
     std = [0.353]
     layout = "NCHW"
 
-gives ``((pixels * scale) - mean) / std`` as float32 ``(N, C, H, W)``.
+gives ``((pixels * scale) - mean) / std`` as float32 ``(N, C, H, W)``: :func:`load_images` with Pillow on
+files, or the same steps as a ``zoo.feature.image`` chain (:func:`image_chain`) for arrays, ImageSets and the
+Spark ML stages' image columns.
 
 Text cards (``kind = "text"``): lower-cased (if ``lowercase``), split into tokens
 by the regular expression ``token_pattern``, mapped to ids by the vocabulary file
@@ -48,9 +50,8 @@ def load_images(paths: Iterable[str | os.PathLike], spec: dict[str, Any]) -> np.
     """
     from PIL import Image, UnidentifiedImageError
 
+    reader_color(spec)  # an unsupported colour fails here, naming the spec entry
     color, (height, width) = spec["color"], spec["size"]
-    if color not in ("L", "RGB"):
-        raise ValueError(f"image preprocessing: color must be 'L' or 'RGB', got {color!r}")
     method = spec.get("resize", "bilinear")
     if method not in _FILTERS:
         raise ValueError(f"image preprocessing: resize must be one of {_FILTERS}, got {method!r}")
@@ -65,6 +66,34 @@ def load_images(paths: Iterable[str | os.PathLike], spec: dict[str, Any]) -> np.
     if not arrays:
         raise ValueError("no image paths given")
     return normalise(np.stack(arrays), spec)
+
+
+def image_chain(spec: dict[str, Any]) -> Any:
+    """An image card's ``spec`` as a ``zoo.feature.image`` chain from ``(H, W, C)`` RGB or grey pixels.
+
+    ``ColorConvert`` (to the card's colour, so images read in any mode fit) >> ``Resize`` >> ``PixelScale`` >>
+    ``ChannelNormalize`` >> ``ToTensor``: float32 ``(C, H, W)``, what :func:`load_images` gives per image.
+
+    Raises:
+        ValueError: a card that does not describe images, or an unsupported colour.
+    """
+    from zoo.feature.image import ChannelNormalize, ColorConvert, PixelScale, Resize, ToTensor
+
+    if spec.get("kind") != "image":
+        raise ValueError(f"the model's card describes {spec.get('kind')!r} inputs, not images")
+    height, width = spec["size"]
+    method = {"nearest": "nearest", "bilinear": "bilinear"}.get(spec.get("resize", "bilinear"), "antialias")
+    return (ColorConvert(reader_color(spec)) >> Resize(height, width, method)
+            >> PixelScale(float(spec.get("scale", 1.0)))
+            >> ChannelNormalize(spec.get("mean", [0.0]), spec.get("std", [1.0])) >> ToTensor())
+
+
+def reader_color(spec: dict[str, Any]) -> str:
+    """An image card's Pillow colour (``"L"`` / ``"RGB"``) as the image readers' ``color`` (``"gray"`` / ``"rgb"``)."""
+    color = {"L": "gray", "RGB": "rgb"}.get(spec.get("color", "RGB"))
+    if color is None:
+        raise ValueError(f"image preprocessing: color must be 'L' or 'RGB', got {spec.get('color')!r}")
+    return color
 
 
 def normalise(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:

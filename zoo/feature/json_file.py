@@ -11,7 +11,8 @@ class JsonFile:
     """``save`` / ``load`` for a subclass that defines ``to_json() -> str`` and the classmethod ``from_json(text)``."""
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write :meth:`to_json` to a local file (UTF-8)."""
+        """Write :meth:`to_json` to a local file (UTF-8), creating its folder if needed."""
+        os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.to_json())
 

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 
 from bigdl_runtime.nn.losses import CrossEntropyLoss, MSELoss
 from bigdl_runtime.nn.module import Module
+from zoo.catalog.pretrained import as_module
 from bigdl_runtime.serialization import model_from_bytes, model_to_bytes
 
 from .model import NNClassifierModel, NNModel
@@ -31,7 +32,8 @@ class NNEstimator(Estimator, HasFeatureInput, HasTraining, HasLabelCol, HasPredi
     """Trains ``model`` to map the features column to the label column (BigDL's ``NNEstimator``).
 
     Args:
-        model: the network (a ``bigdl_runtime`` Module with one input).
+        model: the network (a ``bigdl_runtime`` Module with one input, or a catalog model from
+            ``zoo.load_pretrained``).
         loss: the loss module; default ``MSELoss()``. The label column holds
             numbers or arrays/Vectors (float32 targets).
         **params: any of the Params: ``featuresCol`` ("features"), ``labelCol``
@@ -57,9 +59,7 @@ class NNEstimator(Estimator, HasFeatureInput, HasTraining, HasLabelCol, HasPredi
 
     def __init__(self, model: Module | None = None, loss: Any = None, **params: Any) -> None:
         super().__init__()
-        if model is not None and not isinstance(model, Module):
-            raise TypeError(f"{type(self).__name__}: model must be a bigdl_runtime Module, got {type(model).__name__}")
-        self.model = model
+        self.model = None if model is None else as_module(model, type(self).__name__)
         self.loss = loss if loss is not None else self._default_loss()
         self.history = None
         self._validation: DataFrame | None = None

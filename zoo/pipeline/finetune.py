@@ -3,9 +3,10 @@
 Steps (what ``zoo finetune`` and ``make demo`` run):
 
 1. load the pretrained network and its card from the catalog;
-2. read ``<images>/train`` and ``<images>/test`` (label = folder name; any
-   Hadoop URI) with :class:`~zoo.pipeline.NNImageReader`, preprocessed on the
-   executors by the card's preprocessing as a ``zoo.feature.image`` chain;
+2. check the layout ``<images>/<split>/<class>/<image>`` (:func:`check_layout`), read
+   ``<images>/train`` and ``<images>/test`` (label = folder name; any Hadoop URI) with
+   :class:`~zoo.pipeline.NNImageReader`, preprocessed on the executors by the card's
+   preprocessing (``pretrained.preprocessing()``);
 3. cut the network where its feature extractor ends (the input of its first
    Linear layer: the flattened convolution features for LeNet-5), put a new
    classifier head (one Linear layer) on it and measure the held-out accuracy
@@ -37,8 +38,10 @@ from bigdl_runtime.train import History
 from .estimator import NNClassifier
 from .image_reader import NNImageReader
 from .model import NNClassifierModel
-from .transfer import cut, feature_layer, reinitialized, with_new_head
+from .transfer import FEATURES, cut, reinitialized, with_new_head
 
+#: the folders ``zoo finetune`` reads under its images folder, each holding one folder of images per class
+SPLITS = ("train", "test")
 #: the bundled image folder (MNIST digits, see data/mnist-digits/README.md)
 BUNDLED_IMAGES = Path(__file__).resolve().parents[2] / "data" / "mnist-digits"
 
@@ -72,19 +75,46 @@ class FinetuneResult:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-def image_chain(preprocessing: dict[str, Any]) -> tuple[str, str]:
-    """A card's image ``[preprocessing]`` as ``(color for the reader, zoo.feature.image chain JSON)``."""
-    from zoo.feature.image import ChannelNormalize, PixelScale, Resize, ToTensor
+def check_layout(spark: SparkSession, root: str) -> list[str]:
+    """Check that ``root`` holds ``train/`` and ``test/`` folders of class folders; return the training classes.
 
-    if preprocessing.get("kind") != "image":
-        raise ValueError(f"the model's card describes {preprocessing.get('kind')!r} inputs, not images")
-    color = {"L": "gray", "RGB": "rgb"}.get(preprocessing.get("color", "RGB"))
-    if color is None:
-        raise ValueError(f"unsupported card color {preprocessing.get('color')!r} (L or RGB)")
-    height, width = preprocessing["size"]
-    chain = (Resize(height, width) >> PixelScale(float(preprocessing.get("scale", 1.0)))
-             >> ChannelNormalize(preprocessing.get("mean", [0.0]), preprocessing.get("std", [1.0])) >> ToTensor())
-    return color, chain.to_json()
+    Runs before Spark reads anything, so a wrong path or layout fails with one line (not a Java stack trace)
+    naming the folder at fault. Names starting with ``.`` or ``_`` are hidden (as Spark's file sources skip them).
+
+    Raises:
+        FileNotFoundError: ``root`` does not exist.
+        ValueError: the layout is not ``<split>/<class>/<image>``: a split folder is missing, holds images
+            outside class folders or no class folders at all, training has fewer than 2 classes, or the test
+            split has classes training does not.
+    """
+    fs = HadoopFileSystem(spark, root)
+    expected = f"expected the layout <images>/<split>/<class>/<image> with splits {list(SPLITS)}"
+    if not fs.exists(root):
+        raise FileNotFoundError(f"images folder '{root}' does not exist ({expected})")
+    found: dict[str, list[str]] = {}
+    for split in SPLITS:
+        folder = fs.join(root, split)
+        if not fs.isdir(folder):
+            raise ValueError(f"'{root}' has no '{split}' folder ({expected}); it holds {_visible(fs, root)}")
+        entries = _visible(fs, folder)
+        found[split] = [e for e in entries if fs.isdir(fs.join(folder, e))]
+        loose = [e for e in entries if e not in found[split]]
+        if loose or not found[split]:
+            where = "outside class folders" if found[split] else "and no class folders"
+            raise ValueError(f"'{folder}' holds {len(loose)} files {where} (e.g. {loose[:3]}); {expected}: "
+                             "put each image in a folder named after its class")
+    if len(found["train"]) < 2:
+        raise ValueError(f"'{fs.join(root, 'train')}' has {len(found['train'])} class folder {found['train']}; "
+                         f"a classifier needs at least 2 ({expected})")
+    unknown = sorted(set(found["test"]) - set(found["train"]))
+    if unknown:
+        raise ValueError(f"'{fs.join(root, 'test')}' has class folders {unknown} that "
+                         f"'{fs.join(root, 'train')}' does not have ({found['train']})")
+    return found["train"]
+
+
+def _visible(fs: HadoopFileSystem, folder: str) -> list[str]:
+    return [name for name in fs.listdir(folder) if not name.startswith((".", "_"))]
 
 
 def accuracy(model: NNClassifierModel, df: DataFrame) -> float:
@@ -96,11 +126,15 @@ def finetune(config: FinetuneConfig, spark: SparkSession, log: Callable[[str], N
     """Run the job (see the module doc) and return what it measured."""
     from zoo.catalog import load_pretrained
 
-    if config.epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {config.epochs}")
+    for name in ("epochs", "batch_size"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
     pretrained = load_pretrained(config.model)
-    color, chain = image_chain(pretrained.card["preprocessing"])
+    color, chain = pretrained.color, pretrained.preprocessing()
+    layer = config.cut_layer or FEATURES
+    backbone = cut(pretrained, layer)           # an unknown layer fails before any image is read
     root = config.images.rstrip("/")
+    check_layout(spark, root)
     train = NNImageReader.read_images(f"{root}/train", spark, color=color)          # cached by the reader
     classes = train.schema["label"].metadata["ml_attr"]["vals"]
     test = NNImageReader.read_images(f"{root}/test", spark, color=color, classes=classes)
@@ -109,8 +143,6 @@ def finetune(config: FinetuneConfig, spark: SparkSession, log: Callable[[str], N
         f"pretrained classes; images: {result.train_images} training and {result.test_images} held-out images "
         f"of {len(classes)} classes from {root}")
 
-    layer = config.cut_layer or feature_layer(pretrained.model)
-    backbone = cut(pretrained.model, layer)
     random.manual_seed(config.seed)
     width = int(backbone.forward(_probe(pretrained.card)).size)
     network = with_new_head(backbone, Linear(width, len(classes), name="head"))

@@ -327,8 +327,8 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
     """Score every row of ``data`` with ``model`` on the Spark workers (lazy; see the module doc).
 
     Args:
-        model: a Module (e.g. from ``zoo.load_onnx``), or the path of a model file
-            (``.onnx`` files go through the ONNX importer, others are our model files).
+        model: a Module (e.g. from ``zoo.load_onnx``), a catalog model (``zoo.load_pretrained``), or the path
+            of a model file (``.onnx`` files go through the ONNX importer, others are our model files).
         data: a DataFrame, or an RDD whose elements are the features (a tuple of
             them for a multi-input model).
         input_col: the features column (array, nested array, ml Vector, number, or binary
@@ -426,15 +426,15 @@ def tensor_column_problem(data_type: DataType) -> str | None:
 
 
 def _as_model(model: Module | str | os.PathLike) -> Module:
-    if isinstance(model, Module):
-        return model
-    if isinstance(model, (str, os.PathLike)):
-        if os.fspath(model).lower().endswith(".onnx"):
-            from zoo.importers.onnx import load_onnx
+    if not isinstance(model, (str, os.PathLike)):
+        from zoo.catalog.pretrained import as_module
 
-            return load_onnx(os.fspath(model))
-        return load_model(os.fspath(model))
-    raise TypeError(f"predict: model must be a Module or a model file path, got {type(model).__name__}")
+        return as_module(model, "predict")
+    if os.fspath(model).lower().endswith(".onnx"):
+        from zoo.importers.onnx import load_onnx
+
+        return load_onnx(os.fspath(model))
+    return load_model(os.fspath(model))
 
 
 def _shapes(input_shape: Any, first: list[Any] | None, columns: list[str]) -> list[tuple[int, ...]]:

@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import BinaryType, DataType, DoubleType, StructField
 
 from bigdl_runtime.nn.module import Module
+from zoo.catalog.pretrained import as_module
 from bigdl_runtime.spark.arrow import vector_column
 
 from .columns import FeatureSpec, is_image_type
@@ -57,9 +58,7 @@ class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
 
     def __init__(self, model: Module | None = None, **params: Any) -> None:
         super().__init__()
-        if model is not None and not isinstance(model, Module):
-            raise TypeError(f"{type(self).__name__}: model must be a bigdl_runtime Module, got {type(model).__name__}")
-        self.model = model
+        self.model = None if model is None else as_module(model, type(self).__name__)
         set_params(self, params)
 
     def _output_fields(self) -> tuple[str, list[tuple[str, DataType]]]:
@@ -104,7 +103,7 @@ class NNModel(_NNTransformer, Model, HasPredictionCol):
     """A fitted :class:`~zoo.pipeline.NNEstimator`: the network's output as an ml Vector column.
 
     Args:
-        model: the network (any ``bigdl_runtime`` Module taking one input).
+        model: the network (any ``bigdl_runtime`` Module taking one input, or a catalog model).
         **params: ``featuresCol``, ``predictionCol`` (default "prediction"),
             ``batchSize``, ``featureShape``, ``featurePreprocessing``.
 
@@ -138,7 +137,7 @@ class NNFeatureExtractor(_NNTransformer, HasOutputCol):
     """The output of a network's inner layer as an ml Vector column, to train Spark ML models on.
 
     Args:
-        model: a network (Graph or Sequential).
+        model: a network (Graph or Sequential) or a catalog model.
         layer: the node/child name whose output becomes the features (the
             network is cut there, see :func:`zoo.pipeline.transfer.cut`);
             None uses the whole network.

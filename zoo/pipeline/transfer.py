@@ -1,24 +1,30 @@
 """Transfer learning: cut a pretrained network at a named layer, freeze it, put a new head on it.
 
 The pieces share the pretrained layer objects (no copies), so training the
-new network updates the backbone's layers when they are not frozen::
+new network updates the backbone's layers when they are not frozen. Every function takes a network or a
+catalog model (``zoo.load_pretrained``); ``"features"`` names the end of a network's feature extractor::
 
     >>> backbone = cut(pretrained, "fc2")                     # input ... fc2, as a Graph
+    >>> features = cut(pretrained, "features")                # input ... the input of the first Linear layer
     >>> net = with_new_head(backbone, [ReLU(), Linear(84, 10, name="head")])   # backbone frozen
     >>> # train the head (e.g. NNClassifier(net).fit(df)), then fine-tune everything:
     >>> net.unfreeze()
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from bigdl_runtime.nn import Graph, Input, Linear, Module, Sequential
 from bigdl_runtime.serialization import model_pb2
 from bigdl_runtime.serialization.architecture import layer_from_proto, layer_to_proto
+from zoo.catalog.pretrained import as_module
+
+#: the cut point every network has: where its feature extractor ends (see :func:`feature_layer`)
+FEATURES = "features"
 
 
-def as_graph(model: Module, name: str | None = None) -> Graph:
-    """``model`` as a Graph: a Graph is returned as is, a Sequential becomes a chain of nodes.
+def as_graph(model: Module | Any, name: str | None = None) -> Graph:
+    """``model`` (a network or a catalog model) as a Graph: a Graph as is, a Sequential as a chain of nodes.
 
     The chain's node names are the Sequential's child names (``"conv1"``, or
     ``"3"`` for an unnamed fourth child), so they can be given to :func:`cut`.
@@ -27,10 +33,12 @@ def as_graph(model: Module, name: str | None = None) -> Graph:
     Raises:
         TypeError: for a model that is neither a Graph nor a Sequential.
     """
+    model = as_module(model, "as_graph")
     if isinstance(model, Graph):
         return model
     if not isinstance(model, Sequential):
-        raise TypeError(f"as_graph: {model.describe()} is neither a Graph nor a Sequential; wrap it in one")
+        raise TypeError(f"as_graph: {model.describe()} is a single layer, not a Graph or a Sequential network; "
+                        "wrap it in one (Sequential(layer))")
     if len(model) == 0:
         raise ValueError(f"as_graph: {model.describe()} is empty")
     x = Input(name="input")
@@ -41,12 +49,13 @@ def as_graph(model: Module, name: str | None = None) -> Graph:
     return Graph(x, node, name=name or model.name)
 
 
-def cut(model: Module, layer: str, name: str | None = None) -> Graph:
+def cut(model: Module | Any, layer: str, name: str | None = None) -> Graph:
     """The part of ``model`` from its input(s) up to and including the node called ``layer``.
 
     Args:
-        model: a Graph or a Sequential (see :func:`as_graph` for node names).
-        layer: the node whose output becomes the new network's output.
+        model: a Graph, a Sequential (see :func:`as_graph` for node names) or a catalog model.
+        layer: the node whose output becomes the new network's output; ``"features"`` (unless a node has that
+            name) is where the feature extractor ends, see :func:`feature_layer`.
         name: the new network's name (default ``"backbone"``).
 
     Returns:
@@ -55,7 +64,10 @@ def cut(model: Module, layer: str, name: str | None = None) -> Graph:
     Raises:
         KeyError: no node called ``layer``; the message lists close names.
     """
-    return as_graph(model).new_graph(outputs=[layer], name=name or "backbone")
+    graph = as_graph(as_module(model, "cut"))
+    if layer == FEATURES and FEATURES not in {node.name for node in graph.nodes}:
+        layer = feature_layer(graph)
+    return graph.new_graph(outputs=[layer], name=name or "backbone")
 
 
 def last_hidden(model: Module) -> str:
@@ -105,12 +117,12 @@ def reinitialized(model: Module) -> Module:
     return layer_from_proto(spec, where=model.describe())
 
 
-def with_new_head(backbone: Module, head: Module | Sequence[Module], freeze_backbone: bool = True,
+def with_new_head(backbone: Module | Any, head: Module | Sequence[Module], freeze_backbone: bool = True,
                   name: str | None = None) -> Graph:
     """A network ``input -> backbone -> head`` (the head's layers applied in order).
 
     Args:
-        backbone: the pretrained part (e.g. from :func:`cut`); its name
+        backbone: the pretrained part (e.g. from :func:`cut`, or a whole catalog model); its name
             (default ``"backbone"``) prefixes its parameters in the new network.
         head: a layer or a list of layers, freshly initialised.
         freeze_backbone: mark the backbone's parameters non-trainable, so only
@@ -122,6 +134,7 @@ def with_new_head(backbone: Module, head: Module | Sequence[Module], freeze_back
         >>> [k for k, p in net.named_parameters() if p.trainable]
         ['classifier.weight', 'classifier.bias']
     """
+    backbone = as_module(backbone, "with_new_head")
     layers = [head] if isinstance(head, Module) else list(head)
     if not layers:
         raise ValueError("with_new_head: the head has no layers")

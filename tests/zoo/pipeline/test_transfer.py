@@ -42,8 +42,10 @@ def test_cut_shares_layers_and_computes_the_prefix_of_sequential_and_graph(rng):
     assert feature_layer(lenet5()) == "6" and feature_layer(net) == "1"   # Flatten before fc1; MLP: last hidden
     with pytest.raises(KeyError, match="no node named 'fc3'"):
         cut(net, "fc3")
-    with pytest.raises(TypeError, match="neither a Graph nor a Sequential"):
+    with pytest.raises(TypeError, match=r"Linear is a single layer, not a Graph or a Sequential network"):
         cut(Linear(2, 2), "x")
+    with pytest.raises(TypeError, match="cut: model must be a bigdl_runtime Module or a catalog model"):
+        cut("lenet5", "x")
 
 
 def test_new_head_on_frozen_backbone_trains_only_the_head_then_unfreezes(spark):

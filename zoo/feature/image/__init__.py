@@ -7,7 +7,7 @@ Examples:
     >>> x, y = images.transform(chain).to_arrays()
 """
 from .boxes import iou
-from .color import ChannelNormalize, ChannelOrder, ColorJitter, PixelScale, ToTensor
+from .color import ChannelNormalize, ChannelOrder, ColorConvert, ColorJitter, PixelScale, ToTensor
 from .decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, BadImageError, decode_image
 from .detection import Expand, SSDRandomCrop
 from .geometric import AspectScale, CenterCrop, HFlip, RandomCrop, RandomResizedCrop, Resize, Rotate
@@ -19,8 +19,8 @@ from .transform import TRANSFORMERS, Pipeline, Transformer, apply_partition, tra
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "TRANSFORMERS", "AspectScale", "BadImageError", "CenterCrop",
-    "ChannelNormalize", "ChannelOrder", "ColorJitter", "Expand", "HFlip", "ImageReadWarning", "ImageRecord",
-    "ImageSet", "LabelMap", "Pipeline", "PixelScale", "RandomCrop", "RandomResizedCrop", "ReadReport", "Resize",
-    "Rotate", "SSDRandomCrop", "ToTensor", "Transformer", "apply_partition", "decode_image", "iou", "record_rng",
-    "transformer_from_config",
+    "ChannelNormalize", "ChannelOrder", "ColorConvert", "ColorJitter", "Expand", "HFlip", "ImageReadWarning",
+    "ImageRecord", "ImageSet", "LabelMap", "Pipeline", "PixelScale", "RandomCrop", "RandomResizedCrop", "ReadReport",
+    "Resize", "Rotate", "SSDRandomCrop", "ToTensor", "Transformer", "apply_partition", "decode_image", "iou",
+    "record_rng", "transformer_from_config",
 ]

@@ -1,4 +1,4 @@
-"""Pixel-value transformers: color jitter, scaling, per-channel normalisation, channel order, CHW tensor."""
+"""Pixel-value transformers: colour mode, jitter, scaling, per-channel normalisation, channel order, CHW tensor."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -170,6 +170,56 @@ class ChannelNormalize(Transformer):
 
     def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+#: Pillow's fixed-point ITU-R 601 luma weights (``convert("L")``: ``(r*19595 + g*38470 + b*7471 + 0x8000) >> 16``)
+_LUMA_FIXED = np.array([19595, 38470, 7471], dtype=np.uint32)
+
+
+class ColorConvert(Transformer):
+    """Convert an ``(H, W, C)`` RGB image to the colour mode a model takes: ``"gray"`` (1 channel) or ``"rgb"`` (3).
+
+    Grey is ITU-R 601 luma; on uint8 images it is bit-identical to Pillow's ``convert("L")`` (what reading
+    with ``color="gray"`` gives). An alpha channel is dropped; a grey image becomes RGB by repeating it.
+    Put it first in a chain, so a model gets its colour mode whatever mode the images were read in.
+
+    Args:
+        mode: ``"gray"`` or ``"rgb"``.
+
+    Examples:
+        >>> ColorConvert("gray")(np.zeros((28, 28, 3), np.uint8)).shape
+        (28, 28, 1)
+    """
+
+    MODES = ("gray", "rgb")
+
+    def __init__(self, mode: str = "rgb") -> None:
+        if mode not in self.MODES:
+            raise ValueError(f"ColorConvert mode must be one of {self.MODES}, got {mode!r}")
+        self.mode = mode
+
+    def apply(self, record: ImageRecord, rng: np.random.Generator | None) -> ImageRecord:
+        check_hwc(record.image)
+        image, channels = record.image, record.image.shape[-1]
+        if channels not in (1, 3, 4):
+            raise ValueError(f"ColorConvert({self.mode!r}) takes 1, 3 or 4 channels (grey, RGB, RGBA), got {channels}")
+        if channels == 4:
+            image = image[..., :3]
+        if self.mode == "rgb":
+            image = np.repeat(image, 3, axis=-1) if channels == 1 else image
+        elif channels != 1:
+            image = _luma(image)
+        return record.replace(image=np.ascontiguousarray(image))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mode": self.mode}
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` -> ``(H, W, 1)`` grey, as Pillow computes it for uint8, in float otherwise."""
+    if rgb.dtype == np.uint8:
+        return ((rgb.astype(np.uint32) @ _LUMA_FIXED + 0x8000) >> 16).astype(np.uint8)[..., None]
+    return like_input(as_float(rgb) @ LUMA.astype(as_float(rgb).dtype), rgb)[..., None]
 
 
 class ChannelOrder(Transformer):

@@ -15,7 +15,7 @@ ON_ERROR = ("skip", "raise")
 
 
 class ImageReadWarning(UserWarning):
-    """Issued when a read skipped bad images or left images without a label."""
+    """Issued when a read skipped bad images, left images without a label or ignored non-image files."""
 
 
 @dataclass(frozen=True)
@@ -58,18 +58,19 @@ class ReadReport:
     missing: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line: the counts, and the paths of the first skipped images."""
+        """One line: the counts, and the paths of the first skipped, unlabelled and ignored files."""
         text = (f"read {self.read} images; skipped {len(self.skipped)} bad, {len(self.unlabelled)} unlabelled; "
                 f"ignored {len(self.ignored)} non-image files; {len(self.missing)} label rows without an image")
-        if self.skipped:
-            shown = "; ".join(f"{path} ({reason})" for path, reason in self.skipped[:5])
-            more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
-            text += f". Skipped: {shown}{more}"
+        for what, items in (("Skipped", [f"{path} ({reason})" for path, reason in self.skipped]),
+                            ("Unlabelled", self.unlabelled), ("Ignored", self.ignored)):
+            if items:
+                more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+                text += f". {what}: {'; '.join(items[:5])}{more}"
         return text
 
     def warn(self) -> None:
-        """Issue an :class:`ImageReadWarning` with :meth:`summary` when anything was skipped or unlabelled."""
-        if self.skipped or self.unlabelled:
+        """Issue an :class:`ImageReadWarning` with :meth:`summary` when any file was skipped, unlabelled or ignored."""
+        if self.skipped or self.unlabelled or self.ignored:
             warnings.warn(self.summary(), ImageReadWarning, stacklevel=3)
 
 

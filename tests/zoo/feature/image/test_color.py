@@ -6,7 +6,8 @@ import colorsys
 import numpy as np
 import pytest
 
-from zoo.feature.image import ChannelNormalize, ChannelOrder, ColorJitter, ImageRecord, PixelScale, ToTensor
+from zoo.feature.image import (ChannelNormalize, ChannelOrder, ColorConvert, ColorJitter, ImageRecord, PixelScale,
+                               ToTensor)
 from zoo.feature.image.color import LUMA, adjust_hue, hsv_to_rgb, rgb_to_hsv
 
 
@@ -77,3 +78,22 @@ def test_pixel_scale_normalize_order_tensor(image):
         ChannelNormalize((1, 2))(image)
     with pytest.raises(ValueError, match="permutation"):
         ChannelOrder((0, 0, 1))
+
+
+def test_color_convert_to_gray_is_pillows_luma_and_to_rgb_repeats_grey(image):
+    from PIL import Image
+
+    grey = ColorConvert("gray")(image)
+    assert grey.shape == (9, 11, 1) and grey.dtype == np.uint8
+    np.testing.assert_array_equal(grey[..., 0], np.asarray(Image.fromarray(image).convert("L")))  # bit-identical
+    rgba = np.concatenate([image, np.full((9, 11, 1), 7, np.uint8)], axis=-1)
+    np.testing.assert_array_equal(ColorConvert("gray")(rgba), grey)                               # alpha dropped
+    np.testing.assert_allclose(ColorConvert("gray")(image.astype(np.float32))[..., 0],
+                               image.astype(np.float32) @ LUMA, rtol=1e-6)
+    np.testing.assert_array_equal(ColorConvert("gray")(grey), grey)
+    np.testing.assert_array_equal(ColorConvert("rgb")(grey), np.repeat(grey, 3, axis=-1))
+    np.testing.assert_array_equal(ColorConvert("rgb")(image), image)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        ColorConvert("L")
+    with pytest.raises(ValueError, match="ColorConvert on .*takes 1, 3 or 4 channels"):
+        ColorConvert("gray")(np.zeros((2, 2, 2), np.uint8))

@@ -14,7 +14,8 @@ EXAMPLES = {
     "RandomResizedCrop": RandomResizedCrop(12, 10, scale=(0.3, 0.9), seed=3), "HFlip": HFlip(0.3, seed=4),
     "Rotate": Rotate((-15, 15), fill=3, seed=5), "ColorJitter": ColorJitter(0.2, (0.5, 1.5), 0.3, 0.05, seed=6),
     "PixelScale": PixelScale(2.0, -1.0), "ChannelNormalize": ChannelNormalize((1, 2, 3), (2, 2, 2)),
-    "ChannelOrder": zi.ChannelOrder(), "ToTensor": ToTensor(), "Expand": zi.Expand(2.0, (1, 2, 3), 0.7, seed=7),
+    "ChannelOrder": zi.ChannelOrder(), "ColorConvert": zi.ColorConvert("gray"), "ToTensor": ToTensor(),
+    "Expand": zi.Expand(2.0, (1, 2, 3), 0.7, seed=7),
     "SSDRandomCrop": zi.SSDRandomCrop((None, 0.3), (0.5, 1.0), (0.6, 1.5), 20, seed=8),
 }
 

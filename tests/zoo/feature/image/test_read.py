@@ -37,6 +37,7 @@ def check_read(images: ImageSet, expected: dict) -> None:
         assert reason.startswith(REASONS[Path(path).name]), (path, reason)
     assert report.ignored == expected["ignored"]
     assert "skipped 4 bad" in report.summary()
+    assert f"Ignored: {expected['ignored'][0]}" in report.summary()           # named, not just counted
 
 
 def test_read_local_skips_and_reports_bad_images(image_folder):
@@ -55,6 +56,15 @@ def test_read_spark_matches_local(image_folder, spark):
     check_read(distributed, expected)
     distributed.unpersist()
     assert len(distributed.transform(zi.CenterCrop(10, 10))) == 6      # recomputed from the files
+
+
+def test_a_read_that_only_ignored_files_warns_naming_them(tmp_path):
+    (tmp_path / "cat").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "cat" / "a.png")
+    (tmp_path / "cat" / "notes.txt").write_text("not an image")
+    with pytest.warns(ImageReadWarning, match=r"ignored 1 non-image files.*Ignored: .*cat/notes\.txt"):
+        images = ImageSet.read(str(tmp_path))
+    assert images.report.read == 1 and images.report.ignored == [str(tmp_path / "cat" / "notes.txt")]
 
 
 @pytest.mark.parametrize("use_spark", [False, True])

@@ -47,6 +47,8 @@ def test_word_index_save_load(tmp_path):
     index = WordIndex(["héllo", "world"])
     index.save(tmp_path / "words.json")
     assert WordIndex.load(tmp_path / "words.json") == index
+    index.save(tmp_path / "model" / "words.json")                       # its folder is created
+    assert WordIndex.load(tmp_path / "model" / "words.json") == index
     with pytest.raises(ValueError, match="reserves pad=5"):
         WordIndex.from_json('{"pad": 5, "unknown": 1, "words": []}')
 
