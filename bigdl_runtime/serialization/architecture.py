@@ -2,11 +2,12 @@
 
 Any registered layer is rebuilt as ``cls.from_config(config)``: a module that
 builds its own children from its config (a ResNet block, a model builder) needs
-nothing else. Only plain ``Sequential`` (its ordered children) and plain
-``Graph`` (its nodes, edges, inputs and outputs) store children; a layer that
-runs at several nodes of a graph is stored at its first node, the later ones
-name that node (``shares``). Types are looked up in ``LAYER_REGISTRY`` only, so
-a file can name nothing but a layer.
+nothing else. Only plain ``Sequential`` (its ordered children), plain
+``Graph`` (its nodes, edges, inputs and outputs) and layers that set
+``stores_children`` (control flow: rebuilt by ``cls.from_children``) store children;
+a layer that runs at several nodes of a graph is stored at its first node, the
+later ones name that node (``shares``). Types are looked up in ``LAYER_REGISTRY``
+only, so a file can name nothing but a layer.
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def layer_to_proto(module: Module, msg: pb.Layer) -> pb.Layer:
             layer_to_proto(child, msg.children.add())
     elif cls is Graph:
         _graph_to_proto(module, msg.graph)
+    elif getattr(cls, "stores_children", False):  # control flow: its sub-graphs, rebuilt by from_children
+        for child in module.children():
+            layer_to_proto(child, msg.children.add())
     return msg
 
 
@@ -79,8 +83,16 @@ def layer_from_proto(msg: pb.Layer, where: str = "model") -> Module:
         return Sequential(*children, name=name)
     if cls is Graph:
         return _graph_from_proto(msg.graph, name, where)
+    if getattr(cls, "stores_children", False) and not msg.HasField("graph"):
+        children = [layer_from_proto(child, f"{where}[{i}]") for i, child in enumerate(msg.children)]
+        try:
+            return cls.from_children(children, config, name)
+        except Exception as err:
+            raise ValueError(f"cannot build {label} of type {msg.type} from its {len(children)} children and "
+                             f"config {config}: {type(err).__name__}: {err}") from err
     if msg.children or msg.HasField("graph"):
-        raise ValueError(f"{label}: only Sequential and Graph records may have children, not {msg.type}")
+        raise ValueError(f"{label}: only Sequential, Graph and control-flow records may have children, "
+                         f"not {msg.type}")
     try:
         module = cls.from_config(config)
     except Exception as err:  # the constructor's own check: report it with the layer it concerns

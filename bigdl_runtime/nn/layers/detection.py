@@ -237,5 +237,6 @@ class NonMaxSuppression(Module):
         shapes = [(np.shape(x), np.asarray(x).dtype) for x in as_inputs(inputs)]
         return (np.concatenate(rows, axis=0) if rows else np.zeros((0, 3), np.int64)), shapes
 
-    def backward_pass(self, grad_output: np.ndarray, shapes: list[tuple[tuple[int, ...], Any]]) -> tuple[np.ndarray, ...]:
+    def backward_pass(self, grad_output: np.ndarray,
+                      shapes: list[tuple[tuple[int, ...], Any]]) -> tuple[np.ndarray, ...]:
         return tuple(np.zeros(s, d) for s, d in shapes)

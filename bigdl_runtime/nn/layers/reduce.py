@@ -178,3 +178,34 @@ class TopK(_KernelLayer):
     def backward_pass(self, grad_output: Sequence[np.ndarray | None] | np.ndarray, ctx: Any) -> np.ndarray:
         grads = tuple(grad_output) if isinstance(grad_output, (tuple, list)) else (grad_output, None)
         return super().backward_pass(grads, ctx)
+
+
+class TopKOf(TopK):
+    """:class:`TopK` with ``k`` given per call as a second input (ONNX TopK with a computed ``K``).
+
+    Args:
+        dim, largest, sorted: as :class:`TopK`.
+
+    Shape:
+        - Inputs: ``x`` and ``k`` (one integer). Outputs: as :class:`TopK`; ``backward``
+          gives ``k`` a ``None`` gradient.
+
+    Examples:
+        >>> TopKOf()(np.array([[1.0, 4.0, 3.0]]), np.array([1]))[0]
+        array([[4.]])
+    """
+
+    def __init__(self, dim: int = -1, largest: bool = True, sorted: bool = True, name: str | None = None) -> None:
+        super().__init__(0, dim, largest, sorted, name=name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "largest": self.largest, "sorted": self.sorted}
+
+    def forward_pass(self, x: np.ndarray, k: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Any]:
+        k = np.asarray(k)
+        if k.size != 1 or not np.issubdtype(k.dtype, np.integer) or int(k.reshape(-1)[0]) < 0:
+            raise ValueError(f"{self.describe()}: k must be one non-negative integer, got {k.tolist()}")
+        return call_kernel(self, K.topk_forward, x, int(k.reshape(-1)[0]), self.dim, self.largest, self.sorted)
+
+    def backward_pass(self, grad_output: Sequence[np.ndarray | None] | np.ndarray, ctx: Any) -> tuple[np.ndarray, None]:
+        return super().backward_pass(grad_output, ctx), None

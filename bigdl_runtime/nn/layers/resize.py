@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import resize as K
-from ..kernel_layer import _KernelLayer
+from ..kernel_layer import _KernelLayer, call_kernel
 
 
 def _plain(v: float | int | Sequence[float] | None, cast: type) -> Any:
@@ -61,3 +61,40 @@ class Upsample(_KernelLayer):
     def _kernel_config(self) -> dict[str, Any]:
         config = {"scale_factor": self.scale_factor, "size": self.size}
         return config if self.mode == "nearest" else {**config, "align_corners": self.align_corners}
+
+
+class UpsampleTo(Upsample):
+    """Upsample to an output size given per call as a second input (ONNX Resize with computed ``sizes``).
+
+    Args:
+        mode: ``"nearest"`` or ``"bilinear"``. Default: "nearest".
+        align_corners: as :class:`Upsample`. Default: False.
+
+    Shape:
+        - Inputs: ``(N, C, H, W)`` and an integer vector, ``(H_out, W_out)`` or the whole
+          ``(N, C, H_out, W_out)`` (N and C must then be the input's).
+        - Output: ``(N, C, H_out, W_out)``; ``backward`` gives the size input a ``None`` gradient.
+
+    Examples:
+        >>> UpsampleTo()(np.zeros((1, 3, 4, 5)), np.array([1, 3, 8, 7])).shape
+        (1, 3, 8, 7)
+    """
+
+    def __init__(self, mode: str = "nearest", align_corners: bool = False, name: str | None = None) -> None:
+        super().__init__(size=1, mode=mode, align_corners=align_corners, name=name)
+        self.size = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mode": self.mode, "align_corners": self.align_corners}
+
+    def forward_pass(self, x: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, Any]:
+        size = np.asarray(size).reshape(-1)
+        x = np.asarray(x)
+        if size.size not in (2, x.ndim) or (size.size == x.ndim and tuple(size[:-2]) != x.shape[:-2]):
+            raise ValueError(f"{self.describe()}: the size {size.tolist()} must be (H, W) or the input's "
+                             f"{x.shape[:-2]} followed by (H, W)")
+        config = dict(self._kernel_config(), size=[int(s) for s in size[-2:]])
+        return call_kernel(self, self._kernels[0], x, **config)
+
+    def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> tuple[np.ndarray, None]:
+        return super().backward_pass(grad_output, ctx), None

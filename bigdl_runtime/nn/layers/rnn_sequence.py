@@ -8,7 +8,7 @@ given states and use the time-major layout. This layer runs the same kernels
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -136,3 +136,115 @@ class RecurrentSequence(Module):
         dx = dx if self.batch_first else dx.transpose(1, 0, 2)
         ds = [np.stack(s, axis=1) if self.batch_first else np.stack(s, axis=0) for s in dstates]
         return dx if not ds else (dx, *ds)
+
+
+class RecurrentLengths(Module):
+    """A :class:`RecurrentSequence` over sequences of per-sample lengths (ONNX ``sequence_lens``).
+
+    Sample ``b`` is run over its first ``lengths[b]`` steps only (a reverse direction starts at
+    its last valid step); its outputs past that are zeros and its final states are those of its
+    last valid step. Samples of equal length run together, so a batch of full-length
+    sequences costs one call of the wrapped layer.
+
+    Args:
+        rnn: the recurrent layer (its parameters are this layer's).
+
+    Shape:
+        - Inputs: ``x``, an integer vector of ``N`` lengths (each at most ``T``), then the
+          initial states, laid out as ``rnn`` takes them.
+        - Outputs: as ``rnn``'s; ``backward`` gives the lengths a ``None`` gradient.
+
+    Examples:
+        >>> layer = RecurrentLengths(RecurrentSequence("gru", 3, 4))
+        >>> y, h = layer(np.ones((5, 2, 3)), np.array([5, 2]))
+        >>> bool((y[2:, :, 1] == 0).all())
+        True
+    """
+
+    stores_children = True
+
+    def __init__(self, rnn: RecurrentSequence, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.rnn = rnn
+
+    @classmethod
+    def from_children(cls, children: Sequence[Module], config: dict[str, Any], name: str | None
+                      ) -> "RecurrentLengths":
+        """Rebuild around the saved recurrent layer (the model loader's hook for layers with children)."""
+        return cls(children[0], name=name)
+
+    def _axes(self) -> tuple[int, int, int, int]:
+        """Batch axes of x, y and the states; the time axis of x and y."""
+        return (0, 0, 0, 1) if self.rnn.batch_first else (1, 2, 1, 0)
+
+    def _run(self, x: np.ndarray, states: Sequence[np.ndarray], rows: np.ndarray, steps: int) -> tuple:
+        """The wrapped layer's outputs and context over the first ``steps`` steps of samples ``rows``."""
+        bx, _, bs, t = self._axes()
+        part = np.take(np.take(x, rows, axis=bx), np.arange(steps), axis=t)
+        return self.rnn.forward_pass(part, *[np.take(s, rows, axis=bs) for s in states])
+
+    def forward_pass(self, x: np.ndarray, lengths: np.ndarray, *states: np.ndarray) -> tuple[tuple, tuple]:
+        """The outputs; the context keeps the input, the states and each length group's call."""
+        x, lengths = np.asarray(x), np.asarray(lengths).reshape(-1).astype(np.int64)
+        bx, by, bs, t = self._axes()
+        if x.ndim != 3 or lengths.size != x.shape[bx] or (lengths < 0).any() or (lengths > x.shape[t]).any():
+            raise ValueError(f"{self.describe()}: {lengths.size} lengths {lengths.tolist()} for an input of shape "
+                             f"{x.shape}: one per sample, each between 0 and the sequence length {x.shape[t]}")
+        groups = [(int(n), np.flatnonzero(lengths == n)) for n in np.unique(lengths)]
+        states = [np.asarray(s) for s in states]
+        if len(groups) == 1 and groups[0][0] == x.shape[t]:
+            out, ctx = self.rnn.forward_pass(x, *states)
+            return out, (x, states, groups, [ctx])
+        n, steps_all, d, h = x.shape[bx], x.shape[t], len(self.rnn._suffixes), self.rnn.hidden_size
+        dtype = np.result_type(x.dtype, *(p.data.dtype for p in self.rnn.parameters()))
+        y = np.zeros((n, steps_all, d, h) if self.rnn.batch_first else (steps_all, d, n, h), dtype)
+        finals = [np.zeros((n, d, h) if self.rnn.batch_first else (d, n, h), dtype)
+                  for _ in range(self.rnn._n_states)]
+        ctxs: list[Any] = []
+        for steps, rows in groups:
+            if not steps:  # empty sequences: zero outputs, the initial states as the final states
+                for final, state in zip(finals, states):
+                    _put(final, bs, rows, np.take(state, rows, axis=bs))
+                ctxs.append(None)
+                continue
+            outs, ctx = self._run(x, states, rows, steps)
+            ctxs.append(ctx)
+            _put(y, by, rows, outs[0], time_axis=t, steps=steps)
+            for final, out in zip(finals, outs[1:]):
+                _put(final, bs, rows, out)
+        return (y, *finals), (x, states, groups, ctxs)
+
+    def backward_pass(self, grad_output: tuple, ctx: tuple) -> tuple:
+        x, states, groups, ctxs = ctx
+        bx, by, bs, t = self._axes()
+        if len(groups) == 1 and groups[0][0] == x.shape[t]:
+            grads = self.rnn.backward_pass(grad_output, ctxs[0])
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            return (grads[0], None, *grads[1:])
+        dx = np.zeros_like(x)
+        dstates = [np.zeros_like(s) for s in states]
+        for (steps, rows), group_ctx in zip(groups, ctxs):
+            if not steps:
+                for k, d in enumerate(dstates):
+                    g = grad_output[1 + k]
+                    if g is not None:
+                        _put(d, bs, rows, np.take(g, rows, axis=bs))
+                continue
+            sliced = [None if g is None else np.take(np.take(g, rows, axis=by), np.arange(steps), axis=t)
+                      if k == 0 else np.take(g, rows, axis=bs) for k, g in enumerate(grad_output)]
+            grads = self.rnn.backward_pass(tuple(sliced), group_ctx)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            _put(dx, bx, rows, grads[0], time_axis=t, steps=steps)
+            for d, g in zip(dstates, grads[1:]):
+                _put(d, bs, rows, g)
+        return (dx, None, *dstates)
+
+
+def _put(target: np.ndarray, axis: int, rows: np.ndarray, value: Any, time_axis: int | None = None,
+         steps: int = 0) -> None:
+    """``target[rows]`` along ``axis`` (and its first ``steps`` entries along ``time_axis``) = ``value``."""
+    index: list[Any] = [slice(None)] * target.ndim
+    index[axis] = rows
+    if time_axis is not None:
+        index[time_axis] = slice(0, steps)
+    target[tuple(index)] = value

@@ -84,6 +84,75 @@ class Split(_KernelLayer):
         return call_kernel(self, K.split_forward, x, self._sections(x), axis=self.dim)
 
 
+class Chunk(Split):
+    """Cut the input along ``dim`` into ``chunks`` parts (as ``torch.chunk`` with exactly ``chunks`` parts).
+
+    Every part has ``ceil(length / chunks)`` entries but the last, which may be smaller (ONNX
+    Split with ``num_outputs``, or without sizes); a length that cannot give ``chunks``
+    non-empty parts is an error.
+
+    Args:
+        chunks: the number of parts.
+        dim: the cut axis, batch included. Default: 1.
+
+    Examples:
+        >>> [p.shape[1] for p in Chunk(3, dim=1)(np.zeros((1, 7)))]
+        [3, 3, 1]
+    """
+
+    def __init__(self, chunks: int, dim: int = 1, name: str | None = None) -> None:
+        super().__init__(1, dim, name=name)
+        if int(chunks) < 1:
+            raise ValueError(f"Chunk: the number of chunks must be positive, got {chunks}")
+        self.chunks = int(chunks)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"chunks": self.chunks, "dim": self.dim}
+
+    def _sections(self, x: np.ndarray) -> list[int]:
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self.describe()}: dim {self.dim} is out of range for a {x.ndim}-D input {x.shape}")
+        length = x.shape[self.dim]
+        size = -(-length // self.chunks)
+        sections = [size] * (length // size) + ([length % size] if length % size else []) if size else []
+        if len(sections) != self.chunks:
+            raise ValueError(f"{self.describe()}: an axis of {length} does not cut into {self.chunks} parts")
+        return sections
+
+
+class SplitBy(Split):
+    """Cut the input along ``dim`` into chunks whose sizes come per call as a second input.
+
+    ONNX Split with a computed ``split`` input (``torch.chunk`` of a dynamic axis exports so).
+
+    Args:
+        dim: the cut axis, batch included. Default: 1.
+
+    Shape:
+        - Inputs: ``x`` and a 1-D integer vector of sizes adding up to ``x.shape[dim]``.
+        - Output: a tuple of tensors; ``backward`` takes their gradients and gives the sizes ``None``.
+
+    Examples:
+        >>> [p.shape[1] for p in SplitBy(dim=1)(np.zeros((1, 7)), np.array([5, 2]))]
+        [5, 2]
+    """
+
+    def __init__(self, dim: int = 1, name: str | None = None) -> None:
+        super().__init__(1, dim, name=name)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+    def forward_pass(self, x: np.ndarray, sizes: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
+        sizes = np.asarray(sizes).reshape(-1)
+        if not np.issubdtype(sizes.dtype, np.integer) or (sizes < 0).any():
+            raise ValueError(f"{self.describe()}: the sizes must be non-negative integers, got {sizes.tolist()}")
+        return call_kernel(self, K.split_forward, x, [int(v) for v in sizes], axis=self.dim)
+
+    def backward_pass(self, grad_output: Sequence[np.ndarray | None], ctx: Any) -> tuple[np.ndarray, None]:
+        return super().backward_pass(grad_output, ctx), None
+
+
 class Reshape(_KernelLayer):
     """Reshape each sample: the batch dimension is kept and ``shape`` excludes it (as Keras and BigDL).
 
@@ -146,6 +215,7 @@ class Transpose(_KernelLayer):
 
     Args:
         dims: output axis ``i`` is input axis ``dims[i]``; ``dims`` has one entry per input axis.
+            None reverses the axes of any input (ONNX's default).
 
     Shape:
         - Input: ``(d_0, ..., d_{k-1})``.
@@ -160,9 +230,9 @@ class Transpose(_KernelLayer):
     _kernels = (K.transpose_forward, K.transpose_backward)
     _kernel_keywords = {"perm": "dims"}
 
-    def __init__(self, dims: Sequence[int], name: str | None = None) -> None:
+    def __init__(self, dims: Sequence[int] | None, name: str | None = None) -> None:
         super().__init__(name=name)
-        self.dims = [int(d) for d in dims]
+        self.dims = None if dims is None else [int(d) for d in dims]
 
     def get_config(self) -> dict[str, Any]:
         return {"dims": self.dims}

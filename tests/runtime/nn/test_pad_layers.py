@@ -1,11 +1,11 @@
-"""Padding layers: Pad (ONNX layout, all modes) and ZeroPad2d (PyTorch layout)."""
+"""Padding layers: Pad (ONNX layout, all modes, pads fixed or computed), SamePad and ZeroPad2d (PyTorch layout)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from bigdl_runtime.nn import LAYER_REGISTRY
-from bigdl_runtime.nn.layers.pad import Pad, ZeroPad2d
+from bigdl_runtime.nn.layers.pad import Pad, SamePad, ZeroPad2d
 from tests.helpers.gradcheck import check_module
 
 CASES = [  # (layer factory, input shape, output shape)
@@ -76,3 +76,47 @@ def test_backward_before_forward_is_an_error(make):
 
 def test_registered_alias():
     assert LAYER_REGISTRY["SpatialZeroPadding"] is ZeroPad2d
+
+
+@pytest.mark.parametrize("upper", [True, False])
+def test_same_pad_gives_ceil_outputs_and_its_gradient(upper: bool) -> None:
+    rng = np.random.default_rng(0)
+    layer = SamePad([3, 2], [2, 3], [1, 2], upper=upper)
+    x = rng.standard_normal((2, 1, 7, 8))
+    y = layer(x)
+    # H: ceil(7/2)=4 outputs need (4-1)*2+3 = 9 rows (2 pad); W: ceil(8/3)=3 need (3-1)*3+(2-1)*2+1 = 9 (1 pad)
+    assert y.shape == (2, 1, 9, 9)
+    top, left = (1, 0) if upper else (1, 1)
+    np.testing.assert_array_equal(y[:, :, top:top + 7, left:left + 8], x)
+    assert layer.pads((2, 1, 7, 8)) == ([0, 0, 1, 0, 0, 0, 1, 1] if upper else [0, 0, 1, 1, 0, 0, 1, 0])
+    check_module(layer, [x])
+    with pytest.raises(ValueError, match="fewer than 2 axes"):
+        layer(np.zeros(3))
+
+
+def test_pad_with_computed_pads_of_some_axes_and_its_gradient() -> None:
+    rng = np.random.default_rng(0)
+    layer = Pad(None, mode="reflect", axes=[-1, 1])
+    x = rng.standard_normal((2, 4, 5))
+    y = layer(x, np.array([2, 1, 0, 2]))  # last axis: 2 before, 0 after; axis 1: 1 before, 2 after
+    np.testing.assert_array_equal(y, np.pad(x, [(0, 0), (1, 2), (2, 0)], mode="reflect"))
+    assert layer.backward(np.ones_like(y))[1] is None
+    check_module(_WithPads(layer, np.array([2, 1, 0, 2])), [x])
+    with pytest.raises(ValueError, match="exactly one of them"):
+        layer(x)
+    with pytest.raises(ValueError, match="6 pads for the 2 axes"):
+        Pad(None, axes=[0, 1])(x, np.zeros(6, np.int64))
+
+
+class _WithPads(Pad):
+    """A computed-pads Pad with its pads input fixed (for the gradient check)."""
+
+    def __init__(self, layer: Pad, pads: np.ndarray) -> None:
+        super().__init__(None, layer.mode, layer.value, layer.axes)
+        self.fixed = pads
+
+    def forward(self, x):
+        return super().forward(x, self.fixed)
+
+    def backward(self, grad_output):
+        return super().backward(grad_output)[0]

@@ -57,3 +57,32 @@ def test_topk_layer_gradient_and_graph_use():
     np.testing.assert_allclose(dx, expected)
     with pytest.raises(ValueError, match=r"TopK: k=7 is out of range|topk: k=7"):
         L.TopK(7)(x)
+
+
+def test_topk_of_a_k_given_per_call_matches_topk_and_its_gradient() -> None:
+    from bigdl_runtime.nn.layers.reduce import TopK, TopKOf
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 6))
+    layer = TopKOf(dim=1, largest=False)
+    for got, want in zip(layer(x, np.array([4])), TopK(4, dim=1, largest=False)(x)):
+        np.testing.assert_array_equal(got, want)
+    dx, dk = layer.backward((np.ones((3, 4)), None))
+    assert dk is None and dx.sum() == 12
+    check_module(_KFixed(TopKOf(dim=1), np.array(2)), [x])
+    with pytest.raises(ValueError, match="k must be one non-negative integer"):
+        layer(x, np.array([1.5]))
+
+
+class _KFixed(L.TopKOf):
+    """TopKOf with its k input fixed (for the gradient check)."""
+
+    def __init__(self, layer, k: np.ndarray) -> None:
+        super().__init__(layer.dim, layer.largest, layer.sorted)
+        self.fixed = k
+
+    def forward(self, x):
+        return super().forward(x, self.fixed)
+
+    def backward(self, grad_output):
+        return super().backward(grad_output)[0]

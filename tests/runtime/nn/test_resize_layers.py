@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bigdl_runtime.nn import LAYER_REGISTRY
-from bigdl_runtime.nn.layers.resize import Upsample
+from bigdl_runtime.nn.layers.resize import Upsample, UpsampleTo
 from tests.helpers.gradcheck import check_module
 
 CASES = [  # (layer factory, output shape for a (1, 2, 3, 4) input)
@@ -75,3 +75,31 @@ def test_backward_before_forward_is_an_error():
 
 def test_registered_alias():
     assert LAYER_REGISTRY["UpSampling2D"] is Upsample
+
+
+@pytest.mark.parametrize("mode, align", [("nearest", False), ("bilinear", False), ("bilinear", True)])
+def test_upsample_to_a_size_given_per_call(mode: str, align: bool) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4, 5))
+    fixed = Upsample(size=[7, 3], mode=mode, align_corners=align)
+    layer = UpsampleTo(mode, align_corners=align)
+    np.testing.assert_array_equal(layer(x, np.array([2, 3, 7, 3])), fixed(x))
+    np.testing.assert_array_equal(layer(x, np.array([7, 3])), fixed(x))
+    assert layer.backward(np.ones((2, 3, 7, 3)))[1] is None
+    check_module(_SizeFixed(layer, np.array([6, 8])), [x])
+    with pytest.raises(ValueError, match="must be \\(H, W\\) or the input's"):
+        layer(x, np.array([1, 3, 7, 3]))
+
+
+class _SizeFixed(UpsampleTo):
+    """UpsampleTo with its size input fixed (for the gradient check)."""
+
+    def __init__(self, layer: UpsampleTo, size: np.ndarray) -> None:
+        super().__init__(layer.mode, layer.align_corners)
+        self.fixed = size
+
+    def forward(self, x):
+        return super().forward(x, self.fixed)
+
+    def backward(self, grad_output):
+        return super().backward(grad_output)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bigdl_runtime.nn import random
+from bigdl_runtime.nn import Module, random
 from bigdl_runtime.nn.layers.rnn import GRU, LSTM, RNN
 from tests.helpers.gradcheck import assert_close, check_module, numeric_grad
 
@@ -179,3 +179,52 @@ def test_matches_torch_forward_and_gradients(cls, kwargs, return_sequences):
     np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     for key, p in ref.named_parameters():
         np.testing.assert_allclose(getattr(ours, key).grad, p.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+
+@pytest.mark.parametrize("cell, direction, batch_first", [("lstm", "bidirectional", False), ("gru", "reverse", True),
+                                                          ("rnn_tanh", "forward", False)])
+def test_recurrent_lengths_run_each_sample_over_its_own_steps(cell: str, direction: str, batch_first: bool) -> None:
+    from bigdl_runtime.nn.layers.rnn_sequence import RecurrentLengths, RecurrentSequence
+
+    rng = np.random.default_rng(0)
+    rnn = RecurrentSequence(cell, 3, 4, direction=direction, batch_first=batch_first)
+    layer = RecurrentLengths(rnn)
+    lengths = np.array([5, 2, 3, 2])
+    x = rng.standard_normal((4, 5, 3) if batch_first else (5, 4, 3))
+    n_dir = 2 if direction == "bidirectional" else 1
+    states = [rng.standard_normal((4, n_dir, 4) if batch_first else (n_dir, 4, 4))
+              for _ in range(2 if cell == "lstm" else 1)]
+    outs = layer(x, lengths, *states)
+    for b, steps in enumerate(lengths):  # each sample alone, cut to its length, gives the same
+        one = (x[b:b + 1, :steps] if batch_first else x[:steps, b:b + 1])
+        alone = rnn(one, *[s[b:b + 1] if batch_first else s[:, b:b + 1] for s in states])
+        if batch_first:
+            np.testing.assert_allclose(outs[0][b, :steps], alone[0][0], rtol=1e-6)
+            assert not outs[0][b, steps:].any()
+            for got, want in zip(outs[1:], alone[1:]):
+                np.testing.assert_allclose(got[b], want[0], rtol=1e-6)
+        else:
+            np.testing.assert_allclose(outs[0][:steps, :, b], alone[0][:, :, 0], rtol=1e-6)
+            assert not outs[0][steps:, :, b].any()
+            for got, want in zip(outs[1:], alone[1:]):
+                np.testing.assert_allclose(got[:, b], want[:, 0], rtol=1e-6)
+    check_module(_LengthsFixed(layer, lengths), [x, *states])
+    check_module(_LengthsFixed(RecurrentLengths(rnn), np.full(4, 5)), [x, *states])  # whole sequences
+    with pytest.raises(ValueError, match="each between 0 and the sequence length 5"):
+        layer(x, np.array([6, 1, 1, 1]))
+
+
+class _LengthsFixed(Module):
+    """RecurrentLengths with its lengths input fixed (for the gradient check)."""
+
+    def __init__(self, layer, lengths: np.ndarray) -> None:
+        super().__init__()
+        self.layer, self.lengths = layer, lengths
+
+    def forward(self, x, *states):
+        return self.layer.forward(x, self.lengths, *states)
+
+    def backward(self, grad_output):
+        dx, _, *dstates = self.layer.backward(grad_output)
+        return (dx, *dstates)

@@ -84,3 +84,24 @@ def test_backward_before_forward_is_an_error(make):
 @pytest.mark.parametrize("alias, cls", [("JoinTable", Concat), ("Permute", Transpose), ("View", Reshape)])
 def test_registered_aliases(alias, cls):
     assert LAYER_REGISTRY[alias] is cls
+
+
+def test_split_by_sizes_given_per_call_and_chunk() -> None:
+    from bigdl_runtime.nn.layers.shape import Chunk, SplitBy
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 3))
+    layer = SplitBy(dim=1)
+    parts = layer(x, np.array([2, 0, 5]))
+    assert [p.shape[1] for p in parts] == [2, 0, 5]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), x)
+    dx, dsizes = layer.backward((np.ones((2, 2, 3)), None, 2 * np.ones((2, 5, 3))))
+    assert dsizes is None and dx[:, :2].sum() == 12 and dx[:, 2:].sum() == 60
+    with pytest.raises(ValueError, match="do not add up"):
+        layer(x, np.array([3, 3]))
+    with pytest.raises(ValueError, match="non-negative integers"):
+        layer(x, np.array([8, -1]))
+    assert [p.shape[-1] for p in Chunk(2, dim=-1)(np.zeros((1, 5)))] == [3, 2]
+    with pytest.raises(ValueError, match="does not cut into 3 parts"):
+        Chunk(3, dim=1)(np.zeros((1, 4)))
+    check_module(Chunk(3, dim=1), [x])

@@ -159,7 +159,7 @@ def test_graph_node_sharing_a_layer_it_cannot(tmp_path, keep_layer, shares, mess
 def test_children_on_a_plain_layer(tmp_path):
     def edit(msg):
         msg.architecture.children[1].children.add(type="SerTanh")
-    _fails(tmp_path, _edited(sequential(), edit), "only Sequential and Graph records may have children")
+    _fails(tmp_path, _edited(sequential(), edit), "only Sequential, Graph and control-flow records may have children")
 
 
 def test_unsupported_values_fail_at_save_and_leave_the_old_file(tmp_path):

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from bigdl_runtime.nn import Graph, Input, Module, layers as L
+from bigdl_runtime.nn import Graph, Input, Module, Sequential, layers as L
 
 from .onnx_export_check import check_export
 
@@ -16,6 +16,7 @@ CASES: dict[str, tuple[Callable[[], Module], tuple[int, ...]]] = {
     "slice_default_axes": (lambda: L.Slice([0, 1], [100, 3]), (4, 6)),
     "expand": (lambda: L.Expand([1, 3, 4]), (1, 4)),
     "tile": (lambda: L.Tile([1, 2, 3]), (2, 3)),
+    "transpose_reversed": (lambda: L.Transpose(None), (3, 1, 4)),
     "squeeze": (lambda: L.Squeeze([2]), (3, 1, 4)),
     "unsqueeze": (lambda: L.Unsqueeze([1, -1]), (3, 4)),
     "depth_to_space_dcr": (lambda: L.DepthToSpace(2), (8, 3, 2)),
@@ -31,6 +32,9 @@ CASES: dict[str, tuple[Callable[[], Module], tuple[int, ...]]] = {
     "argmin": (lambda: L.ArgMin(-1), (3, 5)),
     "instance_norm2d": (lambda: L.InstanceNorm2d(3), (3, 4, 5)),
     "instance_norm1d_affine": (lambda: L.InstanceNorm1d(3, eps=1e-3, affine=True), (3, 6)),
+    "same_pad_upper": (lambda: L.SamePad([3, 3], [2, 2]), (2, 6, 5)),
+    "same_pad_lower_dilated": (lambda: L.SamePad([3, 2], [1, 3], dilation=[2, 1], upper=False, value=-1.5), (2, 5, 7)),
+    "chunk": (lambda: Sequential(L.Chunk(3, dim=2), L.Concat(dim=2)), (2, 7)),
 }
 
 
@@ -62,6 +66,30 @@ def test_slice_with_runtime_bounds(rng: np.random.Generator) -> None:
     check_export(Graph([x, y], L.Slice(axes=[1], name="cut")(x, start, end)), [(9,), (1,)], rng, batches=(3, 8))
 
 
+def test_pad_with_runtime_pads_and_axes(rng: np.random.Generator) -> None:
+    # pads of the last axis computed from the batch size: [N, 1] before and after
+    x = Input(name="x")
+    batch = L.ShapeOf(0, 1, name="batch")(x)
+    pads = L.Concat(dim=0, name="pads")(batch, L.TensorSource.of(np.array([1]), name="one")(x))
+    fixed = L.Pad([1, 2], mode="edge", axes=[-1], name="fixed")(x)
+    check_export(Graph(x, [L.Pad(None, value=0.5, axes=[-1], name="computed")(x, pads), fixed]), (3, 4), rng)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsample_to_a_computed_size(mode: str, rng: np.random.Generator) -> None:
+    # resize x to the shape of y (the whole shape vector: N and C equal)
+    x, y = Input(name="x"), Input(name="y")
+    target = L.ShapeOf(name="target")(y)
+    check_export(Graph([x, y], L.UpsampleTo(mode, name="resized")(x, target)), [(3, 4, 5), (3, 7, 9)], rng)
+
+
+def test_topk_with_a_computed_k(rng: np.random.Generator) -> None:
+    # k = the batch size: each sample's N largest features
+    x = Input(name="x")
+    best = L.TopKOf(dim=1, name="best")(x, L.ShapeOf(0, 1, name="n")(x))
+    check_export(Graph(x, [best[0], best[1]]), (6,), rng)
+
+
 def test_prior_box_is_a_constant(rng: np.random.Generator) -> None:
     image = Input(name="image")
     features = L.Conv2d(3, 4, 3, stride=4, padding=1, name="conv")(image)
@@ -86,6 +114,17 @@ def test_shape_arithmetic_of_imported_graphs(rng: np.random.Generator) -> None:
     rounded = L.Cast("int64", name="as_int")(ramp)
     fixed = L.ReshapeTo([-1, 3, 4], name="back")(ramp)
     check_export(Graph(x, [ramp, rounded, fixed]), (3, 4), rng)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru_reset_before"])
+def test_recurrent_lengths_as_sequence_lens(cell: str, rng: np.random.Generator) -> None:
+    # batch-first (N, 5, 3) sequences with per-sample lengths 1..5 (a second int64 input plus one)
+    x, n = Input(name="x"), Input(name="n")
+    lengths = L.Add(name="lengths")(n, L.TensorSource.of(np.array(1), name="one")(n))
+    rnn = L.RecurrentSequence(cell, 3, 4, direction="bidirectional", batch_first=True, name="rnn")
+    outs = L.RecurrentLengths(rnn, name="packed")(x, lengths)
+    check_export(Graph([x, n], [outs[i] for i in range(3 if cell == "lstm" else 2)]), [(5, 3), ()], rng,
+                 input_dtype=[np.float32, np.int64], high=5)
 
 
 @pytest.mark.parametrize("cell,direction,bias", [("lstm", "bidirectional", True), ("gru", "reverse", True),

@@ -37,7 +37,8 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
             than this, before allocating it. Default: 4 GiB.
 
     Returns:
-        The Graph; call it on numpy arrays, one per graph input.
+        The Graph in evaluation mode (BatchNorm uses the stored statistics and leaves them
+        alone); call it on numpy arrays, one per graph input. Call ``train()`` to fine-tune.
 
     Raises:
         OnnxImportError: an unreadable file, an unsupported opset, a missing initializer, an
@@ -68,14 +69,18 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
         ctx.values[vi.name] = Sym(node, shape, dtype)
         ctx.input_specs[vi.name] = (shape, dtype)
         ctx.unique(vi.name)
-    ctx.static_inputs = all(s is not None and None not in s for s, _ in ctx.input_specs.values())
+    # a probe's shapes are exact only when every input's shape is static and no input is an integer or boolean
+    # tensor (whose values, the probe's zeros, may set shapes: sizes, lengths, a sample rate)
+    ctx.static_inputs = all(s is not None and None not in s and (d is None or d.kind == "f")
+                            for s, d in ctx.input_specs.values())
     outputs = convert_graph(graph, ctx)
     ctx.release_probes()
     out_nodes = [ctx.node_of(v, f"{vi.name}/value") for v, vi in zip(outputs, graph.output)]
     try:
-        return Graph(in_nodes, out_nodes, name=graph.name or None)
+        net = Graph(in_nodes, out_nodes, name=graph.name or None)
     except ValueError as err:
         raise OnnxImportError(f"{label}: {err}") from None
+    return net.evaluate()  # ready for inference: stored BatchNorm statistics, no dropout
 
 
 def model_opset(model: onnx.ModelProto, label: str) -> int:
@@ -124,13 +129,15 @@ def convert_graph(graph: onnx.GraphProto, ctx: Context) -> list[Any]:
 
 
 def _value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
+    """(shape with None for unknown dims, or None; dtype or None) declared by a ValueInfoProto."""
     t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
     if t is None:
         return None, None
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)) if t.elem_type else None
     if not t.HasField("shape"):
         return None, dtype
-    return tuple(d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim), dtype
+    # a negative dim_value (-1, as some exporters write for a dynamic axis) is unknown, like a dim_param
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim), dtype
 
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
@@ -150,12 +157,16 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
 
 
 def _without_large_tensors(model: onnx.ModelProto, limit: int = 1 << 16) -> onnx.ModelProto:
+    """A copy for shape inference: large initializers as typed inputs, negative dims made symbolic."""
     light = onnx.ModelProto(ir_version=max(model.ir_version, 4), opset_import=model.opset_import)
     graph = light.graph
     graph.name = model.graph.name
     graph.node.extend(model.graph.node)
     graph.input.extend(model.graph.input)
     graph.output.extend(model.graph.output)
+    for k, dim in enumerate(d for vi in [*graph.input, *graph.output] for d in vi.type.tensor_type.shape.dim):
+        if dim.HasField("dim_value") and dim.dim_value < 0:  # -1 for "dynamic": symbolic, so inference goes on
+            dim.dim_param = f"__unknown_{k}"
     declared = {vi.name for vi in model.graph.input}
     for t in model.graph.initializer:
         if len(t.raw_data) + 4 * len(t.float_data) <= limit:

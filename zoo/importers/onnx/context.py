@@ -156,6 +156,17 @@ class Context:
         self.input_specs: dict[str, tuple] = {}
         self.static_inputs = False
 
+    def child(self, anchor: Node) -> "Context":
+        """A context for a sub-graph (a branch or loop body) built as its own Graph on ``anchor``.
+
+        It shares the opsets, limits, shape table, weight ids and layer names of this one and
+        starts with no values: the caller binds the sub-graph's inputs and the outer values it reads.
+        """
+        sub = Context(self.opset, self.base_dir, self.max_tensor_bytes, anchor, self.convert_graph)
+        sub.domains, sub.inferred = self.domains, self.inferred
+        sub.weight_ids, sub._taken = self.weight_ids, self._taken
+        return sub
+
     def lookup(self, name: str, node: OnnxNode | None = None) -> Any:
         try:
             return self.values[name]

@@ -28,8 +28,12 @@ def arg_extreme(ctx: ExportContext, layer: R._ArgExtreme, inputs: list[Value], o
                    select_last_index=int(layer.select_last_index))
 
 
-@emits(R.TopK)
+@emits(R.TopK, R.TopKOf)
 def topk(ctx: ExportContext, layer: R.TopK, inputs: list[Value], output: tuple[np.ndarray, ...],
          name: str) -> list[str]:
-    return ctx.node("TopK", [inputs[0].name, ctx.ints(f"{name}/k", [layer.k])], name, n_outputs=2, axis=layer.dim,
+    if isinstance(layer, R.TopKOf):  # k computed in the graph: ONNX wants it as a 1-element int64 vector
+        k = ctx.one("Reshape", [inputs[1].name, ctx.ints(f"{name}/k_shape", [1])], f"{name}/k")
+    else:
+        k = ctx.ints(f"{name}/k", [layer.k])
+    return ctx.node("TopK", [inputs[0].name, k], name, n_outputs=2, axis=layer.dim,
                     largest=int(layer.largest), sorted=int(layer.sorted))

@@ -3,22 +3,27 @@
 nearest: ``asymmetric`` coordinates with ``floor`` rounding; bilinear: ``half_pixel``
 or ``align_corners``. A ``scale_factor`` is written as Resize ``scales`` (output
 ``floor(in * scale)`` and source coordinates ``dst / scale``, as our kernel), a
-``size`` as Resize ``sizes``.
+``size`` as Resize ``sizes``, a size computed in the graph (UpsampleTo) as the last two
+entries of that value.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.resize import Upsample
+from ....nn.layers.resize import Upsample, UpsampleTo
 from ..context import ExportContext, Value
 from ..dispatch import emits
 
 
-@emits(Upsample)
+@emits(Upsample, UpsampleTo)
 def upsample(ctx: ExportContext, layer: Upsample, inputs: list[Value], output: np.ndarray, name: str) -> str:
     if ctx.opset < 18:
         raise ValueError("Upsample needs opset 18 or newer (Resize with axes keeps the batch dynamic)")
-    if layer.size is not None:
+    if isinstance(layer, UpsampleTo):  # the computed size's last two entries are (H, W)
+        hw = ctx.one("Slice", [inputs[1].name, ctx.ints(f"{name}/hw_start", [-2]),
+                               ctx.ints(f"{name}/hw_end", [2**62])], f"{name}/hw")
+        args = [inputs[0].name, "", "", hw]
+    elif layer.size is not None:
         size = [layer.size] * 2 if isinstance(layer.size, int) else layer.size
         args = [inputs[0].name, "", "", ctx.ints(f"{name}/sizes", size)]
     else:

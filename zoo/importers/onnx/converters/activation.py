@@ -7,7 +7,7 @@ import numpy as np
 from bigdl_runtime import nn
 from bigdl_runtime.nn.layers.graph_values import ReshapeTo, ShapeOf
 
-from ..context import OnnxNode
+from ..context import OnnxNode, Sym
 from ..registry import ONNX
 
 
@@ -69,6 +69,13 @@ def clip_attrs(node: OnnxNode):
 
 @ONNX.register("Clip", since=11)
 def clip(node: OnnxNode):
+    if isinstance(node.value(1), Sym) or isinstance(node.value(2), Sym):  # bounds computed per call
+        y = node.value(0)
+        if node.given(1):
+            y = node.apply(nn.Maximum(), [y, node.value(1)], suffix="/min")
+        if node.given(2):
+            y = node.apply(nn.Minimum(), [y, node.value(2)], suffix="/max")
+        return y
     low, high = node.const(1, "min"), node.const(2, "max")
     return _clip(node, None if low is None else float(low), None if high is None else float(high))
 
@@ -89,9 +96,7 @@ def _normalize(node: OnnxNode, cls, old_semantics: bool):
     if not old_semantics or last:
         return node.apply(cls(dim=axis), [x])
     # opsets < 13: normalise the 2-D view (prod(shape[:axis]), prod(shape[axis:])), then restore the shape
-    if axis < 0:
-        axis += node.need_rank(0)
-    flat = node.apply(nn.Flatten(axis), [x], suffix="/flatten")
+    flat = node.apply(nn.Flatten(axis), [x], suffix="/flatten")  # a negative axis counts from the end
     normed = node.apply(cls(dim=-1), [flat])
     shape = node.apply(ShapeOf(), [x], suffix="/shape")
     return node.apply(ReshapeTo(), [normed, shape], suffix="/reshape")

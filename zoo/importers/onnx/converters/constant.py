@@ -74,7 +74,8 @@ def size(node: OnnxNode):
     s = node.shape(0)
     if _static(s):
         return np.array(int(np.prod(s, dtype=np.int64)), dtype=np.int64)
-    raise node.error("needs a static input shape")
+    dims = node.apply(ShapeOf(), [node.value(0)], suffix="/shape")
+    return node.apply(nn.ReduceProd(None, keepdim=False), [dims])
 
 
 @ONNX.register("Range", since=11)

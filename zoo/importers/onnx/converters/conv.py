@@ -8,7 +8,7 @@ from bigdl_runtime.nn import Conv1d, Conv2d, ConvTranspose2d
 
 from ..context import OnnxNode
 from ..registry import ONNX
-from .spatial import ints, pads, spatial_dims
+from .spatial import ints, pads, same_padded, spatial_dims
 
 
 def _weights(node: OnnxNode) -> tuple[np.ndarray, np.ndarray | None]:
@@ -37,12 +37,18 @@ def conv(node: OnnxNode):
     kernel = list(w.shape[2:])
     strides, dilations = ints(node, "strides", n, 1), ints(node, "dilations", n, 1)
     p = pads(node, kernel, strides, dilations)
+    x = node.value(0)
+    if p is None:  # auto_pad SAME with a stride on sizes known at run time: pad per call
+        x, p = same_padded(node, x, kernel, strides, dilations), [0] * (2 * n)
     cls = Conv2d if n == 2 else Conv1d
     args = dict(stride=strides, padding=p, dilation=dilations) if n == 2 else \
         dict(stride=strides[0], padding=p, dilation=dilations[0])
     layer = cls(w.shape[1] * group, w.shape[0], kernel if n == 2 else kernel[0], groups=group,
                 bias=b is not None, **args)
-    return node.apply(_load(layer, w, b), [node.value(0)])
+    y = node.apply(_load(layer, w, b), [x])
+    if y.shape is None:  # the weight gives the rank even when the input's shape is not declared
+        y.shape = (None, w.shape[0]) + (None,) * n
+    return y
 
 
 @ONNX.register("ConvTranspose", since=1)

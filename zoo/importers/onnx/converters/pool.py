@@ -1,16 +1,18 @@
-"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool onto our 2-D pooling layers.
+"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool (any rank) onto our pooling layers.
 
 ONNX's defaults differ from PyTorch's: strides default to 1 (not the kernel size)
 and AveragePool excludes the padding from the divisor unless count_include_pad=1.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from bigdl_runtime import nn
 from bigdl_runtime.nn import AvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d, MaxPool2d
 
 from ..context import OnnxNode
 from ..registry import ONNX
-from .spatial import ints, pads
+from .spatial import ints, pads, same_padded
 
 
 def _window(node: OnnxNode) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -23,13 +25,13 @@ def _window(node: OnnxNode) -> tuple[list[int], list[int], list[int], list[int]]
     strides, dilations = ints(node, "strides", n, 1), ints(node, "dilations", n, 1)
     p = pads(node, kernel, strides, dilations)
     if n == 1:
-        return [1, *kernel], [1, *strides], [1, *dilations], [0, p[0], 0, p[1]]
+        return [1, *kernel], [1, *strides], [1, *dilations], None if p is None else [0, p[0], 0, p[1]]
     return kernel, strides, dilations, p
 
 
-def _pool(node: OnnxNode, layer):
-    """Apply a 2-D pooling layer; 1-D inputs get a unit H axis around it."""
-    x = node.value(0)
+def _pool(node: OnnxNode, layer, x=None):
+    """Apply a 2-D pooling layer (to ``x``, default the node's input); 1-D inputs get a unit H axis around it."""
+    x = node.value(0) if x is None else x
     if len(node.attr("kernel_shape", [])) == 2:
         return node.apply(layer, [x])
     x = node.apply(nn.Unsqueeze(2), [x], suffix="/as_2d")
@@ -41,30 +43,41 @@ def max_pool(node: OnnxNode):
     if len([o for o in node.outputs if o]) > 1:
         raise node.error("the Indices output of MaxPool is not supported")
     kernel, strides, dilations, p = _window(node)
-    return _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=bool(node.attr("ceil_mode", 0))))
+    x = None
+    if p is None:  # auto_pad SAME with a stride on sizes known at run time: pad with -inf per call
+        n = len(node.attr("kernel_shape"))
+        x = same_padded(node, node.value(0), kernel[-n:], strides[-n:], dilations[-n:], value=-np.inf)
+        p = [0, 0, 0, 0]
+    return _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=bool(node.attr("ceil_mode", 0))), x)
 
 
 @ONNX.register("AveragePool", since=1)
 def average_pool(node: OnnxNode):
     kernel, strides, dilations, p = _window(node)
+    if p is None:
+        raise node.error("auto_pad SAME average pooling with a stride needs static spatial input dimensions "
+                         "(the padded pixels are left out of each average)")
     if set(dilations) != {1}:
         raise node.error(f"dilated average pooling (dilations={dilations}) is not supported")
     return _pool(node, AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
                                  count_include_pad=bool(node.attr("count_include_pad", 0))))
 
 
-def _global(node: OnnxNode, cls):
+def _global(node: OnnxNode, cls, reduce):
+    """A 2-D global pool on (N, C, H, W); any other rank reduces every axis after C (keeping them)."""
     rank = node.rank(0)
     if rank is not None and rank != 4:
-        raise node.error(f"only (N, C, H, W) inputs are supported, the input has rank {rank}")
+        if rank < 3:
+            raise node.error(f"the input must be (N, C, ...) with at least one spatial axis, it has rank {rank}")
+        return node.apply(reduce(list(range(2, rank)), keepdim=True), [node.value(0)])
     return node.apply(cls(), [node.value(0)])
 
 
 @ONNX.register("GlobalAveragePool", since=1)
 def global_average_pool(node: OnnxNode):
-    return _global(node, GlobalAvgPool2d)
+    return _global(node, GlobalAvgPool2d, nn.ReduceMean)
 
 
 @ONNX.register("GlobalMaxPool", since=1)
 def global_max_pool(node: OnnxNode):
-    return _global(node, GlobalMaxPool2d)
+    return _global(node, GlobalMaxPool2d, nn.ReduceMax)

@@ -10,7 +10,7 @@ import numpy as np
 
 from bigdl_runtime import nn
 
-from ..context import OnnxNode
+from ..context import OnnxNode, Sym
 from ..registry import ONNX
 
 #: op -> (layer, the opset from which axes is an input)
@@ -55,7 +55,10 @@ def argmin(node: OnnxNode):
 
 @ONNX.register("TopK", since=1)
 def topk(node: OnnxNode):
+    options = dict(largest=bool(node.attr("largest", 1)), sorted=bool(node.attr("sorted", 1)))
+    if node.ctx.opset >= 10 and isinstance(node.value(1), Sym):  # K computed per call (e.g. min(k, boxes))
+        return list(node.apply(nn.TopKOf(int(node.attr("axis", -1)), **options), [node.value(0), node.value(1)],
+                               n_outputs=2))
     k = int(node.attr("k")) if node.ctx.opset < 10 else int(np.asarray(node.const(1, "K")).reshape(-1)[0])
-    layer = nn.TopK(k, int(node.attr("axis", -1)), largest=bool(node.attr("largest", 1)),
-                    sorted=bool(node.attr("sorted", 1)))
+    layer = nn.TopK(k, int(node.attr("axis", -1)), **options)
     return list(node.apply(layer, [node.value(0)], n_outputs=2))

@@ -14,7 +14,7 @@ import numpy as np
 
 from bigdl_runtime import nn
 
-from ..context import OnnxNode
+from ..context import OnnxNode, Sym
 from ..registry import ONNX
 from .resize_matrix import interpolation_matrix, output_size, source_coordinates
 
@@ -121,6 +121,8 @@ def resize(node: OnnxNode):
     new = node.ctx.opset >= 11
     ctm = node.attr("coordinate_transformation_mode", "half_pixel" if new else "asymmetric")
     nearest_mode = node.attr("nearest_mode", "round_prefer_floor" if new else "floor")
+    if new and isinstance(node.value(3), Sym):  # output size computed per call (e.g. another map's size)
+        return _resize_to(node, x, rank, mode, ctm, nearest_mode)
     roi = node.const(1, "roi") if new else None
     scales = node.const(2 if new else 1, "scales")
     sizes = node.const(3, "sizes") if new else None
@@ -144,6 +146,21 @@ def resize(node: OnnxNode):
     if layer is not None:
         return node.apply(layer, [x])
     return _matrices(node, x, mode, ctm, nearest_mode, full_scales, full_sizes, roi, rank)
+
+
+def _resize_to(node: OnnxNode, x, rank: int, mode: str, ctm: str, nearest_mode: str):
+    """Resize to computed sizes: the samplings :class:`UpsampleTo` computes exactly at any ratio."""
+    axes = node.attr("axes")
+    if rank != 4 or (axes is not None and [int(a) % 4 for a in axes] != [2, 3]):
+        raise node.error("computed sizes are supported for the H and W axes of NCHW inputs only")
+    if node.attr("keep_aspect_ratio_policy", "stretch") != "stretch" or int(node.attr("antialias", 0)):
+        raise node.error("computed sizes need keep_aspect_ratio_policy 'stretch' and no antialiasing")
+    if mode == "nearest" and (ctm, nearest_mode) == ("asymmetric", "floor"):
+        return node.apply(nn.UpsampleTo("nearest"), [x, node.value(3)])
+    if mode == "linear" and ctm in ("half_pixel", "align_corners"):
+        return node.apply(nn.UpsampleTo("bilinear", align_corners=ctm == "align_corners"), [x, node.value(3)])
+    raise node.error(f"computed sizes are supported for nearest (asymmetric, floor) and linear (half_pixel or "
+                     f"align_corners) resizing, not {mode} ({ctm}, {nearest_mode})")
 
 
 @ONNX.register("Upsample", since=7)

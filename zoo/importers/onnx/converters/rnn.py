@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bigdl_runtime.nn.layers.rnn_sequence import RecurrentSequence
+from bigdl_runtime.nn.layers.rnn_sequence import RecurrentLengths, RecurrentSequence
 
 from ..context import OnnxNode, Sym
 from ..registry import ONNX
@@ -50,13 +50,11 @@ def _recurrent(node: OnnxNode, kind: str):
     if kind == "gru" and int(node.attr("linear_before_reset", 0)) == 0:
         cell = "gru_reset_before"
     lens = node.value(4)
-    if lens is not None:
-        if isinstance(lens, Sym):
-            raise node.error("sequence_lens must be a constant equal to the sequence length")
+    if lens is not None and not isinstance(lens, Sym):
         shape = node.shape(0)
         steps = None if shape is None else shape[1 if layout else 0]
-        if steps is None or np.any(np.asarray(lens) != steps):
-            raise node.error("variable sequence lengths (sequence_lens) are not supported")
+        if steps is not None and np.all(np.asarray(lens) == steps):
+            lens = None  # every sequence is whole: the plain layer
     if kind == "lstm" and node.given(7):
         peep = node.const(7, "P")
         if np.any(np.asarray(peep) != 0):
@@ -80,6 +78,8 @@ def _recurrent(node: OnnxNode, kind: str):
         if c0 is not None:
             inputs.append(c0)
     n_out = 3 if kind == "lstm" else 2
+    if lens is not None:  # per-sample lengths (computed, or constant and shorter than the sequence)
+        return list(node.apply(RecurrentLengths(layer), [inputs[0], lens, *inputs[1:]], n_outputs=n_out))
     return list(node.apply(layer, inputs, n_outputs=n_out))
 
 

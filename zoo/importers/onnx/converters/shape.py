@@ -28,10 +28,8 @@ def axes_of(node: OnnxNode, input_index: int, opset_input: int) -> list[int] | N
 def flatten(node: OnnxNode):
     rank = node.rank(0)
     axis = int(node.attr("axis", 1))
-    if axis < 0:
-        if rank is None:
-            raise node.error("a negative axis needs the input's rank")
-        axis += rank
+    if axis < 0 and rank is not None:
+        axis += rank  # (with the rank unknown the layer counts a negative axis from the end per call)
     if axis == 0:
         return node.apply(ReshapeTo([1, -1]), [node.value(0)])
     return node.apply(nn.Flatten(axis), [node.value(0)])
@@ -47,7 +45,7 @@ def reshape(node: OnnxNode):
     in_shape = node.shape(0)
     if not isinstance(x, Sym):
         return np.asarray(x).reshape(onnx_target_shape(np.shape(x), target, allowzero))
-    if in_shape is not None and target and not allowzero and in_shape[0] is not None and target[0] == in_shape[0]:
+    if in_shape and target and not allowzero and in_shape[0] is not None and target[0] == in_shape[0]:
         target[0] = 0  # the batch size the model was exported with: copy the run-time batch instead
     return node.apply(ReshapeTo(target, allowzero), [x])
 
@@ -55,9 +53,9 @@ def reshape(node: OnnxNode):
 @ONNX.register("Transpose", since=1)
 def transpose(node: OnnxNode):
     perm = node.attr("perm")
-    if perm is None:
-        perm = list(range(node.need_rank(0)))[::-1]
-    return node.apply(nn.Transpose([int(p) for p in perm]), [node.value(0)])
+    if perm is None and node.rank(0) is not None:
+        perm = list(range(node.rank(0)))[::-1]
+    return node.apply(nn.Transpose(None if perm is None else [int(p) for p in perm]), [node.value(0)])
 
 
 @ONNX.register("Concat", since=4)
@@ -73,11 +71,15 @@ def concat(node: OnnxNode):
 def split(node: OnnxNode):
     n_out = len(node.outputs)
     axis = int(node.attr("axis", 0))
+    if node.ctx.opset >= 13 and isinstance(node.value(1), Sym):  # sizes computed per call
+        out = node.apply(nn.SplitBy(dim=axis), [node.value(0), node.value(1)], n_outputs=n_out)
+        return list(out) if n_out > 1 else [out]
     sizes = node.attr("split") if node.ctx.opset < 13 else node.const(1, "split")
     shape = node.shape(0)
+    if sizes is None and (shape is None or shape[axis] is None):  # equal parts of a size known at run time
+        out = node.apply(nn.Chunk(n_out, dim=axis), [node.value(0)], n_outputs=n_out)
+        return list(out) if n_out > 1 else [out]
     if sizes is None:
-        if shape is None or shape[axis] is None:
-            raise node.error("splitting into equal parts needs the axis' size at import time")
         dim = int(shape[axis])
         chunk = -(-dim // n_out)
         if node.ctx.opset < 18 and dim % n_out:
@@ -118,10 +120,17 @@ def pad(node: OnnxNode):
     if node.ctx.opset < 11:
         pads, value = [int(p) for p in node.attr("pads", node.attr("paddings", []))], float(node.attr("value", 0.0))
     else:
-        pads = [int(p) for p in np.asarray(node.const(1, "pads")).reshape(-1)]
         cval = node.const(2, "constant_value")
         value = 0.0 if cval is None or np.size(cval) == 0 else float(np.asarray(cval).reshape(-1)[0])
         axes = node.const(3, "axes")
+        fixed = None if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+        if isinstance(node.value(1), Sym):  # pads computed in the graph (e.g. "SAME" from the input's size)
+            if mode == "wrap":
+                raise node.error("computed pads with mode 'wrap' are not supported")
+            return node.apply(nn.Pad(None, mode=mode, value=value, axes=fixed), [node.value(0), node.value(1)])
+        pads = [int(p) for p in np.asarray(node.const(1, "pads")).reshape(-1)]
+        if axes is not None and mode != "wrap":  # the layer spreads them over the axes (no rank needed here)
+            return node.apply(nn.Pad(pads, mode=mode, value=value, axes=fixed), [node.value(0)])
         if axes is not None:
             rank = node.need_rank(0)
             axes = [int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes).reshape(-1)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from bigdl_runtime import nn
+
 from ..context import OnnxNode
 
 
@@ -30,8 +32,12 @@ def spatial_dims(node: OnnxNode, i: int = 0) -> list[int]:
     return [int(d) for d in shape[2:]]
 
 
-def pads(node: OnnxNode, kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
-    """Begin-then-end pads from ``pads`` or ``auto_pad`` (SAME_UPPER puts the odd pixel at the end)."""
+def pads(node: OnnxNode, kernel: list[int], strides: list[int], dilations: list[int]) -> list[int] | None:
+    """Begin-then-end pads from ``pads`` or ``auto_pad`` (SAME_UPPER puts the odd pixel at the end).
+
+    None for auto_pad SAME with a stride over 1 on spatial sizes known only at run time: the
+    caller pads with :func:`same_padded` first (a stride of 1 pads ``(k - 1) * d`` whatever the size).
+    """
     n = len(kernel)
     auto = node.attr("auto_pad", "NOTSET")
     if auto in ("NOTSET", ""):
@@ -45,12 +51,22 @@ def pads(node: OnnxNode, kernel: list[int], strides: list[int], dilations: list[
         return [0] * 2 * n
     if auto not in ("SAME_UPPER", "SAME_LOWER"):
         raise node.error(f"unknown auto_pad {auto!r}")
-    sizes = spatial_dims(node)
+    shape = node.shape(0)
+    if shape is None or any(dim is None for dim in shape[2:]):
+        if set(strides) != {1}:
+            return None
+        shape = (None, None) + (1,) * n  # with stride 1 the pads do not depend on the size
     begin, end = [], []
-    for size, k, s, d in zip(sizes, kernel, strides, dilations):
+    for size, k, s, d in zip(shape[2:], kernel, strides, dilations):
         out = math.ceil(size / s)
         total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
         small, large = total // 2, total - total // 2
         begin.append(small if auto == "SAME_UPPER" else large)
         end.append(large if auto == "SAME_UPPER" else small)
     return begin + end
+
+
+def same_padded(node: OnnxNode, x, kernel: list[int], strides: list[int], dilations: list[int], value: float = 0.0):
+    """``x`` padded for auto_pad SAME by a layer that computes the pads from each call's input size."""
+    layer = nn.SamePad(kernel, strides, dilations, upper=node.attr("auto_pad") == "SAME_UPPER", value=value)
+    return node.apply(layer, [x], suffix="/same_pad")
