@@ -7,6 +7,15 @@ Issue 15's inference rows:
       ``output="label"``): target >= 0.9x; the peak memory of the Python workers
       is recorded here (it should follow the batch sizes, not the data).
 
+The ``memory`` section (``--models memory``) measures what a Python worker
+holds when scoring about ``--memory-gb`` GB of rows: 602 KB float32 rows
+(3x224x224, built on the JVM: no Python process ever holds the data) scored
+by a linear model through ``zoo.predict`` (``output="label"``, a ``noop``
+write), each case in a fresh ``local[N]`` session (fresh Python workers),
+peak RSS (``VmHWM``) of every Python worker read from ``/proc`` afterwards;
+the data size and the Arrow batch bytes (``maxBytesPerBatch``) are varied, so
+the table shows the peak following the batch, not the data.
+
 Both sides score the same fused model (``fuse_for_inference``) in batches of the
 same size. One process: numpy's BLAS (and oneDNN's OpenMP) at 1 and at N
 threads, the faster counts. Spark: ``init_spark("local[N]")`` (one BLAS thread
@@ -22,6 +31,7 @@ over the N cores.
 
     python scripts/bench_inference_spark.py                       # both models (several minutes)
     python scripts/bench_inference_spark.py --models lenet --rows 20000 --repeats 2
+    python scripts/bench_inference_spark.py --models memory --memory-gb 1
     python scripts/bench_inference_spark.py --json scripts/bench/results/inference-spark-idle.json
 """
 from __future__ import annotations
@@ -206,9 +216,57 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
     return results
 
 
+def memory_case(cores: int, gigabytes: float, arrow_bytes: str, batch: int) -> dict:
+    """Peak RSS of the Python workers of a fresh local[N] session scoring ``gigabytes`` of 602 KB rows."""
+    from pyspark.sql import functions as F
+
+    from bigdl_runtime.nn import Linear
+    from bigdl_runtime.spark import init_spark
+    from zoo.pipeline.inference import predict
+
+    shape = (3, 224, 224)
+    row_bytes = 4 * int(np.prod(shape))
+    rows = max(cores, int(gigabytes * 2**30 / row_bytes))
+    random.manual_seed(0)
+    model = Linear(int(np.prod(shape)), 10)
+    spark = init_spark(master=f"local[{cores}]", app_name="bench-inference-memory",
+                       conf={"spark.sql.execution.arrow.maxBytesPerBatch": arrow_bytes})
+    try:
+        one = "0000803f" * int(np.prod(shape))    # float32 1.0, little-endian, made on the JVM
+        df = spark.range(rows, numPartitions=cores).select("id", F.unhex(F.lit(one)).alias("x"))
+        scored = predict(model, df, input_col="x", input_shape=(int(np.prod(shape)),), output="label",
+                         batch_size=batch)
+        seconds = timed(lambda: scored.write.format("noop").mode("overwrite").save())
+        peaks = worker_peak_rss_mb()
+    finally:
+        spark.stop()
+    result = {"model": "memory", "rows": rows, "data_gb": round(rows * row_bytes / 2**30, 2), "row_bytes": row_bytes,
+              "arrow_max_bytes_per_batch": arrow_bytes, "batch_size": batch, "seconds": round(seconds, 2),
+              "python_worker_peak_rss_mb": peaks}
+    print(f"  memory: {result['data_gb']} GB ({rows} rows), Arrow batches <= {arrow_bytes}, batch {batch}: "
+          f"workers' peak RSS {peaks} MB ({seconds:.1f} s); load {load()[0]}", flush=True)
+    return result
+
+
+def print_table(results: list[dict], cores: int) -> None:
+    """The markdown table of the scoring cases."""
+    print(f"| model | features column | rows | one process rows/s (1 / {cores} threads) | "
+          f"local[{cores}] rows/s | ratio | target | rows per CPU-s: one process / Spark (JVM + workers) | "
+          "CPU ratio | workers' peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        rate, per_cpu = r["rows_per_s"], r["rows_per_cpu_s"]
+        many = rate.get(f"local_{cores}", float("nan"))
+        peak = max(r["python_worker_peak_rss_mb"], default=0)
+        print(f"| {r['model']} | {r['column']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | "
+              f"{rate['spark']:.0f} | {r['ratio_spark_vs_one_process']:.2f} | {r['target']} | "
+              f"{per_cpu['local_1']:.0f} / {per_cpu['spark']:.0f} | {r['cpu_ratio_spark_vs_one_process']:.2f} | "
+              f"{peak} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="lenet,resnet", help="comma-separated: lenet, resnet")
+    parser.add_argument("--models", default="lenet,resnet,memory", help="comma-separated: lenet, resnet, memory")
     parser.add_argument("--rows", type=int, default=60000, help="LeNet-5 rows (Fashion-MNIST train images)")
     parser.add_argument("--resnet-rows", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -219,6 +277,7 @@ def main() -> None:
                         "(default: Spark's, 10,000 rows)")
     parser.add_argument("--arrow-bytes", help="spark.sql.execution.arrow.maxBytesPerBatch, e.g. 8m "
                         "(default: Spark's, 64 MB)")
+    parser.add_argument("--memory-gb", type=float, default=1.0, help="rows scored by the memory section, in GB")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     os.environ.setdefault("BIGDL_DRIVER_MEMORY", "6g")
@@ -229,30 +288,35 @@ def main() -> None:
     conf = {} if args.arrow_batch is None else {"spark.sql.execution.arrow.maxRecordsPerBatch": args.arrow_batch}
     if args.arrow_bytes is not None:
         conf["spark.sql.execution.arrow.maxBytesPerBatch"] = args.arrow_bytes
-    spark = init_spark(master=f"local[{args.cores}]", app_name="bench-inference-spark", conf=conf)
+    keys = [k.strip() for k in args.models.split(",")]
     results = []
+    if "memory" in keys:        # fresh sessions (fresh Python workers) for each case, before the others
+        for gb, arrow_bytes in ((args.memory_gb / 4, "8m"), (args.memory_gb, "8m"), (args.memory_gb, "32m")):
+            results.append(memory_case(args.cores, gb, arrow_bytes, 32))
+    spark = init_spark(master=f"local[{args.cores}]", app_name="bench-inference-spark", conf=conf) \
+        if set(keys) - {"memory"} else None
     try:
-        for key in args.models.split(","):
-            name, model, x, batch = cases[key.strip()]()
+        for key in keys:
+            if key == "memory":
+                continue
+            name, model, x, batch = cases[key]()
             print(f"{name}: {len(x)} rows of {x.shape[1:]}, batch {batch}, load {load()}", flush=True)
             results += run_case(spark, name, model, x, batch, args.repeats, args.cores, args.columns.split(","))
             del x
     finally:
-        spark.stop()
+        if spark is not None:
+            spark.stop()
     ended = load()
+    memory = [r for r in results if r["model"] == "memory"]
     print(f"\nload average (1, 5, 15 min): {started} at the start, {ended} at the end")
-    print(f"| model | features column | rows | one process rows/s (1 / {args.cores} threads) | "
-          f"local[{args.cores}] rows/s | ratio | target | rows per CPU-s: one process / Spark (JVM + workers) | "
-          "CPU ratio | workers' peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in results:
-        rate, per_cpu = r["rows_per_s"], r["rows_per_cpu_s"]
-        many = rate.get(f"local_{args.cores}", float("nan"))
-        peak = max(r["python_worker_peak_rss_mb"], default=0)
-        print(f"| {r['model']} | {r['column']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | "
-              f"{rate['spark']:.0f} | {r['ratio_spark_vs_one_process']:.2f} | {r['target']} | "
-              f"{per_cpu['local_1']:.0f} / {per_cpu['spark']:.0f} | {r['cpu_ratio_spark_vs_one_process']:.2f} | "
-              f"{peak} |")
+    if len(memory) < len(results):
+        print_table([r for r in results if r["model"] != "memory"], args.cores)
+    if memory:
+        print("\n| rows scored (GB) | Arrow batch bytes | forward batch | Python workers' peak RSS MB |")
+        print("| --- | --- | --- | --- |")
+        for r in memory:
+            print(f"| {r['data_gb']} | {r['arrow_max_bytes_per_batch']} | {r['batch_size']} | "
+                  f"{' / '.join(str(v) for v in r['python_worker_peak_rss_mb'])} |")
     if args.json:
         record = {"command": " ".join(["python", *sys.argv]), "arrow_max_records_per_batch": args.arrow_batch,
                   "arrow_max_bytes_per_batch": args.arrow_bytes,

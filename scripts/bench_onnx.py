@@ -126,6 +126,7 @@ def forward_rows(name: str, model: Module, sample_shape: tuple[int, ...], batch:
 def spark_rows(n_rows: int, repeats: int, workdir: str) -> list[tuple[str, float]]:
     """rows/s of LeNet-5 scoring: zoo.predict on local[2], one process of ours, onnxruntime (1 thread each)."""
     from bigdl_runtime.spark import init_spark
+    from bigdl_runtime.spark.arrow import tensors
     from zoo.pipeline.inference import predict
 
     model = lenet5().evaluate()
@@ -138,7 +139,7 @@ def spark_rows(n_rows: int, repeats: int, workdir: str) -> list[tuple[str, float
         df.count()
         scored = predict(model, df, input_col="pixels", input_shape=(1, 28, 28), output="label")
         spark_time = best_time(lambda: scored.select("prediction").collect(), repeats)
-        x = np.array(df.select("pixels").rdd.map(lambda r: r[0]).collect(), np.float32).reshape(-1, 1, 28, 28)
+        x = tensors(df.select("pixels").toArrow().column(0), (1, 28, 28))   # the same rows, through Arrow
     finally:
         spark.stop()
     set_blas_threads(1)

@@ -340,3 +340,21 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: IntPair) -> tuple[np
 def adaptive_avg_pool2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     ah, aw = cache
     return (np.matmul(np.matmul(ah.T, dy), aw),)
+
+
+def max_pool2d_indices(x: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+                       dilation: IntPair = 1, ceil_mode: bool = False, storage_order: int = 0) -> np.ndarray:
+    """Where each window's first maximum (taps in row-major order) is, as a flat int64 index into ``x``
+    (ONNX MaxPool's Indices output): ``((n * C + c) * H + h) * W + w``, or ``((n * C + c) * W + w) * H + h``
+    with ``storage_order=1``. An integer output without a gradient."""
+    x = np.asarray(x)
+    geo = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo["k"], geo["s"], geo["d"], geo["out"]
+    top, left = geo["pads"][:2]
+    windows = _windows(_pad(x, geo, _lowest(x.dtype)), geo)
+    tap = np.argmax(windows.reshape(*windows.shape[:4], kh * kw), axis=-1)
+    rows = np.arange(oh)[:, None] * sh - top + (tap // kw) * dh
+    cols = np.arange(ow)[None, :] * sw - left + (tap % kw) * dw
+    n, c, h, w = x.shape
+    plane = (np.arange(n)[:, None, None, None] * c + np.arange(c)[None, :, None, None]) * (h * w)
+    return (plane + (cols * h + rows if storage_order else rows * w + cols)).astype(np.int64)

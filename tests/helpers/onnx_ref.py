@@ -8,10 +8,6 @@ import onnx
 from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
-_DTYPES = {np.dtype(np.float32): onnx.TensorProto.FLOAT, np.dtype(np.float64): onnx.TensorProto.DOUBLE,
-           np.dtype(np.int64): onnx.TensorProto.INT64, np.dtype(np.int32): onnx.TensorProto.INT32,
-           np.dtype(np.bool_): onnx.TensorProto.BOOL}
-
 
 def one_node_model(op_type: str, inputs: Sequence[np.ndarray | None], n_outputs: int = 1,
                    opset: int = 18, domain: str = "", **attrs: Any) -> tuple[onnx.ModelProto, dict]:
@@ -25,7 +21,7 @@ def one_node_model(op_type: str, inputs: Sequence[np.ndarray | None], n_outputs:
         x = np.asarray(x)
         in_names.append(name)
         feeds[name] = x
-        value_infos.append(helper.make_tensor_value_info(name, _DTYPES[x.dtype], list(x.shape)))
+        value_infos.append(helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(x.dtype), list(x.shape)))
     out_names = [f"out{i}" for i in range(n_outputs)]
     node = helper.make_node(op_type, in_names, out_names, domain=domain, **attrs)
     outputs = [helper.make_empty_tensor_value_info(n) for n in out_names]

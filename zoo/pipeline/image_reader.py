@@ -1,50 +1,40 @@
-"""NNImageReader: a folder of images (any Hadoop path) as a DataFrame in Spark's image schema.
+"""NNImageReader: a folder of images (any Hadoop path) as a DataFrame in Spark's image schema, or as
+preprocessed float32 tensors.
 
 The files come from Spark's ``binaryFile`` source and are decoded on the
 executors inside one ``mapInArrow``: each Arrow batch of ``(path, content)``
-rows becomes an Arrow batch of image structs, so decoded pixels cross into the
+rows becomes an Arrow batch of image structs (or, with a preprocessing chain,
+of the chain's float32 tensors as raw bytes), so decoded pixels cross into the
 JVM once, column by column, and are cached there (the returned DataFrame is that
-cache). What the read found besides
-good images (bad files, unlabelled ones, non-image files, zero-byte files that
-Spark's scan leaves out) is counted by small Spark aggregations over the cached
-result and reported exactly as :meth:`zoo.feature.image.ImageSet.read` reports
+cache; the chain runs once per image, in the one job that decodes; see
+:mod:`zoo.feature.image.spark_read`). What the read found besides good images
+(bad files, unlabelled ones, non-image files, zero-byte files that Spark's scan
+leaves out) comes back from that job and is reported exactly as :meth:`zoo.feature.image.ImageSet.read` reports
 it (:class:`~zoo.feature.image.ImageReadWarning`, or a
 :class:`~zoo.feature.image.BadImageError` naming the first bad file).
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
 from pyspark.ml.image import ImageSchema
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import BinaryType, DoubleType, StringType, StructField, StructType
 
-from bigdl_runtime.spark.arrow import binary_buffers, binary_column
+from bigdl_runtime.spark.arrow import binary_column
+
+from zoo.feature.image.transform import Transformer
 
 from .columns import OPENCV_MODES, swap_red_blue
 
-#: the columns :func:`_decode_batches` gives per file; ``outcome`` is read_file's kind (ok, bad, unlabelled,
-#: ignored); the image column's type is Spark's image schema (read from the JVM, see :func:`_decoded_schema`)
-_DECODED = ("image", "label", "labelName", "outcome", "path", "reason", "labelRow")
-
-
-def _decoded_schema() -> StructType:
-    return StructType([StructField("image", ImageSchema.columnSchema, True), StructField("label", DoubleType()),
-                       StructField("labelName", StringType()), StructField("outcome", StringType(), False),
-                       StructField("path", StringType(), False), StructField("reason", StringType()),
-                       StructField("labelRow", StringType())])
-
-
-#: decoded pixel bytes per output Arrow batch (a batch is cut after the image that reaches it)
-MAX_BATCH_BYTES = 64 << 20
 _IMAGE_TYPE = pa.struct([pa.field("origin", pa.string()), pa.field("height", pa.int32(), False),
                          pa.field("width", pa.int32(), False), pa.field("nChannels", pa.int32(), False),
                          pa.field("mode", pa.int32(), False), pa.field("data", pa.binary(), False)])
+_LABELS = [StructField("label", DoubleType()), StructField("labelName", StringType())]
 
 
 class NNImageReader:
@@ -59,8 +49,8 @@ class NNImageReader:
     @staticmethod
     def read_images(path: str, spark: SparkSession, with_label: Any = "folder", color: str = "rgb",
                     classes: Sequence[str] | None = None, on_error: str = "skip",
-                    num_partitions: int | None = None) -> DataFrame:
-        """Read and decode the images under ``path`` on the executors (lazy result over a cached decode).
+                    num_partitions: int | None = None, transform: Transformer | None = None) -> DataFrame:
+        """Read and decode (and preprocess) the images under ``path`` on the executors, cached.
 
         Args:
             path: a folder (recursive), file or glob; local or any Hadoop URI (``hdfs://...``).
@@ -71,10 +61,20 @@ class NNImageReader:
             classes: the class names in index order (e.g. a model's labels); default:
                 the sorted names found.
             on_error: ``"skip"`` undecodable files (reported in a warning) or ``"raise"``.
-            num_partitions: spread the files over this many partitions before decoding.
+            num_partitions: spread the files over this many partitions before decoding
+                (default: the scan's splits, coalesced to about two per core, see
+                :func:`zoo.feature.image.spark_read.binary_files`).
+            transform: a ``zoo.feature.image`` chain run on each decoded image on the
+                executors (epoch 0: its random steps draw per image, the same draws as an
+                :class:`~zoo.feature.image.ImageSet` read); it must give one shape for
+                every image. JPEGs are decoded at the reduced size its first resize allows
+                (:meth:`~zoo.feature.image.Transformer.decode_size`). An image it fails on
+                is a bad image (skipped and reported, or raised).
 
         Returns:
-            a DataFrame with ``image``, and for labelled images ``label`` (the class
+            a DataFrame with ``image`` (with ``transform``: ``origin``, the file's path, and
+            ``features``, the chain's output as float32 bytes in C order: give its shape as
+            ``input_shape`` / ``featureShape``), and for labelled images ``label`` (the class
             index as a double, with the class names in the column's ML attribute
             metadata, as StringIndexer writes it, so ``IndexToString`` decodes it)
             and ``labelName``; in the scan's order (fixed for a given set of files).
@@ -84,144 +84,74 @@ class NNImageReader:
         Raises:
             BadImageError: with ``on_error="raise"``, naming the first bad file (by path).
             FileNotFoundError: nothing at ``path``.
-            ValueError: labels that ``classes`` does not know.
+            ValueError: labels that ``classes`` does not know; a ``transform`` giving
+                tensors of several shapes (naming an image of each).
 
         Examples:
             >>> df = NNImageReader.read_images("hdfs://nn/pets/train", spark, color="rgb")
             >>> df.select("image.origin", "label").show(2)
+            >>> chain = AspectScale(256) >> CenterCrop(224, 224) >> PixelScale() >> ToTensor()
+            >>> x = NNImageReader.read_images("hdfs://nn/pets/val", spark, transform=chain)
+            >>> zoo.predict(net, x, input_shape=(3, 224, 224), output="label")
         """
         from zoo.feature.image import LabelMap
-        from zoo.feature.image.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, BadImageError, check_color
-        from zoo.feature.image.outcomes import finish_read
+        from zoo.feature.image.decode import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, check_color
         from zoo.feature.image.reading import ON_ERROR, ReadOptions
         from zoo.feature.image.sources import label_source
-        from zoo.feature.image.spark_read import binary_files
+        from zoo.feature.image.spark_read import read_cached
 
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         check_color(color)
         source, table = label_source(with_label, spark)
-        # tasks always skip bad images (a failing task would be retried for nothing); the driver raises
-        options = ReadOptions(source, table, IMAGE_EXTENSIONS, DEFAULT_MAX_PIXELS, color, "skip")
-        files, scanned = binary_files(path, spark, num_partitions)
-        decoded = scanned.mapInArrow(functools.partial(_decode_batches, options), _decoded_schema())
-        decoded.persist()       # MEMORY_AND_DISK_DESER: no serialising of the cached batches
-        summary = _summary(decoded, files, options)
-        if on_error == "raise" and summary.skipped:
-            decoded.unpersist()
-            raise BadImageError(*sorted(summary.skipped)[0])
+        options = ReadOptions(source, table, IMAGE_EXTENSIONS, DEFAULT_MAX_PIXELS, color, on_error)
         fixed = None if classes is None else LabelMap(classes, sort=False)
-        labels, _ = finish_read([summary], dataclasses.replace(options, on_error=on_error), fixed)
-        good = decoded.where(F.col("outcome") == "ok")
-        if labels is None:
-            result = good.select("image")
+        if transform is None:
+            schema = StructType([StructField("image", ImageSchema.columnSchema), *_LABELS])
+            encode, kept, chain = _image_batch, ["image"], ""
         else:
-            names = F.create_map(*(x for i, name in enumerate(labels.names)
-                                   for x in (F.lit(name), F.lit(float(i)))))
-            attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(labels.names)}}
-            result = good.select("image", F.element_at(names, F.col("labelName")).alias("label", metadata=attribute),
-                                 "labelName")
-        result.persist()
-        result.count()          # copied from the decode's cache on the JVM (no Python), which is then released
-        decoded.unpersist()
+            schema = StructType([StructField("origin", StringType()), StructField("features", BinaryType()),
+                                 *_LABELS])
+            encode, kept, chain = _tensor_batch, ["origin", "features"], transform.to_json()
+        select = functools.partial(_with_labels, kept)
+        result, _, _ = read_cached(path, spark, options, fixed, num_partitions, schema, encode, select, chain)
         return result
 
 
-def _decode_batches(options: Any, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The task: each ``(path, content)`` Arrow batch -> a batch of :data:`_DECODED` rows, one per file."""
-    from zoo.feature.image.labels import LabelTable
-    from zoo.feature.image.reading import read_file
-
-    table = LabelTable(options.table or {}) if options.label_source == "table" else None
-    for batch in batches:
-        paths = batch.column(0).to_pylist()
-        offsets, raw = binary_buffers(batch.column(1))
-        outcomes: list[tuple[str, Any]] = []
-        size = 0
-        for i, path in enumerate(paths):  # one file at a time: Pillow decodes one image per call
-            outcomes.append(read_file(path, raw[offsets[i]:offsets[i + 1]], options, table))
-            size += outcomes[-1][1].image.nbytes if outcomes[-1][0] == "ok" else 0
-            if size >= MAX_BATCH_BYTES:  # decoded pixels are many times the files' bytes: bound each batch
-                yield _outcome_batch(outcomes, options, table)
-                outcomes, size = [], 0
-        if outcomes:
-            yield _outcome_batch(outcomes, options, table)
+def _with_labels(kept: list[str], decoded: DataFrame, labels: Any) -> DataFrame:
+    """The ``kept`` columns, and for labelled images ``label`` (with the class names as ML attribute metadata,
+    as StringIndexer writes them) and ``labelName``."""
+    if labels is None:
+        return decoded.select(*kept)
+    attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(labels.names)}}
+    return decoded.select(*kept, F.col("label").alias("label", metadata=attribute), "labelName")
 
 
-def _outcome_batch(outcomes: list[tuple[str, Any]], options: Any, table: Any) -> pa.RecordBatch:
-    from zoo.feature.image.labels import folder_label
-
-    n = len(outcomes)
-    kinds = [kind for kind, _ in outcomes]
-    paths, reasons, names, rows = [], [], [], []
-    good = [payload for kind, payload in outcomes if kind == "ok"]
-    for kind, payload in outcomes:
-        path = payload.path if kind == "ok" else payload[0] if kind == "bad" else payload
-        paths.append(path)
-        reasons.append(payload[1] if kind == "bad" else None)
-        names.append(payload.label_name if kind == "ok" else
-                     folder_label(path) if kind == "bad" and options.label_source == "folder" else None)
-        rows.append(table.lookup(path)[1] if table is not None and kind in ("ok", "bad") else None)
-    ok = np.array([kind == "ok" for kind in kinds], bool)
-    images = _image_structs(good, ok, n)
-    return pa.RecordBatch.from_arrays(
-        [images, pa.nulls(n, pa.float64()), pa.array(names, pa.string()), pa.array(kinds, pa.string()),
-         pa.array(paths, pa.string()), pa.array(reasons, pa.string()), pa.array(rows, pa.string())],
-        names=list(_DECODED))
+def _label_columns(records: list[Any]) -> list[pa.Array]:
+    return [pa.array([None if r.label is None else float(r.label) for r in records], pa.float64()),
+            pa.array([r.label_name for r in records], pa.string())]
 
 
-def _image_structs(records: list[Any], ok: np.ndarray, n: int) -> pa.StructArray:
-    """Spark image structs for the ``ok`` positions of ``n`` rows (null elsewhere): BGR(A) bytes, row-major."""
-    shapes = np.zeros((n, 3), np.int64)
-    where = np.flatnonzero(ok)
+def _image_batch(records: list[Any]) -> pa.RecordBatch:
+    """Good records -> Spark image structs (BGR(A) bytes, row-major) with their labels."""
     images = [r.image if r.image.ndim == 3 else r.image[..., None] for r in records]
-    shapes[where] = [image.shape for image in images]
-    sizes = shapes.prod(axis=1)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    shapes = np.array([image.shape for image in images], np.int64).reshape(-1, 3)
+    offsets = np.concatenate([[0], np.cumsum(shapes.prod(axis=1))])
     data = np.empty(int(offsets[-1]), np.uint8)
-    for i, image in zip(where, images):  # each image's channels swapped straight into the batch's buffer
+    for i, image in enumerate(images):  # each image's channels swapped straight into the batch's buffer
         data[offsets[i]:offsets[i + 1]].reshape(image.shape)[...] = swap_red_blue(image)
-    binary = binary_column(offsets, data)  # < 2 GiB: see MAX_BATCH_BYTES
-    origins: list[str | None] = [None] * n
-    for i, record in zip(where, records):
-        origins[i] = record.path
     heights, widths, channels = (pa.array(shapes[:, k].astype(np.int32)) for k in range(3))
     modes = pa.array(np.array([0] + [OPENCV_MODES.get(c, 0) for c in range(1, 5)], np.int32)[shapes[:, 2]])
-    return pa.StructArray.from_arrays([pa.array(origins, pa.string()), heights, widths, channels, modes, binary],
-                                      fields=list(_IMAGE_TYPE), mask=pa.array(~ok))
+    structs = pa.StructArray.from_arrays(
+        [pa.array([r.path for r in records], pa.string()), heights, widths, channels, modes,
+         binary_column(offsets, data)], fields=list(_IMAGE_TYPE))  # < 2 GiB: see spark_read.MAX_BATCH_BYTES
+    return pa.RecordBatch.from_arrays([structs, *_label_columns(records)], names=["image", "label", "labelName"])
 
 
-def _summary(decoded: DataFrame, files: DataFrame, options: Any) -> Any:
-    """What the read found (counts, bad / unlabelled / ignored paths, label names, matched label rows), from two
-    small jobs over the cached decode, plus the zero-byte files Spark's scan leaves out."""
-    from zoo.feature.image.outcomes import Summary, summarise
-    from zoo.feature.image.labels import strip_file_scheme
-    from zoo.feature.image.reading import read_file
+def _tensor_batch(records: list[Any]) -> pa.RecordBatch:
+    """Good records -> their preprocessed tensors as float32 bytes (C order), with their labels."""
+    from zoo.feature.image.arrow_records import tensor_column
 
-    summary = Summary()
-    for row in decoded.groupBy("outcome", "labelName", "labelRow").count().collect():
-        if row.outcome == "ok":
-            summary.read += row["count"]
-        if row.labelName is not None:
-            summary.label_names.add(row.labelName)
-        if row.labelRow is not None:
-            summary.matched_rows.add(row.labelRow)
-    seen = summary.read
-    for row in decoded.where(F.col("outcome") != "ok").select("outcome", "path", "reason").collect():
-        seen += 1
-        if row.outcome == "bad":
-            summary.skipped.append((row.path, row.reason))
-        elif row.outcome == "unlabelled":
-            summary.unlabelled.append(row.path)
-        else:
-            summary.ignored.append(row.path)
-    listed = [strip_file_scheme(p) for p in files.inputFiles()]
-    if len(listed) != seen:
-        scanned = {row.path for row in decoded.select("path").collect()}
-        missed = summarise(options, [read_file(p, b"", options) for p in sorted(set(listed) - scanned)])
-        summary.skipped += missed.skipped
-        summary.unlabelled += missed.unlabelled
-        summary.ignored += missed.ignored
-        summary.label_names |= missed.label_names
-        summary.matched_rows |= missed.matched_rows
-    return summary
+    return pa.RecordBatch.from_arrays([pa.array([r.path for r in records], pa.string()), tensor_column(records),
+                                       *_label_columns(records)],
+                                      names=["origin", "features", "label", "labelName"])

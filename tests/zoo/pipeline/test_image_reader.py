@@ -138,3 +138,77 @@ def test_labels_from_a_dataframe_with_fixed_classes_and_unlabelled_images(spark,
     got = sorted((r.image.origin.rsplit("/", 2)[-2], r.label, r.labelName) for r in df.collect())
     assert got == [("cat", 2.0, "cat"), ("dog", 1.0, "dog")]
     assert df.schema["label"].metadata["ml_attr"]["vals"] == ["zebra", "dog", "cat"]
+
+
+def photo_folder(root, sizes):
+    """JPEG photos of the given (height, width) sizes in one class folder, plus a truncated one."""
+    from tests.zoo.feature.image.conftest import encode
+
+    rng = np.random.default_rng(3)
+    (root / "pets").mkdir(parents=True)
+    for i, (h, w) in enumerate(sizes):
+        smooth = np.clip(np.add.outer(np.arange(h), np.arange(w))[..., None] * [1, 2, 3] // 4
+                         + rng.integers(0, 20, (h, w, 3)), 0, 255).astype(np.uint8)
+        (root / "pets" / f"{i}.jpg").write_bytes(encode(smooth, "JPEG", quality=95))
+    whole = (root / "pets" / "0.jpg").read_bytes()
+    (root / "pets" / "cut.jpg").write_bytes(whole[:len(whole) // 3])
+    return root
+
+
+def test_transform_gives_the_chains_float32_tensors_once_and_names_bad_images(spark, tmp_path):
+    from zoo.feature.image import AspectScale, BadImageError, CenterCrop, ImageReadWarning
+    from zoo.feature.image.reading import ReadOptions, read_file
+
+    root = photo_folder(tmp_path / "photos", [(70, 90), (140, 100), (20, 100)])   # 20x100: scaled to 12x60
+    chain = AspectScale(40, max_size=60) >> CenterCrop(40, 40) >> PixelScale() >> ToTensor()
+    with pytest.warns(ImageReadWarning, match="read 2 images; skipped 2 bad") as caught:
+        df = NNImageReader.read_images(str(root), spark, transform=chain, num_partitions=2)
+    summary = str(caught[0].message)
+    assert "cut.jpg (truncated or corrupt" in summary
+    assert "2.jpg (preprocessing failed: CenterCrop on " in summary and "2.jpg: crop 40x40" in summary
+    assert df.columns == ["origin", "features", "label", "labelName"]
+    options = ReadOptions("folder", None, None, None, "rgb", "raise")
+    rows = df.collect()
+    assert sorted(r.origin.rsplit("/", 1)[-1] for r in rows) == ["0.jpg", "1.jpg"]
+    for r in rows:   # the same decode (drafted JPEG) and chain as a local read of the file
+        expected = read_file(r.origin, open(r.origin, "rb").read(), options, chain=chain)[1].image
+        np.testing.assert_array_equal(np.frombuffer(r.features, np.float32).reshape(3, 40, 40), expected)
+        assert (r.label, r.labelName) == (0.0, "pets")
+    scored = NNModel(Sequential(Flatten()), featureShape=[3, 40, 40]).transform(df).collect()
+    assert all(np.array_equal(s.prediction.toArray(), np.frombuffer(s.features, np.float32)) for s in scored)
+    with pytest.raises(BadImageError, match=r"bad image \S+/pets/2.jpg: preprocessing failed: CenterCrop"):
+        NNImageReader.read_images(str(root / "pets" / "2.jpg"), spark, transform=chain, on_error="raise")
+    with pytest.raises(ValueError, match=r"several shapes: 3x40x200 \(e.g. \S+/2.jpg\), 3x40x51 \(e.g. \S+/0.jpg\), "
+                                         r"3x56x40 \(e.g. \S+/1.jpg\); end it with a fixed-size step"):
+        NNImageReader.read_images(str(root), spark, transform=AspectScale(40) >> ToTensor())
+
+
+def test_files_are_decoded_in_about_two_tasks_per_core(spark, tmp_path):
+    from zoo.feature.image.spark_read import binary_files
+
+    root = photo_folder(tmp_path / "photos", [(8, 8)] * 7)
+    cores = spark.sparkContext.defaultParallelism
+    files, scanned = binary_files(str(root / "pets" / "0.jpg"), spark, None)
+    assert files.rdd.getNumPartitions() == 1 and scanned.rdd.getNumPartitions() == cores   # one split, spread
+    spark.conf.set("spark.sql.files.openCostInBytes", "1")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "64")          # a split per file
+    try:
+        files, scanned = binary_files(str(root), spark, None)
+        assert files.rdd.getNumPartitions() == 8 and scanned.rdd.getNumPartitions() == 2 * cores
+    finally:
+        spark.conf.unset("spark.sql.files.openCostInBytes")
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_the_chain_runs_once_and_later_actions_read_the_cached_tensors(spark, tmp_path):
+    import shutil
+
+    from zoo.feature.image import CenterCrop, ImageReadWarning
+
+    root = photo_folder(tmp_path / "photos", [(20, 24), (30, 26)])
+    with pytest.warns(ImageReadWarning, match="skipped 1 bad"):                # cut.jpg
+        df = NNImageReader.read_images(str(root), spark, with_label=None, transform=CenterCrop(16, 16) >> ToTensor())
+    first = sorted((r.origin, bytes(r.features)) for r in df.collect())
+    shutil.rmtree(root)                            # a second decode would find no files
+    assert df.count() == 2 and sorted((r.origin, bytes(r.features)) for r in df.collect()) == first
+    df.unpersist()

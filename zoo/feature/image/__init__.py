@@ -15,12 +15,12 @@ from .imageset import ImageSet
 from .labels import LabelMap
 from .reading import ImageReadWarning, ReadReport
 from .record import ImageRecord, record_rng
-from .transform import TRANSFORMERS, Pipeline, Transformer, apply_partition, transformer_from_config
+from .transform import TRANSFORMERS, Pipeline, Transformer, transformer_from_config
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "TRANSFORMERS", "AspectScale", "BadImageError", "CenterCrop",
     "ChannelNormalize", "ChannelOrder", "ColorConvert", "ColorJitter", "Expand", "HFlip", "ImageReadWarning",
     "ImageRecord", "ImageSet", "LabelMap", "Pipeline", "PixelScale", "RandomCrop", "RandomResizedCrop", "ReadReport",
-    "Resize", "Rotate", "SSDRandomCrop", "ToTensor", "Transformer", "apply_partition", "decode_image", "iou",
-    "record_rng", "transformer_from_config",
+    "Resize", "Rotate", "SSDRandomCrop", "ToTensor", "Transformer", "decode_image", "iou", "record_rng",
+    "transformer_from_config",
 ]

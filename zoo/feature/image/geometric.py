@@ -55,6 +55,9 @@ class Resize(Transformer):
     def apply(self, record: ImageRecord, rng: np.random.Generator | None) -> ImageRecord:
         return _resized(record, self.height, self.width, self.interpolation)
 
+    def decode_size(self, height: int, width: int) -> tuple[int, int] | None:
+        return self.height, self.width
+
     def get_config(self) -> dict[str, Any]:
         return {"height": self.height, "width": self.width, "interpolation": self.interpolation}
 
@@ -84,6 +87,9 @@ class AspectScale(Transformer):
         if self.max_size is not None and round(max(height, width) * scale) > self.max_size:
             scale = self.max_size / max(height, width)
         return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def decode_size(self, height: int, width: int) -> tuple[int, int] | None:
+        return self.output_size(height, width)
 
     def apply(self, record: ImageRecord, rng: np.random.Generator | None) -> ImageRecord:
         check_hwc(record.image)

@@ -5,11 +5,14 @@ import glob
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from .decode import BadImageError, decode_image
 from .labels import LabelTable, folder_label, strip_file_scheme
 from .record import ImageRecord
+
+if TYPE_CHECKING:
+    from .transform import Transformer
 
 ON_ERROR = ("skip", "raise")
 
@@ -74,7 +77,8 @@ class ReadReport:
             warnings.warn(self.summary(), ImageReadWarning, stacklevel=3)
 
 
-def read_file(path: str, data: bytes, options: ReadOptions, table: LabelTable | None = None) -> tuple[str, object]:
+def read_file(path: str, data: bytes, options: ReadOptions, table: LabelTable | None = None,
+              chain: "Transformer | None" = None) -> tuple[str, object]:
     """Turn one file into an outcome.
 
     Args:
@@ -82,6 +86,9 @@ def read_file(path: str, data: bytes, options: ReadOptions, table: LabelTable | 
         data: its bytes.
         options: how to read.
         table: the label lookup when ``options.label_source == "table"``.
+        chain: preprocessing run on the decoded image (epoch 0); a JPEG is decoded at the
+            reduced size its first resize allows (:meth:`Transformer.decode_size`). An image
+            the chain fails on is a bad image.
 
     Returns:
         ``("ok", ImageRecord)`` with ``label_name`` set (``label`` is filled later
@@ -102,12 +109,19 @@ def read_file(path: str, data: bytes, options: ReadOptions, table: LabelTable | 
         if label_name is None:
             return "unlabelled", path
     try:
-        image = decode_image(bytes(data), path, options.max_pixels, options.color)
+        image = decode_image(bytes(data), path, options.max_pixels, options.color,
+                             None if chain is None else chain.decode_size)
+        record = ImageRecord(image=image, path=path, label_name=label_name)
+        if chain is not None:
+            try:
+                record = chain.run(record)
+            except (ValueError, TypeError) as err:
+                raise BadImageError(path, f"preprocessing failed: {err}") from None
     except BadImageError as err:
         if options.on_error == "raise":
             raise
         return "bad", (path, err.reason)
-    return "ok", ImageRecord(image=image, path=path, label_name=label_name)
+    return "ok", record
 
 
 def read_partition(options: ReadOptions, files: Iterable[tuple[str, bytes]]) -> Iterator[tuple[str, object]]:

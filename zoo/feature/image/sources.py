@@ -37,7 +37,7 @@ def _csv_table(path: str, spark: Any) -> dict[str, str]:
     if scheme not in (None, "file"):
         if spark is None:
             raise ValueError(f"reading the label CSV {path} needs a SparkSession (spark=...)")
-        text = "\n".join(row.value for row in spark.read.text(path).collect())
+        text = "\n".join(spark.read.text(path).toArrow().column("value").to_pylist())   # lines as one Arrow table
     else:
         with open(strip_file_scheme(path), encoding="utf-8") as f:
             text = f.read()
@@ -56,8 +56,8 @@ def _dataframe_table(df: Any) -> dict[str, str]:
     else:
         raise ValueError(f"a label DataFrame needs (path, label) columns, got {columns}")
     table: dict[str, str] = {}
-    for i, row in enumerate(df.select(path_col, label_col).collect()):
-        path, label = row[0], row[1]
+    rows = df.select(path_col, label_col).toArrow()                 # to the driver as Arrow batches, not Rows
+    for i, (path, label) in enumerate(zip(rows.column(0).to_pylist(), rows.column(1).to_pylist())):
         if path is None or label is None:
             raise ValueError(f"label DataFrame row {i}: null path or label ({path!r}, {label!r})")
         table[str(path)] = str(label)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -49,6 +49,11 @@ class Transformer:
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments as JSON-compatible values."""
         raise NotImplementedError
+
+    def decode_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The smallest ``(height, width)`` an image of this size may be decoded at before this step (a resize
+        needs no more than its output size), or None when the step needs every pixel (the default)."""
+        return None
 
     def run(self, record: ImageRecord, epoch: int = 0, position: int = 0) -> ImageRecord:
         """Apply to ``record`` with this step's random stream for ``epoch`` at ``position``."""
@@ -109,6 +114,9 @@ class Pipeline(Transformer):
             record = step.run(record, epoch, position + i)
         return record
 
+    def decode_size(self, height: int, width: int) -> tuple[int, int] | None:
+        return self.steps[0].decode_size(height, width) if self.steps else None
+
     def steps_config(self) -> list[dict[str, Any]]:
         """The list of ``{"type", "args"}`` dicts (what :meth:`to_json` writes)."""
         return [step.to_config() for step in self.steps]
@@ -153,13 +161,6 @@ def transformer_from_config(item: dict[str, Any]) -> Transformer:
         return cls(**args)
     except TypeError as err:
         raise ValueError(f"{name}: bad arguments {args!r}: {err}") from None
-
-
-def apply_partition(config_json: str, epoch: int, records: Iterable[ImageRecord]) -> Iterator[ImageRecord]:
-    """Rebuild a chain from JSON and run it over a partition (what Spark tasks execute)."""
-    chain = Pipeline.from_json(config_json)
-    for record in records:
-        yield chain.run(record, epoch)
 
 
 def _steps(t: Transformer) -> list[Transformer]:

@@ -169,3 +169,28 @@ def test_local_glob(image_folder):
     assert [Path(r.path).relative_to(root).as_posix() for r in images.records()] == \
         ["cat/a.png", "cat/b.png", "cat/c.png", "dog/a.png", "dog/c.png"]
     assert sorted(Path(p).name for p, _ in images.report.skipped) == ["empty.png", "huge.png"]
+
+
+def test_jpegs_are_drafted_to_the_size_the_first_resize_needs():
+    smooth = np.add.outer(np.arange(300), np.arange(400))[..., None].repeat(3, axis=2) // 3
+    plain = encode(smooth.astype(np.uint8), "JPEG", quality=95)              # stored 400 wide, 300 high
+    assert decode_image(plain, "p.jpg").shape == (300, 400, 3)
+    asked = []
+
+    def quarter(h, w):
+        asked.append((h, w))
+        return h // 4, w // 4
+
+    assert decode_image(plain, "p.jpg", size_needed=quarter).shape == (75, 100, 3)   # DCT scale 1/4
+    assert decode_image(plain, "p.jpg", size_needed=lambda h, w: (h // 4 + 1, w // 4)).shape == (150, 200, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                        # displayed turned: 300 wide, 400 high
+    buf = io.BytesIO()
+    Image.fromarray(smooth.astype(np.uint8)).save(buf, format="JPEG", quality=95, exif=exif)
+    assert decode_image(buf.getvalue(), "t.jpg", size_needed=quarter).shape == (100, 75, 3)
+    assert asked == [(300, 400), (400, 300)]                                # always the upright size
+    png = encode(smooth.astype(np.uint8), "PNG")
+    assert decode_image(png, "p.png", size_needed=quarter).shape == (300, 400, 3)   # only JPEGs have DCT scales
+    chain = zi.AspectScale(60) >> zi.CenterCrop(60, 60)
+    assert chain.decode_size(300, 400) == (60, 80) and zi.Resize(7, 9).decode_size(300, 400) == (7, 9)
+    assert zi.CenterCrop(5, 5).decode_size(300, 400) is None

@@ -82,7 +82,8 @@ def size(node: OnnxNode):
 def range_(node: OnnxNode):
     if any(isinstance(node.value(i), Sym) for i in range(3)):
         return node.apply(nn.Range(), [node.value(i) for i in range(3)])
-    start, limit, delta = (np.asarray(node.const(i, n)) for i, n in enumerate(("start", "limit", "delta")))
+    # scalars by the spec; one-element tensors (as some function bodies pass) are taken as scalars too
+    start, limit, delta = (np.asarray(node.const(i, n)).reshape(()) for i, n in enumerate(("start", "limit", "delta")))
     if delta == 0:
         raise node.error("delta is 0")
     count = max(int(np.ceil((limit - start) / delta)), 0)
@@ -93,7 +94,20 @@ def range_(node: OnnxNode):
 @ONNX.register("Cast", since=6)
 def cast(node: OnnxNode):
     """Folded on constants, else a run-time Cast layer."""
-    to = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(node.attr("to"))))
+    return _cast_to(node, np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(node.attr("to")))))
+
+
+@ONNX.register("CastLike", since=15)
+def cast_like(node: OnnxNode):
+    """Cast to the dtype of input 1 (known at import time from its value or from shape inference)."""
+    target = node.value(1)
+    to = target.dtype if isinstance(target, Sym) else np.asarray(target).dtype
+    if to is None:
+        raise node.error(f"the dtype of input 1 ({node.inputs[1]!r}) is unknown (give the graph inputs types)")
+    return _cast_to(node, np.dtype(to))
+
+
+def _cast_to(node: OnnxNode, to: np.dtype):
     x = node.value(0)
     if not isinstance(x, Sym):
         return np.asarray(x).astype(to)

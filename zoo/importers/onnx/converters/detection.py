@@ -1,4 +1,4 @@
-"""NonMaxSuppression: the thresholds, when constant, become the layer's config."""
+"""NonMaxSuppression (the thresholds, when constant, become the layer's config) and RoiAlign."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,3 +21,13 @@ def non_max_suppression(node: OnnxNode):
                                  iou_threshold=_scalar(node, 3, float, 0.0),
                                  score_threshold=_scalar(node, 4, float, None))
     return node.apply(layer, [node.value(0), node.value(1)])
+
+
+@ONNX.register("RoiAlign", since=10)
+def roi_align(node: OnnxNode):
+    """``coordinate_transformation_mode`` came in opset 16 (default half_pixel); before, regions were not shifted."""
+    default = "half_pixel" if node.ctx.opset >= 16 else "output_half_pixel"
+    layer = nn.RoiAlign(int(node.attr("output_height", 1)), int(node.attr("output_width", 1)),
+                        int(node.attr("sampling_ratio", 0)), float(node.attr("spatial_scale", 1.0)),
+                        node.attr("mode", "avg"), node.attr("coordinate_transformation_mode", default) == "half_pixel")
+    return node.apply(layer, [node.value(0), node.value(1), node.value(2)])

@@ -38,7 +38,7 @@ def batch_norm(node: OnnxNode):
     return node.apply(nn.Add(), [y, add.reshape(shape)], suffix="/shift")
 
 
-@ONNX.register("LayerNormalization", since=17)
+@ONNX.register("LayerNormalization", since=1)  # onnxruntime's contrib operator of the default domain, until 17
 def layer_norm(node: OnnxNode):
     rank = node.need_rank(0)
     axis = int(node.attr("axis", -1))

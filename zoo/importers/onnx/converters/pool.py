@@ -1,4 +1,5 @@
-"""MaxPool, AveragePool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool (any rank) onto our pooling layers.
+"""MaxPool, AveragePool, LpPool (1-D and 2-D), GlobalAveragePool, GlobalMaxPool (any rank) onto our pooling
+layers; MaxPool's Indices output and MaxUnpool (any number of spatial axes).
 
 ONNX's defaults differ from PyTorch's: strides default to 1 (not the kernel size)
 and AveragePool excludes the padding from the divisor unless count_include_pad=1.
@@ -40,15 +41,24 @@ def _pool(node: OnnxNode, layer, x=None):
 
 @ONNX.register("MaxPool", since=1)
 def max_pool(node: OnnxNode):
-    if len([o for o in node.outputs if o]) > 1:
-        raise node.error("the Indices output of MaxPool is not supported")
     kernel, strides, dilations, p = _window(node)
+    with_indices = len(node.outputs) > 1 and bool(node.outputs[1])
     x = None
     if p is None:  # auto_pad SAME with a stride on sizes known at run time: pad with -inf per call
+        if with_indices:
+            raise node.error("the Indices output needs static pads (auto_pad SAME on run-time sizes pads per call)")
         n = len(node.attr("kernel_shape"))
         x = same_padded(node, node.value(0), kernel[-n:], strides[-n:], dilations[-n:], value=-np.inf)
         p = [0, 0, 0, 0]
-    return _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=bool(node.attr("ceil_mode", 0))), x)
+    ceil_mode = bool(node.attr("ceil_mode", 0))
+    values = _pool(node, MaxPool2d(kernel, strides, p, dilations, ceil_mode=ceil_mode), x)
+    if not with_indices:
+        return values
+    if len(node.attr("kernel_shape", [])) != 2:
+        raise node.error("the Indices output is supported for 2-D pooling only")
+    indices = node.apply(nn.MaxPoolIndices(kernel, strides, p, dilations, ceil_mode,
+                                           int(node.attr("storage_order", 0))), [node.value(0)], suffix="/indices")
+    return [values, indices]
 
 
 @ONNX.register("AveragePool", since=1)
@@ -61,6 +71,33 @@ def average_pool(node: OnnxNode):
         raise node.error(f"dilated average pooling (dilations={dilations}) is not supported")
     return _pool(node, AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
                                  count_include_pad=bool(node.attr("count_include_pad", 0))))
+
+
+@ONNX.register("LpPool", since=2)
+def lp_pool(node: OnnxNode):
+    """``(sum over the window of |x| ** p) ** (1 / p)``: Abs, Pow, a padding-counting AvgPool times the window
+    size, Pow."""
+    kernel, strides, dilations, p = _window(node)
+    if p is None:
+        raise node.error("auto_pad SAME Lp pooling with a stride needs static spatial input dimensions")
+    if set(dilations) != {1}:
+        raise node.error(f"dilated Lp pooling (dilations={dilations}) is not supported")
+    power = float(node.attr("p", 2))
+    magnitude = node.apply(nn.Abs(), [node.value(0)], suffix="/abs")
+    powered = node.apply(nn.Pow(power), [magnitude], suffix="/pow")
+    mean = _pool(node, AvgPool2d(kernel, strides, p, ceil_mode=bool(node.attr("ceil_mode", 0)),
+                                 count_include_pad=True), powered)
+    total = node.apply(nn.Mul(), [mean, np.asarray(kernel[0] * kernel[1], np.float32)], suffix="/sum")
+    return node.apply(nn.Pow(1.0 / power), [total])
+
+
+@ONNX.register("MaxUnpool", since=9)
+def max_unpool(node: OnnxNode):
+    kernel = [int(k) for k in node.attr("kernel_shape")]
+    output_shape = node.const(2, "output_shape")
+    layer = nn.MaxUnpool(kernel, node.attr("strides"), node.attr("pads"),
+                         None if output_shape is None else [int(d) for d in np.asarray(output_shape).reshape(-1)])
+    return node.apply(layer, [node.value(0), node.value(1)])
 
 
 def _global(node: OnnxNode, cls, reduce):

@@ -1,0 +1,123 @@
+"""Linear quantisation in integer arithmetic, as onnxruntime computes it (ONNX QuantizeLinear, DequantizeLinear,
+MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv).
+
+``q = saturate(round_half_to_even(x / scale) + zero_point)`` and ``x = (q - zero_point) * scale``;
+the division and the dequantising product are done in the scale's float type
+(float32 for float32 scales, as onnxruntime). Integer products accumulate
+exactly (int32 results; the GEMMs run on float64 BLAS, exact while sums stay
+below 2**53), and the QLinear ops requantise the int32 accumulator with
+``round_half_to_even(acc * (a_scale * b_scale / y_scale)) + y_zero_point``.
+
+Scales and zero points are per tensor (one value), per axis (a vector along
+``axis``) or blocked (``block_size`` > 0: the same rank as ``x``, one value per
+block of ``block_size`` elements along ``axis``).
+
+These functions have no gradient: their inputs or outputs are integers.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .conv import conv2d_forward
+
+#: the integer types a quantised tensor may have, with their ranges
+QUANTIZED_RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max)
+                    for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32)}
+
+
+def _along(param: np.ndarray | None, shape: tuple[int, ...], axis: int, block_size: int) -> np.ndarray | None:
+    """``param`` shaped to broadcast against a tensor of ``shape`` (per tensor, per axis or blocked)."""
+    if param is None:
+        return None
+    param = np.asarray(param)
+    if param.size == 1 and block_size == 0:
+        return param.reshape(())
+    axis %= len(shape)
+    if block_size > 0:
+        if param.ndim != len(shape):
+            raise ValueError(f"blocked quantisation needs a parameter of rank {len(shape)}, got {param.shape}")
+        return np.repeat(param, block_size, axis=axis).take(range(shape[axis]), axis=axis)
+    if param.ndim != 1 or param.size != shape[axis]:
+        raise ValueError(f"a per-axis parameter must be a vector of {shape[axis]} values (axis {axis}), "
+                         f"got shape {param.shape}")
+    view = [1] * len(shape)
+    view[axis] = param.size
+    return param.reshape(view)
+
+
+def _saturate(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.dtype(dtype) not in QUANTIZED_RANGES:
+        raise ValueError(f"quantised type must be one of {sorted(str(t) for t in QUANTIZED_RANGES)}, got {dtype}")
+    low, high = QUANTIZED_RANGES[np.dtype(dtype)]
+    return np.clip(values, low, high).astype(dtype)
+
+
+def quantize_linear(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None = None, axis: int = 1,
+                    block_size: int = 0, dtype: np.dtype | str | None = None) -> np.ndarray:
+    """``saturate(rint(x / scale) + zero_point)`` in the zero point's type (else ``dtype``, default uint8)."""
+    dtype = np.dtype(zero_point.dtype if zero_point is not None else (dtype or np.uint8))
+    scale = np.asarray(scale)
+    s = _along(scale, x.shape, axis, block_size)
+    q = np.rint(np.asarray(x).astype(scale.dtype, copy=False) / s).astype(np.int64)
+    if zero_point is not None:
+        q += _along(zero_point, x.shape, axis, block_size).astype(np.int64)
+    return _saturate(q, dtype)
+
+
+def dequantize_linear(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None = None, axis: int = 1,
+                      block_size: int = 0) -> np.ndarray:
+    """``(q - zero_point) * scale`` in the scale's float type."""
+    scale = np.asarray(scale)
+    centred = np.asarray(q).astype(np.int64)
+    if zero_point is not None:
+        centred = centred - _along(zero_point, q.shape, axis, block_size).astype(np.int64)
+    return (centred.astype(scale.dtype) * _along(scale, q.shape, axis, block_size)).astype(scale.dtype)
+
+
+def _centred(x: np.ndarray, zero_point: np.ndarray | None, per_row_axis: int | None = None) -> np.ndarray:
+    """``x - zero_point`` as float64 (exact for 8/16-bit integers); a vector zero point applies along an axis."""
+    out = np.asarray(x).astype(np.float64)
+    if zero_point is None:
+        return out
+    zp = np.asarray(zero_point).astype(np.float64)
+    if zp.ndim == 1 and zp.size > 1 and per_row_axis is not None:
+        view = [1] * out.ndim
+        view[per_row_axis] = zp.size
+        zp = zp.reshape(view)
+    return out - zp
+
+
+def _int32(exact: np.ndarray) -> np.ndarray:
+    return np.rint(exact).astype(np.int64).astype(np.int32)
+
+
+def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None = None,
+                   b_zero_point: np.ndarray | None = None) -> np.ndarray:
+    """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
+    return _int32(np.matmul(_centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None),
+                            _centred(b, b_zero_point, -1)))
+
+
+def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
+                 w_zero_point: np.ndarray | None = None, stride: Sequence[int] = (1, 1),
+                 padding: Sequence[int] = (0, 0, 0, 0), dilation: Sequence[int] = (1, 1),
+                 groups: int = 1) -> np.ndarray:
+    """The int32 2-D convolution (NCHW, ONNX begin/end pads) of ``x - x_zero_point`` by ``w - w_zero_point``.
+
+    Padding adds zeros after the zero point is taken off (as padding with the zero point).
+    A vector ``w_zero_point`` is per output channel.
+    """
+    y, _ = conv2d_forward(_centred(x, x_zero_point), _centred(w, w_zero_point, 0), None, stride=tuple(stride),
+                          padding=tuple(padding), dilation=tuple(dilation), groups=groups)
+    return _int32(y)
+
+
+def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray | None,
+               dtype: np.dtype) -> np.ndarray:
+    """``saturate(rint(acc * multiplier) + zero_point)``: an int32 accumulator back to a quantised type."""
+    scaled = np.rint(acc * multiplier)
+    if zero_point is not None:
+        scaled = scaled + np.asarray(zero_point)
+    return _saturate(scaled, dtype)

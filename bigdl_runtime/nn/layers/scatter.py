@@ -1,0 +1,143 @@
+"""Element-wise gather and scatter layers: GatherElements, ScatterElements, GatherND, ScatterND.
+
+They wrap :mod:`bigdl_runtime.kernels.scatter` with ONNX semantics (negative indices
+count from the end). ``backward`` returns ``None`` for the integer indices; scatters
+differentiate for reductions ``"none"`` and ``"add"`` only.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from ...kernels import scatter as K
+from ..module import Module
+from .shape import as_inputs, call_kernel
+
+
+class _MultiInputKernel(Module):
+    """Base: a kernel pair over ``_arity`` inputs (``(data, indices[, updates])`` here), configured by
+    ``get_config()``."""
+
+    _kernel: ClassVar[tuple[Callable, Callable]]
+    _arity: ClassVar[int]
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self._cache = None
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        xs = as_inputs(inputs)
+        if len(xs) != self._arity:
+            raise ValueError(f"{self.describe()}: expected {self._arity} inputs, got {len(xs)}")
+        y, self._cache = call_kernel(self, self._kernel[0], *xs, **self.get_config())
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        return call_kernel(self, self._kernel[1], grad_output, self._need_cache(self._cache))
+
+
+def _reduction(reduction: str) -> str:
+    if reduction not in ("none", "add", "mul", "max", "min"):
+        raise ValueError(f"reduction must be none, add, mul, max or min, got {reduction!r}")
+    return reduction
+
+
+class GatherElements(_MultiInputKernel):
+    """``y[i][j] = x[indices[i][j]][j]`` along ``axis`` 0 (likewise for others): ``torch.gather``, ONNX GatherElements.
+
+    Args:
+        axis: the indexed axis (may be negative). Default: 0.
+
+    Shape:
+        - Inputs: ``x`` and integer ``indices`` of the same rank (no larger on the other axes).
+        - Output: the shape of ``indices``. ``backward`` returns ``(dx, None)``.
+
+    Examples:
+        >>> GatherElements(axis=1)(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[1, 0], [0, 0]]))
+        array([[2., 1.],
+               [3., 3.]])
+    """
+
+    _kernel = (K.gather_elements_forward, K.gather_elements_backward)
+    _arity = 2
+
+    def __init__(self, axis: int = 0, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.axis = int(axis)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+
+class ScatterElements(_MultiInputKernel):
+    """``data`` with ``updates[i][j]`` written to ``[indices[i][j]][j]`` (``axis`` 0; ONNX ScatterElements).
+
+    Args:
+        axis: the indexed axis (may be negative). Default: 0.
+        reduction: ``"none"`` (assign), ``"add"``, ``"mul"``, ``"max"`` or ``"min"``.
+
+    Shape:
+        - Inputs: ``data``, integer ``indices`` and ``updates`` of the indices' shape.
+        - Output: the shape of ``data``. ``backward`` returns ``(ddata, None, dupdates)``.
+    """
+
+    _kernel = (K.scatter_elements_forward, K.scatter_elements_backward)
+    _arity = 3
+
+    def __init__(self, axis: int = 0, reduction: str = "none", name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.axis = int(axis)
+        self.reduction = _reduction(reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axis": self.axis, "reduction": self.reduction}
+
+
+class GatherND(_MultiInputKernel):
+    """Slices of ``x`` addressed by the last axis of ``indices`` (ONNX GatherND).
+
+    Args:
+        batch_dims: leading axes shared by ``x`` and ``indices``. Default: 0.
+
+    Shape:
+        - Inputs: ``x`` and integer ``indices`` of shape ``(*batch, *m, k)``.
+        - Output: ``indices.shape[:-1] + x.shape[batch_dims + k:]``. ``backward`` returns ``(dx, None)``.
+
+    Examples:
+        >>> GatherND()(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[0, 1], [1, 0]]))
+        array([2., 3.])
+    """
+
+    _kernel = (K.gather_nd_forward, K.gather_nd_backward)
+    _arity = 2
+
+    def __init__(self, batch_dims: int = 0, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.batch_dims = int(batch_dims)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_dims": self.batch_dims}
+
+
+class ScatterND(_MultiInputKernel):
+    """A copy of ``data`` whose slices addressed by ``indices`` get ``updates`` (ONNX ScatterND).
+
+    Args:
+        reduction: ``"none"`` (assign), ``"add"``, ``"mul"``, ``"max"`` or ``"min"``.
+
+    Shape:
+        - Inputs: ``data``, integer ``indices`` of shape ``(*m, k)``, ``updates`` of shape
+          ``(*m, *data.shape[k:])``.
+        - Output: the shape of ``data``. ``backward`` returns ``(ddata, None, dupdates)``.
+    """
+
+    _kernel = (K.scatter_nd_forward, K.scatter_nd_backward)
+    _arity = 3
+
+    def __init__(self, reduction: str = "none", name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.reduction = _reduction(reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction}
