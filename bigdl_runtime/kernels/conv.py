@@ -56,19 +56,23 @@ def _grid_to_nchw(grid: np.ndarray, geo: ConvGeometry, nb: int) -> np.ndarray:
     return grid.reshape(geo.o, nb, geo.ho, geo.wgrid)[..., :geo.wo].transpose(1, 0, 2, 3)
 
 
-def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray | None, bias: np.ndarray | None, relu: bool) -> None:
-    """Images n0:n1 of y = out (+ bias) (then max(., 0)); ``out=None``: they already hold out."""
+def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray | None, bias: np.ndarray | None,
+           relu: bool | float) -> None:
+    """Images n0:n1 of y = out (+ bias) (then max(., 0), capped at ``relu`` when it is a number);
+    ``out=None``: they already hold out."""
     target = y[n0:n1]
     if bias is not None:
         np.add(target if out is None else out, bias.reshape(-1, 1, 1), out=target)
     elif out is not None:
         target[...] = out
-    if relu:
+    if relu is True:
         np.maximum(target, target.dtype.type(0), out=target)
+    elif relu is not False:
+        np.clip(target, target.dtype.type(0), target.dtype.type(relu), out=target)
 
 
 def _gemm_conv(x: np.ndarray, planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry,
-               bias: np.ndarray | None, relu: bool) -> np.ndarray:
+               bias: np.ndarray | None, relu: bool | float) -> np.ndarray:
     """y (N, O, ho, wo); fills ``planes`` from x on the way. wmat is (groups, O/groups, C/groups * taps)."""
     dt = planes.dtype
     blocks = geo.blocks(dt.itemsize, threads.block_threads())
@@ -166,7 +170,7 @@ def _dw_weight(w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 
 
 def _depthwise_conv(x: np.ndarray, planes: np.ndarray, w: np.ndarray, geo: ConvGeometry,
-                    bias: np.ndarray | None, relu: bool) -> np.ndarray:
+                    bias: np.ndarray | None, relu: bool | float) -> np.ndarray:
     """y (N, O, ho, wo) for one input channel per group, by per-tap multiply-accumulate."""
     wt = _dw_weight(w, geo)[..., None, None]
     dt = planes.dtype
@@ -221,9 +225,9 @@ def _depthwise_conv_grad(dy: np.ndarray, planes: np.ndarray | None, w: np.ndarra
 
 # ------------------------------------------------------------------ dispatch
 def conv_planes(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, bias: np.ndarray | None,
-                relu: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Convolution output (N, O, ho, wo) of x (N, C, H, W) (``relu``: then max(., 0), in the
-    same pass) and the input planes it built (kept for the weight gradient); w is (O, C/groups, kh, kw)."""
+                relu: bool | float = False) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution output (N, O, ho, wo) of x (N, C, H, W) (``relu``: then max(., 0), capped when a
+    number, in the same pass) and the input planes it built (kept for the weight gradient); w is (O, C/groups, kh, kw)."""
     planes = geo.new_planes(x)
     if geo.depthwise:
         return _depthwise_conv(x, planes, w, geo, bias, relu), planes
@@ -270,7 +274,7 @@ def _correlation_dx(dy: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndar
 # ------------------------------------------------------------------------ conv2d
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
                    padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1,
-                   relu: bool = False) -> tuple[np.ndarray, Any]:
+                   relu: bool | float = False) -> tuple[np.ndarray, Any]:
     """2-D cross-correlation, NCHW.
 
     Args:
@@ -281,9 +285,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, st
         padding: int, (ph, pw) or asymmetric (top, left, bottom, right) as ONNX begin/end pads.
         groups: channel groups; ``groups == C`` is depthwise. float32 runs on oneDNN (any groups)
             when it is installed, else (and for float64) on the numpy path.
-        relu: return ``max(y, 0)`` instead, applied block by block while the output is in cache
-            (oneDNN: a post-op of its forward primitive) (inference fusion; :func:`conv2d_backward` is then the gradient of the convolution
-            alone: mask ``dy`` with ``y > 0`` first).
+        relu: return ``max(y, 0)`` instead (a number c: ``clip(y, 0, c)``, ReLU6 for 6), applied block
+            by block while the output is in cache (oneDNN: a post-op of its forward primitive) (inference
+            fusion; :func:`conv2d_backward` is then the gradient of the convolution alone: mask ``dy`` with
+            ``0 < y (< c)`` first).
 
     Returns:
         ``(y, cache)`` with y of shape (N, O, Ho, Wo),

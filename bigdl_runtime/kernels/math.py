@@ -135,23 +135,40 @@ def pow_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray | None, np.ndar
     return pow_base_grad(dy, cache), unbroadcast(dexp.astype(exponent.dtype, copy=False), exponent.shape)
 
 
-def clip_forward(x: np.ndarray, min: float | None = None, max: float | None = None) -> tuple[np.ndarray, Any]:
-    """Clamp ``x`` to ``[min, max]`` (either bound may be None).
+def clip_forward(x: np.ndarray, min: float | None = None, max: float | None = None,
+                 keep_mask: bool = True) -> tuple[np.ndarray, Any]:
+    """Clamp ``x`` to ``[min, max]`` (either bound may be None), in one pass over ``x``.
 
     When ``min > max`` every output is ``max``, as in ONNX Clip. The gradient
-    passes where ``min <= x <= max`` (bounds included, as torch.clamp).
+    passes where ``min <= x <= max`` (bounds included, as torch.clamp). With
+    ``keep_mask=False`` (inference, as :func:`~.activation.relu_forward`) no mask is
+    made: the cache is the output, and the backward lets the gradient through where
+    it lies strictly inside the bounds.
     """
-    lo = x if min is None else np.maximum(x, np.asarray(min, dtype=x.dtype))
-    y = lo if max is None else np.minimum(lo, np.asarray(max, dtype=x.dtype))
+    lo = None if min is None else np.asarray(min, dtype=x.dtype)
+    hi = None if max is None else np.asarray(max, dtype=x.dtype)
+    if lo is None and hi is None:
+        y = x.copy()
+    else:
+        y = np.clip(x, lo, hi) if lo is not None and hi is not None else (
+            np.maximum(x, lo) if hi is None else np.minimum(x, hi))
+    if not keep_mask:
+        return y, (y, lo, hi)
     inside = np.ones(x.shape, dtype=bool)
-    if min is not None:
-        inside &= x >= min
-    if max is not None:
-        inside &= x <= max
-    return (y.copy() if y is x else y), inside
+    if lo is not None:
+        inside &= x >= lo
+    if hi is not None:
+        inside &= x <= hi
+    return y, inside
 
 
 def clip_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    if isinstance(cache, tuple):  # keep_mask=False: strictly inside the bounds, read from the output
+        y, lo, hi = cache
+        inside = np.ones(y.shape, dtype=bool) if lo is None else y > lo
+        if hi is not None:
+            inside &= y < hi
+        cache = inside
     return (np.where(cache, dy, 0).astype(dy.dtype, copy=False),)
 
 

@@ -14,9 +14,12 @@ group; its im2col + GEMM otherwise, which stays in use for depthwise multipliers
 grouped convolutions of 2-3 channels per group, where our grouped GEMMs are faster: such
 geometries raise :class:`Unsupported` and are remembered, see :func:`_numpy_is_faster`).
 1x1 convolutions on all but small images skip the reorders: oneDNN runs them on NCHW
-(:func:`_plain_pointwise`). A fused ReLU (``relu=True``, inference) is a ReLU post-op of the
-forward primitive: no extra pass over y (measured 7 % on a ResNet 3x3 layer, 25 % on
-MobileNetV2 depthwise layers, batch 32).
+(:func:`_plain_pointwise`). A fused ReLU (``relu=True``, inference; a number: ReLU capped there,
+ReLU6) is a post-op of the forward primitive: no extra pass over y (measured 7 % on a ResNet 3x3
+layer, 25 % on MobileNetV2 depthwise layers, batch 32) - except on those plain 1x1 convolutions,
+whose GEMM implementation ran the post-op about 10x slower than the convolution itself (MobileNetV2's
+16->96 expansion at 112x112, batch 32: 0.60 s with it, 0.075 s without): there it is one numpy pass
+over y after the primitive.
 
 The library comes from the ``onednn-cpu-gomp`` wheel (``libdnnl.so.3``, GNU OpenMP, no other
 dependency); when it is not installed, or ``BIGDL_ONEDNN=0``, or the convolution is not a
@@ -43,7 +46,7 @@ from . import threads
 _P = ctypes.c_void_p
 _DIMS = ctypes.c_int64 * 12
 _F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
-_FORWARD_TRAINING, _DIRECT, _ELTWISE_RELU = 64, 1, 0x20
+_FORWARD_TRAINING, _DIRECT, _ELTWISE_RELU, _ELTWISE_CLIP = 64, 1, 0x20, 0x2e
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _Q_IMPL_INFO_STR = 8
@@ -53,6 +56,10 @@ CACHE_SIZE = 256
 #: blocked scratch memory kept between calls (larger buffers are allocated per call): the small
 #: layers, where fresh pages cost most, reuse theirs; the peak memory of big models stays low
 SCRATCH_KEEP_BYTES = 64 << 20
+#: the same after a forward-only call (a fused ReLU: inference), where nothing of the call is kept for a
+#: backward pass: the large blocked copies of big activations are reused instead of faulting in fresh pages
+#: every batch (MobileNetV2 b32 at 224: its 112x112 depthwise layers reorder 154 MB each way)
+INFERENCE_SCRATCH_KEEP_BYTES = 512 << 20
 #: 1x1 convolutions (groups == 1) on inputs of at least this many pixels run in NCHW, no reorders
 PLAIN_POINTWISE_MIN_PIXELS = 196
 
@@ -194,12 +201,16 @@ def _query(pd: _P, what: int) -> _P:
     return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
 
 
-def _relu_attr() -> tuple[_P, _P]:
-    """Primitive attributes with a ReLU post-op (applied by the convolution as it writes y), and
-    their post-ops (both to be destroyed once the primitive descriptor is made)."""
+def _relu_attr(relu: bool | float = True) -> tuple[_P, _P]:
+    """Primitive attributes with a ReLU post-op (applied by the convolution as it writes y; a number
+    ``relu`` caps it there: ``clip(y, 0, relu)``, ReLU6 for 6), and their post-ops (both to be
+    destroyed once the primitive descriptor is made)."""
     attr, post_ops = _P(), _P()
     _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
-    _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
+    if relu is True:
+        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
+    else:
+        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(relu))
     _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
     _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)
     return attr, post_ops
@@ -230,12 +241,13 @@ def _numpy_is_faster(geo: Any, impl: str) -> bool:
 
 
 def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: bool,
-           relu: bool = False) -> dict[str, Any]:
+           relu: bool | float = False) -> dict[str, Any]:
     """Primitives and layouts of one convolution geometry (cached); :class:`Unsupported` when
-    oneDNN has no implementation for it. ``relu``: the forward applies max(., 0) as a post-op
-    (inference fusion; such an entry has no backward primitives)."""
+    oneDNN has no implementation for it. ``relu``: the forward applies max(., 0) (a number: clip
+    to [0, relu]) as a post-op (inference fusion; such an entry has no backward primitives)."""
     pt, pl, pb, pr = geo.pads
-    key = (x_shape, w_shape, geo.groups, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw, bias, relu)
+    post = relu if isinstance(relu, bool) else ("clip", float(relu))  # True == 1.0: keep them apart
+    key = (x_shape, w_shape, geo.groups, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw, bias, post)
     entry = _rt.cache.get(key)
     if entry is not None:
         _rt.cache.move_to_end(key)
@@ -253,7 +265,7 @@ def _entry(x_shape: tuple[int, ...], w_shape: tuple[int, ...], geo: Any, bias: b
     anyx, anyw, anyy = _md(x_shape, act), _md(w_shape, _TAG_ANY), _md(y_shape, act)
     conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
     fwd, bwd_data, bwd_weights = _P(), _P(), _P()
-    attr, post_ops = _relu_attr() if relu else (None, None)
+    attr, post_ops = _relu_attr(relu) if relu is not False else (None, None)
     try:
         _rt.call("dnnl_convolution_forward_primitive_desc_create", ctypes.byref(fwd), _rt.engine,
                  _FORWARD_TRAINING, _DIRECT, anyx, anyw, plain["b"] if bias else None, anyy, *conv, attr)
@@ -364,8 +376,9 @@ class _Call:
         for mem in self.memories:
             _rt.lib.dnnl_memory_destroy(mem)
         slots = _rt.scratch  # keep at most SCRATCH_KEEP_BYTES between calls, dropping the largest first
+        keep = SCRATCH_KEEP_BYTES if "data" in self.entry["pds"] else INFERENCE_SCRATCH_KEEP_BYTES
         for k in sorted(range(len(slots)), key=lambda i: -slots[i].nbytes):
-            if sum(a.nbytes for a in slots) <= SCRATCH_KEEP_BYTES:
+            if sum(a.nbytes for a in slots) <= keep:
                 break
             slots[k] = np.empty(0, dtype=np.float32)
 
@@ -375,10 +388,14 @@ def _threads() -> None:
         _rt.omp_set(max(1, threads.block_threads()))
 
 
-def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any, relu: bool = False) -> np.ndarray:
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any,
+                   relu: bool | float = False) -> np.ndarray:
     """y (N, O, ho, wo) of a float32 convolution with geometry ``geo`` (any ``geo.groups``; w is
-    (O, C/groups, kh, kw)); ``relu``: max(y, 0), applied by oneDNN as it writes y."""
+    (O, C/groups, kh, kw)); ``relu``: max(y, 0) (a number: clip(y, 0, relu)), applied by oneDNN as it writes y."""
     y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=np.float32)
+    after = relu if relu is not False and _plain_pointwise(geo) else False
+    if after is not False:  # the GEMM convolution applies post-ops ~10x slower than a numpy pass over y
+        relu = False
     with _rt.lock:
         entry = _entry(x.shape, w.shape, geo, b is not None, relu)
         _threads()
@@ -391,6 +408,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any,
         call.run(_prim(entry, "fwd"), [*args, (_ARG_DST, dst)])
         copy_out()
         call.finish()
+    if after is True:
+        np.maximum(y, np.float32(0), out=y)
+    elif after is not False:
+        np.clip(y, np.float32(0), np.float32(after), out=y)
     return y
 
 

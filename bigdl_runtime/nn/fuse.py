@@ -1,5 +1,5 @@
 """Inference-time fusion: fold each batch norm into the convolution that feeds it, and a ReLU
-after such a convolution into it.
+(or ReLU6) after such a convolution into it.
 
 In evaluation mode a batch norm is a per-channel affine map ``y = x * s + t`` with
 ``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``; after a
@@ -19,6 +19,7 @@ import numpy as np
 from .graph import Graph, Input, Node
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
+from .layers.math import ReLU6
 from .layers.norm import BatchNorm2d
 from .module import Module
 from .sequential import Sequential
@@ -54,12 +55,17 @@ def fold_batch_norm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
     return fused.evaluate()
 
 
-def with_relu(conv: Conv2d) -> ConvReLU2d:
-    """A ConvReLU2d with ``conv``'s configuration, name and (shared) parameters, in evaluation mode."""
-    fused = ConvReLU2d.from_config(conv.get_config())
+def with_relu(conv: Conv2d, max_value: float | None = None) -> ConvReLU2d:
+    """A ConvReLU2d with ``conv``'s configuration, name and (shared) parameters, in evaluation mode
+    (``max_value=6.0``: a fused ReLU6)."""
+    fused = ConvReLU2d.from_config({**conv.get_config(), "max_value": max_value})
     fused.name = conv.name
     fused.weight, fused.bias = conv.weight, conv.bias
     return fused.evaluate()
+
+
+#: the activations a convolution absorbs -> ConvReLU2d's max_value
+_RELUS = {ReLU: None, ReLU6: 6.0}
 
 
 def _foldable(conv: Module, bn: Module) -> bool:
@@ -87,8 +93,8 @@ def _fuse_graph(graph: Graph) -> Graph:
                 new[id(n)] = Node(folded, new[id(src)].inputs, src.name)
                 continue
             conv = new[id(src)]
-            if type(n.module) is ReLU and uses.get(id(src)) == 1 and type(conv.module) is Conv2d:
-                new[id(n)] = Node(with_relu(conv.module), conv.inputs, conv.name)
+            if type(n.module) in _RELUS and uses.get(id(src)) == 1 and type(conv.module) is Conv2d:
+                new[id(n)] = Node(with_relu(conv.module, _RELUS[type(n.module)]), conv.inputs, conv.name)
                 continue
         new[id(n)] = Node(fuse_for_inference(n.module), [(new[id(s)], i) for s, i in n.inputs], n.name)
     outputs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
@@ -104,8 +110,8 @@ def _fuse_sequential(seq: Sequential) -> Sequential:
         if k + 1 < len(layers) and _foldable(layers[k], layers[k + 1]):
             out.append(fold_batch_norm(layers[k], layers[k + 1]))
             k += 2
-        elif type(layers[k]) is ReLU and out and type(out[-1]) is Conv2d:
-            out[-1] = with_relu(out[-1])
+        elif type(layers[k]) in _RELUS and out and type(out[-1]) is Conv2d:
+            out[-1] = with_relu(out[-1], _RELUS[type(layers[k])])
             k += 1
         else:
             out.append(fuse_for_inference(layers[k]))
@@ -115,7 +121,7 @@ def _fuse_sequential(seq: Sequential) -> Sequential:
 
 def fuse_for_inference(model: Module) -> Module:
     """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded and
-    every ``Conv2d (-> BatchNorm2d) -> ReLU`` made one ``ConvReLU2d``.
+    every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one ``ConvReLU2d``.
 
     A pair is folded when the batch norm keeps running statistics and is the only consumer
     of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones

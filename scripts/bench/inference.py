@@ -1,9 +1,9 @@
-"""Inference rows: ResNet-18 forward in evaluation mode, ours vs onnxruntime (and PyTorch).
+"""Inference rows: ResNet-18 and MobileNetV2 forward in evaluation mode, ours vs onnxruntime (and PyTorch).
 
 Our model is exported with ``Module.to_onnx`` and the very same weights run in
 onnxruntime (``intra_op_num_threads`` = our BLAS threads); a second row runs our model
 after ``fuse_for_inference`` (conv + batch norm folded, as onnxruntime does on its own). Target (issue 8): <= 1.5x
-onnxruntime's time.
+onnxruntime's time (MobileNetV2: issue 17, same target).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .models import OURS, torch_models
 from .steps import make_batch
 
 INFERENCE_TARGET = 1.5
+TITLES = {"resnet18": "ResNet-18", "mobilenet_v2": "MobileNetV2"}
 
 
 def inference_case(model: str, batch: int, threads: int, fused: bool) -> Case:
@@ -53,10 +54,10 @@ def inference_case(model: str, batch: int, threads: int, fused: bool) -> Case:
         return {"ours": lambda: net.forward(x), "onnxruntime": lambda: session.run(None, feed),
                 "torch": theirs}
 
-    title = f"ResNet-18 eval b{batch}" + (" conv+BN folded" if fused else "")
+    title = f"{TITLES[model]} eval b{batch}" + (" conv+BN folded" if fused else "")
     return Case("inference", title, setup, reference="onnxruntime",
                 target=INFERENCE_TARGET, extra={"model": model})
 
 
 def cases(batch: int, threads: int) -> list[Case]:
-    return [inference_case("resnet18", batch, threads, fused) for fused in (False, True)]
+    return [inference_case(model, batch, threads, fused) for model in TITLES for fused in (False, True)]

@@ -9,6 +9,7 @@ Both sides follow one specification so that a row compares like with like:
   and zero-pad the new channels), 10 classes.
 - The LSTM text classifier: embedding (vocab 20000, 128), one LSTM layer (hidden 128)
   whose final state feeds a 2-way linear layer.
+- MobileNetV2 (torchvision's, 1000 classes): ``zoo.models.mobilenet_v2`` and its torch twin.
 
 (When ``zoo.models`` ships these builders the bench can switch to them; the layouts agree.)
 """
@@ -117,7 +118,10 @@ def torch_models() -> dict[str, Any]:
         def forward(self, tokens: "torch.Tensor") -> "torch.Tensor":
             return self.fc(self.lstm(self.embedding(tokens))[1][0][-1])
 
+    from scripts.imagenet.torch_mobilenet_v2 import MobileNetV2
+
     return {
+        "mobilenet_v2": MobileNetV2,
         "resnet18": lambda: resnet(nn.Sequential(ConvBN(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1)),
                                    (64, 128, 256, 512), 2, 64, 1000, True),
         "resnet20": lambda: resnet(ConvBN(1, 16, 3, 1), (16, 32, 64), 3, 16, 10, False),
@@ -125,4 +129,12 @@ def torch_models() -> dict[str, Any]:
     }
 
 
-OURS = {"resnet18": ours_resnet18, "resnet20": ours_resnet20, "lstm": ours_lstm_classifier}
+def ours_mobilenet_v2() -> Graph:
+    """zoo.models.mobilenet_v2 (torchvision's layout; its torch twin is scripts/imagenet/torch_mobilenet_v2.py)."""
+    from zoo.models.mobilenet import mobilenet_v2
+
+    return mobilenet_v2()
+
+
+OURS = {"resnet18": ours_resnet18, "resnet20": ours_resnet20, "lstm": ours_lstm_classifier,
+        "mobilenet_v2": ours_mobilenet_v2}

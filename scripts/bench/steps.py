@@ -3,7 +3,7 @@
 Ours is the loop LocalTrainer runs per batch (``zero_grad``, ``forward``, loss forward and
 backward, model ``backward``, ``step``); theirs is the PyTorch equivalent on the same
 architecture (:mod:`.models`). Targets (issue 8): ResNet-18 and ResNet-20 <= 1.5x PyTorch,
-the LSTM text classifier <= 2x.
+the LSTM text classifier <= 2x; MobileNetV2 (issue 17) <= 1.5x.
 """
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from .models import OURS, torch_models
 
 #: model key -> (display name, target ratio)
 STEP_MODELS = {"resnet18": ("ResNet-18 3x224x224", 1.5), "resnet20": ("ResNet-20 1x28x28", 1.5),
-               "lstm": ("LSTM classifier T200 (20000/128/128)", 2.0)}
+               "lstm": ("LSTM classifier T200 (20000/128/128)", 2.0),
+               "mobilenet_v2": ("MobileNetV2 3x224x224", 1.5)}
 
 
 def make_batch(model: str, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A random input batch and integer labels for ``model``."""
     rng = np.random.default_rng(seed)
-    if model == "resnet18":
+    if model in ("resnet18", "mobilenet_v2"):
         return rng.standard_normal((batch, 3, 224, 224), dtype=np.float32), rng.integers(0, 1000, batch)
     if model == "resnet20":
         return rng.standard_normal((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
@@ -80,5 +81,5 @@ def step_case(model: str, batch: int) -> Case:
 
 def cases(batch_resnet18: int, batch_resnet20: int, batch_lstm: int) -> list[Case]:
     return [step_case("resnet18", batch_resnet18), step_case("resnet20", batch_resnet20),
-            step_case("lstm", batch_lstm)]
+            step_case("lstm", batch_lstm), step_case("mobilenet_v2", batch_resnet18)]
 

@@ -18,6 +18,11 @@ gives ``((pixels * scale) - mean) / std`` as float32 ``(N, C, H, W)``: :func:`lo
 files, or the same steps as a ``zoo.feature.image`` chain (:func:`image_chain`) for arrays, ImageSets and the
 Spark ML stages' image columns.
 
+Before that the image is resized to ``size`` as a whole, unless the card asks for a crop (ImageNet models):
+
+    resize_shorter = 256     # torchvision style: shorter side to 256 (aspect kept), then centre crop to ``size``
+    crop_fraction = 0.875    # TensorFlow style: centre crop 0.875 of the shorter side, then resize to ``size``
+
 Text cards (``kind = "text"``): lower-cased (if ``lowercase``), split into tokens
 by the regular expression ``token_pattern``, mapped to ids by the vocabulary file
 (one token per line, id = line number + ``first_id``; unknown tokens get
@@ -59,7 +64,7 @@ def load_images(paths: Iterable[str | os.PathLike], spec: dict[str, Any]) -> np.
     for path in paths:
         try:
             with Image.open(path) as image:
-                image = image.convert(color).resize((width, height), getattr(Image.Resampling, method.upper()))
+                image = _fit(image.convert(color), spec, height, width, getattr(Image.Resampling, method.upper()))
                 arrays.append(np.asarray(image, dtype=np.float32))
         except (UnidentifiedImageError, OSError) as err:
             raise ValueError(f"cannot read image '{os.fspath(path)}': {err}") from err
@@ -68,24 +73,58 @@ def load_images(paths: Iterable[str | os.PathLike], spec: dict[str, Any]) -> np.
     return normalise(np.stack(arrays), spec)
 
 
+def _fit(image: Any, spec: dict[str, Any], height: int, width: int, resample: Any) -> Any:
+    """Resize (and centre crop) a Pillow image to ``height x width`` as the spec says (see the module doc)."""
+    w, h = image.size
+    if "resize_shorter" in spec:
+        short = int(spec["resize_shorter"])
+        size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+        image = image.resize(size, resample)
+        top, left = int(round((size[1] - height) / 2.0)), int(round((size[0] - width) / 2.0))
+        return image.crop((left, top, left + width, top + height))
+    if "crop_fraction" in spec:
+        side = int(float(spec["crop_fraction"]) * min(w, h))
+        top, left = (h - side + 1) // 2, (w - side + 1) // 2
+        image = image.crop((left, top, left + side, top + side))
+    return image.resize((width, height), resample)
+
+
+def resize_steps(spec: dict[str, Any]) -> list[Any]:
+    """The size handling of an image card as ``zoo.feature.image`` transformers (for the Spark chains).
+
+    ``Resize(size)``, or for cards that crop, ``AspectScale`` of the shorter side (``resize_shorter``, or
+    ``size / crop_fraction``: cropping 0.875 of the shorter side then resizing to 224 is resizing it to 256
+    then cropping 224) then ``CenterCrop(size)``, with Pillow's antialiasing filter as :func:`load_images`.
+    """
+    from zoo.feature.image import AspectScale, CenterCrop, Resize
+
+    height, width = spec["size"]
+    method = {"nearest": "nearest", "bilinear": "bilinear"}.get(spec.get("resize", "bilinear"), "antialias")
+    shorter = spec.get("resize_shorter")
+    if shorter is None and "crop_fraction" in spec:
+        shorter = round(min(height, width) / float(spec["crop_fraction"]))
+    if shorter is None:
+        return [Resize(height, width, method)]
+    return [AspectScale(int(shorter), interpolation="antialias"), CenterCrop(height, width)]
+
+
 def image_chain(spec: dict[str, Any]) -> Any:
     """An image card's ``spec`` as a ``zoo.feature.image`` chain from ``(H, W, C)`` RGB or grey pixels.
 
-    ``ColorConvert`` (to the card's colour, so images read in any mode fit) >> ``Resize`` >> ``PixelScale`` >>
-    ``ChannelNormalize`` >> ``ToTensor``: float32 ``(C, H, W)``, what :func:`load_images` gives per image.
+    ``ColorConvert`` (to the card's colour, so images read in any mode fit) >> ``Resize`` (or, for cards that
+    crop, ``AspectScale`` >> ``CenterCrop``, see :func:`resize_steps`) >> ``PixelScale`` >> ``ChannelNormalize``
+    >> ``ToTensor``: float32 ``(C, H, W)``, what :func:`load_images` gives per image.
 
     Raises:
         ValueError: a card that does not describe images, or an unsupported colour.
     """
-    from zoo.feature.image import ChannelNormalize, ColorConvert, PixelScale, Resize, ToTensor
+    from zoo.feature.image import ChannelNormalize, ColorConvert, PixelScale, ToTensor
+    from zoo.feature.image.transform import Pipeline
 
     if spec.get("kind") != "image":
         raise ValueError(f"the model's card describes {spec.get('kind')!r} inputs, not images")
-    height, width = spec["size"]
-    method = {"nearest": "nearest", "bilinear": "bilinear"}.get(spec.get("resize", "bilinear"), "antialias")
-    return (ColorConvert(reader_color(spec)) >> Resize(height, width, method)
-            >> PixelScale(float(spec.get("scale", 1.0)))
-            >> ChannelNormalize(spec.get("mean", [0.0]), spec.get("std", [1.0])) >> ToTensor())
+    return Pipeline([ColorConvert(reader_color(spec)), *resize_steps(spec), PixelScale(float(spec.get("scale", 1.0))),
+                     ChannelNormalize(spec.get("mean", [0.0]), spec.get("std", [1.0])), ToTensor()])
 
 
 def reader_color(spec: dict[str, Any]) -> str:

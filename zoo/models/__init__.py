@@ -21,6 +21,8 @@ _EXPORTS = {
     "resnet_cifar": "zoo.models.resnet",
     "text_classifier": "zoo.models.text_classifier",
     "ncf": "zoo.models.ncf",
+    "mobilenet_v2": "zoo.models.mobilenet",
+    **{f"efficientnet_lite{v}": "zoo.models.efficientnet_lite" for v in ("", 0, 1, 2)},
     "ssd300": "zoo.models.ssd",
     "ssd_mini": "zoo.models.ssd",
 }

@@ -120,18 +120,28 @@ class ConvReLU2d(Conv2d):
     """``max(Conv2d(x), 0)`` as one layer (PyTorch's ``ConvReLU2d``): the activation is applied
     block by block while the convolution's output is still in cache, saving the separate ReLU's
     pass over memory and its mask. :func:`~bigdl_runtime.nn.fuse.fuse_for_inference` builds it
-    from a ``Conv2d`` (+ ``BatchNorm2d``) followed by a ``ReLU``; it also trains (the gradient is
-    masked by ``y > 0`` first). Same arguments and weights as :class:`Conv2d`; saved as itself,
-    exported to ONNX as ``Conv`` + ``Relu``.
+    from a ``Conv2d`` (+ ``BatchNorm2d``) followed by a ``ReLU`` (or a ``ReLU6``: ``max_value=6``,
+    ``min(max(Conv2d(x), 0), 6)``); it also trains (the gradient is masked by ``0 < y (< max_value)``
+    first). Same arguments and weights as :class:`Conv2d` plus ``max_value``; saved as itself,
+    exported to ONNX as ``Conv`` + ``Relu`` (``Conv`` + ``Clip`` with a ``max_value``).
 
     Examples:
         >>> layer = ConvReLU2d(3, 8, 3, padding=1)
         >>> bool((layer(np.random.rand(1, 3, 5, 5).astype(np.float32)) >= 0).all())
         True
+        >>> relu6 = ConvReLU2d(3, 8, 3, padding=1, max_value=6.0)
     """
 
+    def __init__(self, *args: Any, max_value: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_value = None if max_value is None else float(max_value)
+
     def _kernel_config(self) -> dict[str, Any]:
-        return dict(super()._kernel_config(), relu=True)
+        return dict(super()._kernel_config(), relu=True if self.max_value is None else self.max_value)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        return config if self.max_value is None else {**config, "max_value": self.max_value}
 
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         y, cache = super().forward_pass(x)
@@ -139,7 +149,10 @@ class ConvReLU2d(Conv2d):
 
     def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> np.ndarray:
         cache, y = ctx
-        return super().backward_pass(relu_backward(grad_output, y)[0], cache)
+        if self.max_value is None:
+            return super().backward_pass(relu_backward(grad_output, y)[0], cache)
+        inside = (y > 0) & (y < self.max_value)
+        return super().backward_pass(np.where(inside, grad_output, 0).astype(grad_output.dtype, copy=False), cache)
 
 
 class Conv1d(_ConvNd):

@@ -119,7 +119,6 @@ class Clip(_KernelLayer):
 
     aliases = ("Clamp",)
     _kernels = (K.clip_forward, K.clip_backward)
-    _kernel_keywords = {"min": "min", "max": "max"}
 
     def __init__(self, min: float | None = None, max: float | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -128,6 +127,9 @@ class Clip(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"min": self.min, "max": self.max}
+
+    def _kernel_config(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "keep_mask": self.training}
 
 
 class ReLU6(Clip):

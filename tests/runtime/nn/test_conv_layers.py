@@ -136,3 +136,33 @@ def test_conv_relu_equals_relu_of_conv(rng):
     plain.load_state_dict(conv.state_dict())
     x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
     np.testing.assert_array_equal(conv.forward(x), np.maximum(plain.forward(x), 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["onednn-or-numpy", "numpy"])
+@pytest.mark.parametrize("groups", [1, 4], ids=["dense", "depthwise"])
+def test_conv_relu6_equals_clipped_conv_and_masks_its_gradient(rng, dtype, groups):
+    conv = ConvReLU2d(4, 4, 3, stride=2, padding=1, groups=groups, max_value=6.0).astype(dtype)
+    plain = Conv2d(4, 4, 3, stride=2, padding=1, groups=groups).astype(dtype)
+    conv.weight.data[...] *= 8.0  # outputs well beyond 6
+    plain.load_state_dict(conv.state_dict())
+    x = rng.standard_normal((2, 4, 9, 8)).astype(dtype)
+    y = conv.forward(x)
+    np.testing.assert_allclose(y, np.clip(plain.forward(x), 0, 6), rtol=1e-6, atol=1e-6)
+    assert (y == 6).any() and (y == 0).any()
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    inside = (y > 0) & (y < 6)
+    np.testing.assert_allclose(conv.backward(dy), plain.backward(np.where(inside, dy, 0)), rtol=1e-5, atol=1e-6)
+    again = ConvReLU2d.from_config(conv.get_config())
+    assert again.max_value == 6.0 and "max_value" not in ConvReLU2d(2, 2, 1).get_config()
+
+
+@pytest.mark.parametrize("max_value", [None, 6.0], ids=["relu", "relu6"])
+def test_fused_activation_of_a_plain_pointwise_conv_equals_the_activation_of_the_conv(rng, max_value):
+    """1x1 convolutions on >= 196 pixels run on NCHW; there the activation is a pass after the convolution."""
+    conv = ConvReLU2d(8, 16, 1, bias=True, max_value=max_value)
+    conv.weight.data[...] *= 10.0
+    plain = Conv2d(8, 16, 1)
+    plain.load_state_dict(conv.state_dict())
+    x = rng.standard_normal((2, 8, 16, 16)).astype(np.float32)
+    expected = np.maximum(plain.forward(x), 0) if max_value is None else np.clip(plain.forward(x), 0, 6)
+    np.testing.assert_allclose(conv.forward(x), expected, rtol=1e-6, atol=1e-5)

@@ -84,3 +84,20 @@ def test_relu_fusion_shares_the_convolution_and_is_skipped_when_the_output_has_o
     assert type(layer).__name__ == "ConvReLU2d" and layer.name == "c" and layer.weight is conv.weight
     xs = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
     np.testing.assert_allclose(fused.forward(xs), seq.evaluate().forward(xs), rtol=1e-6, atol=1e-6)
+
+
+def test_relu6_after_conv_and_batch_norm_fuses_into_a_capped_conv_relu(rng):
+    from bigdl_runtime.nn.layers.math import ReLU6
+
+    model = Sequential(Conv2d(3, 8, 3, padding=1, groups=1, bias=False, name="c"), BatchNorm2d(8, name="bn"),
+                       ReLU6(name="r6"), Conv2d(8, 8, 3, padding=1, groups=8, bias=False, name="dw"), ReLU6())
+    model = _trained_stats(model, rng, (4, 3, 6, 6))
+    model[0].weight.data[...] *= 10.0  # push outputs past 6
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    expected = model.evaluate().forward(x)
+    fused = fuse_for_inference(model)
+    assert _kinds(fused) == ["Sequential", "ConvReLU2d", "ConvReLU2d"]
+    assert [m.max_value for m in fused.children()] == [6.0, 6.0]
+    np.testing.assert_allclose(fused.forward(x), expected, rtol=1e-4, atol=1e-4)
+    reloaded = model_from_bytes(model_to_bytes(fused))
+    np.testing.assert_array_equal(reloaded.evaluate().forward(x), fused.forward(x))

@@ -41,6 +41,7 @@ CASES: dict[str, tuple[Callable[[], Module], tuple[int, ...]]] = {
     "conv2d_same_even_kernel": (lambda: L.Conv2d(3, 5, (2, 4), padding="same", bias=False), (3, 6, 7)),
     "conv2d_depthwise_dilated": (lambda: L.Conv2d(4, 4, 3, padding=2, dilation=2, groups=4), (4, 8, 9)),
     "conv_relu2d": (lambda: L.ConvReLU2d(3, 5, 3, stride=2, padding=1), (3, 7, 6)),
+    "conv_relu6_depthwise": (lambda: L.ConvReLU2d(4, 4, 3, padding=1, groups=4, max_value=6.0), (4, 7, 6)),
     "conv_transpose2d": (lambda: L.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), (3, 4, 5)),
     "conv_transpose2d_asym_groups": (lambda: L.ConvTranspose2d(4, 6, (3, 2), stride=(1, 2), padding=(1, 0, 0, 1),
                                                                groups=2, dilation=(2, 1)), (4, 5, 4)),

@@ -31,7 +31,9 @@ def test_card_reads_and_checksum_verifies(name):
     assert card["name"] == name and len(card["sha256"]) == 64
     assert card["metrics"] and card["training"].get("recipe")
     folder = catalog.model_folder(name)
-    assert (folder / card["file"]).stat().st_size < 6_000_000, "keep committed weights small"
+    # models trained here stay small; converted published backbones (a [source] table) are float32 as published
+    limit = 20_000_000 if "source" in card else 6_000_000
+    assert (folder / card["file"]).stat().st_size < limit, "keep committed weights small"
 
 
 def _fashion_slice(name: str, n: int = 2000) -> None:

@@ -40,7 +40,10 @@ def conv(ctx: ExportContext, layer: Conv1d | Conv2d, inputs: list[Value], output
 
 @emits(ConvReLU2d)
 def conv_relu(ctx: ExportContext, layer: ConvReLU2d, inputs: list[Value], output: np.ndarray, name: str) -> str:
-    return ctx.one("Relu", [_conv_node(ctx, layer, inputs[0].name, name, f"{name}/conv")], name)
+    conv_out = _conv_node(ctx, layer, inputs[0].name, name, f"{name}/conv")
+    if layer.max_value is None:
+        return ctx.one("Relu", [conv_out], name)
+    return ctx.one("Clip", [conv_out, ctx.scalar(f"{name}.min", 0.0), ctx.scalar(f"{name}.max", layer.max_value)], name)
 
 
 @emits(ConvTranspose2d)
