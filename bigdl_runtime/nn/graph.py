@@ -12,7 +12,9 @@ Calling a module on :class:`Node` objects records an edge instead of computing:
 A layer that returns a tuple (e.g. ``Split``) gives a node that can be indexed,
 ``parts[0]``, to feed one of its outputs to the next layer. A Graph is a Module
 (its children are the layers, keyed by node name), so it can be trained, saved,
-frozen by node name and used as a node of another graph.
+frozen by node name and used as a node of another graph. A layer may run at
+several nodes (weight sharing): each node's call keeps its own context and the
+layer's parameter gradients add up over the nodes.
 """
 from __future__ import annotations
 
@@ -171,8 +173,11 @@ class Graph(Module):
     built (later changes to the nodes do not affect it), names every node (the
     layer's ``name``, else ``<class name in lower case>_<k>``) and registers each
     layer as a child under its node name, so parameters read ``fc1.weight`` and
-    ``graph.freeze(["conv1", "conv2"])`` works. A layer may appear at one node
-    only: weight sharing is not supported.
+    ``graph.freeze(["conv1", "conv2"])`` works. A layer may appear at several nodes
+    (weight sharing): it is registered once, under its first node's name, the other
+    nodes get their own names (``fc_2``, or the name given to the node), and the
+    gradients of its parameters sum over the nodes. Only layers that keep their
+    per-call state in contexts (``Module.reentrant()``) can be shared.
 
     Args:
         inputs: an :class:`Input` node or a list of them (the order of ``forward``'s arguments).
@@ -213,12 +218,6 @@ class Graph(Module):
             raise ValueError(f"{self.describe()}: the same node is given twice as an input")
         stops = {id(n): n for n in in_nodes}
         order = self._topological(stops, out_edges)
-        seen: set[int] = set()
-        for n in order:
-            if id(n.module) in seen:
-                raise ValueError(f"{self.describe()}: {n.module.describe()} is used at two nodes; weight "
-                                 "sharing is not supported, use a separate layer for each node")
-            seen.add(id(n.module))
         names = self._name_nodes(in_nodes, order)
         copies: dict[int, Node] = {id(n): Input(names[id(n)]) for n in in_nodes}
         for n in order:
@@ -228,9 +227,15 @@ class Graph(Module):
         object.__setattr__(self, "_order", tuple(copies[id(n)] for n in order))
         object.__setattr__(self, "_by_name", {n.name: n for n in (*self._inputs, *self._order)})
         object.__setattr__(self, "_release", self._release_plan())
-        object.__setattr__(self, "_cache", None)
+        registered: set[int] = set()
         for n in self._order:
-            self._modules[n.name] = n.module
+            if id(n.module) not in registered:
+                registered.add(id(n.module))
+                self._modules[n.name] = n.module
+            elif not n.module.reentrant():
+                raise ValueError(f"{self.describe()}: {n.module.describe()} is used at two nodes, but it keeps its "
+                                 "state between forward and backward (it implements forward/backward, not "
+                                 "forward_pass/backward_pass); use a separate layer for each node")
 
     def _topological(self, stops: dict[int, Node], out_edges: list[Edge]) -> list[Node]:
         """Layer nodes reachable backwards from the outputs, each after its inputs (iterative DFS)."""
@@ -269,8 +274,12 @@ class Graph(Module):
         everything = [*in_nodes, *order]
         names: dict[int, str] = {}
         taken: dict[str, Node] = {}
+        named_modules: set[int] = set()  # a shared layer's name goes to its first node only
         for n in everything:
-            explicit = n.name or (n.module.name if n.module is not None else None)
+            explicit = n.name
+            if explicit is None and n.module is not None and n.module.name and id(n.module) not in named_modules:
+                explicit = n.module.name
+                named_modules.add(id(n.module))
             if explicit is None:
                 continue
             if explicit in taken:
@@ -282,8 +291,8 @@ class Graph(Module):
         for n in everything:
             if id(n) in names:
                 continue
-            base = "input" if n.module is None else type(n.module).__name__.lower()
-            k = counters.get(base, 0)
+            base = "input" if n.module is None else (n.module.name or type(n.module).__name__.lower())
+            k = counters.get(base, 1 if n.module is not None and n.module.name else 0)  # fc, fc_2, fc_3, ...
             while True:
                 k += 1
                 if f"{base}_{k}" not in taken:
@@ -388,22 +397,24 @@ class Graph(Module):
         return found
 
     # -------------------------------------------------------- computation
-    def forward(self, *inputs: Any) -> Any:
+    def forward_pass(self, *inputs: Any) -> tuple[Any, tuple[dict[int, Any], list[Any]]]:
+        """The outputs and the call's context: the output metadata and each node's context, by step."""
         if len(inputs) != len(self._inputs):
             raise ValueError(f"{self.describe()}: expected {len(self._inputs)} input(s) {self.input_names}, "
                              f"got {len(inputs)}")
         values: dict[int, Any] = {id(n): x for n, x in zip(self._inputs, inputs)}
         meta: dict[int, Any] = {id(n): _meta(x) for n, x in zip(self._inputs, inputs)}
+        ctxs: list[Any] = []
         for step, n in enumerate(self._order):
-            out = n.module.forward(*[self._select(values, s, i) for s, i in n.inputs])
+            out, ctx = n.module.forward_pass(*[self._select(values, s, i) for s, i in n.inputs])
+            ctxs.append(ctx)
             values[id(n)] = out
             if isinstance(out, (tuple, list)):
                 meta[id(n)] = _meta(out)
             for s in self._release[step]:
                 del values[id(s)]
-        object.__setattr__(self, "_cache", meta)
         outs = tuple(self._select(values, s, i) for s, i in self._outputs)
-        return outs[0] if len(outs) == 1 else outs
+        return (outs[0] if len(outs) == 1 else outs), (meta, ctxs)
 
     def _select(self, values: dict[int, Any], source: Node, index: int | None) -> Any:
         value = values[id(source)]
@@ -415,8 +426,8 @@ class Graph(Module):
                              f"but node '{source.name}' produced {got}")
         return value[index]
 
-    def backward(self, grad_output: Any) -> Any:
-        meta = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: Any, ctx: tuple[dict[int, Any], list[Any]]) -> Any:
+        meta, ctxs = ctx
         grads_out = (grad_output,) if len(self._outputs) == 1 else tuple(grad_output)
         if len(grads_out) != len(self._outputs):
             raise ValueError(f"{self.describe()}: backward expects {len(self._outputs)} output gradients "
@@ -424,13 +435,14 @@ class Graph(Module):
         grads: dict[int, Any] = {}
         for (s, i), g in zip(self._outputs, grads_out):
             _accumulate(grads, meta, s, i, g)
-        for n in reversed(self._order):
+        for step in range(len(self._order) - 1, -1, -1):
+            n = self._order[step]
             g = grads.pop(id(n), None)
             if g is None:  # no path to an output carries a gradient: nothing to add
                 continue
             if id(n) in meta:
                 g = _fill(g, meta[id(n)])
-            gin = n.module.backward(g)
+            gin = n.module.backward_pass(g, ctxs[step])
             gins = (gin,) if len(n.inputs) == 1 else tuple(gin)
             if len(gins) != len(n.inputs):
                 raise ValueError(f"{self.describe()}: {n.module.describe()} at node '{n.name}' returned "

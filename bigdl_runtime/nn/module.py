@@ -2,10 +2,16 @@
 
 A Module owns parameters (trainable tensors with a gradient), buffers
 (non-trainable state such as batch-norm running statistics) and child modules.
-``forward(*inputs)`` computes the output and keeps what ``backward`` needs;
-``backward(grad_output)`` returns the gradient with respect to the inputs and
-*accumulates* parameter gradients into ``Parameter.grad`` (call ``zero_grad``
-between steps, as the trainers do).
+
+Layers are re-entrant: ``forward_pass(*inputs) -> (output, ctx)`` computes the
+output and returns what the backward step needs as a per-call context, and
+``backward_pass(grad_output, ctx)`` returns the gradient with respect to the
+inputs and *accumulates* parameter gradients into ``Parameter.grad`` (call
+``zero_grad`` between steps, as the trainers do). Containers (Sequential, Graph)
+keep the contexts of their children per call, so one layer may run at several
+places of a model and its parameter gradients add up. The familiar pair
+``forward(*inputs)`` / ``backward(grad_output)`` is the same on the outermost
+module: ``forward`` keeps the context of its last call for ``backward``.
 
 Serialisation is generic: a layer's constructor arguments come from
 ``get_config()`` and every concrete subclass is registered by class name, so a
@@ -105,12 +111,44 @@ class Module:
         setattr(self, key, module)
 
     # ------------------------------------------------------------- computation
+    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        """The output for ``inputs`` and the context ``backward_pass`` needs for it (nothing kept on the module).
+
+        Layers implement this pair; a module that implements ``forward``/``backward`` instead
+        (keeping its state between them) runs here unchanged but cannot appear twice in a graph.
+        """
+        if type(self).forward is Module.forward:
+            raise NotImplementedError(f"{type(self).__name__} implements neither forward_pass nor forward")
+        return self.forward(*inputs), None
+
+    def backward_pass(self, grad_output: Any, ctx: Any) -> Any:
+        """Gradient w.r.t. the inputs of the ``forward_pass`` that returned ``ctx``; adds parameter gradients."""
+        if type(self).backward is Module.backward:
+            raise NotImplementedError(f"{type(self).__name__} implements neither backward_pass nor backward")
+        return self.backward(grad_output)
+
+    @classmethod
+    def reentrant(cls) -> bool:
+        """Whether the class keeps its per-call state in contexts (implements ``forward_pass``), so one
+        instance may run at several places of a graph."""
+        return cls.forward_pass is not Module.forward_pass
+
     def forward(self, *inputs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+        """The output for ``inputs``; the call's context is kept for the next :meth:`backward`."""
+        output, ctx = self.forward_pass(*inputs)
+        self.__dict__["_ctx"] = ctx
+        return output
 
     def backward(self, grad_output: Any) -> Any:
         """Gradient w.r.t. the inputs of the last ``forward``; adds parameter gradients."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+        try:
+            ctx = self.__dict__["_ctx"]
+        except KeyError:
+            if not self.reentrant():  # a stateful module whose own forward kept nothing here
+                raise NotImplementedError(f"{type(self).__name__} implements neither backward_pass nor backward") \
+                    from None
+            raise RuntimeError(f"{self.describe()}: backward called before forward") from None
+        return self.backward_pass(grad_output, ctx)
 
     def __call__(self, *inputs: Any) -> Any:
         from .graph import Node  # functional Graph construction: y = layer(x_node)
@@ -118,11 +156,6 @@ class Module:
         if inputs and all(isinstance(x, Node) for x in inputs):
             return Node.apply(self, inputs)
         return self.forward(*inputs)
-
-    def _need_cache(self, cache: Any) -> Any:
-        if cache is None:
-            raise RuntimeError(f"{self.describe()}: backward called before forward")
-        return cache
 
     # ------------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "Module":
@@ -140,9 +173,17 @@ class Module:
         return iter(self._modules.values())
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """Every module of the tree, depth first, each once: a module reached by several paths (a layer
+        shared by graph nodes or containers) is listed under the first, so its parameters count once."""
+        return self._walk(prefix, set())
+
+    def _walk(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, "Module"]]:
+        if id(self) in seen:
+            return
+        seen.add(id(self))
         yield prefix, self
         for key, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{key}" if prefix else key)
+            yield from child._walk(f"{prefix}.{key}" if prefix else key, seen)
 
     def modules(self) -> Iterator["Module"]:
         for _, m in self.named_modules():

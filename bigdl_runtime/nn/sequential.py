@@ -9,6 +9,9 @@ from .module import Module
 class Sequential(Module):
     """Apply ``modules`` in order; backward runs them in reverse.
 
+    Each call keeps its children's contexts (nothing is kept on the children). A
+    module may be a child once; to run one layer at several places use a Graph.
+
     Children are named ``"0"``, ``"1"``, ... unless a module carries its own
     ``name``, so parameters read ``"0.weight"`` like PyTorch or ``"conv1.weight"``.
 
@@ -27,6 +30,9 @@ class Sequential(Module):
     def append(self, module: Module) -> "Sequential":
         if not isinstance(module, Module):
             raise TypeError(f"Sequential takes Modules, got {type(module).__name__}")
+        if any(m is module for m in self._modules.values()):
+            raise ValueError(f"Sequential already holds {module.describe()}; to run one layer at several places "
+                             "(weight sharing) use a Graph")
         key = module.name or str(len(self._modules))
         if key in self._modules:
             raise ValueError(f"Sequential already has a child named '{key}'")
@@ -43,14 +49,16 @@ class Sequential(Module):
             return self._modules[index]
         return list(self._modules.values())[index]
 
-    def forward(self, *inputs: Any) -> Any:
+    def forward_pass(self, *inputs: Any) -> tuple[Any, list[Any]]:
         out: Any = inputs
+        ctxs: list[Any] = []
         for i, m in enumerate(self._modules.values()):
-            out = m.forward(*out) if i == 0 else m.forward(out)
-        return out
+            out, ctx = m.forward_pass(*out) if i == 0 else m.forward_pass(out)
+            ctxs.append(ctx)
+        return out, ctxs
 
-    def backward(self, grad_output: Any) -> Any:
+    def backward_pass(self, grad_output: Any, ctx: list[Any]) -> Any:
         grad = grad_output
-        for m in reversed(list(self._modules.values())):
-            grad = m.backward(grad)
+        for m, child_ctx in zip(reversed(self._modules.values()), reversed(ctx)):
+            grad = m.backward_pass(grad, child_ctx)
         return grad

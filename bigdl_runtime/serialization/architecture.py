@@ -4,8 +4,10 @@ Any registered layer is rebuilt as ``cls.from_config(config)``: a module that
 builds its own children from its config (a ResNet block, a model builder) needs
 nothing else. Only plain ``Sequential`` (its ordered children), plain
 ``Graph`` (its nodes, edges, inputs and outputs) and layers that set
-``stores_children`` (control flow: rebuilt by ``cls.from_children``) store children. Types are
-looked up in ``LAYER_REGISTRY`` only, so a file can name nothing but a layer.
+``stores_children`` (control flow: rebuilt by ``cls.from_children``) store children;
+a layer that runs at several nodes of a graph is stored at its first node, the
+later ones name that node (``shares``). Types are looked up in ``LAYER_REGISTRY``
+only, so a file can name nothing but a layer.
 """
 from __future__ import annotations
 
@@ -45,12 +47,17 @@ def layer_to_proto(module: Module, msg: pb.Layer) -> pb.Layer:
 def _graph_to_proto(graph: Graph, spec: pb.GraphSpec) -> None:
     spec.SetInParent()
     spec.inputs.extend(graph.input_names)
+    first: dict[int, str] = {}  # layer -> the node it is stored at
     for node in graph.nodes:
         if node.module is None:
             continue
         record = spec.nodes.add()
         record.name = node.name
-        layer_to_proto(node.module, record.layer)
+        if id(node.module) in first:
+            record.shares = first[id(node.module)]
+        else:
+            first[id(node.module)] = node.name
+            layer_to_proto(node.module, record.layer)
         for source, index in node.inputs:
             _edge_to_proto(source, index, record.inputs.add())
     for source, index in graph.outputs:
@@ -102,8 +109,7 @@ def _graph_from_proto(spec: pb.GraphSpec, name: str | None, where: str) -> Graph
     for node in inputs:
         _add_node(nodes, node, where)
     for record in spec.nodes:
-        module = layer_from_proto(record.layer, f"{where}/{record.name}")
-        node = Node(module, (), record.name)
+        node = Node(_node_layer(record, nodes, where), (), record.name)
         _add_node(nodes, node, where)
         pending.append((node, record))
     for node, record in pending:
@@ -116,6 +122,19 @@ def _graph_from_proto(spec: pb.GraphSpec, name: str | None, where: str) -> Graph
         source, index = _edge_from_proto(e, nodes, f"output of the graph at {where}")
         outputs.append(source if index is None else source[index])
     return Graph(inputs, outputs, name=name)
+
+
+def _node_layer(record: pb.GraphNode, nodes: dict[str, Node], where: str) -> Module:
+    """The layer of a graph node record: its own, or that of the earlier node it shares."""
+    if not record.shares:
+        return layer_from_proto(record.layer, f"{where}/{record.name}")
+    if record.HasField("layer"):
+        raise ValueError(f"graph node '{record.name}' at {where} has a layer and shares node '{record.shares}''s")
+    shared = nodes.get(record.shares)
+    if shared is None or shared.module is None:
+        raise ValueError(f"graph node '{record.name}' at {where} shares the layer of '{record.shares}', "
+                         "which is not an earlier layer node")
+    return shared.module
 
 
 def _add_node(nodes: dict[str, Node], node: Node, where: str) -> None:

@@ -77,14 +77,16 @@ class Edge(_message.Message):
     def __init__(self, node: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class GraphNode(_message.Message):
-    __slots__ = ("name", "layer", "inputs")
+    __slots__ = ("name", "layer", "inputs", "shares")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LAYER_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
     name: str
     layer: Layer
     inputs: _containers.RepeatedCompositeFieldContainer[Edge]
-    def __init__(self, name: _Optional[str] = ..., layer: _Optional[_Union[Layer, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[Edge, _Mapping]]] = ...) -> None: ...
+    shares: str
+    def __init__(self, name: _Optional[str] = ..., layer: _Optional[_Union[Layer, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[Edge, _Mapping]]] = ..., shares: _Optional[str] = ...) -> None: ...
 
 class GraphSpec(_message.Message):
     __slots__ = ("inputs", "nodes", "outputs")

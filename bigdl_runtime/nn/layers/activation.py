@@ -6,15 +6,16 @@ All but PReLU are parameter-free wrappers of one kernel pair from
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import Any
 
 import numpy as np
 
 from ...kernels import activation as K
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class _Activation(Module):
+class _Activation(_KernelLayer):
     """Base of the parameter-free activations: one kernel pair, configured by ``get_config()``.
 
     Shape:
@@ -22,22 +23,8 @@ class _Activation(Module):
         - Output: ``(*)``, same shape as the input.
     """
 
-    _kernel: ClassVar[tuple[Callable, Callable]]
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
     def _kernel_config(self) -> dict[str, Any]:
         return self.get_config()
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = self._kernel[0](x, **self._kernel_config())
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return self._kernel[1](grad_output, cache)[0]
 
 
 class ReLU(_Activation):
@@ -48,7 +35,7 @@ class ReLU(_Activation):
         array([0., 2.], dtype=float32)
     """
 
-    _kernel = (K.relu_forward, K.relu_backward)
+    _kernels = (K.relu_forward, K.relu_backward)
 
     def _kernel_config(self) -> dict[str, Any]:
         return {"keep_mask": self.training}  # in evaluation mode the backward derives it from the output
@@ -61,7 +48,7 @@ class LeakyReLU(_Activation):
         negative_slope: slope for negative inputs. Default: 0.01.
     """
 
-    _kernel = (K.leaky_relu_forward, K.leaky_relu_backward)
+    _kernels = (K.leaky_relu_forward, K.leaky_relu_backward)
 
     def __init__(self, negative_slope: float = 0.01, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -78,7 +65,7 @@ class ELU(_Activation):
         alpha: saturation value for negative inputs. Default: 1.0.
     """
 
-    _kernel = (K.elu_forward, K.elu_backward)
+    _kernels = (K.elu_forward, K.elu_backward)
 
     def __init__(self, alpha: float = 1.0, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -91,7 +78,7 @@ class ELU(_Activation):
 class SELU(_Activation):
     """Scaled ELU with the fixed self-normalising constants (scale ~1.0507, alpha ~1.6733)."""
 
-    _kernel = (K.selu_forward, K.selu_backward)
+    _kernels = (K.selu_forward, K.selu_backward)
 
 
 class GELU(_Activation):
@@ -101,7 +88,7 @@ class GELU(_Activation):
         approximate: ``"none"`` (exact, via erf) or ``"tanh"`` (the tanh approximation). Default: "none".
     """
 
-    _kernel = (K.gelu_forward, K.gelu_backward)
+    _kernels = (K.gelu_forward, K.gelu_backward)
 
     def __init__(self, approximate: str = "none", name: str | None = None) -> None:
         super().__init__(name=name)
@@ -116,13 +103,13 @@ class GELU(_Activation):
 class Sigmoid(_Activation):
     """1 / (1 + exp(-x)), computed without overflow."""
 
-    _kernel = (K.sigmoid_forward, K.sigmoid_backward)
+    _kernels = (K.sigmoid_forward, K.sigmoid_backward)
 
 
 class Tanh(_Activation):
     """tanh(x)."""
 
-    _kernel = (K.tanh_forward, K.tanh_backward)
+    _kernels = (K.tanh_forward, K.tanh_backward)
 
 
 class Hardsigmoid(_Activation):
@@ -134,7 +121,7 @@ class Hardsigmoid(_Activation):
     """
 
     aliases = ("HardSigmoid",)
-    _kernel = (K.hard_sigmoid_forward, K.hard_sigmoid_backward)
+    _kernels = (K.hard_sigmoid_forward, K.hard_sigmoid_backward)
 
     def __init__(self, alpha: float = 1.0 / 6.0, beta: float = 0.5, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -149,7 +136,7 @@ class Hardswish(_Activation):
     """x * clip(x / 6 + 1/2, 0, 1) (MobileNetV3)."""
 
     aliases = ("HardSwish",)
-    _kernel = (K.hard_swish_forward, K.hard_swish_backward)
+    _kernels = (K.hard_swish_forward, K.hard_swish_backward)
 
 
 class Softplus(_Activation):
@@ -161,7 +148,7 @@ class Softplus(_Activation):
     """
 
     aliases = ("SoftPlus",)
-    _kernel = (K.softplus_forward, K.softplus_backward)
+    _kernels = (K.softplus_forward, K.softplus_backward)
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -185,10 +172,10 @@ class _Normalize(_Activation):
     def _kernel_config(self) -> dict[str, Any]:
         return {"axis": self.dim}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"{self.describe()}: dim {self.dim} is out of range for a {x.ndim}-D input {x.shape}")
-        return super().forward(x)
+        return super().forward_pass(x)
 
 
 class Softmax(_Normalize):
@@ -203,7 +190,7 @@ class Softmax(_Normalize):
     """
 
     aliases = ("SoftMax",)
-    _kernel = (K.softmax_forward, K.softmax_backward)
+    _kernels = (K.softmax_forward, K.softmax_backward)
 
 
 class LogSoftmax(_Normalize):
@@ -214,10 +201,10 @@ class LogSoftmax(_Normalize):
     """
 
     aliases = ("LogSoftMax",)
-    _kernel = (K.log_softmax_forward, K.log_softmax_backward)
+    _kernels = (K.log_softmax_forward, K.log_softmax_backward)
 
 
-class PReLU(Module):
+class PReLU(_KernelLayer):
     """x where x > 0, else ``a * x`` with a learned slope ``a``.
 
     Args:
@@ -234,24 +221,19 @@ class PReLU(Module):
         >>> y = m(np.zeros((2, 3, 4, 4), np.float32))
     """
 
+    _kernels = (K.prelu_forward, K.prelu_backward)
+    _kernel_params = ("weight",)
+
     def __init__(self, num_parameters: int = 1, init: float = 0.25, name: str | None = None) -> None:
         super().__init__(name=name)
         self.num_parameters = int(num_parameters)
         self.init = float(init)
         self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=np.float32))
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"num_parameters": self.num_parameters, "init": self.init}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if self.num_parameters > 1 and (x.ndim < 2 or x.shape[1] != self.num_parameters):
             raise ValueError(f"{self.describe()}: expected input (N, {self.num_parameters}, ...), got {x.shape}")
-        y, self._cache = K.prelu_forward(x, self.weight.data)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        dx, dslope = K.prelu_backward(grad_output, cache)
-        self.weight.grad += dslope
-        return dx
+        return super().forward_pass(x)

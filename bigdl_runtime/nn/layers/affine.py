@@ -7,11 +7,16 @@ import numpy as np
 
 from ...kernels import affine as K
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class _ChannelAffine(Module):
+class _ChannelAffine(_KernelLayer):
     """Shared forward/backward of Scale and Bias: parameters laid along the input's axes from ``axis``."""
+
+    _kernels = (K.channel_affine_forward, K.channel_affine_backward)
+    _kernel_params = ("weight", "bias")
+    _kernel_keywords = {"axis": "axis"}
 
     def __init__(self, shape: Sequence[int], axis: int, name: str | None) -> None:
         super().__init__(name=name)
@@ -19,28 +24,6 @@ class _ChannelAffine(Module):
         self.axis = int(axis)
         if any(s < 1 for s in self.shape):
             raise ValueError(f"{type(self).__name__}: shape must hold positive sizes, got {list(shape)}")
-        self._cache = None
-
-    def _weight(self) -> np.ndarray | None:
-        return None
-
-    def _bias(self) -> np.ndarray | None:
-        return None
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        try:
-            y, self._cache = K.channel_affine_forward(x, self._weight(), self._bias(), self.axis)
-        except ValueError as err:
-            raise ValueError(f"{self.describe()}: {err}") from None
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        dx, dw, db = K.channel_affine_backward(grad_output, self._need_cache(self._cache))
-        if dw is not None:
-            self.weight.grad += dw.reshape(self.weight.grad.shape)
-        if db is not None:
-            self.bias.grad += db.reshape(self.bias.grad.shape)
-        return dx
 
 
 class Scale(_ChannelAffine):
@@ -72,12 +55,6 @@ class Scale(_ChannelAffine):
         self.weight = Parameter(init.ones(tuple(self.shape)))
         self.bias = Parameter(init.zeros(tuple(self.shape))) if bias else None
 
-    def _weight(self) -> np.ndarray | None:
-        return self.weight.data.reshape(self.shape)  # a scalar parameter is stored as (1,)
-
-    def _bias(self) -> np.ndarray | None:
-        return None if self.bias is None else self.bias.data.reshape(self.shape)
-
     def get_config(self) -> dict[str, Any]:
         return {"shape": self.shape, "axis": self.axis, "bias": self.bias is not None}
 
@@ -101,14 +78,11 @@ class Bias(_ChannelAffine):
         super().__init__(shape, axis, name)
         self.bias = Parameter(init.zeros(tuple(self.shape)))
 
-    def _bias(self) -> np.ndarray | None:
-        return self.bias.data.reshape(self.shape)
-
     def get_config(self) -> dict[str, Any]:
         return {"shape": self.shape, "axis": self.axis}
 
 
-class Power(Module):
+class Power(_KernelLayer):
     """``y = (shift + scale * x) ** power``, elementwise (Caffe's Power layer, BigDL's Power).
 
     Args:
@@ -125,17 +99,15 @@ class Power(Module):
         array([[4.]], dtype=float32)
     """
 
+    _kernels = (K.power_forward, K.power_backward)
+    _kernel_keywords = {"power": "power", "scale": "scale", "shift": "shift"}
+
     def __init__(self, power: float = 1.0, scale: float = 1.0, shift: float = 0.0, name: str | None = None) -> None:
         super().__init__(name=name)
         self.power, self.scale, self.shift = float(power), float(scale), float(shift)
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = K.power_forward(np.asarray(x), self.power, self.scale, self.shift)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.power_backward(grad_output, self._need_cache(self._cache))[0]
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        return super().forward_pass(np.asarray(x))
 
     def get_config(self) -> dict[str, Any]:
         return {"power": self.power, "scale": self.scale, "shift": self.shift}

@@ -22,7 +22,7 @@ class Col2Im(_Activation):
     """
 
     aliases = ("Fold",)
-    _kernel = (K.col2im_forward, K.col2im_backward)
+    _kernels = (K.col2im_forward, K.col2im_backward)
 
     def __init__(self, image_shape: Sequence[int], block_shape: Sequence[int], dilations: Sequence[int] | None = None,
                  pads: Sequence[int] | None = None, strides: Sequence[int] | None = None,

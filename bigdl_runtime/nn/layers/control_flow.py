@@ -4,9 +4,8 @@ Each holds its branches or body as child :class:`~bigdl_runtime.nn.Graph` module
 so their weights are parameters of the whole model and are saved with it. Values a
 body reads from the enclosing graph come in as extra inputs after the operator's own.
 Gradients flow through the data path: IfElse through the branch that ran, Loop and
-Scan through every iteration (each is run forward again just before its backward,
-as a body graph keeps the cache of one call only); conditions, counters and other
-integer values get ``None``.
+Scan through every iteration (the context of each iteration's call of the body is
+kept until the backward step); conditions, counters and other integer values get ``None``.
 """
 from __future__ import annotations
 
@@ -70,21 +69,20 @@ class IfElse(Module):
                              f"{len(else_branch.output_names)} outputs; they must have the same number")
         self.then_branch = then_branch
         self.else_branch = else_branch
-        self._cache = None
 
     @classmethod
     def from_children(cls, children: Sequence[Module], config: dict[str, Any], name: str | None) -> "IfElse":
         """Rebuild from the saved branches (the model loader's hook for layers that store children)."""
         return cls(*children, name=name)
 
-    def forward(self, cond: Any, *inputs: Any) -> Any:
+    def forward_pass(self, cond: Any, *inputs: Any) -> tuple[Any, tuple[Graph, Any, int]]:
         branch = self.then_branch if _flag(cond, "the condition", self) else self.else_branch
-        self._cache = (branch, len(inputs))
-        return branch.forward(cond, *inputs)
+        out, ctx = branch.forward_pass(cond, *inputs)
+        return out, (branch, ctx, len(inputs))
 
-    def backward(self, grad_output: Any) -> Any:
-        branch, n = self._need_cache(self._cache)
-        grads = _as_tuple(branch.backward(grad_output))
+    def backward_pass(self, grad_output: Any, ctx: tuple[Graph, Any, int]) -> Any:
+        branch, branch_ctx, n = ctx
+        grads = _as_tuple(branch.backward_pass(grad_output, branch_ctx))
         return None if n == 0 else (None, *grads[1:])
 
 
@@ -118,7 +116,6 @@ class Loop(Module):
         super().__init__(name=name)
         self.body = body
         self.n_carried = int(n_carried)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"n_carried": self.n_carried}
@@ -127,7 +124,8 @@ class Loop(Module):
     def from_children(cls, children: Sequence[Module], config: dict[str, Any], name: str | None) -> "Loop":
         return cls(children[0], name=name, **config)
 
-    def forward(self, trip_count: Any, cond: Any, *inputs: Any) -> Any:
+    def forward_pass(self, trip_count: Any, cond: Any, *inputs: Any) -> tuple[Any, tuple]:
+        """The final carried values and stacked scan outputs; the context keeps each iteration's call."""
         n = self.n_carried
         if len(inputs) < n:
             raise ValueError(f"{self.describe()}: expected {n} loop-carried input(s), got {len(inputs)}")
@@ -137,31 +135,30 @@ class Loop(Module):
         i = 0
         while i < limit and go:
             args = (np.array(i, np.int64), np.array(go), *carried, *outer)
-            outs = _as_tuple(self.body.forward(*args))
-            steps.append(args)
+            out, ctx = self.body.forward_pass(*args)
+            outs = _as_tuple(out)
+            steps.append((args, outs, ctx))
             go = _flag(outs[0], "the body's condition output", self)
             carried = list(outs[1:1 + n])
             scanned.append(outs[1 + n:])
             i += 1
         k = len(self.body.output_names) - 1 - n
         stacked = [np.stack([s[j] for s in scanned]) if scanned else np.zeros((0,), np.float32) for j in range(k)]
-        self._cache = (steps, [np.asarray(c) for c in carried], len(inputs))
         results = (*carried, *stacked)
-        return results[0] if len(results) == 1 else results
+        return (results[0] if len(results) == 1 else results), (steps, [np.asarray(c) for c in carried], len(inputs))
 
-    def backward(self, grad_output: Any) -> tuple:
-        steps, final, n_inputs = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: Any, ctx: tuple) -> tuple:
+        steps, final, n_inputs = ctx
         n = self.n_carried
         grads = list(_as_tuple(grad_output)) if len(self.body.output_names) - 1 > 1 else [grad_output]
         g_carried = [_grad_like(g, v) for g, v in zip(grads[:n], final)]
         g_scanned = grads[n:]
         g_outer: list[Any] = [None] * (n_inputs - n)
         for t in range(len(steps) - 1, -1, -1):
-            args = steps[t]
-            outs = _as_tuple(self.body.forward(*args))
+            args, outs, step_ctx = steps[t]
             g_out = [None, *[_grad_like(g, v) for g, v in zip(g_carried, outs[1:1 + n])],
                      *[None if g is None else g[t] for g in g_scanned]]
-            g_in = _as_tuple(self.body.backward(g_out[0] if len(g_out) == 1 else tuple(g_out)))
+            g_in = _as_tuple(self.body.backward_pass(g_out[0] if len(g_out) == 1 else tuple(g_out), step_ctx))
             g_carried = list(g_in[2:2 + n])
             g_outer = [_grad_like(_add(a, b), x) for a, b, x in zip(g_outer, g_in[2 + n:], args[2 + n:])]
             g_carried = [_grad_like(g, x) for g, x in zip(g_carried, args[2:2 + n])]
@@ -213,7 +210,6 @@ class Scan(Module):
             raise ValueError(f"Scan: {self.n_scan} scanned inputs need as many input axes and directions")
         if len(self.output_axes) != n_out or len(self.output_reverse) != n_out:
             raise ValueError(f"Scan: {n_out} scan outputs need as many output axes and directions")
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"n_state": self.n_state, "n_scan": self.n_scan, "input_axes": self.input_axes,
@@ -235,7 +231,8 @@ class Scan(Module):
             raise ValueError(f"{self.describe()}: the scanned inputs have different lengths {sorted(lengths)}")
         return xs, lengths.pop() if lengths else 0
 
-    def forward(self, *inputs: Any) -> Any:
+    def forward_pass(self, *inputs: Any) -> tuple[Any, tuple]:
+        """The final states and stacked scan outputs; the context keeps each step's call of the body."""
         s, m = self.n_state, self.n_scan
         if len(inputs) < s + m:
             raise ValueError(f"{self.describe()}: expected at least {s + m} inputs, got {len(inputs)}")
@@ -244,20 +241,21 @@ class Scan(Module):
         steps, per_step = [], []
         for t in range(length):
             args = (*state, *[x[t] for x in xs], *outer)
-            outs = _as_tuple(self.body.forward(*args))
-            steps.append(args)
+            out, ctx = self.body.forward_pass(*args)
+            outs = _as_tuple(out)
+            steps.append((args, outs, ctx))
             state = list(outs[:s])
             per_step.append(outs[s:])
         outputs = []
         for j, (axis, rev) in enumerate(zip(self.output_axes, self.output_reverse)):
             seq = [p[j] for p in per_step][::-1] if rev else [p[j] for p in per_step]
             outputs.append(np.moveaxis(np.stack(seq), 0, axis))
-        self._cache = (steps, [np.asarray(v) for v in state], [np.shape(x) for x in inputs[s:s + m]], len(inputs))
         results = (*state, *outputs)
-        return results[0] if len(results) == 1 else results
+        ctx = (steps, [np.asarray(v) for v in state], [np.shape(x) for x in inputs[s:s + m]], len(inputs))
+        return (results[0] if len(results) == 1 else results), ctx
 
-    def backward(self, grad_output: Any) -> tuple:
-        steps, final, scan_shapes, n_inputs = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: Any, ctx: tuple) -> tuple:
+        steps, final, scan_shapes, n_inputs = ctx
         s, m = self.n_state, self.n_scan
         n_results = len(self.body.output_names)
         grads = list(_as_tuple(grad_output)) if n_results > 1 else [grad_output]
@@ -269,11 +267,10 @@ class Scan(Module):
         g_slices: list[list[Any]] = [[None] * len(steps) for _ in range(m)]
         g_outer: list[Any] = [None] * (n_inputs - s - m)
         for t in range(len(steps) - 1, -1, -1):
-            args = steps[t]
-            outs = _as_tuple(self.body.forward(*args))
+            args, outs, step_ctx = steps[t]
             g_out = [*[_grad_like(g, v) for g, v in zip(g_state, outs[:s])],
                      *[None if g is None else g[t] for g in g_outs]]
-            g_in = _as_tuple(self.body.backward(g_out[0] if len(g_out) == 1 else tuple(g_out)))
+            g_in = _as_tuple(self.body.backward_pass(g_out[0] if len(g_out) == 1 else tuple(g_out), step_ctx))
             g_state = [_grad_like(g, x) for g, x in zip(g_in[:s], args[:s])]
             for k in range(m):
                 g_slices[k][t] = g_in[s + k]

@@ -3,7 +3,7 @@
 config; the subclasses only say how their arguments map onto the kernels."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -11,7 +11,8 @@ from ...kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, co
 from ...kernels.activation import relu_backward
 from ...kernels.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 IntOrSeq = int | Sequence[int]
 
@@ -26,12 +27,11 @@ def _ints(value: IntOrSeq, n: int, what: str) -> list[int]:
     return vals
 
 
-class _ConvNd(Module):
-    """Shared parameters, backward and config of the convolution layers."""
+class _ConvNd(_KernelLayer):
+    """Shared parameters, input check and config of the convolution layers."""
 
     _spatial = 2  # number of spatial axes
-    _forward_kernel: Callable
-    _backward_kernel: Callable
+    _kernel_params = ("weight", "bias")
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq,
                  dilation: IntOrSeq, groups: int, bias: bool, transposed: bool, name: str | None) -> None:
@@ -53,33 +53,16 @@ class _ConvNd(Module):
         self.weight = Parameter(init.default_weight(shape))
         fan_in = init.fans(shape)[0]
         self.bias = Parameter(init.default_bias((self.out_channels,), fan_in)) if bias else None
-        self._cache = None
-
-    def _kernel_config(self) -> dict[str, Any]:
-        raise NotImplementedError
 
     def _check_input(self, x: np.ndarray) -> None:
         if x.ndim != 2 + self._spatial or x.shape[1] != self.in_channels:
             dims = "L" if self._spatial == 1 else "H, W"
             raise ValueError(f"{self.describe()}: expected input (N, {self.in_channels}, {dims}), got shape {x.shape}")
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         x = np.asarray(x)
         self._check_input(x)
-        bias = None if self.bias is None else self.bias.data
-        try:
-            y, self._cache = self._forward_kernel(x, self.weight.data, bias, **self._kernel_config())
-        except ValueError as err:
-            raise ValueError(f"{self.describe()}: {err}") from None
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        dx, dw, db = self._backward_kernel(grad_output, cache)
-        self.weight.grad += dw
-        if self.bias is not None:
-            self.bias.grad += db
-        return dx
+        return super().forward_pass(x)
 
 
 class Conv2d(_ConvNd):
@@ -114,8 +97,7 @@ class Conv2d(_ConvNd):
     """
 
     aliases = ("SpatialConvolution", "SpatialDilatedConvolution")
-    _forward_kernel = staticmethod(conv2d_forward)
-    _backward_kernel = staticmethod(conv2d_backward)
+    _kernels = (conv2d_forward, conv2d_backward)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
@@ -153,7 +135,6 @@ class ConvReLU2d(Conv2d):
     def __init__(self, *args: Any, max_value: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_value = None if max_value is None else float(max_value)
-        self._output = None
 
     def _kernel_config(self) -> dict[str, Any]:
         return dict(super()._kernel_config(), relu=True if self.max_value is None else self.max_value)
@@ -162,16 +143,16 @@ class ConvReLU2d(Conv2d):
         config = super().get_config()
         return config if self.max_value is None else {**config, "max_value": self.max_value}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._output = super().forward(x)
-        return self._output
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        y, cache = super().forward_pass(x)
+        return y, (cache, y)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        y = self._need_cache(self._output)
+    def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> np.ndarray:
+        cache, y = ctx
         if self.max_value is None:
-            return super().backward(relu_backward(grad_output, y)[0])
+            return super().backward_pass(relu_backward(grad_output, y)[0], cache)
         inside = (y > 0) & (y < self.max_value)
-        return super().backward(np.where(inside, grad_output, 0).astype(grad_output.dtype, copy=False))
+        return super().backward_pass(np.where(inside, grad_output, 0).astype(grad_output.dtype, copy=False), cache)
 
 
 class Conv1d(_ConvNd):
@@ -201,8 +182,7 @@ class Conv1d(_ConvNd):
     """
 
     _spatial = 1
-    _forward_kernel = staticmethod(conv1d_forward)
-    _backward_kernel = staticmethod(conv1d_backward)
+    _kernels = (conv1d_forward, conv1d_backward)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
@@ -253,8 +233,8 @@ class ConvTranspose2d(_ConvNd):
     """
 
     aliases = ("SpatialFullConvolution",)
-    _forward_kernel = staticmethod(conv_transpose2d_forward)
-    _backward_kernel = staticmethod(conv_transpose2d_backward)
+    _kernels = (conv_transpose2d_forward, conv_transpose2d_backward)
+    _kernel_keywords = {key: key for key in ("stride", "padding", "output_padding", "dilation", "groups")}
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq = 0, output_padding: IntOrSeq = 0, groups: int = 1, bias: bool = True,
@@ -267,10 +247,6 @@ class ConvTranspose2d(_ConvNd):
             if not 0 <= op < max(s, d):
                 raise ValueError(f"{type(self).__name__}: output_padding {self.output_padding} must be smaller "
                                  f"than stride {self.stride} or dilation {self.dilation}")
-
-    def _kernel_config(self) -> dict[str, Any]:
-        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
-                    dilation=self.dilation, groups=self.groups)
 
     def get_config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

@@ -6,10 +6,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import crop as K
-from ..module import Module
+from ..kernel_layer import _KernelLayer
 
 
-class Crop(Module):
+class Crop(_KernelLayer):
     """Keep the axes before ``axis`` whole and cut every later axis to the reference's size.
 
     Used by fully convolutional networks (FCN) to align an up-sampled score map with the
@@ -30,23 +30,18 @@ class Crop(Module):
         (1, 21, 500, 500)
     """
 
+    _kernels = (K.crop_forward, K.crop_backward)
+    _kernel_keywords = {"axis": "axis", "offset": "offset"}
+
     def __init__(self, axis: int = 2, offset: Sequence[int] = (), name: str | None = None) -> None:
         super().__init__(name=name)
         self.axis = int(axis)
         self.offset = [int(o) for o in offset]
         if any(o < 0 for o in self.offset):
             raise ValueError(f"Crop: offsets must be >= 0, got {self.offset}")
-        self._cache = None
 
-    def forward(self, x: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        try:
-            y, self._cache = K.crop_forward(np.asarray(x), np.asarray(reference), self.axis, self.offset)
-        except ValueError as err:
-            raise ValueError(f"{self.describe()}: {err}") from None
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return K.crop_backward(grad_output, self._need_cache(self._cache))
+    def forward_pass(self, x: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, Any]:
+        return super().forward_pass(np.asarray(x), np.asarray(reference))
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis, "offset": self.offset}

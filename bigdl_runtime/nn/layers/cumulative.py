@@ -35,7 +35,7 @@ class CumSum(_Cumulative):
         array([5., 3., 0.])
     """
 
-    _kernel = (K.cumsum_forward, K.cumsum_backward)
+    _kernels = (K.cumsum_forward, K.cumsum_backward)
 
 
 class CumProd(_Cumulative):
@@ -46,4 +46,4 @@ class CumProd(_Cumulative):
         array([1., 2., 6.])
     """
 
-    _kernel = (K.cumprod_forward, K.cumprod_backward)
+    _kernels = (K.cumprod_forward, K.cumprod_backward)

@@ -11,8 +11,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import detection as K
+from ..kernel_layer import as_inputs, call_kernel
 from ..module import Module
-from .shape import as_inputs, call_kernel
 
 
 def _pair(value: float | Sequence[float] | None, what: str) -> list[float] | None:
@@ -68,14 +68,14 @@ class PriorBox(Module):
             K.prior_boxes((1, 1), (1, 1), [1.0], variances=self.variances)
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
-        self._shapes: list[tuple[tuple[int, ...], Any]] | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {"min_sizes": self.min_sizes, "max_sizes": self.max_sizes, "aspect_ratios": self.aspect_ratios,
                 "flip": self.flip, "clip": self.clip, "variances": self.variances, "step": self.step,
                 "offset": self.offset, "img_size": self.img_size}
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, list[tuple[tuple[int, ...], Any]]]:
+        """The priors ``(1, 2, H * W * P * 4)``; the context is the inputs' shapes and dtypes."""
         xs = as_inputs(inputs)
         if not 1 <= len(xs) <= 2 or any(np.ndim(x) != 4 for x in xs):
             raise ValueError(f"{self.describe()}: expected a feature map (N, C, H, W) and optionally the "
@@ -87,11 +87,9 @@ class PriorBox(Module):
         priors = call_kernel(self, K.prior_boxes, xs[0].shape[2:], image_hw, self.min_sizes, self.max_sizes,
                              self.aspect_ratios, self.flip, self.clip, self.step or (0.0, 0.0), self.offset,
                              self.variances, dtype)
-        self._shapes = [(x.shape, x.dtype) for x in xs]
-        return priors[None]
+        return priors[None], [(x.shape, x.dtype) for x in xs]
 
-    def backward(self, grad_output: np.ndarray) -> Any:
-        shapes = self._need_cache(self._shapes)
+    def backward_pass(self, grad_output: np.ndarray, shapes: list[tuple[tuple[int, ...], Any]]) -> Any:
         grads = tuple(np.zeros(s, d) for s, d in shapes)
         return grads[0] if len(grads) == 1 else grads
 
@@ -154,7 +152,7 @@ class DetectionOutput(Module):
                 "confidence_threshold": self.confidence_threshold, "code_type": self.code_type,
                 "variance_encoded_in_target": self.variance_encoded_in_target, "eta": self.eta, "clip": self.clip}
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, None]:
         xs = as_inputs(inputs)
         if len(xs) != 3:
             raise ValueError(f"{self.describe()}: expected 3 inputs (loc, conf, priors), got {len(xs)}")
@@ -166,9 +164,9 @@ class DetectionOutput(Module):
                            self.background_label_id, self.nms_threshold, self.top_k, self.keep_top_k,
                            self.confidence_threshold, self.code_type, self.variance_encoded_in_target,
                            self.eta, self.clip)
-        return rows[None, None]
+        return rows[None, None], None
 
-    def backward(self, grad_output: np.ndarray) -> Any:
+    def backward_pass(self, grad_output: np.ndarray, ctx: None) -> Any:
         raise RuntimeError(f"{self.describe()}: detection output is inference-only and has no gradient; "
                            "train on the raw loc/conf outputs with a multibox loss")
 
@@ -203,7 +201,6 @@ class NonMaxSuppression(Module):
         self.max_output_boxes_per_class = int(max_output_boxes_per_class)
         self.iou_threshold = float(iou_threshold)
         self.score_threshold = None if score_threshold is None else float(score_threshold)
-        self._shapes: list[tuple[tuple[int, ...], Any]] | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {"center_point_box": self.center_point_box,
@@ -216,7 +213,8 @@ class NonMaxSuppression(Module):
             return default
         return cast(np.asarray(value).reshape(-1)[0])
 
-    def forward(self, *inputs: Any) -> np.ndarray:
+    def forward_pass(self, *inputs: Any) -> tuple[np.ndarray, list[tuple[tuple[int, ...], Any]]]:
+        """The selected rows; the context is the inputs' shapes and dtypes."""
         xs = list(as_inputs(inputs)) + [None] * 3
         boxes, scores = np.asarray(xs[0]), np.asarray(xs[1])
         if boxes.ndim != 3 or boxes.shape[2] != 4 or scores.ndim != 3 or scores.shape[::2] != boxes.shape[:2]:
@@ -236,9 +234,9 @@ class NonMaxSuppression(Module):
             for c in range(scores.shape[1]):
                 kept = K.nms(corners[b], scores[b, c], iou_threshold, score_threshold, max_output=max_out)
                 rows.append(np.stack([np.full_like(kept, b), np.full_like(kept, c), kept], axis=1))
-        self._shapes = [(np.shape(x), np.asarray(x).dtype) for x in as_inputs(inputs)]
-        return np.concatenate(rows, axis=0) if rows else np.zeros((0, 3), np.int64)
+        shapes = [(np.shape(x), np.asarray(x).dtype) for x in as_inputs(inputs)]
+        return (np.concatenate(rows, axis=0) if rows else np.zeros((0, 3), np.int64)), shapes
 
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
-        shapes = self._need_cache(self._shapes)
+    def backward_pass(self, grad_output: np.ndarray,
+                      shapes: list[tuple[tuple[int, ...], Any]]) -> tuple[np.ndarray, ...]:
         return tuple(np.zeros(s, d) for s, d in shapes)

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ...kernels.dropout import dropout_backward, dropout_forward
 from .. import random
-from ..module import Module
+from ..kernel_layer import _KernelLayer
 
 
-class Dropout(Module):
+class Dropout(_KernelLayer):
     """Zero each element with probability ``p`` during training and scale the rest by ``1 / (1 - p)``.
 
     In evaluation mode the layer is the identity. The mask is drawn from
@@ -30,22 +29,16 @@ class Dropout(Module):
         >>> y = drop.evaluate()(np.ones((20, 16), np.float32))   # identity
     """
 
+    _kernels = (dropout_forward, dropout_backward)
+
     def __init__(self, p: float = 0.5, name: str | None = None) -> None:
         super().__init__(name=name)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: p must be in [0, 1], got {p}")
         self.p = float(p)
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, mask = dropout_forward(x, self.p, self.training, random.rng())
-        self._cache = (mask,)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        (mask,) = self._need_cache(self._cache)
-        (dx,) = dropout_backward(grad_output, mask)
-        return dx
+    def _kernel_config(self) -> dict[str, Any]:
+        return {"p": self.p, "training": self.training, "rng": random.rng()}
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}

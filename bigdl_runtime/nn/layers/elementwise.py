@@ -5,16 +5,11 @@ Split); ``backward`` returns one gradient per input, each of that input's shape.
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar
-
-import numpy as np
-
 from ...kernels import elementwise as K
-from ..module import Module
-from .shape import as_inputs, call_kernel
+from ..kernel_layer import _MultiInputLayer
 
 
-class _Merge(Module):
+class _Merge(_MultiInputLayer):
     """Base of the elementwise merges: one kernel pair over the inputs.
 
     Shape:
@@ -22,25 +17,7 @@ class _Merge(Module):
         - Output: their broadcast shape.
     """
 
-    _kernel: ClassVar[tuple[Callable, Callable]]
-    #: how many inputs the op takes (None: one or more)
-    _arity: ClassVar[int | None] = 2
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if self._arity is not None and len(xs) != self._arity:
-            raise ValueError(f"{self.describe()}: expected {self._arity} inputs, got {len(xs)}")
-        y, self._cache = call_kernel(self, self._kernel[0], *xs)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
-        cache = self._need_cache(self._cache)
-        grads = self._kernel[1](grad_output, cache)
-        return grads[0] if len(grads) == 1 else grads  # one input: a plain gradient, as every layer
+    _arity = 2
 
 
 class Add(_Merge):
@@ -52,7 +29,7 @@ class Add(_Merge):
     """
 
     aliases = ("CAddTable",)
-    _kernel = (K.add_forward, K.add_backward)
+    _kernels = (K.add_forward, K.add_backward)
     _arity = None
 
 
@@ -60,7 +37,7 @@ class Sub(_Merge):
     """First input minus the second."""
 
     aliases = ("CSubTable",)
-    _kernel = (K.sub_forward, K.sub_backward)
+    _kernels = (K.sub_forward, K.sub_backward)
 
 
 class Mul(_Merge):
@@ -72,11 +49,11 @@ class Mul(_Merge):
     """
 
     aliases = ("CMulTable",)
-    _kernel = (K.mul_forward, K.mul_backward)
+    _kernels = (K.mul_forward, K.mul_backward)
 
 
 class Div(_Merge):
     """First input divided by the second."""
 
     aliases = ("CDivTable",)
-    _kernel = (K.div_forward, K.div_backward)
+    _kernels = (K.div_forward, K.div_backward)

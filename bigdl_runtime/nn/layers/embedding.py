@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ...kernels.embedding import embedding_backward, embedding_forward
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class Embedding(Module):
+class Embedding(_KernelLayer):
     """Map integer indices to rows of a learned ``(num_embeddings, embedding_dim)`` table.
 
     Args:
@@ -33,6 +33,9 @@ class Embedding(Module):
     """
 
     aliases = ("LookupTable",)
+    _kernels = (embedding_forward, embedding_backward)
+    _kernel_params = ("weight",)
+    _kernel_keywords = {"padding_idx": "padding_idx"}
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  name: str | None = None) -> None:
@@ -48,20 +51,6 @@ class Embedding(Module):
         self.weight = Parameter(init.normal((self.num_embeddings, self.embedding_dim), 0.0, 1.0))
         if padding_idx is not None:
             self.weight.data[padding_idx] = 0
-        self._cache = None
-
-    def forward(self, indices: np.ndarray) -> np.ndarray:
-        try:
-            y, self._cache = embedding_forward(indices, self.weight.data, self.padding_idx)
-        except ValueError as err:
-            raise ValueError(f"{self.describe()}: {err}") from None
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> None:
-        _, dweight = embedding_backward(grad_output, self._need_cache(self._cache))
-        self.weight.grad += dweight
-        return None
-
     def get_config(self) -> dict[str, Any]:
         return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
                 "padding_idx": self.padding_idx}

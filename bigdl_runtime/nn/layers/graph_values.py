@@ -65,10 +65,10 @@ class TensorSource(Module):
     def _array(self) -> np.ndarray:
         return self.value.data if isinstance(self.value, Parameter) else self.value
 
-    def forward(self, *inputs: Any) -> np.ndarray:
-        return self._array()
+    def forward_pass(self, *inputs: Any) -> tuple[np.ndarray, None]:
+        return self._array(), None
 
-    def backward(self, grad_output: np.ndarray) -> None:
+    def backward_pass(self, grad_output: np.ndarray, ctx: None) -> None:
         if isinstance(self.value, Parameter):
             self.value.grad += np.asarray(grad_output, dtype=self.value.grad.dtype).reshape(self.value.shape)
         return None
@@ -95,10 +95,10 @@ class ShapeOf(Module):
     def get_config(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return np.array(np.shape(x)[self.start:self.end], dtype=np.int64)
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        return np.array(np.shape(x)[self.start:self.end], dtype=np.int64), None
 
-    def backward(self, grad_output: np.ndarray) -> None:
+    def backward_pass(self, grad_output: np.ndarray, ctx: None) -> None:
         return None
 
 
@@ -151,12 +151,11 @@ class ReshapeTo(Module):
         super().__init__(name=name)
         self.shape = None if shape is None else [int(s) for s in shape]
         self.allowzero = bool(allowzero)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"shape": self.shape, "allowzero": self.allowzero}
 
-    def forward(self, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray, shape: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         x = np.asarray(x)
         if (shape is None) == (self.shape is None):
             raise ValueError(f"{self.describe()}: the target shape must come from the config or the second "
@@ -166,10 +165,9 @@ class ReshapeTo(Module):
             out = onnx_target_shape(x.shape, target, self.allowzero)
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
-        self._cache = (x.shape, shape is not None)
-        return x.reshape(out)
+        return x.reshape(out), (x.shape, shape is not None)
 
-    def backward(self, grad_output: np.ndarray) -> Any:
-        in_shape, two_inputs = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: np.ndarray, ctx: tuple[tuple[int, ...], bool]) -> Any:
+        in_shape, two_inputs = ctx
         dx = np.asarray(grad_output).reshape(in_shape)
         return (dx, None) if two_inputs else dx

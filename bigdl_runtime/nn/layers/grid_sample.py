@@ -26,7 +26,7 @@ class GridSample(_MultiInputKernel):
         array([[[[1.5]]]])
     """
 
-    _kernel = (K.grid_sample_forward, K.grid_sample_backward)
+    _kernels = (K.grid_sample_forward, K.grid_sample_backward)
     _arity = 2
 
     def __init__(self, mode: str = "linear", padding_mode: str = "zeros", align_corners: bool = False,

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import index as K
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
 from ..module import Module
-from .shape import as_inputs, call_kernel
 
 
 def _ints(values: Sequence[int] | int | None) -> list[int] | None:
@@ -33,10 +33,6 @@ class _Indexed(Module):
     and implement ``_run(x, *index_args)``.
     """
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
     def _runtime_inputs(self) -> tuple[int, int]:
         """(minimum, maximum) number of index inputs after ``x``; (0, 0) when fixed."""
         raise NotImplementedError
@@ -44,26 +40,26 @@ class _Indexed(Module):
     def _run(self, x: np.ndarray, *args: Any) -> tuple[np.ndarray, Any]:
         raise NotImplementedError
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, tuple[Any, int]]:
         xs = as_inputs(inputs)
         low, high = self._runtime_inputs()
         if not 1 + low <= len(xs) <= 1 + high:
             want = f"{1 + low}" if low == high else f"{1 + low} to {1 + high}"
             raise ValueError(f"{self.describe()}: expected {want} input(s), got {len(xs)}")
         y, cache = call_kernel(self, self._run, *xs)
-        self._cache = (cache, len(xs))
-        return y
+        return y, (cache, len(xs))
 
     def _grad(self, grad_output: np.ndarray, cache: Any) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray | None, ...]:
-        cache, n = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: np.ndarray,
+                      ctx: tuple[Any, int]) -> np.ndarray | tuple[np.ndarray | None, ...]:
+        cache, n = ctx
         dx = self._grad(grad_output, cache)
         return dx if n == 1 else (dx,) + (None,) * (n - 1)
 
 
-class Gather(Module):
+class Gather(_MultiInputLayer):
     """``np.take(x, indices, dim)`` (ONNX Gather; ``torch.index_select`` for 1-D indices).
 
     Args:
@@ -80,23 +76,17 @@ class Gather(Module):
                [5., 3.]])
     """
 
+    _kernels = (K.gather_forward, K.gather_backward)
+    _kernel_keywords = {"axis": "dim"}
+    _arity = 2
+    _input_names = "(x, indices)"
+
     def __init__(self, dim: int = 0, name: str | None = None) -> None:
         super().__init__(name=name)
         self.dim = int(dim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs (x, indices), got {len(xs)}")
-        y, self._cache = call_kernel(self, K.gather_forward, xs[0], xs[1], self.dim)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
-        return K.gather_backward(grad_output, self._need_cache(self._cache))
 
 
 class Slice(_Indexed):
@@ -208,7 +198,7 @@ class Tile(_Indexed):
         return K.tile_backward(grad_output, cache)[0]
 
 
-class Squeeze(Module):
+class Squeeze(_KernelLayer):
     """Remove size-1 axes (``torch.squeeze``, ONNX Squeeze).
 
     Args:
@@ -221,23 +211,18 @@ class Squeeze(Module):
         (8, 16)
     """
 
+    _kernels = (K.squeeze_forward, K.squeeze_backward)
+    _kernel_keywords = {"axes": "dim"}
+
     def __init__(self, dim: int | Sequence[int] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         self.dim = _ints(dim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.squeeze_forward, x, self.dim)
-        return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.squeeze_backward(grad_output, self._need_cache(self._cache))[0]
-
-
-class Unsqueeze(Module):
+class Unsqueeze(_KernelLayer):
     """Insert size-1 axes (``torch.unsqueeze``, ONNX Unsqueeze).
 
     Args:
@@ -248,26 +233,21 @@ class Unsqueeze(Module):
         (1, 3, 1)
     """
 
+    _kernels = (K.unsqueeze_forward, K.unsqueeze_backward)
+    _kernel_keywords = {"axes": "dim"}
+
     def __init__(self, dim: int | Sequence[int], name: str | None = None) -> None:
         super().__init__(name=name)
         self.dim = _ints(dim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.unsqueeze_forward, x, self.dim)
-        return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.unsqueeze_backward(grad_output, self._need_cache(self._cache))[0]
-
-
-class _BlockRearrange(Module):
+class _BlockRearrange(_KernelLayer):
     """Shared body of DepthToSpace and SpaceToDepth: a block size, a mode and one kernel pair."""
 
-    _kernels: tuple[Any, Any]
+    _kernel_keywords = {"blocksize": "block_size", "mode": "mode"}
 
     def __init__(self, block_size: int, mode: str = "DCR", name: str | None = None) -> None:
         super().__init__(name=name)
@@ -275,17 +255,9 @@ class _BlockRearrange(Module):
             raise ValueError(f"{type(self).__name__}: mode must be 'DCR' or 'CRD', got {mode!r}")
         self.block_size = int(block_size)
         self.mode = mode
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"block_size": self.block_size, "mode": self.mode}
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, type(self)._kernels[0], x, self.block_size, self.mode)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return type(self)._kernels[1](grad_output, self._need_cache(self._cache))[0]
 
 
 class DepthToSpace(_BlockRearrange):

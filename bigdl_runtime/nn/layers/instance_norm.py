@@ -12,10 +12,11 @@ import numpy as np
 
 from ...kernels.instance_norm import instance_norm_backward, instance_norm_forward
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class InstanceNorm(Module):
+class InstanceNorm(_KernelLayer):
     """Normalise every ``(sample, channel)`` plane over its spatial axes (ONNX InstanceNormalization).
 
     ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the mean and biased
@@ -38,6 +39,9 @@ class InstanceNorm(Module):
 
     #: accepted input ranks (empty: any rank >= 3)
     _ranks: ClassVar[tuple[int, ...]] = ()
+    _kernels = (instance_norm_forward, instance_norm_backward)
+    _kernel_params = ("weight", "bias")
+    _kernel_keywords = {"eps": "eps"}
 
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = False, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -46,27 +50,17 @@ class InstanceNorm(Module):
         self.affine = bool(affine)
         self.weight = Parameter(init.ones((self.num_features,))) if affine else None
         self.bias = Parameter(init.zeros((self.num_features,))) if affine else None
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "affine": self.affine}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         rank_ok = x.ndim in self._ranks if self._ranks else x.ndim >= 3
         if not rank_ok or x.shape[1] != self.num_features:
             ranks = "/".join(f"{r}-D" for r in self._ranks) or "at least 3-D"
             raise ValueError(f"{self.describe()}: expected a {ranks} input (N, C={self.num_features}, *spatial), "
                              f"got shape {x.shape}")
-        y, self._cache = instance_norm_forward(x, None if self.weight is None else self.weight.data,
-                                               None if self.bias is None else self.bias.data, self.eps)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        dx, dgamma, dbeta = instance_norm_backward(grad_output, self._need_cache(self._cache))
-        if self.weight is not None:
-            self.weight.grad += dgamma
-            self.bias.grad += dbeta
-        return dx
+        return super().forward_pass(x)
 
 
 class InstanceNorm1d(InstanceNorm):

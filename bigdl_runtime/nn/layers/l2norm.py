@@ -6,10 +6,11 @@ from typing import Any
 import numpy as np
 
 from ...kernels import l2norm as K
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class Normalize(Module):
+class Normalize(_KernelLayer):
     """Divide by the L2 norm, per sample or per pixel, and multiply by a learned scale.
 
     ``across_spatial=True``: ``y = x / sqrt(sum_{c,h,w} x^2 + eps) * scale``;
@@ -33,6 +34,9 @@ class Normalize(Module):
     """
 
     aliases = ("NormalizeScale",)
+    _kernels = (K.l2_normalize_forward, K.l2_normalize_backward)
+    _kernel_params = ("weight",)
+    _kernel_keywords = {"across_spatial": "across_spatial", "eps": "eps"}
 
     def __init__(self, num_channels: int, across_spatial: bool = True, channel_shared: bool = True,
                  eps: float = 1e-10, init: float = 1.0, name: str | None = None) -> None:
@@ -42,19 +46,12 @@ class Normalize(Module):
         self.eps, self.init = float(eps), float(init)
         size = 1 if self.channel_shared else self.num_channels
         self.weight = Parameter(np.full(size, self.init, dtype=np.float32))
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         x = np.asarray(x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"{self.describe()}: expected input (N, {self.num_channels}, ...), got shape {x.shape}")
-        y, self._cache = K.l2_normalize_forward(x, self.weight.data, self.across_spatial, self.eps)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        dx, dscale = K.l2_normalize_backward(grad_output, self._need_cache(self._cache))
-        self.weight.grad += dscale
-        return dx
+        return super().forward_pass(x)
 
     def get_config(self) -> dict[str, Any]:
         return {"num_channels": self.num_channels, "across_spatial": self.across_spatial,

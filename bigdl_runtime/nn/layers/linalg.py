@@ -17,4 +17,4 @@ class Det(_Activation):
         array(5.)
     """
 
-    _kernel = (K.det_forward, K.det_backward)
+    _kernels = (K.det_forward, K.det_backward)

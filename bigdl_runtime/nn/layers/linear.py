@@ -7,10 +7,11 @@ import numpy as np
 
 from ...kernels.linear import linear_backward, linear_forward
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class Linear(Module):
+class Linear(_KernelLayer):
     """Applies ``y = x W^T + b`` to the last axis of the input.
 
     Args:
@@ -32,28 +33,20 @@ class Linear(Module):
         (128, 30)
     """
 
+    _kernels = (linear_forward, linear_backward)
+    _kernel_params = ("weight", "bias")
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True, name: str | None = None) -> None:
         super().__init__(name=name)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(init.default_weight((self.out_features, self.in_features)))
         self.bias = Parameter(init.default_bias((self.out_features,), self.in_features)) if bias else None
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self.describe()}: expected input (*, {self.in_features}), got shape {x.shape}")
-        bias = self.bias.data if self.bias is not None else None
-        y, self._cache = linear_forward(x, self.weight.data, bias)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        dx, dw, db = linear_backward(grad_output, cache)
-        self.weight.grad += dw
-        if self.bias is not None:
-            self.bias.grad += db
-        return dx
+        return super().forward_pass(x)
 
     def get_config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None}

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from ...kernels import lrn as K
-from ..module import Module
+from ..kernel_layer import _KernelLayer
 
 
-class LocalResponseNorm(Module):
+class LocalResponseNorm(_KernelLayer):
     """Divide each value by a power of the sum of squares in a window around it.
 
     ``region="across"``: ``y = x / (k + alpha / size * sum_{c' near c} x[c']^2) ** beta`` over
@@ -37,6 +36,7 @@ class LocalResponseNorm(Module):
     """
 
     aliases = ("SpatialCrossMapLRN", "SpatialWithinChannelLRN")
+    _kernel_keywords = {"size": "size", "alpha": "alpha", "beta": "beta", "k": "k"}
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0,
                  region: str = "across", name: str | None = None) -> None:
@@ -47,22 +47,11 @@ class LocalResponseNorm(Module):
             raise ValueError(f"LocalResponseNorm: size must be >= 1, got {size}")
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
         self.region = region
-        self._cache = None
 
-    def _kernels(self) -> tuple[Any, Any]:
+    @property
+    def _kernels(self) -> tuple[Any, Any]:  # type: ignore[override]
         if self.region == "across":
             return K.lrn_across_forward, K.lrn_across_backward
         return K.lrn_within_forward, K.lrn_within_backward
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        try:
-            y, self._cache = self._kernels()[0](x, self.size, self.alpha, self.beta, self.k)
-        except ValueError as err:
-            raise ValueError(f"{self.describe()}: {err}") from None
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._kernels()[1](grad_output, self._need_cache(self._cache))[0]
-
     def get_config(self) -> dict[str, Any]:
         return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k, "region": self.region}

@@ -12,14 +12,14 @@ gradient flows here" (the same as a zero gradient). ``Where`` likewise returns
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ...kernels import math as K
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
 from ..module import Module
 from .activation import _Activation
-from .shape import as_inputs, call_kernel
 
 
 class Sqrt(_Activation):
@@ -30,43 +30,43 @@ class Sqrt(_Activation):
         array([2., 3.])
     """
 
-    _kernel = (K.sqrt_forward, K.sqrt_backward)
+    _kernels = (K.sqrt_forward, K.sqrt_backward)
 
 
 class Exp(_Activation):
     """e ** x, elementwise."""
 
-    _kernel = (K.exp_forward, K.exp_backward)
+    _kernels = (K.exp_forward, K.exp_backward)
 
 
 class Log(_Activation):
     """Natural logarithm, elementwise."""
 
-    _kernel = (K.log_forward, K.log_backward)
+    _kernels = (K.log_forward, K.log_backward)
 
 
 class Neg(_Activation):
     """-x, elementwise."""
 
-    _kernel = (K.neg_forward, K.neg_backward)
+    _kernels = (K.neg_forward, K.neg_backward)
 
 
 class Abs(_Activation):
     """|x|, elementwise (gradient 0 at 0)."""
 
-    _kernel = (K.abs_forward, K.abs_backward)
+    _kernels = (K.abs_forward, K.abs_backward)
 
 
 class Reciprocal(_Activation):
     """1 / x, elementwise."""
 
-    _kernel = (K.reciprocal_forward, K.reciprocal_backward)
+    _kernels = (K.reciprocal_forward, K.reciprocal_backward)
 
 
 class Erf(_Activation):
     """The error function, elementwise."""
 
-    _kernel = (K.erf_forward, K.erf_backward)
+    _kernels = (K.erf_forward, K.erf_backward)
 
 
 class Pow(Module):
@@ -86,28 +86,26 @@ class Pow(Module):
     def __init__(self, exponent: float | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         self.exponent = None if exponent is None else float(exponent)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"exponent": self.exponent}
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, Any]:
         xs = as_inputs(inputs)
         want = 2 if self.exponent is None else 1
         if len(xs) != want:
             raise ValueError(f"{self.describe()}: expected {want} input(s), got {len(xs)}")
         exponent = xs[1] if self.exponent is None else self.exponent
-        y, self._cache = call_kernel(self, K.pow_forward, xs[0], exponent)
-        return y
+        return call_kernel(self, K.pow_forward, xs[0], exponent)
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray | None, np.ndarray | None]:
-        cache = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: np.ndarray,
+                      ctx: Any) -> np.ndarray | tuple[np.ndarray | None, np.ndarray | None]:
         if self.exponent is not None:  # a fixed exponent needs no gradient (and no logarithms)
-            return K.pow_base_grad(grad_output, cache)
-        return K.pow_backward(grad_output, cache)
+            return K.pow_base_grad(grad_output, ctx)
+        return K.pow_backward(grad_output, ctx)
 
 
-class Clip(Module):
+class Clip(_KernelLayer):
     """Clamp every element to ``[min, max]`` (as ``torch.clamp`` and ONNX Clip).
 
     Args:
@@ -120,22 +118,18 @@ class Clip(Module):
     """
 
     aliases = ("Clamp",)
+    _kernels = (K.clip_forward, K.clip_backward)
 
     def __init__(self, min: float | None = None, max: float | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         self.min = None if min is None else float(min)
         self.max = None if max is None else float(max)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"min": self.min, "max": self.max}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = K.clip_forward(x, self.min, self.max, keep_mask=self.training)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.clip_backward(grad_output, self._need_cache(self._cache))[0]
+    def _kernel_config(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "keep_mask": self.training}
 
 
 class ReLU6(Clip):
@@ -148,7 +142,7 @@ class ReLU6(Clip):
         return {}
 
 
-class _NAry(Module):
+class _NAry(_MultiInputLayer):
     """Base of the broadcasting merges of one or more inputs.
 
     Shape:
@@ -156,23 +150,6 @@ class _NAry(Module):
         - Output: their broadcast shape. ``backward`` returns one gradient per input
           (a single array when there is one input).
     """
-
-    _kernel: ClassVar[tuple[Callable, Callable]]
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        y, cache = call_kernel(self, self._kernel[0], *xs)
-        self._cache = (cache, len(xs))
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
-        cache, n = self._need_cache(self._cache)
-        grads = self._kernel[1](grad_output, cache)
-        return grads[0] if n == 1 else grads
 
 
 class Maximum(_NAry):
@@ -185,7 +162,7 @@ class Maximum(_NAry):
         array([4., 5.])
     """
 
-    _kernel = (K.max_forward, K.max_backward)
+    _kernels = (K.max_forward, K.max_backward)
 
 
 class Minimum(_NAry):
@@ -194,7 +171,7 @@ class Minimum(_NAry):
     On ties the whole gradient goes to the first input holding the minimum.
     """
 
-    _kernel = (K.min_forward, K.min_backward)
+    _kernels = (K.min_forward, K.min_backward)
 
 
 class Average(_NAry):
@@ -205,10 +182,10 @@ class Average(_NAry):
         array([2., 4.])
     """
 
-    _kernel = (K.mean_forward, K.mean_backward)
+    _kernels = (K.mean_forward, K.mean_backward)
 
 
-class Where(Module):
+class Where(_MultiInputLayer):
     """``x`` where ``condition`` else ``y`` (as ``torch.where`` and ONNX Where).
 
     Shape:
@@ -221,19 +198,9 @@ class Where(Module):
         array([1., 0.])
     """
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 3:
-            raise ValueError(f"{self.describe()}: expected 3 inputs (condition, x, y), got {len(xs)}")
-        y, self._cache = call_kernel(self, K.where_forward, *xs)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[None, np.ndarray, np.ndarray]:
-        return K.where_backward(grad_output, self._need_cache(self._cache))
+    _kernels = (K.where_forward, K.where_backward)
+    _arity = 3
+    _input_names = "(condition, x, y)"
 
 
 class _Boolean(Module):
@@ -246,23 +213,16 @@ class _Boolean(Module):
     _op: ClassVar[str]
     _arity: ClassVar[int] = 2
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._seen = False
-
     def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, None]:
         xs = as_inputs(inputs)
         if len(xs) != self._arity:
             raise ValueError(f"{self.describe()}: expected {self._arity} input(s), got {len(xs)}")
-        y = call_kernel(self, self._compute, xs)
-        self._seen = True
-        return y
+        return call_kernel(self, self._compute, xs), None
 
-    def backward(self, grad_output: Any) -> None | tuple[None, ...]:
-        self._need_cache(self._seen or None)
+    def backward_pass(self, grad_output: Any, ctx: None) -> None | tuple[None, ...]:
         return None if self._arity == 1 else (None,) * self._arity
 
 

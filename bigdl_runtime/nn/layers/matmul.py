@@ -9,14 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
 
 from ...kernels import matmul as K
-from ..module import Module
-from .shape import as_inputs, call_kernel
+from ..kernel_layer import _MultiInputLayer
 
 
-class MatMul(Module):
+class MatMul(_MultiInputLayer):
     """``a @ b`` with numpy semantics (``torch.matmul``, ONNX MatMul).
 
     Shape:
@@ -29,22 +27,11 @@ class MatMul(Module):
         (8, 2, 4)
     """
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs, got {len(xs)}")
-        y, self._cache = call_kernel(self, K.matmul_forward, *xs)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return K.matmul_backward(grad_output, self._need_cache(self._cache))
+    _kernels = (K.matmul_forward, K.matmul_backward)
+    _arity = 2
 
 
-class Einsum(Module):
+class Einsum(_MultiInputLayer):
     """Einstein summation (``torch.einsum``, ONNX Einsum) over one or more inputs.
 
     Args:
@@ -62,21 +49,14 @@ class Einsum(Module):
         (2, 4, 5, 6)
     """
 
+    _kernels = (K.einsum_forward, K.einsum_backward)
+    _kernel_keywords = {"equation": "equation"}
+
     def __init__(self, equation: str, name: str | None = None) -> None:
         super().__init__(name=name)
         if not re.fullmatch(r"[A-Za-z.,\s]*(->[A-Za-z.\s]*)?", str(equation)):
             raise ValueError(f"Einsum: bad equation {equation!r}: use letters, ',', '...' and one '->'")
         self.equation = str(equation)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"equation": self.equation}
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        y, self._cache = call_kernel(self, K.einsum_forward, *xs, equation=self.equation)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
-        grads = K.einsum_backward(grad_output, self._need_cache(self._cache))
-        return grads[0] if len(grads) == 1 else grads

@@ -7,14 +7,17 @@ import numpy as np
 
 from ...kernels.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
 from .. import init
-from ..module import Module, Parameter
+from ..kernel_layer import _KernelLayer
+from ..module import Parameter
 
 
-class _BatchNorm(Module):
+class _BatchNorm(_KernelLayer):
     """Shared batch-norm logic; subclasses fix the accepted input ranks."""
 
     _ranks: tuple[int, ...] = ()
     _shape_doc = ""
+    _kernels = (batch_norm_forward, batch_norm_backward)
+    _kernel_params = ("weight", "bias", "running_mean", "running_var")
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  track_running_stats: bool = True, name: str | None = None) -> None:
@@ -32,32 +35,24 @@ class _BatchNorm(Module):
         else:
             self.running_mean = None
             self.running_var = None
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def _kernel_config(self) -> dict[str, Any]:
+        return {"training": self.training or not self.track_running_stats, "eps": self.eps}
+
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Normalise ``x``; in training also move the running statistics towards the batch's."""
         if x.ndim not in self._ranks or x.shape[1] != self.num_features:
             raise ValueError(f"{self.describe()}: expected input {self._shape_doc} with C={self.num_features}, "
                              f"got shape {x.shape}")
-        use_batch = self.training or not self.track_running_stats
-        y, self._cache = batch_norm_forward(
-            x, None if self.weight is None else self.weight.data, None if self.bias is None else self.bias.data,
-            self.running_mean, self.running_var, use_batch, self.eps)
+        y, cache = super().forward_pass(x)
         if self.training and self.track_running_stats:
-            count = self._cache["count"]
-            unbiased = self._cache["var"] * (count / (count - 1))
+            count = cache["count"]
+            unbiased = cache["var"] * (count / (count - 1))
             self.running_mean *= 1.0 - self.momentum
-            self.running_mean += self.momentum * self._cache["mean"]
+            self.running_mean += self.momentum * cache["mean"]
             self.running_var *= 1.0 - self.momentum
             self.running_var += self.momentum * unbiased
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        dx, dgamma, dbeta, _, _ = batch_norm_backward(grad_output, cache)
-        if self.weight is not None:
-            self.weight.grad += dgamma
-            self.bias.grad += dbeta
-        return dx
+        return y, cache
 
     def get_config(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
@@ -114,7 +109,7 @@ class BatchNorm2d(_BatchNorm):
     _shape_doc = "(N, C, H, W)"
 
 
-class LayerNorm(Module):
+class LayerNorm(_KernelLayer):
     """Normalise each sample over its last ``len(normalized_shape)`` axes.
 
     Args:
@@ -133,6 +128,9 @@ class LayerNorm(Module):
         (8, 10, 512)
     """
 
+    _kernels = (layer_norm_forward, layer_norm_backward)
+    _kernel_params = ("weight", "bias")
+
     def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
                  name: str | None = None) -> None:
         super().__init__(name=name)
@@ -142,25 +140,16 @@ class LayerNorm(Module):
         self.elementwise_affine = bool(elementwise_affine)
         self.weight = Parameter(init.ones(self.normalized_shape)) if elementwise_affine else None
         self.bias = Parameter(init.zeros(self.normalized_shape)) if elementwise_affine else None
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def _kernel_config(self) -> dict[str, Any]:
+        return {"normalized_ndim": len(self.normalized_shape), "eps": self.eps}
+
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         n = len(self.normalized_shape)
         if x.ndim < n or list(x.shape[x.ndim - n:]) != self.normalized_shape:
             raise ValueError(f"{self.describe()}: expected input (*, {', '.join(map(str, self.normalized_shape))}), "
                              f"got shape {x.shape}")
-        y, self._cache = layer_norm_forward(
-            x, None if self.weight is None else self.weight.data, None if self.bias is None else self.bias.data,
-            n, self.eps)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        dx, dgamma, dbeta = layer_norm_backward(grad_output, cache)
-        if self.weight is not None:
-            self.weight.grad += dgamma
-            self.bias.grad += dbeta
-        return dx
+        return super().forward_pass(x)
 
     def get_config(self) -> dict[str, Any]:
         return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,

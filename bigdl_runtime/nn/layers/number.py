@@ -14,22 +14,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...kernels import number as K
-from ..module import Module
+from ..kernel_layer import _MultiInputLayer
 from .activation import _Activation
 from .math import _Boolean
-from .shape import as_inputs, call_kernel
 
 
 class Ceil(_Activation):
     """The smallest integer >= x, elementwise (dtype kept; zero gradient)."""
 
-    _kernel = (K.ceil_forward, K.ceil_backward)
+    _kernels = (K.ceil_forward, K.ceil_backward)
 
 
 class Floor(_Activation):
     """The largest integer <= x, elementwise (dtype kept; zero gradient)."""
 
-    _kernel = (K.floor_forward, K.floor_backward)
+    _kernels = (K.floor_forward, K.floor_backward)
 
 
 class Round(_Activation):
@@ -40,16 +39,16 @@ class Round(_Activation):
         array([ 0.,  2., -2.])
     """
 
-    _kernel = (K.round_forward, K.round_backward)
+    _kernels = (K.round_forward, K.round_backward)
 
 
 class Sign(_Activation):
     """-1, 0 or 1, elementwise (dtype kept; zero gradient)."""
 
-    _kernel = (K.sign_forward, K.sign_backward)
+    _kernels = (K.sign_forward, K.sign_backward)
 
 
-class Mod(Module):
+class Mod(_MultiInputLayer):
     """The remainder of ``a / b``, broadcast (ONNX Mod).
 
     Args:
@@ -67,23 +66,16 @@ class Mod(Module):
         array([-1.,  1.])
     """
 
+    _kernels = (K.mod_forward, K.mod_backward)
+    _kernel_keywords = {"fmod": "fmod"}
+    _arity = 2
+
     def __init__(self, fmod: bool = False, name: str | None = None) -> None:
         super().__init__(name=name)
         self.fmod = bool(fmod)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"fmod": self.fmod}
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs, got {len(xs)}")
-        y, self._cache = call_kernel(self, K.mod_forward, *xs, fmod=self.fmod)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        return K.mod_backward(grad_output, self._need_cache(self._cache))
 
 
 class IsNaN(_Boolean):

@@ -6,11 +6,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import pad as K
-from ..module import Module
-from .shape import call_kernel
+from ..kernel_layer import _KernelLayer, call_kernel
 
 
-class Pad(Module):
+class Pad(_KernelLayer):
     """Pad every axis, batch included, as ONNX Pad.
 
     Args:
@@ -35,6 +34,8 @@ class Pad(Module):
         (2, 6)
     """
 
+    _kernels = (K.pad_forward, K.pad_backward)
+
     def __init__(self, pads: Sequence[int] | None, mode: str = "constant", value: float = 0.0,
                  axes: Sequence[int] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -44,7 +45,6 @@ class Pad(Module):
         self.mode = mode
         self.value = float(value)
         self.axes = None if axes is None else [int(a) for a in axes]
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"pads": self.pads, "mode": self.mode, "value": self.value, "axes": self.axes}
@@ -63,22 +63,21 @@ class Pad(Module):
             full[a], full[rank + a] = pads[k], pads[len(self.axes) + k]
         return full
 
-    def forward(self, x: np.ndarray, pads: np.ndarray | None = None) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray, pads: np.ndarray | None = None) -> tuple[np.ndarray, tuple[Any, bool]]:
         if (pads is None) == (self.pads is None):
             raise ValueError(f"{self.describe()}: the pads must come from the config or the second input, "
                              "exactly one of them")
         given = self.pads if pads is None else np.asarray(pads).astype(np.int64).reshape(-1).tolist()
         y, cache = call_kernel(self, K.pad_forward, x, self._full(given, np.ndim(x)), self.mode, self.value)
-        self._cache = (cache, pads is not None)
-        return y
+        return y, (cache, pads is not None)
 
-    def backward(self, grad_output: np.ndarray) -> Any:
-        cache, two_inputs = self._need_cache(self._cache)
-        dx = K.pad_backward(grad_output, cache)[0]
+    def backward_pass(self, grad_output: np.ndarray, ctx: tuple[Any, bool]) -> Any:
+        cache, two_inputs = ctx
+        dx = super().backward_pass(grad_output, cache)
         return (dx, None) if two_inputs else dx
 
 
-class ZeroPad2d(Module):
+class ZeroPad2d(_KernelLayer):
     """Zero-pad the last two axes (H, W), as ``torch.nn.ZeroPad2d``.
 
     Args:
@@ -95,6 +94,7 @@ class ZeroPad2d(Module):
     """
 
     aliases = ("SpatialZeroPadding",)
+    _kernels = (K.pad_forward, K.pad_backward)
 
     def __init__(self, padding: int | Sequence[int], name: str | None = None) -> None:
         super().__init__(name=name)
@@ -106,25 +106,19 @@ class ZeroPad2d(Module):
             if len(sides) != 4:
                 raise ValueError(f"ZeroPad2d: padding needs 4 values (left, right, top, bottom), got {sides}")
         self._sides = sides
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"padding": self.padding}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if x.ndim not in (3, 4):
             raise ValueError(f"{self.describe()}: expected (N, C, H, W) or (C, H, W), got {x.shape}")
         left, right, top, bottom = self._sides
         lead = [0] * (x.ndim - 2)
-        y, self._cache = call_kernel(self, K.pad_forward, x, [*lead, top, left, *lead, bottom, right])
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.pad_backward(grad_output, cache)[0]
+        return call_kernel(self, K.pad_forward, x, [*lead, top, left, *lead, bottom, right])
 
 
-class SamePad(Module):
+class SamePad(_KernelLayer):
     """Pad the last ``len(kernel)`` axes so that a window op with ``stride`` gives ``ceil(size / stride)``
     outputs (TensorFlow's and ONNX's auto_pad ``SAME``), with pads computed from each call's input size.
 
@@ -144,6 +138,8 @@ class SamePad(Module):
         (1, 1, 7, 5)
     """
 
+    _kernels = (K.pad_forward, K.pad_backward)
+
     def __init__(self, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int] | None = None,
                  upper: bool = True, value: float = 0.0, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -154,7 +150,6 @@ class SamePad(Module):
                              "must have one entry per padded axis")
         self.upper = bool(upper)
         self.value = float(value)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel": self.kernel, "stride": self.stride, "dilation": self.dilation, "upper": self.upper,
@@ -174,9 +169,5 @@ class SamePad(Module):
             end.append(large if self.upper else small)
         return begin + end
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.pad_forward, x, self.pads(np.shape(x)), "constant", self.value)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return K.pad_backward(grad_output, self._need_cache(self._cache))[0]
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        return call_kernel(self, K.pad_forward, x, self.pads(np.shape(x)), "constant", self.value)

@@ -1,12 +1,12 @@
 """Pooling layers: max, average, global and adaptive average (NCHW)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ...kernels import pool as K
-from ..module import Module
+from ..kernel_layer import _KernelLayer
 
 IntPair = int | Sequence[int]
 
@@ -18,25 +18,20 @@ def _plain(value: IntPair | None) -> int | list[int] | None:
     return [int(v) for v in value]
 
 
-class _Pool(Module):
-    """Shared plumbing: rank check, layer-named errors, kernel cache."""
+class _Pool(_KernelLayer):
+    """Shared plumbing: rank check and errors naming the layer and the input shape; the config is the
+    kernel's keyword arguments."""
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
+    def _kernel_config(self) -> dict[str, Any]:
+        return self.get_config()
 
-    def _run(self, forward: Callable, x: np.ndarray, *args: Any, **kwargs: Any) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if x.ndim != 4:
             raise ValueError(f"{self.describe()}: expected input (N, C, H, W), got shape {x.shape}")
         try:
-            y, self._cache = forward(x, *args, **kwargs)
+            return self._kernels[0](x, **self._kernel_config())
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err} (input shape {x.shape})") from None
-        return y
-
-    def _back(self, backward: Callable, grad_output: np.ndarray) -> np.ndarray:
-        (dx,) = backward(grad_output, self._need_cache(self._cache))
-        return dx
 
 
 class MaxPool2d(_Pool):
@@ -62,6 +57,7 @@ class MaxPool2d(_Pool):
     """
 
     aliases = ("SpatialMaxPooling",)
+    _kernels = (K.max_pool2d_forward, K.max_pool2d_backward)
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
                  dilation: IntPair = 1, ceil_mode: bool = False, name: str | None = None) -> None:
@@ -71,13 +67,6 @@ class MaxPool2d(_Pool):
         self.padding = _plain(padding)
         self.dilation = _plain(dilation)
         self.ceil_mode = bool(ceil_mode)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._run(K.max_pool2d_forward, x, self.kernel_size, self.stride, self.padding,
-                         self.dilation, self.ceil_mode)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._back(K.max_pool2d_backward, grad_output)
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
@@ -106,6 +95,7 @@ class AvgPool2d(_Pool):
     """
 
     aliases = ("SpatialAveragePooling",)
+    _kernels = (K.avg_pool2d_forward, K.avg_pool2d_backward)
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True, name: str | None = None) -> None:
@@ -115,13 +105,6 @@ class AvgPool2d(_Pool):
         self.padding = _plain(padding)
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._run(K.avg_pool2d_forward, x, self.kernel_size, self.stride, self.padding,
-                         self.ceil_mode, self.count_include_pad)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._back(K.avg_pool2d_backward, grad_output)
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
@@ -140,11 +123,7 @@ class GlobalAvgPool2d(_Pool):
         (2, 512, 1, 1)
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._run(K.global_avg_pool2d_forward, x)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._back(K.global_avg_pool2d_backward, grad_output)
+    _kernels = (K.global_avg_pool2d_forward, K.global_avg_pool2d_backward)
 
 
 class GlobalMaxPool2d(_Pool):
@@ -159,11 +138,7 @@ class GlobalMaxPool2d(_Pool):
         (2, 64, 1, 1)
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._run(K.global_max_pool2d_forward, x)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._back(K.global_max_pool2d_backward, grad_output)
+    _kernels = (K.global_max_pool2d_forward, K.global_max_pool2d_backward)
 
 
 class AdaptiveAvgPool2d(_Pool):
@@ -183,15 +158,11 @@ class AdaptiveAvgPool2d(_Pool):
         (1, 256, 6, 6)
     """
 
+    _kernels = (K.adaptive_avg_pool2d_forward, K.adaptive_avg_pool2d_backward)
+
     def __init__(self, output_size: IntPair, name: str | None = None) -> None:
         super().__init__(name=name)
         self.output_size = _plain(output_size)
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._run(K.adaptive_avg_pool2d_forward, x, self.output_size)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._back(K.adaptive_avg_pool2d_backward, grad_output)
 
     def get_config(self) -> dict[str, Any]:
         return {"output_size": self.output_size}

@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ...kernels import quantize as K
+from ..kernel_layer import as_inputs, call_kernel
 from ..module import Module
-from .shape import as_inputs, call_kernel
 
 
 class _Quantized(Module):
@@ -25,14 +25,14 @@ class _Quantized(Module):
     def _compute(self, *xs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, None]:
         xs = as_inputs(inputs)
         low, high = self._inputs
         if not low <= len(xs) <= high:
             raise ValueError(f"{self.describe()}: expected {low} to {high} inputs, got {len(xs)}")
-        return call_kernel(self, self._compute, *xs)
+        return call_kernel(self, self._compute, *xs), None
 
-    def backward(self, grad_output: Any) -> Any:
+    def backward_pass(self, grad_output: Any, ctx: None) -> Any:
         raise RuntimeError(f"{self.describe()} has no gradient: quantised (integer) tensors are not "
                            "differentiable (fine-tune the float model instead)")
 

@@ -6,13 +6,13 @@ ArgMax/ArgMin return int64 indices and pass no gradient back.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from ...kernels import reduce as K
+from ..kernel_layer import _KernelLayer, call_kernel
 from ..module import Module
-from .shape import call_kernel
 
 
 def _dims(dim: int | Sequence[int] | None) -> int | list[int] | None:
@@ -21,7 +21,7 @@ def _dims(dim: int | Sequence[int] | None) -> int | list[int] | None:
     return [int(d) for d in dim]
 
 
-class _Reduce(Module):
+class _Reduce(_KernelLayer):
     """Base of the reductions over ``dim``.
 
     Args:
@@ -35,24 +35,16 @@ class _Reduce(Module):
         - Output: the input's shape without the reduced axes (size 1 with ``keepdim``).
     """
 
-    _kernel: ClassVar[tuple[Callable, Callable]]
+    _kernel_keywords = {"axes": "dim", "keepdims": "keepdim"}
 
     def __init__(self, dim: int | Sequence[int] | None = None, keepdim: bool = False,
                  name: str | None = None) -> None:
         super().__init__(name=name)
         self.dim = _dims(dim)
         self.keepdim = bool(keepdim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim, "keepdim": self.keepdim}
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, self._kernel[0], x, self.dim, self.keepdim)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return self._kernel[1](grad_output, self._need_cache(self._cache))[0]
 
 
 class ReduceSum(_Reduce):
@@ -63,7 +55,7 @@ class ReduceSum(_Reduce):
         (2, 4)
     """
 
-    _kernel = (K.reduce_sum_forward, K.reduce_sum_backward)
+    _kernels = (K.reduce_sum_forward, K.reduce_sum_backward)
 
 
 class ReduceMean(_Reduce):
@@ -74,25 +66,25 @@ class ReduceMean(_Reduce):
         (2, 3, 1, 1)
     """
 
-    _kernel = (K.reduce_mean_forward, K.reduce_mean_backward)
+    _kernels = (K.reduce_mean_forward, K.reduce_mean_backward)
 
 
 class ReduceMax(_Reduce):
     """Maximum over ``dim`` (``torch.amax``; the gradient goes to the first maximal element)."""
 
-    _kernel = (K.reduce_max_forward, K.reduce_max_backward)
+    _kernels = (K.reduce_max_forward, K.reduce_max_backward)
 
 
 class ReduceMin(_Reduce):
     """Minimum over ``dim`` (``torch.amin``; the gradient goes to the first minimal element)."""
 
-    _kernel = (K.reduce_min_forward, K.reduce_min_backward)
+    _kernels = (K.reduce_min_forward, K.reduce_min_backward)
 
 
 class ReduceProd(_Reduce):
     """Product over ``dim`` (``torch.prod``); the gradient is exact when elements are zero."""
 
-    _kernel = (K.reduce_prod_forward, K.reduce_prod_backward)
+    _kernels = (K.reduce_prod_forward, K.reduce_prod_backward)
 
 
 class _ArgExtreme(Module):
@@ -116,19 +108,15 @@ class _ArgExtreme(Module):
         self.dim = int(dim)
         self.keepdim = bool(keepdim)
         self.select_last_index = bool(select_last_index)
-        self._seen = False
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim, "keepdim": self.keepdim, "select_last_index": self.select_last_index}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = call_kernel(self, K.arg_extreme, x, self.dim, self.keepdim, self._largest, self.select_last_index)
-        self._seen = True
-        return y
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        return call_kernel(self, K.arg_extreme, x, self.dim, self.keepdim, self._largest, self.select_last_index), None
 
-    def backward(self, grad_output: Any) -> None:
+    def backward_pass(self, grad_output: Any, ctx: None) -> None:
         """Indices are piecewise constant in the input: no gradient (``None``)."""
-        self._need_cache(self._seen or None)
         return None
 
 
@@ -149,7 +137,7 @@ class ArgMin(_ArgExtreme):
     _largest = False
 
 
-class TopK(Module):
+class TopK(_KernelLayer):
     """The ``k`` largest (or smallest) elements along ``dim`` and their indices (``torch.topk``).
 
     Args:
@@ -171,6 +159,9 @@ class TopK(Module):
         (array([[4., 3.]]), array([[1, 2]]))
     """
 
+    _kernels = (K.topk_forward, K.topk_backward)
+    _kernel_keywords = {"k": "k", "axis": "dim", "largest": "largest", "sorted": "sorted"}
+
     def __init__(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True,
                  name: str | None = None) -> None:
         super().__init__(name=name)
@@ -180,19 +171,13 @@ class TopK(Module):
         self.dim = int(dim)
         self.largest = bool(largest)
         self.sorted = bool(sorted)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"k": self.k, "dim": self.dim, "largest": self.largest, "sorted": self.sorted}
 
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outs, self._cache = call_kernel(self, K.topk_forward, x, self.k, self.dim, self.largest, self.sorted)
-        return outs
-
-    def backward(self, grad_output: Sequence[np.ndarray | None]) -> np.ndarray:
-        cache = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: Sequence[np.ndarray | None] | np.ndarray, ctx: Any) -> np.ndarray:
         grads = tuple(grad_output) if isinstance(grad_output, (tuple, list)) else (grad_output, None)
-        return K.topk_backward(grads, cache)[0]
+        return super().backward_pass(grads, ctx)
 
 
 class TopKOf(TopK):
@@ -216,13 +201,11 @@ class TopKOf(TopK):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim, "largest": self.largest, "sorted": self.sorted}
 
-    def forward(self, x: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def forward_pass(self, x: np.ndarray, k: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], Any]:
         k = np.asarray(k)
         if k.size != 1 or not np.issubdtype(k.dtype, np.integer) or int(k.reshape(-1)[0]) < 0:
             raise ValueError(f"{self.describe()}: k must be one non-negative integer, got {k.tolist()}")
-        outs, self._cache = call_kernel(self, K.topk_forward, x, int(k.reshape(-1)[0]), self.dim, self.largest,
-                                        self.sorted)
-        return outs
+        return call_kernel(self, K.topk_forward, x, int(k.reshape(-1)[0]), self.dim, self.largest, self.sorted)
 
-    def backward(self, grad_output: Sequence[np.ndarray | None]) -> tuple[np.ndarray, None]:
-        return super().backward(grad_output), None
+    def backward_pass(self, grad_output: Sequence[np.ndarray | None] | np.ndarray, ctx: Any) -> tuple[np.ndarray, None]:
+        return super().backward_pass(grad_output, ctx), None

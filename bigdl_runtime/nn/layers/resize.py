@@ -6,15 +6,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import resize as K
-from ..module import Module
-from .shape import call_kernel
+from ..kernel_layer import _KernelLayer, call_kernel
 
 
 def _plain(v: float | int | Sequence[float] | None, cast: type) -> Any:
     return None if v is None else cast(v) if np.isscalar(v) else [cast(e) for e in v]
 
 
-class Upsample(Module):
+class Upsample(_KernelLayer):
     """Resize the H and W axes of an NCHW tensor.
 
     Args:
@@ -48,25 +47,20 @@ class Upsample(Module):
         self.size = _plain(size, int)
         self.mode = mode
         self.align_corners = bool(align_corners)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"scale_factor": self.scale_factor, "size": self.size, "mode": self.mode,
                 "align_corners": self.align_corners}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    @property
+    def _kernels(self) -> tuple[Any, Any]:  # type: ignore[override]
         if self.mode == "nearest":
-            y, self._cache = call_kernel(self, K.upsample_nearest_forward, x, self.scale_factor, self.size)
-        else:
-            y, self._cache = call_kernel(self, K.upsample_bilinear_forward, x, self.scale_factor, self.size,
-                                         self.align_corners)
-        return y
+            return K.upsample_nearest_forward, K.upsample_nearest_backward
+        return K.upsample_bilinear_forward, K.upsample_bilinear_backward
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        if self.mode == "nearest":
-            return K.upsample_nearest_backward(grad_output, cache)[0]
-        return K.upsample_bilinear_backward(grad_output, cache)[0]
+    def _kernel_config(self) -> dict[str, Any]:
+        config = {"scale_factor": self.scale_factor, "size": self.size}
+        return config if self.mode == "nearest" else {**config, "align_corners": self.align_corners}
 
 
 class UpsampleTo(Upsample):
@@ -93,18 +87,14 @@ class UpsampleTo(Upsample):
     def get_config(self) -> dict[str, Any]:
         return {"mode": self.mode, "align_corners": self.align_corners}
 
-    def forward(self, x: np.ndarray, size: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, Any]:
         size = np.asarray(size).reshape(-1)
         x = np.asarray(x)
         if size.size not in (2, x.ndim) or (size.size == x.ndim and tuple(size[:-2]) != x.shape[:-2]):
             raise ValueError(f"{self.describe()}: the size {size.tolist()} must be (H, W) or the input's "
                              f"{x.shape[:-2]} followed by (H, W)")
-        hw = [int(s) for s in size[-2:]]
-        if self.mode == "nearest":
-            y, self._cache = call_kernel(self, K.upsample_nearest_forward, x, None, hw)
-        else:
-            y, self._cache = call_kernel(self, K.upsample_bilinear_forward, x, None, hw, self.align_corners)
-        return y
+        config = dict(self._kernel_config(), size=[int(s) for s in size[-2:]])
+        return call_kernel(self, self._kernels[0], x, **config)
 
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
-        return super().backward(grad_output), None
+    def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> tuple[np.ndarray, None]:
+        return super().backward_pass(grad_output, ctx), None

@@ -58,7 +58,6 @@ class _RNNBase(Module):
                 if bias:
                     setattr(self, f"bias_ih_l{layer}{suffix}", Parameter(init.uniform((rows,), -bound, bound)))
                     setattr(self, f"bias_hh_l{layer}{suffix}", Parameter(init.uniform((rows,), -bound, bound)))
-        self._cache = None
 
     @property
     def _directions(self) -> int:
@@ -83,7 +82,8 @@ class _RNNBase(Module):
                              f"got shape {x.shape}")
         return x if self.batch_first else x.transpose(1, 0, 2)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, list[tuple[list[Any], np.ndarray | None]]]:
+        """The output and, per layer, the kernels' caches of each direction and the dropout mask."""
         inp = self._check_input(np.asarray(x))
         layers = []
         for layer in range(self.num_layers):
@@ -101,13 +101,12 @@ class _RNNBase(Module):
                 finals.append(outs[1])
             layers.append((caches, mask))
             inp = ys[0] if len(ys) == 1 else np.concatenate(ys, axis=-1)
-        self._cache = layers
         if not self.return_sequences:
-            return finals[0] if len(finals) == 1 else np.concatenate(finals, axis=-1)
-        return inp if self.batch_first else inp.transpose(1, 0, 2)
+            return (finals[0] if len(finals) == 1 else np.concatenate(finals, axis=-1)), layers
+        return (inp if self.batch_first else inp.transpose(1, 0, 2)), layers
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        layers = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: np.ndarray, ctx: list[tuple[list[Any], np.ndarray | None]]) -> np.ndarray:
+        layers = ctx
         grad_output = np.asarray(grad_output)
         hid = self.hidden_size
         if self.return_sequences:

@@ -70,7 +70,6 @@ class RecurrentSequence(Module):
                 shapes.update(bias_ih=(gates * hidden_size,), bias_hh=(gates * hidden_size,))
             for kind, shape in shapes.items():
                 setattr(self, f"{kind}_l0{suffix}", Parameter(init.uniform(shape, -bound, bound)))
-        self._cache = None
 
     @property
     def _suffixes(self) -> tuple[str, ...]:
@@ -87,7 +86,7 @@ class RecurrentSequence(Module):
     def _layer_params(self, suffix: str) -> list[Parameter | None]:
         return [self._params.get(f"{kind}_l0{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
-    def forward(self, x: np.ndarray, *states: np.ndarray) -> tuple[np.ndarray, ...]:
+    def forward_pass(self, x: np.ndarray, *states: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"{self.describe()}: expected input with {self.input_size} features per step, "
@@ -107,16 +106,15 @@ class RecurrentSequence(Module):
             ys.append(outs[0])
             for k in range(self._n_states):
                 finals[k].append(outs[1 + k])
-        self._cache = (caches, len(states))
         y = np.stack(ys, axis=2)  # (N, T, D, H)
         finals = [np.stack(f, axis=1) for f in finals]  # (N, D, H)
         if not self.batch_first:
             y = y.transpose(1, 2, 0, 3)
             finals = [f.transpose(1, 0, 2) for f in finals]
-        return (y, *finals)
+        return (y, *finals), (caches, len(states))
 
-    def backward(self, grad_output: tuple) -> Any:
-        caches, n_given = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: tuple, ctx: tuple[list[Any], int]) -> Any:
+        caches, n_given = ctx
         grads = list(grad_output) + [None] * (1 + self._n_states - len(grad_output))
         dy, dfinals = grads[0], grads[1:]
         if dy is not None:
@@ -138,7 +136,6 @@ class RecurrentSequence(Module):
         dx = dx if self.batch_first else dx.transpose(1, 0, 2)
         ds = [np.stack(s, axis=1) if self.batch_first else np.stack(s, axis=0) for s in dstates]
         return dx if not ds else (dx, *ds)
-
 
 
 class RecurrentLengths(Module):
@@ -169,7 +166,6 @@ class RecurrentLengths(Module):
     def __init__(self, rnn: RecurrentSequence, name: str | None = None) -> None:
         super().__init__(name=name)
         self.rnn = rnn
-        self._cache = None
 
     @classmethod
     def from_children(cls, children: Sequence[Module], config: dict[str, Any], name: str | None
@@ -182,56 +178,61 @@ class RecurrentLengths(Module):
         return (0, 0, 0, 1) if self.rnn.batch_first else (1, 2, 1, 0)
 
     def _run(self, x: np.ndarray, states: Sequence[np.ndarray], rows: np.ndarray, steps: int) -> tuple:
+        """The wrapped layer's outputs and context over the first ``steps`` steps of samples ``rows``."""
         bx, _, bs, t = self._axes()
         part = np.take(np.take(x, rows, axis=bx), np.arange(steps), axis=t)
-        return self.rnn.forward(part, *[np.take(s, rows, axis=bs) for s in states])
+        return self.rnn.forward_pass(part, *[np.take(s, rows, axis=bs) for s in states])
 
-    def forward(self, x: np.ndarray, lengths: np.ndarray, *states: np.ndarray) -> tuple[np.ndarray, ...]:
+    def forward_pass(self, x: np.ndarray, lengths: np.ndarray, *states: np.ndarray) -> tuple[tuple, tuple]:
+        """The outputs; the context keeps the input, the states and each length group's call."""
         x, lengths = np.asarray(x), np.asarray(lengths).reshape(-1).astype(np.int64)
         bx, by, bs, t = self._axes()
         if x.ndim != 3 or lengths.size != x.shape[bx] or (lengths < 0).any() or (lengths > x.shape[t]).any():
             raise ValueError(f"{self.describe()}: {lengths.size} lengths {lengths.tolist()} for an input of shape "
                              f"{x.shape}: one per sample, each between 0 and the sequence length {x.shape[t]}")
         groups = [(int(n), np.flatnonzero(lengths == n)) for n in np.unique(lengths)]
-        self._cache = (x, [np.asarray(s) for s in states], groups)
+        states = [np.asarray(s) for s in states]
         if len(groups) == 1 and groups[0][0] == x.shape[t]:
-            return self.rnn.forward(x, *states)
+            out, ctx = self.rnn.forward_pass(x, *states)
+            return out, (x, states, groups, [ctx])
         n, steps_all, d, h = x.shape[bx], x.shape[t], len(self.rnn._suffixes), self.rnn.hidden_size
         dtype = np.result_type(x.dtype, *(p.data.dtype for p in self.rnn.parameters()))
         y = np.zeros((n, steps_all, d, h) if self.rnn.batch_first else (steps_all, d, n, h), dtype)
         finals = [np.zeros((n, d, h) if self.rnn.batch_first else (d, n, h), dtype)
                   for _ in range(self.rnn._n_states)]
+        ctxs: list[Any] = []
         for steps, rows in groups:
             if not steps:  # empty sequences: zero outputs, the initial states as the final states
                 for final, state in zip(finals, states):
                     _put(final, bs, rows, np.take(state, rows, axis=bs))
+                ctxs.append(None)
                 continue
-            outs = self._run(x, states, rows, steps)
+            outs, ctx = self._run(x, states, rows, steps)
+            ctxs.append(ctx)
             _put(y, by, rows, outs[0], time_axis=t, steps=steps)
             for final, out in zip(finals, outs[1:]):
                 _put(final, bs, rows, out)
-        return (y, *finals)
+        return (y, *finals), (x, states, groups, ctxs)
 
-    def backward(self, grad_output: tuple) -> tuple:
-        x, states, groups = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: tuple, ctx: tuple) -> tuple:
+        x, states, groups, ctxs = ctx
         bx, by, bs, t = self._axes()
         if len(groups) == 1 and groups[0][0] == x.shape[t]:
-            grads = self.rnn.backward(grad_output)
+            grads = self.rnn.backward_pass(grad_output, ctxs[0])
             grads = grads if isinstance(grads, tuple) else (grads,)
             return (grads[0], None, *grads[1:])
         dx = np.zeros_like(x)
         dstates = [np.zeros_like(s) for s in states]
-        for steps, rows in groups:
+        for (steps, rows), group_ctx in zip(groups, ctxs):
             if not steps:
                 for k, d in enumerate(dstates):
                     g = grad_output[1 + k]
                     if g is not None:
                         _put(d, bs, rows, np.take(g, rows, axis=bs))
                 continue
-            self._run(x, states, rows, steps)  # the wrapped layer keeps the cache of one call: run this group again
             sliced = [None if g is None else np.take(np.take(g, rows, axis=by), np.arange(steps), axis=t)
                       if k == 0 else np.take(g, rows, axis=bs) for k, g in enumerate(grad_output)]
-            grads = self.rnn.backward(tuple(sliced))
+            grads = self.rnn.backward_pass(tuple(sliced), group_ctx)
             grads = grads if isinstance(grads, tuple) else (grads,)
             _put(dx, bx, rows, grads[0], time_axis=t, steps=steps)
             for d, g in zip(dstates, grads[1:]):

@@ -23,7 +23,7 @@ class RoiAlign(_MultiInputKernel):
         - Output: (R, C, output_height, output_width). ``backward`` returns ``(dx, None, None)``.
     """
 
-    _kernel = (K.roi_align_forward, K.roi_align_backward)
+    _kernels = (K.roi_align_forward, K.roi_align_backward)
     _arity = 3
 
     def __init__(self, output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,

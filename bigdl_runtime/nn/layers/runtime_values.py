@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..kernel_layer import as_inputs
 from ..module import Module
-from .shape import as_inputs
 
 #: Largest tensor ConstantOfShape / Range will allocate from a run-time shape (elements).
 MAX_ELEMENTS = 1 << 30
@@ -52,18 +52,15 @@ class Cast(Module):
     def __init__(self, dtype: str, name: str | None = None) -> None:
         super().__init__(name=name)
         self.dtype = _dtype(dtype, f"Cast('{name}')" if name else "Cast")
-        self._source = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dtype": self.dtype}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, np.dtype]:
         x = np.asarray(x)
-        self._source = x.dtype
-        return x.astype(self.dtype)
+        return x.astype(self.dtype), x.dtype
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray | None:
-        source = self._need_cache(self._source)
+    def backward_pass(self, grad_output: np.ndarray, source: np.dtype) -> np.ndarray | None:
         if np.issubdtype(source, np.floating) and np.issubdtype(np.dtype(self.dtype), np.floating):
             return np.asarray(grad_output).astype(source)
         return None
@@ -88,12 +85,11 @@ class ConstantOfShape(Module):
         super().__init__(name=name)
         self.dtype = _dtype(dtype, f"ConstantOfShape('{name}')" if name else "ConstantOfShape")
         self.value = np.asarray(value).astype(self.dtype).item()
-        self._seen = False
 
     def get_config(self) -> dict[str, Any]:
         return {"value": self.value, "dtype": self.dtype}
 
-    def forward(self, shape: np.ndarray) -> np.ndarray:
+    def forward_pass(self, shape: np.ndarray) -> tuple[np.ndarray, None]:
         shape = np.asarray(shape)
         if shape.ndim != 1 or (shape.size and not np.issubdtype(shape.dtype, np.integer)) or (shape < 0).any():
             raise ValueError(f"{self.describe()}: the shape must be a 1-D vector of non-negative integers, "
@@ -101,11 +97,9 @@ class ConstantOfShape(Module):
         count = int(np.prod(shape, dtype=np.float64))
         if count > MAX_ELEMENTS:
             raise ValueError(f"{self.describe()}: refusing to allocate {count} elements for shape {shape.tolist()}")
-        self._seen = True
-        return np.full([int(s) for s in shape], self.value, dtype=self.dtype)
+        return np.full([int(s) for s in shape], self.value, dtype=self.dtype), None
 
-    def backward(self, grad_output: Any) -> None:
-        self._need_cache(self._seen or None)
+    def backward_pass(self, grad_output: Any, ctx: None) -> None:
         return None
 
 
@@ -119,11 +113,7 @@ class Range(Module):
         array([1, 3, 5])
     """
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._seen = False
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+    def forward_pass(self, *inputs: np.ndarray) -> tuple[np.ndarray, None]:
         xs = as_inputs(inputs)
         if len(xs) != 3 or any(np.size(x) != 1 for x in xs):
             raise ValueError(f"{self.describe()}: expected 3 scalar inputs (start, limit, delta), "
@@ -134,9 +124,7 @@ class Range(Module):
         count = max(int(np.ceil((float(limit) - float(start)) / float(delta))), 0)
         if count > MAX_ELEMENTS:
             raise ValueError(f"{self.describe()}: refusing to allocate {count} elements")
-        self._seen = True
-        return (start + np.arange(count, dtype=start.dtype) * delta).astype(start.dtype)
+        return (start + np.arange(count, dtype=start.dtype) * delta).astype(start.dtype), None
 
-    def backward(self, grad_output: Any) -> tuple[None, None, None]:
-        self._need_cache(self._seen or None)
+    def backward_pass(self, grad_output: Any, ctx: None) -> tuple[None, None, None]:
         return None, None, None

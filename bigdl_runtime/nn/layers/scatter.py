@@ -6,35 +6,23 @@ differentiate for reductions ``"none"`` and ``"add"`` only.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import Any
 
 import numpy as np
 
 from ...kernels import scatter as K
-from ..module import Module
-from .shape import as_inputs, call_kernel
+from ..kernel_layer import _MultiInputLayer, call_kernel
 
 
-class _MultiInputKernel(Module):
+class _MultiInputKernel(_MultiInputLayer):
     """Base: a kernel pair over ``_arity`` inputs (``(data, indices[, updates])`` here), configured by
-    ``get_config()``."""
+    ``get_config()``; the backward kernel's errors name the layer too."""
 
-    _kernel: ClassVar[tuple[Callable, Callable]]
-    _arity: ClassVar[int]
+    def _kernel_config(self) -> dict[str, Any]:
+        return self.get_config()
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != self._arity:
-            raise ValueError(f"{self.describe()}: expected {self._arity} inputs, got {len(xs)}")
-        y, self._cache = call_kernel(self, self._kernel[0], *xs, **self.get_config())
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        return call_kernel(self, self._kernel[1], grad_output, self._need_cache(self._cache))
+    def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> tuple[np.ndarray | None, ...]:
+        return call_kernel(self, super().backward_pass, grad_output, ctx)
 
 
 def _reduction(reduction: str) -> str:
@@ -59,7 +47,7 @@ class GatherElements(_MultiInputKernel):
                [3., 3.]])
     """
 
-    _kernel = (K.gather_elements_forward, K.gather_elements_backward)
+    _kernels = (K.gather_elements_forward, K.gather_elements_backward)
     _arity = 2
 
     def __init__(self, axis: int = 0, name: str | None = None) -> None:
@@ -82,7 +70,7 @@ class ScatterElements(_MultiInputKernel):
         - Output: the shape of ``data``. ``backward`` returns ``(ddata, None, dupdates)``.
     """
 
-    _kernel = (K.scatter_elements_forward, K.scatter_elements_backward)
+    _kernels = (K.scatter_elements_forward, K.scatter_elements_backward)
     _arity = 3
 
     def __init__(self, axis: int = 0, reduction: str = "none", name: str | None = None) -> None:
@@ -109,7 +97,7 @@ class GatherND(_MultiInputKernel):
         array([2., 3.])
     """
 
-    _kernel = (K.gather_nd_forward, K.gather_nd_backward)
+    _kernels = (K.gather_nd_forward, K.gather_nd_backward)
     _arity = 2
 
     def __init__(self, batch_dims: int = 0, name: str | None = None) -> None:
@@ -132,7 +120,7 @@ class ScatterND(_MultiInputKernel):
         - Output: the shape of ``data``. ``backward`` returns ``(ddata, None, dupdates)``.
     """
 
-    _kernel = (K.scatter_nd_forward, K.scatter_nd_backward)
+    _kernels = (K.scatter_nd_forward, K.scatter_nd_backward)
     _arity = 3
 
     def __init__(self, reduction: str = "none", name: str | None = None) -> None:

@@ -5,30 +5,15 @@ input's shape is re-raised as a ValueError naming the layer.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ...kernels import shape as K
-from ..module import Module
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, call_kernel
 
 
-def call_kernel(layer: Module, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)``, with any ValueError prefixed by ``layer.describe()``."""
-    try:
-        return fn(*args, **kwargs)
-    except ValueError as err:
-        raise ValueError(f"{layer.describe()}: {err}") from None
-
-
-def as_inputs(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
-    """The arrays of a multi-input layer: given separately, or as one tuple/list (e.g. from Split)."""
-    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
-        return tuple(inputs[0])
-    return inputs
-
-
-class Concat(Module):
+class Concat(_MultiInputLayer):
     """Concatenate the inputs along ``dim``.
 
     Args:
@@ -44,25 +29,18 @@ class Concat(Module):
     """
 
     aliases = ("JoinTable",)
+    _kernels = (K.concat_forward, K.concat_backward)
+    _kernel_keywords = {"axis": "dim"}
 
     def __init__(self, dim: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
         self.dim = int(dim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.concat_forward, *as_inputs(inputs), axis=self.dim)
-        return y
 
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, ...]:
-        cache = self._need_cache(self._cache)
-        return K.concat_backward(grad_output, cache)
-
-
-class Split(Module):
+class Split(_KernelLayer):
     """Cut the input along ``dim`` into chunks (as ``torch.split``); returns a tuple.
 
     Args:
@@ -79,6 +57,8 @@ class Split(Module):
         >>> a, b = Split(2, dim=1)(np.zeros((1, 4, 3)))  # two (1, 2, 3)
     """
 
+    _kernels = (K.split_forward, K.split_backward)
+
     def __init__(self, split_size_or_sections: int | Sequence[int], dim: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
         if isinstance(split_size_or_sections, (int, np.integer)):
@@ -88,7 +68,6 @@ class Split(Module):
         else:
             self.split_size_or_sections = [int(s) for s in split_size_or_sections]
         self.dim = int(dim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"split_size_or_sections": self.split_size_or_sections, "dim": self.dim}
@@ -101,13 +80,8 @@ class Split(Module):
         length, size = x.shape[self.dim], self.split_size_or_sections
         return [size] * (length // size) + ([length % size] if length % size else [])
 
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
-        parts, self._cache = call_kernel(self, K.split_forward, x, self._sections(x), axis=self.dim)
-        return parts
-
-    def backward(self, grad_output: Sequence[np.ndarray | None]) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.split_backward(grad_output, cache)[0]
+    def forward_pass(self, x: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
+        return call_kernel(self, K.split_forward, x, self._sections(x), axis=self.dim)
 
 
 class Chunk(Split):
@@ -165,26 +139,21 @@ class SplitBy(Split):
 
     def __init__(self, dim: int = 1, name: str | None = None) -> None:
         super().__init__(1, dim, name=name)
-        self._sizes: list[int] = []
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
-    def _sections(self, x: np.ndarray) -> list[int]:
-        return self._sizes
-
-    def forward(self, x: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+    def forward_pass(self, x: np.ndarray, sizes: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
         sizes = np.asarray(sizes).reshape(-1)
         if not np.issubdtype(sizes.dtype, np.integer) or (sizes < 0).any():
             raise ValueError(f"{self.describe()}: the sizes must be non-negative integers, got {sizes.tolist()}")
-        self._sizes = [int(v) for v in sizes]
-        return super().forward(x)
+        return call_kernel(self, K.split_forward, x, [int(v) for v in sizes], axis=self.dim)
 
-    def backward(self, grad_output: Sequence[np.ndarray | None]) -> tuple[np.ndarray, None]:
-        return super().backward(grad_output), None
+    def backward_pass(self, grad_output: Sequence[np.ndarray | None], ctx: Any) -> tuple[np.ndarray, None]:
+        return super().backward_pass(grad_output, ctx), None
 
 
-class Reshape(Module):
+class Reshape(_KernelLayer):
     """Reshape each sample: the batch dimension is kept and ``shape`` excludes it (as Keras and BigDL).
 
     Args:
@@ -201,27 +170,22 @@ class Reshape(Module):
     """
 
     aliases = ("View",)
+    _kernels = (K.reshape_forward, K.reshape_backward)
 
     def __init__(self, shape: Sequence[int], name: str | None = None) -> None:
         super().__init__(name=name)
         self.shape = [int(s) for s in shape]
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"shape": self.shape}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         if x.ndim < 1:
             raise ValueError(f"{self.describe()}: expected a batch (N, *), got a scalar")
-        y, self._cache = call_kernel(self, K.reshape_forward, x, [x.shape[0], *self.shape])
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.reshape_backward(grad_output, cache)[0]
+        return call_kernel(self, K.reshape_forward, x, [x.shape[0], *self.shape])
 
 
-class Flatten(Module):
+class Flatten(_KernelLayer):
     """Flatten to 2-D as ONNX Flatten: ``(prod(shape[:start_dim]), prod(shape[start_dim:]))``.
 
     For the usual ``start_dim=1`` this is ``(N, C*H*W)``, as ``torch.nn.Flatten()``;
@@ -235,24 +199,18 @@ class Flatten(Module):
         (2, 48)
     """
 
+    _kernels = (K.flatten_forward, K.flatten_backward)
+    _kernel_keywords = {"start_dim": "start_dim"}
+
     def __init__(self, start_dim: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
         self.start_dim = int(start_dim)
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"start_dim": self.start_dim}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.flatten_forward, x, self.start_dim)
-        return y
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.flatten_backward(grad_output, cache)[0]
-
-
-class Transpose(Module):
+class Transpose(_KernelLayer):
     """Permute all axes, the batch axis included (as ONNX Transpose and ``Tensor.permute``).
 
     Args:
@@ -269,19 +227,12 @@ class Transpose(Module):
     """
 
     aliases = ("Permute",)
+    _kernels = (K.transpose_forward, K.transpose_backward)
+    _kernel_keywords = {"perm": "dims"}
 
     def __init__(self, dims: Sequence[int] | None, name: str | None = None) -> None:
         super().__init__(name=name)
         self.dims = None if dims is None else [int(d) for d in dims]
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"dims": self.dims}
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y, self._cache = call_kernel(self, K.transpose_forward, x, self.dims)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        cache = self._need_cache(self._cache)
-        return K.transpose_backward(grad_output, cache)[0]

@@ -23,7 +23,7 @@ class DFT(_Activation):
         array([1., 1., 1.])
     """
 
-    _kernel = (K.dft_forward, K.dft_backward)
+    _kernels = (K.dft_forward, K.dft_backward)
 
     def __init__(self, axis: int = -2, length: int | None = None, inverse: bool = False, onesided: bool = False,
                  name: str | None = None) -> None:

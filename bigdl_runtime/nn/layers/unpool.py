@@ -8,9 +8,8 @@ import numpy as np
 
 from ...kernels import unpool as K
 from ...kernels.pool import max_pool2d_indices
-from ..module import Module
+from ..kernel_layer import _MultiInputLayer
 from .math import _Boolean
-from .shape import as_inputs, call_kernel
 
 
 class MaxPoolIndices(_Boolean):
@@ -51,7 +50,7 @@ def _ints(values: Sequence[int] | int) -> list[int]:
     return [int(values)] * 2 if isinstance(values, (int, np.integer)) else [int(v) for v in values]
 
 
-class MaxUnpool(Module):
+class MaxUnpool(_MultiInputLayer):
     """Scatter ``x`` (N, C, *spatial) to flat whole-tensor ``indices`` (as MaxPool's Indices output).
 
     Args:
@@ -65,6 +64,11 @@ class MaxUnpool(Module):
           ``backward`` returns ``(dx, None)``.
     """
 
+    _kernels = (K.max_unpool_forward, K.max_unpool_backward)
+    _kernel_keywords = {"kernel": "kernel_shape", "strides": "strides", "pads": "pads", "output_shape": "output_shape"}
+    _arity = 2
+    _input_names = "(x, indices)"
+
     def __init__(self, kernel_shape: Sequence[int], strides: Sequence[int] | None = None,
                  pads: Sequence[int] | None = None, output_shape: Sequence[int] | None = None,
                  name: str | None = None) -> None:
@@ -74,19 +78,7 @@ class MaxUnpool(Module):
         self.strides = [1] * k if strides is None else [int(s) for s in strides]
         self.pads = [0] * 2 * k if pads is None else [int(p) for p in pads]
         self.output_shape = None if output_shape is None else [int(d) for d in output_shape]
-        self._cache = None
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel_shape": self.kernel_shape, "strides": self.strides, "pads": self.pads,
                 "output_shape": self.output_shape}
-
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        xs = as_inputs(inputs)
-        if len(xs) != 2:
-            raise ValueError(f"{self.describe()}: expected 2 inputs (x, indices), got {len(xs)}")
-        y, self._cache = call_kernel(self, K.max_unpool_forward, *xs, self.kernel_shape, self.strides, self.pads,
-                                     self.output_shape)
-        return y
-
-    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, None]:
-        return K.max_unpool_backward(grad_output, self._need_cache(self._cache))

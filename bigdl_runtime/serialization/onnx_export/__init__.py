@@ -8,7 +8,8 @@ Examples:
     >>> from bigdl_runtime.serialization.onnx_export import export_onnx
     >>> export_onnx(model, "model.onnx", (3, 224, 224))   # same as model.to_onnx(...)
 """
-from .dispatch import EMITTERS, UnexportableLayerError, emits
+from .dispatch import EMITTERS, NO_EMITTER, UnexportableLayerError, emits, no_emitter
 from .exporter import OPSET, export_onnx, to_onnx_model
 
-__all__ = ["EMITTERS", "OPSET", "UnexportableLayerError", "emits", "export_onnx", "to_onnx_model"]
+__all__ = ["EMITTERS", "NO_EMITTER", "OPSET", "UnexportableLayerError", "emits", "export_onnx", "no_emitter",
+           "to_onnx_model"]

@@ -27,6 +27,8 @@ Emitter = Callable[[ExportContext, Any, list[Value], Any, str], "str | list[str]
 
 #: layer class -> emitter (subclasses inherit their base's emitter unless registered themselves)
 EMITTERS: dict[type, Emitter] = {}
+#: layer class -> why it has no ONNX emitter (every layer class is in EMITTERS or here: a test checks it)
+NO_EMITTER: dict[type, str] = {}
 
 
 class UnexportableLayerError(TypeError):
@@ -44,11 +46,19 @@ def emits(*classes: type) -> Callable[[Emitter], Emitter]:
     return register
 
 
+def no_emitter(cls: type, reason: str) -> None:
+    """Declare that layers of ``cls`` have no ONNX equivalent, and why (the exporter's error says it)."""
+    NO_EMITTER[cls] = reason
+
+
 def emitter_for(layer: Module, name: str) -> Emitter:
     """The emitter of ``layer``'s class (or the nearest registered base); a clear error if none."""
     for cls in type(layer).__mro__:
         if cls in EMITTERS:
             return EMITTERS[cls]
+        if cls in NO_EMITTER:
+            raise UnexportableLayerError(f"ONNX export: layer '{name}' of type {type(layer).__name__} cannot be "
+                                         f"exported: {NO_EMITTER[cls]}")
     known = sorted({c.__name__ for c in EMITTERS} | {"Sequential", "Graph"})
     raise UnexportableLayerError(
         f"ONNX export: layer '{name}' of type {type(layer).__name__} cannot be exported (no ONNX emitter for "
@@ -68,7 +78,7 @@ def emit_module(ctx: ExportContext, layer: Module, inputs: list[Value], name: st
         return _emit_graph(ctx, layer, inputs, name)
     fn = emitter_for(layer, name)
     with np.errstate(all="ignore"):  # the trace's random sample may be outside a layer's domain (log, sqrt)
-        sample = layer.forward(*[v.sample for v in inputs])
+        sample, _ = layer.forward_pass(*[v.sample for v in inputs])  # nothing is kept on the layer
     try:
         names = fn(ctx, layer, inputs, sample, name)
     except UnexportableLayerError:

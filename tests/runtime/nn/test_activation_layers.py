@@ -93,12 +93,12 @@ def test_relu_in_evaluation_mode_keeps_its_output_and_still_has_a_backward(rng):
     x = rng.standard_normal((4, 5)).astype(np.float32)
     dy = rng.standard_normal((4, 5)).astype(np.float32)
     layer = ReLU()
-    y_train = layer.forward(x)
-    assert layer._cache.dtype == bool
-    dx_train = layer.backward(dy)
+    y_train, ctx = layer.forward_pass(x)
+    assert ctx.dtype == bool
+    dx_train = layer.backward_pass(dy, ctx)
     layer.evaluate()
-    y_eval = layer.forward(x)
-    assert layer._cache is y_eval  # no separate mask is computed for inference
+    y_eval, ctx = layer.forward_pass(x)
+    assert ctx is y_eval  # no separate mask is computed for inference
     np.testing.assert_array_equal(y_eval, y_train)
-    np.testing.assert_array_equal(layer.backward(dy), dx_train)
+    np.testing.assert_array_equal(layer.backward_pass(dy, ctx), dx_train)
     np.testing.assert_array_equal(dx_train, dy * (x > 0))

@@ -17,45 +17,33 @@ class GtAffine(Module):
         super().__init__(name=name)
         self.weight = Parameter(init.default_weight((out_features, in_features)))
         self.bias = Parameter(init.default_bias((out_features,), in_features))
-        self._cache = None
 
-    def forward(self, x):
-        self._cache = x
-        return x @ self.weight.data.T + self.bias.data
+    def forward_pass(self, x):
+        return x @ self.weight.data.T + self.bias.data, x
 
-    def backward(self, dy):
-        x = self._need_cache(self._cache)
+    def backward_pass(self, dy, x):
         self.weight.grad += dy.T @ x
         self.bias.grad += dy.sum(0)
         return dy @ self.weight.data
 
 
 class GtTanh(Module):
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
+    def forward_pass(self, x):
+        y = np.tanh(x)
+        return y, y
 
-    def forward(self, x):
-        self._cache = np.tanh(x)
-        return self._cache
-
-    def backward(self, dy):
-        return dy * (1 - self._need_cache(self._cache) ** 2)
+    def backward_pass(self, dy, y):
+        return dy * (1 - y ** 2)
 
 
 class GtMul(Module):
     """Two inputs: y = a * b."""
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name=name)
-        self._cache = None
+    def forward_pass(self, a, b):
+        return a * b, (a, b)
 
-    def forward(self, a, b):
-        self._cache = (a, b)
-        return a * b
-
-    def backward(self, dy):
-        a, b = self._need_cache(self._cache)
+    def backward_pass(self, dy, ctx):
+        a, b = ctx
         return dy * b, dy * a
 
 
@@ -65,15 +53,23 @@ class GtSplit(Module):
     def __init__(self, k: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
         self.k = k
-        self._cache = None
+
+    def forward_pass(self, x):
+        return (x[:, :self.k], x[:, self.k:]), None
+
+    def backward_pass(self, grads, ctx):
+        return np.concatenate(grads, axis=1)
+
+
+class GtStatefulTanh(Module):
+    """A module in the stateful style: forward keeps what backward needs on the module."""
 
     def forward(self, x):
-        self._cache = True
-        return x[:, :self.k], x[:, self.k:]
+        self.y = np.tanh(x)
+        return self.y
 
-    def backward(self, grads):
-        self._need_cache(self._cache)
-        return np.concatenate(grads, axis=1)
+    def backward(self, dy):
+        return dy * (1 - self.y ** 2)
 
 
 def _x(*shape, seed=0):
@@ -237,11 +233,18 @@ def test_transfer_learning_head_on_a_cut_graph():
     check_module(model, [data], check_params=True)
 
 
-def test_module_used_at_two_nodes_is_rejected():
+def test_stateful_module_at_two_nodes_is_rejected():
     x = Input()
-    shared = GtTanh(name="act")
-    with pytest.raises(ValueError, match=r"GtTanh\('act'\) is used at two nodes.*weight sharing is not supported"):
+    shared = GtStatefulTanh(name="act")
+    with pytest.raises(ValueError, match=r"GtStatefulTanh\('act'\) is used at two nodes, but it keeps its state"):
         Graph(x, shared(shared(x)))
+    np.testing.assert_allclose(Graph(x, shared(x))(_x(2, 3)), np.tanh(_x(2, 3)))  # once is fine
+
+
+def test_stateful_module_runs_in_a_graph():
+    x = Input()
+    graph = Graph(x, GtAffine(3, 2)(GtStatefulTanh()(x)))
+    check_module(graph, [_x(4, 3)])
 
 
 def test_duplicate_names_name_both_layers():

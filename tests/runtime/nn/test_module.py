@@ -18,15 +18,12 @@ class Affine(Module):
         self.scale = Parameter(init.normal((features,), 1.0, 0.1))
         self.shift = Parameter(init.zeros((features,)))
         self.register_buffer("calls", np.zeros((), np.int64))
-        self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.calls[...] += 1
-        self._cache = x
-        return x * self.scale.data + self.shift.data
+        return x * self.scale.data + self.shift.data, x
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        x = self._need_cache(self._cache)
+    def backward_pass(self, grad_output: np.ndarray, x: np.ndarray) -> np.ndarray:
         self.scale.grad += (grad_output * x).sum(axis=0)
         self.shift.grad += grad_output.sum(axis=0)
         return grad_output * self.scale.data
@@ -169,3 +166,19 @@ def test_the_same_class_defined_again_replaces_itself() -> None:
     first, second = define(), define()
     assert first is not second and LAYER_REGISTRY["Twice"] is second
     del LAYER_REGISTRY["Twice"]
+
+
+class _ForwardOnly(Module):
+    """A stateful-style module with a forward and no backward."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return 2 * x
+
+
+def test_a_module_without_backward_says_so() -> None:
+    layer = _ForwardOnly()
+    np.testing.assert_array_equal(layer(np.ones(2)), [2.0, 2.0])
+    with pytest.raises(NotImplementedError, match="_ForwardOnly implements neither backward_pass nor backward"):
+        layer.backward(np.ones(2))
+    with pytest.raises(NotImplementedError, match="Module implements neither forward_pass nor forward"):
+        Module().forward(np.ones(2))

@@ -124,3 +124,16 @@ def test_real_layers_round_trip():
     loaded.evaluate()
     np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
     assert [type(m).__name__ for m in loaded.children()] == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
+
+
+def test_a_layer_shared_by_graph_nodes_stays_shared():
+    from bigdl_runtime.nn import Add, Conv2d, Input, ReLU
+
+    conv = Conv2d(2, 3, 3, padding=1, name="conv")
+    a, b = Input(name="a"), Input(name="b")
+    graph = Graph([a, b], Add()(conv(a), ReLU()(conv(b))))
+    data = [np.random.default_rng(1).standard_normal((2, 2, 5, 5)).astype(np.float32) for _ in range(2)]
+    loaded = model_from_bytes(model_to_bytes(graph))
+    assert loaded.node("conv_2").module is loaded.node("conv").module
+    assert list(loaded.state_dict()) == ["conv.weight", "conv.bias"]
+    np.testing.assert_array_equal(loaded(*data), graph(*data))

@@ -143,6 +143,19 @@ def test_graph_edge_to_an_unknown_node(tmp_path):
     _fails(tmp_path, _edited(graph(), edit), "output of the graph at model refers to unknown node 'sersplit_9'")
 
 
+@pytest.mark.parametrize("keep_layer, shares, message", [
+    (False, "nowhere", "shares the layer of 'nowhere', which is not an earlier layer node"),
+    (True, "input_1", "has a layer and shares node 'input_1''s"),
+])
+def test_graph_node_sharing_a_layer_it_cannot(tmp_path, keep_layer, shares, message):
+    def edit(msg):
+        node = msg.architecture.graph.nodes[1]
+        if not keep_layer:
+            node.ClearField("layer")
+        node.shares = shares
+    _fails(tmp_path, _edited(graph(), edit), message)
+
+
 def test_children_on_a_plain_layer(tmp_path):
     def edit(msg):
         msg.architecture.children[1].children.add(type="SerTanh")

@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from bigdl_runtime.nn import Graph, Input, Module, layers as L
+from bigdl_runtime.nn import Graph, Input, Module, Sequential, layers as L
 
 from .onnx_export_check import check_export
 
@@ -32,6 +32,9 @@ CASES: dict[str, tuple[Callable[[], Module], tuple[int, ...]]] = {
     "argmin": (lambda: L.ArgMin(-1), (3, 5)),
     "instance_norm2d": (lambda: L.InstanceNorm2d(3), (3, 4, 5)),
     "instance_norm1d_affine": (lambda: L.InstanceNorm1d(3, eps=1e-3, affine=True), (3, 6)),
+    "same_pad_upper": (lambda: L.SamePad([3, 3], [2, 2]), (2, 6, 5)),
+    "same_pad_lower_dilated": (lambda: L.SamePad([3, 2], [1, 3], dilation=[2, 1], upper=False, value=-1.5), (2, 5, 7)),
+    "chunk": (lambda: Sequential(L.Chunk(3, dim=2), L.Concat(dim=2)), (2, 7)),
 }
 
 

@@ -142,5 +142,5 @@ def test_an_error_in_a_training_task_is_raised_on_the_driver_as_itself(spark):
     model, optimizer = make(batchnorm=True)
     trainer = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, num_partitions=2, mode="iteration")
     # the first batch (seed 5) is samples 49 and 34: one per partition, too few for batch-norm statistics
-    with pytest.raises(ValueError, match=r"^batch_norm: training needs more than one value per channel"):
+    with pytest.raises(ValueError, match=r"^BatchNorm1d: batch_norm: training needs more than one value per channel"):
         trainer.fit(x, y, **{**FIT, "batch_size": 2})

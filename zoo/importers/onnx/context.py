@@ -152,7 +152,6 @@ class Context:
         self._taken: set[str] = set()
         self._keep: list[np.ndarray] = []
         self._examples: dict[int, Any] = {}
-        self._probed: list[Node] = []
         #: graph input name -> (declared shape or None, dtype or None), for probe passes
         self.input_specs: dict[str, tuple] = {}
         self.static_inputs = False
@@ -217,18 +216,13 @@ class Context:
         else:
             args = [self._example(src) if index is None else self._example(src)[index] for src, index in node.inputs]
             node.module.evaluate()
-            value = node.module.forward(*args)
-            self._probed.append(node)
+            value, _ = node.module.forward_pass(*args)  # the call's context is dropped: nothing stays on the layer
         self._examples[id(node)] = value
         return value
 
     def release_probes(self) -> None:
-        """Drop the probe pass's activations (its values and the caches the probed layers kept)."""
-        for node in self._probed:
-            if hasattr(node.module, "_cache"):
-                node.module._cache = None
+        """Drop the probe pass's activations."""
         self._examples.clear()
-        self._probed.clear()
 
     def check_size(self, shape: Sequence[int], dtype: Any, what: str) -> None:
         check_size(shape, np.dtype(dtype), what, self.max_tensor_bytes)

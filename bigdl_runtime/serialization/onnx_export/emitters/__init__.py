@@ -1,7 +1,9 @@
 """The emitters, one module per layer family; importing this package registers them all."""
-from . import (activation, affine, conv, crop, detection, dropout, elementwise, embedding, index, instance_norm,
-               l2norm, linear, lrn, math, matmul, norm, pad, pool, reduce, resize, rnn, rnn_sequence, shape, values)
+from . import (activation, affine, control_flow, conv, crop, detection, dropout, elementwise, embedding,
+               imported_ops, index, instance_norm, l2norm, linear, lrn, math, matmul, norm, pad, pool, reduce, resize,
+               rnn, rnn_sequence, shape, values)
 
-__all__ = ["activation", "affine", "conv", "crop", "detection", "dropout", "elementwise", "embedding", "index",
+__all__ = ["activation", "affine", "control_flow", "conv", "crop", "detection", "dropout", "elementwise", "embedding",
+           "imported_ops", "index",
            "instance_norm", "l2norm", "linear", "lrn", "math", "matmul", "norm", "pad", "pool", "reduce", "resize",
            "rnn", "rnn_sequence", "shape", "values"]

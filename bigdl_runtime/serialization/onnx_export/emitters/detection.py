@@ -2,14 +2,19 @@
 
 DetectionOutput (decode + per-class NMS + top-k in Caffe's output layout) has no
 ONNX counterpart here: cut the graph before it (``graph.new_graph(outputs=[loc, conf, priors])``).
+NonMaxSuppression has no emitter yet.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.detection import PriorBox
+from ....nn.layers.detection import DetectionOutput, NonMaxSuppression, PriorBox
 from ..context import ExportContext, Value
-from ..dispatch import emits
+from ..dispatch import emits, no_emitter
+
+no_emitter(DetectionOutput, "Caffe's decode + per-class NMS + top-k has no ONNX counterpart here; cut the graph "
+                            "before it (graph.new_graph(outputs=[loc, conf, priors])) and export that")
+no_emitter(NonMaxSuppression, "no emitter for ONNX NonMaxSuppression has been written yet")
 
 
 @emits(PriorBox)

@@ -64,13 +64,13 @@ def unsqueeze(ctx: ExportContext, layer: I.Unsqueeze, inputs: list[Value], outpu
     return ctx.one("Unsqueeze", [inputs[0].name, ctx.ints(f"{name}/axes", layer.dim)], name)
 
 
-@emits(I.DepthToSpace)
+@emits(I.DepthToSpace, I.PixelShuffle)
 def depth_to_space(ctx: ExportContext, layer: I.DepthToSpace, inputs: list[Value], output: np.ndarray,
                    name: str) -> str:
     return ctx.one("DepthToSpace", [inputs[0].name], name, blocksize=layer.block_size, mode=layer.mode)
 
 
-@emits(I.SpaceToDepth)
+@emits(I.SpaceToDepth, I.PixelUnshuffle)
 def space_to_depth(ctx: ExportContext, layer: I.SpaceToDepth, inputs: list[Value], output: np.ndarray,
                    name: str) -> str:
     x, b = inputs[0], layer.block_size

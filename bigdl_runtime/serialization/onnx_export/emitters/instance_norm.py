@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.instance_norm import InstanceNorm
+from ....nn.layers.instance_norm import InstanceNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from ..context import ExportContext, Value
 from ..dispatch import emits
 
 
-@emits(InstanceNorm)
+@emits(InstanceNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d)
 def instance_norm(ctx: ExportContext, layer: InstanceNorm, inputs: list[Value], output: np.ndarray,
                   name: str) -> str:
     n = layer.num_features

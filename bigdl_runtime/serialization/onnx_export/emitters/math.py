@@ -27,7 +27,7 @@ def power(ctx: ExportContext, layer: M.Pow, inputs: list[Value], output: np.ndar
     return ctx.one("Pow", [inputs[0].name, ctx.scalar(f"{name}.exponent", layer.exponent)], name)
 
 
-@emits(M.Clip)
+@emits(M.Clip, M.ReLU6)
 def clip(ctx: ExportContext, layer: M.Clip, inputs: list[Value], output: np.ndarray, name: str) -> str:
     low = "" if layer.min is None else ctx.scalar(f"{name}.min", layer.min)
     high = "" if layer.max is None else ctx.scalar(f"{name}.max", layer.max)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.norm import LayerNorm, _BatchNorm
+from ....nn.layers.norm import BatchNorm1d, BatchNorm2d, LayerNorm, _BatchNorm
 from ..context import ExportContext, Value
 from ..dispatch import emits
 
@@ -19,7 +19,7 @@ def _affine(ctx: ExportContext, layer: _BatchNorm | LayerNorm, name: str, shape:
     return ctx.weight(f"{name}.weight", layer.weight.data), ctx.weight(f"{name}.bias", layer.bias.data)
 
 
-@emits(_BatchNorm)
+@emits(BatchNorm1d, BatchNorm2d)
 def batch_norm(ctx: ExportContext, layer: _BatchNorm, inputs: list[Value], output: np.ndarray, name: str) -> str:
     x = inputs[0]
     scale, bias = _affine(ctx, layer, name, [layer.num_features])

@@ -1,9 +1,9 @@
-"""Pad (constant / reflect / edge, negative pads crop) and ZeroPad2d as ONNX Pad."""
+"""Pad (constant / reflect / edge, negative pads crop), ZeroPad2d and SamePad as ONNX Pad."""
 from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.pad import Pad, ZeroPad2d
+from ....nn.layers.pad import Pad, SamePad, ZeroPad2d
 from ..context import ExportContext, Value
 from ..dispatch import emits
 
@@ -26,3 +26,10 @@ def zero_pad(ctx: ExportContext, layer: ZeroPad2d, inputs: list[Value], output: 
     lead = [0] * (inputs[0].rank - 2)
     pads = ctx.ints(f"{name}/pads", [*lead, top, left, *lead, bottom, right])
     return ctx.one("Pad", [inputs[0].name, pads], name, mode="constant")
+
+
+@emits(SamePad)
+def same_pad(ctx: ExportContext, layer: SamePad, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    """The pads of the traced input's shape: static, as only the batch axis is dynamic and it is never padded."""
+    pads = ctx.ints(f"{name}/pads", layer.pads(inputs[0].shape))
+    return ctx.one("Pad", [inputs[0].name, pads, ctx.scalar(f"{name}.value", layer.value)], name, mode="constant")

@@ -28,7 +28,7 @@ def arg_extreme(ctx: ExportContext, layer: R._ArgExtreme, inputs: list[Value], o
                    select_last_index=int(layer.select_last_index))
 
 
-@emits(R.TopK)
+@emits(R.TopK, R.TopKOf)
 def topk(ctx: ExportContext, layer: R.TopK, inputs: list[Value], output: tuple[np.ndarray, ...],
          name: str) -> list[str]:
     if isinstance(layer, R.TopKOf):  # k computed in the graph: ONNX wants it as a 1-element int64 vector

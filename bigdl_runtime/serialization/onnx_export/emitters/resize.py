@@ -15,7 +15,7 @@ from ..context import ExportContext, Value
 from ..dispatch import emits
 
 
-@emits(Upsample)
+@emits(Upsample, UpsampleTo)
 def upsample(ctx: ExportContext, layer: Upsample, inputs: list[Value], output: np.ndarray, name: str) -> str:
     if ctx.opset < 18:
         raise ValueError("Upsample needs opset 18 or newer (Resize with axes keeps the batch dynamic)")

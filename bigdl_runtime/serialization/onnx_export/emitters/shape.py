@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.shape import Concat, Flatten, Reshape, Split, Transpose
+from ....nn.layers.shape import Chunk, Concat, Flatten, Reshape, Split, SplitBy, Transpose
 from ..context import ExportContext, Value
 from ..dispatch import emits
 
@@ -13,7 +13,7 @@ def concat(ctx: ExportContext, layer: Concat, inputs: list[Value], output: np.nd
     return ctx.one("Concat", [v.name for v in inputs], name, axis=layer.dim)
 
 
-@emits(Split)
+@emits(Split, Chunk, SplitBy)  # the sizes are the traced parts' (a computed SplitBy size is static off the batch axis)
 def split(ctx: ExportContext, layer: Split, inputs: list[Value], output: tuple[np.ndarray, ...],
           name: str) -> list[str]:
     x = inputs[0]

@@ -12,17 +12,17 @@ from zoo.models.ssd import SSD300_SOURCES, MultiBoxLoss, detect, make_priors, pa
 from zoo.models.ssd.mini import IMAGE_SIZE, MINI_SOURCES, NUM_PRIORS, preprocess
 
 
-def _shape_only_conv(self: Conv2d, x: np.ndarray) -> np.ndarray:
+def _shape_only_conv(self: Conv2d, x: np.ndarray) -> tuple[np.ndarray, None]:
     """Conv2d's output shape from its own kernel run on one channel (the real convolution is too slow here)."""
-    y1, _ = self._forward_kernel(x[:, :1], self.weight.data[:1, :1], None, **self._kernel_config())
-    return np.zeros((x.shape[0], self.out_channels, *y1.shape[2:]), x.dtype)
+    y1, _ = self._kernels[0](x[:, :1], self.weight.data[:1, :1], None, **self._kernel_config())
+    return np.zeros((x.shape[0], self.out_channels, *y1.shape[2:]), x.dtype), None
 
 
 def test_ssd300_parameters_sources_and_priors(monkeypatch: pytest.MonkeyPatch) -> None:
     detector = ssd300(num_classes=21, detector=True, detection={"top_k": 5, "keep_top_k": 10})
     assert detector.num_parameters() == 26_285_486  # as the reference SSD300 (VOC, 21 classes)
     assert detector.node("conv4_3_norm").module.weight.data.tolist() == [20.0] * 512
-    monkeypatch.setattr(Conv2d, "forward", _shape_only_conv)
+    monkeypatch.setattr(Conv2d, "forward_pass", _shape_only_conv)
     # the heads give 8732 predictions and the PriorBox layers, on the 38, 19, 10, 5, 3, 1 maps, 8732 priors
     parts = detector.new_graph(outputs=["mbox_loc", "mbox_conf", "mbox_priorbox", "detection_out"]).evaluate()
     loc, conf, priors, rows = parts(np.zeros((1, 3, 300, 300), np.float32))

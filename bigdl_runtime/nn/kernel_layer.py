@@ -1,0 +1,105 @@
+"""The kernel-backed layer base: a layer that is one forward/backward kernel pair plus its config.
+
+A kernel pair ``f_forward(*inputs, *arrays, **config) -> (y, cache)`` /
+``f_backward(dy, cache) -> (d_input..., d_array...)`` already has the shape of a
+re-entrant layer: the kernel's cache *is* the per-call context. A subclass only
+says which pair it runs, which of its parameters (or buffers) follow the inputs,
+and the keyword arguments it passes::
+
+    class Linear(_KernelLayer):
+        _kernels = (linear_forward, linear_backward)
+        _kernel_params = ("weight", "bias")
+
+    class Squeeze(_KernelLayer):
+        _kernels = (squeeze_forward, squeeze_backward)
+        _kernel_keywords = {"axes": "dim"}  # squeeze_forward(x, axes=self.dim)
+
+Nothing is kept on the layer between forward and backward, so one instance may
+run at several nodes of a graph; each call's parameter gradients add up.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from .module import Module
+
+
+def call_kernel(layer: Module, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with any ValueError prefixed by ``layer.describe()``."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"{layer.describe()}: {err}") from None
+
+
+def as_inputs(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+    """The arrays of a multi-input layer: given separately, or as one tuple/list (e.g. from Split)."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
+        return tuple(inputs[0])
+    return inputs
+
+
+class _KernelLayer(Module):
+    """A layer running one kernel pair; the kernel's cache is the per-call context.
+
+    Subclasses set:
+        _kernels: ``(forward kernel, backward kernel)``.
+        _kernel_params: names of the attributes (Parameters, buffers; None or absent passes None)
+            the forward kernel takes after the inputs, in order; the backward kernel's last
+            ``len(_kernel_params)`` gradients are added to those that are Parameters.
+        _kernel_keywords: the forward kernel's keyword arguments, as keyword -> name of the layer
+            attribute holding the value; or override ``_kernel_config()`` when a value is computed.
+    ``backward_pass`` returns the gradients of the inputs: one array (or None) for one input,
+    a tuple for several. A kernel's ValueError is re-raised naming the layer.
+    """
+
+    _kernels: ClassVar[tuple[Callable[..., Any], Callable[..., Any]]]
+    _kernel_params: ClassVar[tuple[str, ...]] = ()
+    _kernel_keywords: ClassVar[dict[str, str]] = {}
+
+    def _kernel_config(self) -> dict[str, Any]:
+        """Keyword arguments of the forward kernel (by default the attributes ``_kernel_keywords`` names)."""
+        keywords = self._kernel_keywords
+        return {key: getattr(self, attr) for key, attr in keywords.items()} if keywords else {}
+
+    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        arrays = []
+        params = self._params
+        for key in self._kernel_params:  # a loop: cheaper than a comprehension for these few names
+            arrays.append(params[key].data if key in params else getattr(self, key, None))
+        try:
+            return self._kernels[0](*inputs, *arrays, **self._kernel_config())
+        except ValueError as err:
+            raise ValueError(f"{self.describe()}: {err}") from None
+
+    def backward_pass(self, grad_output: Any, ctx: Any) -> Any:
+        grads = self._kernels[1](grad_output, ctx)
+        names = self._kernel_params
+        if not names:
+            return grads[0] if len(grads) == 1 else grads
+        n_inputs = len(grads) - len(names)
+        params = self._params
+        for i, key in enumerate(names, n_inputs):
+            if key in params and grads[i] is not None:
+                params[key].grad += grads[i]
+        return grads[0] if n_inputs == 1 else grads[:n_inputs]
+
+
+class _MultiInputLayer(_KernelLayer):
+    """A kernel layer of several inputs, given separately or as one tuple (e.g. a Split's output).
+
+    Subclasses set ``_arity`` (how many inputs; None for one or more) and, for the error
+    message, ``_input_names`` (e.g. ``"(x, indices)"``).
+    """
+
+    _arity: ClassVar[int | None] = None
+    _input_names: ClassVar[str] = ""
+
+    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        xs = as_inputs(inputs)
+        if self._arity is not None and len(xs) != self._arity:
+            names = f" {self._input_names}" if self._input_names else ""
+            raise ValueError(f"{self.describe()}: expected {self._arity} inputs{names}, got {len(xs)}")
+        return super().forward_pass(*xs)
