@@ -156,6 +156,9 @@ class _Gang:
                                state=TrainState.from_dict(start["state"]))
         # a fresh fit has a new run id, so only a restarted gang finds checkpoints of its run
         self.resumed = spec.checkpoint is not None and self._resume()
+        # With shared memory every rank has written its start weights into the one weight vector
+        # (flatten_parameters, then a resumed checkpoint's): none may train before all have.
+        mesh.barrier()
         self.order = EpochOrder(spec.epoch_size, spec.shuffle_seed, spec.shuffle)
         self.buffers = float_buffers(self.replica.model).size
 
