@@ -163,22 +163,22 @@ def forward_flops(model: Module, sample_shape: tuple[int, ...] = (1, 28, 28)) ->
 
     Each layer with a ``weight`` of shape (out, ...) does ``weight[0].size`` multiply-adds per
     output element; counted on one forward pass of one sample (a throwaway model: its
-    layers' ``forward`` are wrapped in place).
+    layers' ``forward_pass`` are wrapped in place).
     """
     total = [0.0]
 
     def counting(layer: Module) -> Callable[..., Any]:
-        inner = layer.forward
+        inner = layer.forward_pass          # what Sequential and Graph call (re-entrant layers)
 
-        def forward(*inputs: Any) -> Any:
-            out = inner(*inputs)
+        def forward_pass(*inputs: Any) -> Any:
+            out, ctx = inner(*inputs)
             total[0] += 2.0 * np.asarray(out).size * (layer.weight.data.size // layer.weight.data.shape[0])
-            return out
-        return forward
+            return out, ctx
+        return forward_pass
 
     for layer in model.modules():
         if type(layer).__name__ in ("Conv2d", "ConvReLU2d", "Linear") and getattr(layer, "weight", None) is not None:
-            object.__setattr__(layer, "forward", counting(layer))
+            object.__setattr__(layer, "forward_pass", counting(layer))
     model.evaluate()
     model.forward(np.zeros((1, *sample_shape), np.float32))
     return total[0]

@@ -37,6 +37,7 @@ over the N cores.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -138,6 +139,10 @@ def worker_peak_rss_mb() -> list[float]:
     return sorted(found, reverse=True)
 
 
+#: rows handed to createDataFrame per Arrow table (the JVM reads one table into an array of < 2 GB)
+ARROW_CHUNK_BYTES = 512 << 20
+
+
 def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, cores: int,
              columns: list[str]) -> list[dict]:
     """One result per kind of features column (``array``: array<float>, ``binary``: float32 bytes)."""
@@ -155,7 +160,10 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
         table["array"] = list_column(flat)
     if "binary" in columns:
         table["binary"] = pa.array([row.tobytes() for row in flat], pa.binary())
-    df = spark.createDataFrame(pa.table(table)).repartition(cores).cache()
+    arrow = pa.table(table)
+    step = max(1, int(ARROW_CHUNK_BYTES * n // max(arrow.nbytes, 1)))   # the JVM reads < 2 GB per table
+    parts = [spark.createDataFrame(arrow.slice(i, step)) for i in range(0, n, step)]
+    df = functools.reduce(lambda a, b: a.unionAll(b), parts).repartition(cores).cache()
     assert df.count() == n
     del table
     reference = fused.forward(x[:batch]).argmax(axis=1)

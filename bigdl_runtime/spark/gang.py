@@ -210,7 +210,7 @@ class _Gang:
             self.sync.gradient[...] = 0
         extras[1] = local.size
         computed = time.perf_counter()
-        self.grad_slice[...] = self.sync.reduce_scatter()
+        self.sync.reduce_scatter(out=self.grad_slice)
         totals = mesh.all_reduce(extras)
         reduced = time.perf_counter()
         self.shard.step(sum_across=self._sum_across)

@@ -7,7 +7,7 @@ bit-identical weights:
 * ``gradient``: the vector the replica's backward writes into;
 * ``weights``: the flat weights the replica trains; the owner updates
   ``weights[lo:hi]`` between the calls;
-* ``reduce_scatter()``: the summed gradient over this rank's slice ``[lo, hi)``;
+* ``reduce_scatter(out=None)``: the summed gradient over this rank's slice ``[lo, hi)``;
 * ``all_gather()``: afterwards every rank's ``weights`` hold every rank's update.
 
 :func:`parameter_sync` picks one (``transport="auto"``: shared memory when every
@@ -38,7 +38,7 @@ class ParameterSync(Protocol):
     weights: np.ndarray
     gradient: np.ndarray
 
-    def reduce_scatter(self) -> np.ndarray: ...
+    def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray: ...
 
     def all_gather(self) -> None: ...
 
@@ -52,8 +52,12 @@ class MeshSync:
         self.mesh, self.weights, self.gradient, self.compress = mesh, weights, gradient, compress
         self.lo, self.hi = slice_bounds(weights.size, mesh.size, mesh.rank)
 
-    def reduce_scatter(self) -> np.ndarray:
-        return self.mesh.reduce_scatter(compress_array(self.gradient, self.compress))
+    def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray:
+        summed = self.mesh.reduce_scatter(compress_array(self.gradient, self.compress))
+        if out is None:
+            return summed
+        out[...] = summed
+        return out
 
     def all_gather(self) -> None:
         self.mesh.all_gather(self.weights[self.lo:self.hi], self.weights)

@@ -68,21 +68,26 @@ class SharedMemorySync:
         self.gradient = private if private is not None else gradients[mesh.rank]
         self._out = np.empty(self.hi - self.lo, np.float32)
 
-    def reduce_scatter(self) -> np.ndarray:
+    def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray:
         """Every rank's gradient summed over this rank's slice, in float32, in rank order 0..N-1.
 
-        Returns an array owned by this object, valid until the next call.
+        Written into ``out`` (a float32 vector of the slice's length) when
+        given, else into an array owned by this object, valid until the next call.
         """
         if self._private is not None:              # compress="fp16": the same rounding as on the wire
             np.copyto(self._gradients[self.mesh.rank], self._private, casting="same_kind")
         self.mesh.barrier()
-        out, lo = self._out, self.lo
+        out = self._out if out is None else out
+        lo, grads = self.lo, self._gradients
         for start in range(0, out.size, SUM_CHUNK):  # chunks that stay in cache while N sources are added
             part = out[start:start + SUM_CHUNK]
-            stop = lo + start + part.size
-            np.copyto(part, self._gradients[0][lo + start:stop])
-            for grad in self._gradients[1:]:
-                np.add(part, grad[lo + start:stop], out=part)
+            span = slice(lo + start, lo + start + part.size)
+            if len(grads) == 1:
+                np.copyto(part, grads[0][span])
+            else:                                    # ((g0 + g1) + g2) + ... in float32, as the mesh sums
+                np.add(grads[0][span], grads[1][span], out=part, dtype=np.float32)
+            for grad in grads[2:]:
+                np.add(part, grad[span], out=part, dtype=np.float32)
         return out
 
     def all_gather(self) -> None:

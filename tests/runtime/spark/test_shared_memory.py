@@ -34,6 +34,9 @@ def test_reduce_scatter_is_the_meshs_rank_order_sum_and_weights_are_shared(tmp_p
         assert sync is not None and sync.transport == "shared-memory"
         sync.gradient[...] = grads[mesh.rank]
         part = sync.reduce_scatter().copy()
+        into = np.full(sync.hi - sync.lo, np.nan, np.float32)
+        assert sync.reduce_scatter(out=into) is into            # the gang sums straight into its slice
+        np.testing.assert_array_equal(into, part)
         assert not leftovers(str(shm_dir))       # each rank unlinked its segments once all had mapped them
         tcp = mesh.reduce_scatter(grads[mesh.rank].astype(wire)).copy()   # the same inputs over TCP
         sync.weights[sync.lo:sync.hi] = part                   # the owner's update of its slice
