@@ -135,6 +135,7 @@ class Module:
 
     def forward(self, *inputs: Any) -> Any:
         """The output for ``inputs``; the call's context is kept for the next :meth:`backward`."""
+        self.__dict__.pop("_ctx", None)  # the previous call's activations are not held while this one runs
         output, ctx = self.forward_pass(*inputs)
         self.__dict__["_ctx"] = ctx
         return output
