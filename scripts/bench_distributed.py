@@ -110,6 +110,7 @@ from bigdl_runtime.nn import (Add, BatchNorm2d, Conv2d, CrossEntropyLoss, Flatte
 from bigdl_runtime.optim import SGD  # noqa: E402
 from bigdl_runtime.train import LocalTrainer  # noqa: E402
 from zoo.models.lenet import lenet5  # noqa: E402
+from scripts.bench_inference_spark import spark_cpu_seconds  # noqa: E402
 
 PARTITIONS = 2
 LOCAL_MASTER = f"local[{PARTITIONS}]"
@@ -414,26 +415,28 @@ class Bench:
         sc = spark.sparkContext
         jobs = {"python": lambda n: sc.parallelize(range(n), n).mapPartitions(_one).collect(),
                 "jvm": lambda n: spark.range(0, n, 1, n).write.format("noop").mode("overwrite").save()}
-        jvm_pid = getattr(getattr(sc._gateway, "proc", None), "pid", None) if master.startswith("local") else None
+        # on a local master the JVM and the Python workers are this process's only descendants
+        cpu_probe = spark_cpu_seconds if master.startswith("local") else None
         for kind, job in jobs.items():
             for _ in range(20):
                 job(PARTITIONS)  # warm: Python workers, code generation, the JIT
             for tasks in self.args.schedule_tasks:
                 seconds = []
-                before = process_tree_cpu(jvm_pid)
+                before = cpu_probe() if cpu_probe else {}
                 for _ in range(self.args.schedule_repeats):
                     tic = time.perf_counter()
                     job(tasks)
                     seconds.append(time.perf_counter() - tic)
                 row = {"master": master, "kind": kind, "tasks": tasks, "seconds": float(np.median(seconds)),
                        "all_seconds": seconds}
-                if jvm_pid is not None:
-                    after = process_tree_cpu(jvm_pid)
-                    row.update({f"{k}_cpu_s_per_job": (after[k] - before[k]) / len(seconds) for k in after})
+                if cpu_probe:
+                    after = cpu_probe()
+                    row.update({f"{name}_cpu_s_per_job": (after[k] - before[k]) / len(seconds)
+                                for name, k in (("jvm", "jvm"), ("python", "python_workers"))})
                 self.schedule_probe.append(row)
                 self.log(f"empty {kind} job of {tasks} tasks: {np.median(seconds) * 1e3:.1f} ms"
                          + (f" (CPU per job: JVM {row['jvm_cpu_s_per_job'] * 1e3:.1f} ms, Python workers "
-                            f"{row['python_cpu_s_per_job'] * 1e3:.1f} ms)" if jvm_pid is not None else ""))
+                            f"{row['python_cpu_s_per_job'] * 1e3:.1f} ms)" if cpu_probe else ""))
 
     def run_data(self, spark: Any, master: str) -> None:
         a = self.args
@@ -518,32 +521,6 @@ class Bench:
         if ours:
             summary["gang_vs_torchdistributor"] = summary["iteration_s"] / ours[-1]["iteration_s"]
         self.add_row(master, "lenet5", "TorchDistributor", "full", a.batch_size, summary)
-
-
-def process_tree_cpu(pid: int | None) -> dict[str, float]:
-    """CPU seconds (user + system) so far of process ``pid`` ("jvm") and of all its descendants ("python")."""
-    if pid is None:
-        return {}
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def cpu(p: int) -> float:
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-
-    def descendants(p: int) -> list[int]:
-        found = []
-        for children in Path(f"/proc/{p}/task").glob("*/children"):
-            for child in map(int, children.read_text().split()):
-                found += [child, *descendants(child)]
-        return found
-
-    total = {"jvm": cpu(pid), "python": 0.0}
-    for child in descendants(pid):
-        try:
-            total["python"] += cpu(child)
-        except OSError:   # ended meanwhile
-            pass
-    return total
 
 
 def _one(_: Any) -> list[int]:

@@ -76,7 +76,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Mesh", "MeshError", "directory_exchange", "slice_bounds"]
+__all__ = ["Mesh", "MeshError", "directory_exchange", "slice_bounds", "split_address"]
 
 VERSION = 1
 #: requested SO_SNDBUF / SO_RCVBUF (the kernel caps it at net.core.{w,r}mem_max and doubles it);
@@ -195,7 +195,8 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def _split_address(address: str) -> tuple[str, int]:
+def split_address(address: str) -> tuple[str, int]:
+    """``(host, port)`` of a published ``"host:port"`` (an IPv6 host without its brackets)."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise MeshError(f"bad mesh address {address!r} (expected host:port)", phase="connect")
@@ -401,7 +402,7 @@ class Mesh:
             if len(addresses) != size or addresses[rank] != mine or not all(m[2].isdigit() for m in published):
                 raise MeshError(f"rank {rank}: the exchange returned {published!r}; expected {size} addresses "
                                 f"with {mine!r} at position {rank}", phase="connect")
-            notice_addresses = [(_split_address(a)[0], int(m[2])) for a, m in zip(addresses, published)]
+            notice_addresses = [(split_address(a)[0], int(m[2])) for a, m in zip(addresses, published)]
             digest = _digest(token)
             for peer in range(rank):
                 socks[peer] = cls._dial(rank, size, peer, addresses[peer], digest, deadline)
@@ -417,7 +418,7 @@ class Mesh:
 
     @staticmethod
     def _dial(rank: int, size: int, peer: int, address: str, digest: bytes, deadline: float) -> socket.socket:
-        host, port = _split_address(address)
+        host, port = split_address(address)
         pause, last = 0.02, "no attempt"
         while True:
             remaining = deadline - time.monotonic()

@@ -41,7 +41,7 @@ from typing import Callable
 
 import numpy as np
 
-from .mesh import SUM_CHUNK, Mesh, slice_bounds
+from .mesh import SUM_CHUNK, Mesh, slice_bounds, split_address
 
 __all__ = ["SHM_DIR", "SharedMemorySync", "create"]
 
@@ -66,7 +66,7 @@ class SharedMemorySync:
         self._private = private
         #: where this rank's replica writes its gradient
         self.gradient = private if private is not None else gradients[mesh.rank]
-        self._out = np.empty(self.hi - self.lo, np.float32)
+        self._out: np.ndarray | None = None         # the sum's buffer when the caller gives none
 
     def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray:
         """Every rank's gradient summed over this rank's slice, in float32, in rank order 0..N-1.
@@ -77,7 +77,10 @@ class SharedMemorySync:
         if self._private is not None:              # compress="fp16": the same rounding as on the wire
             np.copyto(self._gradients[self.mesh.rank], self._private, casting="same_kind")
         self.mesh.barrier()
-        out = self._out if out is None else out
+        if out is None:
+            if self._out is None:
+                self._out = np.empty(self.hi - self.lo, np.float32)
+            out = self._out
         lo, grads = self.lo, self._gradients
         for start in range(0, out.size, SUM_CHUNK):  # chunks that stay in cache while N sources are added
             part = out[start:start + SUM_CHUNK]
@@ -97,7 +100,7 @@ class SharedMemorySync:
 
 def single_host(mesh: Mesh) -> bool:
     """Whether every rank published the same host address."""
-    return len({address.rpartition(":")[0] for address in mesh.addresses}) == 1
+    return len({split_address(address)[0] for address in mesh.addresses}) == 1
 
 
 def create(mesh: Mesh, size: int, wire_dtype: np.dtype, directory: str | None = None) -> SharedMemorySync | None:
