@@ -1,5 +1,6 @@
 """Linear quantisation in integer arithmetic, as onnxruntime computes it (ONNX QuantizeLinear, DequantizeLinear,
-MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv).
+MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv) and dynamic quantisation (DynamicQuantizeLinear and the
+products of onnxruntime's DynamicQuantizeMatMul / DynamicQuantizeLSTM).
 
 ``q = saturate(round_half_to_even(x / scale) + zero_point)`` and ``x = (q - zero_point) * scale``;
 the division and the dequantising product are done in the scale's float type
@@ -12,10 +13,14 @@ Scales and zero points are per tensor (one value), per axis (a vector along
 ``axis``) or blocked (``block_size`` > 0: the same rank as ``x``, one value per
 block of ``block_size`` elements along ``axis``).
 
+Dynamic quantisation picks a tensor's uint8 scale and zero point from its range (widened to hold 0):
+``scale = (max - min) / 255`` (1 when the range is empty) and ``zero_point = round_half_to_even(-min / scale)``.
+
 These functions have no gradient: their inputs or outputs are integers.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -121,3 +126,68 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray |
     if zero_point is not None:
         scaled = scaled + np.asarray(zero_point)
     return _saturate(scaled, dtype)
+
+
+def dynamic_quantize_parameters(x: np.ndarray) -> tuple[np.float32, np.uint8]:
+    """The uint8 ``(scale, zero_point)`` onnxruntime picks for ``x`` (float32 arithmetic, as its kernels).
+
+    The range ``[min(x, 0), max(x, 0)]`` maps onto 0..255; an all-zero ``x`` gets scale 1 and zero point 0.
+    """
+    x = np.asarray(x, np.float32)
+    low = min(np.float32(x.min()) if x.size else np.float32(0), np.float32(0))
+    high = max(np.float32(x.max()) if x.size else np.float32(0), np.float32(0))
+    scale = np.float32(1) if high == low else np.float32((high - low) / np.float32(255))
+    zero = np.rint(np.clip(np.float32(0) - low / scale, 0, 255))
+    return scale, np.uint8(zero)
+
+
+#: the largest integer below which every float32 integer is exact
+_FLOAT32_EXACT = 2 ** 24
+
+
+@dataclass(frozen=True)
+class QuantizedWeight:
+    """The (K, M) integer weight of a dynamically quantised product, prepared once (as onnxruntime prepacks).
+
+    Attributes:
+        centred: ``w - zero_point`` as floats: float32 when every product sum the weight can take part in
+            stays exact there (see :func:`dynamic_quantized_matmul`), else float64.
+        scale: ``()`` per tensor or ``(M,)`` per output column, float32.
+        bound: the largest ``|w - zero_point|``.
+    """
+
+    centred: np.ndarray
+    scale: np.ndarray
+    bound: int
+
+
+def quantized_weight(w: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int = 0) -> QuantizedWeight:
+    """Prepare a (K, M) int8/uint8 weight with one zero point and a per-tensor or per-column float32 scale."""
+    w = np.asarray(w)
+    if w.ndim != 2 or w.dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
+        raise ValueError(f"a quantised weight must be a 2-D int8 or uint8 matrix, got {w.dtype} {w.shape}")
+    scale = np.asarray(scale, np.float32)
+    if scale.size not in (1, w.shape[1]):
+        raise ValueError(f"the weight scale must be one value or one per column ({w.shape[1]}), got {scale.shape}")
+    centred = w.astype(np.int32) - np.int32(zero_point)
+    bound = int(np.abs(centred).max()) if centred.size else 0
+    # an activation's centred uint8 values reach 255 at most
+    exact32 = w.shape[0] * 255 * bound < _FLOAT32_EXACT
+    return QuantizedWeight(centred.astype(np.float32 if exact32 else np.float64),
+                           scale.reshape(()) if scale.size == 1 else scale.reshape(-1), bound)
+
+
+def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarray:
+    """``float32(acc) * (a_scale * w_scale)`` with ``acc = (q(a) - a_zero) @ (w - w_zero)`` exact in integers.
+
+    ``a`` (rows, K) float32 is quantised to uint8 as a whole with :func:`dynamic_quantize_parameters`
+    (onnxruntime's dynamically quantised GEMM). The integer product runs as a float GEMM that is exact:
+    float32 when ``K * 255 * weight.bound < 2**24`` (every partial sum is then an integer float32 holds),
+    else float64.
+    """
+    a = np.asarray(a, np.float32)
+    scale, zero = dynamic_quantize_parameters(a)
+    centred = np.rint(a / scale)  # float32, then saturated into uint8 around the zero point
+    np.clip(centred, -float(zero), 255.0 - float(zero), out=centred)
+    acc = centred.astype(weight.centred.dtype, copy=False) @ weight.centred
+    return acc.astype(np.float32, copy=False) * (scale * weight.scale)

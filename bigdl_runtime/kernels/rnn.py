@@ -16,6 +16,8 @@ matching tuple of output gradients, where any entry may be ``None`` (zero).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 _NONLINEARITIES = ("tanh", "relu")
@@ -83,27 +85,50 @@ def lstm_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.nda
     Returns:
         ``((y (N, T, H), h_T (N, H), c_T (N, H)), cache)``.
     """
-    n, length, _ = x.shape
+    n, _, _ = x.shape
     hidden = w_hh.shape[1]
-    h = h_first = _initial(h0, n, hidden, x.dtype)
-    c = c_first = _initial(c0, n, hidden, x.dtype)
+    h_first = _initial(h0, n, hidden, x.dtype)
+    c_first = _initial(c0, n, hidden, x.dtype)
     gates = _project(x, w_ih, b_ih)  # overwritten in place by the gate activations
     if b_hh is not None:
         gates += b_hh
-    y = np.empty((n, length, hidden), dtype=x.dtype)
+    w_hh_t = w_hh.T
+    y, cells, h, c = lstm_recurrence(gates, lambda state: state @ w_hh_t, h_first, c_first, reverse)
+    cache = (x, w_ih, w_hh, gates, y, cells, h_first, c_first, reverse,
+             b_ih is not None, b_hh is not None, h0 is not None, c0 is not None)
+    return (y, h, c), cache
+
+
+def lstm_recurrence(gates: np.ndarray, recurrent: Callable[[np.ndarray], np.ndarray], h0: np.ndarray,
+                    c0: np.ndarray, reverse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The LSTM cell over time, given the input projections: the loop every LSTM variant shares.
+
+    Args:
+        gates: (N, T, 4H) pre-activations of the gates ``i, f, g, o`` from the input (biases included);
+            overwritten in place by the gate activations (what backward needs).
+        recurrent: ``h (N, H) -> (N, 4H)``, the hidden state's contribution to the pre-activations
+            (``h @ w_hh.T`` for the float LSTM; a dynamically quantised product for the int8 one).
+        h0, c0: (N, H) initial states.
+        reverse: run from the last time step to the first.
+
+    Returns:
+        ``(y (N, T, H), cells (N, T, H), h_T, c_T)``.
+    """
+    n, length, four_hidden = gates.shape
+    hidden = four_hidden // 4
+    h, c = h0, c0
+    y = np.empty((n, length, hidden), dtype=gates.dtype)
     cells = np.empty_like(y)
     for t in _steps(length, reverse):
         a = gates[:, t]
-        a += h @ w_hh.T
+        a += recurrent(h)
         a[:, :2 * hidden] = _sigmoid(a[:, :2 * hidden])
         a[:, 2 * hidden:3 * hidden] = np.tanh(a[:, 2 * hidden:3 * hidden])
         a[:, 3 * hidden:] = _sigmoid(a[:, 3 * hidden:])
         c = a[:, hidden:2 * hidden] * c + a[:, :hidden] * a[:, 2 * hidden:3 * hidden]
         h = a[:, 3 * hidden:] * np.tanh(c)
         y[:, t], cells[:, t] = h, c
-    cache = (x, w_ih, w_hh, gates, y, cells, h_first, c_first, reverse,
-             b_ih is not None, b_hh is not None, h0 is not None, c0 is not None)
-    return (y, h, c), cache
+    return y, cells, h, c
 
 
 def lstm_backward(grads: tuple, cache: tuple) -> tuple:

@@ -71,3 +71,47 @@ def test_quantised_layers_refuse_backward() -> None:
     layer(np.ones(3, np.float32), np.float32(0.1))
     with pytest.raises(RuntimeError, match="no gradient"):
         layer.backward(np.ones(3))
+
+
+@pytest.mark.parametrize("x", [RNG.standard_normal((3, 7)), RNG.uniform(0.5, 3.0, (4, 5)), -RNG.uniform(0, 2, (9,)),
+                               np.zeros((2, 3)), np.full((2, 2), 1e-30)], ids=["mixed", "positive", "negative",
+                                                                              "zeros", "tiny"])
+def test_dynamic_quantize_parameters_match_onnxruntime(x: np.ndarray) -> None:
+    x = x.astype(np.float32)
+    q, scale, zero = run_node_ort("DynamicQuantizeLinear", [x], n_outputs=3, opset=11)
+    got_scale, got_zero = K.dynamic_quantize_parameters(x)
+    assert got_scale.dtype == np.float32 and got_zero.dtype == np.uint8
+    assert got_scale == scale and got_zero == zero
+    np.testing.assert_array_equal(K.quantize_linear(x, got_scale, np.asarray(got_zero)), q)
+
+
+@pytest.mark.parametrize("dtype,zero", [(np.int8, 0), (np.uint8, 131)])
+def test_dynamic_quantized_matmul_matches_onnxruntime(dtype, zero: int) -> None:
+    a = RNG.standard_normal((5, 40)).astype(np.float32)
+    low, high = (-128, 128) if dtype == np.int8 else (0, 256)
+    w = RNG.integers(low, high, (40, 6)).astype(dtype)
+    scale = np.array(0.003, np.float32)
+    want = run_node_ort("DynamicQuantizeMatMul", [a, w, scale, np.array(zero, dtype)], opset=1,
+                        domain="com.microsoft")[0]
+    got = K.dynamic_quantized_matmul(a, K.quantized_weight(w, scale, zero))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_quantized_products_are_exact_in_float32_and_float64() -> None:
+    """Below 2**24 the float32 GEMM is chosen and gives the float64 (exact) integers; above it float64 is kept."""
+    w = np.full((512, 8), -128, np.int8)  # 512 * 255 * 128 < 2**24: float32
+    weight = K.quantized_weight(w, np.float32(1.0))
+    assert weight.centred.dtype == np.float32 and weight.bound == 128
+    a = RNG.uniform(-1, 1, (3, 512)).astype(np.float32)
+    a[0, :] = 1.0  # a row of 255s after quantisation
+    exact = K.QuantizedWeight(weight.centred.astype(np.float64), weight.scale, weight.bound)
+    np.testing.assert_array_equal(K.dynamic_quantized_matmul(a, weight), K.dynamic_quantized_matmul(a, exact))
+    assert K.quantized_weight(np.full((520, 8), -128, np.int8), np.float32(1.0)).centred.dtype == np.float64
+
+
+def test_quantized_weight_rejects_wrong_shapes() -> None:
+    with pytest.raises(ValueError, match="2-D int8 or uint8"):
+        K.quantized_weight(np.zeros((2, 3, 4), np.int8), np.float32(1.0))
+    with pytest.raises(ValueError, match="one per column"):
+        K.quantized_weight(np.zeros((2, 3), np.int8), np.ones(2, np.float32))
