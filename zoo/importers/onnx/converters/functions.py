@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 import onnx
 from onnx import helper
 
-from ..builder import _value_info as value_info  # (shape, dtype) of a ValueInfoProto, as for the graph
 from ..context import OnnxNode, Sym
+from ..reader import value_info
 from ..registry import ONNX
 
 #: default-domain operators converted through their function body
