@@ -1,31 +1,28 @@
 """Linear quantisation in integer arithmetic, as onnxruntime computes it (ONNX QuantizeLinear, DequantizeLinear,
-MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv) and dynamic quantisation (DynamicQuantizeLinear and the
-products of onnxruntime's DynamicQuantizeMatMul / DynamicQuantizeLSTM).
+MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv).
 
 ``q = saturate(round_half_to_even(x / scale) + zero_point)`` and ``x = (q - zero_point) * scale``;
 the division and the dequantising product are done in the scale's float type
 (float32 for float32 scales, as onnxruntime). Integer products accumulate
-exactly (int32 results; the GEMMs run on float64 BLAS, exact while sums stay
-below 2**53), and the QLinear ops requantise the int32 accumulator with
+exactly (int32 results, computed by float GEMMs and convolutions that are exact:
+see :mod:`.integer_gemm`), and the QLinear ops requantise the int32 accumulator with
 ``round_half_to_even(acc * (a_scale * b_scale / y_scale)) + y_zero_point``.
 
 Scales and zero points are per tensor (one value), per axis (a vector along
 ``axis``) or blocked (``block_size`` > 0: the same rank as ``x``, one value per
 block of ``block_size`` elements along ``axis``).
 
-Dynamic quantisation picks a tensor's uint8 scale and zero point from its range (widened to hold 0):
-``scale = (max - min) / 255`` (1 when the range is empty) and ``zero_point = round_half_to_even(-min / scale)``.
-
 These functions have no gradient: their inputs or outputs are integers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from .conv import conv2d_forward
+from .gemm import matmul
+from .integer_gemm import exact_product
 
 #: the integer types a quantised tensor may have, with their ranges
 QUANTIZED_RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max)
@@ -81,17 +78,24 @@ def dequantize_linear(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray |
     return (centred.astype(scale.dtype) * _along(scale, q.shape, axis, block_size)).astype(scale.dtype)
 
 
-def _centred(x: np.ndarray, zero_point: np.ndarray | None, per_row_axis: int | None = None) -> np.ndarray:
-    """``x - zero_point`` as float64 (exact for 8/16-bit integers); a vector zero point applies along an axis."""
-    out = np.asarray(x).astype(np.float64)
+def _centred(x: np.ndarray, zero_point: np.ndarray | None, per_row_axis: int | None = None) -> tuple[np.ndarray, int]:
+    """``x - zero_point`` as floats and its largest magnitude; a vector zero point applies along an axis.
+
+    float32 for 8-bit types (their differences are exact there), float64 for wider ones.
+    """
+    x = np.asarray(x)
+    dtype = np.float32 if x.dtype.itemsize == 1 else np.float64
+    out = x.astype(dtype)
     if zero_point is None:
-        return out
-    zp = np.asarray(zero_point).astype(np.float64)
+        low, high = (int(x.min()), int(x.max())) if x.size else (0, 0)
+        return out, max(abs(low), abs(high))
+    zp = np.asarray(zero_point).astype(dtype)
     if zp.ndim == 1 and zp.size > 1 and per_row_axis is not None:
         view = [1] * out.ndim
         view[per_row_axis] = zp.size
         zp = zp.reshape(view)
-    return out - zp
+    out -= zp
+    return out, int(np.abs(out).max()) if out.size else 0
 
 
 def _int32(exact: np.ndarray) -> np.ndarray:
@@ -101,8 +105,10 @@ def _int32(exact: np.ndarray) -> np.ndarray:
 def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None = None,
                    b_zero_point: np.ndarray | None = None) -> np.ndarray:
     """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
-    return _int32(np.matmul(_centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None),
-                            _centred(b, b_zero_point, -1)))
+    a_c, a_bound = _centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None)
+    b_c, b_bound = _centred(b, b_zero_point, -1)
+    return _int32(exact_product(a_c, a_bound, b_bound, a_c.shape[-1],
+                                lambda part: matmul(part, b_c.astype(part.dtype, copy=False))))
 
 
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
@@ -114,9 +120,14 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
     Padding adds zeros after the zero point is taken off (as padding with the zero point).
     A vector ``w_zero_point`` is per output channel.
     """
-    y, _ = conv2d_forward(_centred(x, x_zero_point), _centred(w, w_zero_point, 0), None, stride=tuple(stride),
-                          padding=tuple(padding), dilation=tuple(dilation), groups=groups)
-    return _int32(y)
+    x_c, x_bound = _centred(x, x_zero_point)
+    w_c, w_bound = _centred(w, w_zero_point, 0)
+
+    def conv(part: np.ndarray) -> np.ndarray:
+        return conv2d_forward(part, w_c.astype(part.dtype), None, stride=tuple(stride), padding=tuple(padding),
+                              dilation=tuple(dilation), groups=groups)[0]
+
+    return _int32(exact_product(x_c, x_bound, w_bound, int(np.prod(w_c.shape[1:])), conv))
 
 
 def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray | None,
@@ -127,67 +138,3 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray |
         scaled = scaled + np.asarray(zero_point)
     return _saturate(scaled, dtype)
 
-
-def dynamic_quantize_parameters(x: np.ndarray) -> tuple[np.float32, np.uint8]:
-    """The uint8 ``(scale, zero_point)`` onnxruntime picks for ``x`` (float32 arithmetic, as its kernels).
-
-    The range ``[min(x, 0), max(x, 0)]`` maps onto 0..255; an all-zero ``x`` gets scale 1 and zero point 0.
-    """
-    x = np.asarray(x, np.float32)
-    low = min(np.float32(x.min()) if x.size else np.float32(0), np.float32(0))
-    high = max(np.float32(x.max()) if x.size else np.float32(0), np.float32(0))
-    scale = np.float32(1) if high == low else np.float32((high - low) / np.float32(255))
-    zero = np.rint(np.clip(np.float32(0) - low / scale, 0, 255))
-    return scale, np.uint8(zero)
-
-
-#: the largest integer below which every float32 integer is exact
-_FLOAT32_EXACT = 2 ** 24
-
-
-@dataclass(frozen=True)
-class QuantizedWeight:
-    """The (K, M) integer weight of a dynamically quantised product, prepared once (as onnxruntime prepacks).
-
-    Attributes:
-        centred: ``w - zero_point`` as floats: float32 when every product sum the weight can take part in
-            stays exact there (see :func:`dynamic_quantized_matmul`), else float64.
-        scale: ``()`` per tensor or ``(M,)`` per output column, float32.
-        bound: the largest ``|w - zero_point|``.
-    """
-
-    centred: np.ndarray
-    scale: np.ndarray
-    bound: int
-
-
-def quantized_weight(w: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int = 0) -> QuantizedWeight:
-    """Prepare a (K, M) int8/uint8 weight with one zero point and a per-tensor or per-column float32 scale."""
-    w = np.asarray(w)
-    if w.ndim != 2 or w.dtype not in (np.dtype(np.int8), np.dtype(np.uint8)):
-        raise ValueError(f"a quantised weight must be a 2-D int8 or uint8 matrix, got {w.dtype} {w.shape}")
-    scale = np.asarray(scale, np.float32)
-    if scale.size not in (1, w.shape[1]):
-        raise ValueError(f"the weight scale must be one value or one per column ({w.shape[1]}), got {scale.shape}")
-    centred = w.astype(np.int32) - np.int32(zero_point)
-    bound = int(np.abs(centred).max()) if centred.size else 0
-    # an activation's centred uint8 values reach 255 at most
-    exact32 = w.shape[0] * 255 * bound < _FLOAT32_EXACT
-    return QuantizedWeight(centred.astype(np.float32 if exact32 else np.float64),
-                           scale.reshape(()) if scale.size == 1 else scale.reshape(-1), bound)
-
-
-def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarray:
-    """``float32(acc) * (a_scale * w_scale)`` with ``acc = (q(a) - a_zero) @ (w - w_zero)`` exact in integers.
-
-    ``a`` (rows, K) float32 is quantised to uint8 as a whole with :func:`dynamic_quantize_parameters`
-    (onnxruntime's dynamically quantised GEMM). The integer product runs as a float GEMM that is exact:
-    float32 when ``K * 255 * weight.bound < 2**24`` (every partial sum is then an integer float32 holds),
-    else float64.
-    """
-    a = np.asarray(a, np.float32)
-    scale, zero = dynamic_quantize_parameters(a)
-    centred = np.rint(a / scale)  # float32, then saturated into uint8 around the zero point
-    np.clip(centred, -float(zero), 255.0 - float(zero), out=centred)
-    acc = centred.astype(weight.centred.dtype, copy=False) @ weight.centred
-    return acc.astype(np.float32, copy=False) * (scale * weight.scale)

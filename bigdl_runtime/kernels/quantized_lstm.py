@@ -3,7 +3,7 @@
 Both of its products run in integers, the cell in float32 (the LSTM cell of :mod:`.rnn`):
 
 - the input projection of every time step is one dynamically quantised GEMM (one uint8 scale and
-  zero point for the whole ``(N*T, I)`` input, :func:`.quantize.dynamic_quantized_matmul`);
+  zero point for the whole ``(N*T, I)`` input, :func:`.dynamic_quantize.dynamic_quantized_matmul`);
 - at every step the hidden state is quantised on its own and multiplied by the int8/uint8
   recurrent weight the same way. onnxruntime quantises the hidden state of all ``N`` rows
   together, except when it splits the batch over its threads (``N > 4``, or ``N >= 2`` with
@@ -11,14 +11,14 @@ Both of its products run in integers, the cell in float32 (the LSTM cell of :mod
   ``rows_per_scale`` gives that block size (``None``: the whole batch).
 
 Gates are in our (PyTorch's) order ``i, f, g, o``; the weights are ``(I, 4H)`` and ``(H, 4H)``
-(onnxruntime's layout, columns in our gate order) prepared with :func:`.quantize.quantized_weight`.
+(onnxruntime's layout, columns in our gate order) prepared with :func:`.dynamic_quantize.quantized_weight`.
 No gradient: the products are integer.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .quantize import QuantizedWeight, dynamic_quantized_matmul
+from .dynamic_quantize import QuantizedWeight, dynamic_quantized_matmul
 from .rnn import lstm_recurrence
 
 

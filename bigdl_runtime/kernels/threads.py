@@ -113,6 +113,15 @@ def block_threads() -> int:
     return _workers.count()
 
 
+#: products of fewer multiply-adds (about 0.3 ms on one core) run on the calling thread (see :mod:`.gemm`)
+SMALL_GEMM_MACS = 1 << 24
+
+
+def single_threaded_blas():
+    """A context holding numpy's BLAS at one thread (nested and concurrent uses are counted)."""
+    return _workers.single_threaded_blas()
+
+
 def run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
                 blocks: list[tuple[int, int]]) -> list[Any]:
     """Run ``work(next_block)`` on the block workers; each pulls (n0, n1) until None.

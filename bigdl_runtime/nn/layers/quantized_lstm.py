@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ...kernels.quantize import quantized_weight
+from ...kernels.dynamic_quantize import quantized_weight
 from ...kernels.quantized_lstm import dynamic_quantized_lstm, ort_rows_per_scale
 from ...kernels.threads import block_threads
 from ..kernel_layer import call_kernel
