@@ -73,3 +73,13 @@ def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarr
     acc = exact_product(centred, max(int(zero), 255 - int(zero)), weight.bound, k,
                         lambda part: matmul(part, weight.centred.astype(part.dtype, copy=False)))
     return acc.astype(np.float32, copy=False) * (scale * weight.scale)
+
+
+def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ONNX DynamicQuantizeLinear as onnxruntime computes it: ``(q uint8, scale float32, zero_point uint8)``."""
+    x = np.asarray(x, np.float32)
+    scale, zero = dynamic_quantize_parameters(x)
+    q = np.rint(x / scale)
+    q += np.float32(zero)
+    np.clip(q, 0, 255, out=q)
+    return q.astype(np.uint8), np.asarray(scale, np.float32), np.asarray(zero, np.uint8)

@@ -41,3 +41,17 @@ def test_quantized_weight_rejects_wrong_shapes() -> None:
         D.quantized_weight(np.zeros((2, 3, 4), np.int8), np.float32(1.0))
     with pytest.raises(ValueError, match="one per column"):
         D.quantized_weight(np.zeros((2, 3), np.int8), np.ones(2, np.float32))
+
+
+@pytest.mark.parametrize("x", [RNG.standard_normal((3, 7)), RNG.uniform(0.5, 3.0, (4, 5)), np.zeros((2, 3)),
+                               np.array([-1.0, 0.0, 2.0]), RNG.standard_normal((2, 3, 4, 5))],
+                         ids=["mixed", "positive", "zeros", "small", "4d"])
+def test_dynamic_quantize_linear_layer_matches_onnxruntime(x: np.ndarray) -> None:
+    from bigdl_runtime import nn
+
+    x = x.astype(np.float32)
+    want = run_node_ort("DynamicQuantizeLinear", [x], n_outputs=3, opset=11)
+    got = nn.DynamicQuantizeLinear()(x)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)

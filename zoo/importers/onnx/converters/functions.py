@@ -25,7 +25,7 @@ from ..registry import ONNX
 EXPANDED = ("Attention", "RMSNormalization", "RotaryEmbedding", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss",
             "GroupNormalization", "MeanVarianceNormalization", "Mish", "Swish", "Shrink", "Softsign",
             "ThresholdedRelu", "Celu", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
-            "BlackmanWindow", "HammingWindow", "HannWindow", "DynamicQuantizeLinear", "AffineGrid", "CenterCropPad",
+            "BlackmanWindow", "HammingWindow", "HannWindow", "AffineGrid", "CenterCropPad",
             "SwiGLU", "CausalConvWithState", "LinearAttention")
 
 
