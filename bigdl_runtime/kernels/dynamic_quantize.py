@@ -70,8 +70,9 @@ def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarr
     centred = np.rint(a / scale)  # float32, then saturated into uint8 around the zero point
     np.clip(centred, -float(zero), 255.0 - float(zero), out=centred)
     k = weight.centred.shape[0]
-    acc = exact_product(centred, max(int(zero), 255 - int(zero)), weight.bound, k,
-                        lambda part: matmul(part, weight.centred.astype(part.dtype, copy=False)))
+    acc = exact_product(centred, max(int(zero), 255 - int(zero)), weight.bound, k, 1,
+                        lambda part, lo, hi: matmul(part[:, lo:hi], weight.centred[lo:hi].astype(part.dtype,
+                                                                                            copy=False)))
     return acc.astype(np.float32, copy=False) * (scale * weight.scale)
 
 

@@ -86,15 +86,17 @@ def _centred(x: np.ndarray, zero_point: np.ndarray | None, per_row_axis: int | N
     x = np.asarray(x)
     dtype = np.float32 if x.dtype.itemsize == 1 else np.float64
     out = x.astype(dtype)
-    if zero_point is None:
-        low, high = (int(x.min()), int(x.max())) if x.size else (0, 0)
-        return out, max(abs(low), abs(high))
-    zp = np.asarray(zero_point).astype(dtype)
-    if zp.ndim == 1 and zp.size > 1 and per_row_axis is not None:
+    zp = None if zero_point is None else np.asarray(zero_point).astype(np.int64)
+    if zp is None or zp.size == 1:
+        zero = 0 if zp is None else int(zp.reshape(-1)[0])
+        if zero:
+            out -= dtype(zero)
+        return out, (max(abs(int(x.min()) - zero), abs(int(x.max()) - zero)) if x.size else 0)
+    if per_row_axis is not None and zp.ndim == 1:
         view = [1] * out.ndim
         view[per_row_axis] = zp.size
         zp = zp.reshape(view)
-    out -= zp
+    out -= zp.astype(dtype)
     return out, int(np.abs(out).max()) if out.size else 0
 
 
@@ -107,8 +109,12 @@ def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None
     """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
     a_c, a_bound = _centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None)
     b_c, b_bound = _centred(b, b_zero_point, -1)
-    return _int32(exact_product(a_c, a_bound, b_bound, a_c.shape[-1],
-                                lambda part: matmul(part, b_c.astype(part.dtype, copy=False))))
+
+    def product(part: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        rows = b_c[lo:hi] if b_c.ndim == 1 else b_c[..., lo:hi, :]
+        return matmul(part[..., lo:hi], rows.astype(part.dtype, copy=False))
+
+    return _int32(exact_product(a_c, a_bound, b_bound, a_c.shape[-1], 1, product))
 
 
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
@@ -122,12 +128,16 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
     """
     x_c, x_bound = _centred(x, x_zero_point)
     w_c, w_bound = _centred(w, w_zero_point, 0)
+    n, channels, height, width = x_c.shape
+    per_group = w_c.shape[1]
 
-    def conv(part: np.ndarray) -> np.ndarray:
-        return conv2d_forward(part, w_c.astype(part.dtype), None, stride=tuple(stride), padding=tuple(padding),
-                              dilation=tuple(dilation), groups=groups)[0]
+    def conv(part: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        if (lo, hi) != (0, per_group):  # input channels lo:hi of every group
+            part = part.reshape(n, groups, per_group, height, width)[:, :, lo:hi].reshape(n, -1, height, width)
+        return conv2d_forward(part, w_c[:, lo:hi].astype(part.dtype), None, stride=tuple(stride),
+                              padding=tuple(padding), dilation=tuple(dilation), groups=groups)[0]
 
-    return _int32(exact_product(x_c, x_bound, w_bound, int(np.prod(w_c.shape[1:])), conv))
+    return _int32(exact_product(x_c, x_bound, w_bound, per_group, int(np.prod(w_c.shape[2:])), conv))
 
 
 def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray | None,
