@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ...kernels.dynamic_quantize import quantized_weight
+from ...kernels.dynamic_quantize import QuantizedWeight, quantized_weight
 from ...kernels.quantized_lstm import dynamic_quantized_lstm, ort_rows_per_scale
 from ...kernels.threads import block_threads
 from ..kernel_layer import call_kernel
@@ -86,7 +86,8 @@ class DynamicQuantizedLSTM(Module):
                 "batch_first": self.batch_first, "weight_dtype": self.weight_dtype, "per_channel": self.per_channel,
                 "bias": self.bias}
 
-    def _weight(self, kind: str, suffix: str):
+    def _weight(self, kind: str, suffix: str) -> QuantizedWeight:
+        """The prepared ``weight_{kind}_l0{suffix}`` (``kind``: ``"ih"`` or ``"hh"``)."""
         return quantized_weight(self._buffers[f"weight_{kind}_l0{suffix}"],
                                 self._buffers[f"weight_{kind}_scale_l0{suffix}"],
                                 self._buffers[f"weight_{kind}_zero_point_l0{suffix}"])
