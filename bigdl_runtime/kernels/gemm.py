@@ -6,14 +6,15 @@ stalls the whole product (measured with the load at 10 on the 2-core machine: a 
 one 9.7 ms against 0.06 ms). So products never run on OpenBLAS's threads: small ones
 (:data:`~.threads.SMALL_GEMM_MACS`) run on the calling thread, large ones are cut into bands
 of rows (or of columns, or batch entries) that the block workers of :mod:`.threads` multiply
-with one-threaded BLAS each, as the convolutions already do. Results may differ from one
+with one-threaded BLAS each, as the convolutions already do (a product a block worker asks for
+runs inline: the pool never waits on itself). Results may differ from one
 whole product in the last bits (BLAS blocks the sums by shape), as between thread counts.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .threads import SMALL_GEMM_MACS, block_threads, run_blocks, single_threaded_blas
+from .threads import SMALL_GEMM_MACS, block_threads, in_block_worker, run_blocks, single_threaded_blas
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -26,7 +27,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     cols = b.shape[-1] if b.ndim > 1 else 1
     batch = int(np.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))) if max(a.ndim, b.ndim) > 2 else 1
     workers = block_threads()
-    if batch * rows * k * cols < SMALL_GEMM_MACS or workers <= 1:
+    if batch * rows * k * cols < SMALL_GEMM_MACS or workers <= 1 or in_block_worker():
         with single_threaded_blas():
             return np.matmul(a, b)
     if a.ndim > 2 and b.ndim == 2:  # a shared weight: one GEMM over the flattened batch

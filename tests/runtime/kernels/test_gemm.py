@@ -56,3 +56,23 @@ def test_large_products_are_split_over_the_workers() -> None:
 def test_mismatched_batches_raise() -> None:
     with pytest.raises(ValueError):
         gemm.matmul(np.ones((2, 3, 4)), np.ones((3, 4, 5)))
+
+
+def test_a_large_product_inside_a_block_worker_runs_inline() -> None:
+    """Blocks that multiply large matrices do not wait for the pool they run on."""
+    from bigdl_runtime.kernels.threads import in_block_worker, run_blocks
+
+    a, b = RNG.standard_normal((600, 300)), RNG.standard_normal((300, 300))
+    results, flags = {}, []
+
+    def work(next_block) -> None:
+        while (block := next_block()) is not None:
+            flags.append(in_block_worker())
+            results[block] = gemm.matmul(a, b)
+
+    run_blocks(work, [(0, 1), (1, 2), (2, 3), (3, 4)])
+    assert not in_block_worker()
+    if block_threads() > 1:
+        assert all(flags)
+    for got in results.values():
+        np.testing.assert_allclose(got, a @ b, rtol=1e-10, atol=1e-12)
