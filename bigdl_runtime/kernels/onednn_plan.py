@@ -246,6 +246,9 @@ class Plan:
         out_md = self._new_md(self.output_shape, _TAG_ABCD)
         program.append(("output", self._reorder(mds[result], out_md), [(_ARG_SRC, result), (_ARG_DST, "output")]))
         self._link(program, mds, shapes, out_md)
+        #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
+        #: "eltwise", "add", "output"
+        self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
     def _new_md(self, shape: tuple[int, ...], tag: int) -> P:
         self._entry["mds"].append(_md(shape, tag))
