@@ -5,13 +5,14 @@ Why: a convolution called on its own (:mod:`.onednn`) takes and returns NCHW, so
 input into the blocked layout and its output back, reorders its weights, writes into fresh output pages,
 and the max pooling, residual adds and ReLUs between convolutions are numpy passes over NCHW arrays. A plan
 does each of those once: weights are reordered when it is compiled; activations are reordered at its
-input and output only; a residual ``Add`` (and a ``ReLU`` after it) becomes a post-op of the convolution
+input and output only; a ``Flatten`` feeding a ``Linear`` costs nothing (the inner product reads the
+blocked 4-D value with its weights seen as (O, C, H, W)); a residual ``Add`` (and a ``ReLU`` after it) becomes a post-op of the convolution
 that feeds it (oneDNN's ``sum`` post-op accumulates the convolution into the buffer holding the shortcut);
 pooling runs on oneDNN's pooling primitive; and the activation buffers are allocated once per plan and
 reused call after call, a buffer going to a later value once the earlier one is dead.
 
 A plan is compiled for one input shape from a list of operations (:class:`Conv`, :class:`Pool`,
-:class:`Eltwise`, :class:`Add`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
+:class:`Eltwise`, :class:`Add`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
 operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
 :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
 layer-by-layer path). Weights are copied when the plan is compiled: a plan does not see later changes.
@@ -33,7 +34,7 @@ from .onednn import Unsupported, _dims, _md, _release, _reorder, available
 from .onednn import _rt
 from .onednn_runtime import ExecArg, P
 
-_F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
+_F32, _TAG_ANY, _TAG_A, _TAG_AB, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 3, 5, 6
 _FORWARD_INFERENCE, _CONV_DIRECT = 96, 1
 _ELTWISE_RELU, _ELTWISE_CLIP = 0x20, 0x2e
 _POOL_MAX, _POOL_AVG_INCLUDE, _POOL_AVG_EXCLUDE = 0x1ff, 0x2ff, 0x3ff
@@ -85,7 +86,22 @@ class Add:
     b: int
 
 
-Op = Conv | Pool | Eltwise | Add
+@dataclass(frozen=True)
+class Flatten:
+    """``src`` (N, C, H, W) seen as (N, C * H * W); only a :class:`Dense` may read it (or it is the result)."""
+    src: int
+
+
+@dataclass(frozen=True)
+class Dense:
+    """``src @ weight.T + bias`` (a Linear layer) of a 2-D value or a :class:`Flatten`; ``relu`` as :class:`Conv`."""
+    src: int
+    weight: np.ndarray
+    bias: np.ndarray | None
+    relu: bool | float = False
+
+
+Op = Conv | Pool | Eltwise | Add | Flatten | Dense
 
 
 @dataclass
@@ -115,6 +131,14 @@ def _shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
             return x[0], x[1], 1, 1
         geo = pool_kernels._geometry(x, op.kernel_size, op.stride, op.padding, op.dilation, op.ceil_mode)
         return (x[0], x[1], *geo["out"])
+    if isinstance(op, Flatten):
+        x = shapes[op.src]
+        return x[0], int(np.prod(x[1:]))
+    if isinstance(op, Dense):
+        x = shapes[op.src]
+        if len(x) != 2 or x[1] != op.weight.shape[1]:
+            raise Unsupported(f"a linear layer {op.weight.shape} on shape {x} is not planned")
+        return x[0], op.weight.shape[0]
     if isinstance(op, Add):
         if shapes[op.a] != shapes[op.b]:
             raise Unsupported(f"an add of shapes {shapes[op.a]} and {shapes[op.b]} (broadcasting) is not planned")
@@ -148,7 +172,7 @@ def _fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[_
                 steps[k] = _Step("add", op, ins, k, [])
         elif isinstance(op, Eltwise):
             prev = steps.get(ins[0])
-            if (prev is not None and prev.kind in ("conv", "add") and uses[ins[0]] == 1
+            if (prev is not None and prev.kind in ("conv", "add", "dense") and uses[ins[0]] == 1
                     and not any(p[0] == "relu" for p in prev.post)):
                 del steps[ins[0]]  # nothing else reads the value it wrote
                 prev.post.append(("relu", op.relu))
@@ -157,8 +181,9 @@ def _fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[_
             else:
                 steps[k] = _Step("eltwise", op, ins, k, [])
         else:
-            post = [("relu", op.relu)] if isinstance(op, Conv) and op.relu is not False else []
-            steps[k] = _Step("conv" if isinstance(op, Conv) else "pool", op, ins, k, post)
+            post = [("relu", op.relu)] if isinstance(op, (Conv, Dense)) and op.relu is not False else []
+            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense"}[type(op)]
+            steps[k] = _Step(kind, op, ins, k, post)
         shapes[k] = _shape_of(op, shapes)
     return list(steps.values()), last
 
@@ -211,7 +236,13 @@ class Plan:
             return converted[key]
 
         last_read = {v: i for i, step in enumerate(steps) for v in step.inputs}
+        views = {s.out: s.inputs[0] for s in steps if s.kind == "flatten"}  # a flatten is its source's memory
+        for step in steps:
+            if step.kind != "dense" and any(v in views for v in step.inputs):
+                raise Unsupported("only a linear layer may read a flattened value in a plan")
         for i, step in enumerate(steps):
+            if step.kind == "flatten":
+                continue
             if step.kind == "conv":
                 prim, (lx, lw, ly) = self._conv(step, shapes)
                 src = reorder_to(step.inputs[0], lx)
@@ -238,16 +269,27 @@ class Plan:
                 prim = self._eltwise(mds[step.inputs[0]], step.op.relu)
                 mds[step.out] = mds[step.inputs[0]]
                 program.append(("eltwise", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
+            elif step.kind == "dense":
+                src = views.get(step.inputs[0], step.inputs[0])
+                prim, weights, ly = self._dense(step, mds[src], shapes[src], shapes[step.out])
+                args = [(_ARG_SRC, src), (_ARG_WEIGHTS, weights)]
+                if step.op.bias is not None:
+                    bias = np.ascontiguousarray(step.op.bias, dtype=np.float32).copy()
+                    args.append((_ARG_BIAS, self._memory(self._new_md(bias.shape, _TAG_A), bias)))
+                mds[step.out] = ly
+                program.append(("dense", prim, [*args, (_ARG_DST, step.out)]))
             else:
                 a, b = step.inputs
                 prim = self._binary(mds[a], mds[b], step.post)
                 mds[step.out] = mds[a]
                 program.append(("add", prim, [(_ARG_SRC, a), (_ARG_SRC_1, b), (_ARG_DST, step.out)]))
-        out_md = self._new_md(self.output_shape, _TAG_ABCD)
-        program.append(("output", self._reorder(mds[result], out_md), [(_ARG_SRC, result), (_ARG_DST, "output")]))
+        final = views.get(result, result)  # a flattened result is its source reordered to NCHW, then reshaped
+        self._output_nchw = shapes[final]
+        out_md = self._new_md(shapes[final], _TAG_AB if len(shapes[final]) == 2 else _TAG_ABCD)
+        program.append(("output", self._reorder(mds[final], out_md), [(_ARG_SRC, final), (_ARG_DST, "output")]))
         self._link(program, mds, shapes, out_md)
         #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
-        #: "eltwise", "add", "output"
+        #: "eltwise", "add", "dense", "output"
         self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
     def _new_md(self, shape: tuple[int, ...], tag: int) -> P:
@@ -327,11 +369,28 @@ class Plan:
         layouts = tuple(P(_rt.lib.dnnl_primitive_desc_query_md(pd, q, 0)) for q in (_Q_SRC, _Q_WEIGHTS, _Q_DST))
         return self._prim(pd), layouts
 
+    def _dense(self, step: _Step, src_md: P, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> tuple[P, P, P]:
+        """The inner product of a Dense step reading ``src_md`` (2-D, or the 4-D value a Flatten views, its
+        weights then seen as (O, C, H, W)); its primitive, reordered weights and output layout."""
+        op: Dense = step.op
+        w = np.ascontiguousarray(op.weight, dtype=np.float32).reshape(op.weight.shape[0], *x_shape[1:])
+        anyw, anyy = self._new_md(w.shape, _TAG_ANY), self._new_md(y_shape, _TAG_ANY)
+        bias = self._new_md((w.shape[0],), _TAG_A) if op.bias is not None else None
+        pd = self._with_attr(step.post, lambda attr: self._pd(
+            f"dense{step.out}", "dnnl_inner_product_forward_primitive_desc_create", _FORWARD_INFERENCE,
+            src_md, anyw, bias, anyy, attr))
+        lw, ly = (P(_rt.lib.dnnl_primitive_desc_query_md(pd, q, 0)) for q in (_Q_WEIGHTS, _Q_DST))
+        plain = self._new_md(w.shape, _TAG_AB if w.ndim == 2 else _TAG_ABCD)
+        return self._prim(pd), self._reordered(w, plain, lw), ly
+
     def _weights(self, op: Conv, layout: P) -> P:
         """A memory holding the convolution's weights reordered once into ``layout`` (a buffer the plan keeps)."""
         w = np.ascontiguousarray(op.weight, dtype=np.float32)
         shape = w.shape if op.groups == 1 else (op.groups, w.shape[0] // op.groups, *w.shape[1:])
-        plain = self._new_md(shape, _TAG_ABCD if op.groups == 1 else _TAG_ABCDE)
+        return self._reordered(w, self._new_md(shape, _TAG_ABCD if op.groups == 1 else _TAG_ABCDE), layout)
+
+    def _reordered(self, w: np.ndarray, plain: P, layout: P) -> P:
+        """A memory holding ``w`` (described by ``plain``) reordered into ``layout``, in a buffer the plan keeps."""
         out = _aligned(_rt.lib.dnnl_memory_desc_get_size(layout))
         src, dst = self._memory(plain, w), self._memory(layout, out)
         reorder = self._reorder(plain, layout)
@@ -436,7 +495,7 @@ class Plan:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.shape != self.input_shape:
             raise ValueError(f"this plan was compiled for inputs of shape {self.input_shape}, got {x.shape}")
-        y = np.empty(self.output_shape, dtype=np.float32)
+        y = np.empty(self._output_nchw, dtype=np.float32)
 
         def work() -> None:
             _destroy_retired()
@@ -450,7 +509,7 @@ class Plan:
             _rt.call("dnnl_stream_wait", stream)
 
         _rt.run(work)
-        return y
+        return y.reshape(self.output_shape)
 
 
 #: library objects of plans that were dropped, freed by the next plan call (a finalizer may run while the

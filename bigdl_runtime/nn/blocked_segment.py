@@ -1,4 +1,5 @@
-"""BlockedSegment: a sub-graph of convolutions, poolings, residual adds and ReLUs that evaluation-mode
+"""BlockedSegment: a sub-graph of convolutions, poolings, residual adds, ReLUs and the classifier head
+(flatten, dropout, linear layers) that evaluation-mode
 float32 forwards run as one oneDNN inference plan (:mod:`bigdl_runtime.kernels.onednn_plan`), its
 activations kept in oneDNN's blocked layouts from the segment's input to its output.
 
@@ -20,9 +21,12 @@ from ..kernels.onednn import Unsupported
 from .graph import Graph, Node
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
+from .layers.dropout import Dropout
 from .layers.elementwise import Add
+from .layers.linear import Linear
 from .layers.math import ReLU6
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .layers.shape import Flatten
 from .module import Module
 
 
@@ -43,8 +47,9 @@ def _pool(kind: str) -> Callable[[Module, list[int]], plan_ops.Op]:
     return make
 
 
-#: layer class (exactly) -> its plan operation from the layer and the values it reads
-TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op]] = {
+#: layer class (exactly) -> its plan operation from the layer and the values it reads (None: the layer is
+#: the identity in evaluation mode, the only mode plans run in)
+TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     Conv2d: _conv,
     ConvReLU2d: _conv,
     ReLU: lambda layer, src: plan_ops.Eltwise(src[0], True),
@@ -53,22 +58,29 @@ TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op]] = {
     AvgPool2d: _pool("avg"),
     GlobalAvgPool2d: _pool("avg"),
     Add: lambda layer, src: plan_ops.Add(src[0], src[1]),
+    Flatten: lambda layer, src: plan_ops.Flatten(src[0]),
+    Linear: lambda layer, src: plan_ops.Dense(src[0], layer.weight.data, None if layer.bias is None else layer.bias.data),
+    Dropout: lambda layer, src: None,
 }
 
 
+def plannable_layer(layer: Module, inputs: int = 1) -> bool:
+    """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` of exactly two, a
+    ``Flatten`` from axis 1)."""
+    if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
+        return False
+    return inputs == (2 if type(layer) is Add else 1)
+
+
 def plannable(node: Node) -> bool:
-    """Whether a graph node can be part of a segment: a layer the plans run, reading whole values (an
-    ``Add`` of exactly two)."""
-    if node.module is None or type(node.module) not in TRANSLATORS or any(i is not None for _, i in node.inputs):
-        return False
-    if isinstance(node.module, Conv2d) and len(node.module.kernel_size) != 2:
-        return False
-    return len(node.inputs) == (2 if type(node.module) is Add else 1)
+    """Whether a graph node can be part of a segment: a :func:`plannable_layer` reading whole values."""
+    return (node.module is not None and all(i is None for _, i in node.inputs)
+            and plannable_layer(node.module, len(node.inputs)))
 
 
 class BlockedSegment(Module):
-    """Run ``body`` (a one-input, one-output Graph of convolutions, poolings, two-input adds and
-    ReLU/ReLU6 layers) as one oneDNN inference plan in evaluation mode on float32 inputs.
+    """Run ``body`` (a one-input, one-output Graph of convolutions, poolings, two-input adds, ReLU/ReLU6,
+    Flatten, Dropout and Linear layers) as one oneDNN inference plan in evaluation mode on float32 inputs.
 
     A plan is compiled per input shape on first use (the last :attr:`PLANS_KEPT` shapes are kept); it
     copies the weights then, so a segment does not see later changes to them: fuse the model again
@@ -82,7 +94,7 @@ class BlockedSegment(Module):
 
     Examples:
         >>> fused = fuse_for_inference(resnet18())
-        >>> [type(m).__name__ for m in fused.children()][:1]
+        >>> [type(m).__name__ for m in fused.children()]
         ['BlockedSegment']
     """
 
@@ -108,12 +120,17 @@ class BlockedSegment(Module):
         return cls(children[0], name=name)
 
     def operations(self) -> list[plan_ops.Op]:
-        """The body as plan operations (value 0 is the input, value k the k-th layer node's output)."""
+        """The body as plan operations (value 0 is the input, value k the output of operation k - 1)."""
         index = {id(self.body.nodes[0]): 0}
         ops: list[plan_ops.Op] = []
-        for k, node in enumerate(self.body.nodes[1:], start=1):
-            ops.append(TRANSLATORS[type(node.module)](node.module, [index[id(s)] for s, _ in node.inputs]))
-            index[id(node)] = k
+        for node in self.body.nodes[1:]:
+            src = [index[id(s)] for s, _ in node.inputs]
+            op = TRANSLATORS[type(node.module)](node.module, src)
+            if op is None:  # an identity: the node's value is its input's
+                index[id(node)] = src[0]
+                continue
+            ops.append(op)
+            index[id(node)] = len(ops)
         return ops
 
     def _plan(self, x: np.ndarray) -> plan_ops.Plan | None:

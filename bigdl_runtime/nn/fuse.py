@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blocked_segment import TRANSLATORS, BlockedSegment, plannable
+from .blocked_segment import BlockedSegment, plannable, plannable_layer
 from .graph import Graph, Input, Node
-from .layers.elementwise import Add
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
 from .layers.math import ReLU6
@@ -194,7 +193,7 @@ def _segment_sequential(layers: list[Module]) -> list[Module]:
     out: list[Module] = []
     run: list[Module] = []
     for layer in [*layers, None]:
-        if layer is not None and type(layer) in TRANSLATORS and type(layer) is not Add:
+        if layer is not None and plannable_layer(layer):
             run.append(layer)
             continue
         if len(run) >= 2:

@@ -77,11 +77,28 @@ def test_a_standalone_relu_on_the_plan_input_leaves_the_input_alone(rng):
     np.testing.assert_allclose(y, max_pool2d_forward(np.maximum(x, 0), 2)[0])
 
 
+def test_a_classifier_head_reads_the_blocked_features_through_a_flatten(rng):
+    x = rng.standard_normal((3, 16, 6, 5)).astype(np.float32)
+    w = _weights(rng, 32, 16, 3, 3)
+    fc1, b1 = _weights(rng, 20, 32 * 3 * 2), rng.standard_normal(20).astype(np.float32)
+    fc2 = _weights(rng, 7, 20)
+    ops = [P.Conv(0, w, None, 1, 1, 1, 1, True), P.Pool(1, "max", 2), P.Flatten(2), P.Dense(3, fc1, b1),
+           P.Eltwise(4, True), P.Dense(5, fc2, None)]
+    features = max_pool2d_forward(_conv(x, w, relu=True), 2)[0].reshape(3, -1)
+    expected = np.maximum(features @ fc1.T + b1, 0) @ fc2.T
+    plan = P.Plan(ops, x.shape)
+    assert [kind for kind, _ in plan.steps].count("eltwise") == 0  # the ReLU is the inner product's post-op
+    np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(P.Plan(ops[:3], x.shape).run(x), features, rtol=1e-5, atol=1e-6)  # flat result
+
+
 def test_what_a_plan_does_not_take_raises_unsupported(rng):
     x = rng.standard_normal((2, 4, 7, 7)).astype(np.float32)
     w = _weights(rng, 4, 4, 3, 3)
     with pytest.raises(onednn.Unsupported, match="broadcasting"):
         P.Plan([P.Conv(0, w, None, 1, 1, 1, 1), P.Pool(1, "avg"), P.Add(1, 2)], x.shape)
+    with pytest.raises(onednn.Unsupported, match="only a linear layer"):
+        P.Plan([P.Flatten(0), P.Eltwise(1, True)], x.shape)
     with pytest.raises(onednn.Unsupported, match="ceil-mode average"):
         P.Plan([P.Pool(0, "avg", 2, 2, 0, 1, True)], x.shape)
     plan = P.Plan([P.Pool(0, "max", 2)], x.shape)
