@@ -12,7 +12,7 @@ pooling runs on oneDNN's pooling primitive; and the activation buffers are alloc
 reused call after call, a buffer going to a later value once the earlier one is dead.
 
 A plan is compiled for one input shape from a list of operations (:class:`Conv`, :class:`Pool`,
-:class:`Eltwise`, :class:`Add`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
+:class:`Eltwise`, :class:`Add`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
 operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
 :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
 layer-by-layer path). Weights are copied when the plan is compiled: a plan does not see later changes.
@@ -101,7 +101,16 @@ class Dense:
     relu: bool | float = False
 
 
-Op = Conv | Pool | Eltwise | Add | Flatten | Dense
+@dataclass(frozen=True)
+class PadChannels:
+    """``src`` with ``before`` and ``after`` zero channels around its own (ResNet's option A shortcut). The
+    padded value has a buffer of its own, zeroed once: each call writes the middle channels only."""
+    src: int
+    before: int
+    after: int
+
+
+Op = Conv | Pool | Eltwise | Add | PadChannels | Flatten | Dense
 
 
 @dataclass
@@ -134,6 +143,9 @@ def _shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
     if isinstance(op, Flatten):
         x = shapes[op.src]
         return x[0], int(np.prod(x[1:]))
+    if isinstance(op, PadChannels):
+        x = shapes[op.src]
+        return x[0], x[1] + op.before + op.after, *x[2:]
     if isinstance(op, Dense):
         x = shapes[op.src]
         if len(x) != 2 or x[1] != op.weight.shape[1]:
@@ -182,7 +194,7 @@ def _fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[_
                 steps[k] = _Step("eltwise", op, ins, k, [])
         else:
             post = [("relu", op.relu)] if isinstance(op, (Conv, Dense)) and op.relu is not False else []
-            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense"}[type(op)]
+            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad"}[type(op)]
             steps[k] = _Step(kind, op, ins, k, post)
         shapes[k] = _shape_of(op, shapes)
     return list(steps.values()), last
@@ -237,6 +249,7 @@ class Plan:
 
         last_read = {v: i for i, step in enumerate(steps) for v in step.inputs}
         views = {s.out: s.inputs[0] for s in steps if s.kind == "flatten"}  # a flatten is its source's memory
+        padded = {s.out for s in steps if s.kind == "pad"}  # buffers whose zero channels must stay: not reused
         for step in steps:
             if step.kind != "dense" and any(v in views for v in step.inputs):
                 raise Unsupported("only a linear layer may read a flattened value in a plan")
@@ -254,7 +267,10 @@ class Plan:
                 mds[step.out] = ly
                 if len(step.inputs) == 2:  # the sum operand is already in dst when the convolution runs
                     other = step.inputs[1]
-                    dies = other not in (0, result) and last_read[other] == i
+                    # in place when nothing reads the operand later, the convolution does not read it itself
+                    # (it would overwrite its own input), and it may be written (not the input, not padded)
+                    dies = (other not in (0, result, step.inputs[0]) and other not in padded
+                            and last_read[other] == i)
                     if not dies or not _rt.lib.dnnl_memory_desc_equal(mds[other], ly):
                         program.append(("copy", self._reorder(mds[other], ly), [(_ARG_SRC, other),
                                                                                  (_ARG_DST, step.out)]))
@@ -269,6 +285,15 @@ class Plan:
                 prim = self._eltwise(mds[step.inputs[0]], step.op.relu)
                 mds[step.out] = mds[step.inputs[0]]
                 program.append(("eltwise", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
+            elif step.kind == "pad":
+                src, full = step.inputs[0], self._new_md(shapes[step.out], _TAG_ABCD)
+                middle = P()  # the source's channels inside the padded NCHW value
+                _rt.call("dnnl_memory_desc_create_submemory", ctypes.byref(middle), full, _dims(*shapes[src]),
+                         _dims(0, step.op.before, 0, 0))
+                self._entry["mds"].append(middle)
+                mds[step.out] = full
+                program.append(("pad", self._reorder(mds[src], middle), [(_ARG_SRC, src),
+                                                                         (_ARG_DST, ("middle", step.out, middle))]))
             elif step.kind == "dense":
                 src = views.get(step.inputs[0], step.inputs[0])
                 prim, weights, ly = self._dense(step, mds[src], shapes[src], shapes[step.out])
@@ -289,7 +314,7 @@ class Plan:
         program.append(("output", self._reorder(mds[final], out_md), [(_ARG_SRC, final), (_ARG_DST, "output")]))
         self._link(program, mds, shapes, out_md)
         #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
-        #: "eltwise", "add", "dense", "output"
+        #: "eltwise", "add", "pad", "dense", "output"
         self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
     def _new_md(self, shape: tuple[int, ...], tag: int) -> P:
@@ -453,6 +478,7 @@ class Plan:
                     last_use[v] = i
         free: list[np.ndarray] = []
         buffer: dict[int, np.ndarray] = {}
+        pinned = {args[-1][1][1] for kind, _, args in program if kind == "pad"}
 
         def take(nbytes: int) -> np.ndarray:
             fits = [i for i, b in enumerate(free) if b.nbytes >= nbytes]
@@ -462,12 +488,18 @@ class Plan:
 
         for i, (kind, _, args) in enumerate(program):
             out = args[-1][1]
-            if kind == "sum-into" or (kind == "eltwise" and args[0][1] != 0 and last_use[args[0][1]] == i):
+            if kind == "pad":  # zeroed once; the reorder writes the middle channels each call
+                buffer[out[1]] = _aligned(_rt.lib.dnnl_memory_desc_get_size(mds[out[1]]))
+                buffer[out[1]][...] = 0
+            elif kind == "sum-into" or (kind == "eltwise" and args[0][1] not in (0, *pinned)
+                                        and last_use[args[0][1]] == i):
                 buffer[out] = buffer[args[0][1]]  # in place
             elif isinstance(out, int) and out not in buffer:
                 buffer[out] = take(_rt.lib.dnnl_memory_desc_get_size(mds[out]))
+            written = buffer.get(out) if isinstance(out, int) else None
             for _, v in args[:-1]:
-                if isinstance(v, int) and v != 0 and last_use[v] == i and buffer[v] is not buffer.get(out):
+                if (isinstance(v, int) and v != 0 and v not in pinned and last_use[v] == i
+                        and buffer[v] is not written):
                     free.append(buffer[v])
         memory = {v: self._memory(mds[v], buffer[v]) for v in buffer}
         self._input = memory[0] = self._memory(mds[0], None)
@@ -479,6 +511,8 @@ class Plan:
             for arg, v in args:
                 if isinstance(v, P):  # weights or bias
                     mem = v
+                elif isinstance(v, tuple):  # ("middle", value, descriptor): part of a padded value's buffer
+                    mem = self._memory(v[2], buffer[v[1]])
                 else:
                     mem = self._output if v == "output" else memory[v]
                 bound.append(ExecArg(arg, mem))

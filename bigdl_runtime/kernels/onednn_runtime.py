@@ -56,6 +56,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_stream_create": (_INT, [_OUT, P, _UINT]),
     "dnnl_stream_wait": (_INT, [P]),
     "dnnl_memory_desc_create_with_tag": (_INT, [_OUT, _INT, _DIMS, _INT, _INT]),
+    "dnnl_memory_desc_create_submemory": (_INT, [_OUT, P, _DIMS, _DIMS]),
     "dnnl_memory_desc_destroy": (_INT, [P]),
     "dnnl_memory_desc_equal": (_INT, [P, P]),  # 1 when equal, 0 otherwise
     "dnnl_memory_desc_get_size": (_SIZE, [P]),  # bytes

@@ -25,6 +25,7 @@ from .layers.dropout import Dropout
 from .layers.elementwise import Add
 from .layers.linear import Linear
 from .layers.math import ReLU6
+from .layers.pad import Pad
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .layers.shape import Flatten
 from .module import Module
@@ -61,13 +62,23 @@ TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     Flatten: lambda layer, src: plan_ops.Flatten(src[0]),
     Linear: lambda layer, src: plan_ops.Dense(src[0], layer.weight.data, None if layer.bias is None else layer.bias.data),
     Dropout: lambda layer, src: None,
+    Pad: lambda layer, src: plan_ops.PadChannels(src[0], layer.pads[1], layer.pads[5]),
 }
+
+
+def _channel_padding(layer: Pad) -> bool:
+    """Whether ``layer`` zero-pads the channel axis of an NCHW value and nothing else."""
+    pads = layer.pads
+    return (layer.mode == "constant" and layer.value == 0.0 and layer.axes is None and pads is not None
+            and len(pads) == 8 and min(pads) >= 0 and not any(pads[k] for k in (0, 2, 3, 4, 6, 7)))
 
 
 def plannable_layer(layer: Module, inputs: int = 1) -> bool:
     """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` of exactly two, a
-    ``Flatten`` from axis 1)."""
+    ``Flatten`` from axis 1, a ``Pad`` of zero channels)."""
     if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
+        return False
+    if isinstance(layer, Pad) and not _channel_padding(layer):
         return False
     return inputs == (2 if type(layer) is Add else 1)
 
@@ -80,7 +91,7 @@ def plannable(node: Node) -> bool:
 
 class BlockedSegment(Module):
     """Run ``body`` (a one-input, one-output Graph of convolutions, poolings, two-input adds, ReLU/ReLU6,
-    Flatten, Dropout and Linear layers) as one oneDNN inference plan in evaluation mode on float32 inputs.
+    channel zero-padding, Flatten, Dropout and Linear layers) as one oneDNN inference plan in evaluation mode on float32 inputs.
 
     A plan is compiled per input shape on first use (the last :attr:`PLANS_KEPT` shapes are kept); it
     copies the weights then, so a segment does not see later changes to them: fuse the model again

@@ -69,6 +69,22 @@ def test_a_shortcut_read_again_later_is_copied_not_overwritten(rng):
     np.testing.assert_allclose(P.Plan(ops, x.shape).run(x), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_option_a_shortcuts_pad_channels_with_zeros_that_stay_zero(rng):
+    # ResNet's option A: subsample, zero-pad the channels, add; the padded buffer is never reused. The last
+    # add's operand is its convolution's own input: the sum must not be computed in that buffer
+    x = rng.standard_normal((2, 16, 8, 8)).astype(np.float32)
+    w1, w2 = _weights(rng, 32, 16, 3, 3), _weights(rng, 32, 32, 3, 3)
+    ops = [P.Conv(0, w1, None, 2, 1, 1, 1, True), P.Conv(1, w2, None, 1, 1, 1, 1), P.Pool(0, "max", 1, 2),
+           P.PadChannels(3, 8, 8), P.Add(2, 4), P.Eltwise(5, True), P.Conv(6, w2, None, 1, 1, 1, 1), P.Add(7, 6)]
+    short = np.pad(x[:, :, ::2, ::2], ((0, 0), (8, 8), (0, 0), (0, 0)))
+    h = np.maximum(_conv(_conv(x, w1, stride=2, relu=True), w2) + short, 0)
+    expected = _conv(h, w2) + h
+    plan = P.Plan(ops, x.shape)
+    assert "pad" in [kind for kind, _ in plan.steps]
+    for k in range(3):  # later calls find the padding channels still zero
+        np.testing.assert_allclose(plan.run(x * (k + 1)), expected * (k + 1), rtol=1e-4, atol=1e-4)
+
+
 def test_a_standalone_relu_on_the_plan_input_leaves_the_input_alone(rng):
     x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
     before = x.copy()
