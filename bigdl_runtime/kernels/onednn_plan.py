@@ -11,8 +11,8 @@ that feeds it (oneDNN's ``sum`` post-op accumulates the convolution into the buf
 pooling runs on oneDNN's pooling primitive; and the activation buffers are allocated once per plan and
 reused call after call, a buffer going to a later value once the earlier one is dead.
 
-A plan is compiled for one input shape from a list of operations (:class:`Conv`, :class:`Pool`,
-:class:`Eltwise`, :class:`Add`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
+A plan is compiled for one input shape from a list of operations (:mod:`.onednn_plan_ops`: :class:`Conv`,
+:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
 operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
 :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
 layer-by-layer path). Weights are copied when the plan is compiled: a plan does not see later changes.
@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import ctypes
 import weakref
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import pool as pool_kernels
 from .conv_geometry import ConvGeometry
-from .onednn import Unsupported, _dims, _md, _release, _reorder, available
-from .onednn import _rt
+from .onednn import Unsupported, _dims, _md, _release, _rt, available
+from .onednn_plan_ops import Add, Conv, Dense, Eltwise, Flatten, Op, PadChannels, Pool, Step, fuse
 from .onednn_runtime import ExecArg, P
 
-_F32, _TAG_ANY, _TAG_A, _TAG_AB, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 3, 5, 6
+__all__ = ["Add", "Conv", "Dense", "Eltwise", "Flatten", "Op", "PadChannels", "Plan", "Pool"]
+
+_TAG_ANY, _TAG_A, _TAG_AB, _TAG_ABCD, _TAG_ABCDE = 1, 2, 3, 5, 6
 _FORWARD_INFERENCE, _CONV_DIRECT = 96, 1
 _ELTWISE_RELU, _ELTWISE_CLIP = 0x20, 0x2e
 _POOL_MAX, _POOL_AVG_INCLUDE, _POOL_AVG_EXCLUDE = 0x1ff, 0x2ff, 0x3ff
@@ -44,164 +45,10 @@ _Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
 _ALIGN = 64  # bytes: activation and weight buffers start on a cache line
 
 
-@dataclass(frozen=True)
-class Conv:
-    """A 2-D convolution of value ``src`` (arguments as :func:`.conv.conv2d_forward`); ``relu``: then
-    ``max(., 0)`` (a number c: ``clip(., 0, c)``)."""
-    src: int
-    weight: np.ndarray
-    bias: np.ndarray | None
-    stride: Any
-    padding: Any
-    dilation: Any
-    groups: int
-    relu: bool | float = False
-
-
-@dataclass(frozen=True)
-class Pool:
-    """Max or average pooling of value ``src`` (arguments as :mod:`.pool`); ``kernel_size=None``: global
-    average pooling (the window is the whole image)."""
-    src: int
-    kind: str  # "max" or "avg"
-    kernel_size: Any = None
-    stride: Any = None
-    padding: Any = 0
-    dilation: Any = 1
-    ceil_mode: bool = False
-    count_include_pad: bool = True
-
-
-@dataclass(frozen=True)
-class Eltwise:
-    """``max(src, 0)`` (``relu=True``) or ``clip(src, 0, relu)`` (a number)."""
-    src: int
-    relu: bool | float = True
-
-
-@dataclass(frozen=True)
-class Add:
-    """``a + b``, two values of the same shape."""
-    a: int
-    b: int
-
-
-@dataclass(frozen=True)
-class Flatten:
-    """``src`` (N, C, H, W) seen as (N, C * H * W); only a :class:`Dense` may read it (or it is the result)."""
-    src: int
-
-
-@dataclass(frozen=True)
-class Dense:
-    """``src @ weight.T + bias`` (a Linear layer) of a 2-D value or a :class:`Flatten`; ``relu`` as :class:`Conv`."""
-    src: int
-    weight: np.ndarray
-    bias: np.ndarray | None
-    relu: bool | float = False
-
-
-@dataclass(frozen=True)
-class PadChannels:
-    """``src`` with ``before`` and ``after`` zero channels around its own (ResNet's option A shortcut). The
-    padded value has a buffer of its own, zeroed once: each call writes the middle channels only."""
-    src: int
-    before: int
-    after: int
-
-
-Op = Conv | Pool | Eltwise | Add | PadChannels | Flatten | Dense
-
-
-@dataclass
-class _Step:
-    """One primitive of the compiled plan: its kind, the values it reads and the one it writes, and the
-    post-ops fused into it (``("sum", value)``, ``("relu", True | cap)``)."""
-    kind: str
-    op: Any
-    inputs: list[int]
-    out: int
-    post: list[tuple[str, Any]]
-
-
 def _aligned(nbytes: int) -> np.ndarray:
     raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
     start = -raw.ctypes.data % _ALIGN
     return raw[start:start + nbytes]
-
-
-def _shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
-    if isinstance(op, Conv):
-        g = ConvGeometry(shapes[op.src], op.weight.shape, op.stride, op.padding, op.dilation, op.groups)
-        return g.n, g.o, g.ho, g.wo
-    if isinstance(op, Pool):
-        x = shapes[op.src]
-        if op.kernel_size is None:
-            return x[0], x[1], 1, 1
-        geo = pool_kernels._geometry(x, op.kernel_size, op.stride, op.padding, op.dilation, op.ceil_mode)
-        return (x[0], x[1], *geo["out"])
-    if isinstance(op, Flatten):
-        x = shapes[op.src]
-        return x[0], int(np.prod(x[1:]))
-    if isinstance(op, PadChannels):
-        x = shapes[op.src]
-        return x[0], x[1] + op.before + op.after, *x[2:]
-    if isinstance(op, Dense):
-        x = shapes[op.src]
-        if len(x) != 2 or x[1] != op.weight.shape[1]:
-            raise Unsupported(f"a linear layer {op.weight.shape} on shape {x} is not planned")
-        return x[0], op.weight.shape[0]
-    if isinstance(op, Add):
-        if shapes[op.a] != shapes[op.b]:
-            raise Unsupported(f"an add of shapes {shapes[op.a]} and {shapes[op.b]} (broadcasting) is not planned")
-        return shapes[op.a]
-    return shapes[op.src]
-
-
-def _fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[_Step], int]:
-    """The steps of ``ops`` with each ``Add`` folded into the convolution feeding it (``sum`` post-op) where
-    that convolution's output has no other use, and each ``Eltwise`` folded into the step before it where
-    that step's output has no other use; and the value the plan returns."""
-    last = len(ops)
-    uses: dict[int, int] = {last: 1}
-    for op in ops:
-        for v in _inputs(op):
-            uses[v] = uses.get(v, 0) + 1
-    steps: dict[int, _Step] = {}  # by output value, in program order
-    for k, op in enumerate(ops, start=1):
-        ins = _inputs(op)
-        if isinstance(op, Add):
-            for mine, other in ((ins[0], ins[1]), (ins[1], ins[0])):
-                conv = steps.get(mine)
-                if conv is not None and conv.kind == "conv" and not conv.post and uses[mine] == 1 and mine != other:
-                    del steps[mine]  # runs here now: its inputs are older, its output had this one use
-                    conv.post.append(("sum", other))
-                    conv.inputs.append(other)
-                    conv.out = k
-                    steps[k] = conv
-                    break
-            else:
-                steps[k] = _Step("add", op, ins, k, [])
-        elif isinstance(op, Eltwise):
-            prev = steps.get(ins[0])
-            if (prev is not None and prev.kind in ("conv", "add", "dense") and uses[ins[0]] == 1
-                    and not any(p[0] == "relu" for p in prev.post)):
-                del steps[ins[0]]  # nothing else reads the value it wrote
-                prev.post.append(("relu", op.relu))
-                prev.out = k
-                steps[k] = prev
-            else:
-                steps[k] = _Step("eltwise", op, ins, k, [])
-        else:
-            post = [("relu", op.relu)] if isinstance(op, (Conv, Dense)) and op.relu is not False else []
-            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad"}[type(op)]
-            steps[k] = _Step(kind, op, ins, k, post)
-        shapes[k] = _shape_of(op, shapes)
-    return list(steps.values()), last
-
-
-def _inputs(op: Op) -> list[int]:
-    return [op.a, op.b] if isinstance(op, Add) else [op.src]
 
 
 class Plan:
@@ -228,7 +75,7 @@ class Plan:
     def _compile(self, ops: Sequence[Op]) -> None:
         _destroy_retired()
         shapes = {0: self.input_shape}
-        steps, result = _fuse(ops, shapes)
+        steps, result = fuse(ops, shapes)
         self.output_shape = shapes[result]
         mds: dict[int, P] = {0: self._new_md(self.input_shape, _TAG_ABCD)}
         program: list[tuple[str, P, list[tuple[int, Any]]]] = []  # (kind, primitive, [(arg, value or array)])
@@ -375,7 +222,7 @@ class Plan:
             if attr is not None:
                 _rt.call("dnnl_primitive_attr_destroy", attr)
 
-    def _conv(self, step: _Step, shapes: dict[int, tuple[int, ...]]) -> tuple[P, tuple[P, P, P]]:
+    def _conv(self, step: Step, shapes: dict[int, tuple[int, ...]]) -> tuple[P, tuple[P, P, P]]:
         op: Conv = step.op
         x_shape = shapes[step.inputs[0]]
         geo = ConvGeometry(x_shape, op.weight.shape, op.stride, op.padding, op.dilation, op.groups)
@@ -394,7 +241,7 @@ class Plan:
         layouts = tuple(P(_rt.lib.dnnl_primitive_desc_query_md(pd, q, 0)) for q in (_Q_SRC, _Q_WEIGHTS, _Q_DST))
         return self._prim(pd), layouts
 
-    def _dense(self, step: _Step, src_md: P, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> tuple[P, P, P]:
+    def _dense(self, step: Step, src_md: P, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> tuple[P, P, P]:
         """The inner product of a Dense step reading ``src_md`` (2-D, or the 4-D value a Flatten views, its
         weights then seen as (O, C, H, W)); its primitive, reordered weights and output layout."""
         op: Dense = step.op
@@ -424,7 +271,7 @@ class Plan:
         _rt.call("dnnl_stream_wait", _rt.stream)
         return dst
 
-    def _pool(self, step: _Step, src_md: P, shapes: dict[int, tuple[int, ...]]) -> tuple[P, P]:
+    def _pool(self, step: Step, src_md: P, shapes: dict[int, tuple[int, ...]]) -> tuple[P, P]:
         op: Pool = step.op
         x_shape, y_shape = shapes[step.inputs[0]], shapes[step.out]
         if op.kernel_size is None:
