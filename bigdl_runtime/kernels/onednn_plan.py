@@ -8,8 +8,9 @@ does each of those once: weights are reordered when it is compiled; activations 
 input and output only; a ``Flatten`` feeding a ``Linear`` costs nothing (the inner product reads the
 blocked 4-D value with its weights seen as (O, C, H, W)); a residual ``Add`` (and a ``ReLU`` after it) becomes a post-op of the convolution
 that feeds it (oneDNN's ``sum`` post-op accumulates the convolution into the buffer holding the shortcut);
-pooling runs on oneDNN's pooling primitive; and the activation buffers are allocated once per plan and
-reused call after call, a buffer going to a later value once the earlier one is dead.
+pooling runs on oneDNN's pooling primitive; and the activation buffers are allocated once and reused call
+after call, a buffer going to a later value once the earlier one is dead, and shared by all the plans of
+the process (one arena: see :data:`_arena`).
 
 A plan is compiled for one input shape from a list of operations (:mod:`.onednn_plan_ops`: :class:`Conv`,
 :class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
@@ -62,7 +63,10 @@ class Plan:
         self.generation = _rt.generation
         self._entry: dict[str, Any] = {"prims": {}, "reorders": {}, "pds": {}, "mds": []}
         self._memories: list[P] = []
-        self._keep: list[np.ndarray] = []  # buffers and weights the memories point into
+        self._keep: list[np.ndarray] = []  # private buffers and weights the memories point into
+        self._slot_bytes: list[int] = []  # bytes this plan needs in each slot of the shared arena
+        self._slot_memories: list[tuple[P, int]] = []  # (memory, arena slot) of every value kept there
+        self._bound_to: tuple[int, ...] = ()  # the slot addresses the memories point at
         self._program: list[tuple[P, Any]] = []
         self._finalizer = weakref.finalize(self, _retire, self._entry, self._memories, self.generation)
         try:
@@ -316,39 +320,48 @@ class Plan:
 
     def _link(self, program: list[tuple[str, P, list[tuple[int, Any]]]], mds: dict[int, P],
               shapes: dict[int, tuple[int, ...]], out_md: P) -> None:
-        """Give every value a buffer (reused once its value is dead; a sum's dst takes its operand's buffer
-        when that operand dies there), make the memories and the argument arrays of every primitive."""
+        """Give every value a slot of the shared activation arena (reused once its value is dead; a sum's dst
+        takes its operand's slot when that operand dies there; a padded value a zeroed buffer of its own),
+        make the memories and the argument arrays of every primitive."""
         last_use: dict[int, int] = {}
         for i, (_, _, args) in enumerate(program):
             for _, v in args:
                 if isinstance(v, int):
                     last_use[v] = i
-        free: list[np.ndarray] = []
-        buffer: dict[int, np.ndarray] = {}
+        free: list[int] = []
+        slot: dict[int, int | np.ndarray] = {}  # value -> arena slot, or a private buffer (padded values)
+        need = self._slot_bytes
         pinned = {args[-1][1][1] for kind, _, args in program if kind == "pad"}
 
-        def take(nbytes: int) -> np.ndarray:
-            fits = [i for i, b in enumerate(free) if b.nbytes >= nbytes]
+        def take(nbytes: int) -> int:
+            fits = [i for i, k in enumerate(free) if need[k] >= nbytes]
             if fits:
-                return free.pop(min(fits, key=lambda i: free[i].nbytes))  # the smallest that fits
-            return _aligned(nbytes)
+                return free.pop(min(fits, key=lambda i: need[free[i]]))  # the smallest that fits
+            need.append(nbytes)
+            return len(need) - 1
 
         for i, (kind, _, args) in enumerate(program):
             out = args[-1][1]
             if kind == "pad":  # zeroed once; the reorder writes the middle channels each call
-                buffer[out[1]] = _aligned(_rt.lib.dnnl_memory_desc_get_size(mds[out[1]]))
-                buffer[out[1]][...] = 0
+                slot[out[1]] = _aligned(_rt.lib.dnnl_memory_desc_get_size(mds[out[1]]))
+                slot[out[1]][...] = 0
             elif kind == "sum-into" or (kind == "eltwise" and args[0][1] not in (0, *pinned)
                                         and last_use[args[0][1]] == i):
-                buffer[out] = buffer[args[0][1]]  # in place
-            elif isinstance(out, int) and out not in buffer:
-                buffer[out] = take(_rt.lib.dnnl_memory_desc_get_size(mds[out]))
-            written = buffer.get(out) if isinstance(out, int) else None
+                slot[out] = slot[args[0][1]]  # in place
+            elif isinstance(out, int) and out not in slot:
+                slot[out] = take(_rt.lib.dnnl_memory_desc_get_size(mds[out]))
+            written = slot.get(out) if isinstance(out, int) else None
             for _, v in args[:-1]:
                 if (isinstance(v, int) and v != 0 and v not in pinned and last_use[v] == i
-                        and buffer[v] is not written):
-                    free.append(buffer[v])
-        memory = {v: self._memory(mds[v], buffer[v]) for v in buffer}
+                        and slot[v] is not written):
+                    free.append(slot[v])
+        memory: dict[int, P] = {}
+        for v, where in slot.items():
+            if isinstance(where, np.ndarray):
+                memory[v] = self._memory(mds[v], where)
+            else:  # bound to the arena at run time
+                memory[v] = self._memory(mds[v], None)
+                self._slot_memories.append((memory[v], where))
         self._input = memory[0] = self._memory(mds[0], None)
         self._output = self._memory(out_md, None)
         for kind, prim, args in program:
@@ -359,12 +372,27 @@ class Plan:
                 if isinstance(v, P):  # weights or bias
                     mem = v
                 elif isinstance(v, tuple):  # ("middle", value, descriptor): part of a padded value's buffer
-                    mem = self._memory(v[2], buffer[v[1]])
+                    mem = self._memory(v[2], slot[v[1]])
                 else:
                     mem = self._output if v == "output" else memory[v]
                 bound.append(ExecArg(arg, mem))
             self._program.append((prim, (ExecArg * len(bound))(*bound)))
-        self.buffer_bytes = sum(b.nbytes for b in {id(b): b for b in buffer.values()}.values())
+        #: bytes of activation buffers the plan needs (shared with the other plans of the process)
+        self.buffer_bytes = sum(need) + sum(w.nbytes for w in slot.values() if isinstance(w, np.ndarray))
+
+    def _bind(self) -> None:
+        """Point the plan's memories at the arena's slots, growing those too small for this plan (the
+        caller holds the runtime lock)."""
+        for k, nbytes in enumerate(self._slot_bytes):
+            if k == len(_arena):
+                _arena.append(_aligned(nbytes))
+            elif _arena[k].nbytes < nbytes:
+                _arena[k] = _aligned(nbytes)
+        where = tuple(_arena[k].ctypes.data for k in range(len(self._slot_bytes)))
+        if where != self._bound_to:
+            for mem, k in self._slot_memories:
+                _rt.call("dnnl_memory_set_data_handle", mem, P(where[k]))
+            self._bound_to = where
 
     # ------------------------------------------------------------------ run
     def valid(self) -> bool:
@@ -380,6 +408,7 @@ class Plan:
 
         def work() -> None:
             _destroy_retired()
+            self._bind()
             lib, stream = _rt.lib, _rt.stream
             _rt.call("dnnl_memory_set_data_handle", self._input, x.ctypes.data_as(P))
             _rt.call("dnnl_memory_set_data_handle", self._output, y.ctypes.data_as(P))
@@ -393,6 +422,10 @@ class Plan:
         return y.reshape(self.output_shape)
 
 
+#: the activation buffers every plan of the process uses (plans run one at a time under the runtime lock): a
+#: slot is as large as the largest plan needs it, so the memory held is the largest plan's, not the sum over
+#: the plans of every segment and input shape (scoring's last, smaller batch compiles a second plan)
+_arena: list[np.ndarray] = []
 #: library objects of plans that were dropped, freed by the next plan call (a finalizer may run while the
 #: runtime lock is held, so it does not take it)
 _retired: list[tuple[dict[str, Any], list[P], int]] = []

@@ -85,6 +85,21 @@ def test_option_a_shortcuts_pad_channels_with_zeros_that_stay_zero(rng):
         np.testing.assert_allclose(plan.run(x * (k + 1)), expected * (k + 1), rtol=1e-4, atol=1e-4)
 
 
+def test_plans_share_one_arena_and_rebind_when_it_grows(rng, monkeypatch):
+    monkeypatch.setattr(P, "_arena", [])
+    w = _weights(rng, 16, 8, 3, 3)
+    ops = [P.Conv(0, w, None, 1, 1, 1, 1, True), P.Conv(1, _weights(rng, 16, 16, 3, 3), None, 1, 1, 1, 1),
+           P.Add(2, 1), P.Pool(3, "max", 2)]
+    small, large = (rng.standard_normal((n, 8, 12, 12)).astype(np.float32) for n in (2, 6))
+    plans = [P.Plan(ops, x.shape) for x in (small, large)]
+    expected = [p.run(x) for p, x in zip(plans, (small, large))]  # the large plan grows the small one's slots
+    for _ in range(2):
+        for p, x, e in zip(plans, (small, large), expected):
+            np.testing.assert_array_equal(p.run(x), e)
+    held = sum(a.nbytes for a in P._arena)
+    assert held == plans[1].buffer_bytes < plans[0].buffer_bytes + plans[1].buffer_bytes
+
+
 def test_a_standalone_relu_on_the_plan_input_leaves_the_input_alone(rng):
     x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
     before = x.copy()
