@@ -83,6 +83,10 @@ def plannable_layer(layer: Module, inputs: int = 1) -> bool:
     return inputs == (2 if type(layer) is Add else 1)
 
 
+#: layers that make a run worth a plan (a run of linear layers and activations alone stays layer by layer)
+ANCHORS = (Conv2d, ConvReLU2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d)
+
+
 def plannable(node: Node) -> bool:
     """Whether a graph node can be part of a segment: a :func:`plannable_layer` reading whole values."""
     return (node.module is not None and all(i is None for _, i in node.inputs)
@@ -129,6 +133,10 @@ class BlockedSegment(Module):
     def from_children(cls, children: Sequence[Module], config: dict[str, Any], name: str | None) -> "BlockedSegment":
         """Rebuild from the saved body (the model loader's hook for layers that store children)."""
         return cls(children[0], name=name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the compiled plans behind (they hold library handles of this process)."""
+        return {**self.__dict__, "_plans": OrderedDict()}
 
     def operations(self) -> list[plan_ops.Op]:
         """The body as plan operations (value 0 is the input, value k the output of operation k - 1)."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blocked_segment import BlockedSegment, plannable, plannable_layer
+from .blocked_segment import ANCHORS, BlockedSegment, plannable, plannable_layer
 from .graph import Graph, Input, Node
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
@@ -113,8 +113,9 @@ def _fuse_graph(graph: Graph, blocked: bool) -> Graph:
 
 
 def _runs(graph: Graph) -> list[tuple[Node, list[Node]]]:
-    """(entry, nodes) of each run of two or more consecutive plannable nodes (topological order) that
-    read one outside value, the entry, and whose values are read outside the run only at its last node."""
+    """(entry, nodes) of each run of two or more consecutive plannable nodes (topological order), one of
+    them a convolution or pooling, that read one outside value, the entry, and whose values are read
+    outside the run only at its last node."""
     nodes = [n for n in graph.nodes if n.module is not None]
     readers: dict[int, set[int]] = {}
     for n in nodes:
@@ -142,7 +143,7 @@ def _runs(graph: Graph) -> list[tuple[Node, list[Node]]]:
             if cut is None:
                 break
             members = members[:cut + 1]
-        if len(members) >= 2:
+        if len(members) >= 2 and any(type(n.module) in ANCHORS for n in members):
             found.append((entry, members))
         k += len(members)
     return found
@@ -189,14 +190,15 @@ def _fuse_sequential(seq: Sequential, blocked: bool) -> Sequential:
 
 
 def _segment_sequential(layers: list[Module]) -> list[Module]:
-    """``layers`` with each run of two or more layers a plan runs (one input each) made one BlockedSegment."""
+    """``layers`` with each run of two or more layers a plan runs (one input each, one of them a convolution
+    or pooling) made one BlockedSegment."""
     out: list[Module] = []
     run: list[Module] = []
     for layer in [*layers, None]:
         if layer is not None and plannable_layer(layer):
             run.append(layer)
             continue
-        if len(run) >= 2:
+        if len(run) >= 2 and any(type(m) in ANCHORS for m in run):
             x = Input(name="input")
             h = x
             for m in run:

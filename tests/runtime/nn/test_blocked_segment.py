@@ -75,6 +75,19 @@ def test_changed_weights_reach_a_segment_after_a_training_forward(rng):
     np.testing.assert_allclose(after, seq.train().forward(x), rtol=1e-5, atol=1e-6)
 
 
+def test_copies_leave_plans_behind_and_linear_runs_stay_layer_by_layer(rng):
+    import copy
+
+    fused = fuse_for_inference(Sequential(Conv2d(3, 4, 3), ReLU(), MaxPool2d(2), Flatten(), Linear(16, 2)).evaluate())
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    y = fused.forward(x)
+    twin = copy.deepcopy(fused)
+    assert all(not s._plans for s in _segments(twin))
+    np.testing.assert_allclose(twin.forward(x), y, rtol=1e-6, atol=1e-6)
+    mlp = fuse_for_inference(Sequential(Linear(4, 8), ReLU(), Linear(8, 2)))
+    assert not _segments(mlp)
+
+
 def test_float64_runs_the_body(rng):
     fused = fuse_for_inference(_residual_net().astype(np.float64).evaluate())
     x = rng.standard_normal((2, 3, 10, 10))
