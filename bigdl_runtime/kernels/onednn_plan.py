@@ -83,20 +83,24 @@ class Plan:
         self.output_shape = shapes[result]
         mds: dict[int, P] = {0: self._new_md(self.input_shape, _TAG_ABCD)}
         program: list[tuple[str, P, list[tuple[int, Any]]]] = []  # (kind, primitive, [(arg, value or array)])
-        converted: dict[tuple[int, int], int] = {}  # (value, layout pointer) -> value holding it in that layout
+        converted: dict[int, list[int]] = {}  # value -> the values holding it reordered to other layouts
         fresh = iter(range(-1, -10**9, -1))  # negative ids: values made by reorders
+
+        def reordered(v: int, md: P) -> int | None:
+            """The value holding ``v`` reordered to ``md`` so far, if any."""
+            return next((t for t in converted.get(v, ()) if _rt.lib.dnnl_memory_desc_equal(mds[t], md)), None)
 
         def reorder_to(v: int, md: P) -> int:
             if _rt.lib.dnnl_memory_desc_equal(mds[v], md):
                 return v
-            key = (v, md.value)
-            if key not in converted:
+            t = reordered(v, md)
+            if t is None:
                 t = next(fresh)
                 mds[t] = md
                 shapes[t] = shapes[v]
                 program.append(("reorder", self._reorder(mds[v], md), [(_ARG_SRC, v), (_ARG_DST, t)]))
-                converted[key] = t
-            return converted[key]
+                converted.setdefault(v, []).append(t)
+            return t
 
         last_read = {v: i for i, step in enumerate(steps) for v in step.inputs}
         views = {s.out: s.inputs[0] for s in steps if s.kind == "flatten"}  # a flatten is its source's memory
@@ -122,6 +126,10 @@ class Plan:
                     # (it would overwrite its own input), and it may be written (not the input, not padded)
                     dies = (other not in (0, result, step.inputs[0]) and other not in padded
                             and last_read[other] == i)
+                    copy = reordered(other, ly)  # an earlier reorder of it to dst's layout
+                    if copy is not None and copy != src:  # only earlier steps read it: sum into it (later
+                        converted[other].remove(copy)  # readers of the operand in this layout reorder again)
+                        other, dies = copy, True
                     if not dies or not _rt.lib.dnnl_memory_desc_equal(mds[other], ly):
                         program.append(("copy", self._reorder(mds[other], ly), [(_ARG_SRC, other),
                                                                                  (_ARG_DST, step.out)]))

@@ -100,6 +100,25 @@ def test_plans_share_one_arena_and_rebind_when_it_grows(rng, monkeypatch):
     assert held == plans[1].buffer_bytes < plans[0].buffer_bytes + plans[1].buffer_bytes
 
 
+def test_a_sum_goes_into_an_earlier_reorder_of_its_operand_and_later_readers_reorder_again(rng):
+    # the plan input is reordered for the first convolution; the residual sum then accumulates into that
+    # reordered copy (no copy step, the caller's array untouched), and a convolution reading the input
+    # afterwards reorders it afresh
+    x = rng.standard_normal((2, 16, 7, 7)).astype(np.float32)
+    before = x.copy()
+    w1, w2, w3 = (_weights(rng, 16, 16, 3, 3) for _ in range(3))
+    ops = [P.Conv(0, w1, None, 1, 1, 1, 1, True), P.Conv(1, w2, None, 1, 1, 1, 1), P.Add(2, 0),
+           P.Conv(0, w3, None, 1, 1, 1, 1), P.Add(4, 3)]
+    plan = P.Plan(ops, x.shape)
+    kinds = [kind for kind, _ in plan.steps]
+    got = plan.run(x)
+    np.testing.assert_array_equal(x, before)
+    h = _conv(_conv(x, w1, relu=True), w2) + x
+    np.testing.assert_allclose(got, _conv(x, w3) + h, rtol=1e-4, atol=1e-4)
+    if kinds[0] == "reorder":  # oneDNN chose a layout other than NCHW for these convolutions
+        assert kinds == ["reorder", "conv", "conv", "reorder", "conv", "output"]
+
+
 def test_a_standalone_relu_on_the_plan_input_leaves_the_input_alone(rng):
     x = rng.standard_normal((2, 3, 5, 5)).astype(np.float32)
     before = x.copy()
