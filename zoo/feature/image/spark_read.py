@@ -24,6 +24,7 @@ from pyspark.sql.types import StructType
 
 from bigdl_runtime.spark.arrow import binary_buffers
 from bigdl_runtime.spark.errors import streamed, worker_errors
+from bigdl_runtime.spark.hadoop_fs import require_input
 
 from .decode import BadImageError
 from .labels import LabelMap, LabelTable, strip_file_scheme
@@ -123,13 +124,8 @@ def binary_files(path: str, spark: SparkSession, num_partitions: int | None) -> 
     Raises:
         FileNotFoundError: nothing at ``path``.
     """
-    try:
-        files = (spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
-                 .select("path", "content"))
-    except Exception as err:  # AnalysisException: path does not exist
-        if "PATH_NOT_FOUND" in str(err) or "does not exist" in str(err):
-            raise FileNotFoundError(f"no images found at {path!r}") from None
-        raise
+    require_input(path, spark, "images")
+    files = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path).select("path", "content")
     if num_partitions is not None:
         return files, files.repartition(num_partitions)
     cores = spark.sparkContext.defaultParallelism
