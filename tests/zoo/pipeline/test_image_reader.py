@@ -212,3 +212,13 @@ def test_the_chain_runs_once_and_later_actions_read_the_cached_tensors(spark, tm
     shutil.rmtree(root)                            # a second decode would find no files
     assert df.count() == 2 and sorted((r.origin, bytes(r.features)) for r in df.collect()) == first
     df.unpersist()
+
+
+def test_a_missing_path_or_label_csv_is_named(spark, tmp_path):
+    for missing in (tmp_path / "nowhere", f"{tmp_path.as_uri()}/*.jpg"):
+        with pytest.raises(FileNotFoundError, match="no images found: nothing exists at this path"):
+            NNImageReader.read_images(str(missing), spark)
+    (tmp_path / "cats").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "cats" / "a.png")
+    with pytest.raises(FileNotFoundError, match="No such file or directory: '.*labels.csv'"):
+        NNImageReader.read_images(str(tmp_path), spark, with_label=f"{tmp_path.as_uri()}/labels.csv")
