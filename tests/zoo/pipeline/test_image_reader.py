@@ -222,3 +222,23 @@ def test_a_missing_path_or_label_csv_is_named(spark, tmp_path):
     Image.new("RGB", (4, 4)).save(tmp_path / "cats" / "a.png")
     with pytest.raises(FileNotFoundError, match="No such file or directory: '.*labels.csv'"):
         NNImageReader.read_images(str(tmp_path), spark, with_label=f"{tmp_path.as_uri()}/labels.csv")
+
+
+def test_the_cache_holds_few_decoded_images_per_batch_and_the_session_keeps_its_setting(spark, tmp_path):
+    from zoo.feature.image import Resize
+    from zoo.feature.image.spark_read import CACHE_BATCH_ROWS
+
+    (tmp_path / "a").mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8)).save(tmp_path / "a" / f"{i}.png")
+    key = "spark.sql.inMemoryColumnarStorage.batchSize"
+    spark.conf.set(key, "500")
+    try:
+        df = NNImageReader.read_images(str(tmp_path), spark, transform=Resize(4, 4) >> ToTensor())
+        relation = df._jdf.queryExecution().withCachedData()
+        assert relation.getClass().getSimpleName() == "InMemoryRelation"
+        assert relation.cacheBuilder().cachedPlan().conf().columnBatchSize() == CACHE_BATCH_ROWS
+        assert spark.conf.get(key) == "500" and df.count() == 3
+        df.unpersist()
+    finally:
+        spark.conf.unset(key)
