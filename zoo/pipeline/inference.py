@@ -159,6 +159,8 @@ def _score_batches(batches: Iterable[pa.RecordBatch], scoring: ArrowScoring) -> 
     scored = 0                                       # rows of the partition through the model so far
     first = 0                                        # the partition's row number of waiting[0]'s row 0
     for batch in batches:
+        if not batch.num_rows:
+            continue
         waiting.append(batch)
         inputs.append(_decoded(scoring, batch, partition, first + sum(b.num_rows for b in waiting[:-1])))
         while sum(len(x[0]) for x in inputs) >= scoring.batch_size:
@@ -170,7 +172,7 @@ def _score_batches(batches: Iterable[pa.RecordBatch], scoring: ArrowScoring) -> 
             done = waiting.pop(0)
             yield _joined(scoring, done, _take_rows(outputs, done.num_rows), partition, first)
             first += done.num_rows
-    if waiting:
+    if inputs:
         rest = _take(inputs, sum(len(x[0]) for x in inputs))
         if len(rest[0]):
             model = scoring.model.get() if model is None else model
