@@ -54,6 +54,27 @@ def filesystem_for(path: str | os.PathLike, spark: SparkSession | None = None) -
     return HadoopFileSystem(spark, os.fspath(path))
 
 
+def require_input(path: str | os.PathLike, spark: SparkSession, what: str) -> None:
+    """Check, before Spark's readers run on ``path``, that it names something.
+
+    Spark's file sources log a Java stack trace (and raise an ``AnalysisException``) for a
+    missing path; readers call this first to fail with a plain message. ``path`` is resolved
+    as Spark resolves it: a plain path is on the default filesystem (``fs.defaultFS``), and
+    globs are expanded.
+
+    Args:
+        path: a file, folder or glob; any Hadoop URI.
+        spark: the session whose Hadoop configuration resolves ``path``.
+        what: what is read, for the message (e.g. ``"images"``).
+
+    Raises:
+        FileNotFoundError: nothing exists at ``path`` (naming it and ``what``).
+    """
+    path = os.fspath(path)
+    if not HadoopFileSystem(spark, path).glob(path):
+        raise FileNotFoundError(errno.ENOENT, f"no {what} found: nothing exists at this path", path)
+
+
 class HadoopFileSystem:
     """:class:`~bigdl_runtime.train.local_fs.FileSystem` on the Hadoop filesystem of ``uri``.
 
@@ -109,6 +130,12 @@ class HadoopFileSystem:
     def exists(self, path: str) -> bool:
         with self._errors(path):
             return bool(self._fs.exists(self._path(path)))
+
+    def glob(self, pattern: str) -> list[str]:
+        """The paths matching ``pattern`` (a path, or a Hadoop glob with ``*``, ``?``, ``[...]``, ``{a,b}``)."""
+        with self._errors(pattern):
+            statuses = self._fs.globStatus(self._path(pattern))
+        return [] if statuses is None else sorted(str(status.getPath().toString()) for status in statuses)
 
     def isdir(self, path: str) -> bool:
         try:

@@ -139,35 +139,81 @@ def score_dataframe(df: DataFrame, scoring: ArrowScoring, fields: Sequence[Struc
 
     Arrow batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows, at most
     ``spark.sql.execution.arrow.maxBytesPerBatch`` bytes) reach each task's Python
-    worker; their rows go through the model ``batch_size`` at a time (a forward
-    pass may span two Arrow batches) and come back as Arrow batches holding all of
-    ``df``'s columns plus the new ones. Partitioning and row order are kept.
+    worker; each is decoded at once, its rows go through the model ``batch_size`` at
+    a time (a forward pass may span two Arrow batches) and it comes back as one Arrow
+    batch holding all of ``df``'s columns plus the new ones. Partitioning and row
+    order are kept.
     """
     schema = StructType([*df.schema.fields, *fields])
     return df.mapInArrow(functools.partial(_score_batches, scoring=scoring), schema)
 
 
 def _score_batches(batches: Iterable[pa.RecordBatch], scoring: ArrowScoring) -> Iterator[pa.RecordBatch]:
-    """The task: slices of the partition's Arrow batches, ``batch_size`` rows per forward pass, in row order."""
+    """The task: each Arrow batch decoded at once, its rows through the model ``batch_size`` at a time (rows left
+    over join the next batch's), and one output batch per input batch (its columns + the new ones), in row order."""
     context = TaskContext.get()
     partition = context.partitionId() if context is not None else 0
     model: Module | None = None
-    offset = 0                                         # the partition's rows scored so far
-    pending: list[tuple[pa.RecordBatch, list[np.ndarray]]] = []
-    rows = 0                                           # rows in pending
+    waiting: list[pa.RecordBatch] = []               # input batches whose outputs are not all computed yet
+    inputs: list[list[np.ndarray]] = []              # their decoded rows not yet scored, per input batch
+    outputs: list[np.ndarray] = []                   # outputs computed for the waiting batches, in row order
+    scored = 0                                       # rows of the partition through the model so far
+    first = 0                                        # the partition's row number of waiting[0]'s row 0
     for batch in batches:
-        start = 0
-        while start < batch.num_rows:
-            part = batch.slice(start, min(scoring.batch_size - rows, batch.num_rows - start))
-            pending.append((part, _decoded(scoring, part, partition, offset + rows)))
-            rows += part.num_rows
-            start += part.num_rows
-            if rows == scoring.batch_size:
-                model = scoring.model.get() if model is None else model
-                yield from _scored(model, scoring, pending, partition, offset)
-                offset, pending, rows = offset + rows, [], 0
-    if pending:
-        yield from _scored(scoring.model.get() if model is None else model, scoring, pending, partition, offset)
+        if not batch.num_rows:
+            continue
+        waiting.append(batch)
+        inputs.append(_decoded(scoring, batch, partition, first + sum(b.num_rows for b in waiting[:-1])))
+        while sum(len(x[0]) for x in inputs) >= scoring.batch_size:
+            model = scoring.model.get() if model is None else model
+            xs = _take(inputs, scoring.batch_size)
+            outputs.append(_forward(model, scoring, xs, partition, scored))
+            scored += len(xs[0])
+        while waiting and first + waiting[0].num_rows <= scored:     # every row of the oldest batch is scored
+            done = waiting.pop(0)
+            yield _joined(scoring, done, _take_rows(outputs, done.num_rows), partition, first)
+            first += done.num_rows
+    if inputs:
+        rest = _take(inputs, sum(len(x[0]) for x in inputs))
+        if len(rest[0]):
+            model = scoring.model.get() if model is None else model
+            outputs.append(_forward(model, scoring, rest, partition, scored))
+        for done in waiting:
+            yield _joined(scoring, done, _take_rows(outputs, done.num_rows), partition, first)
+            first += done.num_rows
+
+
+def _take(inputs: list[list[np.ndarray]], n: int) -> list[np.ndarray]:
+    """The first ``n`` pending rows of every model input (removed from ``inputs``; a slice, no copy, when they are
+    in one batch)."""
+    taken: list[list[np.ndarray]] = [[] for _ in inputs[0]] if inputs else []
+    while n and inputs:
+        head = inputs[0]
+        k = min(n, len(head[0]))
+        for parts, x in zip(taken, head):
+            parts.append(x[:k])
+        if k == len(head[0]):
+            inputs.pop(0)
+        else:
+            inputs[0] = [x[k:] for x in head]
+        n -= k
+    while inputs and not len(inputs[0][0]):
+        inputs.pop(0)
+    return [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in taken]
+
+
+def _take_rows(outputs: list[np.ndarray], n: int) -> np.ndarray:
+    """The first ``n`` rows of the computed outputs (removed from ``outputs``)."""
+    parts = []
+    while n:
+        k = min(n, len(outputs[0]))
+        parts.append(outputs[0][:k])
+        if k == len(outputs[0]):
+            outputs.pop(0)
+        else:
+            outputs[0] = outputs[0][k:]
+        n -= k
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _decoded(scoring: ArrowScoring, part: pa.RecordBatch, partition: int, first: int) -> list[np.ndarray]:
@@ -186,10 +232,8 @@ def _decoded(scoring: ArrowScoring, part: pa.RecordBatch, partition: int, first:
     return arrays
 
 
-def _scored(model: Module, scoring: ArrowScoring, pending: list[tuple[pa.RecordBatch, list[np.ndarray]]],
-            partition: int, first: int) -> Iterator[pa.RecordBatch]:
-    """One forward pass over the pending slices; one output batch per slice (its columns + the new ones)."""
-    xs = [parts[0] if len(parts) == 1 else np.concatenate(parts) for parts in zip(*(p[1] for p in pending))]
+def _forward(model: Module, scoring: ArrowScoring, xs: list[np.ndarray], partition: int, first: int) -> np.ndarray:
+    """One forward pass over rows ``first...`` of the partition; the outputs, one per row."""
     n = len(xs[0])
     try:
         out = np.asarray(model.forward(*xs))
@@ -199,15 +243,18 @@ def _scored(model: Module, scoring: ArrowScoring, pending: list[tuple[pa.RecordB
     if out.ndim == 0 or out.shape[0] != n:
         raise ValueError(f"{scoring.what}: the model returns an output of shape {out.shape} for {n} rows; "
                          "it must give one output per row")
+    return out
+
+
+def _joined(scoring: ArrowScoring, batch: pa.RecordBatch, out: np.ndarray, partition: int,
+            first: int) -> pa.RecordBatch:
+    """``batch``'s columns and the new ones encoded from its rows' outputs."""
     try:
         columns = scoring.encode(out)
     except ValueError as err:
-        raise ValueError(f"{scoring.what}: rows {first}-{first + n - 1} of partition {partition}: {err}") from None
-    start = 0
-    for part, _ in pending:
-        new = [c.slice(start, part.num_rows) for c in columns]
-        yield pa.RecordBatch.from_arrays([*part.columns, *new], names=[*part.schema.names, *scoring.names])
-        start += part.num_rows
+        raise ValueError(f"{scoring.what}: rows {first}-{first + batch.num_rows - 1} of partition {partition}: "
+                         f"{err}") from None
+    return pa.RecordBatch.from_arrays([*batch.columns, *columns], names=[*batch.schema.names, *scoring.names])
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from bigdl_runtime.spark.hadoop_fs import HadoopFileSystem, filesystem_for
+from bigdl_runtime.spark.hadoop_fs import HadoopFileSystem, filesystem_for, require_input
 from bigdl_runtime.train.local_fs import LocalFileSystem, is_temporary, uri_scheme
 
 from ..train.test_checkpoint import storage  # noqa: F401  (fixture: each backend on a fresh directory)
@@ -99,3 +99,17 @@ def test_large_round_trip_through_hadoop(spark, tmp_path):
     print(f"50 MB through HadoopFileSystem: write {wrote:.2f} s, read {time.perf_counter() - tic - wrote:.2f} s")
     assert back == data
     assert os.path.getsize(tmp_path / "big.bin") == len(data)
+
+
+def test_glob_and_require_input(spark, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.jpg").write_bytes(b"1")
+    (tmp_path / "a" / "y.txt").write_bytes(b"2")
+    fs = HadoopFileSystem(spark, tmp_path.as_uri())
+    assert [p.rsplit("/", 1)[1] for p in fs.glob(f"{tmp_path.as_uri()}/a/*.jpg")] == ["x.jpg"]
+    assert fs.glob(f"{tmp_path.as_uri()}/a/*.png") == [] and fs.glob(f"{tmp_path.as_uri()}/nowhere") == []
+    for found in (str(tmp_path / "a"), f"{tmp_path.as_uri()}/a/*.txt", tmp_path / "a" / "x.jpg"):
+        require_input(found, spark, "images")          # a plain path resolves on the default filesystem
+    for missing in (str(tmp_path / "nowhere"), f"{tmp_path.as_uri()}/a/*.png"):
+        with pytest.raises(FileNotFoundError, match=r"no images found: nothing exists at this path: '.*(nowhere|png)'"):
+            require_input(missing, spark, "images")

@@ -212,3 +212,33 @@ def test_the_chain_runs_once_and_later_actions_read_the_cached_tensors(spark, tm
     shutil.rmtree(root)                            # a second decode would find no files
     assert df.count() == 2 and sorted((r.origin, bytes(r.features)) for r in df.collect()) == first
     df.unpersist()
+
+
+def test_a_missing_path_or_label_csv_is_named(spark, tmp_path):
+    for missing in (tmp_path / "nowhere", f"{tmp_path.as_uri()}/*.jpg"):
+        with pytest.raises(FileNotFoundError, match="no images found: nothing exists at this path"):
+            NNImageReader.read_images(str(missing), spark)
+    (tmp_path / "cats").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "cats" / "a.png")
+    with pytest.raises(FileNotFoundError, match="No such file or directory: '.*labels.csv'"):
+        NNImageReader.read_images(str(tmp_path), spark, with_label=f"{tmp_path.as_uri()}/labels.csv")
+
+
+def test_the_cache_holds_few_decoded_images_per_batch_and_the_session_keeps_its_setting(spark, tmp_path):
+    from zoo.feature.image import Resize
+    from zoo.feature.image.spark_read import CACHE_BATCH_ROWS
+
+    (tmp_path / "a").mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8)).save(tmp_path / "a" / f"{i}.png")
+    key = "spark.sql.inMemoryColumnarStorage.batchSize"
+    spark.conf.set(key, "500")
+    try:
+        df = NNImageReader.read_images(str(tmp_path), spark, transform=Resize(4, 4) >> ToTensor())
+        relation = df._jdf.queryExecution().withCachedData()
+        assert relation.getClass().getSimpleName() == "InMemoryRelation"
+        assert relation.cacheBuilder().cachedPlan().conf().columnBatchSize() == CACHE_BATCH_ROWS
+        assert spark.conf.get(key) == "500" and df.count() == 3
+        df.unpersist()
+    finally:
+        spark.conf.unset(key)

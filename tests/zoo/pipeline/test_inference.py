@@ -253,3 +253,31 @@ def test_binary_columns_of_float32_or_uint8_bytes(spark, rng) -> None:
                                net.forward(images[:, None].astype(np.float32)), rtol=1e-5, atol=1e-4)
     with pytest.raises(ValueError, match="column 'floats' holds raw bytes; give input_shape"):
         predict(net, df, input_col="floats")
+
+
+@pytest.mark.parametrize("sizes", [[5, 0, 7, 11], [23], [1] * 23, [10, 13]])
+@pytest.mark.parametrize("batch_size", [4, 7, 64])
+def test_one_output_batch_per_arrow_batch_in_row_order(mlp, sizes, batch_size) -> None:
+    """The task itself (no Spark): forward passes span Arrow batches, each non-empty batch comes back once."""
+    import pyarrow as pa
+
+    from bigdl_runtime.spark.arrow import list_column
+    from zoo.pipeline.inference import ArrowInput, ArrowScoring, _Cells, _score_batches, _Tensors
+
+    class Local:
+        def get(self):
+            return mlp.evaluate()
+
+    x = np.random.default_rng(0).standard_normal((23, 6), dtype=np.float32)
+    table = pa.table({"id": np.arange(23), "x": list_column(x)}).combine_chunks()
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    batches = [table.slice(int(a), int(k)).to_batches()[0] if k else
+               pa.RecordBatch.from_arrays([pa.array([], pa.int64()), list_column(np.zeros((0, 6), np.float32))],
+                                          names=["id", "x"]) for a, k in zip(starts, sizes)]
+    scoring = ArrowScoring("predict", Local(), (ArrowInput(1, "x", _Tensors((6,))),), _Cells("array", (3,), None),
+                           ("p",), batch_size)
+    out = list(_score_batches(batches, scoring))
+    assert [b.num_rows for b in out] == [k for k in sizes if k]
+    assert np.concatenate([b.column("id").to_numpy() for b in out]).tolist() == list(range(23))
+    got = np.concatenate([np.array(b.column("p").to_pylist(), np.float32) for b in out])
+    np.testing.assert_allclose(got, mlp.evaluate().forward(x), atol=1e-6)

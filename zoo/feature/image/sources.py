@@ -37,6 +37,9 @@ def _csv_table(path: str, spark: Any) -> dict[str, str]:
     if scheme not in (None, "file"):
         if spark is None:
             raise ValueError(f"reading the label CSV {path} needs a SparkSession (spark=...)")
+        from bigdl_runtime.spark.hadoop_fs import require_input
+
+        require_input(path, spark, "label CSV")
         text = "\n".join(spark.read.text(path).toArrow().column("value").to_pylist())   # lines as one Arrow table
     else:
         with open(strip_file_scheme(path), encoding="utf-8") as f:

@@ -1,44 +1,31 @@
-"""TextSet: labelled texts from a list, a folder per label or a DataFrame, locally or on Spark, to id arrays."""
+"""TextSet: labelled texts from a list, a folder per label or a DataFrame, locally or on Spark, to id arrays.
+
+A distributed set is a DataFrame of text rows (:mod:`zoo.feature.text.arrow_texts`): reading, tokenising and
+encoding move Arrow batches between the JVM and the Python workers (``mapInArrow``), never pickled records;
+the word counts are a Spark SQL aggregation that never leaves the JVM.
+"""
 from __future__ import annotations
 
 import functools
-import operator
 import os
-from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from dataclasses import replace
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..image.labels import LabelMap, folder_label, strip_file_scheme
+from .record import TextRecord
 from .tokenize import Tokenizer
 from .vocab import WordIndex, shape_sequence
 
 
-@dataclass(eq=False)  # holds arrays: compare fields explicitly
-class TextRecord:
-    """One text on its way to an id sequence.
-
-    Attributes:
-        text: the raw text.
-        label: class index or None.
-        source: file path or row index, for error messages.
-        tokens: after :meth:`TextSet.tokenize`.
-        ids: after :meth:`TextSet.to_sequences`, int64 ``(length,)``.
-    """
-
-    text: str
-    label: int | None = None
-    source: str | None = None
-    tokens: list[str] | None = None
-    ids: np.ndarray | None = None
-
-
 class TextSet:
-    """Texts with labels, held locally (a list) or distributed (an RDD of :class:`TextRecord`).
+    """Texts with labels, held locally (a list) or distributed (a Spark DataFrame of text rows).
 
     The steps return new TextSets: :meth:`tokenize` -> :meth:`build_word_index`
-    -> :meth:`to_sequences` -> :meth:`to_arrays` / :meth:`to_rdd`. The same
-    code runs on both; on Spark the word counts are a ``reduceByKey``.
+    -> :meth:`to_sequences` -> :meth:`to_arrays` / :meth:`to_dataframe`. The same
+    code runs on both; on Spark each step is a lazy ``mapInArrow`` over Arrow
+    batches of text rows and the word counts are a Spark SQL ``groupBy``.
 
     Attributes:
         labels: the class map when labels are names (None for integer labels).
@@ -51,12 +38,13 @@ class TextSet:
         >>> prepared.word_index.save("model/words.json")
     """
 
-    def __init__(self, records: list[TextRecord] | None = None, rdd: Any = None, labels: LabelMap | None = None,
+    def __init__(self, records: list[TextRecord] | None = None, frame: Any = None, labels: LabelMap | None = None,
                  tokenizer: Tokenizer | None = None, word_index: WordIndex | None = None) -> None:
-        if (records is None) == (rdd is None):
-            raise ValueError("a TextSet holds either local records or an RDD")
-        self._records, self._rdd = records, rdd
+        if (records is None) == (frame is None):
+            raise ValueError("a TextSet holds either local records or a DataFrame of text rows")
+        self._records, self._frame = records, frame
         self.labels, self.tokenizer, self.word_index = labels, tokenizer, word_index
+        self._encoded = False       # whether to_sequences made this set (its records hold ids)
 
     @classmethod
     def from_list(cls, texts: Sequence[str], labels: Sequence[Any] | None = None,
@@ -67,7 +55,7 @@ class TextSet:
             texts: the texts.
             labels: ints, or names (then ``classes`` or the sorted names give the indices).
             classes: class names in index order.
-            spark: distribute the records through this session.
+            spark: distribute the records through this session (one Arrow table to ``createDataFrame``).
         """
         if labels is not None and len(labels) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
@@ -75,7 +63,10 @@ class TextSet:
         records = [TextRecord(text=_check_text(t, f"row {i}"), label=None if indices is None else indices[i],
                               source=f"row {i}") for i, t in enumerate(texts)]
         if spark is not None:
-            return cls(rdd=spark.sparkContext.parallelize(records), labels=label_map)
+            from .arrow_texts import records_batch, text_schema
+
+            return cls(frame=spark.createDataFrame(_table(records_batch(records)), schema=text_schema()),
+                       labels=label_map)
         return cls(records=records, labels=label_map)
 
     @classmethod
@@ -84,25 +75,16 @@ class TextSet:
         """One file per text, one folder per label (``path/<label>/<file>.txt``), read recursively.
 
         With ``spark``, ``path`` may be any Hadoop URI; the files are read by
-        Spark's ``binaryFile`` source. Undecodable bytes become U+FFFD.
+        Spark's ``binaryFile`` source and decoded to text rows on the executors
+        (``mapInArrow``). Undecodable bytes become U+FFFD.
+
+        Raises:
+            FileNotFoundError: nothing at ``path``, or no file there with one of ``extensions``.
+            ValueError: a folder name that ``classes`` does not know.
         """
         endings = None if extensions is None else tuple(e.lower() for e in extensions)
         if spark is not None:
-            source = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(os.fspath(path))
-            listed = [strip_file_scheme(p) for p in source.inputFiles()]
-            listed = [p for p in listed if endings is None or p.lower().endswith(endings)]
-            if not listed:
-                raise FileNotFoundError(f"no text files under {path!r} with endings {endings}")
-            label_map = _fixed(classes) or LabelMap(folder_label(p) for p in listed)
-            _check_known({folder_label(p) for p in listed}, label_map)
-            files = source.select("path", "content").rdd.map(lambda row: (strip_file_scheme(row.path), row.content))
-            files = files.filter(lambda pc: endings is None or pc[0].lower().endswith(endings))
-            # Spark's scan leaves out zero-byte files: they are empty texts, added back here
-            scanned = {strip_file_scheme(row.path) for row in source.select("path").collect()}
-            empty = [(p, b"") for p in listed if p not in scanned]
-            if empty:
-                files = files.union(spark.sparkContext.parallelize(empty, 1))
-            return cls(rdd=files.map(functools.partial(_file_record, label_map, encoding)), labels=label_map)
+            return cls._read_spark(os.fspath(path), spark, endings, classes, encoding)
         from ..image.reading import list_local_files
         paths = [p for p in list_local_files(os.fspath(path)) if endings is None or p.lower().endswith(endings)]
         if not paths:
@@ -112,41 +94,111 @@ class TextSet:
         records = []
         for p in paths:
             with open(p, "rb") as f:
-                records.append(_file_record(label_map, encoding, (p, f.read())))
+                records.append(_file_record(label_map, encoding, p, f.read()))
         return cls(records=records, labels=label_map)
+
+    @classmethod
+    def _read_spark(cls, path: str, spark: Any, endings: tuple[str, ...] | None,
+                    classes: LabelMap | Sequence[str] | None, encoding: str) -> "TextSet":
+        from bigdl_runtime.spark.errors import streamed
+        from bigdl_runtime.spark.hadoop_fs import require_input
+
+        from .arrow_texts import records_batch, text_schema
+
+        require_input(path, spark, "text files")
+        source = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+        listed = [strip_file_scheme(p) for p in source.inputFiles()]
+        listed = [p for p in listed if endings is None or p.lower().endswith(endings)]
+        if not listed:
+            raise FileNotFoundError(f"no text files under {path!r} with endings {endings}")
+        label_map = _fixed(classes) or LabelMap(folder_label(p) for p in listed)
+        _check_known({folder_label(p) for p in listed}, label_map)
+        task = streamed(functools.partial(_file_rows, label_map, encoding, endings))
+        frame = source.select("path", "content").mapInArrow(task, text_schema())
+        # Spark's scan leaves out zero-byte files: they are empty texts, added back here
+        scanned = {strip_file_scheme(p) for p in source.select("path").toArrow().column(0).to_pylist()}
+        empty = [_file_record(label_map, encoding, p, b"") for p in listed if p not in scanned]
+        if empty:
+            frame = frame.unionByName(spark.createDataFrame(_table(records_batch(empty)), schema=text_schema()))
+        return cls(frame=frame, labels=label_map)
 
     @classmethod
     def from_dataframe(cls, df: Any, text_col: str = "text", label_col: str | None = "label",
                        classes: LabelMap | Sequence[str] | None = None) -> "TextSet":
-        """A distributed set from a DataFrame; a string label column is mapped through the sorted names."""
+        """A distributed set from a DataFrame; a string label column is mapped through the sorted names.
+
+        The rows become text rows in a ``mapInArrow`` (lazy); a record's ``source`` is its
+        partition and position (``partition 1, row 3``), which errors name.
+
+        Raises:
+            ValueError: a missing column, a text column that is not a string, a label column
+                that is neither string nor integral, labels that ``classes`` does not know;
+                a null text or label fails its task naming the row.
+        """
+        from pyspark.sql.types import IntegralType, StringType
+
         for col in [text_col] + ([label_col] if label_col else []):
             if col not in df.columns:
                 raise ValueError(f"column {col!r} is not in the DataFrame's columns {df.columns}")
+        if not isinstance(df.schema[text_col].dataType, StringType):
+            raise ValueError(f"text column {text_col!r} is {df.schema[text_col].dataType.simpleString()}, "
+                             "not a string")
         label_map = None
-        if label_col is not None and dict(df.dtypes)[label_col] == "string":
-            names = [r[0] for r in df.select(label_col).distinct().collect()]
-            label_map = _fixed(classes) or LabelMap(names)
-            _check_known(names, label_map)
-        rows = df.select(text_col, *([label_col] if label_col else [])).rdd.zipWithIndex()
-        return cls(rdd=rows.map(functools.partial(_row_record, label_map)), labels=label_map)
+        if label_col is not None:
+            kind = df.schema[label_col].dataType
+            if isinstance(kind, StringType):
+                names = [n for n in df.select(label_col).distinct().toArrow().column(0).to_pylist() if n is not None]
+                label_map = _fixed(classes) or LabelMap(names)
+                _check_known(names, label_map)
+            elif not isinstance(kind, IntegralType):
+                raise ValueError(f"label column {label_col!r} is {kind.simpleString()}: labels are class names "
+                                 "(string) or class indices (integers)")
+        from bigdl_runtime.spark.errors import streamed
+
+        from .arrow_texts import text_schema
+
+        rows = df.select(text_col, *([label_col] if label_col else []))
+        frame = rows.mapInArrow(streamed(functools.partial(_dataframe_rows, label_map)), text_schema())
+        return cls(frame=frame, labels=label_map)
 
     @property
     def is_distributed(self) -> bool:
-        """Whether the records live in an RDD."""
-        return self._rdd is not None
+        """Whether the records live in Spark."""
+        return self._frame is not None
+
+    @property
+    def frame(self) -> Any:
+        """The DataFrame of text rows (distributed sets only; see :mod:`zoo.feature.text.arrow_texts`)."""
+        if self._frame is None:
+            raise ValueError("this TextSet is local: it has no DataFrame (build it with spark= or from a DataFrame)")
+        return self._frame
 
     def records(self) -> list[TextRecord]:
-        """All records (collected when distributed)."""
-        return list(self._records or []) if self._rdd is None else self._rdd.collect()
+        """All records (collected to the driver as Arrow batches when distributed)."""
+        if self._frame is None:
+            return list(self._records or [])
+        from bigdl_runtime.spark.errors import worker_errors
+
+        from .arrow_texts import batch_records
+        with worker_errors():
+            return batch_records(self._frame.toArrow())
 
     def __len__(self) -> int:
-        return len(self._records or []) if self._rdd is None else self._rdd.count()
+        if self._frame is None:
+            return len(self._records or [])
+        from bigdl_runtime.spark.errors import worker_errors
+        with worker_errors():
+            return self._frame.count()
 
     def _map(self, fn: Any, **state: Any) -> "TextSet":
         kept = {"labels": self.labels, "tokenizer": self.tokenizer, "word_index": self.word_index, **state}
-        if self._rdd is None:
+        if self._frame is None:
             return type(self)(records=[fn(r) for r in self._records or []], **kept)
-        return type(self)(rdd=self._rdd.map(fn), **kept)
+        from bigdl_runtime.spark.errors import streamed
+
+        from .arrow_texts import mapped, text_schema
+        return type(self)(frame=self._frame.mapInArrow(streamed(functools.partial(mapped, fn)), text_schema()),
+                          **kept)
 
     def tokenize(self, tokenizer: Tokenizer | None = None) -> "TextSet":
         """Split every text with ``tokenizer`` (default: lower-case, punctuation removed)."""
@@ -154,17 +206,17 @@ class TextSet:
         return self._map(functools.partial(_tokenized, tokenizer), tokenizer=tokenizer)
 
     def build_word_index(self, max_words: int | None = None, min_freq: int = 1) -> "TextSet":
-        """Count the tokens and keep the vocabulary (see :meth:`WordIndex.from_counts`)."""
+        """Count the tokens and keep the vocabulary (see :meth:`WordIndex.from_counts`).
+
+        On Spark the tokens are counted by ``explode`` + ``groupBy`` in the JVM; only the
+        kept ``(word, count)`` pairs come to the driver.
+        """
         self._need_tokens()
-        if self._rdd is None:
+        if self._frame is None:
             index = WordIndex.build((r.tokens for r in self._records or []), max_words, min_freq)
         else:
-            counts = (self._rdd.flatMap(lambda r: r.tokens).map(lambda w: (w, 1)).reduceByKey(operator.add)
-                      .filter(lambda wc: wc[1] >= min_freq))
-            top = counts.takeOrdered(max_words, key=lambda wc: (-wc[1], wc[0])) if max_words is not None \
-                else counts.collect()
-            index = WordIndex.from_counts(top, max_words, min_freq)
-        return type(self)(records=self._records, rdd=self._rdd, labels=self.labels, tokenizer=self.tokenizer,
+            index = WordIndex.from_counts(_spark_counts(self._frame, max_words, min_freq), max_words, min_freq)
+        return type(self)(records=self._records, frame=self._frame, labels=self.labels, tokenizer=self.tokenizer,
                           word_index=index)
 
     def to_sequences(self, length: int, padding: str = "post", truncating: str = "pre",
@@ -179,7 +231,9 @@ class TextSet:
         if index is None:
             raise ValueError("to_sequences needs a word index: call build_word_index() or pass word_index=")
         shape_sequence([], length, padding, truncating)  # validates the arguments on the driver
-        return self._map(functools.partial(_encoded, index, length, padding, truncating), word_index=index)
+        encoded = self._map(functools.partial(_encoded, index, length, padding, truncating), word_index=index)
+        encoded._encoded = True
+        return encoded
 
     def to_arrays(self) -> tuple[np.ndarray, np.ndarray | None]:
         """``(ids int64 (N, length), labels int64 (N,) or None)``."""
@@ -191,11 +245,23 @@ class TextSet:
             return x, None
         return x, np.array([r.label for r in records], dtype=np.int64)
 
-    def to_rdd(self) -> Any:
-        """An RDD of ``(ids, label)`` pairs (ids alone when unlabelled) for the DistributedTrainer."""
-        if self._rdd is None:
-            raise ValueError("this TextSet is local: build it with spark= to get an RDD")
-        return self._rdd.map(lambda r: r.ids if r.label is None else (r.ids, r.label))
+    def to_dataframe(self) -> Any:
+        """The id sequences as model inputs, for ``DistributedTrainer.fit`` / ``zoo.predict`` (lazy).
+
+        Columns: ``source``, ``features`` (``array<long>``, the ids) and ``label`` (long; null when
+        unlabelled). Distributed sets after :meth:`to_sequences` only.
+
+        Examples:
+            >>> df = texts.to_sequences(200).to_dataframe()
+            >>> DistributedTrainer(net, loss, opt, spark).fit(df, batch_size=64, epochs=2)
+        """
+        if self._frame is None:
+            raise ValueError("this TextSet is local: build it with spark= (or from a DataFrame) to get a DataFrame")
+        from pyspark.sql import functions as F
+
+        if not self._encoded:
+            raise ValueError("to_dataframe needs a TextSet after to_sequences()")
+        return self._frame.select("source", F.col("ids").alias("features"), "label")
 
     def _need_tokens(self) -> None:
         if self.tokenizer is None:
@@ -229,21 +295,70 @@ def _label_indices(labels: Sequence[Any] | None,
     return label_map, [label_map.index(str(v)) for v in labels]
 
 
-def _file_record(labels: LabelMap, encoding: str, path_content: tuple[str, bytes]) -> TextRecord:
-    path, content = path_content
+def _file_record(labels: LabelMap, encoding: str, path: str, content: Any) -> TextRecord:
     return TextRecord(text=bytes(content).decode(encoding, errors="replace"), label=labels.index(folder_label(path)),
                       source=path)
 
 
-def _row_record(labels: LabelMap | None, row_index: tuple[Any, int]) -> TextRecord:
-    row, i = row_index
-    text = _check_text(row[0], f"row {i}")
-    label = None
-    if len(row) > 1:
-        if row[1] is None:
-            raise ValueError(f"row {i}: null label")
-        label = labels.index(row[1]) if labels is not None else int(row[1])
-    return TextRecord(text=text, label=label, source=f"row {i}")
+def _table(batch: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_batches([batch])
+
+
+def _file_rows(labels: LabelMap, encoding: str, endings: tuple[str, ...] | None,
+               batches: Iterable[Any]) -> Iterator[Any]:
+    """The ``from_folder`` task: ``(path, content)`` batches -> text rows of the files with one of ``endings``."""
+    from bigdl_runtime.spark.arrow import binary_buffers
+
+    from .arrow_texts import records_batch
+    for batch in batches:
+        paths = [strip_file_scheme(p) for p in batch.column(0).to_pylist()]
+        offsets, raw = binary_buffers(batch.column(1))
+        records = [_file_record(labels, encoding, p, raw[offsets[i]:offsets[i + 1]]) for i, p in enumerate(paths)
+                   if endings is None or p.lower().endswith(endings)]
+        if records:
+            yield records_batch(records)
+
+
+def _dataframe_rows(labels: LabelMap | None, batches: Iterable[Any]) -> Iterator[Any]:
+    """The ``from_dataframe`` task: ``(text[, label])`` batches -> text rows, sources naming partition and row."""
+    from pyspark import TaskContext
+
+    from .arrow_texts import records_batch
+    context = TaskContext.get()
+    partition = context.partitionId() if context is not None else 0
+    offset = 0
+    for batch in batches:
+        texts = batch.column(0).to_pylist()
+        names = batch.column(1).to_pylist() if batch.num_columns > 1 else [None] * batch.num_rows
+        records = []
+        for i, (text, label) in enumerate(zip(texts, names)):
+            where = f"partition {partition}, row {offset + i}"
+            if text is None:
+                raise ValueError(f"{where}: null text")
+            if batch.num_columns > 1 and label is None:
+                raise ValueError(f"{where}: null label")
+            index = None if label is None else labels.index(label) if labels is not None else int(label)
+            records.append(TextRecord(text=text, label=index, source=where))
+        offset += batch.num_rows
+        yield records_batch(records)
+
+
+def _spark_counts(frame: Any, max_words: int | None, min_freq: int) -> list[tuple[str, int]]:
+    """The ``(word, count)`` pairs of the tokens in ``frame`` seen ``min_freq`` times or more, the ``max_words``
+    most frequent (ties by word) when given; counted in the JVM."""
+    from pyspark.sql import functions as F
+
+    from bigdl_runtime.spark.errors import worker_errors
+
+    counts = (frame.select(F.explode("tokens").alias("word")).groupBy("word").count()
+              .filter(F.col("count") >= min_freq))
+    if max_words is not None:
+        counts = counts.orderBy(F.desc("count"), F.asc("word")).limit(max_words)
+    with worker_errors():
+        table = counts.toArrow()
+    return list(zip(table.column("word").to_pylist(), table.column("count").to_pylist()))
 
 
 def _tokenized(tokenizer: Tokenizer, record: TextRecord) -> TextRecord:
