@@ -162,7 +162,7 @@ class Maximum(_NAry):
         array([4., 5.])
     """
 
-    _kernels = (K.max_forward, K.max_backward)
+    _kernels = (K.max_forward, K.max_backward, K.max_infer)
 
 
 class Minimum(_NAry):
@@ -171,7 +171,7 @@ class Minimum(_NAry):
     On ties the whole gradient goes to the first input holding the minimum.
     """
 
-    _kernels = (K.min_forward, K.min_backward)
+    _kernels = (K.min_forward, K.min_backward, K.min_infer)
 
 
 class Average(_NAry):
