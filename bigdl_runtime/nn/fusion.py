@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..kernels.activation import silu_infer
-from ..kernels.conv import conv2d_forward
+from ..kernels.conv_infer import conv2d_infer
 from .layers.activation import ReLU, Sigmoid
 from .layers.conv import Conv2d
 from .layers.elementwise import Mul
@@ -72,10 +72,10 @@ def _second_link(step: "Step", producer: dict[int, "Step"], readers: dict[int, i
 def _conv_relu(conv: Conv2d, relu: bool | float) -> Callable[[Any], Any]:
     """``conv`` then max(., 0) (clipped at ``relu`` when a number) in the convolution's own pass, reading
     ``conv``'s parameters at every call (as :class:`~.layers.conv.ConvReLU2d` does)."""
-    kernel = functools.partial(conv2d_forward, relu=relu)
+    kernel = functools.partial(conv2d_infer, relu=relu)
 
     def run(x: Any) -> Any:
         x = np.asarray(x)
         conv._check_input(x)
-        return conv._call(kernel, (x,))[0]
+        return conv._call(kernel, (x,))
     return run

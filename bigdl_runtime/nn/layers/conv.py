@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from ...kernels.conv_infer import conv1d_infer, conv2d_infer
 from ...kernels.activation import relu_backward
 from ...kernels.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .. import init
@@ -64,6 +65,11 @@ class _ConvNd(_KernelLayer):
         self._check_input(x)
         return super().forward_pass(x)
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        self._check_input(x)
+        return super().infer(x)
+
 
 class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over an NCHW batch.
@@ -97,7 +103,7 @@ class Conv2d(_ConvNd):
     """
 
     aliases = ("SpatialConvolution", "SpatialDilatedConvolution")
-    _kernels = (conv2d_forward, conv2d_backward)
+    _kernels = (conv2d_forward, conv2d_backward, conv2d_infer)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
@@ -182,7 +188,7 @@ class Conv1d(_ConvNd):
     """
 
     _spatial = 1
-    _kernels = (conv1d_forward, conv1d_backward)
+    _kernels = (conv1d_forward, conv1d_backward, conv1d_infer)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrSeq, stride: IntOrSeq = 1,
                  padding: IntOrSeq | str = 0, dilation: IntOrSeq = 1, groups: int = 1, bias: bool = True,
