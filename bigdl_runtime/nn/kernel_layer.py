@@ -41,6 +41,18 @@ def as_inputs(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
     return inputs
 
 
+def memoized(layer: Module, key: Any, make: Callable[[], Any]) -> Any:
+    """``make()``, remembered on ``layer`` for the last ``key`` (an input shape): the index or shape
+    arithmetic an inference step would otherwise redo on every call. A pure function of ``key`` (and of
+    the layer's fixed config), so the layer stays re-entrant."""
+    memo = layer.__dict__.get("_memo")
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    value = make()
+    layer.__dict__["_memo"] = (key, value)
+    return value
+
+
 class _KernelLayer(Module):
     """A layer running one kernel pair; the kernel's cache is the per-call context.
 

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import index as K
-from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel, memoized
 from ..module import Module
 
 
@@ -137,6 +137,13 @@ class Slice(_Indexed):
     def _grad(self, grad_output: np.ndarray, cache: Any) -> np.ndarray:
         return K.slice_backward(grad_output, cache)[0]
 
+    def infer(self, *inputs: Any) -> np.ndarray:
+        """With fixed bounds, the index tuple is worked out once per input shape."""
+        if self.starts is None or len(inputs) != 1:
+            return self.forward_pass(*inputs)[0]
+        x = np.asarray(inputs[0])
+        return x[memoized(self, x.shape, lambda: call_kernel(self, self._run, x)[1][0])]
+
 
 class Expand(_Indexed):
     """Broadcast the input against ``shape`` (ONNX Expand; the output has the broadcast of both shapes).
@@ -221,6 +228,11 @@ class Squeeze(_KernelLayer):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """A reshape to the output shape, worked out once per input shape."""
+        x = np.asarray(x)
+        return x.reshape(memoized(self, x.shape, lambda: self.forward_pass(x)[0].shape))
+
 
 class Unsqueeze(_KernelLayer):
     """Insert size-1 axes (``torch.unsqueeze``, ONNX Unsqueeze).
@@ -242,6 +254,11 @@ class Unsqueeze(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """A reshape to the output shape, worked out once per input shape."""
+        x = np.asarray(x)
+        return x.reshape(memoized(self, x.shape, lambda: self.forward_pass(x)[0].shape))
 
 
 class _BlockRearrange(_KernelLayer):
