@@ -3,77 +3,72 @@
 A convolution with few output values (a streaming model's frame: a 4-pixel output, a
 256-tap STFT over one window) costs far more in per-call set-up on the general paths
 (:mod:`.conv`'s geometry of planes and taps, oneDNN's memories and weight reorder) than in
-arithmetic. Below :data:`DIRECT_MAX_COLUMNS` im2col values, :func:`conv2d_infer` copies the
-windows out of the zero-padded input through one strided view and does one (batched) GEMM
-per group: a few numpy calls whatever the kernel size. Larger problems go to
-:func:`~.conv.conv2d_forward`. Only outputs are computed (no cache), for inference.
+arithmetic. Below :data:`DIRECT_MAX_COLUMNS` im2col values, :func:`direct_plan` works out once
+(per input shape) how to copy the windows out of the zero-padded input through one strided
+view, and its function then does one (batched) GEMM per group: a few numpy calls whatever the
+kernel size. Larger problems stay on :func:`~.conv.conv2d_forward`. Only outputs are
+computed (no cache), for inference (the convolution layers' ``infer``).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-from .conv import conv1d_forward, conv2d_forward
-from .conv_geometry import IntPair, as_float, pads4, pair
+from .conv_geometry import IntPair, pads4, pair
 
 #: largest im2col size (values: N * Ho * Wo * C * kh * kw) computed by the direct path (one thread,
 #: float32: 3-8x faster than the general paths at 1-2K values, on par at 64-100K, slower beyond)
 DIRECT_MAX_COLUMNS = 1 << 16
 
 
-def conv2d_infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
-                 padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1,
-                 relu: bool | float = False) -> np.ndarray:
-    """:func:`~.conv.conv2d_forward`'s output (same arguments), without its cache."""
-    x = as_float(x)
-    w = np.asarray(w)
-    if x.ndim == 4 and w.ndim == 4 and x.dtype == w.dtype:
-        y = _direct(x, w, b, pair(stride, "stride"), pads4(padding), pair(dilation, "dilation"), int(groups))
-        if y is not None:
-            if relu is True:
-                np.maximum(y, y.dtype.type(0), out=y)
-            elif relu is not False:
-                np.clip(y, y.dtype.type(0), y.dtype.type(relu), out=y)
-            return y
-    return conv2d_forward(x, w, b, stride, padding, dilation, groups, relu)[0]
+Direct = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
 
 
-def conv1d_infer(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
-                 padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> np.ndarray:
-    """:func:`~.conv.conv1d_forward`'s output (same arguments), without its cache."""
-    x, w = np.asarray(x), np.asarray(w)
-    if x.ndim != 3 or w.ndim != 3:
-        return conv1d_forward(x, w, b, stride, padding, dilation, groups)[0]
-    left, right = pair(padding, "conv1d padding (left, right)")
-    s = stride if isinstance(stride, (int, np.integer)) else tuple(stride)[0]
-    d = dilation if isinstance(dilation, (int, np.integer)) else tuple(dilation)[0]
-    y = conv2d_infer(x[:, :, None, :], w[:, :, None, :], b, (1, int(s)), (0, left, 0, right), (1, int(d)), groups)
-    return y[:, :, 0, :]
+def apply_relu(y: np.ndarray, relu: bool | float) -> np.ndarray:
+    """``y`` with max(., 0) applied in place (clipped at ``relu`` when it is a number; nothing when False)."""
+    if relu is True:
+        np.maximum(y, y.dtype.type(0), out=y)
+    elif relu is not False:
+        np.clip(y, y.dtype.type(0), y.dtype.type(relu), out=y)
+    return y
 
 
-def _direct(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple[int, int],
-            pads: tuple[int, int, int, int], dilation: tuple[int, int], groups: int) -> np.ndarray | None:
-    """The convolution by one window view and one GEMM, or None when it is not small (or not valid:
-    the general path then reports the error)."""
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    (sh, sw), (dh, dw), (pt, pl, pb, pr) = stride, dilation, pads
+def direct_plan(x_shape: tuple[int, ...], w_shape: tuple[int, ...], x_dtype: np.dtype, w_dtype: np.dtype,
+                stride: IntPair, padding: IntPair, dilation: IntPair, groups: int) -> Direct | None:
+    """``run(x, w, b) -> y`` computing the convolution of an ``x_shape`` input (NCHW) by one window view
+    and one GEMM, or None when the problem is not small (or not valid: the general path then reports
+    the error). Everything but the arithmetic is worked out here, so a caller may keep it per shape."""
+    if len(x_shape) != 4 or len(w_shape) != 4 or x_dtype != w_dtype:
+        return None
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w_shape
+    (sh, sw), (dh, dw) = pair(stride, "stride"), pair(dilation, "dilation")
+    pt, pl, pb, pr = pads4(padding)
+    groups = int(groups)
     if groups < 1 or cg * groups != c or o % groups or min(sh, sw, dh, dw) < 1:
         return None
     ho = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
     wo = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
     if ho < 1 or wo < 1 or n * ho * wo * c * kh * kw > DIRECT_MAX_COLUMNS:
         return None
-    if pt or pl or pb or pr:
-        xp = np.zeros((n, c, h + pt + pb, wd + pl + pr), dtype=x.dtype)
-        xp[:, :, pt:pt + h, pl:pl + wd] = x
-    else:
-        xp = np.ascontiguousarray(x)
-    s0, s1, s2, s3 = xp.strides
-    windows = np.ndarray((n, groups, cg, kh, kw, ho, wo), dtype=xp.dtype, buffer=xp,
-                         strides=(s0, cg * s1, s1, dh * s2, dw * s3, sh * s2, sw * s3))
-    cols = windows.reshape(n, groups, cg * kh * kw, ho * wo)
-    y = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols).reshape(n, o, ho, wo)
-    if b is not None:
-        y += np.asarray(b, dtype=y.dtype).reshape(-1, 1, 1)
-    return y
+    padded = (n, c, h + pt + pb, wd + pl + pr)
+    inner = (slice(None), slice(None), slice(pt, pt + h), slice(pl, pl + wd))
+    item = np.dtype(x_dtype).itemsize
+    s3, s2, s1, s0 = item, item * padded[3], item * padded[3] * padded[2], item * padded[3] * padded[2] * c
+    view = ((n, groups, cg, kh, kw, ho, wo), (s0, cg * s1, s1, dh * s2, dw * s3, sh * s2, sw * s3))
+    cols_shape, w_mat, y_shape = (n, groups, cg * kh * kw, ho * wo), (groups, o // groups, cg * kh * kw), (n, o, ho, wo)
+    pad = pt or pl or pb or pr
 
+    def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        if pad:
+            xp = np.zeros(padded, dtype=x_dtype)
+            xp[inner] = x
+        else:
+            xp = np.ascontiguousarray(x)
+        windows = np.ndarray(view[0], dtype=x_dtype, buffer=xp, strides=view[1])
+        y = np.matmul(w.reshape(w_mat), windows.reshape(cols_shape)).reshape(y_shape)
+        if b is not None:
+            y += b.reshape(-1, 1, 1)
+        return y
+    return run

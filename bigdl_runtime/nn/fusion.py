@@ -7,7 +7,7 @@ the plan stays valid whatever happens to the weights. The chains:
 
 - ``Sigmoid(x) -> Mul(x, .)`` (SiLU / Swish, as YOLO-style exporters write it): one
   ``x / (1 + exp(-x))`` in four passes instead of the ~ten of the sigmoid and the product;
-- ``Conv2d -> ReLU`` / ``ReLU6``: the convolution applies the activation as it writes its
+- ``Conv2d`` (or ``Conv1d``) ``-> ReLU`` / ``ReLU6``: the convolution applies the activation as it writes its
   output (as :class:`~.layers.conv.ConvReLU2d`), with the convolution's own parameters.
 """
 from __future__ import annotations
@@ -15,12 +15,9 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
-
 from ..kernels.activation import silu_infer
-from ..kernels.conv_infer import conv2d_infer
 from .layers.activation import ReLU, Sigmoid
-from .layers.conv import Conv2d
+from .layers.conv import Conv1d, Conv2d
 from .layers.elementwise import Mul
 from .layers.math import ReLU6
 
@@ -64,18 +61,12 @@ def _second_link(step: "Step", producer: dict[int, "Step"], readers: dict[int, i
         return None
     if type(module) in (ReLU, ReLU6) and len(step.args) == 1:
         first = producer.get(step.args[0][0])
-        if first is not None and type(first.module) is Conv2d and readers.get(first.out) == 1:
+        if first is not None and type(first.module) in (Conv1d, Conv2d) and readers.get(first.out) == 1:
             return first, first.args, _conv_relu(first.module, True if type(module) is ReLU else 6.0)
     return None
 
 
-def _conv_relu(conv: Conv2d, relu: bool | float) -> Callable[[Any], Any]:
+def _conv_relu(conv: Conv1d | Conv2d, relu: bool | float) -> Callable[[Any], Any]:
     """``conv`` then max(., 0) (clipped at ``relu`` when a number) in the convolution's own pass, reading
     ``conv``'s parameters at every call (as :class:`~.layers.conv.ConvReLU2d` does)."""
-    kernel = functools.partial(conv2d_infer, relu=relu)
-
-    def run(x: Any) -> Any:
-        x = np.asarray(x)
-        conv._check_input(x)
-        return conv._call(kernel, (x,))
-    return run
+    return functools.partial(conv.infer_with_relu, relu=relu)
