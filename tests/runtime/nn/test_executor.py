@@ -150,3 +150,44 @@ def test_a_wrong_input_count_names_the_graph() -> None:
     graph = _cnn().evaluate()
     with pytest.raises(ValueError, match="expected 1 input"):
         graph(_x(1, 3, 4, 4), _x(1))
+
+
+def _bn(cls, n):
+    layer = cls(n)
+    rng = np.random.default_rng(3)
+    layer.running_mean[...] = rng.standard_normal(n)
+    layer.running_var[...] = rng.random(n) + 0.5
+    layer.weight.data[...] = rng.standard_normal(n)
+    layer.bias.data[...] = rng.standard_normal(n)
+    return layer
+
+
+INFER_CASES = [
+    (lambda: _bn(nn.BatchNorm2d, 4), [(2, 4, 3, 3)]),
+    (lambda: _bn(nn.BatchNorm1d, 4), [(5, 4)]),
+    (lambda: nn.BatchNorm2d(4, affine=False), [(2, 4, 3, 3)]),
+    (lambda: _bn(nn.BatchNorm2d, 2), [(2, 2, 200, 200)]),  # large: the kernel's threaded path
+    (nn.Add, [(2, 3), (3,)]), (nn.Sub, [(2, 3), (2, 1)]), (nn.Mul, [(2, 3), ()]), (nn.Div, [(2, 3), (2, 3)]),
+    (lambda: nn.Conv1d(4, 6, 3, stride=2, padding=1), [(2, 4, 9)]),
+    (lambda: nn.Conv1d(4, 6, 4, padding="same"), [(2, 4, 9)]),
+    (lambda: nn.Conv2d(4, 8, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2)), [(2, 4, 9, 7)]),
+    (lambda: nn.Conv2d(8, 8, 3, groups=8, padding=1), [(1, 8, 5, 5)]),
+    (lambda: nn.ConvReLU2d(4, 8, 3, padding=1, max_value=6.0), [(2, 4, 9, 7)]),
+    (lambda: nn.Conv2d(16, 32, 3, padding=1), [(4, 16, 40, 40)]),  # large: the forward kernel
+    (lambda: nn.ConvTranspose2d(4, 4, 3, stride=2), [(1, 4, 5, 5)]),
+    (nn.Hardswish, [(3, 7)]), (lambda: nn.LeakyReLU(0.2), [(3, 7)]), (nn.Sigmoid, [(3, 7)]),
+    (nn.Maximum, [(3, 7), (7,), ()]), (nn.Minimum, [(3, 7), (3, 1)]),
+]
+
+
+@pytest.mark.parametrize("make, shapes", INFER_CASES, ids=[str(i) for i in range(len(INFER_CASES))])
+def test_layer_infer_gives_its_forward_pass_output(make, shapes) -> None:
+    layer = make().evaluate()
+    args = [_x(*s, seed=k) for k, s in enumerate(shapes)]
+    if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
+        args = [a.astype(np.float32) for a in args]
+    want = layer.forward_pass(*args)[0]
+    for _ in range(2):  # the second call runs what the first one planned
+        got = layer.infer(*args)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5 if got.dtype == np.float32 else 1e-12, atol=1e-6)
