@@ -219,7 +219,7 @@ def print_real_table(rows: list[dict], threads: int) -> None:
         if "error" in r:
             print(f"| {r['model']} | - | - | - | - | {r['error'][:80]} |")
             continue
-        shapes = ", ".join("x".join(str(d) for d in shape) for shape in r["batch"])
+        shapes = ", ".join("x".join(str(d) for d in shape) or "scalar" for shape in r["batch"])
         print(f"| {r['model']} | {shapes} | {r['ours_ms']:.3f} | {r['ort_ms']:.3f} | {r['ratio']:.2f} | "
               f"{r['max_rel_err']:.1e} |")
     ratios = [r["ratio"] for r in rows if "ratio" in r]

@@ -88,6 +88,16 @@ class Gather(_MultiInputLayer):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
+    def infer(self, *inputs: Any) -> np.ndarray:
+        """One integer index in range: a single ``np.take`` (no checks over an index array)."""
+        xs = as_inputs(inputs)
+        if len(xs) == 2 and isinstance(xs[0], np.ndarray) and isinstance(xs[1], np.ndarray) \
+                and xs[1].ndim == 0 and xs[1].dtype.kind in "iu" and -xs[0].ndim <= self.dim < xs[0].ndim:
+            index = int(xs[1])
+            if -xs[0].shape[self.dim] <= index < xs[0].shape[self.dim]:
+                return np.take(xs[0], index, axis=self.dim)
+        return self.forward_pass(*inputs)[0]
+
 
 class Slice(_Indexed):
     """ONNX Slice: ``x[starts[i]:ends[i]:steps[i]]`` along ``axes[i]``, bounds clamped.

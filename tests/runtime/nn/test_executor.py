@@ -177,7 +177,18 @@ INFER_CASES = [
     (lambda: nn.ConvTranspose2d(4, 4, 3, stride=2), [(1, 4, 5, 5)]),
     (nn.Hardswish, [(3, 7)]), (lambda: nn.LeakyReLU(0.2), [(3, 7)]), (nn.Sigmoid, [(3, 7)]),
     (nn.Maximum, [(3, 7), (7,), ()]), (nn.Minimum, [(3, 7), (3, 1)]),
+    (lambda: nn.Pow(2.0), [(3, 7)]), (lambda: nn.Pow(3.0), [(3, 7)]),
 ]
+
+
+@pytest.mark.parametrize("index", [0, 2, -1, -3])
+def test_gather_of_one_index_infers_like_its_forward_pass(index) -> None:
+    layer = nn.Gather(dim=1)
+    x = _x(2, 3, 4)
+    for idx in (np.array(index), np.array([index, 0])):
+        np.testing.assert_array_equal(layer.infer(x, idx), layer.forward_pass(x, idx)[0])
+    with pytest.raises(ValueError, match="Gather.*out of range"):
+        layer.infer(x, np.array(3))
 
 
 @pytest.mark.parametrize("make, shapes", INFER_CASES, ids=[str(i) for i in range(len(INFER_CASES))])
