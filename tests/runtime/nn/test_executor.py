@@ -178,6 +178,8 @@ INFER_CASES = [
     (nn.Hardswish, [(3, 7)]), (lambda: nn.LeakyReLU(0.2), [(3, 7)]), (nn.Sigmoid, [(3, 7)]),
     (nn.Maximum, [(3, 7), (7,), ()]), (nn.Minimum, [(3, 7), (3, 1)]),
     (lambda: nn.Pow(2.0), [(3, 7)]), (lambda: nn.Pow(3.0), [(3, 7)]),
+    (lambda: nn.ReduceMean(dim=[1, -1], keepdim=True), [(2, 3, 4)]), (lambda: nn.ReduceMean(), [(2, 3)]),
+    (lambda: nn.ReduceMean(dim=[]), [(2, 3)]), (lambda: nn.ReduceMean(dim=0), [(0, 3)]),
 ]
 
 
