@@ -11,8 +11,6 @@ computed (no cache), for inference (the convolution layers' ``infer``).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from .conv_geometry import IntPair, pads4, pair
@@ -29,9 +27,6 @@ POINTWISE_MAX_COLUMNS = 1 << 17
 OPENBLAS_THREADED_MACS = 1 << 18
 
 
-Direct = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
-
-
 def apply_relu(y: np.ndarray, relu: bool | float) -> np.ndarray:
     """``y`` with max(., 0) applied in place (clipped at ``relu`` when it is a number; nothing when False)."""
     if relu is True:
@@ -42,10 +37,9 @@ def apply_relu(y: np.ndarray, relu: bool | float) -> np.ndarray:
 
 
 def direct_plan(x_shape: tuple[int, ...], w_shape: tuple[int, ...], x_dtype: np.dtype, w_dtype: np.dtype,
-                stride: IntPair, padding: IntPair, dilation: IntPair, groups: int) -> Direct | None:
-    """``run(x, w, b) -> y`` computing the convolution of an ``x_shape`` input (NCHW) by one window view
-    and one GEMM, or None when the problem is not small (or not valid: the general path then reports
-    the error). Everything but the arithmetic is worked out here, so a caller may keep it per shape."""
+                stride: IntPair, padding: IntPair, dilation: IntPair, groups: int) -> "DirectConv | None":
+    """The :class:`DirectConv` of an ``x_shape`` input (NCHW) and ``w_shape`` weight, or None when the
+    problem is not small (or not valid: the general path then reports the error)."""
     if len(x_shape) != 4 or len(w_shape) != 4 or x_dtype != w_dtype:
         return None
     n, c, h, wd = x_shape
@@ -60,28 +54,44 @@ def direct_plan(x_shape: tuple[int, ...], w_shape: tuple[int, ...], x_dtype: np.
     pointwise = kh == kw == sh == sw == 1 and not (pt or pl or pb or pr)  # its columns are the input itself
     if ho < 1 or wo < 1 or n * ho * wo * c * kh * kw > (POINTWISE_MAX_COLUMNS if pointwise else DIRECT_MAX_COLUMNS):
         return None
-    padded = (n, c, h + pt + pb, wd + pl + pr)
-    inner = (slice(None), slice(None), slice(pt, pt + h), slice(pl, pl + wd))
-    item = np.dtype(x_dtype).itemsize
-    s3, s2, s1, s0 = item, item * padded[3], item * padded[3] * padded[2], item * padded[3] * padded[2] * c
-    view = ((n, groups, cg, kh, kw, ho, wo), (s0, cg * s1, s1, dh * s2, dw * s3, sh * s2, sw * s3))
-    cols_shape, w_mat, y_shape = (n, groups, cg * kh * kw, ho * wo), (groups, o // groups, cg * kh * kw), (n, o, ho, wo)
-    pad = pt or pl or pb or pr
-    one_thread = n * ho * wo * c * kh * kw * (o // groups) > OPENBLAS_THREADED_MACS
+    return DirectConv(x_shape, w_shape, np.dtype(x_dtype), (sh, sw), (pt, pl, pb, pr), (dh, dw), groups, (ho, wo))
 
-    def run(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        if pad:
-            xp = np.zeros(padded, dtype=x_dtype)
-            xp[inner] = x
+
+class DirectConv:
+    """``conv(x, w, b) -> y`` for one input shape: everything but the arithmetic worked out when it is
+    made (by :func:`direct_plan`), so a caller may keep it per shape; a plain object (it pickles)."""
+
+    def __init__(self, x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtype: np.dtype,
+                 stride: tuple[int, int], pads: tuple[int, int, int, int], dilation: tuple[int, int], groups: int,
+                 out_size: tuple[int, int]) -> None:
+        n, c, h, wd = x_shape
+        o, cg, kh, kw = w_shape
+        (sh, sw), (pt, pl, pb, pr), (dh, dw), (ho, wo) = stride, pads, dilation, out_size
+        self.dtype = dtype
+        self.pad = bool(pt or pl or pb or pr)
+        self.padded = (n, c, h + pt + pb, wd + pl + pr)
+        self.inner = (slice(None), slice(None), slice(pt, pt + h), slice(pl, pl + wd))
+        item = dtype.itemsize
+        s3, s2 = item, item * self.padded[3]
+        s1, s0 = s2 * self.padded[2], s2 * self.padded[2] * c
+        self.view = ((n, groups, cg, kh, kw, ho, wo), (s0, cg * s1, s1, dh * s2, dw * s3, sh * s2, sw * s3))
+        self.cols_shape = (n, groups, cg * kh * kw, ho * wo)
+        self.w_mat = (groups, o // groups, cg * kh * kw)
+        self.y_shape = (n, o, ho, wo)
+        self.one_thread = n * ho * wo * c * kh * kw * (o // groups) > OPENBLAS_THREADED_MACS
+
+    def __call__(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        if self.pad:
+            xp = np.zeros(self.padded, dtype=self.dtype)
+            xp[self.inner] = x
         else:
             xp = np.ascontiguousarray(x)
-        cols = np.ndarray(view[0], dtype=x_dtype, buffer=xp, strides=view[1]).reshape(cols_shape)
-        if one_thread:
+        cols = np.ndarray(self.view[0], dtype=self.dtype, buffer=xp, strides=self.view[1]).reshape(self.cols_shape)
+        if self.one_thread:
             with single_threaded_blas():
-                y = np.matmul(w.reshape(w_mat), cols).reshape(y_shape)
+                y = np.matmul(w.reshape(self.w_mat), cols).reshape(self.y_shape)
         else:
-            y = np.matmul(w.reshape(w_mat), cols).reshape(y_shape)
+            y = np.matmul(w.reshape(self.w_mat), cols).reshape(self.y_shape)
         if b is not None:
             y += b.reshape(-1, 1, 1)
         return y
-    return run

@@ -204,3 +204,16 @@ def test_layer_infer_gives_its_forward_pass_output(make, shapes) -> None:
         got = layer.infer(*args)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-5 if got.dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_a_graph_pickles_after_inference_and_its_copy_runs_its_own_layers() -> None:
+    import pickle
+
+    graph = _cnn().astype(np.float32).evaluate()
+    x = _x(1, 3, 4, 4, dtype=np.float32)
+    want = graph(x)  # fills the layers' per-shape plans (direct convolutions, memoized shapes)
+    copy = pickle.loads(pickle.dumps(graph))
+    for g, w in zip(copy(x), want):
+        np.testing.assert_array_equal(g, w)
+    fused = next(step for step in copy._plan.infer_steps if step.name == "relu1")
+    assert fused.run.func.__self__ is copy.node("conv1").module
