@@ -339,6 +339,8 @@ class Graph(Module):
                 same name); default: the original inputs the outputs depend on.
             name: the new graph's name.
 
+        The new graph is in this graph's mode (its layers are shared, so they already are).
+
         Examples:
             >>> features = resnet.new_graph(outputs=["pool5"])
             >>> x = Input()
@@ -353,6 +355,7 @@ class Graph(Module):
         graph = Graph.__new__(Graph)
         Module.__init__(graph, name=name)
         graph._build(in_nodes, out_edges)
+        object.__setattr__(graph, "training", self.training)  # the mode of the graph it is cut from
         return graph
 
     def _parse_output(self, text: str) -> Edge:

@@ -217,3 +217,12 @@ def test_a_graph_pickles_after_inference_and_its_copy_runs_its_own_layers() -> N
         np.testing.assert_array_equal(g, w)
     fused = next(step for step in copy._plan.infer_steps if step.name == "relu1")
     assert fused.run.func.__self__ is copy.node("conv1").module
+
+
+def test_a_cut_graph_keeps_the_mode_of_the_graph_it_is_cut_from() -> None:
+    graph = _cnn().evaluate()
+    head = graph.new_graph(outputs=["silu"])
+    assert head.training is False
+    x = _x(1, 3, 4, 4)
+    np.testing.assert_array_equal(head(x), graph.new_graph(outputs=["silu"])(x))
+    assert graph.train().new_graph(outputs=["silu"]).training is True
