@@ -91,7 +91,7 @@ def render() -> tuple[str, list[str]]:
         "## onnxruntime contrib operators (com.microsoft)",
         "",
         "The onnx package has no conformance cases for these; each converted one is tested against onnxruntime "
-        "(`tests/zoo/importers/onnx/test_microsoft_ops.py`). Converted: " + ", ".join(contrib) + " (and "
+        "(`tests/zoo/importers/onnx/test_microsoft_ops.py`, `test_dynamic_quantize_lstm.py`). Converted: " + ", ".join(contrib) + " (and "
         "SimplifiedLayerNormalization, which onnxruntime registers in the default domain).",
         "",
         "Named but not converted:",

@@ -1,8 +1,9 @@
 """Activation kernels: pointwise nonlinearities, softmax and log-softmax.
 
 Every pair keeps the input dtype (constants are Python floats, so float32 stays
-float32). Pointwise ops cache the local derivative ``dy/dx`` and their backward
-is one multiply. ``sigmoid``, ``softplus``, ``softmax`` and ``log_softmax`` never
+float32). Pointwise ops compute only ``y`` in their forward (inference runs no
+backward), in as few passes over the data as they can, and cache what the backward
+needs to form the local derivative ``dy/dx`` (``x``, or ``y`` where that is enough). ``sigmoid``, ``softplus``, ``softmax`` and ``log_softmax`` never
 exponentiate a positive number, so they do not overflow at ``|x| = 1000``.
 Returned arrays may share memory with the inputs; treat them as read-only.
 """
@@ -162,13 +163,20 @@ def relu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
 
 
 def leaky_relu_forward(x: np.ndarray, negative_slope: float = 0.01) -> tuple[np.ndarray, Any]:
-    """x where x > 0, else negative_slope * x."""
-    positive = x > 0
-    return np.where(positive, x, negative_slope * x), np.where(positive, 1.0, negative_slope).astype(x.dtype)
+    """x where x > 0, else negative_slope * x (two passes: ``max(x, slope * x)`` for a slope in [0, 1])."""
+    scaled = x * negative_slope
+    if 0.0 <= negative_slope <= 1.0:
+        y = np.maximum(x, scaled, out=scaled)
+    elif negative_slope > 1.0:
+        y = np.minimum(x, scaled, out=scaled)
+    else:
+        y = np.where(x > 0, x, scaled)
+    return y, (x, negative_slope)
 
 
 def leaky_relu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    x, slope = cache
+    return (np.where(x > 0, dy, dy * slope),)
 
 
 def leaky_relu_infer(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
@@ -201,12 +209,17 @@ def prelu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray]:
     return dx, dneg.sum(axis=axes).reshape(slope_shape)
 
 
-def _elu(x: np.ndarray, alpha: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _elu(x: np.ndarray, alpha: float, scale: float) -> tuple[np.ndarray, Any]:
     negative = alpha * np.expm1(np.minimum(x, 0))
-    positive = x > 0
-    y = scale * np.where(positive, x, negative)
-    derivative = scale * np.where(positive, 1, negative + alpha)
-    return y, derivative
+    y = np.where(x > 0, x, negative)
+    if scale != 1.0:
+        y *= scale
+    return y, (x, y, alpha, scale)
+
+
+def _elu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
+    x, y, alpha, scale = cache  # below 0: d/dx scale * alpha * (e^x - 1) = y + scale * alpha
+    return (dy * np.where(x > 0, scale, y + scale * alpha),)
 
 
 def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, Any]:
@@ -215,7 +228,7 @@ def elu_forward(x: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, Any]:
 
 
 def elu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    return _elu_backward(dy, cache)
 
 
 def selu_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -224,24 +237,35 @@ def selu_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
 
 
 def selu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    return _elu_backward(dy, cache)
 
 
 def gelu_forward(x: np.ndarray, approximate: str = "none") -> tuple[np.ndarray, Any]:
     """x * Phi(x) (``approximate="none"``, exact via erf) or its tanh approximation (``"tanh"``)."""
     if approximate == "none":
-        cdf = 0.5 * (1.0 + erf(x * _INV_SQRT2))
-        return x * cdf, cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        cdf = erf(x * _INV_SQRT2)
+        cdf += 1.0
+        cdf *= 0.5
+        return x * cdf, (x, approximate, cdf)
     if approximate == "tanh":
-        t = np.tanh(_GELU_TANH_K * (x + _GELU_TANH_C * x * x * x))
-        half = 0.5 * (1.0 + t)
-        derivative = half + 0.5 * x * (1.0 - t * t) * _GELU_TANH_K * (1.0 + 3.0 * _GELU_TANH_C * x * x)
-        return x * half, derivative
+        t = x * x
+        t *= _GELU_TANH_C * x
+        t += x
+        t *= _GELU_TANH_K
+        np.tanh(t, out=t)
+        half = t + 1.0
+        half *= 0.5
+        return x * half, (x, approximate, t)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def gelu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    x, approximate, kept = cache
+    if approximate == "none":  # kept: Phi(x)
+        return (dy * (kept + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI),)
+    t = kept  # tanh(k (x + c x^3))
+    derivative = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_TANH_K * (1.0 + 3.0 * _GELU_TANH_C * x * x)
+    return (dy * derivative,)
 
 
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -296,13 +320,16 @@ def hard_sigmoid_forward(x: np.ndarray, alpha: float = 1.0 / 6.0, beta: float = 
     The defaults are PyTorch's Hardsigmoid (1/6, 1/2); ONNX HardSigmoid defaults
     to alpha=0.2, beta=0.5, so pass those explicitly for ONNX models.
     """
-    z = alpha * x + beta
-    inside = (z > 0) & (z < 1)
-    return np.clip(z, 0, 1), inside * np.asarray(alpha, dtype=x.dtype)
+    y = x * alpha
+    y += beta
+    np.clip(y, 0, 1, out=y)
+    return y, (x, alpha, beta)
 
 
 def hard_sigmoid_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    x, alpha, beta = cache
+    z = alpha * x + beta
+    return (dy * (((z > 0) & (z < 1)) * np.asarray(alpha, dtype=dy.dtype)),)
 
 
 def hard_sigmoid_infer(x: np.ndarray, alpha: float = 1.0 / 6.0, beta: float = 0.5) -> np.ndarray:
@@ -312,14 +339,18 @@ def hard_sigmoid_infer(x: np.ndarray, alpha: float = 1.0 / 6.0, beta: float = 0.
 
 
 def hard_swish_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
-    """x * clip(x / 6 + 1/2, 0, 1) (PyTorch Hardswish, ONNX HardSwish)."""
-    y = x * np.clip(x / 6.0 + 0.5, 0, 1)
-    derivative = np.where(x < -3, 0, np.where(x > 3, 1, x / 3.0 + 0.5)).astype(x.dtype)
-    return y, derivative
+    """x * clip(x / 6 + 1/2, 0, 1) (PyTorch Hardswish, ONNX HardSwish), in four passes."""
+    y = x * (1.0 / 6.0)
+    y += 0.5
+    np.clip(y, 0, 1, out=y)
+    y *= x
+    return y, x
 
 
 def hard_swish_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    x = cache
+    derivative = np.where(x < -3, 0, np.where(x > 3, 1, x / 3.0 + 0.5)).astype(dy.dtype)
+    return (dy * derivative,)
 
 
 def hard_swish_infer(x: np.ndarray) -> np.ndarray:
@@ -336,12 +367,12 @@ def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) 
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (as PyTorch)."""
     bx = beta * x
     smooth = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
-    linear = bx > threshold
-    return np.where(linear, x, smooth), np.where(linear, 1, _sigmoid(bx))
+    return np.where(bx > threshold, x, smooth), (bx, threshold)
 
 
 def softplus_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
-    return _scaled(dy, cache)
+    bx, threshold = cache
+    return (dy * np.where(bx > threshold, 1, _sigmoid(bx)),)
 
 
 # -------------------------------------------------------------- normalising

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import onednn, threads
 from .conv_geometry import ConvGeometry, IntPair, as_float, pair
+from .gemm import matmul
 
 # ---------------------------------------------------------------------- GEMM path
 def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.ndarray) -> np.ndarray:
@@ -335,24 +336,67 @@ def _int1(value: IntPair, what: str) -> int:
     return vals[0]
 
 
+#: a 1-D convolution whose frame matrix (N * Lo rows of C * k) has at most this many elements is one GEMM
+#: over strided frames (no layout reorders, no thread team): the STFT-as-convolution front-ends and the
+#: small convolutions of voice-activity models, where oneDNN's per-call work cost 10-50x the arithmetic
+CONV1D_FRAMES_MAX = 1 << 20
+
+
 def conv1d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: IntPair = 1,
                    padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> tuple[np.ndarray, Any]:
     """1-D cross-correlation on (N, C, L) with w (O, C // groups, k).
 
     ``padding`` is an int or (left, right). Returns ``(y, cache)``, y of shape (N, O, Lo).
+    Small ungrouped ones are one GEMM over the input's strided frames; the others run as a
+    2-D convolution of height 1.
     """
     x = np.asarray(x)
     w = np.asarray(w)
     if x.ndim != 3 or w.ndim != 3:
         raise ValueError(f"conv1d expects x (N, C, L) and w (O, C/groups, k), got x {x.shape} and w {w.shape}")
     left, right = pair(padding, "conv1d padding (left, right)")
-    y, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, stride=(1, _int1(stride, "stride")),
-                              padding=(0, left, 0, right), dilation=(1, _int1(dilation, "dilation")),
-                              groups=groups)
-    return y[:, :, 0, :], cache
+    step, dil = _int1(stride, "stride"), _int1(dilation, "dilation")
+    n, c, length = x.shape
+    o, cg, k = w.shape
+    out_len = (length + left + right - dil * (k - 1) - 1) // step + 1
+    if groups == 1 and cg == c and out_len > 0 and n * out_len * c * k <= CONV1D_FRAMES_MAX:
+        return _conv1d_frames(as_float(x), w, b, left, right, step, dil, out_len)
+    y, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, stride=(1, step),
+                              padding=(0, left, 0, right), dilation=(1, dil), groups=groups)
+    return y[:, :, 0, :], ("conv2d", cache)
+
+
+def _conv1d_frames(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, left: int, right: int, step: int, dil: int,
+                   out_len: int) -> tuple[np.ndarray, Any]:
+    """``(N * Lo, C * k) @ (C * k, O)``: the frames are strided views of the padded input, copied once."""
+    n, c, length = x.shape
+    o, _, k = w.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (left, right))) if left or right else x
+    span = dil * (k - 1) + 1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, span, axis=2)[:, :, ::step][:, :, :out_len, ::dil]
+    cols = np.ascontiguousarray(windows.transpose(0, 2, 1, 3)).reshape(n * out_len, c * k)
+    wmat = w.reshape(o, c * k).astype(x.dtype, copy=False)
+    y = matmul(cols, wmat.T).reshape(n, out_len, o).transpose(0, 2, 1)
+    if b is not None:
+        y = y + np.asarray(b, x.dtype).reshape(1, -1, 1)
+    else:
+        y = np.ascontiguousarray(y)
+    return y, ("frames", cols, wmat, (n, c, length), (left, step, dil, k, out_len), w.dtype,
+               None if b is None else np.asarray(b).dtype)
 
 
 def conv1d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients (dx, dw, db) of :func:`conv1d_forward`."""
-    dx, dw, db = conv2d_backward(np.asarray(dy)[:, :, None, :], cache)
-    return dx[:, :, 0, :], dw[:, :, 0, :], db
+    if cache[0] == "conv2d":
+        dx, dw, db = conv2d_backward(np.asarray(dy)[:, :, None, :], cache[1])
+        return dx[:, :, 0, :], dw[:, :, 0, :], db
+    _, cols, wmat, (n, c, length), (left, step, dil, k, out_len), w_dtype, b_dtype = cache
+    rows = np.ascontiguousarray(np.asarray(dy, cols.dtype).transpose(0, 2, 1)).reshape(n * out_len, -1)
+    dw = matmul(rows.T, cols).reshape(-1, c, k)
+    dcols = matmul(rows, wmat).reshape(n, out_len, c, k)
+    dpadded = np.zeros((n, c, left + length + step * (out_len - 1) + dil * (k - 1) + 1), cols.dtype)
+    last = step * (out_len - 1) + 1
+    for tap in range(k):  # each tap's gradient lands on a strided run of the padded input
+        dpadded[:, :, tap * dil:tap * dil + last:step] += dcols[:, :, :, tap].transpose(0, 2, 1)
+    db = None if b_dtype is None else np.asarray(dy).sum(axis=(0, 2)).astype(b_dtype, copy=False)
+    return dpadded[:, :, left:left + length], dw.astype(w_dtype, copy=False), db

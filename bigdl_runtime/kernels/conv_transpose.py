@@ -5,6 +5,10 @@ it reuses the conv2d machinery of :mod:`.conv` with the roles swapped: its forwa
 convolution's backward-data (GEMM + col2im), its input gradient is that convolution's forward
 (im2col + GEMM) applied to ``dy``, and its weight gradient is that convolution's weight
 gradient with ``dy`` as the convolution input and ``x`` as the output gradient.
+
+A kernel as large as its stride (2x2 / 2, the up-sampling of segmentation heads) has no
+overlapping taps: the forward is then one GEMM ``w.T @ x`` per image and a depth-to-space
+reshuffle, with no col2im (measured 17 ms for PP-OCRv4's two such layers before).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import numpy as np
 
 from .conv import conv_planes, conv_planes_grad
 from .conv_geometry import ConvGeometry, IntPair, as_float, pads4, pair
+from .gemm import matmul
 
 
 def output_size(size: tuple[int, int], w_shape: tuple[int, ...], stride: IntPair, padding: IntPair,
@@ -65,10 +70,30 @@ def conv_transpose2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None 
                        out_size=x.shape[2:])
     wc = np.ascontiguousarray(w, dtype=x.dtype)
     xc = np.ascontiguousarray(x)
-    y, _ = conv_planes_grad(xc, None, wc, geo, need_dw=False)
+    if _taps_do_not_overlap(geo, output_padding):
+        y = _depth_to_space_gemm(xc, wc, geo)
+    else:
+        y, _ = conv_planes_grad(xc, None, wc, geo, need_dw=False)
     if b is not None:
         y += np.asarray(b, dtype=x.dtype).reshape(-1, 1, 1)
     return y, (xc, wc, geo, np.asarray(w).dtype, None if b is None else np.asarray(b).dtype)
+
+
+def _taps_do_not_overlap(geo: ConvGeometry, output_padding: IntPair) -> bool:
+    """Stride equal to the kernel, no dilation, groups or output padding: each input pixel owns a kh x kw tile."""
+    return ((geo.sh, geo.sw) == (geo.kh, geo.kw) and (geo.dh, geo.dw) == (1, 1) and geo.groups == 1
+            and pair(output_padding, "output_padding") == (0, 0))
+
+
+def _depth_to_space_gemm(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The transposed convolution without overlapping taps: ``(O*kh*kw, C) @ (C, H*W)`` per image, each
+    pixel's column laid out as its kh x kw output tile, then the padding cropped."""
+    n, c, h, wd = x.shape
+    o, kh, kw = w.shape[1], geo.kh, geo.kw
+    tiles = matmul(w.reshape(c, o * kh * kw).T, x.reshape(n, c, h * wd))  # (N, O*kh*kw, H*W)
+    full = tiles.reshape(n, o, kh, kw, h, wd).transpose(0, 1, 4, 2, 5, 3).reshape(n, o, h * kh, wd * kw)
+    pt, pl, pb, pr = geo.pads
+    return np.ascontiguousarray(full[:, :, pt:h * kh - pb, pl:wd * kw - pr])
 
 
 def conv_transpose2d_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -4,8 +4,8 @@ MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv).
 ``q = saturate(round_half_to_even(x / scale) + zero_point)`` and ``x = (q - zero_point) * scale``;
 the division and the dequantising product are done in the scale's float type
 (float32 for float32 scales, as onnxruntime). Integer products accumulate
-exactly (int32 results; the GEMMs run on float64 BLAS, exact while sums stay
-below 2**53), and the QLinear ops requantise the int32 accumulator with
+exactly (int32 results, computed by float GEMMs and convolutions that are exact:
+see :mod:`.integer_gemm`), and the QLinear ops requantise the int32 accumulator with
 ``round_half_to_even(acc * (a_scale * b_scale / y_scale)) + y_zero_point``.
 
 Scales and zero points are per tensor (one value), per axis (a vector along
@@ -21,6 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from .conv import conv2d_forward
+from .gemm import matmul
+from .integer_gemm import exact_product
 
 #: the integer types a quantised tensor may have, with their ranges
 QUANTIZED_RANGES = {np.dtype(t): (np.iinfo(t).min, np.iinfo(t).max)
@@ -76,17 +78,26 @@ def dequantize_linear(q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray |
     return (centred.astype(scale.dtype) * _along(scale, q.shape, axis, block_size)).astype(scale.dtype)
 
 
-def _centred(x: np.ndarray, zero_point: np.ndarray | None, per_row_axis: int | None = None) -> np.ndarray:
-    """``x - zero_point`` as float64 (exact for 8/16-bit integers); a vector zero point applies along an axis."""
-    out = np.asarray(x).astype(np.float64)
-    if zero_point is None:
-        return out
-    zp = np.asarray(zero_point).astype(np.float64)
-    if zp.ndim == 1 and zp.size > 1 and per_row_axis is not None:
+def _centred(x: np.ndarray, zero_point: np.ndarray | None, per_row_axis: int | None = None) -> tuple[np.ndarray, int]:
+    """``x - zero_point`` as floats and its largest magnitude; a vector zero point applies along an axis.
+
+    float32 for 8-bit types (their differences are exact there), float64 for wider ones.
+    """
+    x = np.asarray(x)
+    dtype = np.float32 if x.dtype.itemsize == 1 else np.float64
+    out = x.astype(dtype)
+    zp = None if zero_point is None else np.asarray(zero_point).astype(np.int64)
+    if zp is None or zp.size == 1:
+        zero = 0 if zp is None else int(zp.reshape(-1)[0])
+        if zero:
+            out -= dtype(zero)
+        return out, (max(abs(int(x.min()) - zero), abs(int(x.max()) - zero)) if x.size else 0)
+    if per_row_axis is not None and zp.ndim == 1:
         view = [1] * out.ndim
         view[per_row_axis] = zp.size
         zp = zp.reshape(view)
-    return out - zp
+    out -= zp.astype(dtype)
+    return out, int(np.abs(out).max()) if out.size else 0
 
 
 def _int32(exact: np.ndarray) -> np.ndarray:
@@ -96,8 +107,14 @@ def _int32(exact: np.ndarray) -> np.ndarray:
 def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None = None,
                    b_zero_point: np.ndarray | None = None) -> np.ndarray:
     """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
-    return _int32(np.matmul(_centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None),
-                            _centred(b, b_zero_point, -1)))
+    a_c, a_bound = _centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None)
+    b_c, b_bound = _centred(b, b_zero_point, -1)
+
+    def product(part: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        rows = b_c[lo:hi] if b_c.ndim == 1 else b_c[..., lo:hi, :]
+        return matmul(part[..., lo:hi], rows.astype(part.dtype, copy=False))
+
+    return _int32(exact_product(a_c, a_bound, b_bound, a_c.shape[-1], 1, product))
 
 
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
@@ -109,9 +126,18 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
     Padding adds zeros after the zero point is taken off (as padding with the zero point).
     A vector ``w_zero_point`` is per output channel.
     """
-    y, _ = conv2d_forward(_centred(x, x_zero_point), _centred(w, w_zero_point, 0), None, stride=tuple(stride),
-                          padding=tuple(padding), dilation=tuple(dilation), groups=groups)
-    return _int32(y)
+    x_c, x_bound = _centred(x, x_zero_point)
+    w_c, w_bound = _centred(w, w_zero_point, 0)
+    n, channels, height, width = x_c.shape
+    per_group = w_c.shape[1]
+
+    def conv(part: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        if (lo, hi) != (0, per_group):  # input channels lo:hi of every group
+            part = part.reshape(n, groups, per_group, height, width)[:, :, lo:hi].reshape(n, -1, height, width)
+        return conv2d_forward(part, w_c[:, lo:hi].astype(part.dtype), None, stride=tuple(stride),
+                              padding=tuple(padding), dilation=tuple(dilation), groups=groups)[0]
+
+    return _int32(exact_product(x_c, x_bound, w_bound, per_group, int(np.prod(w_c.shape[2:])), conv))
 
 
 def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray | None,
@@ -121,3 +147,4 @@ def requantize(acc: np.ndarray, multiplier: np.ndarray, zero_point: np.ndarray |
     if zero_point is not None:
         scaled = scaled + np.asarray(zero_point)
     return _saturate(scaled, dtype)
+

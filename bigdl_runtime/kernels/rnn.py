@@ -7,7 +7,7 @@ RNN one block). ``reverse=True`` runs the recurrence from ``t = T-1`` down to 0;
 outputs stay at their time positions, so ``y[:, 0]`` is then the final state.
 
 The input projection of every time step is one GEMM before the loop; the loop
-over time does one ``(N, H) @ (H, G*H)`` GEMM per step. Backward (BPTT) stores
+over time does one ``(N, H) @ (H, G*H)`` GEMM per step (all through :func:`.gemm.matmul`). Backward (BPTT) stores
 the per-step gradients of the pre-activations and turns them into ``dx`` and
 the weight gradients with GEMMs over the whole sequence after the loop.
 
@@ -16,7 +16,11 @@ matching tuple of output gradients, where any entry may be ``None`` (zero).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+
+from .gemm import matmul
 
 _NONLINEARITIES = ("tanh", "relu")
 
@@ -29,7 +33,7 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
 def _project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """``x @ w.T + b`` for all time steps at once: (N, T, K) -> (N, T, G)."""
     n, t, k = x.shape
-    out = (x.reshape(n * t, k) @ w.T).reshape(n, t, w.shape[0])
+    out = matmul(x.reshape(n * t, k), w.T).reshape(n, t, w.shape[0])
     if b is not None:
         out += b
     return out
@@ -59,9 +63,9 @@ def _param_grads(dxp: np.ndarray, dhp: np.ndarray, x: np.ndarray, hprev: np.ndar
     """(dx, dw_ih, dw_hh, db_ih, db_hh) from the per-step grads of the input and hidden projections."""
     n, t, g = dxp.shape
     dxp2, dhp2 = dxp.reshape(n * t, g), dhp.reshape(n * t, g)
-    dx = (dxp2 @ w_ih).reshape(x.shape)
-    dw_ih = dxp2.T @ x.reshape(n * t, -1)
-    dw_hh = dhp2.T @ hprev.reshape(n * t, -1)
+    dx = matmul(dxp2, w_ih).reshape(x.shape)
+    dw_ih = matmul(dxp2.T, x.reshape(n * t, -1))
+    dw_hh = matmul(dhp2.T, hprev.reshape(n * t, -1))
     db_ih = dxp2.sum(axis=0) if has_b_ih else None
     db_hh = dhp2.sum(axis=0) if has_b_hh else None
     return dx, dw_ih, dw_hh, db_ih, db_hh
@@ -83,27 +87,50 @@ def lstm_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.nda
     Returns:
         ``((y (N, T, H), h_T (N, H), c_T (N, H)), cache)``.
     """
-    n, length, _ = x.shape
+    n, _, _ = x.shape
     hidden = w_hh.shape[1]
-    h = h_first = _initial(h0, n, hidden, x.dtype)
-    c = c_first = _initial(c0, n, hidden, x.dtype)
+    h_first = _initial(h0, n, hidden, x.dtype)
+    c_first = _initial(c0, n, hidden, x.dtype)
     gates = _project(x, w_ih, b_ih)  # overwritten in place by the gate activations
     if b_hh is not None:
         gates += b_hh
-    y = np.empty((n, length, hidden), dtype=x.dtype)
+    w_hh_t = w_hh.T
+    y, cells, h, c = lstm_recurrence(gates, lambda state: matmul(state, w_hh_t), h_first, c_first, reverse)
+    cache = (x, w_ih, w_hh, gates, y, cells, h_first, c_first, reverse,
+             b_ih is not None, b_hh is not None, h0 is not None, c0 is not None)
+    return (y, h, c), cache
+
+
+def lstm_recurrence(gates: np.ndarray, recurrent: Callable[[np.ndarray], np.ndarray], h0: np.ndarray,
+                    c0: np.ndarray, reverse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The LSTM cell over time, given the input projections: the loop every LSTM variant shares.
+
+    Args:
+        gates: (N, T, 4H) pre-activations of the gates ``i, f, g, o`` from the input (biases included);
+            overwritten in place by the gate activations (what backward needs).
+        recurrent: ``h (N, H) -> (N, 4H)``, the hidden state's contribution to the pre-activations
+            (``h @ w_hh.T`` for the float LSTM; a dynamically quantised product for the int8 one).
+        h0, c0: (N, H) initial states.
+        reverse: run from the last time step to the first.
+
+    Returns:
+        ``(y (N, T, H), cells (N, T, H), h_T, c_T)``.
+    """
+    n, length, four_hidden = gates.shape
+    hidden = four_hidden // 4
+    h, c = h0, c0
+    y = np.empty((n, length, hidden), dtype=gates.dtype)
     cells = np.empty_like(y)
     for t in _steps(length, reverse):
         a = gates[:, t]
-        a += h @ w_hh.T
+        a += recurrent(h)
         a[:, :2 * hidden] = _sigmoid(a[:, :2 * hidden])
         a[:, 2 * hidden:3 * hidden] = np.tanh(a[:, 2 * hidden:3 * hidden])
         a[:, 3 * hidden:] = _sigmoid(a[:, 3 * hidden:])
         c = a[:, hidden:2 * hidden] * c + a[:, :hidden] * a[:, 2 * hidden:3 * hidden]
         h = a[:, 3 * hidden:] * np.tanh(c)
         y[:, t], cells[:, t] = h, c
-    cache = (x, w_ih, w_hh, gates, y, cells, h_first, c_first, reverse,
-             b_ih is not None, b_hh is not None, h0 is not None, c0 is not None)
-    return (y, h, c), cache
+    return y, cells, h, c
 
 
 def lstm_backward(grads: tuple, cache: tuple) -> tuple:
@@ -133,7 +160,7 @@ def lstm_backward(grads: tuple, cache: tuple) -> tuple:
         dgates[:, t, 2 * hidden:3 * hidden] = dc * local_g[:, t]
         dgates[:, t, 3 * hidden:] = dh_t * local_o[:, t]
         dc = dc * f[:, t]
-        dh = dgates[:, t] @ w_hh
+        dh = matmul(dgates[:, t], w_hh)
     hprev = _previous(y, h_first, reverse)
     params = _param_grads(dgates, dgates, x, hprev, w_ih, has_b_ih, has_b_hh)
     return (*params, dh if has_h0 else None, dc if has_c0 else None)
@@ -169,7 +196,7 @@ def gru_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndar
     hn = np.empty((n, length, hidden), dtype=x.dtype)  # W_hn h + b_hn per step
     y = np.empty_like(hn)
     for t in _steps(length, reverse):
-        hp = h @ w_hh.T
+        hp = matmul(h, w_hh.T)
         if b_hh is not None:
             hp[:, 2 * hidden:] += b_hh[2 * hidden:]
         rz = _sigmoid(xp[:, t, :2 * hidden] + hp[:, :2 * hidden])
@@ -205,7 +232,7 @@ def gru_backward(grads: tuple, cache: tuple) -> tuple:
         dxp[:, t, 2 * hidden:] = dn
         dhp[:, t, :2 * hidden] = dxp[:, t, :2 * hidden]
         dhp[:, t, 2 * hidden:] = dn * r[:, t]
-        dh = dh_t * z[:, t] + dhp[:, t] @ w_hh
+        dh = dh_t * z[:, t] + matmul(dhp[:, t], w_hh)
     params = _param_grads(dxp, dhp, x, hprev, w_ih, has_b_ih, has_b_hh)
     return (*params, dh if has_h0 else None)
 
@@ -237,7 +264,7 @@ def rnn_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndar
         pre += b_hh
     y = np.empty((n, length, hidden), dtype=x.dtype)
     for t in _steps(length, reverse):
-        a = pre[:, t] + h @ w_hh.T
+        a = pre[:, t] + matmul(h, w_hh.T)
         h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
         y[:, t] = h
     cache = (x, w_ih, w_hh, y, h_first, reverse, nonlinearity, b_ih is not None, b_hh is not None, h0 is not None)
@@ -258,6 +285,6 @@ def rnn_backward(grads: tuple, cache: tuple) -> tuple:
     for t in _steps(length, not reverse):
         dh_t = dh if dy is None else dh + dy[:, t]
         dpre[:, t] = dh_t * local[:, t]
-        dh = dpre[:, t] @ w_hh
+        dh = matmul(dpre[:, t], w_hh)
     params = _param_grads(dpre, dpre, x, _previous(y, h_first, reverse), w_ih, has_b_ih, has_b_hh)
     return (*params, dh if has_h0 else None)

@@ -1,5 +1,6 @@
-"""Quantised layers, computed as onnxruntime does: QuantizeLinear, DequantizeLinear, MatMulInteger,
-ConvInteger, QLinearMatMul, QLinearConv (see :mod:`bigdl_runtime.kernels.quantize`).
+"""Quantised layers, computed as onnxruntime does: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
+MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (see :mod:`bigdl_runtime.kernels.quantize` and
+:mod:`bigdl_runtime.kernels.dynamic_quantize`).
 
 Scales and zero points are inputs (an imported model feeds its constants), so one
 layer serves per-tensor, per-axis and blocked quantisation. These layers have
@@ -13,6 +14,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ...kernels import quantize as K
+from ...kernels.dynamic_quantize import dynamic_quantize_linear
 from ..kernel_layer import as_inputs, call_kernel
 from ..module import Module
 
@@ -85,6 +87,27 @@ class DequantizeLinear(_Quantized):
 
     def _compute(self, q: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | None = None) -> np.ndarray:
         return K.dequantize_linear(q, scale, zero_point, self.axis, self.block_size)
+
+
+class DynamicQuantizeLinear(_Quantized):
+    """A float tensor quantised to uint8 over its own range (ONNX DynamicQuantizeLinear).
+
+    ``scale = (max(x, 0) - min(x, 0)) / 255`` (1 for an all-zero ``x``, as onnxruntime),
+    ``zero_point = round_half_to_even(-min(x, 0) / scale)``, ``q = saturate(rint(x / scale) + zero_point)``.
+
+    Shape:
+        - Input: ``x`` (float32).
+        - Outputs: ``(q, scale, zero_point)``: ``q`` shaped as ``x`` (uint8), two scalars (float32, uint8).
+
+    Examples:
+        >>> DynamicQuantizeLinear()(np.array([-1.0, 0.0, 2.0], np.float32))[0]
+        array([  0,  85, 255], dtype=uint8)
+    """
+
+    _inputs = (1, 1)
+
+    def _compute(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return dynamic_quantize_linear(x)
 
 
 class MatMulInteger(_Quantized):

@@ -93,8 +93,7 @@ class RecurrentSequence(Module):
                              f"got shape {x.shape}")
         if len(states) > self._n_states:
             raise ValueError(f"{self.describe()}: at most {self._n_states} initial state input(s), got {len(states)}")
-        seq = x if self.batch_first else x.transpose(1, 0, 2)  # (N, T, I)
-        states = [np.asarray(s) if self.batch_first else np.asarray(s).transpose(1, 0, 2) for s in states]  # (N, D, H)
+        seq, states = batch_major(x, states, self.batch_first)
         _, forward_kernel, _ = _CELLS[self.cell]
         extra = {"nonlinearity": self.cell[4:]} if self.cell.startswith("rnn") else {}
         ys, finals, caches = [], [[] for _ in range(self._n_states)], []
@@ -106,12 +105,7 @@ class RecurrentSequence(Module):
             ys.append(outs[0])
             for k in range(self._n_states):
                 finals[k].append(outs[1 + k])
-        y = np.stack(ys, axis=2)  # (N, T, D, H)
-        finals = [np.stack(f, axis=1) for f in finals]  # (N, D, H)
-        if not self.batch_first:
-            y = y.transpose(1, 2, 0, 3)
-            finals = [f.transpose(1, 0, 2) for f in finals]
-        return (y, *finals), (caches, len(states))
+        return stack_directions(ys, finals, self.batch_first), (caches, len(states))
 
     def backward_pass(self, grad_output: tuple, ctx: tuple[list[Any], int]) -> Any:
         caches, n_given = ctx
@@ -136,6 +130,25 @@ class RecurrentSequence(Module):
         dx = dx if self.batch_first else dx.transpose(1, 0, 2)
         ds = [np.stack(s, axis=1) if self.batch_first else np.stack(s, axis=0) for s in dstates]
         return dx if not ds else (dx, *ds)
+
+
+def batch_major(x: np.ndarray, states: Sequence[np.ndarray], batch_first: bool) -> tuple[np.ndarray, list]:
+    """A recurrent layer's input ``(N, T, I)`` and initial states ``(N, D, H)`` from its declared layout."""
+    if batch_first:
+        return x, [np.asarray(s) for s in states]
+    return x.transpose(1, 0, 2), [np.asarray(s).transpose(1, 0, 2) for s in states]
+
+
+def stack_directions(ys: Sequence[np.ndarray], finals: Sequence[Sequence[np.ndarray]],
+                     batch_first: bool) -> tuple[np.ndarray, ...]:
+    """``(y, *final_states)`` in the declared layout from each direction's ``(N, T, H)`` sequence and
+    ``(N, H)`` final states (``finals[k][d]``: state ``k`` of direction ``d``)."""
+    y = np.stack(ys, axis=2)  # (N, T, D, H)
+    states = [np.stack(f, axis=1) for f in finals]  # (N, D, H)
+    if not batch_first:
+        y = y.transpose(1, 2, 0, 3)
+        states = [f.transpose(1, 0, 2) for f in states]
+    return (y, *states)
 
 
 class RecurrentLengths(Module):

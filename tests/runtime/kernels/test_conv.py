@@ -188,7 +188,18 @@ CONV1D_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
     ((1, 4, 11), (6, 2, 4), 2, (2, 1), 2, 2, False),
     ((2, 3, 7), (3, 1, 3), 1, 1, 1, 3, True),   # depthwise
     ((1, 2, 40), (3, 2, 2), 3, (0, 2), 1, 1, True),
+    ((2, 1, 30), (5, 1, 8), 4, 0, 1, 1, True),   # an STFT-style frame bank: one input channel, long stride
+    ((1, 3, 6), (2, 3, 3), 1, (2, 2), 2, 1, False),  # padding and dilation past the input's ends
 ]
+
+
+def test_small_conv1d_runs_as_one_gemm_and_large_as_conv2d(rng):
+    from bigdl_runtime.kernels.conv import CONV1D_FRAMES_MAX
+
+    x, w, _ = _arrays(rng, (2, 3, 50), (4, 3, 5), False, np.float32)
+    assert conv1d_forward(x, w)[1][0] == "frames"
+    big = np.zeros((1, 64, CONV1D_FRAMES_MAX // 64), np.float32)
+    assert conv1d_forward(big, np.zeros((2, 64, 3), np.float32))[1][0] == "conv2d"
 
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups,bias", CONV1D_CASES)

@@ -17,6 +17,8 @@ CASES = [  # x shape, w shape, stride, padding, output_padding, dilation, groups
     ((2, 3, 2, 3), (3, 2, 1, 1), 2, 0, 1, 1, 1, False),          # 1x1 stride 2
     ((1, 2, 3, 3), (2, 2, 3, 3), 1, 1, 1, 2, 1, True),           # output_padding below dilation
     ((1, 1, 2, 14), (1, 2, 3, 3), 2, 1, 1, 1, 1, True),          # wide: flat-run layout
+    ((2, 3, 3, 4), (3, 2, 2, 2), 2, 0, 0, 1, 1, True),           # 2x2 / 2: no overlapping taps (one GEMM)
+    ((1, 2, 3, 2), (2, 3, 3, 2), (3, 2), (1, 0, 2, 1), 0, 1, 1, False),  # the same, non-square, cropped
 ]
 
 

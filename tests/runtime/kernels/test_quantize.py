@@ -71,3 +71,4 @@ def test_quantised_layers_refuse_backward() -> None:
     layer(np.ones(3, np.float32), np.float32(0.1))
     with pytest.raises(RuntimeError, match="no gradient"):
         layer.backward(np.ones(3))
+

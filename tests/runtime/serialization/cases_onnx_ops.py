@@ -65,6 +65,18 @@ def _rois(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
 
 
+def _quantized_lstm() -> Module:
+    """A bidirectional int8 LSTM with random weights, per-column scales and biases."""
+    rng = np.random.default_rng(3)
+    layer = L.DynamicQuantizedLSTM(4, 3, direction="bidirectional", per_channel=True)
+    for key, value in layer.state_dict().items():
+        if key.startswith("weight") and value.dtype == np.int8 and value.ndim == 2:
+            layer.load_state_dict({key: rng.integers(-128, 128, value.shape).astype(np.int8)}, strict=False)
+        elif "scale" in key or key.startswith("bias"):
+            layer.load_state_dict({key: rng.uniform(0.01, 0.1, value.shape).astype(np.float32)}, strict=False)
+    return layer
+
+
 # layer class name -> (factory, input shapes[, input maker])
 CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "Sin": (lambda: L.Sin(), [(3, 4)]), "Cos": (lambda: L.Cos(), [(3, 4)]), "Tan": (lambda: L.Tan(), [(3, 4)]),
@@ -89,6 +101,8 @@ CASES: dict[str, tuple[Callable[[], Module], list[tuple[int, ...]]] | tuple] = {
     "QuantizeLinear": (lambda: L.QuantizeLinear(dtype="int8"), [(3, 4), (1,)], _float_then_scale),
     "DequantizeLinear": (lambda: L.DequantizeLinear(), [(3, 4), (1,), ()], _quantised),
     "MatMulInteger": (lambda: L.MatMulInteger(), [(3, 4), (4, 2), (), ()], _quantised),
+    "DynamicQuantizeLinear": (lambda: L.DynamicQuantizeLinear(), [(3, 4)]),
+    "DynamicQuantizedLSTM": (_quantized_lstm, [(5, 2, 4)]),
     "ConvInteger": (lambda: L.ConvInteger(padding=[1, 0, 1, 0]), [(1, 2, 5, 5), (3, 2, 3, 3), (), ()], _quantised),
     "QLinearMatMul": (lambda: L.QLinearMatMul(), [(3, 4), (1,), (), (4, 2), (1,), (), (1,), ()], _quantised),
     "QLinearConv": (lambda: L.QLinearConv(stride=[2, 1]),

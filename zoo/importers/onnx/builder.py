@@ -11,7 +11,7 @@ import onnx.inliner
 from bigdl_runtime.nn import Graph, Input
 
 from .context import Context, OnnxNode, Sym
-from .reader import DEFAULT_MAX_TENSOR_BYTES, OnnxImportError, read_model, tensor_to_array
+from .reader import DEFAULT_MAX_TENSOR_BYTES, OnnxImportError, read_model, tensor_to_array, value_info
 from .registry import ONNX, load_converters
 
 #: the oldest default-domain opset we import
@@ -65,7 +65,7 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
     ctx.domains = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in model.opset_import}
     ctx.inferred = _inferred_shapes(model)
     for vi, node in zip(runtime, in_nodes):
-        shape, dtype = _value_info(vi)
+        shape, dtype = value_info(vi)
         ctx.values[vi.name] = Sym(node, shape, dtype)
         ctx.input_specs[vi.name] = (shape, dtype)
         ctx.unique(vi.name)
@@ -128,18 +128,6 @@ def convert_graph(graph: onnx.GraphProto, ctx: Context) -> list[Any]:
     return [ctx.lookup(vi.name) for vi in graph.output]
 
 
-def _value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
-    """(shape with None for unknown dims, or None; dtype or None) declared by a ValueInfoProto."""
-    t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
-    if t is None:
-        return None, None
-    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)) if t.elem_type else None
-    if not t.HasField("shape"):
-        return None, dtype
-    # a negative dim_value (-1, as some exporters write for a dynamic axis) is unknown, like a dim_param
-    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim), dtype
-
-
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
     """(shape, dtype) by value name from ONNX shape inference (best effort: empty if inference fails).
 
@@ -152,7 +140,7 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple]:
         return {}
     table = {}
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
-        table[vi.name] = _value_info(vi)
+        table[vi.name] = value_info(vi)
     return table
 
 

@@ -71,7 +71,6 @@ UNSUPPORTED: dict[str, str] = {
                      "com.microsoft::RotaryEmbedding", "com.microsoft::QAttention"],
                     "fused attention kernels (packed weights, masks, caches): export unfused or with the "
                     "default-domain Attention of opset 23"),
-    "com.microsoft::DynamicQuantizeLSTM": "a quantised LSTM kernel: import the float LSTM (then quantise) instead",
     **dict.fromkeys(["com.microsoft::QLinearAdd", "com.microsoft::QLinearMul", "com.microsoft::QLinearSigmoid",
                      "com.microsoft::QLinearLeakyRelu", "com.microsoft::QLinearAveragePool",
                      "com.microsoft::QLinearGlobalAveragePool", "com.microsoft::QLinearConcat"],

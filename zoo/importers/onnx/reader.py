@@ -1,4 +1,5 @@
-"""Reading an ONNX model safely: parse checks, external data inside the model's folder, size limits.
+"""Reading an ONNX model safely (parse checks, external data inside the model's folder, size limits) and the
+(shape, dtype) its value infos declare.
 
 Nothing here executes code from the file: the model is a protobuf message and
 external tensor data is read as raw bytes from files next to the model.
@@ -129,3 +130,15 @@ def _with_external_data(tensor: TensorProto, base_dir: Path | None, nbytes: int,
     copy.data_location = TensorProto.DEFAULT
     copy.raw_data = raw
     return copy
+
+
+def value_info(vi: onnx.ValueInfoProto) -> tuple[tuple | None, np.dtype | None]:
+    """(shape with None for unknown dims, or None; dtype or None) declared by a ValueInfoProto."""
+    t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
+    if t is None:
+        return None, None
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)) if t.elem_type else None
+    if not t.HasField("shape"):
+        return None, dtype
+    # a negative dim_value (-1, as some exporters write for a dynamic axis) is unknown, like a dim_param
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in t.shape.dim), dtype

@@ -13,9 +13,9 @@ import onnx
 
 from bigdl_runtime.nn import Graph, Input
 
-from .builder import _value_info as value_info  # (shape, dtype) of a ValueInfoProto, as for the graph
 from .builder import convert_graph
 from .context import OnnxNode, Sym
+from .reader import value_info
 from ..registry import UnsupportedOperatorError
 
 

@@ -10,10 +10,13 @@ _NOT_YET = (L.Acos, L.Acosh, L.Asin, L.Asinh, L.Atan, L.Atanh, L.BitCast, L.BitS
             L.GatherElements, L.GatherND, L.GridSample, L.Hardmax, L.IsInf, L.IsNaN, L.MaxPoolIndices, L.MaxUnpool,
             L.Mod, L.NonZero, L.OneHot, L.RoiAlign, L.Round, L.ScatterElements, L.ScatterND, L.Sign, L.Sin, L.Sinh,
             L.Tan, L.Unique)
-_QUANTIZED = (L.ConvInteger, L.DequantizeLinear, L.MatMulInteger, L.QLinearConv, L.QLinearMatMul, L.QuantizeLinear)
+_QUANTIZED = (L.ConvInteger, L.DequantizeLinear, L.DynamicQuantizeLinear, L.MatMulInteger, L.QLinearConv,
+              L.QLinearMatMul, L.QuantizeLinear)
 
 for _cls in _NOT_YET:
     no_emitter(_cls, f"no emitter for ONNX {_cls.__name__} has been written yet (the layer exists for the importer)")
 for _cls in _QUANTIZED:
     no_emitter(_cls, f"no emitter for the quantised ONNX {_cls.__name__} has been written yet "
                      "(the layer exists for the importer)")
+no_emitter(L.DynamicQuantizedLSTM, "no emitter for onnxruntime's com.microsoft DynamicQuantizeLSTM (a contrib operator) "
+                                   "has been written yet (the layer exists for the importer)")

@@ -17,15 +17,15 @@ from typing import Callable, Sequence
 import onnx
 from onnx import helper
 
-from ..builder import _value_info as value_info  # (shape, dtype) of a ValueInfoProto, as for the graph
 from ..context import OnnxNode, Sym
+from ..reader import value_info
 from ..registry import ONNX
 
 #: default-domain operators converted through their function body
 EXPANDED = ("Attention", "RMSNormalization", "RotaryEmbedding", "NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss",
             "GroupNormalization", "MeanVarianceNormalization", "Mish", "Swish", "Shrink", "Softsign",
             "ThresholdedRelu", "Celu", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
-            "BlackmanWindow", "HammingWindow", "HannWindow", "DynamicQuantizeLinear", "AffineGrid", "CenterCropPad",
+            "BlackmanWindow", "HammingWindow", "HannWindow", "AffineGrid", "CenterCropPad",
             "SwiGLU", "CausalConvWithState", "LinearAttention")
 
 

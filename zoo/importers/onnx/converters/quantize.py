@@ -1,7 +1,7 @@
-"""Quantised operators: QuantizeLinear, DequantizeLinear, MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
+"""Quantised operators: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, ConvInteger,
+QLinearMatMul, QLinearConv.
 
-(DynamicQuantizeLinear runs as its ONNX function, see :mod:`.functions`; onnxruntime's
-com.microsoft QuantizeLinear and DequantizeLinear are the same operators.) Only 8- and
+(onnxruntime's com.microsoft QuantizeLinear and DequantizeLinear are the same operators.) Only 8- and
 16-bit integer quantised types are supported; a zero point left out is a zero of the
 type the operator implies.
 """
@@ -46,6 +46,12 @@ def quantize_linear(node: OnnxNode):
 def dequantize_linear(node: OnnxNode):
     layer = nn.DequantizeLinear(int(node.attr("axis", 1)), int(node.attr("block_size", 0)))
     return node.apply(layer, [node.value(i) for i in range(node.n_inputs())])
+
+
+@ONNX.register("DynamicQuantizeLinear", since=11)
+def dynamic_quantize_linear(node: OnnxNode):
+    """One layer (onnxruntime's kernel: scale 1 for an all-zero input) instead of the ONNX function's nodes."""
+    return list(node.apply(nn.DynamicQuantizeLinear(), [node.value(0)], n_outputs=3))
 
 
 @ONNX.register("MatMulInteger", since=10)
