@@ -1,4 +1,4 @@
-"""Benchmark our runtime against onnxruntime on exported models, and zoo.predict on Spark.
+"""Benchmark our runtime against onnxruntime on exported and real models, and zoo.predict on Spark.
 
 Part 1: images (or sequences) per second of a forward pass, our runtime vs
 onnxruntime on the ONNX file our exporter wrote from the same model, at the same
@@ -11,15 +11,23 @@ Part 2: rows per second scoring LeNet-5 on flat 784-value rows: ``zoo.predict``
 on a ``local[2]`` Spark DataFrame (cached input, ``output="label"``, collected),
 one process of ours (numpy batches of 256, 1 thread) and onnxruntime (1 thread).
 
-    python scripts/bench_onnx.py              # everything (several minutes on 2 cores)
+Part 3 (``--real``): the imported real-model set of ``scripts/onnx_real_models.py`` (its list
+and input makers, at each model's benchmark batch: one frame for the streaming audio models),
+our evaluation-mode ``net(*inputs)`` vs onnxruntime's ``session.run`` at the same thread count:
+ms per call (best of ``--repeats`` rounds of up to 20 calls each), the ratio, the max relative
+error, and the geometric mean of the ratios over the models that import.
+
+    python scripts/bench_onnx.py              # parts 1 and 2 (several minutes on 2 cores)
     python scripts/bench_onnx.py --quick      # batch 8 ResNet, 2 repeats, 4096 rows
     python scripts/bench_onnx.py --skip-spark
+    python scripts/bench_onnx.py --real --threads 1 --json scripts/bench/results/onnx-real-models.json
+    python scripts/bench_onnx.py --real silero magika   # only models whose name contains one of these
 """
 from __future__ import annotations
 
 import argparse
 import ctypes
-import statistics
+import json
 import sys
 import tempfile
 import time
@@ -150,13 +158,101 @@ def spark_rows(n_rows: int, repeats: int, workdir: str) -> list[tuple[str, float
             ("onnxruntime, one process, 1 thread", n_rows / theirs)]
 
 
+def _best_ms(fn: Callable[[], object], repeats: int, calls: int = 20, budget: float = 2.0) -> float:
+    """Best time of one call in ms over ``repeats`` rounds of up to ``calls`` calls (a round stops after
+    ``budget`` seconds), after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            best = min(best, timed(fn))
+            if time.perf_counter() - start > budget:
+                break
+    return best * 1e3
+
+
+def real_model_rows(names: list[str], repeats: int, threads: int) -> list[dict]:
+    """One row per model of the real-model set (name filter ``names``): ours and onnxruntime's ms,
+    the ratio and the max relative error on the model's benchmark inputs; ``error`` when it fails."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import onnx_real_models as real
+    from zoo.importers.onnx import load_onnx
+
+    rows = []
+    for model in real.MODELS:
+        if names and not any(n in model.name for n in names):
+            continue
+        row: dict = {"model": model.name, "kind": model.kind}
+        try:
+            path = real.fetch(model, real.DEFAULT_CACHE)
+            net = load_onnx(str(path))
+        except Exception as err:  # the table reports it
+            rows.append({**row, "error": f"{type(err).__name__}: {err}"[:200]})
+            print(f"  {model.name}: {rows[-1]['error']}", flush=True)
+            continue
+        feeds = model.bench_inputs(np.random.default_rng(0))
+        session = ort_session(str(path), threads)
+        args = [feeds[name] for name in net.input_names]
+        out = net(*args)
+        row["batch"] = [list(np.shape(feeds[name])) for name in net.input_names]
+        row["max_rel_err"] = real.max_rel_error(list(out) if isinstance(out, (list, tuple)) else [out],
+                                                session.run(None, feeds))
+        row["ours_ms"] = _best_ms(lambda: net(*args), repeats)
+        row["ort_ms"] = _best_ms(lambda: session.run(None, feeds), repeats)
+        row["ratio"] = row["ours_ms"] / row["ort_ms"]
+        rows.append(row)
+        print(f"  {model.name}: ours {row['ours_ms']:.3f} ms, onnxruntime {row['ort_ms']:.3f} ms, "
+              f"ratio {row['ratio']:.2f}, max rel err {row['max_rel_err']:.1e}", flush=True)
+    return rows
+
+
+def geometric_mean(values: list[float]) -> float:
+    return float(np.exp(np.mean(np.log(values)))) if values else float("nan")
+
+
+def print_real_table(rows: list[dict], threads: int) -> None:
+    print(f"\n| model | inputs | ours ms | onnxruntime ms | ratio ours/ort | max rel err |  ({threads} thread(s))")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['model']} | - | - | - | - | {r['error'][:80]} |")
+            continue
+        shapes = ", ".join("x".join(str(d) for d in shape) or "scalar" for shape in r["batch"])
+        print(f"| {r['model']} | {shapes} | {r['ours_ms']:.3f} | {r['ort_ms']:.3f} | {r['ratio']:.2f} | "
+              f"{r['max_rel_err']:.1e} |")
+    ratios = [r["ratio"] for r in rows if "ratio" in r]
+    print(f"| geometric mean ({len(ratios)} models) | | | | {geometric_mean(ratios):.2f} | |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="ResNet batch 8, 2 repeats, 4096 Spark rows")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=16384, help="rows scored in the Spark comparison")
     parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--real", nargs="*", metavar="NAME",
+                        help="only the real-model section (optionally only models whose name contains a NAME)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="real-model section: BLAS, oneDNN and onnxruntime threads (default: numpy's BLAS count)")
+    parser.add_argument("--json", type=Path, default=None, help="real-model section: write the rows here")
     args = parser.parse_args()
+    if args.real is not None:
+        from bigdl_runtime.kernels.threads import block_threads
+
+        if args.threads is not None and not set_blas_threads(args.threads):
+            parser.error("--threads needs numpy's OpenBLAS (its thread count cannot be set here)")
+        threads = block_threads()
+        rows = real_model_rows(args.real, args.repeats, threads)
+        print_real_table(rows, threads)
+        if args.json is not None:
+            ratios = [r["ratio"] for r in rows if "ratio" in r]
+            load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"threads": threads, "repeats": args.repeats, "loadavg_at_end": load,
+                                             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                             "geomean_ratio": geometric_mean(ratios), "rows": rows}, indent=1))
+        return
     repeats = 2 if args.quick else args.repeats
     batch = 8 if args.quick else 32
     with tempfile.TemporaryDirectory() as workdir:

@@ -113,6 +113,13 @@ class RealModel:
     inputs: Inputs
     kind: str
     small: bool = field(default=False)  # run by the test suite (small wheel, fast model)
+    #: the benchmark's inputs when they differ from ``inputs``: the batch the model is used with
+    #: (one frame for the streaming audio models); None: ``inputs``
+    bench: Inputs | None = field(default=None)
+
+    def bench_inputs(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The inputs ``scripts/bench_onnx.py`` times the model on."""
+        return (self.bench or self.inputs)(rng)
 
 
 MODELS = [
@@ -124,13 +131,13 @@ MODELS = [
               "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx",
               _named("x", _text((2, 3, 48, 192))), "Paddle MobileNetV3 classifier", True),
     RealModel("silero_vad", "silero-vad==6.2.3", "silero_vad/data/silero_vad.onnx", _silero(2, 512, True),
-              "LSTM VAD, If on the computed sample rate (spox)", True),
+              "LSTM VAD, If on the computed sample rate (spox)", True, _silero(1, 512, True)),
     RealModel("silero_vad_op15", "silero-vad==6.2.3", "silero_vad/data/silero_vad_16k_op15.onnx",
-              _silero(2, 512, True), "LSTM VAD, Shape/Gather chains and If", True),
+              _silero(2, 512, True), "LSTM VAD, Shape/Gather chains and If", True, _silero(1, 512, True)),
     RealModel("silero_vad_ifless", "silero-vad==6.2.3", "silero_vad/data/silero_vad_op18_ifless.onnx",
-              _silero(2, 512, True), "LSTM VAD (opset 18)", True),
+              _silero(2, 512, True), "LSTM VAD (opset 18)", True, _silero(1, 512, True)),
     RealModel("silero_vad_half", "silero-vad==6.2.3", "silero_vad/data/silero_vad_half.onnx", _silero(2, 512, False),
-              "LSTM VAD computed in float16", True),
+              "LSTM VAD computed in float16", True, _silero(1, 512, False)),
     RealModel("silero_vad_sequence", "silero-vad==6.2.3", "silero_vad/data/silero_vad_16k_sequence.onnx",
               _silero(3, 576, False, "hc"), "LSTM VAD over a sequence", True),
     RealModel("silero_vad_openvino", "silero-vad==6.2.3", "silero_vad/data/silero_vad_openvino_16k.onnx",
@@ -148,13 +155,15 @@ MODELS = [
               "YOLOv8n detector (run-time Range/Expand/Reshape chains)"),
     RealModel("oww_melspectrogram", "openwakeword==0.4.0", "openwakeword/resources/models/melspectrogram.onnx",
               _named("input", lambda rng: _audio(rng, (2, 4000)) * 32767), "audio front-end (STFT as Conv, mel, log)",
-              True),
+              True, _named("input", lambda rng: _audio(rng, (1, 4000)) * 32767)),
     RealModel("oww_embedding", "openwakeword==0.4.0", "openwakeword/resources/models/embedding_model.onnx",
               _named("input_1", lambda rng: (rng.standard_normal((2, 76, 32, 1)) + 1).astype(np.float32)),
-              "TF-style (tf2onnx) speech embedding CNN", True),
+              "TF-style (tf2onnx) speech embedding CNN", True,
+              _named("input_1", lambda rng: (rng.standard_normal((1, 76, 32, 1)) + 1).astype(np.float32))),
     RealModel("oww_hey_mycroft", "openwakeword==0.4.0", "openwakeword/resources/models/hey_mycroft_v0.1.onnx",
               _named("input_1", lambda rng: rng.standard_normal((2, 16, 96)).astype(np.float32)),
-              "TF-style (tf2onnx) LSTM wake-word classifier", True),
+              "TF-style (tf2onnx) LSTM wake-word classifier", True,
+              _named("input_1", lambda rng: rng.standard_normal((1, 16, 96)).astype(np.float32))),
     RealModel("oww_hey_jarvis", "openwakeword==0.4.0", "openwakeword/resources/models/hey_jarvis_v0.1.onnx",
               _named("x.1", lambda rng: rng.standard_normal((1, 16, 96)).astype(np.float32)),
               "wake-word classifier with an If", True),

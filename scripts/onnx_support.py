@@ -10,6 +10,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from collections import Counter, defaultdict
@@ -97,8 +98,45 @@ def render() -> tuple[str, list[str]]:
         "",
         *contrib_left,
         "",
+        *speed_section(),
     ]
     return "\n".join(lines), unexpected
+
+
+#: the real-model benchmark record the speed section is rendered from (``bench_onnx.py --real --json``)
+SPEED_RECORD = ROOT / "scripts" / "bench" / "results" / "onnx-real-models.json"
+
+
+def speed_section(record: Path = SPEED_RECORD) -> list[str]:
+    """Markdown lines of the real-model speed table from ``record`` (none when it was not recorded)."""
+    if not record.exists():
+        return []
+    data = json.loads(record.read_text())
+    rows = []
+    for r in data["rows"]:
+        if "error" in r:
+            rows.append(f"| {r['model']} | - | - | - | - | not imported: {r['error'][:90]} |")
+            continue
+        shapes = ", ".join("x".join(str(d) for d in shape) or "scalar" for shape in r["batch"])
+        rows.append(f"| {r['model']} | {shapes} | {r['ours_ms']:.3f} | {r['ort_ms']:.3f} | {r['ratio']:.2f} | "
+                    f"{r['max_rel_err']:.1e} |")
+    load = ", ".join(data.get("loadavg_at_end", [])) or "not recorded"
+    return [
+        "## Speed on the real-model set",
+        "",
+        f"`python scripts/bench_onnx.py --real --threads {data['threads']} --repeats {data['repeats']} --json "
+        f"{record.relative_to(ROOT) if record.is_relative_to(ROOT) else record}` ({data['date']}, {data['threads']} thread(s) for both runtimes, load "
+        f"average at the end {load}): evaluation-mode `net(*inputs)` of the imported model vs onnxruntime's "
+        "`session.run`, best of the calls, on each model's benchmark inputs (the batch it is used with: one "
+        "frame for the streaming audio models). Imported graphs run their execution plan without contexts "
+        "(`bigdl_runtime/nn/executor.py`, fused steps in `nn/fusion.py`).",
+        "",
+        "| model | inputs | ours ms | onnxruntime ms | ratio ours/ort | max rel err |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+        *rows,
+        f"| geometric mean | | | | {data['geomean_ratio']:.2f} | |",
+        "",
+    ]
 
 
 def main() -> int:

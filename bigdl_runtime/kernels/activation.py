@@ -179,6 +179,12 @@ def leaky_relu_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     return (np.where(x > 0, dy, dy * slope),)
 
 
+def leaky_relu_infer(x: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
+    """:func:`leaky_relu_forward`'s output without its derivative: two passes, no mask."""
+    y = np.multiply(x, x.dtype.type(negative_slope) if x.dtype.kind == "f" else negative_slope)
+    return np.maximum(x, y, out=y) if 0 <= negative_slope <= 1 else np.where(x > 0, x, y)
+
+
 def _channel_view(slope: np.ndarray, x: np.ndarray) -> np.ndarray:
     if slope.size == 1:
         return slope.reshape(())
@@ -272,6 +278,33 @@ def sigmoid_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     return (dy * cache * (1.0 - cache),)
 
 
+def _exp_neg(x: np.ndarray) -> np.ndarray:
+    """exp(-x) in a new array (inf where it overflows: the callers' 1 / (1 + inf) is the exact limit 0)."""
+    e = np.negative(x)
+    with np.errstate(over="ignore"):
+        return np.exp(e, out=e)
+
+
+def sigmoid_infer(x: np.ndarray) -> np.ndarray:
+    """:func:`sigmoid_forward`'s output as 1 / (1 + exp(-x)) in place: four passes instead of nine.
+    float16 goes through the forward (its exp overflows at 11, far from where sigmoid is 0)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+        return _sigmoid(x)
+    d = _exp_neg(x)
+    d += 1
+    return np.reciprocal(d, out=d)
+
+
+def silu_infer(x: np.ndarray) -> np.ndarray:
+    """``x * sigmoid(x)`` (SiLU, Swish) as x / (1 + exp(-x)): four passes (the fused Sigmoid -> Mul of
+    an inference plan; see :mod:`bigdl_runtime.nn.fusion`)."""
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+        return x * _sigmoid(x)
+    d = _exp_neg(x)
+    d += 1
+    return np.divide(x, d, out=d)
+
+
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     y = np.tanh(x)
     return y, y
@@ -299,6 +332,12 @@ def hard_sigmoid_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     return (dy * (((z > 0) & (z < 1)) * np.asarray(alpha, dtype=dy.dtype)),)
 
 
+def hard_sigmoid_infer(x: np.ndarray, alpha: float = 1.0 / 6.0, beta: float = 0.5) -> np.ndarray:
+    """:func:`hard_sigmoid_forward`'s output without its derivative, in place on one new array."""
+    z = alpha * x + beta
+    return np.clip(z, 0, 1, out=z) if isinstance(z, np.ndarray) else np.clip(z, 0, 1)
+
+
 def hard_swish_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     """x * clip(x / 6 + 1/2, 0, 1) (PyTorch Hardswish, ONNX HardSwish), in four passes."""
     y = x * (1.0 / 6.0)
@@ -312,6 +351,16 @@ def hard_swish_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray]:
     x = cache
     derivative = np.where(x < -3, 0, np.where(x > 3, 1, x / 3.0 + 0.5)).astype(dy.dtype)
     return (dy * derivative,)
+
+
+def hard_swish_infer(x: np.ndarray) -> np.ndarray:
+    """:func:`hard_swish_forward`'s output without its derivative: x * clip(x / 6 + 1/2, 0, 1) in place
+    on one new array (four passes instead of ten)."""
+    z = x / 6.0 + 0.5
+    if not isinstance(z, np.ndarray):
+        return x * np.clip(z, 0, 1)
+    np.clip(z, 0, 1, out=z)
+    return np.multiply(x, z, out=z) if z.dtype == np.result_type(x, z) else x * z
 
 
 def softplus_forward(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> tuple[np.ndarray, Any]:

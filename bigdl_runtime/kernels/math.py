@@ -192,6 +192,27 @@ def _extremum_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
                  for i, s in enumerate(shapes))
 
 
+def _extremum_infer(xs: tuple[np.ndarray, ...], op: str, better: Callable) -> np.ndarray:
+    """:func:`_extremum`'s output (the same comparisons, so the same NaN handling) without the winner index."""
+    if not xs:
+        raise ValueError(f"{op}: needs at least one input")
+    shape = _shape_check(*xs, op=op)
+    y = np.broadcast_to(xs[0], shape)
+    for x in xs[1:]:
+        y = np.where(better(x, y), x, y)
+    return y.astype(xs[0].dtype, copy=len(xs) == 1)
+
+
+def max_infer(*xs: np.ndarray) -> np.ndarray:
+    """:func:`max_forward`'s output without the gradient's winner index."""
+    return _extremum_infer(xs, "max", np.greater)
+
+
+def min_infer(*xs: np.ndarray) -> np.ndarray:
+    """:func:`min_forward`'s output without the gradient's winner index."""
+    return _extremum_infer(xs, "min", np.less)
+
+
 def max_forward(*xs: np.ndarray) -> tuple[np.ndarray, Any]:
     """Elementwise maximum of one or more inputs (ties: the first input wins the gradient)."""
     return _extremum(xs, "max", np.greater)

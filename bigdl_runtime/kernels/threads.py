@@ -108,6 +108,12 @@ class _Workers:
 _workers = _Workers()
 
 
+def single_threaded_blas() -> Any:
+    """A context manager holding BLAS at one thread inside it: for a GEMM too small to share between
+    threads, which a loaded machine would stall waiting for a descheduled helper thread."""
+    return _workers.single_threaded_blas()
+
+
 def block_threads() -> int:
     """Worker threads for batch blocks: numpy's BLAS thread count (1 if it cannot be controlled)."""
     return _workers.count()

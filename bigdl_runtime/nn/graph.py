@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .executor import Plan
 from .module import Module
 
 #: One input of a node: (source node, output index or None for the whole output).
@@ -139,14 +140,6 @@ def _add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def _meta(value: Any) -> Any:
-    """(shape, dtype) of an array, or a list of those for a tuple of outputs."""
-    if isinstance(value, (tuple, list)):
-        return [_meta(v) for v in value]
-    value = np.asarray(value)
-    return value.shape, value.dtype
-
-
 def _fill(grad: Any, meta: Any) -> Any:
     """``grad`` with zeros where a (part of the) value received no gradient."""
     if isinstance(meta, list):
@@ -155,15 +148,15 @@ def _fill(grad: Any, meta: Any) -> Any:
     return np.zeros(meta[0], meta[1]) if grad is None else grad
 
 
-def _accumulate(grads: dict[int, Any], meta: dict[int, Any], source: "Node", index: int | None, g: Any) -> None:
-    """Add ``g`` to the gradient of ``source``'s output (or of its output ``index``)."""
+def _accumulate(grads: dict[int, Any], meta: dict[int, Any], slot: int, index: int | None, g: Any) -> None:
+    """Add ``g`` to the gradient of the value in ``slot`` (or of its output ``index``)."""
     if g is None:
         return
     if index is not None:
-        slots = [None] * len(meta[id(source)])
-        slots[index] = g
-        g = slots
-    grads[id(source)] = _add(grads.get(id(source)), g)
+        parts = [None] * len(meta[slot])
+        parts[index] = g
+        g = parts
+    grads[slot] = _add(grads.get(slot), g)
 
 
 class Graph(Module):
@@ -226,7 +219,7 @@ class Graph(Module):
         object.__setattr__(self, "_outputs", tuple((copies[id(s)], i) for s, i in out_edges))
         object.__setattr__(self, "_order", tuple(copies[id(n)] for n in order))
         object.__setattr__(self, "_by_name", {n.name: n for n in (*self._inputs, *self._order)})
-        object.__setattr__(self, "_release", self._release_plan())
+        object.__setattr__(self, "_plan", Plan(self.describe(), self._inputs, self._order, self._outputs))
         registered: set[int] = set()
         for n in self._order:
             if id(n.module) not in registered:
@@ -306,19 +299,6 @@ class Graph(Module):
     def _what(n: Node) -> str:
         return "an Input" if n.module is None else n.module.describe()
 
-    def _release_plan(self) -> tuple[tuple[Node, ...], ...]:
-        """For each step of forward, the nodes whose value is no longer needed afterwards."""
-        keep = {id(s) for s, _ in self._outputs}
-        last: dict[int, tuple[int, Node]] = {}
-        for step, n in enumerate(self._order):
-            for s, _ in n.inputs:
-                if id(s) not in keep:
-                    last[id(s)] = (step, s)
-        plan: list[list[Node]] = [[] for _ in self._order]
-        for step, s in last.values():
-            plan[step].append(s)
-        return tuple(tuple(p) for p in plan)
-
     # ------------------------------------------------------------- lookup
     @property
     def nodes(self) -> tuple[Node, ...]:
@@ -359,6 +339,8 @@ class Graph(Module):
                 same name); default: the original inputs the outputs depend on.
             name: the new graph's name.
 
+        The new graph is in this graph's mode (its layers are shared, so they already are).
+
         Examples:
             >>> features = resnet.new_graph(outputs=["pool5"])
             >>> x = Input()
@@ -373,6 +355,7 @@ class Graph(Module):
         graph = Graph.__new__(Graph)
         Module.__init__(graph, name=name)
         graph._build(in_nodes, out_edges)
+        object.__setattr__(graph, "training", self.training)  # the mode of the graph it is cut from
         return graph
 
     def _parse_output(self, text: str) -> Edge:
@@ -398,58 +381,39 @@ class Graph(Module):
 
     # -------------------------------------------------------- computation
     def forward_pass(self, *inputs: Any) -> tuple[Any, tuple[dict[int, Any], list[Any]]]:
-        """The outputs and the call's context: the output metadata and each node's context, by step."""
-        if len(inputs) != len(self._inputs):
-            raise ValueError(f"{self.describe()}: expected {len(self._inputs)} input(s) {self.input_names}, "
-                             f"got {len(inputs)}")
-        values: dict[int, Any] = {id(n): x for n, x in zip(self._inputs, inputs)}
-        meta: dict[int, Any] = {id(n): _meta(x) for n, x in zip(self._inputs, inputs)}
-        ctxs: list[Any] = []
-        for step, n in enumerate(self._order):
-            out, ctx = n.module.forward_pass(*[self._select(values, s, i) for s, i in n.inputs])
-            ctxs.append(ctx)
-            values[id(n)] = out
-            if isinstance(out, (tuple, list)):
-                meta[id(n)] = _meta(out)
-            for s in self._release[step]:
-                del values[id(s)]
-        outs = tuple(self._select(values, s, i) for s, i in self._outputs)
-        return (outs[0] if len(outs) == 1 else outs), (meta, ctxs)
+        """The outputs and the call's context: value metadata by slot and each step's context."""
+        out, meta, ctxs = self._plan.forward_pass(inputs)
+        return out, (meta, ctxs)
 
-    def _select(self, values: dict[int, Any], source: Node, index: int | None) -> Any:
-        value = values[id(source)]
-        if index is None:
-            return value
-        if not isinstance(value, (tuple, list)) or not -len(value) <= index < len(value):
-            got = f"{len(value)} outputs" if isinstance(value, (tuple, list)) else "a single output"
-            raise ValueError(f"{self.describe()}: node '{source.name}[{index}]' selects output {index} "
-                             f"but node '{source.name}' produced {got}")
-        return value[index]
+    def infer(self, *inputs: Any) -> Any:
+        """The outputs with no context, each value freed after its last use (see :mod:`.executor`)."""
+        return self._plan.infer(inputs)
 
     def backward_pass(self, grad_output: Any, ctx: tuple[dict[int, Any], list[Any]]) -> Any:
         meta, ctxs = ctx
-        grads_out = (grad_output,) if len(self._outputs) == 1 else tuple(grad_output)
-        if len(grads_out) != len(self._outputs):
-            raise ValueError(f"{self.describe()}: backward expects {len(self._outputs)} output gradients "
+        plan = self._plan
+        grads_out = (grad_output,) if len(plan.outputs) == 1 else tuple(grad_output)
+        if len(grads_out) != len(plan.outputs):
+            raise ValueError(f"{self.describe()}: backward expects {len(plan.outputs)} output gradients "
                              f"{self.output_names}, got {len(grads_out)}")
         grads: dict[int, Any] = {}
-        for (s, i), g in zip(self._outputs, grads_out):
+        for (s, i), g in zip(plan.outputs, grads_out):
             _accumulate(grads, meta, s, i, g)
-        for step in range(len(self._order) - 1, -1, -1):
-            n = self._order[step]
-            g = grads.pop(id(n), None)
+        for k in range(len(plan.steps) - 1, -1, -1):
+            step = plan.steps[k]
+            g = grads.pop(step.out, None)
             if g is None:  # no path to an output carries a gradient: nothing to add
                 continue
-            if id(n) in meta:
-                g = _fill(g, meta[id(n)])
-            gin = n.module.backward_pass(g, ctxs[step])
-            gins = (gin,) if len(n.inputs) == 1 else tuple(gin)
-            if len(gins) != len(n.inputs):
-                raise ValueError(f"{self.describe()}: {n.module.describe()} at node '{n.name}' returned "
-                                 f"{len(gins)} input gradients for {len(n.inputs)} inputs")
-            for (s, i), gi in zip(n.inputs, gins):
+            if step.out in meta:
+                g = _fill(g, meta[step.out])
+            gin = step.module.backward_pass(g, ctxs[k])
+            gins = (gin,) if len(step.args) == 1 else tuple(gin)
+            if len(gins) != len(step.args):
+                raise ValueError(f"{self.describe()}: {step.module.describe()} at node '{step.name}' returned "
+                                 f"{len(gins)} input gradients for {len(step.args)} inputs")
+            for (s, i), gi in zip(step.args, gins):
                 _accumulate(grads, meta, s, i, gi)
-        result = tuple(_fill(grads.get(id(n)), meta[id(n)]) for n in self._inputs)
+        result = tuple(_fill(grads.get(k), meta[k]) for k in range(plan.n_inputs))
         return result[0] if len(result) == 1 else result
 
     # -------------------------------------------------------------- display

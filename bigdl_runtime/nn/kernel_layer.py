@@ -41,11 +41,25 @@ def as_inputs(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
     return inputs
 
 
+def memoized(layer: Module, key: Any, make: Callable[[], Any]) -> Any:
+    """``make()``, remembered on ``layer`` for the last ``key`` (an input shape): the index or shape
+    arithmetic an inference step would otherwise redo on every call. A pure function of ``key`` (and of
+    the layer's fixed config), so the layer stays re-entrant."""
+    memo = layer.__dict__.get("_memo")
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    value = make()
+    layer.__dict__["_memo"] = (key, value)
+    return value
+
+
 class _KernelLayer(Module):
     """A layer running one kernel pair; the kernel's cache is the per-call context.
 
     Subclasses set:
-        _kernels: ``(forward kernel, backward kernel)``.
+        _kernels: ``(forward kernel, backward kernel)``, optionally a third: an inference kernel
+            ``f(*inputs, *arrays, **config) -> y`` computing the forward's output without the cache
+            (used by ``infer`` when the forward builds costly backward state).
         _kernel_params: names of the attributes (Parameters, buffers; None or absent passes None)
             the forward kernel takes after the inputs, in order; the backward kernel's last
             ``len(_kernel_params)`` gradients are added to those that are Parameters.
@@ -55,7 +69,7 @@ class _KernelLayer(Module):
     a tuple for several. A kernel's ValueError is re-raised naming the layer.
     """
 
-    _kernels: ClassVar[tuple[Callable[..., Any], Callable[..., Any]]]
+    _kernels: ClassVar[tuple[Callable[..., Any], ...]]
     _kernel_params: ClassVar[tuple[str, ...]] = ()
     _kernel_keywords: ClassVar[dict[str, str]] = {}
 
@@ -64,15 +78,26 @@ class _KernelLayer(Module):
         keywords = self._kernel_keywords
         return {key: getattr(self, attr) for key, attr in keywords.items()} if keywords else {}
 
-    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+    def _call(self, kernel: Callable[..., Any], inputs: tuple[Any, ...]) -> Any:
+        """``kernel(*inputs, *parameter arrays, **config)``, a ValueError re-raised naming the layer."""
         arrays = []
         params = self._params
         for key in self._kernel_params:  # a loop: cheaper than a comprehension for these few names
             arrays.append(params[key].data if key in params else getattr(self, key, None))
         try:
-            return self._kernels[0](*inputs, *arrays, **self._kernel_config())
+            return kernel(*inputs, *arrays, **self._kernel_config())
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
+
+    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+        return self._call(self._kernels[0], inputs)
+
+    def infer(self, *inputs: Any) -> Any:
+        """The inference kernel's output when ``_kernels`` names one (a third entry), else the forward's."""
+        kernels = self._kernels
+        if len(kernels) > 2:
+            return self._call(kernels[2], inputs)
+        return self.forward_pass(*inputs)[0]  # a subclass's forward_pass may check or update state
 
     def backward_pass(self, grad_output: Any, ctx: Any) -> Any:
         grads = self._kernels[1](grad_output, ctx)
@@ -97,9 +122,9 @@ class _MultiInputLayer(_KernelLayer):
     _arity: ClassVar[int | None] = None
     _input_names: ClassVar[str] = ""
 
-    def forward_pass(self, *inputs: Any) -> tuple[Any, Any]:
+    def _call(self, kernel: Callable[..., Any], inputs: tuple[Any, ...]) -> Any:
         xs = as_inputs(inputs)
         if self._arity is not None and len(xs) != self._arity:
             names = f" {self._input_names}" if self._input_names else ""
             raise ValueError(f"{self.describe()}: expected {self._arity} inputs{names}, got {len(xs)}")
-        return super().forward_pass(*xs)
+        return super()._call(kernel, xs)

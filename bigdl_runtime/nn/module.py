@@ -57,6 +57,15 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{flag})"
 
 
+class _Replay:
+    """What an evaluation-mode ``forward`` keeps: its inputs, to recompute the context if a backward follows."""
+
+    __slots__ = ("inputs",)
+
+    def __init__(self, inputs: tuple[Any, ...]) -> None:
+        self.inputs = inputs
+
+
 class Module:
     """Base class of all layers and models.
 
@@ -127,6 +136,15 @@ class Module:
             raise NotImplementedError(f"{type(self).__name__} implements neither backward_pass nor backward")
         return self.backward(grad_output)
 
+    def infer(self, *inputs: Any) -> Any:
+        """The output for ``inputs`` with no context: what inference runs (nothing for a backward is made or kept).
+
+        The default is ``forward_pass``'s output; layers whose forward builds costly backward state
+        (masks, derivatives, per-step contexts) override it. It must give ``forward_pass``'s output,
+        in the layer's current mode.
+        """
+        return self.forward_pass(*inputs)[0]
+
     @classmethod
     def reentrant(cls) -> bool:
         """Whether the class keeps its per-call state in contexts (implements ``forward_pass``), so one
@@ -134,8 +152,18 @@ class Module:
         return cls.forward_pass is not Module.forward_pass
 
     def forward(self, *inputs: Any) -> Any:
-        """The output for ``inputs``; the call's context is kept for the next :meth:`backward`."""
+        """The output for ``inputs``; what :meth:`backward` needs is kept until the next call.
+
+        In training mode that is the call's context. In evaluation mode the output comes from
+        :meth:`infer` (no context: activations are freed as soon as they are used) and only the
+        inputs are kept; a :meth:`backward` after it runs ``forward_pass`` on them again first
+        (evaluation mode is deterministic, so it gets the same output).
+        """
         self.__dict__.pop("_ctx", None)  # the previous call's activations are not held while this one runs
+        if not self.training:
+            output = self.infer(*inputs)
+            self.__dict__["_ctx"] = _Replay(inputs)
+            return output
         output, ctx = self.forward_pass(*inputs)
         self.__dict__["_ctx"] = ctx
         return output
@@ -149,6 +177,9 @@ class Module:
                 raise NotImplementedError(f"{type(self).__name__} implements neither backward_pass nor backward") \
                     from None
             raise RuntimeError(f"{self.describe()}: backward called before forward") from None
+        if isinstance(ctx, _Replay):  # an evaluation-mode forward kept only its inputs
+            _, ctx = self.forward_pass(*ctx.inputs)
+            self.__dict__["_ctx"] = ctx
         return self.backward_pass(grad_output, ctx)
 
     def __call__(self, *inputs: Any) -> Any:

@@ -57,6 +57,13 @@ class Sequential(Module):
             ctxs.append(ctx)
         return out, ctxs
 
+    def infer(self, *inputs: Any) -> Any:
+        """The chain's output with no contexts (each child's ``infer``)."""
+        out: Any = inputs
+        for i, m in enumerate(self._modules.values()):
+            out = m.infer(*out) if i == 0 else m.infer(out)
+        return out
+
     def backward_pass(self, grad_output: Any, ctx: list[Any]) -> Any:
         grad = grad_output
         for m, child_ctx in zip(reversed(self._modules.values()), reversed(ctx)):

@@ -48,7 +48,7 @@ class LeakyReLU(_Activation):
         negative_slope: slope for negative inputs. Default: 0.01.
     """
 
-    _kernels = (K.leaky_relu_forward, K.leaky_relu_backward)
+    _kernels = (K.leaky_relu_forward, K.leaky_relu_backward, K.leaky_relu_infer)
 
     def __init__(self, negative_slope: float = 0.01, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -103,7 +103,7 @@ class GELU(_Activation):
 class Sigmoid(_Activation):
     """1 / (1 + exp(-x)), computed without overflow."""
 
-    _kernels = (K.sigmoid_forward, K.sigmoid_backward)
+    _kernels = (K.sigmoid_forward, K.sigmoid_backward, K.sigmoid_infer)
 
 
 class Tanh(_Activation):
@@ -121,7 +121,7 @@ class Hardsigmoid(_Activation):
     """
 
     aliases = ("HardSigmoid",)
-    _kernels = (K.hard_sigmoid_forward, K.hard_sigmoid_backward)
+    _kernels = (K.hard_sigmoid_forward, K.hard_sigmoid_backward, K.hard_sigmoid_infer)
 
     def __init__(self, alpha: float = 1.0 / 6.0, beta: float = 0.5, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -136,7 +136,7 @@ class Hardswish(_Activation):
     """x * clip(x / 6 + 1/2, 0, 1) (MobileNetV3)."""
 
     aliases = ("HardSwish",)
-    _kernels = (K.hard_swish_forward, K.hard_swish_backward)
+    _kernels = (K.hard_swish_forward, K.hard_swish_backward, K.hard_swish_infer)
 
 
 class Softplus(_Activation):

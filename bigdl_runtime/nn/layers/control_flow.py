@@ -80,6 +80,11 @@ class IfElse(Module):
         out, ctx = branch.forward_pass(cond, *inputs)
         return out, (branch, ctx, len(inputs))
 
+    def infer(self, cond: Any, *inputs: Any) -> Any:
+        """The chosen branch's output, run without contexts."""
+        branch = self.then_branch if _flag(cond, "the condition", self) else self.else_branch
+        return branch.infer(cond, *inputs)
+
     def backward_pass(self, grad_output: Any, ctx: tuple[Graph, Any, int]) -> Any:
         branch, branch_ctx, n = ctx
         grads = _as_tuple(branch.backward_pass(grad_output, branch_ctx))
@@ -126,18 +131,31 @@ class Loop(Module):
 
     def forward_pass(self, trip_count: Any, cond: Any, *inputs: Any) -> tuple[Any, tuple]:
         """The final carried values and stacked scan outputs; the context keeps each iteration's call."""
+        steps: list[tuple] = []
+
+        def body(*args: Any) -> Any:
+            out, ctx = self.body.forward_pass(*args)
+            steps.append((args, _as_tuple(out), ctx))
+            return out
+
+        result, carried = self._run(body, trip_count, cond, inputs)
+        return result, (steps, [np.asarray(c) for c in carried], len(inputs))
+
+    def infer(self, trip_count: Any, cond: Any, *inputs: Any) -> Any:
+        """:meth:`forward_pass`'s output, each iteration run without contexts."""
+        return self._run(self.body.infer, trip_count, cond, inputs)[0]
+
+    def _run(self, body: Any, trip_count: Any, cond: Any, inputs: tuple) -> tuple[Any, list[Any]]:
+        """The loop's outputs and its final carried values, calling ``body(i, cond, *carried, *outer)``."""
         n = self.n_carried
         if len(inputs) < n:
             raise ValueError(f"{self.describe()}: expected {n} loop-carried input(s), got {len(inputs)}")
         limit, go = int(np.asarray(trip_count).reshape(-1)[0]), _flag(cond, "the condition", self)
         carried, outer = list(inputs[:n]), inputs[n:]
-        steps, scanned = [], []
+        scanned = []
         i = 0
         while i < limit and go:
-            args = (np.array(i, np.int64), np.array(go), *carried, *outer)
-            out, ctx = self.body.forward_pass(*args)
-            outs = _as_tuple(out)
-            steps.append((args, outs, ctx))
+            outs = _as_tuple(body(np.array(i, np.int64), np.array(go), *carried, *outer))
             go = _flag(outs[0], "the body's condition output", self)
             carried = list(outs[1:1 + n])
             scanned.append(outs[1 + n:])
@@ -145,7 +163,7 @@ class Loop(Module):
         k = len(self.body.output_names) - 1 - n
         stacked = [np.stack([s[j] for s in scanned]) if scanned else np.zeros((0,), np.float32) for j in range(k)]
         results = (*carried, *stacked)
-        return (results[0] if len(results) == 1 else results), (steps, [np.asarray(c) for c in carried], len(inputs))
+        return (results[0] if len(results) == 1 else results), carried
 
     def backward_pass(self, grad_output: Any, ctx: tuple) -> tuple:
         steps, final, n_inputs = ctx
@@ -233,17 +251,32 @@ class Scan(Module):
 
     def forward_pass(self, *inputs: Any) -> tuple[Any, tuple]:
         """The final states and stacked scan outputs; the context keeps each step's call of the body."""
+        steps: list[tuple] = []
+
+        def body(*args: Any) -> Any:
+            out, ctx = self.body.forward_pass(*args)
+            steps.append((args, _as_tuple(out), ctx))
+            return out
+
+        result, state = self._run(body, inputs)
+        s, m = self.n_state, self.n_scan
+        ctx = (steps, [np.asarray(v) for v in state], [np.shape(x) for x in inputs[s:s + m]], len(inputs))
+        return result, ctx
+
+    def infer(self, *inputs: Any) -> Any:
+        """:meth:`forward_pass`'s output, each step run without contexts."""
+        return self._run(self.body.infer, inputs)[0]
+
+    def _run(self, body: Any, inputs: tuple) -> tuple[Any, list[Any]]:
+        """The scan's outputs and its final states, calling ``body(*state, *slices, *outer)`` per step."""
         s, m = self.n_state, self.n_scan
         if len(inputs) < s + m:
             raise ValueError(f"{self.describe()}: expected at least {s + m} inputs, got {len(inputs)}")
         state, outer = list(inputs[:s]), inputs[s + m:]
         xs, length = self._scanned(inputs[s:s + m])
-        steps, per_step = [], []
+        per_step = []
         for t in range(length):
-            args = (*state, *[x[t] for x in xs], *outer)
-            out, ctx = self.body.forward_pass(*args)
-            outs = _as_tuple(out)
-            steps.append((args, outs, ctx))
+            outs = _as_tuple(body(*state, *[x[t] for x in xs], *outer))
             state = list(outs[:s])
             per_step.append(outs[s:])
         outputs = []
@@ -251,8 +284,7 @@ class Scan(Module):
             seq = [p[j] for p in per_step][::-1] if rev else [p[j] for p in per_step]
             outputs.append(np.moveaxis(np.stack(seq), 0, axis))
         results = (*state, *outputs)
-        ctx = (steps, [np.asarray(v) for v in state], [np.shape(x) for x in inputs[s:s + m]], len(inputs))
-        return (results[0] if len(results) == 1 else results), ctx
+        return (results[0] if len(results) == 1 else results), state
 
     def backward_pass(self, grad_output: Any, ctx: tuple) -> tuple:
         steps, final, scan_shapes, n_inputs = ctx

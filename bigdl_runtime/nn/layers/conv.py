@@ -3,15 +3,17 @@
 config; the subclasses only say how their arguments map onto the kernels."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
 
 from ...kernels.conv import conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward
+from ...kernels.conv_infer import apply_relu, direct_plan
 from ...kernels.activation import relu_backward
 from ...kernels.conv_transpose import conv_transpose2d_backward, conv_transpose2d_forward
 from .. import init
-from ..kernel_layer import _KernelLayer
+from ..kernel_layer import _KernelLayer, memoized
 from ..module import Parameter
 
 IntOrSeq = int | Sequence[int]
@@ -64,6 +66,45 @@ class _ConvNd(_KernelLayer):
         self._check_input(x)
         return super().forward_pass(x)
 
+    def _direct_args(self) -> tuple[tuple[int, int], list[int], tuple[int, int]] | None:
+        """(stride, padding, dilation) of the layer as a 2-D convolution for the direct inference path,
+        or None for a layer without one (transposed)."""
+        return None
+
+    def infer_with_relu(self, x: np.ndarray, relu: bool | float = False) -> np.ndarray:
+        """The output for ``x`` without a context (then max(., 0), clipped at ``relu`` when a number).
+
+        A small problem (few output values) runs the direct path of :mod:`~bigdl_runtime.kernels.conv_infer`,
+        planned once per input shape; others the forward kernel. Conv1d runs as a height-1 Conv2d.
+        """
+        x = np.asarray(x)
+        self._check_input(x)
+        w = self.weight.data
+        run = memoized(self, (x.shape, x.dtype, w.dtype), lambda: self._direct_plan(x.shape, x.dtype, w))
+        if run is None:
+            if relu is False:
+                return self.forward_pass(x)[0]
+            if self._spatial == 1:  # conv1d's kernel has no fused activation
+                return apply_relu(self.forward_pass(x)[0], relu)
+            return self._call(functools.partial(self._kernels[0], relu=relu), (x,))[0]
+        b = None if self.bias is None else self.bias.data
+        if self._spatial == 1:
+            return apply_relu(run(x[:, :, None, :], w[:, :, None, :], b)[:, :, 0, :], relu)
+        return apply_relu(run(x, w, b), relu)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return self.infer_with_relu(x)
+
+    def _direct_plan(self, x_shape: tuple[int, ...], x_dtype: np.dtype, w: np.ndarray) -> Any:
+        args = self._direct_args()
+        if args is None:
+            return None
+        if self._spatial == 1:
+            x_shape, w_shape = (x_shape[0], x_shape[1], 1, x_shape[2]), (w.shape[0], w.shape[1], 1, w.shape[2])
+        else:
+            w_shape = w.shape
+        return direct_plan(x_shape, w_shape, x_dtype, w.dtype, *args, self.groups)
+
 
 class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over an NCHW batch.
@@ -110,6 +151,10 @@ class Conv2d(_ConvNd):
         return dict(stride=self.stride, padding=_resolve_padding(self.padding, self.kernel_size, self.dilation),
                     dilation=self.dilation, groups=self.groups)
 
+    def _direct_args(self) -> tuple[tuple[int, int], list[int], tuple[int, int]]:
+        pads = _resolve_padding(self.padding, self.kernel_size, self.dilation)
+        return tuple(self.stride), pads, tuple(self.dilation)
+
     def get_config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
@@ -146,6 +191,9 @@ class ConvReLU2d(Conv2d):
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, Any]:
         y, cache = super().forward_pass(x)
         return y, (cache, y)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return self.infer_with_relu(x, True if self.max_value is None else self.max_value)
 
     def backward_pass(self, grad_output: np.ndarray, ctx: Any) -> np.ndarray:
         cache, y = ctx
@@ -195,6 +243,10 @@ class Conv1d(_ConvNd):
         pads = _resolve_padding(self.padding, self.kernel_size, self.dilation)
         return dict(stride=self.stride[0], padding=(pads[0], pads[-1]) if len(pads) == 2 else pads[0],
                     dilation=self.dilation[0], groups=self.groups)
+
+    def _direct_args(self) -> tuple[tuple[int, int], list[int], tuple[int, int]]:
+        pads = _resolve_padding(self.padding, self.kernel_size, self.dilation)
+        return (1, self.stride[0]), [0, pads[0], 0, pads[-1]], (1, self.dilation[0])
 
     def get_config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

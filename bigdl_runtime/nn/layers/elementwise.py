@@ -5,8 +5,12 @@ Split); ``backward`` returns one gradient per input, each of that input's shape.
 """
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+import numpy as np
+
 from ...kernels import elementwise as K
-from ..kernel_layer import _MultiInputLayer
+from ..kernel_layer import _MultiInputLayer, as_inputs
 
 
 class _Merge(_MultiInputLayer):
@@ -18,6 +22,18 @@ class _Merge(_MultiInputLayer):
     """
 
     _arity = 2
+    #: the numpy ufunc of two inputs (the inference path: one call, no cache)
+    _ufunc: ClassVar[np.ufunc]
+
+    def infer(self, *inputs: Any) -> Any:
+        """Two inputs: the ufunc alone (the forward's output without its shape checks and cache)."""
+        xs = as_inputs(inputs)
+        if len(xs) == 2:
+            try:
+                return self._ufunc(xs[0], xs[1])
+            except ValueError:
+                pass  # shapes that do not broadcast: the forward's error names the layer and the shapes
+        return self.forward_pass(*inputs)[0]
 
 
 class Add(_Merge):
@@ -30,6 +46,7 @@ class Add(_Merge):
 
     aliases = ("CAddTable",)
     _kernels = (K.add_forward, K.add_backward)
+    _ufunc = np.add
     _arity = None
 
 
@@ -38,6 +55,7 @@ class Sub(_Merge):
 
     aliases = ("CSubTable",)
     _kernels = (K.sub_forward, K.sub_backward)
+    _ufunc = np.subtract
 
 
 class Mul(_Merge):
@@ -50,6 +68,7 @@ class Mul(_Merge):
 
     aliases = ("CMulTable",)
     _kernels = (K.mul_forward, K.mul_backward)
+    _ufunc = np.multiply
 
 
 class Div(_Merge):
@@ -57,3 +76,4 @@ class Div(_Merge):
 
     aliases = ("CDivTable",)
     _kernels = (K.div_forward, K.div_backward)
+    _ufunc = np.true_divide

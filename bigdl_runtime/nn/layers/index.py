@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import index as K
-from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
+from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel, memoized
 from ..module import Module
 
 
@@ -88,6 +88,16 @@ class Gather(_MultiInputLayer):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
+    def infer(self, *inputs: Any) -> np.ndarray:
+        """One integer index in range: a single ``np.take`` (no checks over an index array)."""
+        xs = as_inputs(inputs)
+        if len(xs) == 2 and isinstance(xs[0], np.ndarray) and isinstance(xs[1], np.ndarray) \
+                and xs[1].ndim == 0 and xs[1].dtype.kind in "iu" and -xs[0].ndim <= self.dim < xs[0].ndim:
+            index = int(xs[1])
+            if -xs[0].shape[self.dim] <= index < xs[0].shape[self.dim]:
+                return np.take(xs[0], index, axis=self.dim)
+        return self.forward_pass(*inputs)[0]
+
 
 class Slice(_Indexed):
     """ONNX Slice: ``x[starts[i]:ends[i]:steps[i]]`` along ``axes[i]``, bounds clamped.
@@ -136,6 +146,13 @@ class Slice(_Indexed):
 
     def _grad(self, grad_output: np.ndarray, cache: Any) -> np.ndarray:
         return K.slice_backward(grad_output, cache)[0]
+
+    def infer(self, *inputs: Any) -> np.ndarray:
+        """With fixed bounds, the index tuple is worked out once per input shape."""
+        if self.starts is None or len(inputs) != 1:
+            return self.forward_pass(*inputs)[0]
+        x = np.asarray(inputs[0])
+        return x[memoized(self, x.shape, lambda: call_kernel(self, self._run, x)[1][0])]
 
 
 class Expand(_Indexed):
@@ -221,6 +238,11 @@ class Squeeze(_KernelLayer):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """A reshape to the output shape, worked out once per input shape."""
+        x = np.asarray(x)
+        return x.reshape(memoized(self, x.shape, lambda: self.forward_pass(x)[0].shape))
+
 
 class Unsqueeze(_KernelLayer):
     """Insert size-1 axes (``torch.unsqueeze``, ONNX Unsqueeze).
@@ -242,6 +264,11 @@ class Unsqueeze(_KernelLayer):
 
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """A reshape to the output shape, worked out once per input shape."""
+        x = np.asarray(x)
+        return x.reshape(memoized(self, x.shape, lambda: self.forward_pass(x)[0].shape))
 
 
 class _BlockRearrange(_KernelLayer):

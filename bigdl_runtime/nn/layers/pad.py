@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...kernels import pad as K
-from ..kernel_layer import _KernelLayer, call_kernel
+from ..kernel_layer import _KernelLayer, call_kernel, memoized
 
 
 class Pad(_KernelLayer):
@@ -75,6 +75,31 @@ class Pad(_KernelLayer):
         cache, two_inputs = ctx
         dx = super().backward_pass(grad_output, cache)
         return (dx, None) if two_inputs else dx
+
+    def infer(self, x: np.ndarray, pads: np.ndarray | None = None) -> np.ndarray:
+        """With fixed pads, the crop and the source index of every padded position are worked out once
+        per input shape; a call is then a fill and a copy (constant) or one ``take`` per padded axis."""
+        if pads is not None or self.pads is None:
+            return self.forward_pass(x, pads)[0]
+        x = np.asarray(x)
+        crop, takes, out_shape, inner = memoized(self, x.shape, lambda: self._layout(x))
+        cropped = x[crop]
+        if self.mode == "constant":
+            y = np.full(out_shape, self.value, dtype=x.dtype)
+            y[inner] = cropped
+            return y
+        for axis, index in takes:
+            cropped = np.take(cropped, index, axis=axis)
+        return cropped
+
+    def _layout(self, x: np.ndarray) -> tuple[tuple[slice, ...], list[tuple[int, np.ndarray]], tuple[int, ...],
+                                               tuple[slice, ...]]:
+        """(crop of x, (axis, source index) per padded axis, output shape, where the cropped input lands)."""
+        y, ((_, crop, cropped_shape, widths, _), _) = self.forward_pass(x)  # checks the pads, names the layer
+        takes = [(axis, np.pad(np.arange(n), width, mode=self.mode))
+                 for axis, (n, width) in enumerate(zip(cropped_shape, widths)) if width != (0, 0)]
+        inner = tuple(slice(b, b + n) for n, (b, _) in zip(cropped_shape, widths))
+        return crop, takes, y.shape, inner
 
 
 class ZeroPad2d(_KernelLayer):

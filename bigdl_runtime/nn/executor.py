@@ -1,0 +1,164 @@
+"""The execution plan of a Graph: made once when the graph is built, run on every call.
+
+Every value of the graph has a slot in a list (inputs first, then one per layer node in
+topological order); each step names its layer, the slots (and output indices) of its
+arguments, its own slot and the slots whose last reader it is, which are emptied right
+after it runs, so no activation outlives its last use. Two ways to run it:
+
+- :meth:`Plan.forward_pass`: with contexts, for training (``Graph.forward_pass``);
+- :meth:`Plan.infer`: without them (``Graph.infer``: evaluation-mode ``forward``, control-flow
+  bodies at inference), calling each layer's ``infer`` and the fused steps of
+  :mod:`.fusion`, which replace chains of parameter-free steps (so no weight is copied and
+  the plan never goes stale).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .graph import Edge, Node
+    from .module import Module
+
+#: One argument: (slot, output index or None for the whole value).
+Arg = tuple[int, "int | None"]
+
+
+class Step:
+    """One layer node of the plan.
+
+    Attributes:
+        module: the layer.
+        name: the node's name (for error messages).
+        args: ``(slot, output index or None)`` of each argument.
+        slots: the argument slots when no argument selects an output (the fast path), else None.
+        out: the slot of the result.
+        free: slots to empty after the step (their last reader is this step).
+        run: what :meth:`Plan.infer` calls: ``module.infer``, or a fused function of the arguments.
+    """
+
+    __slots__ = ("module", "name", "args", "slots", "out", "free", "run")
+
+    def __init__(self, module: "Module", name: str, args: tuple[Arg, ...], out: int) -> None:
+        self.module = module
+        self.name = name
+        self.args = args
+        self.slots = tuple(s for s, _ in args) if all(i is None for _, i in args) else None
+        self.out = out
+        self.free: tuple[int, ...] = ()
+        self.run: Callable[..., Any] | None = None  # None: module.infer
+
+
+class Plan:
+    """Slots and steps of a graph (see the module docstring).
+
+    Args:
+        owner: the graph's ``describe()``, for error messages.
+        inputs: the graph's Input nodes, in order.
+        order: its layer nodes in topological order.
+        outputs: ``(node, output index or None)`` of each graph output.
+    """
+
+    def __init__(self, owner: str, inputs: Sequence["Node"], order: Sequence["Node"],
+                 outputs: Sequence["Edge"]) -> None:
+        self.owner = owner
+        self.n_inputs = len(inputs)
+        slot = {id(n): k for k, n in enumerate([*inputs, *order])}
+        self.n_slots = len(slot)
+        self.steps = [Step(n.module, n.name, tuple((slot[id(s)], i) for s, i in n.inputs), slot[id(n)])
+                      for n in order]
+        self.outputs: tuple[Arg, ...] = tuple((slot[id(s)], i) for s, i in outputs)
+        self.names = [n.name for n in [*inputs, *order]]
+        self.free_after_last_use(self.steps)
+        from .fusion import fuse_steps  # the fused steps need the layer classes, which import the graph
+        #: the steps :meth:`infer` runs: ``steps`` with chains of parameter-free layers fused
+        self.infer_steps = fuse_steps(self)
+        self.free_after_last_use(self.infer_steps)
+
+    def free_after_last_use(self, steps: list[Step]) -> None:
+        """Set each step's ``free``: the slots it is the last reader of (graph outputs are kept)."""
+        keep = {s for s, _ in self.outputs}
+        last: dict[int, int] = {}
+        for k, step in enumerate(steps):
+            for s, _ in step.args:
+                last[s] = k
+        frees: list[list[int]] = [[] for _ in steps]
+        for s, k in last.items():
+            if s not in keep:
+                frees[k].append(s)
+        for step, free in zip(steps, frees):
+            step.free = tuple(free)
+
+    def readers(self) -> dict[int, int]:
+        """How many times each slot is read (by steps, and as a graph output)."""
+        count: dict[int, int] = {}
+        for step in self.steps:
+            for s, _ in step.args:
+                count[s] = count.get(s, 0) + 1
+        for s, _ in self.outputs:
+            count[s] = count.get(s, 0) + 1
+        return count
+
+    # ------------------------------------------------------------------ running
+    def _start(self, inputs: tuple[Any, ...]) -> list[Any]:
+        if len(inputs) != self.n_inputs:
+            raise ValueError(f"{self.owner}: expected {self.n_inputs} input(s) {self.names[:self.n_inputs]}, "
+                             f"got {len(inputs)}")
+        values: list[Any] = [None] * self.n_slots
+        values[:self.n_inputs] = inputs
+        return values
+
+    def _select(self, values: list[Any], slot: int, index: int | None) -> Any:
+        value = values[slot]
+        if index is None:
+            return value
+        if not isinstance(value, (tuple, list)) or not -len(value) <= index < len(value):
+            got = f"{len(value)} outputs" if isinstance(value, (tuple, list)) else "a single output"
+            name = self.names[slot]
+            raise ValueError(f"{self.owner}: node '{name}[{index}]' selects output {index} "
+                             f"but node '{name}' produced {got}")
+        return value[index]
+
+    def _args(self, values: list[Any], step: Step) -> list[Any]:
+        if step.slots is not None:
+            return [values[s] for s in step.slots]
+        return [self._select(values, s, i) for s, i in step.args]
+
+    def _result(self, values: list[Any]) -> Any:
+        outs = tuple(self._select(values, s, i) for s, i in self.outputs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def forward_pass(self, inputs: tuple[Any, ...]) -> tuple[Any, dict[int, Any], list[Any]]:
+        """The outputs, the (shape, dtype) metadata of the inputs and of multi-output steps by slot,
+        and each step's context (for :meth:`Graph.backward_pass`)."""
+        values = self._start(inputs)
+        meta: dict[int, Any] = {k: _meta(x) for k, x in enumerate(inputs)}
+        ctxs: list[Any] = []
+        for step in self.steps:
+            out, ctx = step.module.forward_pass(*self._args(values, step))
+            ctxs.append(ctx)
+            values[step.out] = out
+            if isinstance(out, (tuple, list)):
+                meta[step.out] = _meta(out)
+            for s in step.free:
+                values[s] = None
+        return self._result(values), meta, ctxs
+
+    def infer(self, inputs: tuple[Any, ...]) -> Any:
+        """The outputs, with no context: each step's ``infer`` (or fused function) in order."""
+        values = self._start(inputs)
+        for step in self.infer_steps:
+            args = [values[s] for s in step.slots] if step.slots is not None else self._args(values, step)
+            values[step.out] = step.module.infer(*args) if step.run is None else step.run(*args)
+            for s in step.free:
+                values[s] = None
+        return self._result(values)
+
+
+def _meta(value: Any) -> Any:
+    """(shape, dtype) of an array, or a list of those for a tuple of outputs."""
+    if isinstance(value, (tuple, list)):
+        return [_meta(v) for v in value]
+    value = np.asarray(value)
+    return value.shape, value.dtype
