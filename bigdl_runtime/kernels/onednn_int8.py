@@ -272,8 +272,10 @@ def _source(entry: _Entry, call: _Call, x: np.ndarray, scale: float, zero_point:
 
 def _weights(entry: _Entry, call: _Call, w: np.ndarray, view: np.ndarray) -> P:
     """The memory of the weights in the primitive's blocked layout, packed from ``view`` (``w`` seen with the
-    primitive's dimensions) on first use of the array ``w``."""
+    primitive's dimensions) on first use of the array holding ``w``'s memory (weights are not changed in
+    place once an int8 layer has run)."""
     layout = entry.layouts["weights"]
+    w = w if w.base is None else w.base  # the array owning the memory: a transposed view is made per call
     if id(w) not in entry.packed:
         md, mem = _plain(call, view)
         try:
