@@ -136,13 +136,16 @@ class QuantizedConv2d(_Int8Layer):
                 "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups,
                 **self._quant_config()}
 
+    def kernel_padding(self) -> list[int]:
+        """The padding as the kernels take it: (ph, pw) or (top, left, bottom, right)."""
+        return _resolve_padding(self.padding, self.kernel_size, self.dilation)
+
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, None]:
         x = self._check_input(x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"{self.describe()}: expected input (N, {self.in_channels}, H, W), got shape {x.shape}")
-        pads = _resolve_padding(self.padding, self.kernel_size, self.dilation)
         try:
-            geo = ConvGeometry(x.shape, self.weight.shape, self.stride, pads, self.dilation, self.groups)
+            geo = ConvGeometry(x.shape, self.weight.shape, self.stride, self.kernel_padding(), self.dilation, self.groups)
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
         try:
