@@ -11,7 +11,12 @@ How a model is rewritten:
    the input's uint8 scale and zero point from the observed range (by ``method``), a ReLU (or ReLU6) that
    follows a linear layer as its only consumer fused into it. Where an int8 layer's output goes only to
    another int8 layer, it is requantised to that layer's input scale inside the first one's primitive and
-   passed on as uint8 (no float32 round trip). Everything else stays float32 and shared with the copy.
+   passed on as uint8 (no float32 round trip). A convolution output whose every use is an int8 convolution,
+   directly or through elementwise layers (Add, ReLU) all of whose inputs are such outputs, stays NHWC
+   memory seen as an NCHW array (``channels_last``: what the int8 kernels read and write, and numpy's
+   elementwise operations keep); other outputs are C order, because mixed layouts in one Add, or a pooling
+   layer reading NHWC memory, measured slower than the layout change (ResNet-18, batch 32: an Add of an
+   NHWC and an NCHW array 10x a plain one). Everything else stays float32 and shared with the copy.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from ..nn.fuse import fuse_for_inference
 from ..nn.graph import Graph, Input, Node
 from ..nn.layers.activation import ReLU
 from ..nn.layers.conv import Conv2d, ConvReLU2d
+from ..nn.layers.elementwise import Add
 from ..nn.layers.int8 import QuantizedConv2d, QuantizedLinear
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
@@ -33,6 +39,8 @@ from .calibration import METHODS, Observer, int8_weight, uint8_params
 
 _TARGETS = (Conv2d, ConvReLU2d, Linear)
 _RELUS = {ReLU: None, ReLU6: 6.0}
+#: float layers that keep their inputs' memory layout (numpy elementwise): channels-last values pass through
+_ELEMENTWISE = (Add, ReLU, ReLU6)
 
 
 def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, percentile: float = 99.99,
@@ -112,9 +120,10 @@ class _Rewriter:
         return module is not None and type(module) in _TARGETS and id(module) in self.params
 
     def layer(self, module: Module, max_value: float | None | bool = False,
-              output: tuple[float, int] | None = None) -> Module:
+              output: tuple[float, int] | None = None, inside: bool = False) -> Module:
         """The int8 version of a Conv2d/ConvReLU2d/Linear (``max_value``: a ReLU that followed, None for a plain
-        one; ``output``: requantise to this uint8 (scale, zero point))."""
+        one; ``output``: requantise to this uint8 (scale, zero point); ``inside``: the output is not one of the
+        model's, so a convolution returns it channels-last)."""
         if id(module) in self.done:
             return self.done[id(module)]
         scale, zero_point = self.params[id(module)]
@@ -125,7 +134,7 @@ class _Rewriter:
                      output_zero_point=0 if output is None else output[1], name=module.name)
         if isinstance(module, Conv2d):
             config = {k: v for k, v in module.get_config().items() if k not in ("bias", "max_value")}
-            layer = QuantizedConv2d(**config, **quant)
+            layer = QuantizedConv2d(**config, **quant, channels_last=inside)
         else:
             layer = QuantizedLinear(module.in_features, module.out_features, **quant)
         weight, weight_scale = int8_weight(module.weight.data)
@@ -160,9 +169,45 @@ class _Rewriter:
             nxt = k + 2 if k in relu_of else k + 1
             following = layers[nxt] if nxt < len(layers) else None
             chained = self.params[id(following)] if self.quantizable(following) else None
-            out.append(self.layer(layer, relu_of.get(k, False), chained))
+            out.append(self.layer(layer, relu_of.get(k, False), chained, inside=self._feeds_conv(layers[nxt:])))
             k = nxt
         return Sequential(*out, name=seq.name)
+
+    def _feeds_conv(self, rest: list[Module]) -> bool:
+        """Whether a Sequential's output of one layer, followed by ``rest``, reaches an int8 convolution
+        through single-input elementwise layers only."""
+        for layer in rest:
+            if self.quantizable(layer) and isinstance(layer, Conv2d):
+                return True
+            if not isinstance(layer, (ReLU, ReLU6)):
+                return False
+        return False
+
+    def _channels_last(self, nodes: tuple[Node, ...], consumers: dict[int, list[Node]], outputs: set[int],
+                       fused: dict[int, Node]) -> set[int]:
+        """The graph nodes whose output may stay channels-last: int8 convolutions (not graph outputs) and
+        elementwise layers, as long as every consumer is an int8 convolution or such a node, and every input of
+        such an elementwise node is one too (removed until that holds)."""
+        def conv(n: Node) -> bool:
+            return self.quantizable(n.module) and isinstance(n.module, Conv2d)
+
+        keep = {id(n) for n in nodes if n.module is not None and id(n) not in outputs
+                and (conv(n) or (isinstance(n.module, _ELEMENTWISE) and id(n) not in fused))}
+        changed = True
+        while changed:
+            changed = False
+            for n in nodes:
+                if id(n) not in keep:
+                    continue
+                end = next((r for r in consumers.get(id(n), []) if id(r) in fused), None) if conv(n) else None
+                uses = consumers.get(id(end if end is not None else n), [])
+                bad_use = any(not conv(u) and id(u) not in keep for u in uses) or \
+                    (end is not None and id(end) in outputs)
+                bad_input = not conv(n) and any(id(s) not in keep for s, _ in n.inputs)
+                if bad_use or bad_input or not uses:
+                    keep.discard(id(n))
+                    changed = True
+        return keep
 
     def graph(self, graph: Graph) -> Graph:
         nodes = graph.nodes
@@ -190,6 +235,7 @@ class _Rewriter:
             if user is not None and type(user.module) in _RELUS and len(user.inputs) == 1 and alone(user):
                 relu_node[id(n)] = user
         fused_relus = {id(r): n for n, r in ((n, relu_node.get(id(n))) for n in nodes) if r is not None}
+        channels_last = self._channels_last(nodes, consumers, outputs, fused_relus)
         new: dict[int, Node] = {}
         for n in nodes:
             if n.module is None:
@@ -209,7 +255,8 @@ class _Rewriter:
                     and len(user.inputs) == 1:
                 chained = self.params[id(user.module)]
             max_value = _RELUS[type(end.module)] if end is not n else False
-            new[id(n)] = Node(self.layer(n.module, max_value, chained if alone(n) else None), inputs, n.name)
+            inside = id(n) in channels_last and alone(n)
+            new[id(n)] = Node(self.layer(n.module, max_value, chained, inside), inputs, n.name)
         outs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
         ins = [new[id(n)] for n in nodes if n.module is None]
         return Graph(ins, outs if len(outs) > 1 else outs[0], name=graph.name)

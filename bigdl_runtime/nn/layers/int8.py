@@ -7,6 +7,7 @@ applied, all in one oneDNN int8 primitive (:mod:`~bigdl_runtime.kernels.onednn_i
 path of :mod:`~bigdl_runtime.kernels.quantize` when oneDNN is missing). With ``output_scale`` set, the
 output is requantised to uint8 in the same primitive for the next int8 layer, which reads it as it is
 (quantize() sets it only where that layer is the sole consumer; its ``input_*`` then equal ``output_*``).
+Convolutions whose output stays inside the model return it as a view of NHWC memory (``channels_last``).
 A float input is quantised on the way in; a uint8 input is taken as already quantised with ``input_*``.
 
 Scales are config (plain numbers), the int8 weight, per-channel scales and bias are buffers: the model file
@@ -30,7 +31,7 @@ class _Int8Layer(Module):
 
     def __init__(self, out_channels: int, weight_shape: tuple[int, ...], bias: bool, input_scale: float,
                  input_zero_point: int, relu: bool, max_value: float | None, output_scale: float | None,
-                 output_zero_point: int, name: str | None) -> None:
+                 output_zero_point: int, channels_last: bool, name: str | None) -> None:
         super().__init__(name=name)
         if not input_scale > 0 or (output_scale is not None and not output_scale > 0):
             raise ValueError(f"{type(self).__name__}: scales must be positive, got input_scale {input_scale}, "
@@ -43,6 +44,7 @@ class _Int8Layer(Module):
         self.max_value = None if max_value is None else float(max_value)
         self.output_scale = None if output_scale is None else float(output_scale)
         self.output_zero_point = int(output_zero_point)
+        self.channels_last = bool(channels_last)
         self.register_buffer("weight", np.zeros(weight_shape, np.int8))
         self.register_buffer("weight_scale", np.ones(out_channels, np.float32))
         if bias:
@@ -102,9 +104,11 @@ class QuantizedConv2d(_Int8Layer):
         input_scale, input_zero_point: the input's uint8 quantisation (per tensor).
         relu: apply max(., 0) before any requantisation; ``max_value``: clip there instead (ReLU6).
         output_scale, output_zero_point: requantise the output to uint8 with these (None: float32 output).
+        channels_last: return the output as a view of NHWC memory, the layout the int8 kernels write and read
+            (what quantize() sets for outputs that stay inside the model); otherwise float32 outputs are C order.
 
     Shape:
-        - Input: ``(N, in_channels, H, W)`` float32 (quantised here) or uint8 (already quantised).
+        - Input: ``(N, in_channels, H, W)`` float32 (quantised here) or uint8 (already quantised), any strides.
         - Output: ``(N, out_channels, Ho, Wo)`` float32, or uint8 when ``output_scale`` is set.
 
     Buffers: ``weight`` int8 ``(out_channels, in_channels // groups, kh, kw)``, ``weight_scale`` float32
@@ -119,14 +123,15 @@ class QuantizedConv2d(_Int8Layer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
                  dilation: Any = 1, groups: int = 1, bias: bool = True, input_scale: float = 1.0,
                  input_zero_point: int = 0, relu: bool = False, max_value: float | None = None,
-                 output_scale: float | None = None, output_zero_point: int = 0, name: str | None = None) -> None:
+                 output_scale: float | None = None, output_zero_point: int = 0, channels_last: bool = False,
+                 name: str | None = None) -> None:
         c, o, g = int(in_channels), int(out_channels), int(groups)
         if g < 1 or c % g or o % g:
             raise ValueError(f"QuantizedConv2d: in_channels {in_channels} and out_channels {out_channels} must "
                              f"both be divisible by groups {groups}")
         kernel = _ints(kernel_size, 2, "kernel_size")
         super().__init__(o, (o, c // g, *kernel), bias, input_scale, input_zero_point, relu, max_value,
-                         output_scale, output_zero_point, name)
+                         output_scale, output_zero_point, channels_last, name)
         self.in_channels, self.out_channels, self.groups, self.kernel_size = c, o, g, kernel
         self.stride, self.dilation = _ints(stride, 2, "stride"), _ints(dilation, 2, "dilation")
         self.padding = _conv_padding(padding, self.stride, 2, "QuantizedConv2d")
@@ -134,7 +139,7 @@ class QuantizedConv2d(_Int8Layer):
     def get_config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": self.kernel_size,
                 "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups,
-                **self._quant_config()}
+                **self._quant_config(), "channels_last": self.channels_last}
 
     def kernel_padding(self) -> list[int]:
         """The padding as the kernels take it: (ph, pw) or (top, left, bottom, right)."""
@@ -149,7 +154,8 @@ class QuantizedConv2d(_Int8Layer):
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
         try:
-            return onednn_int8.conv2d_int8(x, self.weight, geo, **self._kernel_args()), None
+            return onednn_int8.conv2d_int8(x, self.weight, geo, channels_last=self.channels_last,
+                                           **self._kernel_args()), None
         except onednn_int8.Unsupported:
             acc = K.conv_integer(self._quantized(x), self.weight, np.array(self.input_zero_point, np.uint8), None,
                                  self.stride, geo.pads, self.dilation, self.groups)
@@ -177,7 +183,7 @@ class QuantizedLinear(_Int8Layer):
                  input_zero_point: int = 0, relu: bool = False, max_value: float | None = None,
                  output_scale: float | None = None, output_zero_point: int = 0, name: str | None = None) -> None:
         super().__init__(int(out_features), (int(out_features), int(in_features)), bias, input_scale,
-                         input_zero_point, relu, max_value, output_scale, output_zero_point, name)
+                         input_zero_point, relu, max_value, output_scale, output_zero_point, False, name)
         self.in_features, self.out_features = int(in_features), int(out_features)
 
     def get_config(self) -> dict[str, Any]:
