@@ -12,11 +12,10 @@ How a model is rewritten:
    follows a linear layer as its only consumer fused into it. Where an int8 layer's output goes only to
    another int8 layer, it is requantised to that layer's input scale inside the first one's primitive and
    passed on as uint8 (no float32 round trip). A convolution output whose every use is an int8 convolution,
-   directly or through elementwise layers (Add, ReLU) all of whose inputs are such outputs, stays NHWC
-   memory seen as an NCHW array (``channels_last``: what the int8 kernels read and write, and numpy's
-   elementwise operations keep); other outputs are C order, because mixed layouts in one Add, or a pooling
-   layer reading NHWC memory, measured slower than the layout change (ResNet-18, batch 32: an Add of an
-   NHWC and an NCHW array 10x a plain one). Everything else stays float32 and shared with the copy.
+   directly or through layout-keeping layers (Add, ReLU, MaxPool2d) all of whose inputs are such outputs,
+   stays NHWC memory seen as an NCHW array (``channels_last``: what the int8 kernels read and write, and
+   those layers keep); other outputs are C order, because mixed layouts in one Add measured slower than the
+   layout change (ResNet-18, batch 32: an Add of an NHWC and an NCHW array 10x a plain one). Everything else stays float32 and shared with the copy.
 """
 from __future__ import annotations
 
@@ -33,14 +32,16 @@ from ..nn.layers.elementwise import Add
 from ..nn.layers.int8 import QuantizedConv2d, QuantizedLinear
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
+from ..nn.layers.pool import MaxPool2d
 from ..nn.module import Module
 from ..nn.sequential import Sequential
 from .calibration import METHODS, Observer, int8_weight, uint8_params
 
 _TARGETS = (Conv2d, ConvReLU2d, Linear)
 _RELUS = {ReLU: None, ReLU6: 6.0}
-#: float layers that keep their inputs' memory layout (numpy elementwise): channels-last values pass through
-_ELEMENTWISE = (Add, ReLU, ReLU6)
+#: float layers that keep their inputs' memory layout (numpy elementwise, max pooling): channels-last values
+#: pass through them
+_ELEMENTWISE = (Add, ReLU, ReLU6, MaxPool2d)
 
 
 def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, percentile: float = 99.99,
@@ -175,19 +176,19 @@ class _Rewriter:
 
     def _feeds_conv(self, rest: list[Module]) -> bool:
         """Whether a Sequential's output of one layer, followed by ``rest``, reaches an int8 convolution
-        through single-input elementwise layers only."""
+        through layout-keeping layers only."""
         for layer in rest:
             if self.quantizable(layer) and isinstance(layer, Conv2d):
                 return True
-            if not isinstance(layer, (ReLU, ReLU6)):
+            if not isinstance(layer, _ELEMENTWISE):
                 return False
         return False
 
     def _channels_last(self, nodes: tuple[Node, ...], consumers: dict[int, list[Node]], outputs: set[int],
                        fused: dict[int, Node]) -> set[int]:
         """The graph nodes whose output may stay channels-last: int8 convolutions (not graph outputs) and
-        elementwise layers, as long as every consumer is an int8 convolution or such a node, and every input of
-        such an elementwise node is one too (removed until that holds)."""
+        layout-keeping layers, as long as every consumer is an int8 convolution or such a node, and every input
+        of such a layout-keeping node is one too (removed until that holds)."""
         def conv(n: Node) -> bool:
             return self.quantizable(n.module) and isinstance(n.module, Conv2d)
 
