@@ -27,6 +27,7 @@ implementation: the caller runs the numpy reference (:mod:`.quantize`).
 from __future__ import annotations
 
 import ctypes
+import os
 from collections import OrderedDict
 from typing import Any
 
@@ -47,7 +48,7 @@ _Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
 #: primitives kept per process (one entry per geometry, batch size and quantisation signature)
 CACHE_SIZE = 256
 
-_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+_cache: OrderedDict[tuple, _Entry] = OrderedDict()
 
 
 def available() -> bool:
@@ -183,6 +184,15 @@ class _Entry:
     def release(self) -> None:
         _rt.destroy(list(reversed(self.handles)))
         self.handles = []
+
+
+def _forget_after_fork() -> None:
+    """In a forked child, start with no primitives: the parent's belong to its engine (see
+    :mod:`.onednn_runtime`); they are dropped, not destroyed, as the float32 path's are."""
+    _cache.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _cached(key: tuple, make: Any) -> _Entry:

@@ -149,3 +149,15 @@ def test_onnx_quantised_operators_use_onednn_and_match_onnxruntime(monkeypatch) 
     np.testing.assert_array_equal(nn.QLinearConv(**config)(*u8), run_node_ort("QLinearConv", u8, opset=10,
                                                                               **attrs)[0])
     assert len(calls) == 4  # uint8 weights: numpy
+
+
+def test_a_forked_child_runs_int8_convolutions_after_its_parent() -> None:
+    """The child builds its own primitives (the parent's belong to the parent's engine) and gets the
+    parent's results."""
+    from tests.helpers.forking import run_forked
+
+    x = RNG.integers(0, 256, (2, 16, 9, 9)).astype(np.uint8)
+    w = RNG.integers(-127, 128, (32, 16, 3, 3)).astype(np.int8)
+    geo = ConvGeometry(x.shape, w.shape, 1, 1, 1, 1)
+    parent = Q.conv2d_int8(x, w, geo, x_zero_point=3, y_dtype=np.int32)
+    assert run_forked(lambda: np.array_equal(Q.conv2d_int8(x, w, geo, x_zero_point=3, y_dtype=np.int32), parent))
