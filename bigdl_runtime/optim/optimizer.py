@@ -73,23 +73,46 @@ class Optimizer:
             return self.lr
         return self.lr * self.schedule.lr_factor(self.iteration, self.epoch, self.lr)
 
-    def step(self, norm: Callable[[Sequence[np.ndarray]], float] = global_norm) -> None:
+    def step(self, norm: Callable[[Sequence[np.ndarray]], float] = global_norm,
+             before: Callable[[int], None] | None = None) -> None:
         """Apply one update to the trainable parameters from their gradients.
 
         ``norm`` computes the global L2 norm that ``clip_norm`` compares with; an
         optimizer that owns a slice of the parameters (:mod:`~bigdl_runtime.optim.sharding`)
         passes one that sums the squares of every slice.
+
+        ``before(i)``, when given, is called before parameter ``i``'s gradient is
+        first read: a caller can produce each gradient just in time (the gang
+        sums a slice's gradients piece by piece, each while it is in cache).
+        Without ``clip_norm`` parameter ``i`` is updated right after its call;
+        with it (a global norm) every call comes first.
         """
         lr = self.current_lr
         active = [(i, p) for i, p in enumerate(self.params) if p.trainable]
-        grads = [p.grad if p.regularizer is None else p.grad + p.regularizer.grad(p.data) for _, p in active]
-        if self.clip_value is not None:
-            clamp(grads, self.clip_value)
         if self.clip_norm is not None:
+            if before is not None:
+                for i, _ in active:
+                    before(i)
+            grads = [self._gradient(p) for _, p in active]
             scale_to_norm(grads, self.clip_norm, norm)
-        for (i, p), g in zip(active, grads):
-            self._update(i, p.data, g, lr, self.state[i])
+            for (i, p), g in zip(active, grads):
+                self._update(i, p.data, g, lr, self.state[i])
+        else:  # every rule is element-wise: each parameter is done before the next one's gradient is read
+            for i, p in active:
+                if before is not None:
+                    before(i)
+                self._update(i, p.data, self._gradient(p), lr, self.state[i])
         self.iteration += 1
+
+    def _gradient(self, p: Parameter) -> np.ndarray:
+        """What the update rule applies for ``p``: its gradient plus its regularizer's, clamped by ``clip_value``.
+
+        Without a regularizer this is ``p.grad`` itself, clamped in place.
+        """
+        g = p.grad if p.regularizer is None else p.grad + p.regularizer.grad(p.data)
+        if self.clip_value is not None:
+            clamp([g], self.clip_value)
+        return g
 
     def zero_grad(self) -> None:
         for p in self.params:

@@ -40,6 +40,11 @@ from ..nn.module import Module, Parameter
 from .optimizer import Optimizer
 
 _PIECE = "piece."
+#: A shard updates its slice in pieces of at most this many elements (1 MB of float32), each one finished
+#: before the next is read: the summed gradient, the weights and the optimizer state of a piece stay in
+#: cache across the update's passes (measured on an 11M-parameter MLP's 22 MB slice: 4.8 -> 4.0 ms for
+#: the sum and an SGD-momentum update; smaller pieces cost more in per-piece Python work than they save).
+PIECE_ELEMENTS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -83,15 +88,19 @@ class ShardLayout:
         return cls(copy.deepcopy(shell), tuple(offsets.get(id(p)) for p in optimizer.params),
                    tuple(tuple(p.shape) for p in optimizer.params), tuple(p.regularizer for p in optimizer.params))
 
-    def pieces(self, lo: int, hi: int) -> list[Piece]:
-        """The pieces of the parameters that fall in flat elements ``[lo, hi)``."""
+    def pieces(self, lo: int, hi: int, max_elements: int | None = None) -> list[Piece]:
+        """The pieces of the parameters that fall in flat elements ``[lo, hi)``.
+
+        ``max_elements``: cut larger pieces into runs of at most this many elements.
+        """
         found = []
         for i, (offset, shape) in enumerate(zip(self.offsets, self.shapes)):
             if offset is None:
                 continue
             a, b = max(lo, offset), min(hi, offset + math.prod(shape))
-            if a < b:
-                found.append(Piece(i, a - offset, a, b))
+            step = max_elements or max(b - a, 1)
+            for start in range(a, b, step):
+                found.append(Piece(i, start - offset, start, min(start + step, b)))
         return found
 
     def shard(self, lo: int, hi: int, weights: np.ndarray, grad: np.ndarray) -> "OptimizerShard":
@@ -103,7 +112,7 @@ class ShardLayout:
         """
         if grad.shape != (hi - lo,):
             raise ValueError(f"ShardLayout.shard: the gradient slice has shape {grad.shape}, expected ({hi - lo},)")
-        return OptimizerShard(self, self.pieces(lo, hi), weights, grad, lo)
+        return OptimizerShard(self, self.pieces(lo, hi, PIECE_ELEMENTS), weights, grad, lo)
 
     def merge(self, states: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """The whole optimizer's ``state_dict()`` from every shard's ``OptimizerShard.state_dict()``."""
@@ -165,17 +174,23 @@ class OptimizerShard:
     def current_lr(self) -> float:
         return self.optimizer.current_lr
 
-    def step(self, sum_across: Callable[[float], float] | None = None) -> None:
+    def step(self, sum_across: Callable[[float], float] | None = None,
+             fill: Callable[[int, int], None] | None = None) -> None:
         """Update the slice from its summed gradient.
 
         ``sum_across`` sums a number over all shards (needed only with
         ``clip_norm``: the global norm covers every slice); None for a lone shard.
+        ``fill(lo, hi)``, when given, writes the summed gradient of flat elements
+        ``[lo, hi)`` into the gradient slice; it is called piece by piece, each
+        piece's just before its update (with ``clip_norm``, all of them first).
         """
         def norm(grads: Sequence[np.ndarray]) -> float:
             squares = sum(float(np.vdot(g, g)) for g in grads)
             return math.sqrt(sum_across(squares) if sum_across is not None else squares)
 
-        self.optimizer.step(norm=norm)
+        pieces = self.pieces
+        self.optimizer.step(norm=norm, before=None if fill is None else
+                            lambda j: fill(pieces[j].lo, pieces[j].hi))
 
     def epoch_end(self, epoch: int, metric: float | None = None) -> None:
         self.optimizer.epoch_end(epoch, metric)

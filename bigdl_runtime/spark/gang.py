@@ -210,10 +210,10 @@ class _Gang:
             self.sync.gradient[...] = 0
         extras[1] = local.size
         computed = time.perf_counter()
-        self.sync.reduce_scatter(out=self.grad_slice)
+        fill = self.sync.start_reduce_scatter(self.grad_slice)
         totals = mesh.all_reduce(extras)
         reduced = time.perf_counter()
-        self.shard.step(sum_across=self._sum_across)
+        self.shard.step(sum_across=self._sum_across, fill=fill)   # shared memory sums each piece here
         stepped = time.perf_counter()
         self.sync.all_gather()
         set_float_buffers(model, totals[2:])

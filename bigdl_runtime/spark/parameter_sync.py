@@ -8,6 +8,10 @@ bit-identical weights:
 * ``weights``: the flat weights the replica trains; the owner updates
   ``weights[lo:hi]`` between the calls;
 * ``reduce_scatter(out=None)``: the summed gradient over this rank's slice ``[lo, hi)``;
+* ``start_reduce_scatter(out)``: the same, in parts: it returns ``fill(lo, hi)``, which
+  completes ``out`` over flat elements ``[lo, hi)``; the gang's optimizer shard calls it
+  piece by piece, each piece just before its update (shared memory sums a piece there,
+  while it is in cache; TCP has summed everything before returning);
 * ``all_gather()``: afterwards every rank's ``weights`` hold every rank's update.
 
 :func:`parameter_sync` picks one (``transport="auto"``: shared memory when every
@@ -16,7 +20,7 @@ otherwise) and re-points the model's parameters at its vectors.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -40,6 +44,8 @@ class ParameterSync(Protocol):
 
     def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray: ...
 
+    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None]: ...
+
     def all_gather(self) -> None: ...
 
 
@@ -59,8 +65,16 @@ class MeshSync:
         out[...] = summed
         return out
 
+    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None]:
+        self.reduce_scatter(out)
+        return _filled
+
     def all_gather(self) -> None:
         self.mesh.all_gather(self.weights[self.lo:self.hi], self.weights)
+
+
+def _filled(lo: int, hi: int) -> None:
+    """``fill`` of a reduce-scatter that is already complete."""
 
 
 def parameter_sync(mesh: Mesh, model: Module, flat: tuple[np.ndarray, np.ndarray], compress: str | None,

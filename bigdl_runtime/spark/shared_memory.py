@@ -74,24 +74,36 @@ class SharedMemorySync:
         Written into ``out`` (a float32 vector of the slice's length) when
         given, else into an array owned by this object, valid until the next call.
         """
-        if self._private is not None:              # compress="fp16": the same rounding as on the wire
-            np.copyto(self._gradients[self.mesh.rank], self._private, casting="same_kind")
-        self.mesh.barrier()
         if out is None:
             if self._out is None:
                 self._out = np.empty(self.hi - self.lo, np.float32)
             out = self._out
-        lo, grads = self.lo, self._gradients
-        for start in range(0, out.size, SUM_CHUNK):  # chunks that stay in cache while N sources are added
-            part = out[start:start + SUM_CHUNK]
-            span = slice(lo + start, lo + start + part.size)
-            if len(grads) == 1:
-                np.copyto(part, grads[0][span])
-            else:                                    # ((g0 + g1) + g2) + ... in float32, as the mesh sums
-                np.add(grads[0][span], grads[1][span], out=part, dtype=np.float32)
-            for grad in grads[2:]:
-                np.add(part, grad[span], out=part, dtype=np.float32)
+        self.start_reduce_scatter(out)(self.lo, self.hi)
         return out
+
+    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None]:
+        """Wait until every rank's gradient is written; return ``fill(lo, hi)``, which sums flat elements
+        ``[lo, hi)`` (inside this rank's slice) into ``out`` (indexed from the slice's start).
+
+        The owner's optimizer calls ``fill`` piece by piece, each piece just before
+        its update, so the sum's result is still in cache when the update reads it.
+        """
+        if self._private is not None:              # compress="fp16": the same rounding as on the wire
+            np.copyto(self._gradients[self.mesh.rank], self._private, casting="same_kind")
+        self.mesh.barrier()
+        grads, base = self._gradients, self.lo
+
+        def fill(lo: int, hi: int) -> None:
+            for start in range(lo, hi, SUM_CHUNK):  # chunks that stay in cache while N sources are added
+                span = slice(start, min(start + SUM_CHUNK, hi))
+                part = out[span.start - base:span.stop - base]
+                if len(grads) == 1:
+                    np.copyto(part, grads[0][span])
+                else:                                # ((g0 + g1) + g2) + ... in float32, as the mesh sums
+                    np.add(grads[0][span], grads[1][span], out=part, dtype=np.float32)
+                for grad in grads[2:]:
+                    np.add(part, grad[span], out=part, dtype=np.float32)
+        return fill
 
     def all_gather(self) -> None:
         """Wait until every rank has written its updated slice of the shared weights."""

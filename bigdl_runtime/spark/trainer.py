@@ -44,7 +44,8 @@ bit-identical weights. Every iteration's summary row adds ``compute_time`` (forw
 the slowest task's per iteration job; rank 0's in the gang) and ``sync_time`` (summing: reduce
 tasks and the driver's concatenation; in the gang the mesh collectives, waiting for slower peers
 included); per-iteration jobs add ``schedule_time`` (the rest of the job's wall time: task
-launch, serialisation, broadcast and shuffle fetches), the gang ``optimizer_time``.
+launch, serialisation, broadcast and shuffle fetches), the gang ``optimizer_time`` (through
+shared memory it includes summing the slice's gradients: each piece is summed just before its update).
 
 Test hooks: the job-local properties ``spark.bigdl.test.failOnce`` / ``killOnce``
 (:data:`bigdl_runtime.spark.worker.FAIL_ONCE`, ``KILL_ONCE``) make chosen training tasks

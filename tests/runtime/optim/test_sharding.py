@@ -104,3 +104,53 @@ def test_a_shard_resumes_from_the_whole_optimizers_state():
         shard.step()
     np.testing.assert_array_equal(copy_w, flat_w)
     assert shards[0].optimizer.iteration == 2
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS) + ["sgd-clip-norm"])
+def test_pieces_summed_just_in_time_update_like_the_whole_optimizer(name, monkeypatch):
+    """Shards cut their slice into pieces (here of 5 elements) and ``fill`` each piece's gradient
+    just before its update (with clip_norm, every piece first): the same weights and state as the whole."""
+    import bigdl_runtime.optim.sharding as sharding
+
+    make = OPTIMIZERS.get(name, lambda ps: SGD(ps, lr=0.5, momentum=0.9, clip_norm=0.1))
+    monkeypatch.setattr(sharding, "PIECE_ELEMENTS", 5)
+    whole_model, whole_w, whole_g, grads = model_and_grads(2)
+    whole = make(whole_model.parameters())
+    model, flat_w, _, _ = model_and_grads(2)
+    layout = ShardLayout.of(model, make(model.parameters()))
+    slices = bounds(flat_w.size, 2)
+    grad_slices = [np.full(hi - lo, np.nan, np.float32) for lo, hi in slices]
+    shards = [layout.shard(lo, hi, flat_w, g) for (lo, hi), g in zip(slices, grad_slices)]
+    assert all(piece.hi - piece.lo <= 5 for shard in shards for piece in shard.pieces)
+    for grad in grads:
+        whole_g[...] = grad
+        whole.step()
+        total = sum(float(np.vdot(grad[lo:hi], grad[lo:hi])) for lo, hi in slices)
+        for (lo, hi), g, shard in zip(slices, grad_slices, shards):
+            filled: list[tuple[int, int]] = []
+            before = flat_w.copy()
+
+            def fill(a: int, b: int) -> None:
+                if name == "sgd-clip-norm":   # a global norm: no piece is updated before every piece is filled
+                    np.testing.assert_array_equal(flat_w, before)
+                filled.append((a, b))
+                g[a - lo:b - lo] = grad[a:b]
+
+            shard.step(sum_across=lambda _: total, fill=fill)
+            assert filled == [(p.lo, p.hi) for p in shard.pieces]   # each piece once, in order
+            g[...] = np.nan   # nothing is read from the previous iteration's sum
+    if name == "sgd-clip-norm":
+        np.testing.assert_allclose(flat_w, whole_w, rtol=1e-6, atol=1e-7)
+    else:
+        np.testing.assert_array_equal(flat_w, whole_w)
+    merged = layout.merge([s.state_dict() for s in shards])
+    expected = whole.state_dict()
+    assert merged.keys() == expected.keys()
+    for key, value in expected.items():
+        if isinstance(value, (str, type(None))):
+            assert merged[key] == value, key
+        elif name == "sgd-clip-norm":   # the norm is summed in another order
+            np.testing.assert_allclose(np.asarray(merged[key], np.float64), np.asarray(value, np.float64),
+                                       rtol=1e-5, atol=1e-7, err_msg=key)
+        else:
+            np.testing.assert_array_equal(np.asarray(merged[key]), np.asarray(value), err_msg=key)

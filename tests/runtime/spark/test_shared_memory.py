@@ -37,6 +37,12 @@ def test_reduce_scatter_is_the_meshs_rank_order_sum_and_weights_are_shared(tmp_p
         into = np.full(sync.hi - sync.lo, np.nan, np.float32)
         assert sync.reduce_scatter(out=into) is into            # the gang sums straight into its slice
         np.testing.assert_array_equal(into, part)
+        pieces = np.full(sync.hi - sync.lo, np.nan, np.float32)
+        fill = sync.start_reduce_scatter(pieces)                # summed piece by piece, as the optimizer asks
+        cuts = sorted({sync.lo, sync.hi, *np.linspace(sync.lo, sync.hi, 4).astype(int)})
+        for lo, hi in reversed(list(zip(cuts[:-1], cuts[1:]))):
+            fill(lo, hi)
+        np.testing.assert_array_equal(pieces, part)
         assert not leftovers(str(shm_dir))       # each rank unlinked its segments once all had mapped them
         tcp = mesh.reduce_scatter(grads[mesh.rank].astype(wire)).copy()   # the same inputs over TCP
         sync.weights[sync.lo:sync.hi] = part                   # the owner's update of its slice
