@@ -116,6 +116,7 @@ class _Rewriter:
     def __init__(self, params: dict[int, tuple[float, int]]) -> None:
         self.params = params
         self.done: dict[int, Module] = {}  # a layer at several places stays one (shared) layer
+        self.fed_uint8: set[int] = set()  # layers whose input an int8 layer before them requantises
 
     def quantizable(self, module: Module | None) -> bool:
         return module is not None and type(module) in _TARGETS and id(module) in self.params
@@ -132,7 +133,8 @@ class _Rewriter:
         cap = getattr(module, "max_value", None) if isinstance(module, ConvReLU2d) else (max_value or None)
         quant = dict(bias=module.bias is not None, input_scale=scale, input_zero_point=zero_point, relu=relu,
                      max_value=cap, output_scale=None if output is None else output[0],
-                     output_zero_point=0 if output is None else output[1], name=module.name)
+                     output_zero_point=0 if output is None else output[1],
+                     quantized_input=id(module) in self.fed_uint8, name=module.name)
         if isinstance(module, Conv2d):
             config = {k: v for k, v in module.get_config().items() if k not in ("bias", "max_value")}
             layer = QuantizedConv2d(**config, **quant, channels_last=inside)
@@ -170,6 +172,8 @@ class _Rewriter:
             nxt = k + 2 if k in relu_of else k + 1
             following = layers[nxt] if nxt < len(layers) else None
             chained = self.params[id(following)] if self.quantizable(following) else None
+            if chained is not None:
+                self.fed_uint8.add(id(following))
             out.append(self.layer(layer, relu_of.get(k, False), chained, inside=self._feeds_conv(layers[nxt:])))
             k = nxt
         return Sequential(*out, name=seq.name)
@@ -255,6 +259,7 @@ class _Rewriter:
             if alone(n) and user is not None and self.quantizable(user.module) and alone(user) \
                     and len(user.inputs) == 1:
                 chained = self.params[id(user.module)]
+                self.fed_uint8.add(id(user.module))
             max_value = _RELUS[type(end.module)] if end is not n else False
             inside = id(n) in channels_last and alone(n)
             new[id(n)] = Node(self.layer(n.module, max_value, chained, inside), inputs, n.name)

@@ -8,7 +8,8 @@ path of :mod:`~bigdl_runtime.kernels.quantize` when oneDNN is missing). With ``o
 output is requantised to uint8 in the same primitive for the next int8 layer, which reads it as it is
 (quantize() sets it only where that layer is the sole consumer; its ``input_*`` then equal ``output_*``).
 Convolutions whose output stays inside the model return it as a view of NHWC memory (``channels_last``).
-A float input is quantised on the way in; a uint8 input is taken as already quantised with ``input_*``.
+A float input is quantised on the way in; a uint8 input is taken as already quantised with ``input_*`` only by a
+layer made to receive one (``quantized_input``), so raw uint8 images are values, as for the float model.
 
 Scales are config (plain numbers), the int8 weight, per-channel scales and bias are buffers: the model file
 stores the weight as int8 bytes. These layers are inference-only (``backward`` raises: fine-tune the float
@@ -31,7 +32,7 @@ class _Int8Layer(Module):
 
     def __init__(self, out_channels: int, weight_shape: tuple[int, ...], bias: bool, input_scale: float,
                  input_zero_point: int, relu: bool, max_value: float | None, output_scale: float | None,
-                 output_zero_point: int, channels_last: bool, name: str | None) -> None:
+                 output_zero_point: int, channels_last: bool, quantized_input: bool, name: str | None) -> None:
         super().__init__(name=name)
         if not input_scale > 0 or (output_scale is not None and not output_scale > 0):
             raise ValueError(f"{type(self).__name__}: scales must be positive, got input_scale {input_scale}, "
@@ -45,6 +46,7 @@ class _Int8Layer(Module):
         self.output_scale = None if output_scale is None else float(output_scale)
         self.output_zero_point = int(output_zero_point)
         self.channels_last = bool(channels_last)
+        self.quantized_input = bool(quantized_input)
         self.register_buffer("weight", np.zeros(weight_shape, np.int8))
         self.register_buffer("weight_scale", np.ones(out_channels, np.float32))
         if bias:
@@ -56,7 +58,8 @@ class _Int8Layer(Module):
     def _quant_config(self) -> dict[str, Any]:
         return {"bias": self.bias is not None, "input_scale": self.input_scale,
                 "input_zero_point": self.input_zero_point, "relu": self.relu, "max_value": self.max_value,
-                "output_scale": self.output_scale, "output_zero_point": self.output_zero_point}
+                "output_scale": self.output_scale, "output_zero_point": self.output_zero_point,
+                "quantized_input": self.quantized_input}
 
     def _kernel_args(self) -> dict[str, Any]:
         out = {} if self.output_scale is None else dict(y_scale=self.output_scale, y_zero_point=self.output_zero_point,
@@ -66,9 +69,12 @@ class _Int8Layer(Module):
                     w_scale=self.weight_scale, bias=self.bias, relu=relu, **out)
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
+        """x as float32, or as it is when it is uint8 and the layer takes quantised input."""
         x = np.asarray(x)
-        if x.dtype not in (np.float32, np.uint8):
-            x = x.astype(np.float32)
+        if x.dtype == np.uint8 and self.quantized_input:
+            return x
+        if x.dtype != np.float32:
+            return x.astype(np.float32)
         return x
 
     def _finish(self, acc: np.ndarray, channel_axis: int) -> np.ndarray:
@@ -106,9 +112,12 @@ class QuantizedConv2d(_Int8Layer):
         output_scale, output_zero_point: requantise the output to uint8 with these (None: float32 output).
         channels_last: return the output as a view of NHWC memory, the layout the int8 kernels write and read
             (what quantize() sets for outputs that stay inside the model); otherwise float32 outputs are C order.
+        quantized_input: a uint8 input is already quantised with ``input_*`` (the output of the int8 layer
+            before, requantised for this one); otherwise any input is a value, cast to float32 and quantised.
 
     Shape:
-        - Input: ``(N, in_channels, H, W)`` float32 (quantised here) or uint8 (already quantised), any strides.
+        - Input: ``(N, in_channels, H, W)`` float32 (quantised here) or, with ``quantized_input``, uint8
+          (already quantised); any strides.
         - Output: ``(N, out_channels, Ho, Wo)`` float32, or uint8 when ``output_scale`` is set.
 
     Buffers: ``weight`` int8 ``(out_channels, in_channels // groups, kh, kw)``, ``weight_scale`` float32
@@ -124,14 +133,14 @@ class QuantizedConv2d(_Int8Layer):
                  dilation: Any = 1, groups: int = 1, bias: bool = True, input_scale: float = 1.0,
                  input_zero_point: int = 0, relu: bool = False, max_value: float | None = None,
                  output_scale: float | None = None, output_zero_point: int = 0, channels_last: bool = False,
-                 name: str | None = None) -> None:
+                 quantized_input: bool = False, name: str | None = None) -> None:
         c, o, g = int(in_channels), int(out_channels), int(groups)
         if g < 1 or c % g or o % g:
             raise ValueError(f"QuantizedConv2d: in_channels {in_channels} and out_channels {out_channels} must "
                              f"both be divisible by groups {groups}")
         kernel = _ints(kernel_size, 2, "kernel_size")
         super().__init__(o, (o, c // g, *kernel), bias, input_scale, input_zero_point, relu, max_value,
-                         output_scale, output_zero_point, channels_last, name)
+                         output_scale, output_zero_point, channels_last, quantized_input, name)
         self.in_channels, self.out_channels, self.groups, self.kernel_size = c, o, g, kernel
         self.stride, self.dilation = _ints(stride, 2, "stride"), _ints(dilation, 2, "dilation")
         self.padding = _conv_padding(padding, self.stride, 2, "QuantizedConv2d")
@@ -167,11 +176,11 @@ class QuantizedLinear(_Int8Layer):
 
     Args:
         in_features, out_features, bias: as :class:`Linear`.
-        input_scale, input_zero_point, relu, max_value, output_scale, output_zero_point: as
+        input_scale, input_zero_point, relu, max_value, output_scale, output_zero_point, quantized_input: as
             :class:`QuantizedConv2d`.
 
     Shape:
-        - Input: ``(*, in_features)`` float32 or uint8. Output: ``(*, out_features)``.
+        - Input: ``(*, in_features)`` float32, or uint8 with ``quantized_input``. Output: ``(*, out_features)``.
 
     Examples:
         >>> fc = QuantizedLinear(20, 30, input_scale=0.1, input_zero_point=128)
@@ -181,9 +190,11 @@ class QuantizedLinear(_Int8Layer):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, input_scale: float = 1.0,
                  input_zero_point: int = 0, relu: bool = False, max_value: float | None = None,
-                 output_scale: float | None = None, output_zero_point: int = 0, name: str | None = None) -> None:
+                 output_scale: float | None = None, output_zero_point: int = 0, quantized_input: bool = False,
+                 name: str | None = None) -> None:
         super().__init__(int(out_features), (int(out_features), int(in_features)), bias, input_scale,
-                         input_zero_point, relu, max_value, output_scale, output_zero_point, False, name)
+                         input_zero_point, relu, max_value, output_scale, output_zero_point, False, quantized_input,
+                         name)
         self.in_features, self.out_features = int(in_features), int(out_features)
 
     def get_config(self) -> dict[str, Any]:

@@ -49,21 +49,36 @@ def test_int8_model_follows_the_float_model_and_leaves_it_untouched(net_and_data
     assert c1.relu and c2.relu and not c3.relu  # BN folded, ReLUs fused
     assert (c1.output_scale, c1.output_zero_point) == (c2.input_scale, c2.input_zero_point)  # chained in uint8
     assert c3.output_scale is None and q.fc1.relu and q.fc1.output_scale == q.fc2.input_scale
+    assert c2.quantized_input and c3.quantized_input and q.fc2.quantized_input and not c1.quantized_input
     assert q.c1.weight.dtype == np.int8 and q.c1.weight_scale.shape == (8,)
     want, got = net.forward(x[64:]), q.forward(x[64:])
     assert got.dtype == np.float32
     assert np.abs(got - want).max() <= 0.05 * np.abs(want).max()
 
 
-def test_save_load_round_trip_stores_int8_weights(net_and_data, tmp_path) -> None:
+def test_raw_uint8_input_is_a_value_as_for_the_float_model(net_and_data) -> None:
+    """A model's first int8 layer casts uint8 images to float32 like the float model, it does not take them
+    as already quantised."""
+    net, x = net_and_data
+    pixels = np.random.default_rng(0).integers(0, 4, (8, 3, 16, 16)).astype(np.uint8)
+    q = br.quantize(net, pixels.astype(np.float32))
+    np.testing.assert_array_equal(q.forward(pixels), q.forward(pixels.astype(np.float32)))
+
+
+def test_save_load_round_trip_stores_int8_weights(net_and_data, tmp_path, rng) -> None:
     net, x = net_and_data
     q = br.quantize(net, x)
-    net.save(str(tmp_path / "f32.bigdl"))
     q.save(str(tmp_path / "int8.bigdl"))
     back = br.load(str(tmp_path / "int8.bigdl")).evaluate()
     np.testing.assert_array_equal(back.forward(x), q.forward(x))
-    assert back.c2.weight.dtype == np.int8
-    assert os.path.getsize(tmp_path / "int8.bigdl") <= 0.3 * os.path.getsize(tmp_path / "f32.bigdl")
+    assert back.c2.weight.dtype == np.int8 and back.c2.quantized_input
+    # where the weights outweigh the architecture record (any real model), the file is < 0.3x the float one
+    nn.random.manual_seed(0)
+    wide = nn.Sequential(L.Conv2d(8, 64, 3, padding=1), L.ReLU(), L.Conv2d(64, 64, 3, padding=1), L.Flatten(),
+                         L.Linear(64 * 4 * 4, 10)).evaluate()
+    wide.save(str(tmp_path / "f32.bigdl"))
+    br.quantize(wide, rng.normal(size=(16, 8, 4, 4)).astype(np.float32)).save(str(tmp_path / "wide-int8.bigdl"))
+    assert os.path.getsize(tmp_path / "wide-int8.bigdl") <= 0.3 * os.path.getsize(tmp_path / "f32.bigdl")
 
 
 def test_numpy_fallback_gives_the_onednn_results(net_and_data, monkeypatch) -> None:
