@@ -188,8 +188,7 @@ class _Rewriter:
                 return False
         return False
 
-    def _channels_last(self, nodes: tuple[Node, ...], consumers: dict[int, list[Node]], outputs: set[int],
-                       fused: dict[int, Node]) -> set[int]:
+    def _channels_last(self, nodes: tuple[Node, ...], consumers: dict[int, list[Node]], outputs: set[int]) -> set[int]:
         """The graph nodes whose output may stay channels-last: int8 convolutions (not graph outputs) and
         layout-keeping layers, as long as every consumer is an int8 convolution or such a node, and every input
         of such a layout-keeping node is one too (removed until that holds)."""
@@ -197,17 +196,15 @@ class _Rewriter:
             return self.quantizable(n.module) and isinstance(n.module, Conv2d)
 
         keep = {id(n) for n in nodes if n.module is not None and id(n) not in outputs
-                and (conv(n) or (isinstance(n.module, _ELEMENTWISE) and id(n) not in fused))}
+                and (conv(n) or isinstance(n.module, _ELEMENTWISE))}
         changed = True
         while changed:
             changed = False
             for n in nodes:
                 if id(n) not in keep:
                     continue
-                end = next((r for r in consumers.get(id(n), []) if id(r) in fused), None) if conv(n) else None
-                uses = consumers.get(id(end if end is not None else n), [])
-                bad_use = any(not conv(u) and id(u) not in keep for u in uses) or \
-                    (end is not None and id(end) in outputs)
+                uses = consumers.get(id(n), [])
+                bad_use = any(not conv(u) and id(u) not in keep for u in uses)
                 bad_input = not conv(n) and any(id(s) not in keep for s, _ in n.inputs)
                 if bad_use or bad_input or not uses:
                     keep.discard(id(n))
@@ -240,7 +237,7 @@ class _Rewriter:
             if user is not None and type(user.module) in _RELUS and len(user.inputs) == 1 and alone(user):
                 relu_node[id(n)] = user
         fused_relus = {id(r): n for n, r in ((n, relu_node.get(id(n))) for n in nodes) if r is not None}
-        channels_last = self._channels_last(nodes, consumers, outputs, fused_relus)
+        channels_last = self._channels_last(nodes, consumers, outputs)
         new: dict[int, Node] = {}
         for n in nodes:
             if n.module is None:
