@@ -55,6 +55,15 @@ class _Int8Layer(Module):
             self.bias = None
         self.training = False
 
+    def register_buffer(self, key: str, value: np.ndarray) -> None:
+        """As :meth:`Module.register_buffer`; the int8 ``weight`` is kept as a read-only copy, because the
+        kernels cache its packed form per array: replace it (this method, or loading a file), never write
+        into it."""
+        if key == "weight" and value is not None:
+            value = np.array(value, dtype=np.int8)
+            value.flags.writeable = False
+        super().register_buffer(key, value)
+
     def _quant_config(self) -> dict[str, Any]:
         return {"bias": self.bias is not None, "input_scale": self.input_scale,
                 "input_zero_point": self.input_zero_point, "relu": self.relu, "max_value": self.max_value,

@@ -164,3 +164,14 @@ def test_errors_name_the_problem(net_and_data) -> None:
         q.c1.backward(np.zeros((2, 8, 16, 16), np.float32))
     with pytest.raises(ValueError, match="QuantizedConv2d.*expected input"):
         q.c1.forward(np.zeros((2, 4, 16, 16), np.float32))
+
+
+def test_int8_weights_are_replaced_not_written_into(net_and_data) -> None:
+    """The kernels keep a packed copy per weight array: a new weight takes effect, writing into one is refused."""
+    net, x = net_and_data
+    q = br.quantize(net, x)
+    before = q.forward(x[:4])
+    with pytest.raises(ValueError, match="read-only"):
+        q.c1.weight[...] = 0
+    q.c1.register_buffer("weight", np.zeros_like(q.c1.weight))
+    assert not np.array_equal(q.forward(x[:4]), before)
