@@ -57,11 +57,13 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_stream_wait": (_INT, [P]),
     "dnnl_memory_desc_create_with_tag": (_INT, [_OUT, _INT, _DIMS, _INT, _INT]),
     "dnnl_memory_desc_create_with_strides": (_INT, [_OUT, _INT, _DIMS, _INT, _DIMS]),
+    "dnnl_memory_desc_create_submemory": (_INT, [_OUT, P, _DIMS, _DIMS]),
     "dnnl_memory_desc_destroy": (_INT, [P]),
     "dnnl_memory_desc_equal": (_INT, [P, P]),  # 1 when equal, 0 otherwise
     "dnnl_memory_desc_get_size": (_SIZE, [P]),  # bytes
     "dnnl_memory_create": (_INT, [_OUT, P, P, P]),
     "dnnl_memory_destroy": (_INT, [P]),
+    "dnnl_memory_set_data_handle": (_INT, [P, P]),
     "dnnl_primitive_create": (_INT, [_OUT, P]),
     "dnnl_primitive_destroy": (_INT, [P]),
     "dnnl_primitive_execute": (_INT, [P, P, _INT, ctypes.POINTER(ExecArg)]),
@@ -72,6 +74,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_post_ops_create": (_INT, [_OUT]),
     "dnnl_post_ops_destroy": (_INT, [P]),
     "dnnl_post_ops_append_eltwise": (_INT, [P, _INT, _FLOAT, _FLOAT]),
+    "dnnl_post_ops_append_sum": (_INT, [P, _FLOAT, ctypes.c_int32, _INT]),
     "dnnl_primitive_attr_create": (_INT, [_OUT]),
     "dnnl_primitive_attr_destroy": (_INT, [P]),
     "dnnl_primitive_attr_set_post_ops": (_INT, [P, P]),
@@ -81,6 +84,10 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_convolution_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, P, P, *_CONV, P]),
     "dnnl_convolution_backward_data_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, *_CONV, P, P]),
     "dnnl_convolution_backward_weights_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, P, *_CONV, P, P]),
+    "dnnl_pooling_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, _DIMS, *_CONV, P]),
+    "dnnl_eltwise_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, _FLOAT, _FLOAT, P]),
+    "dnnl_binary_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, P]),
+    "dnnl_inner_product_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, P, P]),
 }
 _STATUS = {1: "out of memory", 2: "invalid arguments", 3: "unimplemented", 4: "last implementation reached",
            5: "runtime error", 6: "not required"}
@@ -138,6 +145,9 @@ class Runtime:
         self.cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.rejected: set[tuple] = set()  # geometries left to the numpy path (not asked again)
         self.scratch: list[np.ndarray] = []
+        #: bumped in a forked child: library objects made before (held outside the cache, e.g. by an
+        #: inference plan) belong to the parent's engine and must not run here
+        self.generation = 0
         self.lock = threading.Lock()
         self._omp_threads: set[int] = set()  # threads that ran oneDNN (so own an OpenMP pool)
         self._stale: int | None = None  # the thread whose OpenMP pool a fork left behind
@@ -197,6 +207,7 @@ class Runtime:
         self.engine, self.stream = P(), P()
         self.cache = OrderedDict()
         self.scratch = []
+        self.generation += 1
         me = threading.get_ident()
         self._stale = me if me in self._omp_threads or me == self._stale else None
         if self._stale is not None:

@@ -1,5 +1,6 @@
-"""Inference-time fusion: fold each batch norm into the convolution that feeds it, and a ReLU
-(or ReLU6) after such a convolution into it.
+"""Inference-time fusion: fold each batch norm into the convolution that feeds it, a ReLU
+(or ReLU6) after such a convolution into it, and run chains of convolutions, poolings, residual adds
+and ReLUs as oneDNN inference plans with their activations in blocked layouts.
 
 In evaluation mode a batch norm is a per-channel affine map ``y = x * s + t`` with
 ``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``; after a
@@ -11,11 +12,19 @@ and its output array. :func:`fuse_for_inference` returns a new model made only o
 layers (a ``Conv2d`` with bias where a ``Conv2d`` + ``BatchNorm2d`` pair was, a ``ConvReLU2d``
 where a ReLU followed), so it runs, saves and exports like any other model and the model
 file format is unchanged; the original model is left as it was (it keeps training normally).
+
+Then the longest runs of such layers (one input, one output, inner values read only inside the run) are
+wrapped in :class:`~.blocked_segment.BlockedSegment` layers: in evaluation mode on float32 inputs each
+runs as one oneDNN plan, which keeps the activations in oneDNN's blocked layout from the run's input to
+its output (no reorders per convolution), folds each residual ``Add`` (and the ReLU after it) into the
+convolution feeding it, pools on oneDNN and reuses its activation buffers call after call. A segment
+holds its layers as an ordinary Graph, so the fused model still saves, loads and exports like any other.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .blocked_segment import ANCHORS, BlockedSegment, plannable, plannable_layer
 from .graph import Graph, Input, Node
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
@@ -73,7 +82,7 @@ def _foldable(conv: Module, bn: Module) -> bool:
             and bn.num_features == conv.out_channels)
 
 
-def _fuse_graph(graph: Graph) -> Graph:
+def _fuse_graph(graph: Graph, blocked: bool) -> Graph:
     nodes = graph.nodes
     uses: dict[int, int] = {}
     for n in nodes:
@@ -96,13 +105,74 @@ def _fuse_graph(graph: Graph) -> Graph:
             if type(n.module) in _RELUS and uses.get(id(src)) == 1 and type(conv.module) is Conv2d:
                 new[id(n)] = Node(with_relu(conv.module, _RELUS[type(n.module)]), conv.inputs, conv.name)
                 continue
-        new[id(n)] = Node(fuse_for_inference(n.module), [(new[id(s)], i) for s, i in n.inputs], n.name)
+        new[id(n)] = Node(fuse_for_inference(n.module, blocked), [(new[id(s)], i) for s, i in n.inputs], n.name)
     outputs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
     inputs = [new[id(n)] for n in nodes if n.module is None]
+    fused = Graph(inputs, outputs if len(outputs) > 1 else outputs[0], name=graph.name).evaluate()
+    return _segment_graph(fused) if blocked else fused
+
+
+def _runs(graph: Graph) -> list[tuple[Node, list[Node]]]:
+    """(entry, nodes) of each run of two or more consecutive plannable nodes (topological order), one of
+    them a convolution or pooling, that read one outside value, the entry, and whose values are read
+    outside the run only at its last node."""
+    nodes = [n for n in graph.nodes if n.module is not None]
+    readers: dict[int, set[int]] = {}
+    for n in nodes:
+        for s, _ in n.inputs:
+            readers.setdefault(id(s), set()).add(id(n))
+    outputs = {id(s) for s, _ in graph.outputs}
+    found: list[tuple[Node, list[Node]]] = []
+    k = 0
+    while k < len(nodes):
+        first = nodes[k]
+        if not plannable(first) or len({id(s) for s, _ in first.inputs}) != 1:
+            k += 1
+            continue
+        entry = first.inputs[0][0]
+        members, ids = [first], {id(first)}
+        for n in nodes[k + 1:]:
+            if not plannable(n) or any(id(s) not in ids and s is not entry for s, _ in n.inputs):
+                break
+            members.append(n)
+            ids.add(id(n))
+        while True:  # end the run at its first value read outside it (cutting may expose another)
+            ids = {id(n) for n in members}
+            cut = next((c for c, n in enumerate(members[:-1]) if id(n) in outputs or readers.get(id(n), set()) - ids),
+                       None)
+            if cut is None:
+                break
+            members = members[:cut + 1]
+        if len(members) >= 2 and any(type(n.module) in ANCHORS for n in members):
+            found.append((entry, members))
+        k += len(members)
+    return found
+
+
+def _segment_graph(graph: Graph) -> Graph:
+    """``graph`` with each of its :func:`_runs` replaced by one BlockedSegment node (named as the run's
+    last node, so the graph's node and output names stay)."""
+    runs = _runs(graph)
+    if not runs:
+        return graph
+    ends = {id(members[-1]): entry for entry, members in runs}
+    inner = {id(n) for _, members in runs for n in members[:-1]}
+    new: dict[int, Node] = {}
+    for n in graph.nodes:
+        if n.module is None:
+            new[id(n)] = Input(n.name)
+        elif id(n) in ends:
+            entry = ends[id(n)]
+            body = graph.new_graph(outputs=[n.name], inputs=[entry.name], name=n.name)
+            new[id(n)] = Node(BlockedSegment(body, name=n.name), [(new[id(entry)], None)], n.name)
+        elif id(n) not in inner:
+            new[id(n)] = Node(n.module, [(new[id(s)], i) for s, i in n.inputs], n.name)
+    outputs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
+    inputs = [new[id(n)] for n in graph.nodes if n.module is None]
     return Graph(inputs, outputs if len(outputs) > 1 else outputs[0], name=graph.name).evaluate()
 
 
-def _fuse_sequential(seq: Sequential) -> Sequential:
+def _fuse_sequential(seq: Sequential, blocked: bool) -> Sequential:
     layers = list(seq.children())
     out: list[Module] = []
     k = 0
@@ -114,25 +184,52 @@ def _fuse_sequential(seq: Sequential) -> Sequential:
             out[-1] = with_relu(out[-1], _RELUS[type(layers[k])])
             k += 1
         else:
-            out.append(fuse_for_inference(layers[k]))
+            out.append(fuse_for_inference(layers[k], blocked))
             k += 1
-    return Sequential(*out, name=seq.name).evaluate()
+    return Sequential(*(_segment_sequential(out) if blocked else out), name=seq.name).evaluate()
 
 
-def fuse_for_inference(model: Module) -> Module:
-    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded and
-    every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one ``ConvReLU2d``.
+def _segment_sequential(layers: list[Module]) -> list[Module]:
+    """``layers`` with each run of two or more layers a plan runs (one input each, one of them a convolution
+    or pooling) made one BlockedSegment."""
+    out: list[Module] = []
+    run: list[Module] = []
+    for layer in [*layers, None]:
+        if layer is not None and plannable_layer(layer):
+            run.append(layer)
+            continue
+        if len(run) >= 2 and any(type(m) in ANCHORS for m in run):
+            x = Input(name="input")
+            h = x
+            for m in run:
+                h = m(h)
+            out.append(BlockedSegment(Graph(x, h, name=run[-1].name), name=run[-1].name))
+        else:
+            out.extend(run)
+        run = []
+        if layer is not None:
+            out.append(layer)
+    return out
+
+
+def fuse_for_inference(model: Module, blocked: bool = True) -> Module:
+    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded,
+    every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one ``ConvReLU2d``, and (``blocked``)
+    the runs of layers oneDNN plans run made :class:`~.blocked_segment.BlockedSegment` layers.
 
     A pair is folded when the batch norm keeps running statistics and is the only consumer
     of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones
     included); a ReLU likewise when it is the only consumer. Folded convolutions are new layers
     holding the folded weights as of this call; every other layer (and the parameters of a
     ConvReLU2d made from an unfolded convolution) is shared with ``model``, not copied, so later
-    changes to ``model``'s weights reach the fused model except in folded pairs: fuse again after
-    training. Call it on a trained model right before inference.
+    changes to ``model``'s weights reach the fused model except in folded pairs and in the plans of
+    blocked segments (compiled with a copy of the weights at their first evaluation call): fuse again
+    after training. Call it on a trained model right before inference.
 
     Args:
         model: any Module; Graphs and Sequentials are rebuilt, other modules are returned as is.
+        blocked: wrap runs of convolutions, poolings, adds and ReLUs in BlockedSegments (False: the
+            folding only, layer by layer).
 
     Returns:
         the fused model (``model`` itself when nothing is a Graph or Sequential), in evaluation mode.
@@ -143,7 +240,7 @@ def fuse_for_inference(model: Module) -> Module:
         (1, 1000)
     """
     if isinstance(model, Graph):
-        return _fuse_graph(model)
+        return _fuse_graph(model, blocked)
     if isinstance(model, Sequential):
-        return _fuse_sequential(model)
+        return _fuse_sequential(model, blocked)
     return model

@@ -3,8 +3,9 @@ convolutions and linear layers run in int8 (see :mod:`bigdl_runtime.nn.layers.in
 
 How a model is rewritten:
 
-1. :func:`~bigdl_runtime.nn.fuse_for_inference` folds batch norms into convolutions and ReLUs into them, on
-   a copy (the caller's model is never changed).
+1. :func:`~bigdl_runtime.nn.fuse_for_inference` (``blocked=False``: ordinary layers, no float32 oneDNN
+   plans) folds batch norms into convolutions and ReLUs into them, on a copy (the caller's model is never
+   changed).
 2. Every ``Conv2d`` / ``ConvReLU2d`` / ``Linear`` gets an :class:`~.calibration.Observer` on its input; the
    calibration batches run through the float model.
 3. Each of them becomes a ``QuantizedConv2d`` / ``QuantizedLinear``: per-channel symmetric int8 weights,
@@ -70,7 +71,7 @@ def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, pe
     """
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; use one of {METHODS}")
-    fused = copy.deepcopy(fuse_for_inference(model)).evaluate()
+    fused = copy.deepcopy(fuse_for_inference(model, blocked=False)).evaluate()
     observers: dict[int, Observer] = {}
     targets = [m for m in fused.modules() if type(m) in _TARGETS]
     for module in targets:

@@ -1,8 +1,8 @@
 """Int8 inference rows: ResNet-18 quantised by ``bigdl_runtime.quantize`` against our own float32 model and
 against onnxruntime's int8 of the same model.
 
-The float32 model is ``fuse_for_inference`` of the benchmark ResNet-18 (batch norms folded, ReLUs fused);
-ours is ``quantize(model, calibration)`` (min-max, 32 random calibration images; speed does not depend on
+The float32 model is ``fuse_for_inference`` of the benchmark ResNet-18 (batch norms folded, ReLUs fused, runs
+of layers as blocked oneDNN plans: our fastest float32); ours is ``quantize(model, calibration)`` (min-max, 32 random calibration images; speed does not depend on
 the ranges). onnxruntime's is ``onnxruntime.quantization.quantize_static`` of the same folded model exported
 to ONNX: QDQ format, uint8 activations, per-channel int8 weights (its x86 fast path, u8s8 on VNNI), run with
 the same intra-op threads. Targets (issue 20): int8 >= 1.8x faster than our float32 (ratio <= 1 / 1.8), and
@@ -34,12 +34,13 @@ def _models(batch: int, threads: int) -> dict:
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    fused = fuse_for_inference(OURS["resnet18"]().evaluate())
+    net = OURS["resnet18"]().evaluate()
+    fused = fuse_for_inference(net)
     x, _ = make_batch("resnet18", batch)
     calibration = np.random.default_rng(1).standard_normal((CALIBRATION_IMAGES, 3, 224, 224), dtype=np.float32)
-    int8 = br.quantize(fused, calibration, batch_size=8)
+    int8 = br.quantize(net, calibration, batch_size=8)
     folder = Path(tempfile.mkdtemp(prefix="bench-int8-"))
-    fused.to_onnx(str(folder / "resnet18.onnx"), x.shape[1:])
+    fuse_for_inference(net, blocked=False).to_onnx(str(folder / "resnet18.onnx"), x.shape[1:])
     name = ort.InferenceSession(str(folder / "resnet18.onnx"), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 
     class Reader(CalibrationDataReader):

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...nn.blocked_segment import BlockedSegment
 from ...nn.graph import Graph
 from ...nn.module import Module
 from ...nn.sequential import Sequential
@@ -76,6 +77,8 @@ def emit_module(ctx: ExportContext, layer: Module, inputs: list[Value], name: st
         return _emit_sequential(ctx, layer, inputs, name)
     if isinstance(layer, Graph):
         return _emit_graph(ctx, layer, inputs, name)
+    if isinstance(layer, BlockedSegment):  # its layers, inline: the plan is how it runs, not what it computes
+        return _emit_graph(ctx, layer.body, inputs, scoped(name, "body"))
     fn = emitter_for(layer, name)
     with np.errstate(all="ignore"):  # the trace's random sample may be outside a layer's domain (log, sqrt)
         sample, _ = layer.forward_pass(*[v.sample for v in inputs])  # nothing is kept on the layer

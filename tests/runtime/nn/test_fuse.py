@@ -1,5 +1,6 @@
 """fuse_for_inference: conv + batch norm folding and conv + ReLU fusion give the same outputs with
-ordinary layers."""
+ordinary layers (``blocked=False``: the folding alone; the blocked segments are tested in
+test_blocked_segment.py)."""
 import numpy as np
 import pytest
 
@@ -41,7 +42,7 @@ def test_graph_folding_matches_the_unfused_model_and_keeps_shared_outputs(rng):
     before = {k: v.copy() for k, v in model.state_dict().items()}
     x = rng.standard_normal((2, 3, 8, 8))
     expected = model.forward(x)
-    fused = fuse_for_inference(model)
+    fused = fuse_for_inference(model, blocked=False)
     got = fused.forward(x)
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
@@ -60,7 +61,7 @@ def test_sequential_folding_and_saved_file_round_trip(rng):
                        Conv2d(5, 3, 1, groups=1, bias=False, name="conv2"), BatchNorm2d(3, name="bn2"))
     model = _trained_stats(model, rng, (6, 2, 9, 9))
     x = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
-    fused = fuse_for_inference(model)
+    fused = fuse_for_inference(model, blocked=False)
     assert _kinds(fused) == ["Sequential", "ConvReLU2d", "Conv2d"]
     np.testing.assert_allclose(fused.forward(x), model.forward(x), rtol=1e-4, atol=1e-5)
     reloaded = model_from_bytes(model_to_bytes(fused))
@@ -95,7 +96,7 @@ def test_relu6_after_conv_and_batch_norm_fuses_into_a_capped_conv_relu(rng):
     model[0].weight.data[...] *= 10.0  # push outputs past 6
     x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
     expected = model.evaluate().forward(x)
-    fused = fuse_for_inference(model)
+    fused = fuse_for_inference(model, blocked=False)
     assert _kinds(fused) == ["Sequential", "ConvReLU2d", "ConvReLU2d"]
     assert [m.max_value for m in fused.children()] == [6.0, 6.0]
     np.testing.assert_allclose(fused.forward(x), expected, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,174 @@
+"""The operations of a oneDNN inference plan (:mod:`.onednn_plan`) and their fusion into steps.
+
+Operations read earlier values by index: 0 is the plan's input, ``k`` the output of operation ``k - 1``.
+:func:`fuse` turns them into the primitives to run: a residual ``Add`` becomes the ``sum`` post-op of
+the convolution feeding it (that convolution then runs at the add's place), and an ``Eltwise`` (ReLU,
+ReLU6) a post-op of the convolution, add or inner product before it, wherever the value in between has
+no other reader.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import pool as pool_kernels
+from .conv_geometry import ConvGeometry
+from .onednn import Unsupported
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A 2-D convolution of value ``src`` (arguments as :func:`.conv.conv2d_forward`); ``relu``: then
+    ``max(., 0)`` (a number c: ``clip(., 0, c)``)."""
+    src: int
+    weight: np.ndarray
+    bias: np.ndarray | None
+    stride: Any
+    padding: Any
+    dilation: Any
+    groups: int
+    relu: bool | float = False
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Max or average pooling of value ``src`` (arguments as :mod:`.pool`); ``kernel_size=None``: global
+    average pooling (the window is the whole image)."""
+    src: int
+    kind: str  # "max" or "avg"
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = 0
+    dilation: Any = 1
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+
+@dataclass(frozen=True)
+class Eltwise:
+    """``max(src, 0)`` (``relu=True``) or ``clip(src, 0, relu)`` (a number)."""
+    src: int
+    relu: bool | float = True
+
+
+@dataclass(frozen=True)
+class Add:
+    """``a + b``, two values of the same shape."""
+    a: int
+    b: int
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """``src`` (N, C, H, W) seen as (N, C * H * W); only a :class:`Dense` may read it (or it is the result)."""
+    src: int
+
+
+@dataclass(frozen=True)
+class Dense:
+    """``src @ weight.T + bias`` (a Linear layer) of a 2-D value or a :class:`Flatten`; ``relu`` as :class:`Conv`."""
+    src: int
+    weight: np.ndarray
+    bias: np.ndarray | None
+    relu: bool | float = False
+
+
+@dataclass(frozen=True)
+class PadChannels:
+    """``src`` with ``before`` and ``after`` zero channels around its own (ResNet's option A shortcut). The
+    padded value has a buffer of its own, zeroed once: each call writes the middle channels only."""
+    src: int
+    before: int
+    after: int
+
+
+Op = Conv | Pool | Eltwise | Add | PadChannels | Flatten | Dense
+
+
+@dataclass
+class Step:
+    """One primitive of the compiled plan: its kind, the values it reads and the one it writes, and the
+    post-ops fused into it (``("sum", value)``, ``("relu", True | cap)``)."""
+    kind: str
+    op: Any
+    inputs: list[int]
+    out: int
+    post: list[tuple[str, Any]]
+
+
+def shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
+    if isinstance(op, Conv):
+        g = ConvGeometry(shapes[op.src], op.weight.shape, op.stride, op.padding, op.dilation, op.groups)
+        return g.n, g.o, g.ho, g.wo
+    if isinstance(op, Pool):
+        x = shapes[op.src]
+        if op.kernel_size is None:
+            return x[0], x[1], 1, 1
+        geo = pool_kernels._geometry(x, op.kernel_size, op.stride, op.padding, op.dilation, op.ceil_mode)
+        return (x[0], x[1], *geo["out"])
+    if isinstance(op, Flatten):
+        x = shapes[op.src]
+        return x[0], int(np.prod(x[1:]))
+    if isinstance(op, PadChannels):
+        x = shapes[op.src]
+        return x[0], x[1] + op.before + op.after, *x[2:]
+    if isinstance(op, Dense):
+        x = shapes[op.src]
+        if len(x) != 2 or x[1] != op.weight.shape[1]:
+            raise Unsupported(f"a linear layer {op.weight.shape} on shape {x} is not planned")
+        return x[0], op.weight.shape[0]
+    if isinstance(op, Add):
+        if shapes[op.a] != shapes[op.b]:
+            raise Unsupported(f"an add of shapes {shapes[op.a]} and {shapes[op.b]} (broadcasting) is not planned")
+        return shapes[op.a]
+    return shapes[op.src]
+
+
+def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[Step], int]:
+    """The steps of ``ops`` with each ``Add`` folded into the convolution feeding it (``sum`` post-op) where
+    that convolution's output has no other use, and each ``Eltwise`` folded into the step before it where
+    that step's output has no other use; and the value the plan returns."""
+    last = len(ops)
+    uses: dict[int, int] = {last: 1}
+    for op in ops:
+        for v in inputs_of(op):
+            uses[v] = uses.get(v, 0) + 1
+    steps: dict[int, Step] = {}  # by output value, in program order
+    for k, op in enumerate(ops, start=1):
+        ins = inputs_of(op)
+        if isinstance(op, Add):
+            for mine, other in ((ins[0], ins[1]), (ins[1], ins[0])):
+                conv = steps.get(mine)
+                if conv is not None and conv.kind == "conv" and not conv.post and uses[mine] == 1 and mine != other:
+                    del steps[mine]  # runs here now: its inputs are older, its output had this one use
+                    conv.post.append(("sum", other))
+                    conv.inputs.append(other)
+                    conv.out = k
+                    steps[k] = conv
+                    break
+            else:
+                steps[k] = Step("add", op, ins, k, [])
+        elif isinstance(op, Eltwise):
+            prev = steps.get(ins[0])
+            if (prev is not None and prev.kind in ("conv", "add", "dense") and uses[ins[0]] == 1
+                    and not any(p[0] == "relu" for p in prev.post)):
+                del steps[ins[0]]  # nothing else reads the value it wrote
+                prev.post.append(("relu", op.relu))
+                prev.out = k
+                steps[k] = prev
+            else:
+                steps[k] = Step("eltwise", op, ins, k, [])
+        else:
+            post = [("relu", op.relu)] if isinstance(op, (Conv, Dense)) and op.relu is not False else []
+            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad"}[type(op)]
+            steps[k] = Step(kind, op, ins, k, post)
+        shapes[k] = shape_of(op, shapes)
+    return list(steps.values()), last
+
+
+def inputs_of(op: Op) -> list[int]:
+    return [op.a, op.b] if isinstance(op, Add) else [op.src]
+
+
