@@ -11,7 +11,7 @@ from typing import Any
 from . import writers as _writers
 from ._version import __version__
 
-__all__ = ["load", "__version__"]
+__all__ = ["load", "quantize", "__version__"]
 
 
 def _save(model: Any, path: str, **metadata: Any) -> None:
@@ -31,9 +31,14 @@ _writers.install("to_onnx", _to_onnx)
 
 
 def __getattr__(name: str) -> Any:
-    """``load`` (:func:`bigdl_runtime.serialization.load_model`), imported on first use."""
+    """``load`` (:func:`bigdl_runtime.serialization.load_model`) and ``quantize``
+    (:func:`bigdl_runtime.quantization.quantize`), imported on first use."""
     if name == "load":
         from .serialization import load_model
 
         return load_model
+    if name == "quantize":
+        from .quantization import quantize
+
+        return quantize
     raise AttributeError(f"module 'bigdl_runtime' has no attribute {name!r}")

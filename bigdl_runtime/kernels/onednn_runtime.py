@@ -56,6 +56,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_stream_create": (_INT, [_OUT, P, _UINT]),
     "dnnl_stream_wait": (_INT, [P]),
     "dnnl_memory_desc_create_with_tag": (_INT, [_OUT, _INT, _DIMS, _INT, _INT]),
+    "dnnl_memory_desc_create_with_strides": (_INT, [_OUT, _INT, _DIMS, _INT, _DIMS]),
     "dnnl_memory_desc_create_submemory": (_INT, [_OUT, P, _DIMS, _DIMS]),
     "dnnl_memory_desc_destroy": (_INT, [P]),
     "dnnl_memory_desc_equal": (_INT, [P, P]),  # 1 when equal, 0 otherwise
@@ -77,6 +78,9 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_primitive_attr_create": (_INT, [_OUT]),
     "dnnl_primitive_attr_destroy": (_INT, [P]),
     "dnnl_primitive_attr_set_post_ops": (_INT, [P, P]),
+    "dnnl_primitive_attr_set_scales_mask": (_INT, [P, _INT, _INT]),  # (attr, argument, mask)
+    "dnnl_primitive_attr_set_zero_points_mask": (_INT, [P, _INT, _INT]),
+    "dnnl_matmul_primitive_desc_create": (_INT, [_OUT, P, P, P, P, P, P]),
     "dnnl_convolution_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, P, P, *_CONV, P]),
     "dnnl_convolution_backward_data_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, *_CONV, P, P]),
     "dnnl_convolution_backward_weights_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, P, *_CONV, P, P]),

@@ -146,6 +146,16 @@ def _max_along(src: np.ndarray, axis: int, out: np.ndarray, k: int, s: int, d: i
             np.maximum(target, _along(src, axis, _reads(o0, o1, i0, s)), out=target)
 
 
+def _like(x: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
+    """An empty (N, C, H, W) array in x's memory layout: NHWC memory when x is a channels-last view (as int8
+    convolutions write them), so that the passes below read and write in the same order (mixed layouts
+    measured 2x slower on ResNet-18's first max pool), else C order."""
+    if x.ndim == 4 and x.shape[1] > 1 and x.strides[1] == x.itemsize:
+        n, c, h, w = shape
+        return np.empty((n, h, w, c), dtype=x.dtype).transpose(0, 3, 1, 2)
+    return np.empty(shape, dtype=x.dtype)
+
+
 def max_pool2d_forward(x: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
                        dilation: IntPair = 1, ceil_mode: bool = False) -> tuple[np.ndarray, Any]:
     """Max over each window; padding never wins (it is ``-inf``).
@@ -157,7 +167,8 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: IntPair, stride: IntPair | No
         ceil_mode: round the output size up (PyTorch/ONNX rule).
 
     Returns:
-        ``y`` of shape ``(N, C, oh, ow)`` and the cache (``x``, ``y`` and the geometry).
+        ``y`` of shape ``(N, C, oh, ow)`` (in x's memory layout: NHWC memory for a channels-last view) and
+        the cache (``x``, ``y`` and the geometry).
 
     Separable: the window maximum is the maximum over the window's rows (``kh`` passes that read
     whole contiguous input rows) followed by the maximum over its columns (``kw`` passes over the
@@ -170,10 +181,10 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: IntPair, stride: IntPair | No
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = geo["k"], geo["s"], geo["d"], geo["out"]
     top, left = geo["pads"][:2]
     n, c, _, w = x.shape
-    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    y = _like(x, (n, c, oh, ow))
 
     def part(a: int, b: int) -> None:
-        rows = np.empty((b - a, c, oh, w), dtype=x.dtype)
+        rows = _like(x, (b - a, c, oh, w))
         _max_along(x[a:b], 2, rows, kh, sh, dh, top)
         _max_along(rows, 3, y[a:b], kw, sw, dw, left)
 

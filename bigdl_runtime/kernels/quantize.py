@@ -12,6 +12,12 @@ Scales and zero points are per tensor (one value), per axis (a vector along
 ``axis``) or blocked (``block_size`` > 0: the same rank as ``x``, one value per
 block of ``block_size`` elements along ``axis``).
 
+The integer products run on oneDNN's int8 primitives (:mod:`.onednn_int8`, s32 accumulator) when the
+operands fit them: uint8/int8 activations with a scalar zero point times int8 weights with zero points of 0
+(symmetric, what quantisers produce); the requantisation stays here, in numpy, because oneDNN rounds a product
+of two float scalings where onnxruntime rounds one. Other operands (uint8 or asymmetric weights, 16-bit types)
+take the numpy path, which is the reference the tests compare the oneDNN path with.
+
 These functions have no gradient: their inputs or outputs are integers.
 """
 from __future__ import annotations
@@ -20,7 +26,9 @@ from typing import Sequence
 
 import numpy as np
 
+from . import onednn_int8
 from .conv import conv2d_forward
+from .conv_geometry import ConvGeometry
 from .gemm import matmul
 from .integer_gemm import exact_product
 
@@ -104,9 +112,31 @@ def _int32(exact: np.ndarray) -> np.ndarray:
     return np.rint(exact).astype(np.int64).astype(np.int32)
 
 
+def _onednn_zero_point(x: np.ndarray, x_zero_point: np.ndarray | None, w: np.ndarray,
+                       w_zero_point: np.ndarray | None) -> int | None:
+    """x's zero point as an int when oneDNN's int8 primitives can take these operands, else None."""
+    if np.asarray(x).dtype not in (np.uint8, np.int8) or np.asarray(w).dtype != np.int8:
+        return None
+    if w_zero_point is not None and np.any(np.asarray(w_zero_point) != 0):
+        return None
+    if x_zero_point is not None and np.size(x_zero_point) != 1:
+        return None
+    return 0 if x_zero_point is None else int(np.asarray(x_zero_point).reshape(()))
+
+
 def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None = None,
                    b_zero_point: np.ndarray | None = None) -> np.ndarray:
     """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
+    zp = _onednn_zero_point(a, a_zero_point, b, b_zero_point)
+    if zp is not None and np.ndim(a) >= 2 and np.ndim(b) == 2:
+        a = np.asarray(a)
+        try:
+            acc = onednn_int8.matmul_int8(np.ascontiguousarray(a.reshape(-1, a.shape[-1])), np.asarray(b),
+                                          x_zero_point=zp, y_dtype=np.int32)
+        except onednn_int8.Unsupported:
+            pass
+        else:
+            return acc.reshape(*a.shape[:-1], acc.shape[-1])
     a_c, a_bound = _centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None)
     b_c, b_bound = _centred(b, b_zero_point, -1)
 
@@ -126,6 +156,14 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
     Padding adds zeros after the zero point is taken off (as padding with the zero point).
     A vector ``w_zero_point`` is per output channel.
     """
+    zp = _onednn_zero_point(x, x_zero_point, w, w_zero_point)
+    if zp is not None and np.ndim(x) == 4 and np.ndim(w) == 4:
+        geo = ConvGeometry(np.shape(x), np.shape(w), tuple(stride), tuple(padding), tuple(dilation), groups)
+        try:
+            return np.ascontiguousarray(onednn_int8.conv2d_int8(np.asarray(x), np.asarray(w), geo, x_zero_point=zp,
+                                                               y_dtype=np.int32))
+        except onednn_int8.Unsupported:
+            pass
     x_c, x_bound = _centred(x, x_zero_point)
     w_c, w_bound = _centred(w, w_zero_point, 0)
     n, channels, height, width = x_c.shape

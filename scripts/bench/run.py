@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a file: make the repository importable
 
 import numpy as np  # noqa: E402
 
-from scripts.bench import inference, kernels, memory, steps  # noqa: E402
+from scripts.bench import inference, int8, kernels, memory, steps  # noqa: E402
 from scripts.bench.common import Case, blas_threads, measure, set_blas_threads  # noqa: E402
 
 SECTIONS = ("kernels", "steps", "inference", "memory")
@@ -38,7 +38,7 @@ def build_cases(sections: list[str], quick: bool, threads: int) -> list[Case]:
     b18, b20, blstm = (4, 32, 16) if quick else (32, 128, 64)
     table = {"kernels": lambda: kernels.cases(b18),
              "steps": lambda: steps.cases(b18, b20, blstm),
-             "inference": lambda: inference.cases(b18, threads),
+             "inference": lambda: inference.cases(b18, threads) + int8.cases(b18, threads),
              "memory": lambda: memory.cases(b18, threads)}
     return [case for section in sections for case in table[section]()]
 

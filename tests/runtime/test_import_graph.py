@@ -13,7 +13,7 @@ import bigdl_runtime
 
 ROOT = Path(bigdl_runtime.__file__).parent
 #: the sub-packages, bottom first: each may import only those before it
-LAYERS = ["kernels", "nn", "serialization", "optim", "train", "spark"]
+LAYERS = ["kernels", "nn", "serialization", "quantization", "optim", "train", "spark"]
 #: modules of the root that import nothing of ours, so any layer may import them
 LEAVES = {"_version", "registry", "writers"}
 

@@ -193,3 +193,17 @@ def test_adaptive_avg_pool2d_matches_torch(hw, out, rng):
 def test_pool_rejects_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call(np.zeros((1, 2, 5, 5), np.float32))
+
+
+@pytest.mark.parametrize("shape, k, s, p, d, ceil", MAX_CASES)
+def test_max_pool2d_keeps_a_channels_last_layout(shape, k, s, p, d, ceil, rng):
+    """A (N, C, H, W) view of NHWC memory (what int8 convolutions return) pools to the same values, in
+    NHWC memory too; the gradient is the C-order one."""
+    x = rng.normal(size=shape).astype(np.float32)
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    y, cache = max_pool2d_forward(nhwc, k, s, p, d, ceil)
+    want, want_cache = max_pool2d_forward(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(y, want)
+    assert y.strides[1] == y.itemsize or shape[1] == 1
+    dy = rng.normal(size=want.shape).astype(np.float32)
+    np.testing.assert_array_equal(max_pool2d_backward(dy, cache)[0], max_pool2d_backward(dy, want_cache)[0])

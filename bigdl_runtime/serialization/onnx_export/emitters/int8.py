@@ -1,0 +1,71 @@
+"""QuantizedConv2d and QuantizedLinear in ONNX's QDQ format: QuantizeLinear + DequantizeLinear on the input,
+DequantizeLinear on the int8 weight (per output channel), then the float Conv / Gemm / MatMul with the float
+bias and the fused Relu / Clip; onnxruntime runs it (and fuses what it can into its int8 kernels).
+
+A layer's requantised uint8 output (``output_scale``) is not written: the next int8 layer's QuantizeLinear
+has the same scale and zero point, so exporting the float value there gives the same uint8 values.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ....nn.layers.int8 import QuantizedConv2d, QuantizedLinear, _Int8Layer
+from ..context import ExportContext, Value
+from ..dispatch import emits
+from .conv import onnx_pads
+
+
+def _input(ctx: ExportContext, layer: _Int8Layer, x: str, name: str) -> str:
+    """x quantised to uint8 and dequantised again (the input's quantisation, as QDQ)."""
+    scale = ctx.scalar(f"{name}.input_scale", layer.input_scale)
+    zero_point = ctx.weight(f"{name}.input_zero_point", np.asarray(layer.input_zero_point, np.uint8), np.uint8)
+    q = ctx.one("QuantizeLinear", [x, scale, zero_point], f"{name}/quantize_input")
+    return ctx.one("DequantizeLinear", [q, scale, zero_point], f"{name}/dequantize_input")
+
+
+def _weight(ctx: ExportContext, layer: _Int8Layer, name: str, transpose: bool = False) -> str:
+    """The int8 weight (an int8 initializer) dequantised per output channel."""
+    weight = layer.weight.T if transpose else layer.weight
+    q = ctx.weight(f"{name}.weight_int8", weight, np.int8)
+    scale = ctx.weight(f"{name}.weight_scale", layer.weight_scale)
+    zero_point = ctx.weight(f"{name}.weight_zero_point", np.zeros(layer.weight_scale.size, np.int8), np.int8)
+    return ctx.one("DequantizeLinear", [q, scale, zero_point], f"{name}/dequantize_weight",
+                   axis=1 if transpose else 0)
+
+
+def _activation(ctx: ExportContext, layer: _Int8Layer, y: str, name: str) -> str:
+    if not layer.relu:
+        return y
+    if layer.max_value is None:
+        return ctx.one("Relu", [y], name)
+    return ctx.one("Clip", [y, ctx.scalar(f"{name}.min", 0.0), ctx.scalar(f"{name}.max", layer.max_value)], name)
+
+
+def _bias(ctx: ExportContext, layer: _Int8Layer, name: str) -> list[str]:
+    return [] if layer.bias is None else [ctx.weight(f"{name}.bias", layer.bias)]
+
+
+@emits(QuantizedConv2d)
+def quantized_conv(ctx: ExportContext, layer: QuantizedConv2d, inputs: list[Value], output: np.ndarray,
+                   name: str) -> str:
+    x = _input(ctx, layer, inputs[0].name, name)
+    pads = onnx_pads(layer.kernel_padding(), 2)
+    y = ctx.one("Conv", [x, _weight(ctx, layer, name), *_bias(ctx, layer, name)],
+                f"{name}/conv" if layer.relu else name, kernel_shape=layer.kernel_size, strides=layer.stride,
+                pads=pads, dilations=layer.dilation, group=layer.groups)
+    return _activation(ctx, layer, y, name)
+
+
+@emits(QuantizedLinear)
+def quantized_linear(ctx: ExportContext, layer: QuantizedLinear, inputs: list[Value], output: np.ndarray,
+                     name: str) -> str:
+    x = _input(ctx, layer, inputs[0].name, name)
+    product = f"{name}/matmul" if layer.relu else name
+    if inputs[0].rank == 2:
+        y = ctx.one("Gemm", [x, _weight(ctx, layer, name), *_bias(ctx, layer, name)], product, transB=1)
+    elif layer.bias is None:
+        y = ctx.one("MatMul", [x, _weight(ctx, layer, name, transpose=True)], product)
+    else:
+        mm = ctx.one("MatMul", [x, _weight(ctx, layer, name, transpose=True)], f"{name}/matmul_nobias")
+        y = ctx.one("Add", [mm, *_bias(ctx, layer, name)], product)
+    return _activation(ctx, layer, y, name)
