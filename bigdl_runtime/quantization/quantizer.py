@@ -80,7 +80,9 @@ def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, pe
     try:
         seen = 0
         for batch in _batches(calibration_data, batch_size):
-            fused.forward(batch)
+            # forward_pass, not forward: an evaluation-mode forward runs the layers' infer (and a graph's
+            # fused steps), which would pass by the observers
+            fused.forward_pass(batch)
             seen += len(batch)
         if not seen:
             raise ValueError("quantize: calibration_data holds no samples")
