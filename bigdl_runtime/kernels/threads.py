@@ -119,15 +119,6 @@ def block_threads() -> int:
     return _workers.count()
 
 
-#: products of fewer multiply-adds (about 0.3 ms on one core) run on the calling thread (see :mod:`.gemm`)
-SMALL_GEMM_MACS = 1 << 24
-
-
-def single_threaded_blas():
-    """A context holding numpy's BLAS at one thread (nested and concurrent uses are counted)."""
-    return _workers.single_threaded_blas()
-
-
 def run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
                 blocks: list[tuple[int, int]]) -> list[Any]:
     """Run ``work(next_block)`` on the block workers; each pulls (n0, n1) until None.
@@ -145,26 +136,10 @@ def run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
 
     if workers <= 1:
         return [work(next_block)]
-    def as_worker(pull: Callable[[], tuple[int, int] | None]) -> Any:
-        _in_worker.active = True
-        try:
-            return work(pull)
-        finally:
-            _in_worker.active = False
-
     with _workers.single_threaded_blas():
         pool = _workers.executor(workers)
-        futures = [pool.submit(as_worker, next_block) for _ in range(workers)]
+        futures = [pool.submit(work, next_block) for _ in range(workers)]
         return [f.result() for f in futures]
-
-
-#: set on a block worker while it runs blocks (work it starts must not wait for the pool it runs on)
-_in_worker = threading.local()
-
-
-def in_block_worker() -> bool:
-    """Whether the calling thread is a block worker running blocks (nested splits then run inline)."""
-    return getattr(_in_worker, "active", False)
 
 
 #: Elementwise work below this many elements stays on the calling thread (dispatch costs more).
