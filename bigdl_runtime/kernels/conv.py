@@ -26,10 +26,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from numpy import matmul
 
 from . import onednn, threads
 from .conv_geometry import ConvGeometry, IntPair, as_float, pair
+from .gemm import matmul
 
 # ---------------------------------------------------------------------- GEMM path
 def _im2col(planes: np.ndarray, geo: ConvGeometry, n0: int, n1: int, buf: np.ndarray) -> np.ndarray:

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy import matmul
 
 from .conv import conv_planes, conv_planes_grad
 from .conv_geometry import ConvGeometry, IntPair, as_float, pads4, pair
+from .gemm import matmul
 
 
 def output_size(size: tuple[int, int], w_shape: tuple[int, ...], stride: IntPair, padding: IntPair,

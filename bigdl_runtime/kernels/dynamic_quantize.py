@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy import matmul
 
+from .gemm import matmul
 from .integer_gemm import exact_product
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .gemm import matmul
 from .rnn import _grad_or_zeros, _initial, _previous, _project, _sigmoid, _steps
 
 
@@ -39,8 +40,8 @@ def gru_reset_before_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, 
     acts = np.empty_like(xp)  # r, z, n per step
     y = np.empty((n, length, hidden), dtype=x.dtype)
     for t in _steps(length, reverse):
-        rz = _sigmoid(xp[:, t, :2 * hidden] + h @ w_rz.T)
-        cand = np.tanh(xp[:, t, 2 * hidden:] + (rz[:, :hidden] * h) @ w_n.T)
+        rz = _sigmoid(xp[:, t, :2 * hidden] + matmul(h, w_rz.T))
+        cand = np.tanh(xp[:, t, 2 * hidden:] + matmul(rz[:, :hidden] * h, w_n.T))
         h = cand + rz[:, hidden:] * (h - cand)
         acts[:, t, :2 * hidden], acts[:, t, 2 * hidden:] = rz, cand
         y[:, t] = h
@@ -64,16 +65,16 @@ def gru_reset_before_backward(grads: tuple, cache: tuple) -> tuple:
     for t in _steps(length, not reverse):
         dh_t = dh if dy is None else dh + dy[:, t]
         dn = dh_t * (1 - z[:, t]) * (1 - cand[:, t] * cand[:, t])
-        drh = dn @ w_n  # gradient of r * h
+        drh = matmul(dn, w_n)  # gradient of r * h
         dpre[:, t, :hidden] = drh * hprev[:, t] * r[:, t] * (1 - r[:, t])
         dpre[:, t, hidden:2 * hidden] = dh_t * (hprev[:, t] - cand[:, t]) * z[:, t] * (1 - z[:, t])
         dpre[:, t, 2 * hidden:] = dn
-        dh = dh_t * z[:, t] + drh * r[:, t] + dpre[:, t, :2 * hidden] @ w_rz
+        dh = dh_t * z[:, t] + drh * r[:, t] + matmul(dpre[:, t, :2 * hidden], w_rz)
     flat = dpre.reshape(n * length, 3 * hidden)
-    dx = (flat @ w_ih).reshape(x.shape)
-    dw_ih = flat.T @ x.reshape(n * length, -1)
-    dw_hh = np.concatenate([flat[:, :2 * hidden].T @ hprev.reshape(n * length, hidden),
-                            flat[:, 2 * hidden:].T @ (r * hprev).reshape(n * length, hidden)])
+    dx = matmul(flat, w_ih).reshape(x.shape)
+    dw_ih = matmul(flat.T, x.reshape(n * length, -1))
+    dw_hh = np.concatenate([matmul(flat[:, :2 * hidden].T, hprev.reshape(n * length, hidden)),
+                            matmul(flat[:, 2 * hidden:].T, (r * hprev).reshape(n * length, hidden))])
     summed = flat.sum(axis=0)
     return (dx, dw_ih, dw_hh, summed if has_b_ih else None, summed.copy() if has_b_hh else None,
             dh if has_h0 else None)

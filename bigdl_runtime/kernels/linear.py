@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from .gemm import matmul
+
 
 def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
     """Affine map of the last axis.
@@ -19,7 +21,7 @@ def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) ->
     """
     if x.shape[-1] != w.shape[1]:
         raise ValueError(f"linear: input has {x.shape[-1]} features, weight {w.shape} expects {w.shape[1]}")
-    y = np.matmul(x, w.T)
+    y = matmul(x, w.T)
     if b is not None:
         y += b
     return y, (x, w, b is not None)
@@ -29,7 +31,7 @@ def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray,
     """Gradients ``(dx, dw, db)``; ``db`` is None when the forward had no bias."""
     x, w, has_bias = cache
     dy2 = dy.reshape(-1, dy.shape[-1])
-    dx = np.matmul(dy, w)
-    dw = np.matmul(dy2.T, x.reshape(-1, x.shape[-1]))
+    dx = matmul(dy, w)
+    dw = matmul(dy2.T, x.reshape(-1, x.shape[-1]))
     db = dy2.sum(axis=0) if has_bias else None
     return dx, dw, db

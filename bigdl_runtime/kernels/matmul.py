@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .elementwise import unbroadcast
+from .gemm import matmul
 
 
 # ------------------------------------------------------------------ matmul
@@ -31,10 +32,8 @@ def matmul_forward(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
         raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({k_a} != {k_b})")
-    if b.ndim == 2 and a.ndim > 2:  # a shared weight: one GEMM over the flattened batch
-        return (a.reshape(-1, k_a) @ b).reshape(a.shape[:-1] + b.shape[1:]), (a, b)
     try:
-        return np.matmul(a, b), (a, b)
+        return matmul(a, b), (a, b)
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
 
@@ -50,16 +49,16 @@ def matmul_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray]
         g = np.expand_dims(g, -2)
     if b2.ndim == 2 and a2.ndim > 2:  # shared weight: one GEMM over the flattened batch for each
         rows = g.reshape(-1, g.shape[-1])
-        db = a2.reshape(-1, a2.shape[-1]).T @ rows
-        da = (rows @ b2.T).reshape(a2.shape)
+        db = matmul(a2.reshape(-1, a2.shape[-1]).T, rows)
+        da = matmul(rows, b2.T).reshape(a2.shape)
     elif a2.ndim == 2 and b2.ndim > 2:  # shared left operand: da in one GEMM over b's batch
-        db = unbroadcast(np.matmul(a2.T, g), b2.shape)
+        db = unbroadcast(matmul(a2.T, g), b2.shape)
         gt = np.moveaxis(g, -2, 0).reshape(g.shape[-2], -1)          # (M, batch * N)
         bt = np.swapaxes(b2, -1, -2).reshape(-1, b2.shape[-2])      # (batch * N, K)
-        da = gt @ bt
+        da = matmul(gt, bt)
     else:
-        db = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape)
-        da = unbroadcast(np.matmul(g, np.swapaxes(b2, -1, -2)), a2.shape)
+        db = unbroadcast(matmul(np.swapaxes(a2, -1, -2), g), b2.shape)
+        da = unbroadcast(matmul(g, np.swapaxes(b2, -1, -2)), a2.shape)
     return da.reshape(a.shape).astype(a.dtype, copy=False), db.reshape(b.shape).astype(b.dtype, copy=False)
 
 

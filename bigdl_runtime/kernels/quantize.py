@@ -25,11 +25,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from numpy import matmul
 
 from . import onednn_int8
 from .conv import conv2d_forward
 from .conv_geometry import ConvGeometry
+from .gemm import matmul
 from .integer_gemm import exact_product
 
 #: the integer types a quantised tensor may have, with their ranges

@@ -7,7 +7,7 @@ RNN one block). ``reverse=True`` runs the recurrence from ``t = T-1`` down to 0;
 outputs stay at their time positions, so ``y[:, 0]`` is then the final state.
 
 The input projection of every time step is one GEMM before the loop; the loop
-over time does one ``(N, H) @ (H, G*H)`` GEMM per step. Backward (BPTT) stores
+over time does one ``(N, H) @ (H, G*H)`` GEMM per step (all through :func:`.gemm.matmul`). Backward (BPTT) stores
 the per-step gradients of the pre-activations and turns them into ``dx`` and
 the weight gradients with GEMMs over the whole sequence after the loop.
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from numpy import matmul
 
+from .gemm import matmul
 
 _NONLINEARITIES = ("tanh", "relu")
 

@@ -1,0 +1,34 @@
+"""Matrix products: small ones with BLAS at one thread, large ones on numpy's BLAS with its own threads.
+
+A product too small to share between threads gains nothing from OpenBLAS's helper thread and waits
+for it: on the 2-core machine, idle, LeNet-5's LocalTrainer iteration (b128) took 16.0 ms with every
+product on OpenBLAS's 2 threads and 9.3 ms with the products below :data:`~.threads.SMALL_GEMM_MACS`
+on the calling thread (the oneDNN convolutions' OpenMP threads keep spinning after each call, and the
+BLAS helper waits for a core); on a loaded machine a descheduled helper stalls a small product
+((1, 512) x (512, 2048): 9.7 ms on 2 threads against 0.06 ms on one, at load 10). Large products keep
+OpenBLAS's threads: cut into one-threaded bands over the block workers instead, they were 1.25-2.25x
+slower idle ((64, 2560) x (2560, 2560): 5.9 against 3.9 ms; the 11M-parameter MLP's LocalTrainer
+iteration 43.8 against 34.0 ms).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .threads import SMALL_GEMM_MACS, block_threads, single_threaded_blas
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` (numpy's broadcasting and 1-D rules), on one BLAS thread when it is small."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
+    k = a.shape[-1]
+    if a.ndim > 2 and b.ndim == 2:  # a shared weight: one GEMM over the flattened batch
+        return matmul(a.reshape(-1, k), b).reshape(*a.shape[:-1], b.shape[-1])
+    rows = a.shape[-2] if a.ndim > 1 else 1
+    cols = b.shape[-1] if b.ndim > 1 else 1
+    batch = int(np.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))) if max(a.ndim, b.ndim) > 2 else 1
+    if batch * rows * k * cols < SMALL_GEMM_MACS and block_threads() > 1:
+        with single_threaded_blas():
+            return np.matmul(a, b)
+    return np.matmul(a, b)
