@@ -3,8 +3,8 @@
 A product too small to share between threads gains nothing from OpenBLAS's helper thread and waits
 for it: on the 2-core machine, idle, LeNet-5's LocalTrainer iteration (b128) took 16.0 ms with every
 product on OpenBLAS's 2 threads and 9.3 ms with the products below :data:`~.threads.SMALL_GEMM_MACS`
-on the calling thread (the oneDNN convolutions' OpenMP threads keep spinning after each call, and the
-BLAS helper waits for a core); on a loaded machine a descheduled helper stalls a small product
+on the calling thread (not oneDNN's OpenMP threads spinning: ``OMP_WAIT_POLICY=PASSIVE`` changed
+nothing); on a loaded machine a descheduled helper stalls a small product
 ((1, 512) x (512, 2048): 9.7 ms on 2 threads against 0.06 ms on one, at load 10). Large products keep
 OpenBLAS's threads: cut into one-threaded bands over the block workers instead, they were 1.25-2.25x
 slower idle ((64, 2560) x (2560, 2560): 5.9 against 3.9 ms; the 11M-parameter MLP's LocalTrainer
