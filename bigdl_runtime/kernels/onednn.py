@@ -33,7 +33,7 @@ C signatures, the lock and what a fork does live in :mod:`.onednn_runtime`.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -124,25 +124,38 @@ def _query(pd: _P, what: int) -> _P:
     return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
 
 
-def _relu_attr(relu: bool | float = True) -> _P:
-    """Primitive attributes with a ReLU post-op (applied by the convolution as it writes y; a number
-    ``relu`` caps it there: ``clip(y, 0, relu)``, ReLU6 for 6), to be destroyed once the primitive
-    descriptor is made."""
-    attr, post_ops = _P(), _P()
-    _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
+def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] | None = None,
+                   zero_points: dict[int, int] | None = None) -> _P:
+    """Primitive attributes, to be destroyed once the primitive descriptor is made.
+
+    ``post``: post-ops in order, ``("sum", None)`` accumulates into the destination, any other
+    ``(kind, relu)`` is a ReLU (``relu`` True) or ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
+    ``scales`` / ``zero_points``: run-time scales and zero points per argument (argument -> mask).
+    """
+    attr = _P()
+    _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
     try:
-        if relu is True:
-            _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
-        else:
-            _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(relu))
-        _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
-        _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)  # the attributes keep a copy
+        for arg, mask in (scales or {}).items():
+            _rt.call("dnnl_primitive_attr_set_scales_mask", attr, arg, mask)
+        for arg, mask in (zero_points or {}).items():
+            _rt.call("dnnl_primitive_attr_set_zero_points_mask", attr, arg, mask)
+        if post:
+            post_ops = _P()
+            _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
+            try:
+                for kind, relu in post:
+                    if kind == "sum":
+                        _rt.call("dnnl_post_ops_append_sum", post_ops, 1.0, 0, 0)  # data type undef: dst's
+                    elif relu is True:
+                        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
+                    else:
+                        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(relu))
+                _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)  # the attributes keep a copy
+            finally:
+                _rt.call("dnnl_post_ops_destroy", post_ops)
     except RuntimeError:
-        if attr.value:
-            _rt.call("dnnl_primitive_attr_destroy", attr)
+        _rt.call("dnnl_primitive_attr_destroy", attr)
         raise
-    finally:
-        _rt.call("dnnl_post_ops_destroy", post_ops)
     return attr
 
 
@@ -232,7 +245,7 @@ def _describe(entry: dict[str, Any], x_shape: tuple[int, ...], w_shape: tuple[in
     act = _TAG_ABCD if _plain_pointwise(geo) else _TAG_ANY
     anyx, anyw, anyy = md(x_shape, act), md(w_shape, _TAG_ANY), md(y_shape, act)
     conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
-    attr = _relu_attr(relu) if relu is not False else None
+    attr = primitive_attr([("relu", relu)]) if relu is not False else None
     try:
         fwd = pd("fwd", "dnnl_convolution_forward_primitive_desc_create", _FORWARD_TRAINING, _DIRECT,
                  anyx, anyw, plain["b"] if bias else None, anyy, *conv, attr)

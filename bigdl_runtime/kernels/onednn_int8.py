@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .onednn import _rt, Unsupported
+from .onednn import Unsupported, _rt, primitive_attr
 from .onednn_runtime import ExecArg, P
 
 __all__ = ["available", "conv2d_int8", "matmul_int8", "Unsupported"]
@@ -41,7 +41,7 @@ __all__ = ["available", "conv2d_int8", "matmul_int8", "Unsupported"]
 _DIMS = ctypes.c_int64 * 12
 _TYPES = {np.dtype(np.float32): 3, np.dtype(np.int32): 4, np.dtype(np.int8): 5, np.dtype(np.uint8): 6}
 _TAG_ANY, _TAG_A, _TAG_AB = 1, 2, 3
-_FORWARD_INFERENCE, _DIRECT, _ELTWISE_RELU, _ELTWISE_CLIP = 96, 1, 0x20, 0x2e
+_FORWARD_INFERENCE, _DIRECT = 96, 1
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
 _ARG_SCALES, _ARG_ZERO_POINTS = 4096, 8192
 _Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
@@ -87,28 +87,7 @@ def _array_md(array: np.ndarray) -> P:
 def _attr(scales: dict[int, int], zero_points: dict[int, int], relu: bool | float) -> P:
     """Primitive attributes: runtime scales and zero points per argument (argument -> mask) and a ReLU
     post-op (a number: clip to [0, relu])."""
-    attr = P()
-    _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
-    try:
-        for arg, mask in scales.items():
-            _rt.call("dnnl_primitive_attr_set_scales_mask", attr, arg, mask)
-        for arg, mask in zero_points.items():
-            _rt.call("dnnl_primitive_attr_set_zero_points_mask", attr, arg, mask)
-        if relu is not False:
-            post_ops = P()
-            _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
-            try:
-                if relu is True:
-                    _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
-                else:
-                    _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(relu))
-                _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)
-            finally:
-                _rt.call("dnnl_post_ops_destroy", post_ops)
-    except RuntimeError:
-        _rt.call("dnnl_primitive_attr_destroy", attr)
-        raise
-    return attr
+    return primitive_attr([] if relu is False else [("relu", relu)], scales, zero_points)
 
 
 def _primitive_desc(fn: str, *args: Any) -> P:

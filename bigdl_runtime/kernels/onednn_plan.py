@@ -30,7 +30,7 @@ import numpy as np
 
 from . import pool as pool_kernels
 from .conv_geometry import ConvGeometry
-from .onednn import Unsupported, _dims, _md, _release, _rt, available
+from .onednn import Unsupported, _dims, _md, _release, _rt, available, primitive_attr
 from .onednn_plan_ops import Add, Conv, Dense, Eltwise, Flatten, Op, PadChannels, Pool, Step, fuse
 from .onednn_runtime import ExecArg, P
 
@@ -204,27 +204,7 @@ class Plan:
             _rt.call("dnnl_primitive_desc_destroy", pd)
 
     def _attr(self, post: list[tuple[str, Any]]) -> P | None:
-        if not post:
-            return None
-        attr, post_ops = P(), P()
-        _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
-        try:
-            for kind, value in post:
-                if kind == "sum":
-                    _rt.call("dnnl_post_ops_append_sum", post_ops, 1.0, 0, 0)  # data type undef: dst's
-                elif value is True:
-                    _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
-                else:
-                    _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(value))
-            _rt.call("dnnl_primitive_attr_create", ctypes.byref(attr))
-            _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)
-        except RuntimeError:
-            if attr.value:
-                _rt.call("dnnl_primitive_attr_destroy", attr)
-            raise
-        finally:
-            _rt.call("dnnl_post_ops_destroy", post_ops)
-        return attr
+        return primitive_attr(post) if post else None
 
     def _with_attr(self, post: list[tuple[str, Any]], make: Any) -> P:
         attr = self._attr(post)
