@@ -2,7 +2,7 @@
 
 A product too small to share between threads gains nothing from OpenBLAS's helper thread and waits
 for it: on the 2-core machine, idle, LeNet-5's LocalTrainer iteration (b128) took 16.0 ms with every
-product on OpenBLAS's 2 threads and 9.3 ms with the products below :data:`~.threads.SMALL_GEMM_MACS`
+product on OpenBLAS's 2 threads and 9.3 ms with the products below :data:`SMALL_GEMM_MACS`
 on the calling thread (not oneDNN's OpenMP threads spinning: ``OMP_WAIT_POLICY=PASSIVE`` changed
 nothing); on a loaded machine a descheduled helper stalls a small product
 ((1, 512) x (512, 2048): 9.7 ms on 2 threads against 0.06 ms on one, at load 10). Large products keep
@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .threads import SMALL_GEMM_MACS, block_threads, single_threaded_blas
+from .threads import block_threads, single_threaded_blas
+
+#: products of fewer multiply-adds (about 0.3 ms on one core) run with BLAS at one thread
+SMALL_GEMM_MACS = 1 << 24
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -88,6 +88,18 @@ def _attr(scales: dict[int, int], zero_points: dict[int, int], relu: bool | floa
     """Primitive attributes: runtime scales and zero points per argument (argument -> mask) and a ReLU
     post-op (a number: clip to [0, relu])."""
     return primitive_attr([] if relu is False else [("relu", relu)], scales, zero_points)
+
+
+def _build(entry: "_Entry", mds: list[P], attributes: Callable[[], P], describe: Callable[[P], P]) -> None:
+    """``entry.build(describe(attributes()))``, then destroy the attributes and the memory descriptors ``mds``."""
+    attr = None
+    try:
+        attr = attributes()
+        entry.build(describe(attr))
+    finally:
+        if attr is not None:
+            _rt.call("dnnl_primitive_attr_destroy", attr)
+        _rt.destroy([("dnnl_memory_desc_destroy", md) for md in mds])
 
 
 def _primitive_desc(fn: str, *args: Any) -> P:
@@ -418,18 +430,11 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
         mds = [_tag_md(tuple(x.shape), q["x_dtype"], _TAG_ANY), _tag_md(w_shape, np.int8, _TAG_ANY),
                _tag_md((geo.o,), np.float32, _TAG_A), _tag_md(y_shape, y_dtype, _TAG_ANY)]
         pt, pl, pb, pr = geo.pads
-        attr = None
-        try:
-            attr = _attributes(q, 3 if grouped else 1, relu)
-            entry.build(_primitive_desc(
-                "dnnl_convolution_forward_primitive_desc_create", _FORWARD_INFERENCE, _DIRECT, mds[0], mds[1],
-                mds[2] if bias is not None else None, mds[3], _dims((geo.sh, geo.sw)),
-                _dims((geo.dh - 1, geo.dw - 1)), _dims((pt, pl)), _dims((pb, pr)), attr))
-            entry.find_channels_last({"src": (tuple(x.shape), q["x_dtype"]), "dst": (y_shape, y_dtype)})
-        finally:
-            if attr is not None:
-                _rt.call("dnnl_primitive_attr_destroy", attr)
-            _rt.destroy([("dnnl_memory_desc_destroy", md) for md in mds])
+        _build(entry, mds, lambda: _attributes(q, 3 if grouped else 1, relu), lambda attr: _primitive_desc(
+            "dnnl_convolution_forward_primitive_desc_create", _FORWARD_INFERENCE, _DIRECT, mds[0], mds[1],
+            mds[2] if bias is not None else None, mds[3], _dims((geo.sh, geo.sw)),
+            _dims((geo.dh - 1, geo.dw - 1)), _dims((pt, pl)), _dims((pb, pr)), attr))
+        entry.find_channels_last({"src": (tuple(x.shape), q["x_dtype"]), "dst": (y_shape, y_dtype)})
 
     def work() -> np.ndarray:
         if not _rt.ready():
@@ -474,15 +479,8 @@ def matmul_int8(x: np.ndarray, w: np.ndarray, *, x_scale: float = 1.0, x_zero_po
     def make(entry: _Entry) -> None:
         mds = [_tag_md((m, k), q["x_dtype"], _TAG_AB), _tag_md((k, n), np.int8, _TAG_ANY),
                _tag_md((1, n), np.float32, _TAG_AB), _tag_md((m, n), y_dtype, _TAG_AB)]
-        attr = None
-        try:
-            attr = _attributes(q, 2, relu)
-            entry.build(_primitive_desc("dnnl_matmul_primitive_desc_create", mds[0], mds[1],
-                                        mds[2] if bias is not None else None, mds[3], attr))
-        finally:
-            if attr is not None:
-                _rt.call("dnnl_primitive_attr_destroy", attr)
-            _rt.destroy([("dnnl_memory_desc_destroy", md) for md in mds])
+        _build(entry, mds, lambda: _attributes(q, 2, relu), lambda attr: _primitive_desc(
+            "dnnl_matmul_primitive_desc_create", mds[0], mds[1], mds[2] if bias is not None else None, mds[3], attr))
 
     def work() -> np.ndarray:
         if not _rt.ready():

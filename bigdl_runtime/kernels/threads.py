@@ -119,10 +119,6 @@ def block_threads() -> int:
     return _workers.count()
 
 
-#: products of fewer multiply-adds (about 0.3 ms on one core) run with BLAS at one thread (see :mod:`.gemm`)
-SMALL_GEMM_MACS = 1 << 24
-
-
 def run_blocks(work: Callable[[Callable[[], tuple[int, int] | None]], Any],
                 blocks: list[tuple[int, int]]) -> list[Any]:
     """Run ``work(next_block)`` on the block workers; each pulls (n0, n1) until None.

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from bigdl_runtime.kernels import gemm
-from bigdl_runtime.kernels.threads import SMALL_GEMM_MACS, _blas, block_threads
+from bigdl_runtime.kernels.gemm import SMALL_GEMM_MACS
+from bigdl_runtime.kernels.threads import _blas, block_threads
 
 RNG = np.random.default_rng(0)
 
