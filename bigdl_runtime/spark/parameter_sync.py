@@ -11,7 +11,7 @@ bit-identical weights:
 * ``start_reduce_scatter(out)``: the same, in parts: it returns ``fill(lo, hi)``, which
   completes ``out`` over flat elements ``[lo, hi)``; the gang's optimizer shard calls it
   piece by piece, each piece just before its update (shared memory sums a piece there,
-  while it is in cache; TCP has summed everything before returning);
+  while it is in cache), or None when ``out`` is already complete (TCP);
 * ``all_gather()``: afterwards every rank's ``weights`` hold every rank's update.
 
 :func:`parameter_sync` picks one (``transport="auto"``: shared memory when every
@@ -44,7 +44,7 @@ class ParameterSync(Protocol):
 
     def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray: ...
 
-    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None]: ...
+    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None] | None: ...
 
     def all_gather(self) -> None: ...
 
@@ -65,16 +65,11 @@ class MeshSync:
         out[...] = summed
         return out
 
-    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None]:
-        self.reduce_scatter(out)
-        return _filled
+    def start_reduce_scatter(self, out: np.ndarray) -> None:
+        self.reduce_scatter(out)   # complete on return: nothing to fill later
 
     def all_gather(self) -> None:
         self.mesh.all_gather(self.weights[self.lo:self.hi], self.weights)
-
-
-def _filled(lo: int, hi: int) -> None:
-    """``fill`` of a reduce-scatter that is already complete."""
 
 
 def parameter_sync(mesh: Mesh, model: Module, flat: tuple[np.ndarray, np.ndarray], compress: str | None,
