@@ -52,11 +52,11 @@ class Adam(Optimizer):
         if self._decoupled:
             w *= 1.0 - lr * self.weight_decay
         else:
-            g = self._with_weight_decay(index, w, g, self.weight_decay)
+            g = self._with_weight_decay(w, g, self.weight_decay)
         t = state["step"] = state.get("step", 0) + 1
         m = self._buffer(state, "exp_avg", w)
         v = self._buffer(state, "exp_avg_sq", w)
-        tmp = self._work(index, w, 1)
+        tmp = self._work(w, 1)
         m *= b1
         np.multiply(g, 1.0 - b1, out=tmp)
         m += tmp

@@ -39,10 +39,10 @@ class Adagrad(Optimizer):
         self.eps = float(eps)
 
     def _update(self, index: int, w: np.ndarray, g: np.ndarray, lr: float, state: PerParam) -> None:
-        g = self._with_weight_decay(index, w, g, self.weight_decay)
+        g = self._with_weight_decay(w, g, self.weight_decay)
         t = state["step"] = state.get("step", 0) + 1
         total = self._buffer(state, "sum", w, self.initial_accumulator_value)
-        tmp = self._work(index, w, 1)
+        tmp = self._work(w, 1)
         np.multiply(g, g, out=tmp)
         total += tmp
         np.sqrt(total, out=tmp)
@@ -84,11 +84,11 @@ class Adadelta(Optimizer):
         self.weight_decay = float(weight_decay)
 
     def _update(self, index: int, w: np.ndarray, g: np.ndarray, lr: float, state: PerParam) -> None:
-        g = self._with_weight_decay(index, w, g, self.weight_decay)
+        g = self._with_weight_decay(w, g, self.weight_decay)
         rho = self.rho
         square_avg = self._buffer(state, "square_avg", w)
         acc_delta = self._buffer(state, "acc_delta", w)
-        delta, tmp = self._work(index, w, 1), self._work(index, w, 2)
+        delta, tmp = self._work(w, 1), self._work(w, 2)
         square_avg *= rho
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - rho
@@ -141,10 +141,10 @@ class RMSprop(Optimizer):
         self.centered = bool(centered)
 
     def _update(self, index: int, w: np.ndarray, g: np.ndarray, lr: float, state: PerParam) -> None:
-        g = self._with_weight_decay(index, w, g, self.weight_decay)
+        g = self._with_weight_decay(w, g, self.weight_decay)
         alpha = self.alpha
         square_avg = self._buffer(state, "square_avg", w)
-        avg, tmp = self._work(index, w, 1), self._work(index, w, 2)
+        avg, tmp = self._work(w, 1), self._work(w, 2)
         square_avg *= alpha
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - alpha

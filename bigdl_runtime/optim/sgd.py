@@ -50,8 +50,8 @@ class SGD(Optimizer):
         self.weight_decay = float(weight_decay)
 
     def _update(self, index: int, w: np.ndarray, g: np.ndarray, lr: float, state: PerParam) -> None:
-        g = self._with_weight_decay(index, w, g, self.weight_decay)
-        step = self._work(index, w, 1)
+        g = self._with_weight_decay(w, g, self.weight_decay)
+        step = self._work(w, 1)
         if self.momentum:
             buf = state.get("momentum_buffer")
             if buf is None:

@@ -8,10 +8,11 @@ bit-identical weights:
 * ``weights``: the flat weights the replica trains; the owner updates
   ``weights[lo:hi]`` between the calls;
 * ``reduce_scatter(out=None)``: the summed gradient over this rank's slice ``[lo, hi)``;
-* ``start_reduce_scatter(out)``: the same, in parts: it returns ``fill(lo, hi)``, which
-  completes ``out`` over flat elements ``[lo, hi)``; the gang's optimizer shard calls it
-  piece by piece, each piece just before its update (shared memory sums a piece there,
-  while it is in cache), or None when ``out`` is already complete (TCP);
+* ``start_reduce_scatter(out)``: the same, in parts: it returns ``fill(lo, hi, dest)``, which
+  writes the sum over flat elements ``[lo, hi)`` into ``dest``; the gang's optimizer shard
+  calls it piece by piece, each piece just before its update and into one reused buffer
+  (shared memory sums a piece there, while it is in cache), or None when ``out`` is already
+  complete (TCP);
 * ``all_gather()``: afterwards every rank's ``weights`` hold every rank's update.
 
 :func:`parameter_sync` picks one (``transport="auto"``: shared memory when every
@@ -44,7 +45,7 @@ class ParameterSync(Protocol):
 
     def reduce_scatter(self, out: np.ndarray | None = None) -> np.ndarray: ...
 
-    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None] | None: ...
+    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int, np.ndarray], None] | None: ...
 
     def all_gather(self) -> None: ...
 

@@ -78,25 +78,26 @@ class SharedMemorySync:
             if self._out is None:
                 self._out = np.empty(self.hi - self.lo, np.float32)
             out = self._out
-        self.start_reduce_scatter(out)(self.lo, self.hi)
+        self.start_reduce_scatter(out)(self.lo, self.hi, out)
         return out
 
-    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int], None]:
-        """Wait until every rank's gradient is written; return ``fill(lo, hi)``, which sums flat elements
-        ``[lo, hi)`` (inside this rank's slice) into ``out`` (indexed from the slice's start).
+    def start_reduce_scatter(self, out: np.ndarray) -> Callable[[int, int, np.ndarray], None]:
+        """Wait until every rank's gradient is written; return ``fill(lo, hi, dest)``, which sums flat elements
+        ``[lo, hi)`` (inside this rank's slice) into ``dest`` (``hi - lo`` elements). ``out`` is left as it is.
 
         The owner's optimizer calls ``fill`` piece by piece, each piece just before
-        its update, so the sum's result is still in cache when the update reads it.
+        its update and into one reused buffer, so the sum's result is still in cache
+        when the update reads it and is never written back to memory.
         """
         if self._private is not None:              # compress="fp16": the same rounding as on the wire
             np.copyto(self._gradients[self.mesh.rank], self._private, casting="same_kind")
         self.mesh.barrier()
-        grads, base = self._gradients, self.lo
+        grads = self._gradients
 
-        def fill(lo: int, hi: int) -> None:
+        def fill(lo: int, hi: int, dest: np.ndarray) -> None:
             for start in range(lo, hi, SUM_CHUNK):  # chunks that stay in cache while N sources are added
                 span = slice(start, min(start + SUM_CHUNK, hi))
-                part = out[span.start - base:span.stop - base]
+                part = dest[span.start - lo:span.stop - lo]
                 if len(grads) == 1:
                     np.copyto(part, grads[0][span])
                 else:                                # ((g0 + g1) + g2) + ... in float32, as the mesh sums

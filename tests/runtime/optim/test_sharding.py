@@ -130,14 +130,17 @@ def test_pieces_summed_just_in_time_update_like_the_whole_optimizer(name, monkey
             filled: list[tuple[int, int]] = []
             before = flat_w.copy()
 
-            def fill(a: int, b: int) -> None:
+            def fill(a: int, b: int, dest: np.ndarray) -> None:
                 if name == "sgd-clip-norm":   # a global norm: no piece is updated before every piece is filled
                     np.testing.assert_array_equal(flat_w, before)
                 filled.append((a, b))
-                g[a - lo:b - lo] = grad[a:b]
+                assert dest.shape == (b - a,)
+                dest[...] = grad[a:b]
 
             shard.step(sum_across=lambda _: total, fill=fill)
             assert filled == [(p.lo, p.hi) for p in shard.pieces]   # each piece once, in order
+            # afterwards each piece's gradient is its view of the slice again (a step without fill reads it)
+            assert all(np.shares_memory(p.grad, g) for p in shard.optimizer.params)
             g[...] = np.nan   # nothing is read from the previous iteration's sum
     if name == "sgd-clip-norm":
         np.testing.assert_allclose(flat_w, whole_w, rtol=1e-6, atol=1e-7)

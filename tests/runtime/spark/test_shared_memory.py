@@ -41,7 +41,7 @@ def test_reduce_scatter_is_the_meshs_rank_order_sum_and_weights_are_shared(tmp_p
         fill = sync.start_reduce_scatter(pieces)                # summed piece by piece, as the optimizer asks
         cuts = sorted({sync.lo, sync.hi, *np.linspace(sync.lo, sync.hi, 4).astype(int)})
         for lo, hi in reversed(list(zip(cuts[:-1], cuts[1:]))):
-            fill(lo, hi)
+            fill(lo, hi, pieces[lo - sync.lo:hi - sync.lo])
         np.testing.assert_array_equal(pieces, part)
         assert not leftovers(str(shm_dir))       # each rank unlinked its segments once all had mapped them
         tcp = mesh.reduce_scatter(grads[mesh.rank].astype(wire)).copy()   # the same inputs over TCP
