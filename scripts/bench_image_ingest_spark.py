@@ -16,7 +16,13 @@ CenterCrop(224, 224) >> ChannelNormalize(ImageNet mean/std) >> ToTensor()``.
 
 A timed Spark run is one ``read_images`` call (its cached result is counted
 there) followed by ``unpersist``; best of ``--repeats``, the two sides
-alternating. The load average is recorded: wall-clock rates mean little on a
+alternating, after ``--warmup`` untimed reads. The warm-up matters: a fresh
+JVM compiles Spark's code paths (file listing, task serialisation, Arrow,
+the cache) as they get hot, and on 2,000 photos that JIT work is as large as
+the JVM's share of the reading itself (JVM CPU 1.8 s on the first read,
+0.9-1.0 s from about the fourth on, idle or not); an ingestion job over a
+real image folder runs warm almost all the time. The first read (a cold
+JVM) is recorded too, as ``cold``. The load average is recorded: wall-clock rates mean little on a
 busy machine. Also recorded, and much less sensitive to other jobs: the CPU
 seconds each side used (the one process vs the JVM plus the Python workers),
 whose ratio is what Spark would reach per core against the one process if
@@ -108,6 +114,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed Spark reads after the first (JIT warm-up)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--folder", help="use (or fill, when empty) this folder instead of a temporary one")
     parser.add_argument("--json", help="write the results here")
@@ -130,10 +137,17 @@ def main() -> None:
         times: dict[str, list[float]] = {"one_process": [], "spark": []}
         cpu: dict[str, list[float]] = {"one_process": [], "jvm": [], "python_workers": []}
         try:
-            first = NNImageReader.read_images(str(root), spark, transform=chain(),    # warms the Python workers
-                                              with_label=None)
+            before = spark_cpu_seconds()
+            tic = time.perf_counter()
+            first = NNImageReader.read_images(str(root), spark, transform=chain(), with_label=None)
+            cold = {"seconds": round(time.perf_counter() - tic, 3),
+                    **{f"{k}_cpu_s": round(v - before[k], 2) for k, v in spark_cpu_seconds().items()}}
+            print(f"  cold JVM: local[{args.cores}] {cold['seconds']:.2f} s (CPU s: JVM {cold['jvm_cpu_s']:.2f} + "
+                  f"workers {cold['python_workers_cpu_s']:.2f})", flush=True)
             sample = {r.origin: np.frombuffer(r.features, np.float32) for r in first.limit(3).collect()}
             first.unpersist()
+            for _ in range(args.warmup):
+                NNImageReader.read_images(str(root), spark, with_label=None, transform=chain()).unpersist()
             for _ in range(args.repeats):
                 start = time.process_time()
                 times["one_process"].append(timed(lambda: one_process(paths)))
@@ -172,6 +186,7 @@ def main() -> None:
                   "cpu_ratio_spark_vs_one_process": round(cpu_ratio, 3),
                   "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()},
                   "cpu_seconds": {k: [round(c, 2) for c in v] for k, v in cpu.items()},
+                  "warmup_reads": args.warmup, "cold": cold,
                   "max_abs_diff_vs_one_process": agree,
                   "load_average_start": started, "load_average_end": ended,
                   "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},

@@ -22,7 +22,10 @@ threads, the faster counts. Spark: ``init_spark("local[N]")`` (one BLAS thread
 per task), the input DataFrame built from the same array through Arrow, cached
 and counted before timing (N partitions); a timed run is a ``noop`` write of the
 scored DataFrame (every output row made and handed back to the JVM, nothing
-collected). Best of ``--repeats``, the two sides alternating. The load average
+collected), after ``--warmup`` untimed ones: a fresh JVM keeps compiling the
+scan, Arrow and write paths over the first runs (LeNet-5, 60,000 rows: the
+JIT's CPU 0.2-0.7 s a run over the first four, under 0.15 s after), which a
+scoring job over a real table pays once. Best of ``--repeats``, the two sides alternating. The load average
 is recorded before and after: wall-clock rates mean little on a busy machine.
 Also recorded, and much less sensitive to other jobs: the CPU seconds each side
 used (one process at 1 thread vs the JVM plus the Python workers), whose ratio
@@ -144,7 +147,7 @@ ARROW_CHUNK_BYTES = 512 << 20
 
 
 def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, cores: int,
-             columns: list[str]) -> list[dict]:
+             columns: list[str], warmup: int = 0) -> list[dict]:
     """One result per kind of features column (``array``: array<float>, ``binary``: float32 bytes)."""
     import pyarrow as pa
 
@@ -182,6 +185,9 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
                 fused.forward(x[i:i + batch])
         return go
 
+    for _ in range(warmup):        # JIT warm-up of the JVM's scan, Arrow and write paths (see the module doc)
+        for column in columns:
+            scored[column].write.format("noop").mode("overwrite").save()
     times: dict[str, list[float]] = {"local_1": [], f"local_{cores}": [], **{f"spark_{c}": [] for c in columns}}
     cpu: dict[str, list[float]] = {"local_1": [], **{f"spark_{c}_{k}": [] for c in columns
                                                        for k in ("jvm", "python_workers")}}
@@ -278,6 +284,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=60000, help="LeNet-5 rows (Fashion-MNIST train images)")
     parser.add_argument("--resnet-rows", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed Spark runs per column first (JIT warm-up)")
     parser.add_argument("--cores", type=int, default=2, help="Spark local[N]; the one process may use N threads")
     parser.add_argument("--columns", default="array,binary",
                         help="features column kinds: array (array<float>), binary (each row's float32 bytes)")
@@ -309,7 +316,8 @@ def main() -> None:
                 continue
             name, model, x, batch = cases[key]()
             print(f"{name}: {len(x)} rows of {x.shape[1:]}, batch {batch}, load {load()}", flush=True)
-            results += run_case(spark, name, model, x, batch, args.repeats, args.cores, args.columns.split(","))
+            results += run_case(spark, name, model, x, batch, args.repeats, args.cores, args.columns.split(","),
+                                args.warmup)
             del x
     finally:
         if spark is not None:
