@@ -58,7 +58,7 @@ from ..train.metrics import get_metric
 from ..train.progress import Progress
 from ..train.trainer import EpochOrder, History, TrainingLoop
 from ..train.triggers import TrainState, Trigger
-from .data import Block
+from .blocks import Block
 from .errors import tagged
 from .mesh import Mesh
 from .parameter_sync import parameter_sync

@@ -42,7 +42,7 @@ from ..train.summary import SummaryWriter
 from ..train.trainer import History
 from ..train.triggers import TrainState, Trigger
 from . import gang
-from .data import Blocks, identity_partition
+from .blocks import Blocks, identity_partition
 from .errors import worker_errors
 from .worker import RunSpec, set_float_buffers
 

@@ -16,7 +16,7 @@ weights and samples. One iteration:
    the float buffers and the global ids of the iteration's mini-batch;
 2. one Spark job of ``N`` training tasks: task ``p`` reads the batch's samples
    with id ``p`` mod ``N`` (and nothing else) from the epoch layout
-   (:class:`~bigdl_runtime.spark.data.EpochLayout`: once per epoch, a shuffle of
+   (:class:`~bigdl_runtime.spark.epoch_layout.EpochLayout`: once per epoch, a shuffle of
    the cached training blocks puts each (iteration, partition) share of the
    epoch's batches in a shuffle partition of its own, and the iteration's job
    runs on just its ``N`` of them), runs forward and backward on its worker's
@@ -77,7 +77,9 @@ from ..train.trainer import EpochOrder, History, MetricSpec, TrainingLoop, end_t
 from ..train.triggers import EveryEpoch, TrainState, Trigger
 from . import worker
 from .allreduce import COMPRESSIONS, Reduced, reduce_scatter, tree_reduce
-from .data import Blocks, EpochLayout, to_blocks
+from .blocks import Blocks
+from .data import to_blocks
+from .epoch_layout import EpochLayout
 from .errors import worker_errors
 from .gang_driver import DEFAULT_TIMEOUT, GangSettings, fit_gang
 from .hadoop_fs import filesystem_for

@@ -10,7 +10,7 @@ broadcast weights into the cached flat vector. A fresh worker (e.g. after a
 task failure) rebuilds the replica from the broadcast.
 
 A training task (:func:`gradient`) reads its share of the iteration's global
-batch from the epoch layout (:class:`~bigdl_runtime.spark.data.EpochLayout`):
+batch from the epoch layout (:class:`~bigdl_runtime.spark.epoch_layout.EpochLayout`):
 exactly the batch's samples whose id is its partition mod N, in batch order,
 and nothing else of the dataset. It checks their ids against the broadcast batch.
 
@@ -45,7 +45,8 @@ from ..serialization import model_from_bytes
 from ..train.metrics import Metric, get_metric
 from ..train.trainer import forward_backward
 from .allreduce import Contribution
-from .data import Block, Piece, batch_share
+from .blocks import Block, Piece
+from .epoch_layout import batch_share
 from .errors import tagged
 
 FAIL_ONCE = "spark.bigdl.test.failOnce"
@@ -130,7 +131,7 @@ def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterato
     """The training task: this partition's weighted share of the global batch's mean gradient.
 
     ``pieces`` are the partition's share of the batch in the epoch layout (the
-    batch's samples with id ``partition`` mod N; :func:`~bigdl_runtime.spark.data.batch_share`
+    batch's samples with id ``partition`` mod N; :func:`~bigdl_runtime.spark.epoch_layout.batch_share`
     puts them in batch order); their ids must be exactly those of the broadcast
     batch, else the task fails. The loss is averaged over them, and gradient,
     loss and buffers are scaled by ``n_local / n_batch`` (the loss by 1 for a

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 from py4j.protocol import Py4JJavaError
 
-from bigdl_runtime.spark.data import EpochLayout, _census, batch_share, to_blocks
+from bigdl_runtime.spark.data import _census, to_blocks
+from bigdl_runtime.spark.epoch_layout import EpochLayout, batch_share
 from bigdl_runtime.train.trainer import EpochOrder
 
 
