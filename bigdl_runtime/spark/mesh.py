@@ -76,31 +76,21 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .mesh_wire import (ABORT, ABORT_MAX, AG, AR, BARRIER, BCAST, CODES, FRAME_MAGIC, GATHER, HEADER, PHASES, RS,
+                        VERSION, WIRE, PeerFailure, RankOrderSum, Recv, Send, as_bytes_view, recv_exactly)
+
 __all__ = ["Mesh", "MeshError", "directory_exchange", "slice_bounds", "split_address"]
 
-VERSION = 1
 #: requested SO_SNDBUF / SO_RCVBUF (the kernel caps it at net.core.{w,r}mem_max and doubles it);
 #: 0 leaves the buffers to the kernel's autotuning
 SOCKET_BUFFER = 4 << 20
-#: summation granularity of reduce_scatter: elements added per np.add while data is still arriving
-SUM_CHUNK = 1 << 18
 #: longest wait for an incoming connection's handshake before it is dropped (a silent stranger)
 HANDSHAKE_WAIT = 10.0
 
 _HANDSHAKE = struct.Struct("<4sB3xII32s")        # magic, version, rank, size, token digest
 _HANDSHAKE_MAGIC = b"BDLh"
-_HEADER = struct.Struct("<4sBBBxQQQ")            # magic, version, phase, dtype, seq, total, length
-_FRAME_MAGIC = b"BDLm"
-
-_RS, _AG, _AR, _GATHER, _BCAST, _BARRIER, _ABORT = 1, 2, 3, 4, 5, 6, 255
-_PHASES = {_RS: "reduce_scatter", _AG: "all_gather", _AR: "all_reduce", _GATHER: "gather_bytes",
-           _BCAST: "broadcast_bytes", _BARRIER: "barrier", _ABORT: "abort"}
-_ABORT_MAX = 1200                                 # longest abort reason sent (fits one UDP datagram anywhere)
 _NOTICE = struct.Struct("<4s32sIIQ")              # UDP abort notice: magic, token digest, sender, culprit + 1, seq
 _NOTICE_MAGIC = b"BDLa"
-_DTYPES = {0: np.dtype(np.uint8), 1: np.dtype("<f4"), 2: np.dtype("<f2"), 3: np.dtype("<f8")}
-_CODES = {dt: code for code, dt in _DTYPES.items()}
-_WIRE = (np.dtype("<f4"), np.dtype("<f2"))       # what reduce_scatter / all_gather accept
 
 
 class MeshError(RuntimeError):
@@ -183,17 +173,6 @@ def _tune(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _recv_exactly(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = sock.recv_into(view[got:])
-        if k == 0:
-            raise ConnectionError("connection closed during the handshake")
-        got += k
-    return bytes(buf)
-
 
 def split_address(address: str) -> tuple[str, int]:
     """``(host, port)`` of a published ``"host:port"`` (an IPv6 host without its brackets)."""
@@ -201,130 +180,6 @@ def split_address(address: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise MeshError(f"bad mesh address {address!r} (expected host:port)", phase="connect")
     return host.strip("[]"), int(port)
-
-
-def _as_bytes_view(arr: np.ndarray) -> memoryview:
-    return memoryview(arr).cast("B") if arr.size else memoryview(b"")
-
-
-class _PeerFailure(Exception):
-    """Internal: what went wrong with one connection; the engine adds rank, address and phase.
-
-    ``culprit`` is set when the peer itself reported (an abort notice) that another rank is at fault.
-    """
-
-    def __init__(self, message: str, culprit: int | None = None) -> None:
-        super().__init__(message)
-        self.culprit = culprit
-
-
-class _Send:
-    """One outgoing frame: header then payload, sent as far as the socket takes it."""
-
-    __slots__ = ("views", "sent")
-
-    def __init__(self, header: bytes, payload: memoryview) -> None:
-        self.views = [memoryview(header)] + ([payload] if len(payload) else [])
-        self.sent = 0
-
-    def step(self, sock: socket.socket) -> bool:
-        """Send what the socket accepts now (counted in ``sent``); True when the whole frame is out."""
-        while self.views:
-            try:
-                n = sock.sendmsg(self.views)
-            except BlockingIOError:
-                return False
-            self.sent += n
-            while n:
-                head = self.views[0]
-                if n >= len(head):
-                    n -= len(head)
-                    self.views.pop(0)
-                else:
-                    self.views[0] = head[n:]
-                    n = 0
-        return True
-
-
-class _Recv:
-    """One incoming frame, checked against what this rank expects, read exactly (never past its end)."""
-
-    __slots__ = ("phase", "seq", "dtype", "total", "length", "target", "header", "hgot", "got")
-
-    def __init__(self, phase: int, seq: int, dtype: int, total: int, length: int | None,
-                 target: memoryview | None) -> None:
-        self.phase, self.seq, self.dtype, self.total, self.length = phase, seq, dtype, total, length
-        self.target = target
-        self.header = bytearray(_HEADER.size)
-        self.hgot = 0
-        self.got = 0
-
-    def _check(self, sock: socket.socket) -> None:
-        magic, version, phase, dtype, seq, total, length = _HEADER.unpack(self.header)
-        if magic != _FRAME_MAGIC or version != VERSION:
-            raise _PeerFailure(f"sent a frame with a bad header (magic {magic!r}, version {version})")
-        if phase == _ABORT:      # the peer failed and left; its reason follows in the same packet
-            try:
-                sock.settimeout(1.0)
-                reason = _recv_exactly(sock, min(length, _ABORT_MAX)).decode("utf-8", "replace")
-            except OSError:
-                reason = "(reason lost)"
-            raise _PeerFailure(f"left the mesh after a failure: {reason}", total - 1 if total else None)
-        expected = (self.phase, self.seq, self.dtype, self.total)
-        if (phase, seq, dtype, total) != expected or (self.length is not None and length != self.length):
-            raise _PeerFailure(
-                "is out of step (desynchronised): it sent "
-                f"{_PHASES.get(phase, f'phase {phase}')} #{seq} ({_DTYPES.get(dtype, dtype)}, total {total}, "
-                f"{length} bytes), this rank expected {_PHASES[self.phase]} #{self.seq} "
-                f"({_DTYPES[self.dtype]}, total {self.total}"
-                + (f", {self.length} bytes)" if self.length is not None else ")"))
-        if self.target is None:
-            self.length = length
-            self.target = memoryview(bytearray(length))
-
-    def step(self, sock: socket.socket) -> bool:
-        """Read what is available now; True when the frame is complete. Raises _PeerFailure or OSError."""
-        try:
-            while self.hgot < _HEADER.size:
-                n = sock.recv_into(memoryview(self.header)[self.hgot:])
-                if n == 0:
-                    raise _PeerFailure("closed the connection (died?)")
-                self.hgot += n
-                if self.hgot == _HEADER.size:
-                    self._check(sock)
-            target = self.target
-            assert target is not None
-            while self.got < len(target):
-                n = sock.recv_into(target[self.got:])
-                if n == 0:
-                    raise _PeerFailure("closed the connection (died?)")
-                self.got += n
-        except BlockingIOError:
-            return False
-        return True
-
-
-class _RankOrderSum:
-    """acc = sources[0] + sources[1] + ... in float32, element by element in rank order, as data arrives."""
-
-    def __init__(self, acc: np.ndarray, sources: Sequence[np.ndarray], available: list[int]) -> None:
-        self.acc, self.sources, self.available = acc, sources, available
-        self.frontier = [0] * len(sources)
-
-    def advance(self) -> None:
-        n = self.acc.size
-        limit = n
-        for k, src in enumerate(self.sources):
-            start = self.frontier[k]
-            stop = min(limit, self.available[k])
-            if stop > start and (stop - start >= SUM_CHUNK or stop == n):
-                part = self.acc[start:stop]
-                if k == 0:
-                    np.copyto(part, src[start:stop])
-                else:
-                    np.add(part, src[start:stop], out=part)
-                self.frontier[k] = stop
-            limit = self.frontier[k]
 
 
 class Mesh:
@@ -439,7 +294,7 @@ class Mesh:
                 continue
             try:
                 sock.sendall(_HANDSHAKE.pack(_HANDSHAKE_MAGIC, VERSION, rank, size, digest))
-                reply = _HANDSHAKE.unpack(_recv_exactly(sock, _HANDSHAKE.size))
+                reply = _HANDSHAKE.unpack(recv_exactly(sock, _HANDSHAKE.size))
             except (OSError, ConnectionError) as err:
                 sock.close()
                 raise MeshError(f"rank {rank}: rank {peer} at {address} rejected or dropped the handshake "
@@ -470,7 +325,7 @@ class Mesh:
                 continue
             try:
                 conn.settimeout(min(HANDSHAKE_WAIT, max(0.01, deadline - time.monotonic())))
-                magic, version, peer, peer_size, peer_digest = _HANDSHAKE.unpack(_recv_exactly(conn,
+                magic, version, peer, peer_size, peer_digest = _HANDSHAKE.unpack(recv_exactly(conn,
                                                                                               _HANDSHAKE.size))
                 if magic != _HANDSHAKE_MAGIC or version != VERSION:
                     raise ConnectionError("not a mesh handshake")
@@ -512,7 +367,7 @@ class Mesh:
         Without it a peer would only see this rank close its connections and would
         blame it. Never blocks: a full buffer or a lost datagram just drops the notice.
         """
-        data = reason.encode("utf-8")[:_ABORT_MAX]
+        data = reason.encode("utf-8")[:ABORT_MAX]
         code = 0 if culprit is None else culprit + 1
         if self._notices is not None:
             notice = _NOTICE.pack(_NOTICE_MAGIC, self._digest, self.rank, code, self._seq) + data
@@ -522,7 +377,7 @@ class Mesh:
                         self._notices.sendto(notice, address)
                     except OSError:
                         pass
-        frame = _HEADER.pack(_FRAME_MAGIC, VERSION, _ABORT, 0, self._seq, code, len(data)) + data
+        frame = HEADER.pack(FRAME_MAGIC, VERSION, ABORT, 0, self._seq, code, len(data)) + data
         for peer, sock in self._socks.items():
             if peer in self._midframe or peer == culprit:
                 continue
@@ -538,7 +393,7 @@ class Mesh:
         deadline = time.monotonic() + wait
         while True:
             try:
-                data = self._notices.recv(_NOTICE.size + _ABORT_MAX + 64)
+                data = self._notices.recv(_NOTICE.size + ABORT_MAX + 64)
             except BlockingIOError:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([self._notices], [], [], remaining)[0]:
@@ -558,15 +413,15 @@ class Mesh:
             raise MeshError(f"mesh rank {self.rank}: unusable after an earlier failure: {self._failed}",
                             peer=self._failed.peer, address=self._failed.address, phase=self._failed.phase)
         if self._closed:
-            raise MeshError(f"mesh rank {self.rank}: closed", phase=_PHASES[phase])
+            raise MeshError(f"mesh rank {self.rank}: closed", phase=PHASES[phase])
         self._seq += 1
-        return self._seq, _PHASES[phase]
+        return self._seq, PHASES[phase]
 
     def _header(self, phase: int, dtype: int, total: int, length: int) -> bytes:
-        return _HEADER.pack(_FRAME_MAGIC, VERSION, phase, dtype, self._seq, total, length)
+        return HEADER.pack(FRAME_MAGIC, VERSION, phase, dtype, self._seq, total, length)
 
-    def _run(self, name: str, sends: dict[int, _Send], recvs: dict[int, _Recv],
-             progress: Callable[[int, _Recv], None] | None = None) -> None:
+    def _run(self, name: str, sends: dict[int, Send], recvs: dict[int, Recv],
+             progress: Callable[[int, Recv], None] | None = None) -> None:
         """Drive all sends and receives of one collective to completion, concurrently, on one poll loop.
 
         ``progress(peer, recv)`` is called whenever bytes arrive from ``peer``.
@@ -611,7 +466,7 @@ class Mesh:
                     sock = self._socks[peer]
                     try:
                         if ev & select.POLLNVAL:
-                            raise _PeerFailure("has an invalid socket (closed locally)")
+                            raise PeerFailure("has an invalid socket (closed locally)")
                         if peer in sends:
                             send = sends[peer]
                             self._midframe.add(peer)
@@ -633,7 +488,7 @@ class Mesh:
                         if ev & select.POLLERR and (peer in sends or peer in recvs):
                             error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                             raise OSError(error, os.strerror(error) if error else "socket error")
-                    except _PeerFailure as err:
+                    except PeerFailure as err:
                         if err.culprit is None:
                             self._explained(peer, name)
                         raise self._fail(str(err), peer, name, err.culprit) from None
@@ -682,16 +537,16 @@ class Mesh:
         ``reduce_scatter``.
         """
         flat = np.ascontiguousarray(flat).reshape(-1)
-        if flat.dtype not in _WIRE:
+        if flat.dtype not in WIRE:
             raise ValueError(f"reduce_scatter: flat must be float32 or float16, got {flat.dtype}")
-        seq, name = self._begin(_RS)
-        n, code, item = flat.size, _CODES[flat.dtype], flat.dtype.itemsize
+        seq, name = self._begin(RS)
+        n, code, item = flat.size, CODES[flat.dtype], flat.dtype.itemsize
         lo, hi = self.my_slice(n)
         if self._rs_out.size != hi - lo:
             self._rs_out = np.empty(hi - lo, np.float32)
         out = self._rs_out
-        sends: dict[int, _Send] = {}
-        recvs: dict[int, _Recv] = {}
+        sends: dict[int, Send] = {}
+        recvs: dict[int, Recv] = {}
         sources: list[np.ndarray] = []
         available: list[int] = []
         for peer in range(self.size):
@@ -700,16 +555,16 @@ class Mesh:
                 sources.append(flat[lo:hi])
                 available.append(hi - lo)
                 continue
-            sends[peer] = _Send(self._header(_RS, code, n, (phi - plo) * item), _as_bytes_view(flat[plo:phi]))
+            sends[peer] = Send(self._header(RS, code, n, (phi - plo) * item), as_bytes_view(flat[plo:phi]))
             buf = self._rs_bufs.get(peer)
             if buf is None or buf.dtype != flat.dtype or buf.size != hi - lo:
                 buf = self._rs_bufs[peer] = np.empty(hi - lo, flat.dtype)
             sources.append(buf)
             available.append(0)
-            recvs[peer] = _Recv(_RS, seq, code, n, (hi - lo) * item, _as_bytes_view(buf))
-        total = _RankOrderSum(out, sources, available)
+            recvs[peer] = Recv(RS, seq, code, n, (hi - lo) * item, as_bytes_view(buf))
+        total = RankOrderSum(out, sources, available)
 
-        def arrived(peer: int, recv: _Recv) -> None:
+        def arrived(peer: int, recv: Recv) -> None:
             available[peer] = recv.got // item
             total.advance()
 
@@ -728,26 +583,26 @@ class Mesh:
         """
         if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
             raise ValueError("all_gather: out must be a writeable contiguous 1-D array")
-        if out.dtype not in _WIRE:
+        if out.dtype not in WIRE:
             raise ValueError(f"all_gather: out must be float32 or float16, got {out.dtype}")
         mine = np.ascontiguousarray(mine).reshape(-1)
-        n, code, item = out.size, _CODES[out.dtype], out.dtype.itemsize
+        n, code, item = out.size, CODES[out.dtype], out.dtype.itemsize
         lo, hi = self.my_slice(n)
         if mine.size != hi - lo:
             raise ValueError(f"all_gather: rank {self.rank}'s slice of {n} elements is [{lo}, {hi}), "
                              f"got {mine.size} elements")
         if mine.dtype != out.dtype:
             mine = mine.astype(out.dtype)
-        seq, name = self._begin(_AG)
+        seq, name = self._begin(AG)
         if mine.ctypes.data != out[lo:hi].ctypes.data:     # unless mine already is out's slice
             out[lo:hi] = mine
-        payload = _as_bytes_view(out[lo:hi])
-        header = self._header(_AG, code, n, (hi - lo) * item)
-        sends = {peer: _Send(header, payload) for peer in range(self.size) if peer != self.rank}
+        payload = as_bytes_view(out[lo:hi])
+        header = self._header(AG, code, n, (hi - lo) * item)
+        sends = {peer: Send(header, payload) for peer in range(self.size) if peer != self.rank}
         recvs = {}
         for peer in sends:
             plo, phi = slice_bounds(n, self.size, peer)
-            recvs[peer] = _Recv(_AG, seq, code, n, (phi - plo) * item, _as_bytes_view(out[plo:phi]))
+            recvs[peer] = Recv(AG, seq, code, n, (phi - plo) * item, as_bytes_view(out[plo:phi]))
         self._run(name, sends, recvs)
 
     def all_reduce(self, values: np.ndarray) -> np.ndarray:
@@ -760,12 +615,12 @@ class Mesh:
         values = np.asarray(values, dtype="<f8")
         shape = values.shape
         flat = np.ascontiguousarray(values).reshape(-1)
-        seq, name = self._begin(_AR)
-        code, nbytes = _CODES[np.dtype("<f8")], flat.size * 8
+        seq, name = self._begin(AR)
+        code, nbytes = CODES[np.dtype("<f8")], flat.size * 8
         bufs = {peer: np.empty(flat.size, "<f8") for peer in range(self.size) if peer != self.rank}
-        header = self._header(_AR, code, flat.size, nbytes)
-        sends = {peer: _Send(header, _as_bytes_view(flat)) for peer in bufs}
-        recvs = {peer: _Recv(_AR, seq, code, flat.size, nbytes, _as_bytes_view(buf)) for peer, buf in bufs.items()}
+        header = self._header(AR, code, flat.size, nbytes)
+        sends = {peer: Send(header, as_bytes_view(flat)) for peer in bufs}
+        recvs = {peer: Recv(AR, seq, code, flat.size, nbytes, as_bytes_view(buf)) for peer, buf in bufs.items()}
         self._run(name, sends, recvs)
         parts = [flat if peer == self.rank else bufs[peer] for peer in range(self.size)]
         total = parts[0].astype(np.float64)      # a copy: the input is never aliased
@@ -776,13 +631,13 @@ class Mesh:
     def gather_bytes(self, payload: bytes, root: int = 0) -> list[bytes] | None:
         """Variable-length byte strings from every rank to ``root``: a list in rank order there, None elsewhere."""
         self._check_root(root)
-        seq, name = self._begin(_GATHER)
-        code = _CODES[np.dtype(np.uint8)]
+        seq, name = self._begin(GATHER)
+        code = CODES[np.dtype(np.uint8)]
         if self.rank != root:
             view = memoryview(payload).cast("B") if len(payload) else memoryview(b"")
-            self._run(name, {root: _Send(self._header(_GATHER, code, root, len(view)), view)}, {})
+            self._run(name, {root: Send(self._header(GATHER, code, root, len(view)), view)}, {})
             return None
-        recvs = {peer: _Recv(_GATHER, seq, code, root, None, None) for peer in range(self.size) if peer != root}
+        recvs = {peer: Recv(GATHER, seq, code, root, None, None) for peer in range(self.size) if peer != root}
         self._run(name, {}, dict(recvs))
         return [bytes(payload) if peer == root else bytes(recvs[peer].target)  # type: ignore[arg-type]
                 for peer in range(self.size)]
@@ -790,27 +645,27 @@ class Mesh:
     def broadcast_bytes(self, payload: bytes | None, root: int = 0) -> bytes:
         """``root``'s byte string on every rank (``payload`` is ignored on the other ranks)."""
         self._check_root(root)
-        seq, name = self._begin(_BCAST)
-        code = _CODES[np.dtype(np.uint8)]
+        seq, name = self._begin(BCAST)
+        code = CODES[np.dtype(np.uint8)]
         if self.rank == root:
             if payload is None:
                 raise ValueError("broadcast_bytes: the root must pass a payload")
             view = memoryview(payload).cast("B") if len(payload) else memoryview(b"")
-            header = self._header(_BCAST, code, root, len(view))
-            self._run(name, {peer: _Send(header, view) for peer in range(self.size) if peer != root}, {})
+            header = self._header(BCAST, code, root, len(view))
+            self._run(name, {peer: Send(header, view) for peer in range(self.size) if peer != root}, {})
             return bytes(payload)
-        recv = _Recv(_BCAST, seq, code, root, None, None)
+        recv = Recv(BCAST, seq, code, root, None, None)
         self._run(name, {}, {root: recv})
         return bytes(recv.target)  # type: ignore[arg-type]
 
     def barrier(self) -> None:
         """Return once every rank has entered this barrier (an empty frame to and from every peer)."""
-        seq, name = self._begin(_BARRIER)
-        code = _CODES[np.dtype(np.uint8)]
-        header = self._header(_BARRIER, code, 0, 0)
+        seq, name = self._begin(BARRIER)
+        code = CODES[np.dtype(np.uint8)]
+        header = self._header(BARRIER, code, 0, 0)
         peers = [peer for peer in range(self.size) if peer != self.rank]
-        self._run(name, {peer: _Send(header, memoryview(b"")) for peer in peers},
-                  {peer: _Recv(_BARRIER, seq, code, 0, 0, memoryview(b"")) for peer in peers})
+        self._run(name, {peer: Send(header, memoryview(b"")) for peer in peers},
+                  {peer: Recv(BARRIER, seq, code, 0, 0, memoryview(b"")) for peer in peers})
 
     def _check_root(self, root: int) -> None:
         if not 0 <= root < self.size:

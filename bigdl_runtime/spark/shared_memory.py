@@ -41,7 +41,8 @@ from typing import Callable
 
 import numpy as np
 
-from .mesh import SUM_CHUNK, Mesh, slice_bounds, split_address
+from .mesh import Mesh, slice_bounds, split_address
+from .mesh_wire import SUM_CHUNK
 
 __all__ = ["SHM_DIR", "SharedMemorySync", "create"]
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from bigdl_runtime.spark import mesh as mesh_module
+from bigdl_runtime.spark import mesh_wire
 from bigdl_runtime.spark.mesh import Mesh, MeshError, directory_exchange, slice_bounds
 
 HOST = "127.0.0.1"
@@ -107,7 +108,7 @@ def test_reduce_scatter_and_all_gather_give_the_rank_order_sum(tmp_path, size, n
 
 def test_sum_order_is_pinned_to_rank_order_whatever_order_bytes_arrive_in(tmp_path, monkeypatch):
     """Values where float32 addition order changes the result; tiny summation chunks and staggered senders."""
-    monkeypatch.setattr(mesh_module, "SUM_CHUNK", 3)
+    monkeypatch.setattr(mesh_wire, "SUM_CHUNK", 3)
     n = 4000
     big = np.float32(2.0 ** 25)
     grads = [np.full(n, big, np.float32), np.ones(n, np.float32), np.full(n, -big, np.float32), np.ones(n, np.float32)]
