@@ -2,11 +2,11 @@
 
 ``transform`` is lazy, like every Spark ML transformer: it returns a DataFrame
 with the input's columns plus the output columns, computed by a ``mapInArrow``
-when an action runs (:func:`zoo.pipeline.inference.score_dataframe`: rows cross
+when an action runs (:func:`zoo.pipeline.arrow_scoring.score_dataframe`: rows cross
 between the JVM and Python only in Arrow batches, the features column is decoded
 to numpy by :meth:`~zoo.pipeline.columns.FeatureSpec.decode`). The network
 travels as model-file bytes in a broadcast (once per distinct weights) and each
-Python worker keeps its rebuilt copy, as :func:`zoo.pipeline.inference.ship`
+Python worker keeps its rebuilt copy, as :func:`zoo.pipeline.arrow_scoring.ship`
 arranges. Rows are batched (``batchSize``) through the network in evaluation
 mode; the row order and partitioning are kept. A bad row fails its task with an
 error naming its partition, position and other columns.
@@ -29,7 +29,8 @@ from zoo.catalog.pretrained import as_module
 from bigdl_runtime.spark.arrow import vector_column
 
 from .columns import FeatureSpec, is_image_type
-from .inference import ArrowInput, ArrowScoring, score_dataframe, ship, tensor_column_problem
+from .arrow_scoring import ArrowInput, ArrowScoring, score_dataframe, ship
+from .inference import tensor_column_problem
 from .params import HasFeatureInput
 from .persistence import NNPersistable
 from .stage import set_params

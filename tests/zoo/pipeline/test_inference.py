@@ -262,7 +262,8 @@ def test_one_output_batch_per_arrow_batch_in_row_order(mlp, sizes, batch_size) -
     import pyarrow as pa
 
     from bigdl_runtime.spark.arrow import list_column
-    from zoo.pipeline.inference import ArrowInput, ArrowScoring, _Cells, _score_batches, _Tensors
+    from zoo.pipeline.arrow_scoring import ArrowInput, ArrowScoring, _score_batches
+    from zoo.pipeline.inference import _Cells, _Tensors
 
     class Local:
         def get(self):
