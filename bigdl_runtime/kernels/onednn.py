@@ -41,7 +41,13 @@ from .onednn_runtime import ExecArg, P as _P, Runtime
 
 _DIMS = ctypes.c_int64 * 12
 _F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
-_FORWARD_TRAINING, _DIRECT, _ELTWISE_RELU, _ELTWISE_CLIP = 64, 1, 0x20, 0x2e
+_FORWARD_TRAINING, _DIRECT = 64, 1
+#: oneDNN's eltwise algorithms (dnnl_alg_kind_t) by name, with its definitions of ``alpha`` and ``beta``:
+#: relu max(x, 0) + alpha * min(x, 0); clip to [alpha, beta]; linear alpha * x + beta; hardsigmoid
+#: clip(alpha * x + beta, 0, 1); hardswish x * hardsigmoid(x); logistic 1 / (1 + exp(-x)); swish
+#: x * logistic(alpha * x); tanh; elu
+ELTWISE = {"relu": 0x20, "tanh": 0x21, "elu": 0x22, "linear": 0x26, "hardsigmoid": 0x28, "logistic": 0x29,
+           "swish": 0x2c, "clip": 0x2e, "hardswish": 0x34}
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _Q_IMPL_INFO_STR = 8
@@ -124,12 +130,18 @@ def _query(pd: _P, what: int) -> _P:
     return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
 
 
+def relu_eltwise(relu: bool | float) -> tuple[str, float, float]:
+    """The eltwise ``(algorithm, alpha, beta)`` of a fused ReLU: ``True`` max(x, 0), a number c clip(x, 0, c)."""
+    return ("relu", 0.0, 0.0) if relu is True else ("clip", 0.0, float(relu))
+
+
 def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] | None = None,
                    zero_points: dict[int, int] | None = None) -> _P:
     """Primitive attributes, to be destroyed once the primitive descriptor is made.
 
-    ``post``: post-ops in order, ``("sum", None)`` accumulates into the destination, any other
-    ``(kind, relu)`` is a ReLU (``relu`` True) or ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
+    ``post``: post-ops in order: ``("sum", None)`` accumulates into the destination, ``("eltwise", (name,
+    alpha, beta))`` applies an algorithm of :data:`ELTWISE`, ``("relu", relu)`` a ReLU (``relu`` True) or
+    ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
     ``scales`` / ``zero_points``: run-time scales and zero points per argument (argument -> mask).
     """
     attr = _P()
@@ -143,13 +155,12 @@ def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] 
             post_ops = _P()
             _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
             try:
-                for kind, relu in post:
+                for kind, value in post:
                     if kind == "sum":
                         _rt.call("dnnl_post_ops_append_sum", post_ops, 1.0, 0, 0)  # data type undef: dst's
-                    elif relu is True:
-                        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
-                    else:
-                        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(relu))
+                        continue
+                    alg, alpha, beta = relu_eltwise(value) if kind == "relu" else value
+                    _rt.call("dnnl_post_ops_append_eltwise", post_ops, ELTWISE[alg], float(alpha), float(beta))
                 _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)  # the attributes keep a copy
             finally:
                 _rt.call("dnnl_post_ops_destroy", post_ops)

@@ -13,7 +13,8 @@ after call, a buffer going to a later value once the earlier one is dead, and sh
 the process (one arena: see :data:`_arena`).
 
 A plan is compiled for one input shape from a list of operations (:mod:`.onednn_plan_ops`: :class:`Conv`,
-:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
+:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`Mul`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`)
+reading earlier values by index: 0 is the plan's input, ``k`` the output of
 operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
 :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
 layer-by-layer path). Weights are copied when the plan is compiled: a plan does not see later changes.
@@ -30,17 +31,16 @@ import numpy as np
 
 from . import pool as pool_kernels
 from .conv_geometry import ConvGeometry
-from .onednn import Unsupported, _dims, _md, _release, _rt, available, primitive_attr
-from .onednn_plan_ops import Add, Conv, Dense, Eltwise, Flatten, Op, PadChannels, Pool, Step, fuse
+from .onednn import ELTWISE, Unsupported, _dims, _md, _release, _rt, available, primitive_attr
+from .onednn_plan_ops import Add, Conv, Dense, Eltwise, Flatten, Mul, Op, PadChannels, Pool, Step, fuse
 from .onednn_runtime import ExecArg, P
 
-__all__ = ["Add", "Conv", "Dense", "Eltwise", "Flatten", "Op", "PadChannels", "Plan", "Pool"]
+__all__ = ["Add", "Conv", "Dense", "Eltwise", "Flatten", "Mul", "Op", "PadChannels", "Plan", "Pool"]
 
 _TAG_ANY, _TAG_A, _TAG_AB, _TAG_ABCD, _TAG_ABCDE = 1, 2, 3, 5, 6
 _FORWARD_INFERENCE, _CONV_DIRECT = 96, 1
-_ELTWISE_RELU, _ELTWISE_CLIP = 0x20, 0x2e
 _POOL_MAX, _POOL_AVG_INCLUDE, _POOL_AVG_EXCLUDE = 0x1ff, 0x2ff, 0x3ff
-_BINARY_ADD = 0x1fff0
+_BINARY = {"add": 0x1fff0, "mul": 0x1fff1}
 _ARG_SRC, _ARG_SRC_1, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 2, 17, 33, 41
 _Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
 _ALIGN = 64  # bytes: activation and weight buffers start on a cache line
@@ -141,7 +141,7 @@ class Plan:
                 mds[step.out] = ly
                 program.append(("pool", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
             elif step.kind == "eltwise":
-                prim = self._eltwise(mds[step.inputs[0]], step.op.relu)
+                prim = self._eltwise(mds[step.inputs[0]], step.op)
                 mds[step.out] = mds[step.inputs[0]]
                 program.append(("eltwise", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
             elif step.kind == "pad":
@@ -162,18 +162,18 @@ class Plan:
                     args.append((_ARG_BIAS, self._memory(self._new_md(bias.shape, _TAG_A), bias)))
                 mds[step.out] = ly
                 program.append(("dense", prim, [*args, (_ARG_DST, step.out)]))
-            else:
+            else:  # add, mul
                 a, b = step.inputs
-                prim = self._binary(mds[a], mds[b], step.post)
+                prim = self._binary(step.kind, mds[a], mds[b], step.post)
                 mds[step.out] = mds[a]
-                program.append(("add", prim, [(_ARG_SRC, a), (_ARG_SRC_1, b), (_ARG_DST, step.out)]))
+                program.append((step.kind, prim, [(_ARG_SRC, a), (_ARG_SRC_1, b), (_ARG_DST, step.out)]))
         final = views.get(result, result)  # a flattened result is its source reordered to NCHW, then reshaped
         self._output_nchw = shapes[final]
         out_md = self._new_md(shapes[final], _TAG_AB if len(shapes[final]) == 2 else _TAG_ABCD)
         program.append(("output", self._reorder(mds[final], out_md), [(_ARG_SRC, final), (_ARG_DST, "output")]))
         self._link(program, mds, shapes, out_md)
         #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
-        #: "eltwise", "add", "pad", "dense", "output"
+        #: "eltwise", "add", "mul", "pad", "dense", "output"
         self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
     def _new_md(self, shape: tuple[int, ...], tag: int) -> P:
@@ -285,15 +285,14 @@ class Plan:
                       _dims(pads[2], pads[3]), None)
         return self._prim(pd), P(_rt.lib.dnnl_primitive_desc_query_md(pd, _Q_DST, 0))
 
-    def _eltwise(self, md: P, relu: bool | float) -> P:
-        alg, hi = (_ELTWISE_RELU, 0.0) if relu is True else (_ELTWISE_CLIP, float(relu))
+    def _eltwise(self, md: P, op: Eltwise) -> P:
         pd = self._pd(f"eltwise{len(self._entry['pds'])}", "dnnl_eltwise_forward_primitive_desc_create",
-                      _FORWARD_INFERENCE, alg, md, md, 0.0, hi, None)
+                      _FORWARD_INFERENCE, ELTWISE[op.alg], md, md, float(op.alpha), float(op.beta), None)
         return self._prim(pd)
 
-    def _binary(self, a: P, b: P, post: list[tuple[str, Any]]) -> P:
+    def _binary(self, kind: str, a: P, b: P, post: list[tuple[str, Any]]) -> P:
         pd = self._with_attr(post, lambda attr: self._pd(
-            f"add{len(self._entry['pds'])}", "dnnl_binary_primitive_desc_create", _BINARY_ADD, a, b, a, attr))
+            f"{kind}{len(self._entry['pds'])}", "dnnl_binary_primitive_desc_create", _BINARY[kind], a, b, a, attr))
         return self._prim(pd)
 
     # -------------------------------------------------------------- buffers
@@ -333,7 +332,7 @@ class Plan:
             if kind == "pad":  # zeroed once; the reorder writes the middle channels each call
                 slot[out[1]] = _aligned(_rt.lib.dnnl_memory_desc_get_size(mds[out[1]]))
                 slot[out[1]][...] = 0
-            elif kind == "sum-into" or (kind == "eltwise" and args[0][1] not in (0, *pinned)
+            elif kind == "sum-into" or (kind in ("eltwise", "add", "mul") and args[0][1] not in (0, *pinned)
                                         and last_use[args[0][1]] == i):
                 slot[out] = slot[args[0][1]]  # in place
             elif isinstance(out, int) and out not in slot:

@@ -3,8 +3,8 @@
 Operations read earlier values by index: 0 is the plan's input, ``k`` the output of operation ``k - 1``.
 :func:`fuse` turns them into the primitives to run: a residual ``Add`` becomes the ``sum`` post-op of
 the convolution feeding it (that convolution then runs at the add's place), and an ``Eltwise`` (ReLU,
-ReLU6) a post-op of the convolution, add or inner product before it, wherever the value in between has
-no other reader.
+clip, hard-swish, ...; several in a row) post-ops of the convolution, add, product or inner product before
+it, wherever the value in between has no other reader.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from . import pool as pool_kernels
 from .conv_geometry import ConvGeometry
-from .onednn import Unsupported
+from .onednn import ELTWISE, Unsupported, relu_eltwise
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,33 @@ class Pool:
 
 @dataclass(frozen=True)
 class Eltwise:
-    """``max(src, 0)`` (``relu=True``) or ``clip(src, 0, relu)`` (a number)."""
+    """oneDNN's eltwise algorithm ``alg`` (a name of :data:`.onednn.ELTWISE`, which says what ``alpha`` and
+    ``beta`` mean) applied to value ``src``."""
     src: int
-    relu: bool | float = True
+    alg: str = "relu"
+    alpha: float = 0.0
+    beta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.alg not in ELTWISE:
+            raise ValueError(f"Eltwise: unknown algorithm {self.alg!r}; known: {sorted(ELTWISE)}")
+
+    @classmethod
+    def relu(cls, src: int, relu: bool | float = True) -> "Eltwise":
+        """``max(src, 0)`` (``relu=True``) or ``clip(src, 0, relu)`` (a number)."""
+        return cls(src, *relu_eltwise(relu))
 
 
 @dataclass(frozen=True)
 class Add:
     """``a + b``, two values of the same shape."""
+    a: int
+    b: int
+
+
+@dataclass(frozen=True)
+class Mul:
+    """``a * b``: ``b`` has ``a``'s shape or is (N, C, 1, 1) of ``a`` (N, C, H, W) (a squeeze-excitation gate)."""
     a: int
     b: int
 
@@ -84,13 +103,13 @@ class PadChannels:
     after: int
 
 
-Op = Conv | Pool | Eltwise | Add | PadChannels | Flatten | Dense
+Op = Conv | Pool | Eltwise | Add | Mul | PadChannels | Flatten | Dense
 
 
 @dataclass
 class Step:
     """One primitive of the compiled plan: its kind, the values it reads and the one it writes, and the
-    post-ops fused into it (``("sum", value)``, ``("relu", True | cap)``)."""
+    post-ops fused into it (``("sum", value)``, ``("eltwise", (algorithm, alpha, beta))``)."""
     kind: str
     op: Any
     inputs: list[int]
@@ -123,6 +142,11 @@ def shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
         if shapes[op.a] != shapes[op.b]:
             raise Unsupported(f"an add of shapes {shapes[op.a]} and {shapes[op.b]} (broadcasting) is not planned")
         return shapes[op.a]
+    if isinstance(op, Mul):
+        a, b = sorted((shapes[op.a], shapes[op.b]), key=lambda shape: -int(np.prod(shape)))
+        if len(a) != 4 or (b != a and b != (*a[:2], 1, 1)):
+            raise Unsupported(f"a product of shapes {shapes[op.a]} and {shapes[op.b]} is not planned")
+        return a
     return shapes[op.src]
 
 
@@ -138,6 +162,9 @@ def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[St
     steps: dict[int, Step] = {}  # by output value, in program order
     for k, op in enumerate(ops, start=1):
         ins = inputs_of(op)
+        shapes[k] = shape_of(op, shapes)
+        if isinstance(op, Mul) and shapes[ins[0]] != shapes[k]:
+            ins = ins[::-1]  # the full-size operand first: the gate broadcasts over it
         if isinstance(op, Add):
             for mine, other in ((ins[0], ins[1]), (ins[1], ins[0])):
                 conv = steps.get(mine)
@@ -152,23 +179,23 @@ def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[St
                 steps[k] = Step("add", op, ins, k, [])
         elif isinstance(op, Eltwise):
             prev = steps.get(ins[0])
-            if (prev is not None and prev.kind in ("conv", "add", "dense") and uses[ins[0]] == 1
-                    and not any(p[0] == "relu" for p in prev.post)):
+            if prev is not None and prev.kind in ("conv", "add", "mul", "dense") and uses[ins[0]] == 1:
                 del steps[ins[0]]  # nothing else reads the value it wrote
-                prev.post.append(("relu", op.relu))
+                prev.post.append(("eltwise", (op.alg, op.alpha, op.beta)))
                 prev.out = k
                 steps[k] = prev
             else:
                 steps[k] = Step("eltwise", op, ins, k, [])
         else:
-            post = [("relu", op.relu)] if isinstance(op, (Conv, Dense)) and op.relu is not False else []
-            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad"}[type(op)]
+            post = ([("eltwise", relu_eltwise(op.relu))] if isinstance(op, (Conv, Dense)) and op.relu is not False
+                    else [])
+            kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad",
+                    Mul: "mul"}[type(op)]
             steps[k] = Step(kind, op, ins, k, post)
-        shapes[k] = shape_of(op, shapes)
     return list(steps.values()), last
 
 
 def inputs_of(op: Op) -> list[int]:
-    return [op.a, op.b] if isinstance(op, Add) else [op.src]
+    return [op.a, op.b] if isinstance(op, (Add, Mul)) else [op.src]
 
 

@@ -1,5 +1,6 @@
-"""BlockedSegment: a sub-graph of convolutions, poolings, residual adds, ReLUs and the classifier head
-(flatten, dropout, linear layers) that evaluation-mode
+"""BlockedSegment: a sub-graph of convolutions, poolings, residual adds, activations (ReLU, clip, leaky ReLU,
+hard-swish, hard-sigmoid, sigmoid, tanh, ``x * a + b``), per-channel gates (squeeze-excitation products) and the
+classifier head (flatten, dropout, linear layers) that evaluation-mode
 float32 forwards run as one oneDNN inference plan (:mod:`bigdl_runtime.kernels.onednn_plan`), its
 activations kept in oneDNN's blocked layouts from the segment's input to its output.
 
@@ -19,12 +20,13 @@ import numpy as np
 from ..kernels import onednn_plan as plan_ops
 from ..kernels.onednn import Unsupported
 from .graph import Graph, Node
-from .layers.activation import ReLU
+from .layers.activation import Hardsigmoid, Hardswish, LeakyReLU, ReLU, Sigmoid, Tanh
+from .layers.affine import Power
 from .layers.conv import Conv2d, ConvReLU2d
 from .layers.dropout import Dropout
-from .layers.elementwise import Add
+from .layers.elementwise import Add, Mul
 from .layers.linear import Linear
-from .layers.math import ReLU6
+from .layers.math import Clip, ReLU6
 from .layers.pad import Pad
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .layers.shape import Flatten
@@ -48,13 +50,24 @@ def _pool(kind: str) -> Callable[[Module, list[int]], plan_ops.Op]:
     return make
 
 
+_BIG = float(np.finfo(np.float32).max)  # an open end of a clip
+
 #: layer class (exactly) -> its plan operation from the layer and the values it reads (None: the layer is
 #: the identity in evaluation mode, the only mode plans run in)
 TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     Conv2d: _conv,
     ConvReLU2d: _conv,
-    ReLU: lambda layer, src: plan_ops.Eltwise(src[0], True),
-    ReLU6: lambda layer, src: plan_ops.Eltwise(src[0], 6.0),
+    ReLU: lambda layer, src: plan_ops.Eltwise.relu(src[0], True),
+    ReLU6: lambda layer, src: plan_ops.Eltwise.relu(src[0], 6.0),
+    Clip: lambda layer, src: plan_ops.Eltwise(src[0], "clip", -_BIG if layer.min is None else layer.min,
+                                              _BIG if layer.max is None else layer.max),
+    LeakyReLU: lambda layer, src: plan_ops.Eltwise(src[0], "relu", layer.negative_slope),
+    Hardswish: lambda layer, src: plan_ops.Eltwise(src[0], "hardswish", 1.0 / 6.0, 0.5),
+    Hardsigmoid: lambda layer, src: plan_ops.Eltwise(src[0], "hardsigmoid", layer.alpha, layer.beta),
+    Sigmoid: lambda layer, src: plan_ops.Eltwise(src[0], "logistic"),
+    Tanh: lambda layer, src: plan_ops.Eltwise(src[0], "tanh"),
+    Power: lambda layer, src: plan_ops.Eltwise(src[0], "linear", layer.scale, layer.shift),
+    Mul: lambda layer, src: plan_ops.Mul(src[0], src[1]),
     MaxPool2d: _pool("max"),
     AvgPool2d: _pool("avg"),
     GlobalAvgPool2d: _pool("avg"),
@@ -74,13 +87,18 @@ def _channel_padding(layer: Pad) -> bool:
 
 
 def plannable_layer(layer: Module, inputs: int = 1) -> bool:
-    """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` of exactly two, a
-    ``Flatten`` from axis 1, a ``Pad`` of zero channels)."""
+    """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` or ``Mul`` of exactly two,
+    a ``Flatten`` from axis 1, a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with
+    ``min <= max``)."""
     if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
         return False
     if isinstance(layer, Pad) and not _channel_padding(layer):
         return False
-    return inputs == (2 if type(layer) is Add else 1)
+    if isinstance(layer, Power) and layer.power != 1.0:
+        return False
+    if isinstance(layer, Clip) and None not in (layer.min, layer.max) and layer.min > layer.max:
+        return False
+    return inputs == (2 if type(layer) in (Add, Mul) else 1)
 
 
 #: layers that make a run worth a plan (a run of linear layers and activations alone stays layer by layer)
@@ -94,8 +112,9 @@ def plannable(node: Node) -> bool:
 
 
 class BlockedSegment(Module):
-    """Run ``body`` (a one-input, one-output Graph of convolutions, poolings, two-input adds, ReLU/ReLU6,
-    channel zero-padding, Flatten, Dropout and Linear layers) as one oneDNN inference plan in evaluation mode on float32 inputs.
+    """Run ``body`` (a one-input, one-output Graph of the layers of :data:`TRANSLATORS`: convolutions, poolings,
+    two-input adds and products, activations, channel zero-padding, Flatten, Dropout and Linear layers) as one
+    oneDNN inference plan in evaluation mode on float32 inputs.
 
     A plan is compiled per input shape on first use (the last :attr:`PLANS_KEPT` shapes are kept); it
     copies the weights then, so a segment does not see later changes to them: fuse the model again

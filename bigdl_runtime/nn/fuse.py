@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blocked_segment import ANCHORS, BlockedSegment, plannable, plannable_layer
+from .fuse_patterns import rewrite_patterns
 from .graph import Graph, Input, Node
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
@@ -83,6 +84,7 @@ def _foldable(conv: Module, bn: Module) -> bool:
 
 
 def _fuse_graph(graph: Graph, blocked: bool) -> Graph:
+    graph = rewrite_patterns(graph)
     nodes = graph.nodes
     uses: dict[int, int] = {}
     for n in nodes:
