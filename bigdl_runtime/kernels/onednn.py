@@ -42,7 +42,7 @@ from .onednn_runtime import ExecArg, P as _P, Runtime
 _DIMS = ctypes.c_int64 * 12
 _F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
 _FORWARD_TRAINING, _DIRECT = 64, 1
-#: oneDNN's eltwise algorithms (dnnl_alg_kind_t) by name, with its definitions of ``alpha`` and ``beta``:
+#: oneDNN's eltwise algorithms (its algorithm kind numbers) by name, with its definitions of ``alpha`` and ``beta``:
 #: relu max(x, 0) + alpha * min(x, 0); clip to [alpha, beta]; linear alpha * x + beta; hardsigmoid
 #: clip(alpha * x + beta, 0, 1); hardswish x * hardsigmoid(x); logistic 1 / (1 + exp(-x)); swish
 #: x * logistic(alpha * x); tanh; elu

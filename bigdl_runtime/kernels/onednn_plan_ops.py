@@ -151,18 +151,22 @@ def shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
 
 
 def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[Step], int]:
-    """The steps of ``ops`` with each ``Add`` folded into the convolution feeding it (``sum`` post-op) where
-    that convolution's output has no other use, and each ``Eltwise`` folded into the step before it where
-    that step's output has no other use; and the value the plan returns."""
+    """The steps of ``ops`` with each ``x * logistic(x)`` made one ``swish``, each ``Add`` folded into the
+    convolution feeding it (``sum`` post-op) where that convolution's output has no other use, and each
+    ``Eltwise`` folded into the step before it where that step's output has no other use; and the value the
+    plan returns."""
     last = len(ops)
     uses: dict[int, int] = {last: 1}
     for op in ops:
         for v in inputs_of(op):
             uses[v] = uses.get(v, 0) + 1
+    ops, skipped = _swish(ops, uses)
     steps: dict[int, Step] = {}  # by output value, in program order
     for k, op in enumerate(ops, start=1):
         ins = inputs_of(op)
         shapes[k] = shape_of(op, shapes)
+        if k in skipped:
+            continue
         if isinstance(op, Mul) and shapes[ins[0]] != shapes[k]:
             ins = ins[::-1]  # the full-size operand first: the gate broadcasts over it
         if isinstance(op, Add):
@@ -193,6 +197,27 @@ def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[St
                     Mul: "mul"}[type(op)]
             steps[k] = Step(kind, op, ins, k, post)
     return list(steps.values()), last
+
+
+def _swish(ops: Sequence[Op], uses: dict[int, int]) -> tuple[list[Op], set[int]]:
+    """``ops`` with each ``Mul(x, logistic(x))`` (SiLU as exporters write it) made one ``swish`` eltwise of x
+    where nothing else reads the logistic, and the values of those logistics (their ops are not run); ``uses``
+    is updated."""
+    ops = list(ops)
+    skipped: set[int] = set()
+    for k, op in enumerate(ops, start=1):
+        if not isinstance(op, Mul):
+            continue
+        for x, gate in ((op.a, op.b), (op.b, op.a)):
+            g = ops[gate - 1] if gate > 0 else None
+            if (isinstance(g, Eltwise) and g.alg == "logistic" and g.src == x and uses.get(gate) == 1
+                    and gate not in skipped):
+                ops[k - 1] = Eltwise(x, "swish", 1.0)
+                skipped.add(gate)
+                uses[x] -= 1
+                del uses[gate]
+                break
+    return ops, skipped
 
 
 def inputs_of(op: Op) -> list[int]:

@@ -41,7 +41,7 @@ from .module import Module
 _SAME_AS_INPUT = (ReLU, ReLU6, Clip, LeakyReLU, Hardswish, Hardsigmoid, Sigmoid, Tanh, Power)
 #: layers whose 4-D float32 input gives a 4-D float32 output
 _POOLS = (MaxPool2d, AvgPool2d, GlobalAvgPool2d)
-#: merges whose 4-D float32 inputs (or one-element float32 constants) give a 4-D float32 output
+#: merges whose 4-D float32 inputs (or float32 constants of at most 4 axes) give a 4-D float32 output
 _MERGES = (Add, Sub, Mul, Div, Maximum, Minimum)
 
 
@@ -66,7 +66,7 @@ class _Scan:
     def float32_4d(self, node: Node) -> bool:
         """Whether ``node``'s value is a 4-D float32 tensor: a float32 2-D convolution's or batch norm's output
         (ONNX gives their inputs their weights' type), or such values through layers that keep shape and dtype,
-        poolings, and merges with one-element float32 constants."""
+        poolings, and merges with float32 constants of at most 4 axes."""
         return self._f32.get(id(node), False)
 
     def _known_f32(self, node: Node) -> bool:
@@ -80,7 +80,7 @@ class _Scan:
             return len(node.inputs) == 1 and self.float32_4d(node.inputs[0][0])
         if type(module) in _MERGES:
             values = [self.float32_4d(s) for s, _ in node.inputs]
-            return any(values) and all(v or _scalar(s) is not None for v, (s, _) in zip(values, node.inputs))
+            return any(values) and all(v or _small_constant(s) for v, (s, _) in zip(values, node.inputs))
         return False
 
 
@@ -90,7 +90,7 @@ Rule = Callable[[Node, _Scan], "Node | None"]
 
 def rewrite_patterns(graph: Graph) -> Graph:
     """``graph`` with the patterns of the module docstring rewritten (``graph`` itself when none is found)."""
-    for rule in (_constant_arithmetic, _bias_into_conv, _merge_linear, _hardswish):
+    for rule in (_bias_into_conv, _constant_arithmetic, _merge_linear, _hardswish):
         graph = _apply(graph, rule)
     return graph
 
@@ -118,6 +118,12 @@ def _constant(node: Node) -> np.ndarray | None:
     if isinstance(node.module, TensorSource) and node.module.dtype == "float32":
         return node.module._array()
     return None
+
+
+def _small_constant(node: Node) -> bool:
+    """Whether ``node`` is a float32 constant of at most 4 axes (merged with a 4-D float32 value, it gives one)."""
+    value = _constant(node)
+    return value is not None and value.ndim <= 4
 
 
 def _scalar(node: Node) -> float | None:
