@@ -73,7 +73,8 @@ TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     GlobalAvgPool2d: _pool("avg"),
     Add: lambda layer, src: plan_ops.Add(src[0], src[1]),
     Flatten: lambda layer, src: plan_ops.Flatten(src[0]),
-    Linear: lambda layer, src: plan_ops.Dense(src[0], layer.weight.data, None if layer.bias is None else layer.bias.data),
+    Linear: lambda layer, src: plan_ops.Dense(src[0], layer.weight.data,
+                                              None if layer.bias is None else layer.bias.data),
     Dropout: lambda layer, src: None,
     Pad: lambda layer, src: plan_ops.PadChannels(src[0], layer.pads[1], layer.pads[5]),
 }
