@@ -80,6 +80,12 @@ class Mul:
 
 
 @dataclass(frozen=True)
+class Concat:
+    """The values ``srcs`` (N, C_k, H, W) joined along the channels."""
+    srcs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Flatten:
     """``src`` (N, C, H, W) seen as (N, C * H * W); only a :class:`Dense` may read it (or it is the result)."""
     src: int
@@ -103,7 +109,7 @@ class PadChannels:
     after: int
 
 
-Op = Conv | Pool | Eltwise | Add | Mul | PadChannels | Flatten | Dense
+Op = Conv | Pool | Eltwise | Add | Mul | Concat | PadChannels | Flatten | Dense
 
 
 @dataclass
@@ -142,6 +148,11 @@ def shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
         if shapes[op.a] != shapes[op.b]:
             raise Unsupported(f"an add of shapes {shapes[op.a]} and {shapes[op.b]} (broadcasting) is not planned")
         return shapes[op.a]
+    if isinstance(op, Concat):
+        parts = [shapes[v] for v in op.srcs]
+        if any(len(s) != 4 or s[0] != parts[0][0] or s[2:] != parts[0][2:] for s in parts):
+            raise Unsupported(f"a channel concatenation of shapes {parts} is not planned")
+        return parts[0][0], sum(s[1] for s in parts), *parts[0][2:]
     if isinstance(op, Mul):
         a, b = sorted((shapes[op.a], shapes[op.b]), key=lambda shape: -int(np.prod(shape)))
         if len(a) != 4 or (b != a and b != (*a[:2], 1, 1)):
@@ -194,7 +205,7 @@ def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[St
             post = ([("eltwise", relu_eltwise(op.relu))] if isinstance(op, (Conv, Dense)) and op.relu is not False
                     else [])
             kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad",
-                    Mul: "mul"}[type(op)]
+                    Mul: "mul", Concat: "concat"}[type(op)]
             steps[k] = Step(kind, op, ins, k, post)
     return list(steps.values()), last
 
@@ -221,6 +232,8 @@ def _swish(ops: Sequence[Op], uses: dict[int, int]) -> tuple[list[Op], set[int]]
 
 
 def inputs_of(op: Op) -> list[int]:
+    if isinstance(op, Concat):
+        return list(op.srcs)
     return [op.a, op.b] if isinstance(op, (Add, Mul)) else [op.src]
 
 

@@ -1,5 +1,6 @@
 """BlockedSegment: a sub-graph of convolutions, poolings, residual adds, activations (ReLU, clip, leaky ReLU,
-hard-swish, hard-sigmoid, sigmoid, tanh, ``x * a + b``), per-channel gates (squeeze-excitation products) and the
+hard-swish, hard-sigmoid, sigmoid, tanh, ``x * a + b``), per-channel gates (squeeze-excitation products), channel
+concatenations and the
 classifier head (flatten, dropout, linear layers) that evaluation-mode
 float32 forwards run as one oneDNN inference plan (:mod:`bigdl_runtime.kernels.onednn_plan`), its
 activations kept in oneDNN's blocked layouts from the segment's input to its output.
@@ -29,7 +30,7 @@ from .layers.linear import Linear
 from .layers.math import Clip, ReLU6
 from .layers.pad import Pad
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
-from .layers.shape import Flatten
+from .layers.shape import Concat, Flatten
 from .module import Module
 
 
@@ -68,6 +69,7 @@ TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     Tanh: lambda layer, src: plan_ops.Eltwise(src[0], "tanh"),
     Power: lambda layer, src: plan_ops.Eltwise(src[0], "linear", layer.scale, layer.shift),
     Mul: lambda layer, src: plan_ops.Mul(src[0], src[1]),
+    Concat: lambda layer, src: plan_ops.Concat(tuple(src)),
     MaxPool2d: _pool("max"),
     AvgPool2d: _pool("avg"),
     GlobalAvgPool2d: _pool("avg"),
@@ -89,7 +91,7 @@ def _channel_padding(layer: Pad) -> bool:
 
 def plannable_layer(layer: Module, inputs: int = 1) -> bool:
     """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` or ``Mul`` of exactly two,
-    a ``Flatten`` from axis 1, a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with
+    a ``Concat`` of channels (``dim=1``), a ``Flatten`` from axis 1, a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with
     ``min <= max``)."""
     if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
         return False
@@ -99,6 +101,8 @@ def plannable_layer(layer: Module, inputs: int = 1) -> bool:
         return False
     if isinstance(layer, Clip) and None not in (layer.min, layer.max) and layer.min > layer.max:
         return False
+    if type(layer) is Concat:
+        return layer.dim == 1 and inputs >= 1
     return inputs == (2 if type(layer) in (Add, Mul) else 1)
 
 

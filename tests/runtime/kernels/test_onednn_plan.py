@@ -249,3 +249,24 @@ def test_x_times_its_logistic_becomes_one_swish_post_op_unless_the_logistic_is_r
     shared = P.Plan([*ops, P.Add(3, 2)], x.shape)  # the logistic is read again: it runs
     assert [kind for kind, _ in shared.steps].count("mul") == 1
     np.testing.assert_allclose(shared.run(x), silu + 1 / (1 + np.exp(-c)), rtol=1e-4, atol=1e-5)
+
+
+def test_a_csp_block_concatenates_its_branches_and_a_pyramid_its_poolings(rng):
+    """YOLO-style: two 1x1 branches of one value joined (channels 16 + 24, a block and a half), then a
+    spatial-pyramid concatenation of a value and its max poolings, the plan's input among the parts."""
+    x = rng.standard_normal((1, 8, 12, 10)).astype(np.float32)
+    wa, wb = _weights(rng, 16, 8, 1, 1), _weights(rng, 24, 8, 3, 3)
+    wc = _weights(rng, 20, 40, 1, 1)
+    ops = [P.Conv(0, wa, None, 1, 0, 1, 1, True), P.Conv(0, wb, None, 1, 1, 1, 1), P.Eltwise(2, "swish", 1.0),
+           P.Concat((1, 3)), P.Conv(4, wc, None, 1, 0, 1, 1),                                    # 4, 5
+           P.Pool(5, "max", 5, 1, 2), P.Pool(6, "max", 5, 1, 2), P.Concat((5, 6, 7)),            # 6, 7, 8
+           P.Concat((0, 8))]                                                                     # 9
+    a, b = _conv(x, wa, padding=0, relu=True), _conv(x, wb)
+    c = _conv(np.concatenate([a, b / (1 + np.exp(-b))], axis=1), wc, padding=0)
+    p1 = max_pool2d_forward(c, 5, 1, 2)[0]
+    expected = np.concatenate([x, c, p1, max_pool2d_forward(p1, 5, 1, 2)[0]], axis=1)
+    plan = P.Plan(ops, x.shape)
+    assert [kind for kind, _ in plan.steps].count("concat") == 3
+    np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(onednn.Unsupported, match="channel concatenation"):
+        P.Plan([P.Pool(0, "max", 2), P.Concat((0, 1))], x.shape)
