@@ -13,8 +13,8 @@ after call, a buffer going to a later value once the earlier one is dead, and sh
 the process (one arena: see :data:`_arena`).
 
 A plan is compiled for one input shape from a list of operations (:mod:`.onednn_plan_ops`: :class:`Conv`,
-:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`Mul`, :class:`Concat`, :class:`PadChannels`, :class:`Flatten`,
-:class:`Dense`)
+:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`Mul`, :class:`Concat`, :class:`Upsample`, :class:`PadChannels`,
+:class:`Flatten`, :class:`Dense`)
 reading earlier values by index: 0 is the plan's input, ``k`` the output of
 operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
 :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
@@ -33,15 +33,18 @@ import numpy as np
 from . import pool as pool_kernels
 from .conv_geometry import ConvGeometry
 from .onednn import ELTWISE, Unsupported, _dims, _md, _release, _rt, available, primitive_attr
-from .onednn_plan_ops import Add, Concat, Conv, Dense, Eltwise, Flatten, Mul, Op, PadChannels, Pool, Step, fuse
+from .onednn_plan_ops import (Add, Concat, Conv, Dense, Eltwise, Flatten, Mul, Op, PadChannels, Pool, Step, Upsample,
+                              fuse)
 from .onednn_runtime import ExecArg, P
 
-__all__ = ["Add", "Concat", "Conv", "Dense", "Eltwise", "Flatten", "Mul", "Op", "PadChannels", "Plan", "Pool"]
+__all__ = ["Add", "Concat", "Conv", "Dense", "Eltwise", "Flatten", "Mul", "Op", "PadChannels", "Plan", "Pool",
+           "Upsample"]
 
 _TAG_ANY, _TAG_A, _TAG_AB, _TAG_ABCD, _TAG_ABCDE = 1, 2, 3, 5, 6
 _FORWARD_INFERENCE, _CONV_DIRECT = 96, 1
 _POOL_MAX, _POOL_AVG_INCLUDE, _POOL_AVG_EXCLUDE = 0x1ff, 0x2ff, 0x3ff
 _BINARY = {"add": 0x1fff0, "mul": 0x1fff1}
+_RESAMPLING_NEAREST = 0x2fff0
 _ARG_SRC, _ARG_SRC_1, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS, _ARG_MULTIPLE_SRC = 1, 2, 17, 33, 41, 1024
 _Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
 _ALIGN = 64  # bytes: activation and weight buffers start on a cache line
@@ -154,6 +157,10 @@ class Plan:
                 mds[step.out] = full
                 program.append(("pad", self._reorder(mds[src], middle), [(_ARG_SRC, src),
                                                                          (_ARG_DST, ("middle", step.out, middle))]))
+            elif step.kind == "upsample":
+                prim, ly = self._upsample(mds[step.inputs[0]], shapes[step.out])
+                mds[step.out] = ly
+                program.append(("upsample", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
             elif step.kind == "concat":
                 prim, ly = self._concat([mds[v] for v in step.inputs], shapes[step.out])
                 mds[step.out] = ly
@@ -179,7 +186,7 @@ class Plan:
         program.append(("output", self._reorder(mds[final], out_md), [(_ARG_SRC, final), (_ARG_DST, "output")]))
         self._link(program, mds, shapes, out_md)
         #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
-        #: "eltwise", "add", "mul", "concat", "pad", "dense", "output"
+        #: "eltwise", "add", "mul", "concat", "upsample", "pad", "dense", "output"
         self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
     def _new_md(self, shape: tuple[int, ...], tag: int) -> P:
@@ -295,6 +302,14 @@ class Plan:
         pd = self._pd(f"eltwise{len(self._entry['pds'])}", "dnnl_eltwise_forward_primitive_desc_create",
                       _FORWARD_INFERENCE, ELTWISE[op.alg], md, md, float(op.alpha), float(op.beta), None)
         return self._prim(pd)
+
+    def _upsample(self, src: P, y_shape: tuple[int, ...]) -> tuple[P, P]:
+        """Nearest-neighbour resampling of a value laid out as ``src`` to ``y_shape`` (whole factors: oneDNN's
+        source pixel round((i + 0.5) / f - 0.5) is i // f): its primitive and output layout."""
+        anyy = self._new_md(y_shape, _TAG_ANY)
+        pd = self._pd(f"upsample{len(self._entry['pds'])}", "dnnl_resampling_forward_primitive_desc_create",
+                      _FORWARD_INFERENCE, _RESAMPLING_NEAREST, None, src, anyy, None)
+        return self._prim(pd), P(_rt.lib.dnnl_primitive_desc_query_md(pd, _Q_DST, 0))
 
     def _concat(self, srcs: list[P], y_shape: tuple[int, ...]) -> tuple[P, P]:
         """A channel concatenation of values laid out as ``srcs``: its primitive and the layout oneDNN picks."""

@@ -80,6 +80,15 @@ class Mul:
 
 
 @dataclass(frozen=True)
+class Upsample:
+    """Nearest-neighbour upsampling of value ``src`` by whole factors: output pixel (i, j) is input pixel
+    (i // factor_h, j // factor_w)."""
+    src: int
+    factor_h: int
+    factor_w: int
+
+
+@dataclass(frozen=True)
 class Concat:
     """The values ``srcs`` (N, C_k, H, W) joined along the channels."""
     srcs: tuple[int, ...]
@@ -109,7 +118,7 @@ class PadChannels:
     after: int
 
 
-Op = Conv | Pool | Eltwise | Add | Mul | Concat | PadChannels | Flatten | Dense
+Op = Conv | Pool | Eltwise | Add | Mul | Concat | Upsample | PadChannels | Flatten | Dense
 
 
 @dataclass
@@ -148,6 +157,11 @@ def shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
         if shapes[op.a] != shapes[op.b]:
             raise Unsupported(f"an add of shapes {shapes[op.a]} and {shapes[op.b]} (broadcasting) is not planned")
         return shapes[op.a]
+    if isinstance(op, Upsample):
+        x = shapes[op.src]
+        if len(x) != 4 or op.factor_h < 1 or op.factor_w < 1:
+            raise Unsupported(f"an upsampling of shape {x} by {(op.factor_h, op.factor_w)} is not planned")
+        return x[0], x[1], x[2] * op.factor_h, x[3] * op.factor_w
     if isinstance(op, Concat):
         parts = [shapes[v] for v in op.srcs]
         if any(len(s) != 4 or s[0] != parts[0][0] or s[2:] != parts[0][2:] for s in parts):
@@ -205,7 +219,7 @@ def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[St
             post = ([("eltwise", relu_eltwise(op.relu))] if isinstance(op, (Conv, Dense)) and op.relu is not False
                     else [])
             kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad",
-                    Mul: "mul", Concat: "concat"}[type(op)]
+                    Mul: "mul", Concat: "concat", Upsample: "upsample"}[type(op)]
             steps[k] = Step(kind, op, ins, k, post)
     return list(steps.values()), last
 

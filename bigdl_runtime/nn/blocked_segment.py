@@ -1,6 +1,6 @@
 """BlockedSegment: a sub-graph of convolutions, poolings, residual adds, activations (ReLU, clip, leaky ReLU,
 hard-swish, hard-sigmoid, sigmoid, tanh, ``x * a + b``), per-channel gates (squeeze-excitation products), channel
-concatenations and the
+concatenations, nearest upsampling and the
 classifier head (flatten, dropout, linear layers) that evaluation-mode
 float32 forwards run as one oneDNN inference plan (:mod:`bigdl_runtime.kernels.onednn_plan`), its
 activations kept in oneDNN's blocked layouts from the segment's input to its output.
@@ -30,6 +30,7 @@ from .layers.linear import Linear
 from .layers.math import Clip, ReLU6
 from .layers.pad import Pad
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .layers.resize import Upsample
 from .layers.shape import Concat, Flatten
 from .module import Module
 
@@ -70,6 +71,7 @@ TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     Power: lambda layer, src: plan_ops.Eltwise(src[0], "linear", layer.scale, layer.shift),
     Mul: lambda layer, src: plan_ops.Mul(src[0], src[1]),
     Concat: lambda layer, src: plan_ops.Concat(tuple(src)),
+    Upsample: lambda layer, src: plan_ops.Upsample(src[0], *(int(f) for f in _factors(layer))),
     MaxPool2d: _pool("max"),
     AvgPool2d: _pool("avg"),
     GlobalAvgPool2d: _pool("avg"),
@@ -82,6 +84,12 @@ TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
 }
 
 
+def _factors(layer: Upsample) -> tuple[float, float]:
+    """The (height, width) scale factors of an Upsample given them (its size is None)."""
+    scale = layer.scale_factor
+    return (float(scale), float(scale)) if isinstance(scale, (int, float)) else (float(scale[0]), float(scale[-1]))
+
+
 def _channel_padding(layer: Pad) -> bool:
     """Whether ``layer`` zero-pads the channel axis of an NCHW value and nothing else."""
     pads = layer.pads
@@ -91,7 +99,7 @@ def _channel_padding(layer: Pad) -> bool:
 
 def plannable_layer(layer: Module, inputs: int = 1) -> bool:
     """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` or ``Mul`` of exactly two,
-    a ``Concat`` of channels (``dim=1``), a ``Flatten`` from axis 1, a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with
+    a ``Concat`` of channels (``dim=1``), a nearest ``Upsample`` by powers of two, a ``Flatten`` from axis 1, a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with
     ``min <= max``)."""
     if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
         return False
@@ -103,6 +111,9 @@ def plannable_layer(layer: Module, inputs: int = 1) -> bool:
         return False
     if type(layer) is Concat:
         return layer.dim == 1 and inputs >= 1
+    if type(layer) is Upsample:  # whole powers of two: the layer's float32 source index floor(i * (1 / f)) is i // f
+        return (layer.mode == "nearest" and layer.size is None and inputs == 1
+                and all(f in (1.0, 2.0, 4.0, 8.0, 16.0) for f in _factors(layer)))
     return inputs == (2 if type(layer) in (Add, Mul) else 1)
 
 

@@ -270,3 +270,22 @@ def test_a_csp_block_concatenates_its_branches_and_a_pyramid_its_poolings(rng):
     np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
     with pytest.raises(onednn.Unsupported, match="channel concatenation"):
         P.Plan([P.Pool(0, "max", 2), P.Concat((0, 1))], x.shape)
+
+
+@pytest.mark.parametrize("factors", [(2, 2), (4, 8), (1, 2)])
+def test_nearest_upsampling_matches_the_kernel_in_a_pyramid_sum(factors, rng):
+    """An FPN step: a coarse map upsampled (nearest, whole factors) and added to a finer one."""
+    from bigdl_runtime.kernels.resize import upsample_nearest_forward
+
+    x = rng.standard_normal((2, 16, 5, 3)).astype(np.float32)
+    w = _weights(rng, 16, 16, 3, 3)
+    fh, fw = factors
+    fine = _weights(rng, 16, 16, fh, fw)  # a strided "pyramid" conv: (5 * fh, 3 * fw) -> (5, 3) and back
+    ops = [P.Conv(0, w, None, 1, 1, 1, 1, True), P.Upsample(1, fh, fw), P.Conv(2, fine, None, (fh, fw), 0, 1, 1),
+           P.Upsample(3, fh, fw), P.Add(4, 2)]
+    up = upsample_nearest_forward(_conv(x, w, relu=True), scale_factor=[float(fh), float(fw)])[0]
+    expected = upsample_nearest_forward(_conv(up, fine, stride=(fh, fw), padding=0),
+                                        scale_factor=[float(fh), float(fw)])[0] + up
+    plan = P.Plan(ops, x.shape)
+    assert [kind for kind, _ in plan.steps].count("upsample") == 2
+    np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
