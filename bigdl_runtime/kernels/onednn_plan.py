@@ -8,16 +8,18 @@ does each of those once: weights are reordered when it is compiled; activations 
 input and output only; a ``Flatten`` feeding a ``Linear`` costs nothing (the inner product reads the
 blocked 4-D value with its weights seen as (O, C, H, W)); a residual ``Add`` (and a ``ReLU`` after it) becomes a post-op of the convolution
 that feeds it (oneDNN's ``sum`` post-op accumulates the convolution into the buffer holding the shortcut);
-pooling runs on oneDNN's pooling primitive; and the activation buffers are allocated once and reused call
-after call, a buffer going to a later value once the earlier one is dead, and shared by all the plans of
-the process (one arena: see :data:`_arena`).
+pooling runs on oneDNN's pooling primitive; activations (hard-swish, swish, leaky ReLU, ...) are post-ops of
+the convolution before them; squeeze-excitation products, channel concatenations and nearest upsampling run
+on oneDNN's binary, concat and resampling primitives on the blocked values; and the activation buffers are
+allocated once and reused call after call, a buffer going to a later value once the earlier one is dead
+(an activation or product whose input dies there runs in place), and shared by all the plans of the process
+(one arena: see :data:`_arena`).
 
 A plan is compiled for one input shape from a list of operations (:mod:`.onednn_plan_ops`: :class:`Conv`,
-:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`Mul`, :class:`Concat`, :class:`Upsample`, :class:`PadChannels`,
-:class:`Flatten`, :class:`Dense`)
-reading earlier values by index: 0 is the plan's input, ``k`` the output of
-operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
-:class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
+:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`Mul`, :class:`Concat`, :class:`Upsample`,
+:class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input,
+``k`` the output of operation ``k - 1``; the last operation's output is the plan's output (returned as a new
+NCHW array). :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
 layer-by-layer path). Weights are copied when the plan is compiled: a plan does not see later changes.
 Calls hold the runtime lock (a plan's buffers serve one call at a time); a plan compiled before a fork is
 not run in the child (:meth:`Plan.valid`).

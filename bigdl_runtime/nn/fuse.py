@@ -1,6 +1,7 @@
-"""Inference-time fusion: fold each batch norm into the convolution that feeds it, a ReLU
-(or ReLU6) after such a convolution into it, and run chains of convolutions, poolings, residual adds
-and ReLUs as oneDNN inference plans with their activations in blocked layouts.
+"""Inference-time fusion: rewrite exported elementwise patterns into single layers (:mod:`.fuse_patterns`),
+fold each batch norm into the convolution that feeds it, a ReLU (or ReLU6) after such a convolution into it,
+and run chains of convolutions, poolings, residual adds, activations, gates, concatenations and upsamplings
+as oneDNN inference plans with their activations in blocked layouts.
 
 In evaluation mode a batch norm is a per-channel affine map ``y = x * s + t`` with
 ``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``; after a
@@ -215,9 +216,11 @@ def _segment_sequential(layers: list[Module]) -> list[Module]:
 
 
 def fuse_for_inference(model: Module, blocked: bool = True) -> Module:
-    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded,
-    every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one ``ConvReLU2d``, and (``blocked``)
-    the runs of layers oneDNN plans run made :class:`~.blocked_segment.BlockedSegment` layers.
+    """An evaluation-mode copy of ``model`` with (in Graphs) the exported patterns of :mod:`.fuse_patterns`
+    rewritten (a bias ``Add`` into its convolution, spelled-out hard-swish, constant arithmetic), every
+    ``Conv2d -> BatchNorm2d`` pair folded, every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one
+    ``ConvReLU2d``, and (``blocked``) the runs of layers oneDNN plans run made
+    :class:`~.blocked_segment.BlockedSegment` layers.
 
     A pair is folded when the batch norm keeps running statistics and is the only consumer
     of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones
