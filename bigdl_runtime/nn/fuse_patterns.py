@@ -201,7 +201,9 @@ def _merge_linear(n: Node, scan: _Scan) -> Node | None:
     if inner is None or scan.readers.get(id(inner_node)) != 1:
         return None
     (a1, b1), (a2, b2) = inner, outer
-    return _node(Power(1.0, a1 * a2, b1 * a2 + b2), n, scan.new[id(inner_node.inputs[0][0])])
+    (source, index), = inner_node.inputs  # the inner map's input, whichever output of its node it is
+    merged = _node(Power(1.0, a1 * a2, b1 * a2 + b2), n, scan.new[id(source)])
+    return merged if index is None else Node(merged.module, [(scan.new[id(source)], index)], merged.name)
 
 
 def _hardswish(n: Node, scan: _Scan) -> Node | None:

@@ -67,3 +67,17 @@ def test_a_value_read_elsewhere_or_not_float32_is_left_alone(rng):
     raw = Input(name="x")  # a constant added to a graph input (any rank and dtype) is not rewritten
     plain = Graph(raw, Add(name="add")(raw, _const(raw, 1.0, "one"))).evaluate()
     assert rewrite_patterns(plain) is plain
+
+
+def test_two_affine_maps_in_a_row_become_one_reading_the_same_output_of_a_split(rng):
+    from bigdl_runtime.nn.layers.affine import Power
+    from bigdl_runtime.nn.layers.shape import Split
+
+    x = Input(name="x")
+    parts = Split(2, dim=1, name="split")(x)
+    y = Power(1.0, 3.0, 1.0, name="outer")(Power(1.0, 0.5, -2.0, name="inner")(parts[1]))
+    graph = Graph(x, y).evaluate()
+    merged = rewrite_patterns(graph)
+    assert _kinds(merged) == ["Split", "Power"] and merged.node("outer").inputs[0][1] == 1
+    data = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(merged(data), graph(data), rtol=1e-6, atol=1e-6)
