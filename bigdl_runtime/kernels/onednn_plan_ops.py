@@ -89,6 +89,27 @@ class Upsample:
 
 
 @dataclass(frozen=True)
+class Slice:
+    """Part ``part`` of value ``src`` cut along the channels into ``sections``: sizes, or one size (chunks of it,
+    the last one smaller), as a ``Split`` layer cuts."""
+    src: int
+    sections: int | tuple[int, ...]
+    part: int
+
+    def bounds(self, channels: int) -> tuple[int, int]:
+        """The part's first channel and one past its last, for a value of ``channels`` channels."""
+        if isinstance(self.sections, int):
+            size = self.sections
+            sizes = [size] * (channels // size) + ([channels % size] if channels % size else [])
+        else:
+            sizes = list(self.sections)
+        if sum(sizes) != channels or not 0 <= self.part < len(sizes):
+            raise Unsupported(f"part {self.part} of {channels} channels cut into {self.sections} is not planned")
+        start = sum(sizes[:self.part])
+        return start, start + sizes[self.part]
+
+
+@dataclass(frozen=True)
 class Concat:
     """The values ``srcs`` (N, C_k, H, W) joined along the channels."""
     srcs: tuple[int, ...]
@@ -118,7 +139,7 @@ class PadChannels:
     after: int
 
 
-Op = Conv | Pool | Eltwise | Add | Mul | Concat | Upsample | PadChannels | Flatten | Dense
+Op = Conv | Pool | Eltwise | Add | Mul | Concat | Slice | Upsample | PadChannels | Flatten | Dense
 
 
 @dataclass
@@ -162,6 +183,12 @@ def shape_of(op: Op, shapes: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
         if len(x) != 4 or op.factor_h < 1 or op.factor_w < 1:
             raise Unsupported(f"an upsampling of shape {x} by {(op.factor_h, op.factor_w)} is not planned")
         return x[0], x[1], x[2] * op.factor_h, x[3] * op.factor_w
+    if isinstance(op, Slice):
+        x = shapes[op.src]
+        if len(x) != 4:
+            raise Unsupported(f"a channel slice of shape {x} is not planned")
+        start, stop = op.bounds(x[1])
+        return x[0], stop - start, *x[2:]
     if isinstance(op, Concat):
         parts = [shapes[v] for v in op.srcs]
         if any(len(s) != 4 or s[0] != parts[0][0] or s[2:] != parts[0][2:] for s in parts):
@@ -219,7 +246,7 @@ def fuse(ops: Sequence[Op], shapes: dict[int, tuple[int, ...]]) -> tuple[list[St
             post = ([("eltwise", relu_eltwise(op.relu))] if isinstance(op, (Conv, Dense)) and op.relu is not False
                     else [])
             kind = {Conv: "conv", Pool: "pool", Flatten: "flatten", Dense: "dense", PadChannels: "pad",
-                    Mul: "mul", Concat: "concat", Upsample: "upsample"}[type(op)]
+                    Mul: "mul", Concat: "concat", Upsample: "upsample", Slice: "slice"}[type(op)]
             steps[k] = Step(kind, op, ins, k, post)
     return list(steps.values()), last
 

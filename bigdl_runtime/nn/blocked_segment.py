@@ -31,7 +31,7 @@ from .layers.math import Clip, ReLU6
 from .layers.pad import Pad
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .layers.resize import Upsample
-from .layers.shape import Concat, Flatten
+from .layers.shape import Concat, Flatten, Split
 from .module import Module
 
 
@@ -99,8 +99,8 @@ def _channel_padding(layer: Pad) -> bool:
 
 def plannable_layer(layer: Module, inputs: int = 1) -> bool:
     """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` or ``Mul`` of exactly two,
-    a ``Concat`` of channels (``dim=1``), a nearest ``Upsample`` by powers of two, a ``Flatten`` from axis 1, a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with
-    ``min <= max``)."""
+    a ``Concat`` of channels (``dim=1``), a nearest ``Upsample`` by powers of two, a ``Flatten`` from axis 1,
+    a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with ``min <= max``)."""
     if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
         return False
     if isinstance(layer, Pad) and not _channel_padding(layer):
@@ -121,9 +121,20 @@ def plannable_layer(layer: Module, inputs: int = 1) -> bool:
 ANCHORS = (Conv2d, ConvReLU2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d)
 
 
+def _channel_split(node: Node) -> bool:
+    """Whether ``node`` is a ``Split`` of one whole value along the channels (a plan reads its parts)."""
+    return (type(node.module) is Split and node.module.dim == 1 and len(node.inputs) == 1
+            and node.inputs[0][1] is None)
+
+
 def plannable(node: Node) -> bool:
-    """Whether a graph node can be part of a segment: a :func:`plannable_layer` reading whole values."""
-    return (node.module is not None and all(i is None for _, i in node.inputs)
+    """Whether a graph node can be part of a segment: a :func:`plannable_layer` reading whole values or parts of
+    a channel ``Split``, or such a split."""
+    if node.module is None:
+        return False
+    if _channel_split(node):
+        return True
+    return (all(i is None or _channel_split(s) for s, i in node.inputs)
             and plannable_layer(node.module, len(node.inputs)))
 
 
@@ -175,16 +186,25 @@ class BlockedSegment(Module):
 
     def operations(self) -> list[plan_ops.Op]:
         """The body as plan operations (value 0 is the input, value k the output of operation k - 1)."""
-        index = {id(self.body.nodes[0]): 0}
+        index: dict[tuple[int, int | None], int] = {(id(self.body.nodes[0]), None): 0}
         ops: list[plan_ops.Op] = []
         for node in self.body.nodes[1:]:
-            src = [index[id(s)] for s, _ in node.inputs]
+            if _channel_split(node):
+                continue  # each part is sliced out where it is first read
+            src = []
+            for s, i in node.inputs:
+                if (id(s), i) not in index:  # a part of a split
+                    sections = s.module.split_size_or_sections
+                    ops.append(plan_ops.Slice(index[(id(s.inputs[0][0]), None)],
+                                              sections if isinstance(sections, int) else tuple(sections), i))
+                    index[(id(s), i)] = len(ops)
+                src.append(index[(id(s), i)])
             op = TRANSLATORS[type(node.module)](node.module, src)
             if op is None:  # an identity: the node's value is its input's
-                index[id(node)] = src[0]
+                index[(id(node), None)] = src[0]
                 continue
             ops.append(op)
-            index[id(node)] = len(ops)
+            index[(id(node), None)] = len(ops)
         return ops
 
     def _plan(self, x: np.ndarray) -> plan_ops.Plan | None:

@@ -32,6 +32,7 @@ from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
 from .layers.math import ReLU6
 from .layers.norm import BatchNorm2d
+from .layers.shape import Split
 from .module import Module
 from .sequential import Sequential
 
@@ -133,22 +134,25 @@ def _runs(graph: Graph) -> list[tuple[Node, list[Node]]]:
             k += 1
             continue
         entry = first.inputs[0][0]
+        if first.inputs[0][1] is not None:  # a part of a value: a segment takes whole values
+            k += 1
+            continue
         members, ids = [first], {id(first)}
         for n in nodes[k + 1:]:
-            if not plannable(n) or any(id(s) not in ids and s is not entry for s, _ in n.inputs):
+            if not plannable(n) or any(id(s) not in ids and (s is not entry or i is not None) for s, i in n.inputs):
                 break
             members.append(n)
             ids.add(id(n))
-        while True:  # end the run at its first value read outside it (cutting may expose another)
-            ids = {id(n) for n in members}
+        while members:  # end the run at its first value read outside it (cutting may expose another), and
+            ids = {id(n) for n in members}  # at a single value, not a split's parts
             cut = next((c for c, n in enumerate(members[:-1]) if id(n) in outputs or readers.get(id(n), set()) - ids),
                        None)
-            if cut is None:
+            if cut is None and type(members[-1].module) is not Split:
                 break
-            members = members[:cut + 1]
+            members = members[:-1] if cut is None else members[:cut + 1]
         if len(members) >= 2 and any(type(n.module) in ANCHORS for n in members):
             found.append((entry, members))
-        k += len(members)
+        k += max(len(members), 1)
     return found
 
 

@@ -289,3 +289,27 @@ def test_nearest_upsampling_matches_the_kernel_in_a_pyramid_sum(factors, rng):
     plan = P.Plan(ops, x.shape)
     assert [kind for kind, _ in plan.steps].count("upsample") == 2
     np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("sections, parts", [(16, (1, 0)), ((8, 24), (1, 0)), (10, (2, 0, 1))])
+def test_channel_slices_of_blocked_and_plain_values_match_numpy(sections, parts, rng):
+    """YOLOv8's C2f: a value cut along the channels (at whole blocks, or not: through a plain copy), its parts
+    read by a convolution and a concatenation; and parts of the plan's input itself."""
+    x = rng.standard_normal((2, 32, 7, 6)).astype(np.float32)
+    w = _weights(rng, 32, 32, 1, 1)
+    c = _conv(x, w, padding=0, relu=True)
+    sizes = list(sections) if isinstance(sections, tuple) else [sections] * (32 // sections) + (
+        [32 % sections] if 32 % sections else [])
+    bounds = np.cumsum([0, *sizes])
+    ops = [P.Conv(0, w, None, 1, 0, 1, 1, True), *(P.Slice(1, sections, k) for k in parts)]
+    first = len(ops)
+    wp = _weights(rng, 16, sizes[parts[0]], 3, 3)
+    ops += [P.Conv(first - len(parts) + 1, wp, None, 1, 1, 1, 1), P.Slice(0, sections, parts[-1]),
+            P.Concat(tuple(range(2, first + 1)) + (first + 1, first + 2))]
+    pieces = [c[:, bounds[k]:bounds[k + 1]] for k in parts]
+    expected = np.concatenate([*pieces, _conv(pieces[0], wp), x[:, bounds[parts[-1]]:bounds[parts[-1] + 1]]], axis=1)
+    plan = P.Plan(ops, x.shape)
+    assert [kind for kind, _ in plan.steps].count("slice") == len(parts) + 1
+    np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
+    last = x[:, bounds[parts[-1]]:bounds[parts[-1] + 1]]  # a part of the input follows the input's new data
+    np.testing.assert_allclose(plan.run(x + 1)[:, -last.shape[1]:], last + 1)
