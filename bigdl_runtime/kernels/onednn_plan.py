@@ -34,8 +34,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import threads
 from .onednn import Unsupported, _dims, _release, _rt, available
-from .onednn_plan_ops import (Add, Concat, Conv, Dense, Eltwise, Flatten, Mul, Op, PadChannels, Pool, Slice,
+from .onednn_plan_ops import (Add, Concat, Conv, Dense, Eltwise, Flatten, Mul, Op, PadChannels, Pool, Slice, Step,
                               Upsample, fuse)
 from .onednn_plan_prims import ARG_DST, ARG_SRC, TAG_A, TAG_AB, TAG_ABCD, Primitives, aligned
 from .onednn_runtime import ExecArg, P
@@ -44,6 +45,24 @@ __all__ = ["Add", "Concat", "Conv", "Dense", "Eltwise", "Flatten", "Mul", "Op", 
            "Slice", "Upsample"]
 
 _ARG_SRC_1, _ARG_WEIGHTS, _ARG_BIAS, _ARG_MULTIPLE_SRC = 2, 33, 41, 1024
+#: a step of fewer multiply-adds runs on one thread (an elementwise, pooling or data-movement step counts 32 per
+#: output value: a memory-bound pass). Waking the other OpenMP threads and joining them (they sleep between
+#: primitives: GOMP_SPINCOUNT=0, see :mod:`.onednn_runtime`) costs 5-8 us per primitive on 2 cores, while
+#: halving a step of 2**20 multiply-adds saves 5-10 us (50-100 G multiply-adds/s per AVX-512 core). The
+#: SE gates, small-image stages and activations of the imported MobileNetV3s are such steps (ppocr_v2_cls: 75
+#: primitives; measured at load 7 on 2 cores, best of 50: 1.21 ms all on 2 threads, 0.72 ms with this split,
+#: 0.62 ms all on one thread, onnxruntime 0.97 ms)
+SERIAL_MACS = 1 << 20
+
+
+def step_threads(step: Step, shapes: dict[int, tuple[int, ...]], block: int) -> int:
+    """The OpenMP threads a step's primitives are made and run with: 1 below :data:`SERIAL_MACS`, else ``block``."""
+    outputs = int(np.prod(shapes[step.out]))
+    if step.kind in ("conv", "dense"):
+        work = outputs * int(np.prod(step.op.weight.shape[1:]))
+    else:
+        work = 32 * outputs
+    return 1 if work < SERIAL_MACS else block
 
 
 class Plan(Primitives):
@@ -61,7 +80,7 @@ class Plan(Primitives):
         self._slot_bytes: list[int] = []  # bytes this plan needs in each slot of the shared arena
         self._slot_memories: list[tuple[P, int]] = []  # (memory, arena slot) of every value kept there
         self._bound_to: tuple[int, ...] = ()  # the slot addresses the memories point at
-        self._program: list[tuple[P, Any]] = []
+        self._program: list[tuple[P, Any, int]] = []  # (primitive, arguments, OpenMP threads)
         self._input_views: list[P] = []  # memories of parts of the input (channel slices), bound per call
         self._finalizer = weakref.finalize(self, _retire, self._entry, self._memories, self.generation)
         try:
@@ -103,9 +122,16 @@ class Plan(Primitives):
         for step in steps:
             if step.kind != "dense" and any(v in views for v in step.inputs):
                 raise Unsupported("only a linear layer may read a flattened value in a plan")
+        block = current = max(1, threads.block_threads())
+        nthreads: list[int] = []  # per program entry: the OpenMP threads it was made with and runs with
         for i, step in enumerate(steps):
+            nthreads.extend([current] * (len(program) - len(nthreads)))  # the previous step's entries
             if step.kind == "flatten":
                 continue
+            nthr = step_threads(step, shapes, block) if _rt.omp_set is not None else block
+            if nthr != current:  # oneDNN splits a primitive's work by the threads there are when it is made
+                _rt.omp_set(nthr)  # (the runtime sets them back at its next call if this one fails)
+                current = nthr
             if step.kind == "conv":
                 prim, (lx, lw, ly) = self._conv(step, shapes)
                 src = reorder_to(step.inputs[0], lx)
@@ -181,16 +207,20 @@ class Plan(Primitives):
                 prim = self._binary(step.kind, mds[a], mds[b], step.post)
                 mds[step.out] = mds[a]
                 program.append((step.kind, prim, [(ARG_SRC, a), (_ARG_SRC_1, b), (ARG_DST, step.out)]))
+        nthreads.extend([current] * (len(program) - len(nthreads)))
+        if current != block:
+            _rt.omp_set(block)
         final = views.get(result, result)  # a flattened result is its source reordered to NCHW, then reshaped
         self._output_nchw = shapes[final]
         out_md = self._new_md(shapes[final], TAG_AB if len(shapes[final]) == 2 else TAG_ABCD)
         program.append(("output", self._reorder(mds[final], out_md), [(ARG_SRC, final), (ARG_DST, "output")]))
-        self._link(program, mds, shapes, out_md)
+        nthreads.append(block)
+        self._link(program, nthreads, mds, shapes, out_md)
         #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
         #: "eltwise", "add", "mul", "concat", "slice", "upsample", "pad", "dense", "output"
         self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
-    def _link(self, program: list[tuple[str, P, list[tuple[int, Any]]]], mds: dict[int, P],
+    def _link(self, program: list[tuple[str, P, list[tuple[int, Any]]]], nthreads: list[int], mds: dict[int, P],
               shapes: dict[int, tuple[int, ...]], out_md: P) -> None:
         """Give every value a slot of the shared activation arena (reused once its value is dead; a sum's dst
         takes its operand's slot when that operand dies there; a padded value a zeroed buffer of its own),
@@ -239,7 +269,7 @@ class Plan(Primitives):
                 self._slot_memories.append((memory[v], where))
         self._input = memory[0] = self._memory(mds[0], None)
         self._output = self._memory(out_md, None)
-        for kind, prim, args in program:
+        for (kind, prim, args), nthr in zip(program, nthreads):
             if kind == "sum-into":
                 continue
             bound = []
@@ -257,7 +287,7 @@ class Plan(Primitives):
                 else:
                     mem = self._output if v == "output" else memory[v]
                 bound.append(ExecArg(arg, mem))
-            self._program.append((prim, (ExecArg * len(bound))(*bound)))
+            self._program.append((prim, (ExecArg * len(bound))(*bound), nthr))
         #: bytes of activation buffers the plan needs (shared with the other plans of the process)
         self.buffer_bytes = sum(need) + sum(w.nbytes for w in slot.values() if isinstance(w, np.ndarray))
 
@@ -294,10 +324,16 @@ class Plan(Primitives):
             for mem in (self._input, *self._input_views):
                 _rt.call("dnnl_memory_set_data_handle", mem, x.ctypes.data_as(P))
             _rt.call("dnnl_memory_set_data_handle", self._output, y.ctypes.data_as(P))
-            for prim, args in self._program:
+            block = current = max(1, threads.block_threads())
+            for prim, args, nthr in self._program:
+                if nthr != current:
+                    _rt.omp_set(nthr)
+                    current = nthr
                 status = lib.dnnl_primitive_execute(prim, stream, len(args), args)
                 if status != 0:
                     raise RuntimeError(f"oneDNN dnnl_primitive_execute failed with status {status}")
+            if current != block:
+                _rt.omp_set(block)
             _rt.call("dnnl_stream_wait", stream)
 
         _rt.run(work)

@@ -313,3 +313,20 @@ def test_channel_slices_of_blocked_and_plain_values_match_numpy(sections, parts,
     np.testing.assert_allclose(plan.run(x), expected, rtol=1e-4, atol=1e-5)
     last = x[:, bounds[parts[-1]]:bounds[parts[-1] + 1]]  # a part of the input follows the input's new data
     np.testing.assert_allclose(plan.run(x + 1)[:, -last.shape[1]:], last + 1)
+
+
+def test_small_steps_run_on_one_thread_and_large_ones_on_all(rng, monkeypatch):
+    from bigdl_runtime.kernels import threads
+
+    monkeypatch.setattr(threads, "block_threads", lambda: 2)
+    x = rng.standard_normal((1, 16, 64, 64)).astype(np.float32)
+    big, small = _weights(rng, 32, 16, 3, 3), _weights(rng, 8, 32, 1, 1)  # 18.9 M and 65 k multiply-adds
+    ops = [P.Conv(0, big, None, 1, 1, 1, 1, True), P.Pool(1, "max", 4, 4), P.Conv(2, small, None, 1, 0, 1, 1),
+           P.Eltwise(3, "hardswish", 1 / 6, 0.5)]
+    plan = P.Plan(ops, x.shape)
+    kinds = [kind for kind, _ in plan.steps]
+    assert [n for _, _, n in plan._program] == [2, 2, 1, 1, 2]  # input reorder, big conv, pool, small conv, output
+    assert kinds == ["reorder", "conv", "pool", "conv", "output"]
+    h = max_pool2d_forward(_conv(x, big, relu=True), 4, 4)[0]
+    c = _conv(h, small, padding=0)
+    np.testing.assert_allclose(plan.run(x), c * np.clip(c / 6 + 0.5, 0, 1), rtol=1e-4, atol=1e-5)
