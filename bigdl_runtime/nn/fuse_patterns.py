@@ -45,7 +45,6 @@ _POOLS = (MaxPool2d, AvgPool2d, GlobalAvgPool2d)
 _MERGES = (Add, Sub, Mul, Div, Maximum, Minimum)
 
 
-
 class _Scan:
     """What the rules know of the graph being rewritten: each old node's reader count (a graph output counts
     twice: never rewritten away), the rewritten nodes so far (by old node id), and which values are 4-D float32
