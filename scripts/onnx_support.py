@@ -128,8 +128,10 @@ def speed_section(record: Path = SPEED_RECORD) -> list[str]:
         f"{record.relative_to(ROOT) if record.is_relative_to(ROOT) else record}` ({data['date']}, {data['threads']} thread(s) for both runtimes, load "
         f"average at the end {load}): evaluation-mode `net(*inputs)` of the imported model vs onnxruntime's "
         "`session.run`, best of the calls, on each model's benchmark inputs (the batch it is used with: one "
-        "frame for the streaming audio models). Imported graphs run their execution plan without contexts "
-        "(`bigdl_runtime/nn/executor.py`, fused steps in `nn/fusion.py`).",
+        "frame for the streaming audio models). `load_onnx` fuses the imported graph for inference (exported "
+        "patterns rewritten in `bigdl_runtime/nn/fuse_patterns.py`, batch norms folded and runs of convolutions, "
+        "activations, poolings and gates made oneDNN plans by `nn/fuse.py`), which runs its execution plan "
+        "without contexts (`nn/executor.py`, fused steps in `nn/fusion.py`).",
         "",
         "| model | inputs | ours ms | onnxruntime ms | ratio ours/ort | max rel err |",
         "| --- | --- | ---: | ---: | ---: | ---: |",

@@ -37,11 +37,18 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .conv_geometry import ConvGeometry
 from .onednn_runtime import ExecArg, P as _P, Runtime
 
 _DIMS = ctypes.c_int64 * 12
 _F32, _TAG_ANY, _TAG_A, _TAG_ABCD, _TAG_ABCDE = 3, 1, 2, 5, 6
-_FORWARD_TRAINING, _DIRECT, _ELTWISE_RELU, _ELTWISE_CLIP = 64, 1, 0x20, 0x2e
+_FORWARD_TRAINING, _DIRECT = 64, 1
+#: oneDNN's eltwise algorithms (its algorithm kind numbers) by name, with its definitions of ``alpha`` and ``beta``:
+#: relu max(x, 0) + alpha * min(x, 0); clip to [alpha, beta]; linear alpha * x + beta; hardsigmoid
+#: clip(alpha * x + beta, 0, 1); hardswish x * hardsigmoid(x); logistic 1 / (1 + exp(-x)); swish
+#: x * logistic(alpha * x); tanh; elu
+ELTWISE = {"relu": 0x20, "tanh": 0x21, "elu": 0x22, "linear": 0x26, "hardsigmoid": 0x28, "logistic": 0x29,
+           "swish": 0x2c, "clip": 0x2e, "hardswish": 0x34}
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _Q_IMPL_INFO_STR = 8
@@ -124,12 +131,18 @@ def _query(pd: _P, what: int) -> _P:
     return _P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
 
 
+def relu_eltwise(relu: bool | float) -> tuple[str, float, float]:
+    """The eltwise ``(algorithm, alpha, beta)`` of a fused ReLU: ``True`` max(x, 0), a number c clip(x, 0, c)."""
+    return ("relu", 0.0, 0.0) if relu is True else ("clip", 0.0, float(relu))
+
+
 def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] | None = None,
                    zero_points: dict[int, int] | None = None) -> _P:
     """Primitive attributes, to be destroyed once the primitive descriptor is made.
 
-    ``post``: post-ops in order, ``("sum", None)`` accumulates into the destination, any other
-    ``(kind, relu)`` is a ReLU (``relu`` True) or ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
+    ``post``: post-ops in order: ``("sum", None)`` accumulates into the destination, ``("eltwise", (name,
+    alpha, beta))`` applies an algorithm of :data:`ELTWISE`, ``("relu", relu)`` a ReLU (``relu`` True) or
+    ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
     ``scales`` / ``zero_points``: run-time scales and zero points per argument (argument -> mask).
     """
     attr = _P()
@@ -143,13 +156,12 @@ def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] 
             post_ops = _P()
             _rt.call("dnnl_post_ops_create", ctypes.byref(post_ops))
             try:
-                for kind, relu in post:
+                for kind, value in post:
                     if kind == "sum":
                         _rt.call("dnnl_post_ops_append_sum", post_ops, 1.0, 0, 0)  # data type undef: dst's
-                    elif relu is True:
-                        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
-                    else:
-                        _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_CLIP, 0.0, float(relu))
+                        continue
+                    alg, alpha, beta = relu_eltwise(value) if kind == "relu" else value
+                    _rt.call("dnnl_post_ops_append_eltwise", post_ops, ELTWISE[alg], float(alpha), float(beta))
                 _rt.call("dnnl_primitive_attr_set_post_ops", attr, post_ops)  # the attributes keep a copy
             finally:
                 _rt.call("dnnl_post_ops_destroy", post_ops)
@@ -353,10 +365,28 @@ class _Call:
             slots[k] = np.empty(0, dtype=np.float32)
 
 
+def _as_row(geo: Any) -> Any:
+    """The geometry of ``geo``'s convolution with height and width swapped, for a column (width 1, a kx1
+    kernel: a 1-D convolution exported along the height, as TF-style models write them), else None. oneDNN
+    blocks its direct kernels along the output width, so a column runs on one output pixel per row
+    (measured 4x slower on magika's 5x1 convolution over 512 rows, 256 -> 512 channels, than as a row); NCHW
+    arrays of width 1 and height 1 are the same bytes, so the swap costs nothing."""
+    if geo.w != 1 or geo.kw != 1 or geo.wo != 1 or geo.h == 1:
+        return None
+    pt, pl, pb, pr = geo.pads
+    return ConvGeometry((geo.n, geo.c, 1, geo.h), (geo.o, geo.cg, 1, geo.kh), (geo.sw, geo.sh), (pl, pt, pr, pb),
+                        (geo.dw, geo.dh), geo.groups)
+
+
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, geo: Any,
                    relu: bool | float = False) -> np.ndarray:
     """y (N, O, ho, wo) of a float32 convolution with geometry ``geo`` (any ``geo.groups``; w is
-    (O, C/groups, kh, kw)); ``relu``: max(y, 0) (a number: clip(y, 0, relu)), applied by oneDNN as it writes y."""
+    (O, C/groups, kh, kw)); ``relu``: max(y, 0) (a number: clip(y, 0, relu)), applied by oneDNN as it writes y.
+    A column (width 1, a kx1 kernel) runs as the same convolution along a row (:func:`_as_row`)."""
+    row = _as_row(geo)
+    if row is not None:
+        y = conv2d_forward(x.reshape(geo.n, geo.c, 1, geo.h), w.reshape(geo.o, geo.cg, 1, geo.kh), b, row, relu)
+        return y.reshape(geo.n, geo.o, geo.ho, 1)
     y = np.empty((geo.n, geo.o, geo.ho, geo.wo), dtype=np.float32)
     after = relu if relu is not False and _plain_pointwise(geo) else False
     if after is not False:  # the GEMM convolution applies post-ops ~10x slower than a numpy pass over y

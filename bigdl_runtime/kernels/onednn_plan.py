@@ -6,16 +6,22 @@ input into the blocked layout and its output back, reorders its weights, writes 
 and the max pooling, residual adds and ReLUs between convolutions are numpy passes over NCHW arrays. A plan
 does each of those once: weights are reordered when it is compiled; activations are reordered at its
 input and output only; a ``Flatten`` feeding a ``Linear`` costs nothing (the inner product reads the
-blocked 4-D value with its weights seen as (O, C, H, W)); a residual ``Add`` (and a ``ReLU`` after it) becomes a post-op of the convolution
-that feeds it (oneDNN's ``sum`` post-op accumulates the convolution into the buffer holding the shortcut);
-pooling runs on oneDNN's pooling primitive; and the activation buffers are allocated once and reused call
-after call, a buffer going to a later value once the earlier one is dead, and shared by all the plans of
-the process (one arena: see :data:`_arena`).
+blocked 4-D value with its weights seen as (O, C, H, W)); a residual ``Add`` (and a ``ReLU`` after it) becomes a
+post-op of the convolution that feeds it (oneDNN's ``sum`` post-op accumulates the convolution into the buffer
+holding the shortcut); channel slices (a ``Split``'s parts) are reorders out of a sub-memory of their value;
+pooling runs on oneDNN's pooling primitive; activations (hard-swish, swish, leaky ReLU, ...) are post-ops of
+the convolution before them; squeeze-excitation products, channel concatenations and nearest upsampling run
+on oneDNN's binary, concat and resampling primitives on the blocked values; and the activation buffers are
+allocated once and reused call after call, a buffer going to a later value once the earlier one is dead
+(an activation or product whose input dies there runs in place), and shared by all the plans of the process
+(one arena: see :data:`_arena`).
 
 A plan is compiled for one input shape from a list of operations (:mod:`.onednn_plan_ops`: :class:`Conv`,
-:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`PadChannels`, :class:`Flatten`, :class:`Dense`) reading earlier values by index: 0 is the plan's input, ``k`` the output of
-operation ``k - 1``; the last operation's output is the plan's output (returned as a new NCHW array).
-:class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
+:class:`Pool`, :class:`Eltwise`, :class:`Add`, :class:`Mul`, :class:`Concat`, :class:`Slice`, :class:`Upsample`,
+:class:`PadChannels`, :class:`Flatten`, :class:`Dense`; their primitives are made by :mod:`.onednn_plan_prims`)
+reading earlier values by index: 0 is the plan's input,
+``k`` the output of operation ``k - 1``; the last operation's output is the plan's output (returned as a new
+NCHW array). :class:`~.onednn.Unsupported` when oneDNN has no implementation for one of them (the caller keeps its
 layer-by-layer path). Weights are copied when the plan is compiled: a plan does not see later changes.
 Calls hold the runtime lock (a plan's buffers serve one call at a time); a plan compiled before a fork is
 not run in the child (:meth:`Plan.valid`).
@@ -28,31 +34,38 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import pool as pool_kernels
-from .conv_geometry import ConvGeometry
-from .onednn import Unsupported, _dims, _md, _release, _rt, available, primitive_attr
-from .onednn_plan_ops import Add, Conv, Dense, Eltwise, Flatten, Op, PadChannels, Pool, Step, fuse
+from . import threads
+from .onednn import Unsupported, _dims, _release, _rt, available
+from .onednn_plan_ops import (Add, Concat, Conv, Dense, Eltwise, Flatten, Mul, Op, PadChannels, Pool, Slice, Step,
+                              Upsample, fuse)
+from .onednn_plan_prims import ARG_DST, ARG_SRC, TAG_A, TAG_AB, TAG_ABCD, Primitives, aligned
 from .onednn_runtime import ExecArg, P
 
-__all__ = ["Add", "Conv", "Dense", "Eltwise", "Flatten", "Op", "PadChannels", "Plan", "Pool"]
+__all__ = ["Add", "Concat", "Conv", "Dense", "Eltwise", "Flatten", "Mul", "Op", "PadChannels", "Plan", "Pool",
+           "Slice", "Upsample"]
 
-_TAG_ANY, _TAG_A, _TAG_AB, _TAG_ABCD, _TAG_ABCDE = 1, 2, 3, 5, 6
-_FORWARD_INFERENCE, _CONV_DIRECT = 96, 1
-_ELTWISE_RELU, _ELTWISE_CLIP = 0x20, 0x2e
-_POOL_MAX, _POOL_AVG_INCLUDE, _POOL_AVG_EXCLUDE = 0x1ff, 0x2ff, 0x3ff
-_BINARY_ADD = 0x1fff0
-_ARG_SRC, _ARG_SRC_1, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 2, 17, 33, 41
-_Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
-_ALIGN = 64  # bytes: activation and weight buffers start on a cache line
-
-
-def _aligned(nbytes: int) -> np.ndarray:
-    raw = np.empty(nbytes + _ALIGN, dtype=np.uint8)
-    start = -raw.ctypes.data % _ALIGN
-    return raw[start:start + nbytes]
+_ARG_SRC_1, _ARG_WEIGHTS, _ARG_BIAS, _ARG_MULTIPLE_SRC = 2, 33, 41, 1024
+#: a step of fewer multiply-adds runs on one thread (an elementwise, pooling or data-movement step counts 32 per
+#: output value: a memory-bound pass). Waking the other OpenMP threads and joining them (they sleep between
+#: primitives: GOMP_SPINCOUNT=0, see :mod:`.onednn_runtime`) costs 5-8 us per primitive on 2 cores, while
+#: halving a step of 2**20 multiply-adds saves 5-10 us (50-100 G multiply-adds/s per AVX-512 core). The
+#: SE gates, small-image stages and activations of the imported MobileNetV3s are such steps (ppocr_v2_cls: 75
+#: primitives; measured at load 7 on 2 cores, best of 50: 1.21 ms all on 2 threads, 0.72 ms with this split,
+#: 0.62 ms all on one thread, onnxruntime 0.97 ms)
+SERIAL_MACS = 1 << 20
 
 
-class Plan:
+def step_threads(step: Step, shapes: dict[int, tuple[int, ...]], block: int) -> int:
+    """The OpenMP threads a step's primitives are made and run with: 1 below :data:`SERIAL_MACS`, else ``block``."""
+    outputs = int(np.prod(shapes[step.out]))
+    if step.kind in ("conv", "dense"):
+        work = outputs * int(np.prod(step.op.weight.shape[1:]))
+    else:
+        work = 32 * outputs
+    return 1 if work < SERIAL_MACS else block
+
+
+class Plan(Primitives):
     """The compiled primitives, buffers and memories of ``ops`` for inputs of ``input_shape``; call
     :meth:`run`. :class:`~.onednn.Unsupported` when oneDNN cannot run one of the operations."""
 
@@ -67,7 +80,8 @@ class Plan:
         self._slot_bytes: list[int] = []  # bytes this plan needs in each slot of the shared arena
         self._slot_memories: list[tuple[P, int]] = []  # (memory, arena slot) of every value kept there
         self._bound_to: tuple[int, ...] = ()  # the slot addresses the memories point at
-        self._program: list[tuple[P, Any]] = []
+        self._program: list[tuple[P, Any, int]] = []  # (primitive, arguments, OpenMP threads)
+        self._input_views: list[P] = []  # memories of parts of the input (channel slices), bound per call
         self._finalizer = weakref.finalize(self, _retire, self._entry, self._memories, self.generation)
         try:
             _rt.run(lambda: self._compile(ops))
@@ -81,7 +95,7 @@ class Plan:
         shapes = {0: self.input_shape}
         steps, result = fuse(ops, shapes)
         self.output_shape = shapes[result]
-        mds: dict[int, P] = {0: self._new_md(self.input_shape, _TAG_ABCD)}
+        mds: dict[int, P] = {0: self._new_md(self.input_shape, TAG_ABCD)}
         program: list[tuple[str, P, list[tuple[int, Any]]]] = []  # (kind, primitive, [(arg, value or array)])
         converted: dict[int, list[int]] = {}  # value -> the values holding it reordered to other layouts
         fresh = iter(range(-1, -10**9, -1))  # negative ids: values made by reorders
@@ -98,7 +112,7 @@ class Plan:
                 t = next(fresh)
                 mds[t] = md
                 shapes[t] = shapes[v]
-                program.append(("reorder", self._reorder(mds[v], md), [(_ARG_SRC, v), (_ARG_DST, t)]))
+                program.append(("reorder", self._reorder(mds[v], md), [(ARG_SRC, v), (ARG_DST, t)]))
                 converted.setdefault(v, []).append(t)
             return t
 
@@ -108,17 +122,24 @@ class Plan:
         for step in steps:
             if step.kind != "dense" and any(v in views for v in step.inputs):
                 raise Unsupported("only a linear layer may read a flattened value in a plan")
+        block = current = max(1, threads.block_threads())
+        nthreads: list[int] = []  # per program entry: the OpenMP threads it was made with and runs with
         for i, step in enumerate(steps):
+            nthreads.extend([current] * (len(program) - len(nthreads)))  # the previous step's entries
             if step.kind == "flatten":
                 continue
+            nthr = step_threads(step, shapes, block) if _rt.omp_set is not None else block
+            if nthr != current:  # oneDNN splits a primitive's work by the threads there are when it is made
+                _rt.omp_set(nthr)  # (the runtime sets them back at its next call if this one fails)
+                current = nthr
             if step.kind == "conv":
                 prim, (lx, lw, ly) = self._conv(step, shapes)
                 src = reorder_to(step.inputs[0], lx)
                 w = self._weights(step.op, lw)
-                args = [(_ARG_SRC, src), (_ARG_WEIGHTS, w)]
+                args = [(ARG_SRC, src), (_ARG_WEIGHTS, w)]
                 if step.op.bias is not None:
                     bias = np.ascontiguousarray(step.op.bias, dtype=np.float32).copy()
-                    args.append((_ARG_BIAS, self._memory(self._new_md(bias.shape, _TAG_A), bias)))
+                    args.append((_ARG_BIAS, self._memory(self._new_md(bias.shape, TAG_A), bias)))
                 mds[step.out] = ly
                 if len(step.inputs) == 2:  # the sum operand is already in dst when the convolution runs
                     other = step.inputs[1]
@@ -131,182 +152,75 @@ class Plan:
                         converted[other].remove(copy)  # readers of the operand in this layout reorder again)
                         other, dies = copy, True
                     if not dies or not _rt.lib.dnnl_memory_desc_equal(mds[other], ly):
-                        program.append(("copy", self._reorder(mds[other], ly), [(_ARG_SRC, other),
-                                                                                 (_ARG_DST, step.out)]))
+                        program.append(("copy", self._reorder(mds[other], ly), [(ARG_SRC, other),
+                                                                                 (ARG_DST, step.out)]))
                     else:
-                        program.append(("sum-into", None, [(_ARG_SRC, other), (_ARG_DST, step.out)]))
-                program.append(("conv", prim, [*args, (_ARG_DST, step.out)]))
+                        program.append(("sum-into", None, [(ARG_SRC, other), (ARG_DST, step.out)]))
+                program.append(("conv", prim, [*args, (ARG_DST, step.out)]))
             elif step.kind == "pool":
                 prim, ly = self._pool(step, mds[step.inputs[0]], shapes)
                 mds[step.out] = ly
-                program.append(("pool", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
+                program.append(("pool", prim, [(ARG_SRC, step.inputs[0]), (ARG_DST, step.out)]))
             elif step.kind == "eltwise":
-                prim = self._eltwise(mds[step.inputs[0]], step.op.relu)
+                prim = self._eltwise(mds[step.inputs[0]], step.op)
                 mds[step.out] = mds[step.inputs[0]]
-                program.append(("eltwise", prim, [(_ARG_SRC, step.inputs[0]), (_ARG_DST, step.out)]))
+                program.append(("eltwise", prim, [(ARG_SRC, step.inputs[0]), (ARG_DST, step.out)]))
             elif step.kind == "pad":
-                src, full = step.inputs[0], self._new_md(shapes[step.out], _TAG_ABCD)
+                src, full = step.inputs[0], self._new_md(shapes[step.out], TAG_ABCD)
                 middle = P()  # the source's channels inside the padded NCHW value
                 _rt.call("dnnl_memory_desc_create_submemory", ctypes.byref(middle), full, _dims(*shapes[src]),
                          _dims(0, step.op.before, 0, 0))
                 self._entry["mds"].append(middle)
                 mds[step.out] = full
-                program.append(("pad", self._reorder(mds[src], middle), [(_ARG_SRC, src),
-                                                                         (_ARG_DST, ("middle", step.out, middle))]))
+                program.append(("pad", self._reorder(mds[src], middle), [(ARG_SRC, src),
+                                                                         (ARG_DST, ("middle", step.out, middle))]))
+            elif step.kind == "slice":  # a reorder out of the channels' sub-memory (of a plain copy if need be)
+                src, (start, _) = step.inputs[0], step.op.bounds(shapes[step.inputs[0]][1])
+                try:
+                    sub = self._submemory(mds[src], shapes[step.out], start)
+                except Unsupported:  # oneDNN takes blocked parts at whole blocks only
+                    src = reorder_to(src, self._new_md(shapes[src], TAG_ABCD))
+                    sub = self._submemory(mds[src], shapes[step.out], start)
+                mds[step.out] = self._new_md(shapes[step.out], TAG_ABCD)
+                program.append(("slice", self._reorder(sub, mds[step.out]), [(ARG_SRC, ("view", src, sub)),
+                                                                            (ARG_DST, step.out)]))
+            elif step.kind == "upsample":
+                prim, ly = self._upsample(mds[step.inputs[0]], shapes[step.out])
+                mds[step.out] = ly
+                program.append(("upsample", prim, [(ARG_SRC, step.inputs[0]), (ARG_DST, step.out)]))
+            elif step.kind == "concat":
+                prim, ly = self._concat([mds[v] for v in step.inputs], shapes[step.out])
+                mds[step.out] = ly
+                program.append(("concat", prim, [*((_ARG_MULTIPLE_SRC + k, v) for k, v in enumerate(step.inputs)),
+                                                 (ARG_DST, step.out)]))
             elif step.kind == "dense":
                 src = views.get(step.inputs[0], step.inputs[0])
                 prim, weights, ly = self._dense(step, mds[src], shapes[src], shapes[step.out])
-                args = [(_ARG_SRC, src), (_ARG_WEIGHTS, weights)]
+                args = [(ARG_SRC, src), (_ARG_WEIGHTS, weights)]
                 if step.op.bias is not None:
                     bias = np.ascontiguousarray(step.op.bias, dtype=np.float32).copy()
-                    args.append((_ARG_BIAS, self._memory(self._new_md(bias.shape, _TAG_A), bias)))
+                    args.append((_ARG_BIAS, self._memory(self._new_md(bias.shape, TAG_A), bias)))
                 mds[step.out] = ly
-                program.append(("dense", prim, [*args, (_ARG_DST, step.out)]))
-            else:
+                program.append(("dense", prim, [*args, (ARG_DST, step.out)]))
+            else:  # add, mul
                 a, b = step.inputs
-                prim = self._binary(mds[a], mds[b], step.post)
+                prim = self._binary(step.kind, mds[a], mds[b], step.post)
                 mds[step.out] = mds[a]
-                program.append(("add", prim, [(_ARG_SRC, a), (_ARG_SRC_1, b), (_ARG_DST, step.out)]))
+                program.append((step.kind, prim, [(ARG_SRC, a), (_ARG_SRC_1, b), (ARG_DST, step.out)]))
+        nthreads.extend([current] * (len(program) - len(nthreads)))
+        if current != block:
+            _rt.omp_set(block)
         final = views.get(result, result)  # a flattened result is its source reordered to NCHW, then reshaped
         self._output_nchw = shapes[final]
-        out_md = self._new_md(shapes[final], _TAG_AB if len(shapes[final]) == 2 else _TAG_ABCD)
-        program.append(("output", self._reorder(mds[final], out_md), [(_ARG_SRC, final), (_ARG_DST, "output")]))
-        self._link(program, mds, shapes, out_md)
+        out_md = self._new_md(shapes[final], TAG_AB if len(shapes[final]) == 2 else TAG_ABCD)
+        program.append(("output", self._reorder(mds[final], out_md), [(ARG_SRC, final), (ARG_DST, "output")]))
+        nthreads.append(block)
+        self._link(program, nthreads, mds, shapes, out_md)
         #: (kind, primitive) of each step run: "reorder", "copy" (a sum operand into dst), "conv", "pool",
-        #: "eltwise", "add", "pad", "dense", "output"
+        #: "eltwise", "add", "mul", "concat", "slice", "upsample", "pad", "dense", "output"
         self.steps = [(kind, prim) for kind, prim, _ in program if kind != "sum-into"]
 
-    def _new_md(self, shape: tuple[int, ...], tag: int) -> P:
-        self._entry["mds"].append(_md(shape, tag))
-        return self._entry["mds"][-1]
-
-    def _pd(self, name: str, fn: str, *args: Any) -> P:
-        made = P()
-        try:
-            _rt.call(fn, ctypes.byref(made), _rt.engine, *args)
-        except RuntimeError as err:
-            raise Unsupported(str(err)) from None
-        self._entry["pds"][name] = made
-        return made
-
-    def _prim(self, pd: P) -> P:
-        prim = P()
-        _rt.call("dnnl_primitive_create", ctypes.byref(prim), pd)
-        self._entry["prims"][len(self._entry["prims"])] = prim
-        return prim
-
-    def _reorder(self, src: P, dst: P) -> P:
-        pd = P()
-        _rt.call("dnnl_reorder_primitive_desc_create", ctypes.byref(pd), src, _rt.engine, dst, _rt.engine, None)
-        try:
-            return self._prim(pd)
-        finally:
-            _rt.call("dnnl_primitive_desc_destroy", pd)
-
-    def _attr(self, post: list[tuple[str, Any]]) -> P | None:
-        return primitive_attr(post) if post else None
-
-    def _with_attr(self, post: list[tuple[str, Any]], make: Any) -> P:
-        attr = self._attr(post)
-        try:
-            return make(attr)
-        finally:
-            if attr is not None:
-                _rt.call("dnnl_primitive_attr_destroy", attr)
-
-    def _conv(self, step: Step, shapes: dict[int, tuple[int, ...]]) -> tuple[P, tuple[P, P, P]]:
-        op: Conv = step.op
-        x_shape = shapes[step.inputs[0]]
-        geo = ConvGeometry(x_shape, op.weight.shape, op.stride, op.padding, op.dilation, op.groups)
-        w_shape = op.weight.shape
-        if geo.groups > 1:
-            w_shape = (geo.groups, w_shape[0] // geo.groups, *w_shape[1:])
-        pt, pl, pb, pr = geo.pads
-        anyx, anyw = self._new_md(x_shape, _TAG_ANY), self._new_md(w_shape, _TAG_ANY)
-        anyy = self._new_md(shapes[step.out], _TAG_ANY)
-        bias = self._new_md((geo.o,), _TAG_A) if op.bias is not None else None
-        conv = (_dims(geo.sh, geo.sw), _dims(geo.dh - 1, geo.dw - 1), _dims(pt, pl), _dims(pb, pr))
-        key = f"conv{step.out}"
-        pd = self._with_attr(step.post, lambda attr: self._pd(
-            key, "dnnl_convolution_forward_primitive_desc_create", _FORWARD_INFERENCE, _CONV_DIRECT,
-            anyx, anyw, bias, anyy, *conv, attr))
-        layouts = tuple(P(_rt.lib.dnnl_primitive_desc_query_md(pd, q, 0)) for q in (_Q_SRC, _Q_WEIGHTS, _Q_DST))
-        return self._prim(pd), layouts
-
-    def _dense(self, step: Step, src_md: P, x_shape: tuple[int, ...], y_shape: tuple[int, ...]) -> tuple[P, P, P]:
-        """The inner product of a Dense step reading ``src_md`` (2-D, or the 4-D value a Flatten views, its
-        weights then seen as (O, C, H, W)); its primitive, reordered weights and output layout."""
-        op: Dense = step.op
-        w = np.ascontiguousarray(op.weight, dtype=np.float32).reshape(op.weight.shape[0], *x_shape[1:])
-        anyw, anyy = self._new_md(w.shape, _TAG_ANY), self._new_md(y_shape, _TAG_ANY)
-        bias = self._new_md((w.shape[0],), _TAG_A) if op.bias is not None else None
-        pd = self._with_attr(step.post, lambda attr: self._pd(
-            f"dense{step.out}", "dnnl_inner_product_forward_primitive_desc_create", _FORWARD_INFERENCE,
-            src_md, anyw, bias, anyy, attr))
-        lw, ly = (P(_rt.lib.dnnl_primitive_desc_query_md(pd, q, 0)) for q in (_Q_WEIGHTS, _Q_DST))
-        plain = self._new_md(w.shape, _TAG_AB if w.ndim == 2 else _TAG_ABCD)
-        return self._prim(pd), self._reordered(w, plain, lw), ly
-
-    def _weights(self, op: Conv, layout: P) -> P:
-        """A memory holding the convolution's weights reordered once into ``layout`` (a buffer the plan keeps)."""
-        w = np.ascontiguousarray(op.weight, dtype=np.float32)
-        shape = w.shape if op.groups == 1 else (op.groups, w.shape[0] // op.groups, *w.shape[1:])
-        return self._reordered(w, self._new_md(shape, _TAG_ABCD if op.groups == 1 else _TAG_ABCDE), layout)
-
-    def _reordered(self, w: np.ndarray, plain: P, layout: P) -> P:
-        """A memory holding ``w`` (described by ``plain``) reordered into ``layout``, in a buffer the plan keeps."""
-        out = _aligned(_rt.lib.dnnl_memory_desc_get_size(layout))
-        src, dst = self._memory(plain, w), self._memory(layout, out)
-        reorder = self._reorder(plain, layout)
-        _rt.call("dnnl_primitive_execute", reorder, _rt.stream, 2,
-                 (ExecArg * 2)(ExecArg(_ARG_SRC, src), ExecArg(_ARG_DST, dst)))
-        _rt.call("dnnl_stream_wait", _rt.stream)
-        return dst
-
-    def _pool(self, step: Step, src_md: P, shapes: dict[int, tuple[int, ...]]) -> tuple[P, P]:
-        op: Pool = step.op
-        x_shape, y_shape = shapes[step.inputs[0]], shapes[step.out]
-        if op.kernel_size is None:
-            k, s, d, pads, alg = x_shape[2:], (1, 1), (1, 1), (0, 0, 0, 0), _POOL_AVG_EXCLUDE
-        else:
-            geo = pool_kernels._geometry(x_shape, op.kernel_size, op.stride, op.padding, op.dilation, op.ceil_mode)
-            k, s, d, pads = geo["k"], geo["s"], geo["d"], list(geo["pads"])
-            for axis in (0, 1):  # oneDNN's rule: out = (in + lo + hi - extent) // stride + 1; ceil mode pads hi
-                extent = d[axis] * (k[axis] - 1) + 1
-                need = (y_shape[2 + axis] - 1) * s[axis] + extent - x_shape[2 + axis] - pads[axis]
-                if (x_shape[2 + axis] + pads[axis] + pads[axis + 2] - extent) // s[axis] + 1 != y_shape[2 + axis]:
-                    if op.kind != "max":  # the windows past the padding would be averaged differently
-                        raise Unsupported("ceil-mode average pooling is not planned")
-                    pads[axis + 2] = need
-            alg = _POOL_MAX if op.kind == "max" else (_POOL_AVG_INCLUDE if op.count_include_pad else _POOL_AVG_EXCLUDE)
-        anyy = self._new_md(y_shape, _TAG_ANY)
-        pd = self._pd(f"pool{step.out}", "dnnl_pooling_forward_primitive_desc_create", _FORWARD_INFERENCE, alg,
-                      src_md, anyy, _dims(*s), _dims(*k), _dims(d[0] - 1, d[1] - 1), _dims(pads[0], pads[1]),
-                      _dims(pads[2], pads[3]), None)
-        return self._prim(pd), P(_rt.lib.dnnl_primitive_desc_query_md(pd, _Q_DST, 0))
-
-    def _eltwise(self, md: P, relu: bool | float) -> P:
-        alg, hi = (_ELTWISE_RELU, 0.0) if relu is True else (_ELTWISE_CLIP, float(relu))
-        pd = self._pd(f"eltwise{len(self._entry['pds'])}", "dnnl_eltwise_forward_primitive_desc_create",
-                      _FORWARD_INFERENCE, alg, md, md, 0.0, hi, None)
-        return self._prim(pd)
-
-    def _binary(self, a: P, b: P, post: list[tuple[str, Any]]) -> P:
-        pd = self._with_attr(post, lambda attr: self._pd(
-            f"add{len(self._entry['pds'])}", "dnnl_binary_primitive_desc_create", _BINARY_ADD, a, b, a, attr))
-        return self._prim(pd)
-
-    # -------------------------------------------------------------- buffers
-    def _memory(self, md: P, array: np.ndarray | None) -> P:
-        mem = P()
-        pointer = None if array is None else array.ctypes.data_as(P)
-        _rt.call("dnnl_memory_create", ctypes.byref(mem), md, _rt.engine, pointer)
-        self._memories.append(mem)
-        if array is not None:
-            self._keep.append(array)
-        return mem
-
-    def _link(self, program: list[tuple[str, P, list[tuple[int, Any]]]], mds: dict[int, P],
+    def _link(self, program: list[tuple[str, P, list[tuple[int, Any]]]], nthreads: list[int], mds: dict[int, P],
               shapes: dict[int, tuple[int, ...]], out_md: P) -> None:
         """Give every value a slot of the shared activation arena (reused once its value is dead; a sum's dst
         takes its operand's slot when that operand dies there; a padded value a zeroed buffer of its own),
@@ -314,6 +228,8 @@ class Plan:
         last_use: dict[int, int] = {}
         for i, (_, _, args) in enumerate(program):
             for _, v in args:
+                if isinstance(v, tuple) and v[0] == "view":  # ("view", value, descriptor): part of a value read
+                    v = v[1]
                 if isinstance(v, int):
                     last_use[v] = i
         free: list[int] = []
@@ -331,15 +247,16 @@ class Plan:
         for i, (kind, _, args) in enumerate(program):
             out = args[-1][1]
             if kind == "pad":  # zeroed once; the reorder writes the middle channels each call
-                slot[out[1]] = _aligned(_rt.lib.dnnl_memory_desc_get_size(mds[out[1]]))
+                slot[out[1]] = aligned(_rt.lib.dnnl_memory_desc_get_size(mds[out[1]]))
                 slot[out[1]][...] = 0
-            elif kind == "sum-into" or (kind == "eltwise" and args[0][1] not in (0, *pinned)
+            elif kind == "sum-into" or (kind in ("eltwise", "add", "mul") and args[0][1] not in (0, *pinned)
                                         and last_use[args[0][1]] == i):
                 slot[out] = slot[args[0][1]]  # in place
             elif isinstance(out, int) and out not in slot:
                 slot[out] = take(_rt.lib.dnnl_memory_desc_get_size(mds[out]))
             written = slot.get(out) if isinstance(out, int) else None
             for _, v in args[:-1]:
+                v = v[1] if isinstance(v, tuple) and v[0] == "view" else v
                 if (isinstance(v, int) and v != 0 and v not in pinned and last_use[v] == i
                         and slot[v] is not written):
                     free.append(slot[v])
@@ -352,19 +269,25 @@ class Plan:
                 self._slot_memories.append((memory[v], where))
         self._input = memory[0] = self._memory(mds[0], None)
         self._output = self._memory(out_md, None)
-        for kind, prim, args in program:
+        for (kind, prim, args), nthr in zip(program, nthreads):
             if kind == "sum-into":
                 continue
             bound = []
             for arg, v in args:
                 if isinstance(v, P):  # weights or bias
                     mem = v
-                elif isinstance(v, tuple):  # ("middle", value, descriptor): part of a padded value's buffer
+                elif isinstance(v, tuple) and v[0] == "view" and v[1] == 0:  # part of the plan's input
+                    mem = self._memory(v[2], None)
+                    self._input_views.append(mem)
+                elif isinstance(v, tuple) and isinstance(slot[v[1]], int):  # part of a value in the arena
+                    mem = self._memory(v[2], None)
+                    self._slot_memories.append((mem, slot[v[1]]))
+                elif isinstance(v, tuple):  # part of a padded value's buffer (its middle channels, or a view)
                     mem = self._memory(v[2], slot[v[1]])
                 else:
                     mem = self._output if v == "output" else memory[v]
                 bound.append(ExecArg(arg, mem))
-            self._program.append((prim, (ExecArg * len(bound))(*bound)))
+            self._program.append((prim, (ExecArg * len(bound))(*bound), nthr))
         #: bytes of activation buffers the plan needs (shared with the other plans of the process)
         self.buffer_bytes = sum(need) + sum(w.nbytes for w in slot.values() if isinstance(w, np.ndarray))
 
@@ -373,9 +296,9 @@ class Plan:
         caller holds the runtime lock)."""
         for k, nbytes in enumerate(self._slot_bytes):
             if k == len(_arena):
-                _arena.append(_aligned(nbytes))
+                _arena.append(aligned(nbytes))
             elif _arena[k].nbytes < nbytes:
-                _arena[k] = _aligned(nbytes)
+                _arena[k] = aligned(nbytes)
         where = tuple(_arena[k].ctypes.data for k in range(len(self._slot_bytes)))
         if where != self._bound_to:
             for mem, k in self._slot_memories:
@@ -398,12 +321,19 @@ class Plan:
             _destroy_retired()
             self._bind()
             lib, stream = _rt.lib, _rt.stream
-            _rt.call("dnnl_memory_set_data_handle", self._input, x.ctypes.data_as(P))
+            for mem in (self._input, *self._input_views):
+                _rt.call("dnnl_memory_set_data_handle", mem, x.ctypes.data_as(P))
             _rt.call("dnnl_memory_set_data_handle", self._output, y.ctypes.data_as(P))
-            for prim, args in self._program:
+            block = current = max(1, threads.block_threads())
+            for prim, args, nthr in self._program:
+                if nthr != current:
+                    _rt.omp_set(nthr)
+                    current = nthr
                 status = lib.dnnl_primitive_execute(prim, stream, len(args), args)
                 if status != 0:
                     raise RuntimeError(f"oneDNN dnnl_primitive_execute failed with status {status}")
+            if current != block:
+                _rt.omp_set(block)
             _rt.call("dnnl_stream_wait", stream)
 
         _rt.run(work)

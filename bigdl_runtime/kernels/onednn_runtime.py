@@ -87,6 +87,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "dnnl_pooling_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, _DIMS, *_CONV, P]),
     "dnnl_eltwise_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, _FLOAT, _FLOAT, P]),
     "dnnl_binary_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, P]),
+    "dnnl_concat_primitive_desc_create": (_INT, [_OUT, P, P, _INT, _INT, ctypes.POINTER(P), P]),
+    "dnnl_resampling_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, _INT, P, P, P, P]),
     "dnnl_inner_product_forward_primitive_desc_create": (_INT, [_OUT, P, _INT, P, P, P, P, P]),
 }
 _STATUS = {1: "out of memory", 2: "invalid arguments", 3: "unimplemented", 4: "last implementation reached",

@@ -1,5 +1,7 @@
-"""BlockedSegment: a sub-graph of convolutions, poolings, residual adds, ReLUs and the classifier head
-(flatten, dropout, linear layers) that evaluation-mode
+"""BlockedSegment: a sub-graph of convolutions, poolings, residual adds, activations (ReLU, clip, leaky ReLU,
+hard-swish, hard-sigmoid, sigmoid, tanh, ``x * a + b``), per-channel gates (squeeze-excitation products), channel
+concatenations, nearest upsampling and the
+classifier head (flatten, dropout, linear layers) that evaluation-mode
 float32 forwards run as one oneDNN inference plan (:mod:`bigdl_runtime.kernels.onednn_plan`), its
 activations kept in oneDNN's blocked layouts from the segment's input to its output.
 
@@ -19,15 +21,17 @@ import numpy as np
 from ..kernels import onednn_plan as plan_ops
 from ..kernels.onednn import Unsupported
 from .graph import Graph, Node
-from .layers.activation import ReLU
+from .layers.activation import Hardsigmoid, Hardswish, LeakyReLU, ReLU, Sigmoid, Tanh
+from .layers.affine import Power
 from .layers.conv import Conv2d, ConvReLU2d
 from .layers.dropout import Dropout
-from .layers.elementwise import Add
+from .layers.elementwise import Add, Mul
 from .layers.linear import Linear
-from .layers.math import ReLU6
+from .layers.math import Clip, ReLU6
 from .layers.pad import Pad
 from .layers.pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
-from .layers.shape import Flatten
+from .layers.resize import Upsample
+from .layers.shape import Concat, Flatten, Split
 from .module import Module
 
 
@@ -48,22 +52,42 @@ def _pool(kind: str) -> Callable[[Module, list[int]], plan_ops.Op]:
     return make
 
 
+_BIG = float(np.finfo(np.float32).max)  # an open end of a clip
+
 #: layer class (exactly) -> its plan operation from the layer and the values it reads (None: the layer is
 #: the identity in evaluation mode, the only mode plans run in)
 TRANSLATORS: dict[type, Callable[[Any, list[int]], plan_ops.Op | None]] = {
     Conv2d: _conv,
     ConvReLU2d: _conv,
-    ReLU: lambda layer, src: plan_ops.Eltwise(src[0], True),
-    ReLU6: lambda layer, src: plan_ops.Eltwise(src[0], 6.0),
+    ReLU: lambda layer, src: plan_ops.Eltwise.relu(src[0], True),
+    ReLU6: lambda layer, src: plan_ops.Eltwise.relu(src[0], 6.0),
+    Clip: lambda layer, src: plan_ops.Eltwise(src[0], "clip", -_BIG if layer.min is None else layer.min,
+                                              _BIG if layer.max is None else layer.max),
+    LeakyReLU: lambda layer, src: plan_ops.Eltwise(src[0], "relu", layer.negative_slope),
+    Hardswish: lambda layer, src: plan_ops.Eltwise(src[0], "hardswish", 1.0 / 6.0, 0.5),
+    Hardsigmoid: lambda layer, src: plan_ops.Eltwise(src[0], "hardsigmoid", layer.alpha, layer.beta),
+    Sigmoid: lambda layer, src: plan_ops.Eltwise(src[0], "logistic"),
+    Tanh: lambda layer, src: plan_ops.Eltwise(src[0], "tanh"),
+    Power: lambda layer, src: plan_ops.Eltwise(src[0], "linear", layer.scale, layer.shift),
+    Mul: lambda layer, src: plan_ops.Mul(src[0], src[1]),
+    Concat: lambda layer, src: plan_ops.Concat(tuple(src)),
+    Upsample: lambda layer, src: plan_ops.Upsample(src[0], *(int(f) for f in _factors(layer))),
     MaxPool2d: _pool("max"),
     AvgPool2d: _pool("avg"),
     GlobalAvgPool2d: _pool("avg"),
     Add: lambda layer, src: plan_ops.Add(src[0], src[1]),
     Flatten: lambda layer, src: plan_ops.Flatten(src[0]),
-    Linear: lambda layer, src: plan_ops.Dense(src[0], layer.weight.data, None if layer.bias is None else layer.bias.data),
+    Linear: lambda layer, src: plan_ops.Dense(src[0], layer.weight.data,
+                                              None if layer.bias is None else layer.bias.data),
     Dropout: lambda layer, src: None,
     Pad: lambda layer, src: plan_ops.PadChannels(src[0], layer.pads[1], layer.pads[5]),
 }
+
+
+def _factors(layer: Upsample) -> tuple[float, float]:
+    """The (height, width) scale factors of an Upsample given them (its size is None)."""
+    scale = layer.scale_factor
+    return (float(scale), float(scale)) if isinstance(scale, (int, float)) else (float(scale[0]), float(scale[-1]))
 
 
 def _channel_padding(layer: Pad) -> bool:
@@ -74,28 +98,50 @@ def _channel_padding(layer: Pad) -> bool:
 
 
 def plannable_layer(layer: Module, inputs: int = 1) -> bool:
-    """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` of exactly two, a
-    ``Flatten`` from axis 1, a ``Pad`` of zero channels)."""
+    """Whether a plan runs ``layer`` applied to ``inputs`` whole values (an ``Add`` or ``Mul`` of exactly two,
+    a ``Concat`` of channels (``dim=1``), a nearest ``Upsample`` by powers of two, a ``Flatten`` from axis 1,
+    a ``Pad`` of zero channels, a ``Power`` of exponent 1, a ``Clip`` with ``min <= max``)."""
     if type(layer) not in TRANSLATORS or (isinstance(layer, Flatten) and layer.start_dim != 1):
         return False
     if isinstance(layer, Pad) and not _channel_padding(layer):
         return False
-    return inputs == (2 if type(layer) is Add else 1)
+    if isinstance(layer, Power) and layer.power != 1.0:
+        return False
+    if isinstance(layer, Clip) and None not in (layer.min, layer.max) and layer.min > layer.max:
+        return False
+    if type(layer) is Concat:
+        return layer.dim == 1 and inputs >= 1
+    if type(layer) is Upsample:  # whole powers of two: the layer's float32 source index floor(i * (1 / f)) is i // f
+        return (layer.mode == "nearest" and layer.size is None and inputs == 1
+                and all(f in (1.0, 2.0, 4.0, 8.0, 16.0) for f in _factors(layer)))
+    return inputs == (2 if type(layer) in (Add, Mul) else 1)
 
 
 #: layers that make a run worth a plan (a run of linear layers and activations alone stays layer by layer)
 ANCHORS = (Conv2d, ConvReLU2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d)
 
 
+def _channel_split(node: Node) -> bool:
+    """Whether ``node`` is a ``Split`` of one whole value along the channels (a plan reads its parts)."""
+    return (type(node.module) is Split and node.module.dim == 1 and len(node.inputs) == 1
+            and node.inputs[0][1] is None)
+
+
 def plannable(node: Node) -> bool:
-    """Whether a graph node can be part of a segment: a :func:`plannable_layer` reading whole values."""
-    return (node.module is not None and all(i is None for _, i in node.inputs)
+    """Whether a graph node can be part of a segment: a :func:`plannable_layer` reading whole values or parts of
+    a channel ``Split``, or such a split."""
+    if node.module is None:
+        return False
+    if _channel_split(node):
+        return True
+    return (all(i is None or _channel_split(s) for s, i in node.inputs)
             and plannable_layer(node.module, len(node.inputs)))
 
 
 class BlockedSegment(Module):
-    """Run ``body`` (a one-input, one-output Graph of convolutions, poolings, two-input adds, ReLU/ReLU6,
-    channel zero-padding, Flatten, Dropout and Linear layers) as one oneDNN inference plan in evaluation mode on float32 inputs.
+    """Run ``body`` (a one-input, one-output Graph of the layers of :data:`TRANSLATORS`: convolutions, poolings,
+    two-input adds and products, activations, channel zero-padding, Flatten, Dropout and Linear layers) as one
+    oneDNN inference plan in evaluation mode on float32 inputs.
 
     A plan is compiled per input shape on first use (the last :attr:`PLANS_KEPT` shapes are kept); it
     copies the weights then, so a segment does not see later changes to them: fuse the model again
@@ -140,16 +186,25 @@ class BlockedSegment(Module):
 
     def operations(self) -> list[plan_ops.Op]:
         """The body as plan operations (value 0 is the input, value k the output of operation k - 1)."""
-        index = {id(self.body.nodes[0]): 0}
+        index: dict[tuple[int, int | None], int] = {(id(self.body.nodes[0]), None): 0}
         ops: list[plan_ops.Op] = []
         for node in self.body.nodes[1:]:
-            src = [index[id(s)] for s, _ in node.inputs]
+            if _channel_split(node):
+                continue  # each part is sliced out where it is first read
+            src = []
+            for s, i in node.inputs:
+                if (id(s), i) not in index:  # a part of a split
+                    sections = s.module.split_size_or_sections
+                    ops.append(plan_ops.Slice(index[(id(s.inputs[0][0]), None)],
+                                              sections if isinstance(sections, int) else tuple(sections), i))
+                    index[(id(s), i)] = len(ops)
+                src.append(index[(id(s), i)])
             op = TRANSLATORS[type(node.module)](node.module, src)
             if op is None:  # an identity: the node's value is its input's
-                index[id(node)] = src[0]
+                index[(id(node), None)] = src[0]
                 continue
             ops.append(op)
-            index[id(node)] = len(ops)
+            index[(id(node), None)] = len(ops)
         return ops
 
     def _plan(self, x: np.ndarray) -> plan_ops.Plan | None:

@@ -1,6 +1,7 @@
-"""Inference-time fusion: fold each batch norm into the convolution that feeds it, a ReLU
-(or ReLU6) after such a convolution into it, and run chains of convolutions, poolings, residual adds
-and ReLUs as oneDNN inference plans with their activations in blocked layouts.
+"""Inference-time fusion: rewrite exported elementwise patterns into single layers (:mod:`.fuse_patterns`),
+fold each batch norm into the convolution that feeds it, a ReLU (or ReLU6) after such a convolution into it,
+and run chains of convolutions, poolings, residual adds, activations, gates, concatenations and upsamplings
+as oneDNN inference plans with their activations in blocked layouts.
 
 In evaluation mode a batch norm is a per-channel affine map ``y = x * s + t`` with
 ``s = gamma / sqrt(running_var + eps)`` and ``t = beta - running_mean * s``; after a
@@ -25,11 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from .blocked_segment import ANCHORS, BlockedSegment, plannable, plannable_layer
+from .fuse_patterns import rewrite_patterns
 from .graph import Graph, Input, Node
 from .layers.activation import ReLU
 from .layers.conv import Conv2d, ConvReLU2d
 from .layers.math import ReLU6
 from .layers.norm import BatchNorm2d
+from .layers.shape import Split
 from .module import Module
 from .sequential import Sequential
 
@@ -83,6 +86,7 @@ def _foldable(conv: Module, bn: Module) -> bool:
 
 
 def _fuse_graph(graph: Graph, blocked: bool) -> Graph:
+    graph = rewrite_patterns(graph)
     nodes = graph.nodes
     uses: dict[int, int] = {}
     for n in nodes:
@@ -130,22 +134,25 @@ def _runs(graph: Graph) -> list[tuple[Node, list[Node]]]:
             k += 1
             continue
         entry = first.inputs[0][0]
+        if first.inputs[0][1] is not None:  # a part of a value: a segment takes whole values
+            k += 1
+            continue
         members, ids = [first], {id(first)}
         for n in nodes[k + 1:]:
-            if not plannable(n) or any(id(s) not in ids and s is not entry for s, _ in n.inputs):
+            if not plannable(n) or any(id(s) not in ids and (s is not entry or i is not None) for s, i in n.inputs):
                 break
             members.append(n)
             ids.add(id(n))
-        while True:  # end the run at its first value read outside it (cutting may expose another)
-            ids = {id(n) for n in members}
+        while members:  # end the run at its first value read outside it (cutting may expose another), and
+            ids = {id(n) for n in members}  # at a single value, not a split's parts
             cut = next((c for c, n in enumerate(members[:-1]) if id(n) in outputs or readers.get(id(n), set()) - ids),
                        None)
-            if cut is None:
+            if cut is None and type(members[-1].module) is not Split:
                 break
-            members = members[:cut + 1]
+            members = members[:-1] if cut is None else members[:cut + 1]
         if len(members) >= 2 and any(type(n.module) in ANCHORS for n in members):
             found.append((entry, members))
-        k += len(members)
+        k += max(len(members), 1)
     return found
 
 
@@ -213,9 +220,11 @@ def _segment_sequential(layers: list[Module]) -> list[Module]:
 
 
 def fuse_for_inference(model: Module, blocked: bool = True) -> Module:
-    """An evaluation-mode copy of ``model`` with every ``Conv2d -> BatchNorm2d`` pair folded,
-    every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one ``ConvReLU2d``, and (``blocked``)
-    the runs of layers oneDNN plans run made :class:`~.blocked_segment.BlockedSegment` layers.
+    """An evaluation-mode copy of ``model`` with (in Graphs) the exported patterns of :mod:`.fuse_patterns`
+    rewritten (a bias ``Add`` into its convolution, spelled-out hard-swish, constant arithmetic), every
+    ``Conv2d -> BatchNorm2d`` pair folded, every ``Conv2d (-> BatchNorm2d) -> ReLU`` (or ``ReLU6``) made one
+    ``ConvReLU2d``, and (``blocked``) the runs of layers oneDNN plans run made
+    :class:`~.blocked_segment.BlockedSegment` layers.
 
     A pair is folded when the batch norm keeps running statistics and is the only consumer
     of the convolution's output (inside a Graph or adjacent in a Sequential, nested ones

@@ -289,7 +289,7 @@ def _as_model(model: Module | str | os.PathLike) -> Module:
     if os.fspath(model).lower().endswith(".onnx"):
         from zoo.importers.onnx import load_onnx
 
-        return load_onnx(os.fspath(model))
+        return load_onnx(os.fspath(model), fuse=False)  # predict's own ``fuse`` decides
     return load_model(os.fspath(model))
 
 

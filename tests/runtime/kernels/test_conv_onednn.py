@@ -29,6 +29,8 @@ GROUPED_CASES = [  # x shape, w shape, stride, padding, dilation, groups, bias
     ((2, 12, 6, 6), (18, 4, 1, 1), 1, 0, 1, 3, True),              # grouped 1x1
     ((2, 24, 14, 15), (40, 24, 1, 1), 1, 0, 1, 1, True),           # 1x1 on NCHW (no reorders)
     ((2, 16, 15, 14), (24, 16, 1, 1), 2, (0, 1, 1, 0), 1, 1, False),  # ... strided, padded
+    ((2, 16, 40, 1), (24, 16, 5, 1), 1, 0, 1, 1, True),            # a column (kx1 kernel): runs as a row
+    ((2, 8, 23, 1), (16, 4, 3, 1), (2, 1), (1, 0, 2, 0), (2, 1), 2, False),  # ... strided, padded, dilated, grouped
 ]
 
 
@@ -304,3 +306,14 @@ def test_a_geometry_failing_half_way_frees_its_descriptors(rng, monkeypatch):
     made = (counts["dnnl_convolution_forward_primitive_desc_create"]
             + counts["dnnl_convolution_backward_data_primitive_desc_create"])
     assert made == 2 and counts["dnnl_primitive_desc_destroy"] == made
+
+
+def test_a_column_runs_as_the_same_convolution_along_a_row(rng):
+    x = rng.standard_normal((2, 8, 30, 1)).astype(np.float32)
+    w = rng.standard_normal((12, 8, 5, 1)).astype(np.float32)
+    y, cache = conv2d_forward(x, w, None, stride=(3, 1), padding=(2, 0, 1, 0), dilation=(2, 1))
+    assert cache[0] == "onednn" and y.shape == (2, 12, 9, 1)
+    assert any(key[0] == (2, 8, 1, 30) and key[1] == (12, 8, 1, 5) for key in onednn._rt.cache)  # the row's entry
+    padded = np.pad(x, ((0, 0), (0, 0), (2, 1), (0, 0)))
+    ref = sum(np.einsum("nchw,oc->nohw", padded[:, :, 2 * i:2 * i + 25:3], w[:, :, i, 0]) for i in range(5))
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)

@@ -115,3 +115,62 @@ def test_a_body_with_other_layers_is_refused():
     x = Input()
     with pytest.raises(ValueError, match="cannot run in a plan"):
         BlockedSegment(Graph(x, BatchNorm2d(3)(x)))
+
+
+@needs_onednn
+def test_activations_affine_maps_and_a_gate_run_in_the_plan_like_the_body(rng):
+    """Every activation a plan translates (leaky ReLU, clip with an open end, hard-swish, hard-sigmoid,
+    sigmoid, tanh, x * a + b) and an SE product run in one segment with the body's results; a Power of
+    another exponent, or a Clip with min > max, stays outside."""
+    from bigdl_runtime.nn.layers.activation import Hardsigmoid, Hardswish, LeakyReLU, Sigmoid, Tanh
+    from bigdl_runtime.nn.layers.affine import Power
+    from bigdl_runtime.nn.layers.elementwise import Mul
+    from bigdl_runtime.nn.layers.math import Clip
+
+    x = Input(name="x")
+    h = Hardswish(name="hs")(Conv2d(3, 16, 3, padding=1, name="c0")(x))
+    dw = Conv2d(16, 16, 3, padding=1, groups=16, name="dw")
+    h = Clip(min=-0.5, name="floor")(LeakyReLU(0.1, name="lrelu")(dw(h)))
+    gate = Hardsigmoid(0.2, 0.5, name="hsig")(Conv2d(16, 16, 1, name="se")(GlobalAvgPool2d(name="gap")(h)))
+    h = Mul(name="gate")(gate, h)
+    h = Tanh(name="tanh")(Power(1.0, 0.5, 0.25, name="affine")(Sigmoid(name="sig")(Conv2d(16, 8, 1, name="c1")(h))))
+    model = Graph(x, Clip(max=0.4, name="cap")(h)).evaluate()
+    fused = fuse_for_inference(model)
+    assert [type(n.module).__name__ for n in fused.nodes[1:]] == ["BlockedSegment"]
+    data = rng.standard_normal((2, 3, 10, 9)).astype(np.float32)
+    plan = fused.node("cap").module._plan(data)
+    assert plan is not None and [k for k, _ in plan.steps].count("eltwise") == 0  # all post-ops
+    np.testing.assert_allclose(fused(data), model(data), rtol=1e-5, atol=1e-6)
+
+    y = Input(name="y")
+    odd = Graph(y, Clip(min=1.0, max=0.0, name="empty")(Power(2.0, name="square")(Conv2d(3, 4, 1, name="c")(y))))
+    kinds = [type(n.module).__name__ for n in fuse_for_inference(odd.evaluate()).nodes[1:]]
+    assert kinds == ["Conv2d", "Power", "Clip"]
+
+
+@needs_onednn
+def test_a_channel_split_and_its_parts_stay_in_the_segment_and_a_run_never_ends_at_one(rng):
+    """YOLOv8's C2f block (conv, split in two, a bottleneck on the second part, concat of both parts and the
+    bottleneck's output, conv) is one segment; a split whose parts are read outside ends the run before it."""
+    from bigdl_runtime.nn.layers.shape import Concat, Split
+
+    x = Input(name="x")
+    h = ReLU(name="r0")(Conv2d(3, 32, 1, name="cv1")(x))
+    parts = Split(16, dim=1, name="split")(h)
+    b = Add(name="add")(parts[1], ReLU(name="r1")(Conv2d(16, 16, 3, padding=1, name="m")(parts[1])))
+    y = Conv2d(48, 8, 1, name="cv2")(Concat(dim=1, name="cat")(parts[0], parts[1], b))
+    model = Graph(x, y).evaluate()
+    fused = fuse_for_inference(model)
+    assert [type(n.module).__name__ for n in fused.nodes[1:]] == ["BlockedSegment"]
+    data = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    plan = fused.node("cv2").module._plan(data)
+    assert plan is not None and [k for k, _ in plan.steps].count("slice") == 2
+    np.testing.assert_allclose(fused(data), model(data), rtol=1e-4, atol=1e-5)
+
+    z = Input(name="z")
+    halves = Split(16, dim=1, name="split")(ReLU(name="r")(Conv2d(3, 32, 1, name="c")(z)))
+    outside = Graph(z, [halves[0], halves[1]]).evaluate()  # the parts are the graph's outputs
+    kinds = [type(n.module).__name__ for n in fuse_for_inference(outside).nodes[1:]]
+    assert kinds == ["ConvReLU2d", "Split"]
+    for got, want in zip(fuse_for_inference(outside)(data), outside(data)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

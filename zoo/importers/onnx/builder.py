@@ -9,6 +9,7 @@ import onnx
 import onnx.inliner
 
 from bigdl_runtime.nn import Graph, Input
+from bigdl_runtime.nn.fuse import fuse_for_inference
 
 from .context import Context, OnnxNode, Sym
 from .reader import DEFAULT_MAX_TENSOR_BYTES, OnnxImportError, read_model, tensor_to_array, value_info
@@ -21,7 +22,7 @@ NO_INPUT = "__no_input__"
 
 
 def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
-              max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES) -> Graph:
+              max_tensor_bytes: int = DEFAULT_MAX_TENSOR_BYTES, fuse: bool = True) -> Graph:
     """Import an ONNX model as one of our :class:`~bigdl_runtime.nn.Graph` modules.
 
     The graph's inputs and outputs follow the ONNX graph's order and names; each
@@ -31,14 +32,26 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
     shape, Constant, Cast, Range, If with a constant condition, ...) is evaluated at
     import time.
 
+    By default the graph is then made ready for fast inference by
+    :func:`~bigdl_runtime.nn.fuse.fuse_for_inference`: exported elementwise patterns become
+    single layers (a bias ``Add`` folds into its convolution, ``x * ReLU6(x + 3) / 6`` is a
+    ``Hardswish``, ``x + c`` a ``Power``), batch norms fold into the convolutions before them,
+    and the runs of convolutions, poolings, activations and per-channel gates run as oneDNN
+    plans with their activations in blocked layouts (:class:`~bigdl_runtime.nn.blocked_segment.BlockedSegment`).
+    Fused nodes keep the names of the ONNX nodes whose values they compute (the graph's inputs
+    and outputs keep theirs); ``fuse=False`` keeps one layer per ONNX node, with the batch
+    norms' statistics, which is what to fine-tune.
+
     Args:
         source: a file path, the file's bytes, or an ``onnx.ModelProto``.
         max_tensor_bytes: refuse any tensor (initializer or folded constant) larger
             than this, before allocating it. Default: 4 GiB.
+        fuse: fuse the graph for inference (see above). Default: True.
 
     Returns:
         The Graph in evaluation mode (BatchNorm uses the stored statistics and leaves them
-        alone); call it on numpy arrays, one per graph input. Call ``train()`` to fine-tune.
+        alone); call it on numpy arrays, one per graph input. Call ``train()`` to fine-tune
+        (import with ``fuse=False`` to fine-tune the batch norms too).
 
     Raises:
         OnnxImportError: an unreadable file, an unsupported opset, a missing initializer, an
@@ -80,7 +93,8 @@ def load_onnx(source: "str | os.PathLike | bytes | onnx.ModelProto", *,
         net = Graph(in_nodes, out_nodes, name=graph.name or None)
     except ValueError as err:
         raise OnnxImportError(f"{label}: {err}") from None
-    return net.evaluate()  # ready for inference: stored BatchNorm statistics, no dropout
+    net.evaluate()  # ready for inference: stored BatchNorm statistics, no dropout
+    return fuse_for_inference(net) if fuse else net
 
 
 def model_opset(model: onnx.ModelProto, label: str) -> int:

@@ -70,11 +70,12 @@ def test_non_square_kernels_asymmetric_pads_and_auto_pad(auto_pad: str, rng: np.
              _init("B", rng.standard_normal(4).astype(np.float32))]
     model = helper.make_model(helper.make_graph(nodes, "g", [_vi("x", [1, 3, 17, 14])], [_vi("y", None)], inits),
                               opset_imports=[helper.make_opsetid("", 13)])
-    net = load_onnx(model)
+    net = load_onnx(model, fuse=False)
     assert isinstance(net.node("conv").module, Conv2d) and net.node("conv").module.kernel_size == [5, 2]
     assert isinstance(net.node("pool").module, MaxPool2d)
     x = rng.standard_normal((1, 3, 17, 14)).astype(np.float32)
     np.testing.assert_allclose(net(x), _ort(model, {"x": x})[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(load_onnx(model)(x), _ort(model, {"x": x})[0], rtol=1e-5, atol=1e-5)  # fused
 
 
 def test_inputs_outputs_names_and_parameters(rng: np.random.Generator) -> None:

