@@ -4,8 +4,12 @@ quantised products of its DynamicQuantizeMatMul and DynamicQuantizeLSTM kernels.
 A float tensor gets the uint8 scale and zero point of its range (widened to hold 0):
 ``scale = (max - min) / 255`` (1 when the range is empty) and
 ``zero_point = round_half_to_even(-min / scale)``, in float32 arithmetic. A product then
-quantises its float operand that way, multiplies the integers exactly (:mod:`.integer_gemm`)
-and scales the int32 result back: ``float32(acc) * (a_scale * w_scale)``.
+quantises its float operand that way, multiplies the integers exactly and scales the int32 result back:
+``float32(acc) * (a_scale * w_scale)``. The integers are multiplied by oneDNN's int8 matrix product
+(:func:`.onednn_int8.matmul_int8`, uint8 x int8 -> int32) when the weight is int8 with zero point 0 (what
+onnxruntime's quantiser writes for LSTMs), else as float32 products that are exact (:mod:`.integer_gemm`).
+The int8 product reads a quarter of the float32 weight's bytes: a batch-1 LSTM step's (1, 512) x (512, 2048)
+product is bound by them.
 No gradient: the products are integer.
 """
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import onednn_int8
 from .gemm import matmul
 from .integer_gemm import exact_product
 
@@ -36,11 +41,13 @@ class QuantizedWeight:
         centred: ``w - zero_point`` as float32 (exact: the values are 8-bit integers).
         scale: ``()`` per tensor or ``(M,)`` per output column, float32.
         bound: the largest ``|w - zero_point|``.
+        signed: the int8 weight itself when its zero point is 0 (oneDNN's int8 product takes it), else None.
     """
 
     centred: np.ndarray
     scale: np.ndarray
     bound: int
+    signed: np.ndarray | None = None
 
 
 def quantized_weight(w: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int = 0) -> QuantizedWeight:
@@ -56,7 +63,8 @@ def quantized_weight(w: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | 
     if zero:
         centred -= np.float32(zero)
     bound = max(abs(int(w.min()) - zero), abs(int(w.max()) - zero)) if w.size else 0
-    return QuantizedWeight(centred, scale.reshape(()) if scale.size == 1 else scale.reshape(-1), bound)
+    signed = w if w.dtype == np.int8 and zero == 0 else None
+    return QuantizedWeight(centred, scale.reshape(()) if scale.size == 1 else scale.reshape(-1), bound, signed)
 
 
 def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarray:
@@ -69,6 +77,14 @@ def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarr
     scale, zero = dynamic_quantize_parameters(a)
     centred = np.rint(a / scale)  # float32, then saturated into uint8 around the zero point
     np.clip(centred, -float(zero), 255.0 - float(zero), out=centred)
+    if weight.signed is not None and a.ndim == 2 and onednn_int8.available():
+        q = centred + np.float32(zero)
+        try:
+            acc = onednn_int8.matmul_int8(q.astype(np.uint8), weight.signed, x_zero_point=int(zero), y_dtype=np.int32)
+        except onednn_int8.Unsupported:
+            pass
+        else:
+            return acc.astype(np.float32) * (scale * weight.scale)
     k = weight.centred.shape[0]
     acc = exact_product(centred, max(int(zero), 255 - int(zero)), weight.bound, k, 1,
                         lambda part, lo, hi: matmul(part[:, lo:hi], weight.centred[lo:hi].astype(part.dtype,

@@ -119,7 +119,7 @@ def test_bad_operands_raise_clear_errors() -> None:
 
 def test_onnx_quantised_operators_use_onednn_and_match_onnxruntime(monkeypatch) -> None:
     """QLinearConv / ConvInteger / QLinearMatMul / MatMulInteger with int8 symmetric weights run on oneDNN
-    (counted) and give onnxruntime's integers exactly; uint8 weights stay on numpy."""
+    (counted) and give onnxruntime's integers exactly; so do uint8 weights (as int8 ``w - 128``)."""
     calls = []
     for name in ("conv2d_int8", "matmul_int8"):
         real = getattr(Q, name)
@@ -148,7 +148,15 @@ def test_onnx_quantised_operators_use_onednn_and_match_onnxruntime(monkeypatch) 
           np.full(6, 128, np.uint8), np.float32(0.05), np.array(10, np.uint8), bias]
     np.testing.assert_array_equal(nn.QLinearConv(**config)(*u8), run_node_ort("QLinearConv", u8, opset=10,
                                                                               **attrs)[0])
-    assert len(calls) == 4  # uint8 weights: numpy
+    assert len(calls) == 5  # uint8 weights of zero point 128: w - 128 is the centred weight itself (no sums)
+    shifted = [x, w.astype(np.int16).astype(np.uint8) + 3, np.array(128, np.uint8), np.array(7, np.uint8)]
+    np.testing.assert_array_equal(nn.ConvInteger(**config)(*shifted),
+                                  run_node_ort("ConvInteger", shifted, opset=10, **attrs)[0])
+    assert calls[5:] == ["conv2d_int8", "conv2d_int8"]  # the product, and the window sums for the shift
+    ub = (b.astype(np.int16) + 128).astype(np.uint8)
+    np.testing.assert_array_equal(nn.MatMulInteger()(a, ub, mm[2], np.array(99, np.uint8)),
+                                  run_node_ort("MatMulInteger", [a, ub, mm[2], np.array(99, np.uint8)], opset=10)[0])
+    assert calls[7:] == ["matmul_int8"]
 
 
 def test_a_forked_child_runs_int8_convolutions_after_its_parent() -> None:
