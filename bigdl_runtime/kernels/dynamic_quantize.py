@@ -6,21 +6,22 @@ A float tensor gets the uint8 scale and zero point of its range (widened to hold
 ``zero_point = round_half_to_even(-min / scale)``, in float32 arithmetic. A product then
 quantises its float operand that way, multiplies the integers exactly and scales the int32 result back:
 ``float32(acc) * (a_scale * w_scale)``. The integers are multiplied by oneDNN's int8 matrix product
-(:func:`.onednn_int8.matmul_int8`, uint8 x int8 -> int32) when the weight is int8 with zero point 0 (what
-onnxruntime's quantiser writes for LSTMs), else as float32 products that are exact (:mod:`.integer_gemm`).
+(uint8 x int8 -> int32: an :class:`.onednn_rnn.Int8MatmulPlan` per weight and row count, kept with the
+weight) when the weight is int8 with zero point 0 (what onnxruntime's quantiser writes for LSTMs), else as
+float32 products that are exact (:mod:`.integer_gemm`).
 The int8 product reads a quarter of the float32 weight's bytes: a batch-1 LSTM step's (1, 512) x (512, 2048)
 product is bound by them.
 No gradient: the products are integer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import onednn_int8
 from .gemm import matmul
 from .integer_gemm import exact_product
+from .onednn_rnn import Int8MatmulPlan, Unsupported
 
 
 def dynamic_quantize_parameters(x: np.ndarray) -> tuple[np.float32, np.uint8]:
@@ -42,12 +43,14 @@ class QuantizedWeight:
         scale: ``()`` per tensor or ``(M,)`` per output column, float32.
         bound: the largest ``|w - zero_point|``.
         signed: the int8 weight itself when its zero point is 0 (oneDNN's int8 product takes it), else None.
+        plans: the int8 products of ``signed`` compiled so far, by row count (None: oneDNN said no).
     """
 
     centred: np.ndarray
     scale: np.ndarray
     bound: int
     signed: np.ndarray | None = None
+    plans: dict[int, Int8MatmulPlan | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 def quantized_weight(w: np.ndarray, scale: np.ndarray, zero_point: np.ndarray | int = 0) -> QuantizedWeight:
@@ -77,19 +80,27 @@ def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarr
     scale, zero = dynamic_quantize_parameters(a)
     centred = np.rint(a / scale)  # float32, then saturated into uint8 around the zero point
     np.clip(centred, -float(zero), 255.0 - float(zero), out=centred)
-    if weight.signed is not None and a.ndim == 2 and onednn_int8.available():
-        q = centred + np.float32(zero)
-        try:
-            acc = onednn_int8.matmul_int8(q.astype(np.uint8), weight.signed, x_zero_point=int(zero), y_dtype=np.int32)
-        except onednn_int8.Unsupported:
-            pass
-        else:
-            return acc.astype(np.float32) * (scale * weight.scale)
+    plan = _plan(weight, a.shape[0]) if weight.signed is not None and a.ndim == 2 else None
+    if plan is not None:
+        centred += np.float32(zero)
+        return plan.run(centred, int(zero)).astype(np.float32) * (scale * weight.scale)
     k = weight.centred.shape[0]
     acc = exact_product(centred, max(int(zero), 255 - int(zero)), weight.bound, k, 1,
                         lambda part, lo, hi: matmul(part[:, lo:hi], weight.centred[lo:hi].astype(part.dtype,
                                                                                             copy=False)))
     return acc.astype(np.float32, copy=False) * (scale * weight.scale)
+
+
+def _plan(weight: QuantizedWeight, rows: int) -> Int8MatmulPlan | None:
+    """The weight's int8 product for ``rows`` rows (compiled on first use), or None: the float32 path."""
+    plan = weight.plans.get(rows, False)
+    if plan is False or (plan is not None and not plan.valid()):
+        try:
+            plan = Int8MatmulPlan(rows, weight.signed)
+        except Unsupported:
+            plan = None
+        weight.plans[rows] = plan
+    return plan
 
 
 def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
