@@ -108,15 +108,72 @@ class Plan:
                 shaped.add(step.out)
             elif isinstance(module, _elementwise()) and all(s in shaped for s, _ in step.args):
                 shaped.add(step.out)
-        rest = [step for step in self.infer_steps if step.out not in derived]
-        read = {s for step in rest for s, _ in step.args} | {s for s, _ in self.outputs}
+        self.rest_steps, kept = self._without(derived)
         #: slots of the shape-chain values read after the chain (empty: the plan has no shape chain)
-        self.shape_slots = tuple(sorted(read & derived)) if len(rest) < len(self.infer_steps) else ()
-        self.rest_steps = [Step(step.module, step.name, step.args, step.out) for step in rest]
-        for new, old in zip(self.rest_steps, rest):
-            new.run = old.run
-        self.free_after_last_use(self.rest_steps)
+        self.shape_slots = kept if len(self.rest_steps) < len(self.infer_steps) else ()
         self._shape_cache: OrderedDict[tuple, list[Any]] = OrderedDict()
+        self._loop_splits: dict[frozenset[int], tuple[list[Step], tuple[int, ...]]] = {}
+
+    def _without(self, known: set[int]) -> tuple[list[Step], tuple[int, ...]]:
+        """The inference steps that remain when the values of slots ``known`` are given (copies, with their own
+        ``free``), and the known slots they or the outputs read."""
+        rest = [step for step in self.infer_steps if step.out not in known]
+        read = {s for step in rest for s, _ in step.args} | {s for s, _ in self.outputs}
+        copies = [Step(step.module, step.name, step.args, step.out) for step in rest]
+        for new, old in zip(copies, rest):
+            new.run = old.run
+        self.free_after_last_use(copies)
+        return copies, tuple(sorted(read & known))
+
+    # ------------------------------------------------------------ loop bodies
+    def input_dependencies(self) -> list[set[int]]:
+        """For each graph output, the graph inputs its value depends on (stored tensors depend on none)."""
+        from .layers.graph_values import TensorSource
+
+        deps: dict[int, set[int]] = {k: {k} for k in range(self.n_inputs)}
+        for step in self.infer_steps:
+            deps[step.out] = set() if isinstance(step.module, TensorSource) else set().union(
+                *(deps[s] for s, _ in step.args))
+        return [deps[s] for s, _ in self.outputs]
+
+    def invariant_slots(self, invariant: frozenset[int]) -> set[int]:
+        """The step slots whose values stay the same over consecutive calls (a loop's iterations) in which the
+        inputs ``invariant`` keep theirs and no weight changes: those of stored tensors and of deterministic
+        layers (no sub-graphs) reading only such values."""
+        from .layers.graph_values import TensorSource
+
+        fixed, slots = set(invariant), set()
+        for step in self.infer_steps:
+            module = step.module
+            if isinstance(module, TensorSource) or (step.args and all(s in fixed for s, _ in step.args)
+                                                     and module.deterministic
+                                                     and next(module.children(), None) is None):
+                fixed.add(step.out)
+                slots.add(step.out)
+        return slots
+
+    def loop_split(self, invariant: frozenset[int]) -> tuple[list[Step], tuple[int, ...]]:
+        """The steps a call runs once the :meth:`invariant_slots` of ``invariant`` are known, and the slots of
+        those it reads (made once per set of invariant inputs)."""
+        if invariant not in self._loop_splits:
+            self._loop_splits[invariant] = self._without(self.invariant_slots(invariant))
+        return self._loop_splits[invariant]
+
+    def infer_recording(self, inputs: tuple[Any, ...], slots: set[int]) -> tuple[Any, dict[int, Any]]:
+        """:meth:`infer`'s outputs (every step run) and the values of ``slots``."""
+        values = self._start(inputs)
+        made: dict[int, Any] = dict.fromkeys(slots)
+        self._run(self.infer_steps, values, made)
+        return self._result(values), made
+
+    def infer_with(self, inputs: tuple[Any, ...], steps: list[Step], slots: tuple[int, ...],
+                   known: list[Any]) -> Any:
+        """The outputs, running ``steps`` (from :meth:`loop_split`) with the values ``known`` of ``slots``."""
+        values = self._start(inputs)
+        for s, v in zip(slots, known):
+            values[s] = v
+        self._run(steps, values)
+        return self._result(values)
 
     def clear_shape_cache(self) -> None:
         """Forget the kept shape-chain values (stored tensors may have changed)."""
