@@ -169,3 +169,17 @@ def test_a_forked_child_runs_int8_convolutions_after_its_parent() -> None:
     geo = ConvGeometry(x.shape, w.shape, 1, 1, 1, 1)
     parent = Q.conv2d_int8(x, w, geo, x_zero_point=3, y_dtype=np.int32)
     assert run_forked(lambda: np.array_equal(Q.conv2d_int8(x, w, geo, x_zero_point=3, y_dtype=np.int32), parent))
+
+
+@pytest.mark.parametrize("groups, w_zero", [(2, 7), (4, 200), (1, 128)])
+def test_uint8_weights_with_a_zero_point_give_onnxruntimes_integers(groups, w_zero) -> None:
+    """ConvInteger and MatMulInteger of uint8 weights (any zero point, grouped too) on oneDNN: exact."""
+    x = RNG.integers(0, 256, (2, 8, 9, 7)).astype(np.uint8)
+    w = RNG.integers(0, 256, (8, 8 // groups, 3, 3)).astype(np.uint8)
+    inputs = [x, w, np.array(131, np.uint8), np.array(w_zero, np.uint8)]
+    attrs = dict(strides=[1, 2], pads=[1, 1, 0, 1], group=groups)
+    got = nn.ConvInteger(stride=[1, 2], padding=[1, 1, 0, 1], groups=groups)(*inputs)
+    np.testing.assert_array_equal(got, run_node_ort("ConvInteger", inputs, opset=10, **attrs)[0])
+    a, b = RNG.integers(0, 256, (4, 600)).astype(np.uint8), RNG.integers(0, 256, (600, 5)).astype(np.uint8)
+    mm = [a, b, np.array(17, np.uint8), np.array(w_zero, np.uint8)]
+    np.testing.assert_array_equal(nn.MatMulInteger()(*mm), run_node_ort("MatMulInteger", mm, opset=10)[0])
