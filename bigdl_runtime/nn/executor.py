@@ -106,7 +106,10 @@ class Plan:
                         and module.deterministic and next(module.children(), None) is None)):
                 derived.add(step.out)
                 shaped.add(step.out)
-            elif isinstance(module, _elementwise()) and all(s in shaped for s, _ in step.args):
+            elif step.args and (
+                    (isinstance(module, _SHAPE_BY_INPUT_SHAPES()) and all(s in shaped for s, _ in step.args))
+                    or (isinstance(module, _SHAPE_BY_CONFIG()) and step.args[0][0] in shaped
+                        and all(s in derived for s, _ in step.args[1:]))):
                 shaped.add(step.out)
         self.rest_steps, kept = self._without(derived)
         #: slots of the shape-chain values read after the chain (empty: the plan has no shape chain)
@@ -282,13 +285,32 @@ class Plan:
                 values[s] = None
 
 
-def _elementwise() -> tuple[type, ...]:
-    """Layer classes whose output shape is set by their inputs' shapes alone (elementwise, broadcasting)."""
+def _SHAPE_BY_INPUT_SHAPES() -> tuple[type, ...]:  # noqa: N802 (a constant, imported late: layers import the graph)
+    """Layer classes whose output shape is set by their inputs' shapes alone (elementwise and broadcasting ones,
+    Concat, Gather)."""
     from .layers.activation import _Activation
     from .layers.elementwise import _Merge
+    from .layers.index import Gather
     from .layers.math import Clip, _NAry
+    from .layers.shape import Concat
 
-    return _Activation, _Merge, Clip, _NAry
+    return _Activation, _Merge, Clip, _NAry, Concat, Gather
+
+
+def _SHAPE_BY_CONFIG() -> tuple[type, ...]:  # noqa: N802
+    """Layer classes whose output shape is set by their first input's shape, their fixed configuration and the
+    values of their other inputs (convolutions, products by a weight, poolings, reductions, reshapes, slices)."""
+    from .layers.conv import _ConvNd
+    from .layers.graph_values import ReshapeTo
+    from .layers.index import Slice, Squeeze, Unsqueeze
+    from .layers.linear import Linear
+    from .layers.pad import Pad
+    from .layers.pool import _Pool
+    from .layers.reduce import _Reduce
+    from .layers.runtime_values import Cast
+    from .layers.shape import Flatten, Reshape, Transpose
+
+    return _ConvNd, Linear, _Pool, _Reduce, Cast, Squeeze, Unsqueeze, Slice, Pad, Flatten, Reshape, ReshapeTo, Transpose
 
 
 def _frozen(value: Any) -> Any:
