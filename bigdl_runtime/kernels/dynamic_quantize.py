@@ -6,7 +6,7 @@ A float tensor gets the uint8 scale and zero point of its range (widened to hold
 ``zero_point = round_half_to_even(-min / scale)``, in float32 arithmetic. A product then
 quantises its float operand that way, multiplies the integers exactly and scales the int32 result back:
 ``float32(acc) * (a_scale * w_scale)``. The integers are multiplied by oneDNN's int8 matrix product
-(uint8 x int8 -> int32: an :class:`.onednn_rnn.Int8MatmulPlan` per weight and row count, kept with the
+(uint8 x int8 -> int32: an :class:`.onednn_matmul.Int8MatmulPlan` per weight and row count, kept with the
 weight) when the weight is int8 with zero point 0 (what onnxruntime's quantiser writes for LSTMs), else as
 float32 products that are exact (:mod:`.integer_gemm`).
 The int8 product reads a quarter of the float32 weight's bytes: a batch-1 LSTM step's (1, 512) x (512, 2048)
@@ -21,7 +21,7 @@ import numpy as np
 
 from .gemm import matmul
 from .integer_gemm import exact_product
-from .onednn_rnn import Int8MatmulPlan, Unsupported
+from .onednn_matmul import Int8MatmulPlan, Unsupported
 
 
 def dynamic_quantize_parameters(x: np.ndarray) -> tuple[np.float32, np.uint8]:

@@ -1,4 +1,4 @@
-"""oneDNN recurrent plans (LstmPlan, Int8MatmulPlan) against the numpy references they replace."""
+"""oneDNN bound plans (LstmPlan, Int8MatmulPlan, MatmulPlan) against the numpy references they replace."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 
 from bigdl_runtime.kernels import onednn
 from bigdl_runtime.kernels import rnn as K
-from bigdl_runtime.kernels.onednn_rnn import Int8MatmulPlan, LstmPlan, Unsupported
+from bigdl_runtime.kernels.onednn_matmul import Int8MatmulPlan, MatmulPlan, Unsupported
+from bigdl_runtime.kernels.onednn_rnn import LstmPlan
 
 pytestmark = pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) is not installed")
 
@@ -73,3 +74,18 @@ def test_int8_matmul_plan_is_the_exact_integer_product(rows, k, n, zero, rng) ->
 def test_int8_matmul_plan_refuses_other_weights() -> None:
     with pytest.raises(Unsupported, match="int8"):
         Int8MatmulPlan(1, np.zeros((3, 4), np.uint8))
+
+
+def test_matmul_plan_reads_the_weight_where_it_lies(rng) -> None:
+    """a @ w.T with the weight's memory pointing at the caller's array: in-place changes and new arrays are seen."""
+    a = rng.standard_normal((3, 40)).astype(np.float32)
+    w = rng.standard_normal((17, 40)).astype(np.float32)
+    plan = MatmulPlan(3, 40, 17)
+    np.testing.assert_allclose(plan.run(a, w), a @ w.T, rtol=1e-5, atol=1e-5)
+    w *= -2  # in place
+    np.testing.assert_allclose(plan.run(a, w), a @ w.T, rtol=1e-5, atol=1e-5)
+    other = rng.standard_normal((17, 40)).astype(np.float32)
+    plan.rows()[...] = 2 * a  # rows written into the bound buffer
+    np.testing.assert_allclose(plan.run(None, other), 2 * a @ other.T, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="C-ordered float32"):
+        plan.run(a, w.T)
