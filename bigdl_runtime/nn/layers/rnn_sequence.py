@@ -8,6 +8,7 @@ given states and use the time-major layout. This layer runs the same kernels
 from __future__ import annotations
 
 import math
+import operator
 import weakref
 from collections import OrderedDict
 from typing import Any, Sequence
@@ -127,20 +128,19 @@ class RecurrentSequence(Module):
 
     def _plan(self, x: np.ndarray, states: Sequence[np.ndarray]) -> LstmPlan | None:
         """The oneDNN plan for ``x`` (made on first use, with the current weights), or None: the numpy path."""
-        params = [p.data for suffix in self._suffixes for p in self._layer_params(suffix) if p is not None]
-        if (self.cell != "lstm" or x.dtype != np.float32 or any(p.dtype != np.float32 for p in params)
-                or any(np.asarray(s).dtype != np.float32 for s in states) or 0 in x.shape):
+        if self.cell != "lstm" or x.dtype != np.float32 or any(np.asarray(s).dtype != np.float32 for s in states):
             return None
+        params = tuple(p.data for p in self._params.values())
         weights, plans = _plans.get(self, ((), None))
-        if plans is None or len(weights) != len(params) or any(a is not b for a, b in zip(weights, params)):
-            weights, plans = tuple(params), OrderedDict()  # new parameter arrays (astype, flatten_parameters)
-            _plans[self] = (weights, plans)
-        key = x.shape
-        if key in plans:
-            plans.move_to_end(key)
-            plan = plans[key]
-            if plan is None or plan.valid():
-                return plan
+        if plans is None or len(weights) != len(params) or not all(map(operator.is_, weights, params)):
+            # new parameter arrays (astype, flatten_parameters): float32 ones get new plans
+            plans = OrderedDict() if all(p.dtype == np.float32 for p in params) else {}
+            _plans[self] = (params, plans)
+        plan = plans.get(x.shape, False)
+        if plan is None or (plan is not False and plan.valid()):
+            return plan
+        if not isinstance(plans, OrderedDict) or 0 in x.shape:
+            return None
         steps, batch = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
         try:
             plan = LstmPlan(steps, batch, self.input_size, self.hidden_size, self.direction)
@@ -148,7 +148,7 @@ class RecurrentSequence(Module):
                                for params_of in zip(*(self._layer_params(s) for s in self._suffixes))))
         except Unsupported:
             plan = None
-        plans[key] = plan
+        plans[x.shape] = plan
         while len(plans) > PLANS_KEPT:
             plans.popitem(last=False)
         return plan
