@@ -14,18 +14,24 @@ after it runs, so no activation outlives its last use. Two ways to run it:
 Shape chains: the values an inference computes from nothing but the shapes (and dtypes) of the graph's
 inputs and stored integer or boolean tensors (buffers, not parameters: ``ShapeOf`` -> ``Gather`` ->
 ``Concat`` -> ``Reshape``, the run-time shape arithmetic of a model exported with a dynamic batch
-axis) are the same at every call
-with inputs of the same shapes. :meth:`Plan.infer` computes them at the first call per input signature
-(shapes and dtypes) and keeps those that later steps read (read-only: a layer that wrote into one
-would fail rather than change it for later calls); further calls of that signature skip their steps.
-Kept values are dropped by a training-mode pass and by :meth:`clear_shape_cache` (which
-``Graph.weights_changed`` calls after ``load_state_dict``), since stored tensors may change then.
+axis) are the same at every call with inputs of the same shapes. :meth:`Plan.infer` computes them at
+the first call per input signature (shapes and dtypes) and keeps those that later steps read
+(read-only: a layer that wrote into one would fail rather than change it for later calls); further
+calls of that signature skip their steps. Shapes are followed through the layers whose output shape
+their inputs' shapes (and fixed configuration) set, so ``ShapeOf`` of a convolution's output counts;
+never through one whose output shape depends on input values. Kept values are dropped by a
+training-mode pass and by :meth:`Plan.clear_shape_cache` (which ``Graph.weights_changed`` calls after
+``load_state_dict``), since stored tensors may change then.
+
+Loop bodies: over the iterations of one ``Loop`` call, the steps that read only values fixed for the call
+(stored tensors, the outer values, carried values passed on unchanged) give the same values every
+iteration; :meth:`Plan.loop_split` and :meth:`Plan.infer_with` let the Loop layer run them once per call
+(see :meth:`~bigdl_runtime.nn.layers.control_flow.Loop.infer`).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
-
 from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
