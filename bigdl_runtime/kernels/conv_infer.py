@@ -102,10 +102,12 @@ class DirectConv:
             xp = np.ascontiguousarray(x)
         window = np.ndarray(self.view[0], dtype=self.dtype, buffer=xp, strides=self.view[1])
         plan = self._matmul() if self.matmul is not False and w.dtype == self.dtype and w.flags.c_contiguous else None
-        if plan is not None:  # rows (n, ho, wo) x columns (c, kh, kw), written straight into the plan's buffer
+        if plan is not None:  # rows (n, ho, wo) x columns (c, kh, kw), copied straight into the plan's buffer
             n, o, ho, wo = self.y_shape
-            np.copyto(plan.rows().reshape(n, ho, wo, *self.view[0][2:5]), window[:, 0].transpose(0, 4, 5, 1, 2, 3))
-            y = plan.run(None, w).reshape(n, ho * wo, o).transpose(0, 2, 1).reshape(self.y_shape)
+            rows = window[:, 0].transpose(0, 4, 5, 1, 2, 3)
+            y = plan.run(lambda a: np.copyto(a.reshape(rows.shape), rows), w,
+                         lambda p: np.ascontiguousarray(p.reshape(n, ho * wo, o).transpose(0, 2, 1)))
+            y = y.reshape(self.y_shape)
             if b is not None:
                 y += b.reshape(-1, 1, 1)
             return y

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ctypes
+from typing import Callable
 
 import numpy as np
 
@@ -65,15 +66,17 @@ class Int8MatmulPlan(BoundPlan):
 
     def run(self, q: np.ndarray, zero_point: int) -> np.ndarray:
         """The int32 product for ``q`` (M, K) of uint8 values with zero point ``zero_point``, as a new array."""
-        np.copyto(self.src, q, casting="unsafe")  # integer values (a float array of them converts exactly)
-        self.zero[0] = zero_point
-        _rt.run(lambda: execute(self.prim, self.args), self.threads)
-        return self.dst.copy()
+        def work() -> np.ndarray:  # under the lock: the buffers serve one call
+            np.copyto(self.src, q, casting="unsafe")  # integer values (a float array of them converts exactly)
+            self.zero[0] = zero_point
+            execute(self.prim, self.args)
+            return self.dst.copy()
+        return _rt.run(work, self.threads)
 
 
 class MatmulPlan(BoundPlan):
     """float32 ``a @ w.T`` for ``a`` (M, K) and a C-ordered weight ``w`` (N, K) read where it lies (see the module
-    docstring); :meth:`run` takes the rows of ``a`` as any array viewable as (M, K) and returns (M, N).
+    docstring).
 
     Raises:
         Unsupported: oneDNN is not available or has no implementation.
@@ -105,22 +108,20 @@ class MatmulPlan(BoundPlan):
                  (ARG_DST, self._memory(dst, self.y)), (ARG_SCRATCHPAD, self._memory(self.scratch_md, self.scratch))]
         self.args = (ExecArg * len(bound))(*[ExecArg(arg, mem) for arg, mem in bound])
 
-    def rows(self) -> np.ndarray:
-        """The bound (M, K) buffer of ``a``: a caller may write the rows into it and call :meth:`run` with None."""
-        return self.a
-
-    def run(self, a: np.ndarray | None, w: np.ndarray) -> np.ndarray:
-        """``a @ w.T`` as a new (M, N) array; ``a`` None: the rows already written into :meth:`rows`."""
+    def run(self, fill: Callable[[np.ndarray], None], w: np.ndarray,
+            read: Callable[[np.ndarray], np.ndarray] = np.copy) -> np.ndarray:
+        """``read(a @ w.T)`` where ``fill(a)`` writes the (M, K) rows into the plan's buffer (so a caller copies
+        them straight from where they lie); ``read`` makes the result from the (M, N) product buffer (a copy:
+        the buffer serves the next call). Both run under the runtime lock."""
         if w.dtype != np.float32 or not w.flags.c_contiguous or w.size != self.shape[1] * self.shape[2]:
             raise ValueError(f"the weight must be a C-ordered float32 array of {self.shape[2]} x {self.shape[1]} "
                              f"values, got {w.dtype} {w.shape}")
-        if a is not None:
-            np.copyto(self.a, a.reshape(self.a.shape))
 
-        def work() -> None:
+        def work() -> np.ndarray:
+            fill(self.a)
             if w is not self.w:
                 _rt.call("dnnl_memory_set_data_handle", self.w_memory, w.ctypes.data_as(P))
                 self.w = w
             execute(self.prim, self.args)
-        _rt.run(work, self.threads)
-        return self.y.copy()
+            return read(self.y)
+        return _rt.run(work, self.threads)

@@ -102,16 +102,16 @@ class LstmPlan(BoundPlan):
                     b_ih: Sequence[np.ndarray | None], b_hh: Sequence[np.ndarray | None]) -> None:
         """Copy each direction's ``(4H, I)`` and ``(4H, H)`` weights and ``(4H,)`` biases (or None) in."""
         hidden = self.shape[3]
-        for k, weights in enumerate((w_ih, w_hh)):
-            for d, w in enumerate(weights):
-                self.plain[k][d] = np.asarray(w).reshape(4, hidden, -1).transpose(2, 0, 1)
-        for d in range(self.directions):
-            self.bias[d] = 0
-            for b in (b_ih[d], b_hh[d]):
-                if b is not None:
-                    self.bias[d] += np.asarray(b, np.float32).reshape(4, hidden)
 
-        def work() -> None:
+        def work() -> None:  # under the lock, as runs: the buffers serve one call at a time
+            for k, weights in enumerate((w_ih, w_hh)):
+                for d, w in enumerate(weights):
+                    self.plain[k][d] = np.asarray(w).reshape(4, hidden, -1).transpose(2, 0, 1)
+            for d in range(self.directions):
+                self.bias[d] = 0
+                for b in (b_ih[d], b_hh[d]):
+                    if b is not None:
+                        self.bias[d] += np.asarray(b, np.float32).reshape(4, hidden)
             for reorder, args in self._reorders:
                 execute(reorder, args)
         _rt.run(work)
@@ -120,11 +120,13 @@ class LstmPlan(BoundPlan):
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(y (T, N, D*H), h_T (D, N, H), c_T (D, N, H))`` for ``x`` (T, N, I) and initial states (D, N, H)
         (None: zeros), as new arrays."""
-        np.copyto(self.x, x)
-        for buffer, state in ((self.h0, h0), (self.c0, c0)):
-            if state is None:
-                buffer.fill(0)
-            else:
-                np.copyto(buffer, state)
-        _rt.run(lambda: execute(self.prim, self.args), self.threads)
-        return self.y.copy(), self.h.copy(), self.c.copy()
+        def work() -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # under the lock: the buffers serve one call
+            np.copyto(self.x, x)
+            for buffer, state in ((self.h0, h0), (self.c0, c0)):
+                if state is None:
+                    buffer.fill(0)
+                else:
+                    np.copyto(buffer, state)
+            execute(self.prim, self.args)
+            return self.y.copy(), self.h.copy(), self.c.copy()
+        return _rt.run(work, self.threads)
