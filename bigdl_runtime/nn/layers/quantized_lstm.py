@@ -99,6 +99,10 @@ class DynamicQuantizedLSTM(Module):
     def weights_changed(self) -> None:
         self.__dict__.pop("_prepared", None)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the prepared weights behind (their oneDNN plans are this process's)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_prepared"}
+
     def forward_pass(self, x: np.ndarray, *states: np.ndarray) -> tuple[tuple[np.ndarray, ...], None]:
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[-1] != self.input_size:

@@ -26,8 +26,8 @@ _CELLS = {"lstm": (4, K.lstm_forward, K.lstm_backward), "gru": (3, K.gru_forward
           "rnn_tanh": (1, K.rnn_forward, K.rnn_backward), "rnn_relu": (1, K.rnn_forward, K.rnn_backward)}
 #: input shapes whose oneDNN plans a layer keeps
 PLANS_KEPT = 4
-#: layer -> {(x shape, batch_first): LstmPlan, or None where oneDNN said no}, with the weight arrays the plans
-#: copied (outside the layer, so copies and pickles of it leave the library handles behind)
+#: layer -> (the parameter arrays the plans copied, {x shape: LstmPlan, or None where oneDNN said no}), kept
+#: outside the layer so that copies and pickles of it leave the library handles behind
 _plans: "weakref.WeakKeyDictionary[RecurrentSequence, tuple[tuple, OrderedDict]]" = weakref.WeakKeyDictionary()
 
 
@@ -114,11 +114,11 @@ class RecurrentSequence(Module):
         x = np.asarray(x)
         self._check(x, states)
         plan = self._plan(x, states)
-        if plan is None:
-            return self.forward_pass(x, *states)[0]
         steps, batch = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
         d, hidden = len(self._suffixes), self.hidden_size
         given = [np.asarray(s) if not self.batch_first else np.asarray(s).transpose(1, 0, 2) for s in states]
+        if plan is None or any(s.shape != (d, batch, hidden) for s in given):
+            return self.forward_pass(x, *states)[0]  # (which also reports states of the wrong shape)
         y, h, c = plan.run(x.transpose(1, 0, 2) if self.batch_first else x, *given, *[None] * (2 - len(given)))
         y = y.reshape(steps, batch, d, hidden)
         if self.batch_first:

@@ -118,3 +118,15 @@ def test_prepared_weights_are_made_again_after_load_state_dict() -> None:
     for g, w, old in zip(net(*feeds.values()), fresh(*feeds.values()), first):
         np.testing.assert_array_equal(g, w)
         assert not np.array_equal(g, old)
+
+
+def test_a_used_quantised_lstm_pickles() -> None:
+    """Its prepared weights (with oneDNN plans) stay behind; the copy prepares its own and gives the same outputs."""
+    import pickle
+
+    model, feeds = _model(3, 1, 3, 5, "forward", False, np.int8, False)
+    net = load_onnx(model)
+    want = net(*feeds.values())
+    copy = pickle.loads(pickle.dumps(net))
+    for g, w in zip(copy(*feeds.values()), want):
+        np.testing.assert_array_equal(g, w)
