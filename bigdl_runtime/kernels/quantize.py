@@ -195,9 +195,9 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
                                                                      tuple(dilation), groups),
                                                x_zero_point=zp, y_dtype=np.int32)
                 n, out, height, width = acc.shape
-                acc = acc.reshape(n, groups, out // groups, height, width)
-                acc += np.int32(signed[1]) * np.asarray(sums).reshape(n, groups, 1, height, width)
-                acc = acc.reshape(n, out, height, width)
+                shifted = signed[1] * np.asarray(sums, np.int64).reshape(n, groups, 1, height, width)
+                acc = (acc.reshape(n, groups, out // groups, height, width) + shifted).astype(np.int32)
+                acc = acc.reshape(n, out, height, width)  # (in int64 above: the terms may pass int32, not their sum)
             return acc
         except onednn_int8.Unsupported:
             pass
