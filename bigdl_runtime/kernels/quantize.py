@@ -17,8 +17,8 @@ operands fit them: uint8/int8 activations with a scalar zero point times 8-bit w
 (a vector of equal ones included). oneDNN takes int8 weights only, so the weight goes in as ``w8 = w - zero_point - shift`` with
 ``shift = 0`` for int8 weights of zero point 0, ``-zero_point`` for other int8 ones and ``128 - zero_point``
 for uint8 ones (``w - 128`` as int8: the top bit flipped, once per weight array), and ``shift`` times the sum of
-the centred activations each output reads (a row sum; a convolution's window sums, by the same primitive with
-a weight of ones) is added back, in integers: exact. The requantisation stays here, in numpy, because oneDNN
+the centred activations each output reads (a row sum; a convolution's window sums: the channels summed, then
+a window view) is added back, in integers: exact. The requantisation stays here, in numpy, because oneDNN
 rounds a product of two float scalings where onnxruntime rounds one. Other operands (per-channel weight zero
 points, 16-bit types) take the numpy path, which is the reference the tests compare the oneDNN path with.
 
@@ -173,6 +173,21 @@ def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None
     return _int32(exact_product(a_c, a_bound, b_bound, a_c.shape[-1], 1, product))
 
 
+def _window_sums(x: np.ndarray, zero_point: int, geo: ConvGeometry) -> np.ndarray:
+    """``(N, groups, Ho, Wo)`` int64: the sum of ``x - zero_point`` over each output's window and its group's
+    channels (padding adds 0 after the zero point is taken off): the channels summed first, then a window view."""
+    n, groups, height, width = geo.n, geo.groups, geo.h, geo.w
+    pt, pl, pb, pr = geo.pads
+    padded = np.zeros((n, groups, height + pt + pb, width + pl + pr), np.int64)
+    channels = x.reshape(n, groups, geo.cg, height, width).sum(axis=2, dtype=np.int64)
+    padded[:, :, pt:pt + height, pl:pl + width] = channels - geo.cg * zero_point
+    s0, s1, s2, s3 = padded.strides
+    windows = np.lib.stride_tricks.as_strided(
+        padded, (n, groups, geo.ho, geo.wo, geo.kh, geo.kw),
+        (s0, s1, geo.sh * s2, geo.sw * s3, geo.dh * s2, geo.dw * s3), writeable=False)
+    return windows.sum(axis=(4, 5))
+
+
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
                  w_zero_point: np.ndarray | None = None, stride: Sequence[int] = (1, 1),
                  padding: Sequence[int] = (0, 0, 0, 0), dilation: Sequence[int] = (1, 1),
@@ -190,12 +205,8 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
         try:
             acc = np.ascontiguousarray(onednn_int8.conv2d_int8(x, signed[0], geo, x_zero_point=zp, y_dtype=np.int32))
             if signed[1]:  # + shift * the sum of the centred inputs each output reads (per group)
-                ones = np.ones((groups, *np.shape(w)[1:]), np.int8)
-                sums = onednn_int8.conv2d_int8(x, ones, ConvGeometry(x.shape, ones.shape, tuple(stride), tuple(padding),
-                                                                     tuple(dilation), groups),
-                                               x_zero_point=zp, y_dtype=np.int32)
                 n, out, height, width = acc.shape
-                shifted = signed[1] * np.asarray(sums, np.int64).reshape(n, groups, 1, height, width)
+                shifted = signed[1] * _window_sums(x, zp, geo).reshape(n, groups, 1, height, width)
                 acc = (acc.reshape(n, groups, out // groups, height, width) + shifted).astype(np.int32)
                 acc = acc.reshape(n, out, height, width)  # (in int64 above: the terms may pass int32, not their sum)
             return acc
