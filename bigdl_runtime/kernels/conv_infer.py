@@ -87,31 +87,27 @@ class DirectConv:
         self.y_shape = (n, o, ho, wo)
         self.one_thread = n * ho * wo * c * kh * kw * (o // groups) > OPENBLAS_THREADED_MACS
         #: the oneDNN product of few output positions (made on first use; None: not tried, False: numpy)
-        self.matmul: MatmulPlan | bool | None = None if (groups == 1 and dtype == np.float32
-                                                         and n * ho * wo <= ONEDNN_MAX_POSITIONS) else False
+        self.matmul: _Product | bool | None = None if (groups == 1 and dtype == np.float32
+                                                       and n * ho * wo <= ONEDNN_MAX_POSITIONS) else False
 
     def __getstate__(self) -> dict:
         """Pickles leave the oneDNN plan behind (library handles of this process)."""
         return {**self.__dict__, "matmul": None if self.matmul is not False else False}
 
     def __call__(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        product = (self._product() if self.matmul is not False and w.dtype == self.dtype and w.flags.c_contiguous
+                   else None)
+        if product is not None:
+            y = product(x, w)
+            if b is not None:
+                y += b.reshape(-1, 1, 1)
+            return y
         if self.pad:
             xp = np.zeros(self.padded, dtype=self.dtype)
             xp[self.inner] = x
         else:
             xp = np.ascontiguousarray(x)
-        window = np.ndarray(self.view[0], dtype=self.dtype, buffer=xp, strides=self.view[1])
-        plan = self._matmul() if self.matmul is not False and w.dtype == self.dtype and w.flags.c_contiguous else None
-        if plan is not None:  # rows (n, ho, wo) x columns (c, kh, kw), copied straight into the plan's buffer
-            n, o, ho, wo = self.y_shape
-            rows = window[:, 0].transpose(0, 4, 5, 1, 2, 3)
-            y = plan.run(lambda a: np.copyto(a.reshape(rows.shape), rows), w,
-                         lambda p: np.ascontiguousarray(p.reshape(n, ho * wo, o).transpose(0, 2, 1)))
-            y = y.reshape(self.y_shape)
-            if b is not None:
-                y += b.reshape(-1, 1, 1)
-            return y
-        cols = window.reshape(self.cols_shape)
+        cols = np.ndarray(self.view[0], dtype=self.dtype, buffer=xp, strides=self.view[1]).reshape(self.cols_shape)
         if self.one_thread:
             with single_threaded_blas():
                 y = np.matmul(w.reshape(self.w_mat), cols).reshape(self.y_shape)
@@ -121,12 +117,41 @@ class DirectConv:
             y += b.reshape(-1, 1, 1)
         return y
 
-    def _matmul(self) -> MatmulPlan | None:
-        """The oneDNN product of this geometry, compiled on first use (None: oneDNN is missing or said no)."""
-        if self.matmul is None or (self.matmul is not False and not self.matmul.valid()):
-            n, o, ho, wo = self.y_shape
+    def _product(self) -> "_Product | None":
+        """The oneDNN product of this geometry, made on first use (None: oneDNN is missing or said no)."""
+        if self.matmul is None or (self.matmul is not False and not self.matmul.plan.valid()):
             try:
-                self.matmul = MatmulPlan(n * ho * wo, self.w_mat[2], o)
+                self.matmul = _Product(self)
             except Unsupported:
                 self.matmul = False
         return self.matmul or None
+
+
+class _Product:
+    """A :class:`DirectConv`'s product on oneDNN (:class:`~.onednn_matmul.MatmulPlan`): a zero-padded copy of the
+    input kept between calls (its border stays zero), the view of its windows as the product's rows, and the
+    view of the product in NCHW order, all made once; a call copies the input in, the windows into the plan's
+    rows and the product out (under the plan's lock)."""
+
+    def __init__(self, conv: DirectConv) -> None:
+        n, o, ho, wo = conv.y_shape
+        self.plan = MatmulPlan(n * ho * wo, conv.w_mat[2], o)
+        self.padded = np.zeros(conv.padded, conv.dtype)
+        self.inner = self.padded[conv.inner]
+        window = np.ndarray(conv.view[0], dtype=conv.dtype, buffer=self.padded, strides=conv.view[1])
+        self.windows = window[:, 0].transpose(0, 4, 5, 1, 2, 3)  # (n, ho, wo, c, kh, kw)
+        self.rows = self.plan.a.reshape(self.windows.shape)
+        self.nchw = self.plan.y.reshape(n, ho * wo, o).transpose(0, 2, 1)
+        self.y_shape = conv.y_shape
+
+    def __call__(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        def fill(_: np.ndarray) -> None:
+            np.copyto(self.inner, x)
+            np.copyto(self.rows, self.windows)
+
+        base = w.base  # a conv1d passes a 4-D view of its weight per call: the array itself has one identity
+        weight = base if isinstance(base, np.ndarray) and base.size == w.size and base.flags.c_contiguous else w
+        return self.plan.run(fill, weight, self._read).reshape(self.y_shape)
+
+    def _read(self, _: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.nchw)

@@ -75,7 +75,7 @@ def test_few_output_positions_run_their_product_on_onednn() -> None:
     w = np.ones((128, 129, 1, 3), np.float32)
     frame = direct_plan((1, 129, 1, 4), w.shape, f32, f32, 1, (0, 1, 0, 1), 1, 1)
     frame(np.ones((1, 129, 1, 4), np.float32), w, None)
-    assert isinstance(frame.matmul, MatmulPlan)
+    assert isinstance(frame.matmul.plan, MatmulPlan)
     pickled = pickle.loads(pickle.dumps(frame))  # the plan stays behind; the copy makes its own
     np.testing.assert_array_equal(pickled(np.ones((1, 129, 1, 4), np.float32), w, None),
                                   conv2d_forward(np.ones((1, 129, 1, 4), np.float32), w, None, 1, (0, 1, 0, 1))[0])
