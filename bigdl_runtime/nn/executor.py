@@ -12,15 +12,15 @@ after it runs, so no activation outlives its last use. Two ways to run it:
   the plan never goes stale).
 
 Shape chains: the values an inference computes from nothing but the shapes (and dtypes) of the graph's
-inputs and stored integer or boolean tensors (buffers, not parameters: ``ShapeOf`` -> ``Gather`` ->
-``Concat`` -> ``Reshape``, the run-time shape arithmetic of a model exported with a dynamic batch
-axis) are the same at every call with inputs of the same shapes. :meth:`Plan.infer` computes them at
-the first call per input signature (shapes and dtypes) and keeps those that later steps read
-(read-only: a layer that wrote into one would fail rather than change it for later calls); further
-calls of that signature skip their steps. Shapes are followed through the layers whose output shape
-their inputs' shapes (and fixed configuration) set, so ``ShapeOf`` of a convolution's output counts;
-never through one whose output shape depends on input values. Kept values are dropped by a
-training-mode pass and by :meth:`Plan.clear_shape_cache` (which ``Graph.weights_changed`` calls after
+inputs and stored integer or boolean tensors (buffers, not parameters), through layers without
+parameters (``ShapeOf`` -> ``Gather`` -> ``Concat`` -> ``Reshape``, the run-time shape arithmetic of a
+model exported with a dynamic batch axis), are the same at every call with inputs of the same shapes.
+:meth:`Plan.infer` computes them at the first call per input signature (shapes and dtypes) and keeps
+those that later steps read (read-only: a layer that wrote into one would fail rather than change it for
+later calls); further calls of that signature skip their steps. Shapes are followed through the layers
+whose output shape their inputs' shapes (and fixed configuration) set, so ``ShapeOf`` of a convolution's
+output counts; never through one whose output shape depends on input values. Kept values are dropped by
+a training-mode pass and by :meth:`Plan.clear_shape_cache` (which ``Graph.weights_changed`` calls after
 ``load_state_dict``), since stored tensors may change then.
 
 Loop bodies: over the iterations of one ``Loop`` call, the steps that read only values fixed for the call
@@ -109,7 +109,8 @@ class Plan:
             if ((isinstance(module, ShapeOf) and step.args[0][0] in shaped)
                     or (isinstance(module, TensorSource) and not module._params)
                     or (step.run is None and step.args and all(s in derived for s, _ in step.args)
-                        and module.deterministic and next(module.children(), None) is None)):
+                        and module.deterministic and not module._params
+                        and next(module.children(), None) is None)):
                 derived.add(step.out)
                 shaped.add(step.out)
             elif step.args and (

@@ -134,3 +134,16 @@ def test_layer_norm_with_a_shared_intermediate_is_not_fused(rng) -> None:
     v = rng.standard_normal((2, 5)).astype(np.float32)
     for g, w in zip(graph(v), graph.forward_pass(v)[0]):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_values_through_a_layer_with_parameters_are_not_kept() -> None:
+    """A Linear applied to a shape-derived value has a trainable weight: its output is recomputed each call (an
+    in-place weight change, as a finite-difference check makes, is seen)."""
+    x = Input("x")
+    size = Cast("float32")(ShapeOf()(x))
+    linear = nn.Linear(2, 1)
+    graph = Graph(x, linear(ReshapeTo([1, 2])(size))).evaluate()
+    v = np.zeros((3, 4), np.float32)
+    first = graph(v)
+    linear.weight.data += 1
+    np.testing.assert_allclose(graph(v), first + 7, rtol=1e-6)
