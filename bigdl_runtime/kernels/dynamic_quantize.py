@@ -26,11 +26,12 @@ from .onednn_matmul import Int8MatmulPlan, Unsupported
 
 def dynamic_quantize_parameters(x: np.ndarray) -> tuple[np.float32, np.uint8]:
     """The uint8 ``(scale, zero_point)`` onnxruntime picks for ``x`` (an all-zero ``x``: scale 1, zero point 0)."""
-    x = np.asarray(x, np.float32)
-    low = min(np.float32(x.min()) if x.size else np.float32(0), np.float32(0))
-    high = max(np.float32(x.max()) if x.size else np.float32(0), np.float32(0))
+    x = np.asarray(x, np.float32).reshape(-1)  # (ufunc reductions and scalar clamps: a quantised LSTM runs this per step)
+    zero32 = np.float32(0)
+    low = min(np.minimum.reduce(x), zero32) if x.size else zero32
+    high = max(np.maximum.reduce(x), zero32) if x.size else zero32
     scale = np.float32(1) if high == low else np.float32((high - low) / np.float32(255))
-    zero = np.rint(np.clip(np.float32(0) - low / scale, 0, 255))
+    zero = np.rint(min(max(zero32 - low / scale, zero32), np.float32(255)))
     return scale, np.uint8(zero)
 
 
@@ -79,7 +80,8 @@ def dynamic_quantized_matmul(a: np.ndarray, weight: QuantizedWeight) -> np.ndarr
     a = np.asarray(a, np.float32)
     scale, zero = dynamic_quantize_parameters(a)
     centred = np.rint(a / scale)  # float32, then saturated into uint8 around the zero point
-    np.clip(centred, -float(zero), 255.0 - float(zero), out=centred)
+    np.maximum(centred, np.float32(-float(zero)), out=centred)
+    np.minimum(centred, np.float32(255.0 - float(zero)), out=centred)
     plan = _plan(weight, a.shape[0]) if weight.signed is not None and a.ndim == 2 else None
     if plan is not None:
         centred += np.float32(zero)
