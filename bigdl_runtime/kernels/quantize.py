@@ -159,9 +159,9 @@ def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None
         except onednn_int8.Unsupported:
             pass
         else:
-            if signed[1]:
+            if signed[1]:  # in place in int32, which wraps: exact whenever the result fits, as it does
                 sums = rows.sum(axis=1, dtype=np.int64) - rows.shape[1] * zp
-                acc = (acc + signed[1] * sums[:, None]).astype(np.int32)
+                acc += (signed[1] * sums).astype(np.int32)[:, None]
             return acc.reshape(*a.shape[:-1], acc.shape[-1])
     a_c, a_bound = _centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None)
     b_c, b_bound = _centred(b, b_zero_point, -1)
@@ -174,18 +174,18 @@ def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None
 
 
 def _window_sums(x: np.ndarray, zero_point: int, geo: ConvGeometry) -> np.ndarray:
-    """``(N, groups, Ho, Wo)`` int64: the sum of ``x - zero_point`` over each output's window and its group's
+    """``(N, groups, Ho, Wo)`` int32: the sum of ``x - zero_point`` over each output's window and its group's
     channels (padding adds 0 after the zero point is taken off): the channels summed first, then a window view."""
     n, groups, height, width = geo.n, geo.groups, geo.h, geo.w
     pt, pl, pb, pr = geo.pads
-    padded = np.zeros((n, groups, height + pt + pb, width + pl + pr), np.int64)
-    channels = x.reshape(n, groups, geo.cg, height, width).sum(axis=2, dtype=np.int64)
+    padded = np.zeros((n, groups, height + pt + pb, width + pl + pr), np.int32)
+    channels = x.reshape(n, groups, geo.cg, height, width).sum(axis=2, dtype=np.int32)
     padded[:, :, pt:pt + height, pl:pl + width] = channels - geo.cg * zero_point
     s0, s1, s2, s3 = padded.strides
     windows = np.lib.stride_tricks.as_strided(
         padded, (n, groups, geo.ho, geo.wo, geo.kh, geo.kw),
         (s0, s1, geo.sh * s2, geo.sw * s3, geo.dh * s2, geo.dw * s3), writeable=False)
-    return windows.sum(axis=(4, 5))
+    return windows.sum(axis=(4, 5), dtype=np.int32)
 
 
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
@@ -204,11 +204,10 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
         geo = ConvGeometry(x.shape, np.shape(w), tuple(stride), tuple(padding), tuple(dilation), groups)
         try:
             acc = np.ascontiguousarray(onednn_int8.conv2d_int8(x, signed[0], geo, x_zero_point=zp, y_dtype=np.int32))
-            if signed[1]:  # + shift * the sum of the centred inputs each output reads (per group)
-                n, out, height, width = acc.shape
-                shifted = signed[1] * _window_sums(x, zp, geo).reshape(n, groups, 1, height, width)
-                acc = (acc.reshape(n, groups, out // groups, height, width) + shifted).astype(np.int32)
-                acc = acc.reshape(n, out, height, width)  # (in int64 above: the terms may pass int32, not their sum)
+            if signed[1]:  # + shift * the sum of the centred inputs each output reads (per group), in place
+                n, out, height, width = acc.shape  # (int32 wraps: exact whenever the result fits, as it does)
+                shifted = (np.int32(signed[1]) * _window_sums(x, zp, geo)).reshape(n, groups, 1, height, width)
+                acc.reshape(n, groups, out // groups, height, width)[...] += shifted
             return acc
         except onednn_int8.Unsupported:
             pass
