@@ -6,14 +6,17 @@ A convolution with few output values (a streaming model's frame: a 4-pixel outpu
 arithmetic. Below :data:`DIRECT_MAX_COLUMNS` im2col values, :func:`direct_plan` works out once
 (per input shape) how to copy the windows out of the zero-padded input through one strided
 view, and its function then does one (batched) GEMM per group: a few numpy calls whatever the
-kernel size. Larger problems stay on :func:`~.conv.conv2d_forward`. Only outputs are
-computed (no cache), for inference (the convolution layers' ``infer``).
+kernel size; a product of few output positions (one group, float32) runs on oneDNN instead
+(:data:`ONEDNN_MAX_POSITIONS`), its window matrix copied straight into the plan's buffer. Larger
+problems stay on :func:`~.conv.conv2d_forward`. Only outputs are computed (no cache), for inference
+(the convolution layers' ``infer``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .conv_geometry import IntPair, pads4, pair
+from .onednn_matmul import MatmulPlan, Unsupported
 from .threads import single_threaded_blas
 
 #: largest im2col size (values: N * Ho * Wo * C * kh * kw) computed by the direct path (one thread,
@@ -22,6 +25,10 @@ DIRECT_MAX_COLUMNS = 1 << 16
 #: the same for 1x1 stride-1 convolutions, whose columns need no copy (measured: 1.9x faster than
 #: oneDNN at 77K values, on par at 47K-100K, 1.6x slower at 200K)
 POINTWISE_MAX_COLUMNS = 1 << 17
+#: output positions (N * Ho * Wo) up to which a float32 convolution of one group runs its product on oneDNN
+#: (:class:`~.onednn_matmul.MatmulPlan`): a product of so few columns is a GEMM shape OpenBLAS runs slowly
+#: (a streaming VAD's (128, 387) x (387, 3): 13-21 us in OpenBLAS, 7 us in oneDNN)
+ONEDNN_MAX_POSITIONS = 64
 #: OpenBLAS shares a GEMM of more multiply-adds than this between its threads; the direct path's
 #: GEMMs are small enough to run faster on one (and a loaded machine stalls the shared ones)
 OPENBLAS_THREADED_MACS = 1 << 18
@@ -79,8 +86,22 @@ class DirectConv:
         self.w_mat = (groups, o // groups, cg * kh * kw)
         self.y_shape = (n, o, ho, wo)
         self.one_thread = n * ho * wo * c * kh * kw * (o // groups) > OPENBLAS_THREADED_MACS
+        #: the oneDNN product of few output positions (made on first use; None: not tried, False: numpy)
+        self.matmul: _Product | bool | None = None if (groups == 1 and dtype == np.float32
+                                                       and n * ho * wo <= ONEDNN_MAX_POSITIONS) else False
+
+    def __getstate__(self) -> dict:
+        """Pickles leave the oneDNN plan behind (library handles of this process)."""
+        return {**self.__dict__, "matmul": None if self.matmul is not False else False}
 
     def __call__(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        product = (self._product() if self.matmul is not False and w.dtype == self.dtype and w.flags.c_contiguous
+                   else None)
+        if product is not None:
+            y = product(x, w)
+            if b is not None:
+                y += b.reshape(-1, 1, 1)
+            return y
         if self.pad:
             xp = np.zeros(self.padded, dtype=self.dtype)
             xp[self.inner] = x
@@ -95,3 +116,42 @@ class DirectConv:
         if b is not None:
             y += b.reshape(-1, 1, 1)
         return y
+
+    def _product(self) -> "_Product | None":
+        """The oneDNN product of this geometry, made on first use (None: oneDNN is missing or said no)."""
+        if self.matmul is None or (self.matmul is not False and not self.matmul.plan.valid()):
+            try:
+                self.matmul = _Product(self)
+            except Unsupported:
+                self.matmul = False
+        return self.matmul or None
+
+
+class _Product:
+    """A :class:`DirectConv`'s product on oneDNN (:class:`~.onednn_matmul.MatmulPlan`): a zero-padded copy of the
+    input kept between calls (its border stays zero), the view of its windows as the product's rows, and the
+    view of the product in NCHW order, all made once; a call copies the input in, the windows into the plan's
+    rows and the product out (under the plan's lock)."""
+
+    def __init__(self, conv: DirectConv) -> None:
+        n, o, ho, wo = conv.y_shape
+        self.plan = MatmulPlan(n * ho * wo, conv.w_mat[2], o)
+        self.padded = np.zeros(conv.padded, conv.dtype)
+        self.inner = self.padded[conv.inner]
+        window = np.ndarray(conv.view[0], dtype=conv.dtype, buffer=self.padded, strides=conv.view[1])
+        self.windows = window[:, 0].transpose(0, 4, 5, 1, 2, 3)  # (n, ho, wo, c, kh, kw)
+        self.rows = self.plan.a.reshape(self.windows.shape)
+        self.nchw = self.plan.y.reshape(n, ho * wo, o).transpose(0, 2, 1)
+        self.y_shape = conv.y_shape
+
+    def __call__(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        def fill(_: np.ndarray) -> None:
+            np.copyto(self.inner, x)
+            np.copyto(self.rows, self.windows)
+
+        base = w.base  # a conv1d passes a 4-D view of its weight per call: the array itself has one identity
+        weight = base if isinstance(base, np.ndarray) and base.size == w.size and base.flags.c_contiguous else w
+        return self.plan.run(fill, weight, self._read).reshape(self.y_shape)
+
+    def _read(self, _: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.nchw)

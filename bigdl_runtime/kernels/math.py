@@ -196,6 +196,11 @@ def _extremum_infer(xs: tuple[np.ndarray, ...], op: str, better: Callable) -> np
     """:func:`_extremum`'s output (the same comparisons, so the same NaN handling) without the winner index."""
     if not xs:
         raise ValueError(f"{op}: needs at least one input")
+    if len(xs) == 2:  # the common case: np.where broadcasts (and refuses) as the general path does
+        try:
+            return np.where(better(xs[1], xs[0]), xs[1], xs[0]).astype(np.asarray(xs[0]).dtype, copy=False)
+        except ValueError:
+            pass
     shape = _shape_check(*xs, op=op)
     y = np.broadcast_to(xs[0], shape)
     for x in xs[1:]:

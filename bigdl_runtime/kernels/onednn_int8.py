@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .onednn import Unsupported, _rt, primitive_attr
+from .onednn_bound import threads_for
 from .onednn_runtime import ExecArg, P
 
 __all__ = ["available", "conv2d_int8", "matmul_int8", "Unsupported"]
@@ -423,8 +424,9 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
     grouped = geo.groups > 1
     w_shape = (geo.groups, geo.og, geo.cg, geo.kh, geo.kw) if grouped else tuple(w.shape)
     y_shape = (geo.n, geo.o, geo.ho, geo.wo)
+    threads = threads_for(geo.n * geo.o * geo.ho * geo.wo * geo.cg * geo.kh * geo.kw)
     key = ("conv", tuple(x.shape), w_shape, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw,
-           _signature(q, bias is not None, relu, y_dtype))
+           _signature(q, bias is not None, relu, y_dtype), threads)
 
     def make(entry: _Entry) -> None:
         mds = [_tag_md(tuple(x.shape), q["x_dtype"], _TAG_ANY), _tag_md(w_shape, np.int8, _TAG_ANY),
@@ -444,7 +446,7 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
         last = y_dtype != np.float32 if channels_last is None else channels_last
         return _run(entry, x, w, w.reshape(w_shape), q, b, y_shape, y_dtype, last)
 
-    return _rt.run(work)
+    return _rt.run(work, threads)
 
 
 def matmul_int8(x: np.ndarray, w: np.ndarray, *, x_scale: float = 1.0, x_zero_point: int = 0,
@@ -474,7 +476,8 @@ def matmul_int8(x: np.ndarray, w: np.ndarray, *, x_scale: float = 1.0, x_zero_po
     q = _quant(x, x_dtype, x_scale, x_zero_point, w_scale, y_scale, y_zero_point, y_dtype)
     m, k = x.shape
     n = w.shape[1]
-    key = ("matmul", m, k, n, _signature(q, bias is not None, relu, y_dtype))
+    threads = threads_for(m * k * n)
+    key = ("matmul", m, k, n, _signature(q, bias is not None, relu, y_dtype), threads)
 
     def make(entry: _Entry) -> None:
         mds = [_tag_md((m, k), q["x_dtype"], _TAG_AB), _tag_md((k, n), np.int8, _TAG_ANY),
@@ -489,4 +492,4 @@ def matmul_int8(x: np.ndarray, w: np.ndarray, *, x_scale: float = 1.0, x_zero_po
         b = None if bias is None else np.ascontiguousarray(bias, dtype=np.float32).reshape(1, n)
         return _run(entry, x, w, w, q, b, (m, n), y_dtype, False)
 
-    return _rt.run(work)
+    return _rt.run(work, threads)

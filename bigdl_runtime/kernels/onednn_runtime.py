@@ -185,20 +185,21 @@ class Runtime:
             self.call("dnnl_stream_create", ctypes.byref(self.stream), self.engine, _IN_ORDER_STREAM)
         return True
 
-    def run(self, work: Callable[[], T]) -> T:
-        """``work()`` under the lock with OpenMP at the kernels' thread count, on a thread whose OpenMP
-        pool works (the calling thread, unless a fork left its pool behind: then a helper thread)."""
+    def run(self, work: Callable[[], T], omp_threads: int = 0) -> T:
+        """``work()`` under the lock with OpenMP at ``omp_threads`` threads (0: the kernels' thread count), on
+        a thread whose OpenMP pool works (the calling thread, unless a fork left its pool behind: then a
+        helper thread)."""
         if self._stale is not None and threading.get_ident() == self._stale:
             if self._helper is None:
                 self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onednn-after-fork")
-            return self._helper.submit(self._locked, work).result()
-        return self._locked(work)
+            return self._helper.submit(self._locked, work, omp_threads).result()
+        return self._locked(work, omp_threads)
 
-    def _locked(self, work: Callable[[], T]) -> T:
+    def _locked(self, work: Callable[[], T], omp_threads: int) -> T:
         with self.lock:
             self._omp_threads.add(threading.get_ident())
             if self.omp_set is not None:
-                self.omp_set(max(1, threads.block_threads()))
+                self.omp_set(omp_threads or max(1, threads.block_threads()))
             return work()
 
     def _after_fork_in_child(self) -> None:

@@ -13,10 +13,14 @@ Scales and zero points are per tensor (one value), per axis (a vector along
 block of ``block_size`` elements along ``axis``).
 
 The integer products run on oneDNN's int8 primitives (:mod:`.onednn_int8`, s32 accumulator) when the
-operands fit them: uint8/int8 activations with a scalar zero point times int8 weights with zero points of 0
-(symmetric, what quantisers produce); the requantisation stays here, in numpy, because oneDNN rounds a product
-of two float scalings where onnxruntime rounds one. Other operands (uint8 or asymmetric weights, 16-bit types)
-take the numpy path, which is the reference the tests compare the oneDNN path with.
+operands fit them: uint8/int8 activations with a scalar zero point times 8-bit weights with one zero point
+(a vector of equal ones included). oneDNN takes int8 weights only, so the weight goes in as ``w8 = w - zero_point - shift`` with
+``shift = 0`` for int8 weights of zero point 0, ``-zero_point`` for other int8 ones and ``128 - zero_point``
+for uint8 ones (``w - 128`` as int8: the top bit flipped, once per weight array), and ``shift`` times the sum of
+the centred activations each output reads (a row sum; a convolution's window sums: the channels summed, then
+a window view) is added back, in integers: exact. The requantisation stays here, in numpy, because oneDNN
+rounds a product of two float scalings where onnxruntime rounds one. Other operands (per-channel weight zero
+points, 16-bit types) take the numpy path, which is the reference the tests compare the oneDNN path with.
 
 These functions have no gradient: their inputs or outputs are integers.
 """
@@ -112,30 +116,52 @@ def _int32(exact: np.ndarray) -> np.ndarray:
     return np.rint(exact).astype(np.int64).astype(np.int32)
 
 
-def _onednn_zero_point(x: np.ndarray, x_zero_point: np.ndarray | None, w: np.ndarray,
-                       w_zero_point: np.ndarray | None) -> int | None:
-    """x's zero point as an int when oneDNN's int8 primitives can take these operands, else None."""
-    if np.asarray(x).dtype not in (np.uint8, np.int8) or np.asarray(w).dtype != np.int8:
-        return None
-    if w_zero_point is not None and np.any(np.asarray(w_zero_point) != 0):
-        return None
-    if x_zero_point is not None and np.size(x_zero_point) != 1:
+def _onednn_zero_point(x: np.ndarray, x_zero_point: np.ndarray | None) -> int | None:
+    """x's zero point as an int when oneDNN's int8 primitives can take x, else None."""
+    if np.asarray(x).dtype not in (np.uint8, np.int8) or (x_zero_point is not None and np.size(x_zero_point) != 1):
         return None
     return 0 if x_zero_point is None else int(np.asarray(x_zero_point).reshape(()))
+
+
+#: uint8 weights seen as int8 (``w - 128``), by id of the weight array (kept alive with its copy)
+_SHIFTED: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+#: most weight arrays whose int8 copies are kept
+SHIFTED_KEPT = 64
+
+
+def _int8_weight(w: np.ndarray, w_zero_point: np.ndarray | None) -> tuple[np.ndarray, int] | None:
+    """``(w8, shift)``, int8 ``w8`` with ``w - w_zero_point == w8 + shift`` (see the module docstring), or None
+    when the weight does not fit oneDNN's int8 primitives (not 8-bit, or zero points that differ per channel)."""
+    w = np.asarray(w)
+    zeros = np.zeros(1, np.int64) if w_zero_point is None else np.asarray(w_zero_point).reshape(-1)
+    if w.dtype not in (np.uint8, np.int8) or zeros.size == 0 or np.any(zeros != zeros[0]):
+        return None
+    zero = int(zeros[0])
+    if w.dtype == np.int8:
+        return w, -zero
+    if id(w) not in _SHIFTED:
+        if len(_SHIFTED) >= SHIFTED_KEPT:
+            _SHIFTED.clear()
+        _SHIFTED[id(w)] = (w, np.bitwise_xor(w, np.uint8(128)).view(np.int8))
+    return _SHIFTED[id(w)][1], 128 - zero
 
 
 def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None = None,
                    b_zero_point: np.ndarray | None = None) -> np.ndarray:
     """``(a - a_zero_point) @ (b - b_zero_point)`` in int32 (a vector zero point: per row of a, per column of b)."""
-    zp = _onednn_zero_point(a, a_zero_point, b, b_zero_point)
-    if zp is not None and np.ndim(a) >= 2 and np.ndim(b) == 2:
+    zp = _onednn_zero_point(a, a_zero_point)
+    signed = _int8_weight(b, b_zero_point) if zp is not None and np.ndim(a) >= 2 and np.ndim(b) == 2 else None
+    if signed is not None:
         a = np.asarray(a)
+        rows = np.ascontiguousarray(a.reshape(-1, a.shape[-1]))
         try:
-            acc = onednn_int8.matmul_int8(np.ascontiguousarray(a.reshape(-1, a.shape[-1])), np.asarray(b),
-                                          x_zero_point=zp, y_dtype=np.int32)
+            acc = onednn_int8.matmul_int8(rows, signed[0], x_zero_point=zp, y_dtype=np.int32)
         except onednn_int8.Unsupported:
             pass
         else:
+            if signed[1]:  # in place in int32, which wraps: exact whenever the result fits, as it does
+                sums = rows.sum(axis=1, dtype=np.int64) - rows.shape[1] * zp
+                acc += (signed[1] * sums).astype(np.int32)[:, None]
             return acc.reshape(*a.shape[:-1], acc.shape[-1])
     a_c, a_bound = _centred(a, a_zero_point, -2 if np.ndim(a) >= 2 else None)
     b_c, b_bound = _centred(b, b_zero_point, -1)
@@ -147,6 +173,21 @@ def matmul_integer(a: np.ndarray, b: np.ndarray, a_zero_point: np.ndarray | None
     return _int32(exact_product(a_c, a_bound, b_bound, a_c.shape[-1], 1, product))
 
 
+def _window_sums(x: np.ndarray, zero_point: int, geo: ConvGeometry) -> np.ndarray:
+    """``(N, groups, Ho, Wo)`` int32: the sum of ``x - zero_point`` over each output's window and its group's
+    channels (padding adds 0 after the zero point is taken off): the channels summed first, then a window view."""
+    n, groups, height, width = geo.n, geo.groups, geo.h, geo.w
+    pt, pl, pb, pr = geo.pads
+    padded = np.zeros((n, groups, height + pt + pb, width + pl + pr), np.int32)
+    channels = x.reshape(n, groups, geo.cg, height, width).sum(axis=2, dtype=np.int32)
+    padded[:, :, pt:pt + height, pl:pl + width] = channels - geo.cg * zero_point
+    s0, s1, s2, s3 = padded.strides
+    windows = np.lib.stride_tricks.as_strided(
+        padded, (n, groups, geo.ho, geo.wo, geo.kh, geo.kw),
+        (s0, s1, geo.sh * s2, geo.sw * s3, geo.dh * s2, geo.dw * s3), writeable=False)
+    return windows.sum(axis=(4, 5), dtype=np.int32)
+
+
 def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
                  w_zero_point: np.ndarray | None = None, stride: Sequence[int] = (1, 1),
                  padding: Sequence[int] = (0, 0, 0, 0), dilation: Sequence[int] = (1, 1),
@@ -156,12 +197,18 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
     Padding adds zeros after the zero point is taken off (as padding with the zero point).
     A vector ``w_zero_point`` is per output channel.
     """
-    zp = _onednn_zero_point(x, x_zero_point, w, w_zero_point)
-    if zp is not None and np.ndim(x) == 4 and np.ndim(w) == 4:
-        geo = ConvGeometry(np.shape(x), np.shape(w), tuple(stride), tuple(padding), tuple(dilation), groups)
+    zp = _onednn_zero_point(x, x_zero_point)
+    signed = _int8_weight(w, w_zero_point) if zp is not None and np.ndim(x) == 4 and np.ndim(w) == 4 else None
+    if signed is not None:
+        x = np.asarray(x)
+        geo = ConvGeometry(x.shape, np.shape(w), tuple(stride), tuple(padding), tuple(dilation), groups)
         try:
-            return np.ascontiguousarray(onednn_int8.conv2d_int8(np.asarray(x), np.asarray(w), geo, x_zero_point=zp,
-                                                               y_dtype=np.int32))
+            acc = np.ascontiguousarray(onednn_int8.conv2d_int8(x, signed[0], geo, x_zero_point=zp, y_dtype=np.int32))
+            if signed[1]:  # + shift * the sum of the centred inputs each output reads (per group), in place
+                n, out, height, width = acc.shape  # (int32 wraps: exact whenever the result fits, as it does)
+                shifted = (np.int32(signed[1]) * _window_sums(x, zp, geo)).reshape(n, groups, 1, height, width)
+                acc.reshape(n, groups, out // groups, height, width)[...] += shifted
+            return acc
         except onednn_int8.Unsupported:
             pass
     x_c, x_bound = _centred(x, x_zero_point)

@@ -56,6 +56,19 @@ def split_forward(x: np.ndarray, sizes_or_n: int | Sequence[int], axis: int = 0)
     return parts, (axis, [p.shape for p in parts], x.dtype)
 
 
+def split_views(x: np.ndarray, sizes: Sequence[int], axis: int) -> tuple[np.ndarray, ...] | None:
+    """:func:`split_forward`'s parts of sizes ``sizes`` as basic-indexing views (the inference path: no cache), or
+    None when the sizes do not cut the axis (the forward then names the problem)."""
+    if not -x.ndim <= axis < x.ndim or sum(sizes) != x.shape[axis] or min(sizes, default=-1) < 0:
+        return None
+    index: list[Any] = [slice(None)] * (axis % x.ndim)
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(x[(*index, slice(start, start + size))])
+        start += size
+    return tuple(parts)
+
+
 def split_backward(dys: Sequence[np.ndarray | None], cache: Any) -> tuple[np.ndarray]:
     axis, shapes, dtype = cache
     grads = [np.zeros(s, dtype) if g is None else g for g, s in zip(dys, shapes)]

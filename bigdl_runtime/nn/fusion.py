@@ -8,18 +8,26 @@ the plan stays valid whatever happens to the weights. The chains:
 - ``Sigmoid(x) -> Mul(x, .)`` (SiLU / Swish, as YOLO-style exporters write it): one
   ``x / (1 + exp(-x))`` in four passes instead of the ~ten of the sigmoid and the product;
 - ``Conv2d`` (or ``Conv1d``) ``-> ReLU`` / ``ReLU6``: the convolution applies the activation as it writes its
-  output (as :class:`~.layers.conv.ConvReLU2d`), with the convolution's own parameters.
+  output (as :class:`~.layers.conv.ConvReLU2d`), with the convolution's own parameters;
+- layer normalisation spelled out (as PyTorch exports ``LayerNorm`` below opset 17): ``ReduceMean`` over the
+  last axis, ``Sub``, ``Pow`` 2, ``ReduceMean``, ``Add`` of a stored epsilon, ``Sqrt``, ``Div``, ``Mul`` by a
+  stored scale and ``Add`` of a stored shift: nine steps (and three stored-tensor steps) as one function of
+  the same operations, reading the stored tensors at every call.
 """
 from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+
 from ..kernels.activation import silu_infer
 from .layers.activation import ReLU, Sigmoid
 from .layers.conv import Conv1d, Conv2d
-from .layers.elementwise import Mul
-from .layers.math import ReLU6
+from .layers.elementwise import Add, Div, Mul, Sub
+from .layers.graph_values import TensorSource
+from .layers.math import Pow, ReLU6, Sqrt
+from .layers.reduce import ReduceMean
 
 if TYPE_CHECKING:
     from .executor import Plan, Step
@@ -31,16 +39,23 @@ def fuse_steps(plan: "Plan") -> list["Step"]:
 
     readers = plan.readers()
     producer = {step.out: step for step in plan.steps}
-    fused_away: set[int] = set()  # slots of first links, now computed inside the fused step
-    replaced: dict[int, Step] = {}  # slot of a second link -> its fused step
+    fused_away: set[int] = set()  # slots of earlier links, now computed inside the fused step
+    replaced: dict[int, Step] = {}  # slot of a chain's last link -> its fused step
     for step in plan.steps:
-        fused = _second_link(step, producer, readers)
-        if fused is None:
+        if step.out in fused_away:
             continue
-        first, args, run = fused
+        fused = _second_link(step, producer, readers)
+        if fused is not None:
+            first, args, run = fused
+            links = [first]
+        else:
+            norm = _layer_norm(step, producer, readers)
+            if norm is None:
+                continue
+            links, args, run = norm
         new = Step(step.module, step.name, args, step.out)
         new.run = run
-        fused_away.add(first.out)
+        fused_away.update(link.out for link in links)
         replaced[step.out] = new
     return [replaced.get(step.out, step) for step in plan.steps if step.out not in fused_away]
 
@@ -70,3 +85,67 @@ def _conv_relu(conv: Conv1d | Conv2d, relu: bool | float) -> Callable[[Any], Any
     """``conv`` then max(., 0) (clipped at ``relu`` when a number) in the convolution's own pass, reading
     ``conv``'s parameters at every call (as :class:`~.layers.conv.ConvReLU2d` does)."""
     return functools.partial(conv.infer_with_relu, relu=relu)
+
+
+def _layer_norm(step: "Step", producer: dict[int, "Step"], readers: dict[int, int]
+                ) -> tuple[list["Step"], tuple, Callable[..., Any]] | None:
+    """``(earlier links, arguments (x), function)`` when ``step`` is the shift ``Add`` of a spelled-out layer
+    normalisation over the last axis (see the module docstring) whose intermediate values nothing else reads."""
+    def link(slot: int, kind: type, uses: int = 1) -> "Step | None":
+        found = producer.get(slot)
+        if found is None or type(found.module) is not kind or readers.get(slot) != uses or found.run is not None \
+                or any(i is not None for _, i in found.args):
+            return None
+        return found
+
+    sources: list["Step"] = []  # the stored tensors' steps that only this chain reads (fused away with it)
+
+    def stored(slot: int) -> TensorSource | None:
+        found = producer.get(slot)
+        if found is None or type(found.module) is not TensorSource:
+            return None
+        if readers.get(slot) == 1:
+            sources.append(found)
+        return found.module
+
+    if type(step.module) is not Add or len(step.args) != 2 or any(i is not None for _, i in step.args):
+        return None
+    scaled, beta = link(step.args[0][0], Mul), stored(step.args[1][0])
+    normed = None if scaled is None or len(scaled.args) != 2 else link(scaled.args[0][0], Div)
+    gamma = None if scaled is None or len(scaled.args) != 2 else stored(scaled.args[1][0])
+    if normed is None or beta is None or gamma is None or len(normed.args) != 2:
+        return None
+    centred, std = link(normed.args[0][0], Sub, 2), link(normed.args[1][0], Sqrt)
+    shifted = None if std is None else link(std.args[0][0], Add)
+    if centred is None or shifted is None or len(shifted.args) != 2 or len(centred.args) != 2:
+        return None
+    variance, eps = link(shifted.args[0][0], ReduceMean), stored(shifted.args[1][0])
+    squared = None if variance is None else link(variance.args[0][0], Pow)
+    mean = link(centred.args[1][0], ReduceMean)
+    if (variance is None or eps is None or squared is None or mean is None or squared.module.exponent != 2.0
+            or squared.args[0][0] != centred.out or mean.args[0][0] != centred.args[0][0]):
+        return None
+    for reduce in (mean.module, variance.module):
+        if not reduce.keepdim or reduce.dim not in (-1, [-1]):
+            return None
+    links = [mean, centred, squared, variance, shifted, std, normed, scaled, *sources]
+    return links, (centred.args[0],), functools.partial(_layer_norm_infer, eps=eps, gamma=gamma, beta=beta)
+
+
+def _layer_norm_infer(x: np.ndarray, eps: TensorSource, gamma: TensorSource, beta: TensorSource) -> np.ndarray:
+    """The fused layer normalisation's output: the unfused steps' operations, in their order."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim == 0:
+        raise ValueError(f"layer normalisation of a {type(x).__name__} {getattr(x, 'dtype', '')}: a floating array of "
+                         "at least one axis is needed")
+    count = x.dtype.type(x.shape[-1])
+    mean = np.add.reduce(x, axis=-1, keepdims=True)  # ReduceMean's own arithmetic: a sum, then a division
+    mean /= count
+    d = x - mean
+    var = np.add.reduce(np.square(d), axis=-1, keepdims=True)
+    var /= count
+    var += eps._array()
+    np.sqrt(var, out=var)
+    y = d / var
+    y = y * gamma._array()
+    y += beta._array()
+    return y

@@ -389,6 +389,9 @@ class Graph(Module):
         """The outputs with no context, each value freed after its last use (see :mod:`.executor`)."""
         return self._plan.infer(inputs)
 
+    def weights_changed(self) -> None:
+        self._plan.clear_shape_cache()  # kept shape-chain values may have read stored tensors
+
     def backward_pass(self, grad_output: Any, ctx: tuple[dict[int, Any], list[Any]]) -> Any:
         meta, ctxs = ctx
         plan = self._plan

@@ -272,6 +272,16 @@ class Module:
             if target.shape != value.shape:
                 raise ValueError(f"{self.describe()}: '{key}' has shape {target.shape}, got {value.shape}")
             target[...] = value
+        for mod in self.modules():
+            mod.weights_changed()
+
+    #: the output depends on nothing but the inputs and the stored tensors (False: a layer that draws random
+    #: numbers); an inference may then keep outputs computed from shapes alone (see :mod:`.executor`)
+    deterministic = True
+
+    def weights_changed(self) -> None:
+        """Called after this module's parameters or buffers were written in place (:meth:`load_state_dict`): a
+        layer that keeps prepared copies of its weights (an inference plan) drops them. Nothing by default."""
 
     def _buffer_owners(self) -> Iterator[tuple[str, tuple["Module", str]]]:
         for mod_name, mod in self.named_modules():

@@ -40,6 +40,12 @@ class ReLU(_Activation):
     def _kernel_config(self) -> dict[str, Any]:
         return {"keep_mask": self.training}  # in evaluation mode the backward derives it from the output
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The forward's ``max(x, 0)`` alone (no cache, no layer plumbing)."""
+        if type(x) is np.ndarray:
+            return np.maximum(x, x.dtype.type(0))
+        return self.forward_pass(x)[0]
+
 
 class LeakyReLU(_Activation):
     """x where x > 0, else ``negative_slope * x``.

@@ -17,6 +17,12 @@ from ..graph import Graph
 from ..module import Module
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether two values are equal arrays (same shape, dtype and values; NaN never equals)."""
+    return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+            and bool(np.array_equal(a, b)))
+
+
 def _as_tuple(y: Any) -> tuple:
     return tuple(y) if isinstance(y, (tuple, list)) else (y,)
 
@@ -142,8 +148,34 @@ class Loop(Module):
         return result, (steps, [np.asarray(c) for c in carried], len(inputs))
 
     def infer(self, trip_count: Any, cond: Any, *inputs: Any) -> Any:
-        """:meth:`forward_pass`'s output, each iteration run without contexts."""
-        return self._run(self.body.infer, trip_count, cond, inputs)[0]
+        """:meth:`forward_pass`'s output, each iteration run without contexts.
+
+        Loop-invariant work runs once per call: the first iteration runs the whole body; from the second on,
+        the body's steps that read only values fixed for the call (the outer values, the stored tensors, and
+        the carried values the body passes on unchanged: those whose next value depends on nothing but
+        themselves and fixed values, and came out of the first iteration equal to what went in) are not run
+        again, their first values are reused (see :meth:`~bigdl_runtime.nn.executor.Plan.loop_split`)."""
+        plan = self.body._plan
+        n = self.n_carried
+        outer = frozenset(range(2 + n, plan.n_inputs))
+        deps = plan.input_dependencies()
+        candidates = [k for k in range(n) if deps[1 + k] <= outer | {2 + k}]
+        watched = plan.invariant_slots(outer | {2 + k for k in candidates})
+        if not watched:
+            return self._run(self.body.infer, trip_count, cond, inputs)[0]
+        split: list[Any] = []  # (steps, slots, values) once the first iteration has run
+
+        def body(*args: Any) -> Any:
+            if split:
+                return plan.infer_with(args, *split)
+            out, made = plan.infer_recording(args, watched)
+            outs = _as_tuple(out)
+            fixed = outer | {2 + k for k in candidates if _same(outs[1 + k], args[2 + k])}
+            steps, slots = plan.loop_split(frozenset(fixed))
+            split.extend([steps, slots, [made[s] for s in slots]])
+            return out
+
+        return self._run(body, trip_count, cond, inputs)[0]
 
     def _run(self, body: Any, trip_count: Any, cond: Any, inputs: tuple) -> tuple[Any, list[Any]]:
         """The loop's outputs and its final carried values, calling ``body(i, cond, *carried, *outer)``."""

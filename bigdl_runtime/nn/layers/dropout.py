@@ -29,6 +29,8 @@ class Dropout(_KernelLayer):
         >>> y = drop.evaluate()(np.ones((20, 16), np.float32))   # identity
     """
 
+    deterministic = False  # draws its mask (training mode)
+
     _kernels = (dropout_forward, dropout_backward)
 
     def __init__(self, p: float = 0.5, name: str | None = None) -> None:

@@ -167,6 +167,20 @@ class ReshapeTo(Module):
             raise ValueError(f"{self.describe()}: {err}") from None
         return x.reshape(out), (x.shape, shape is not None)
 
+    def infer(self, x: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
+        """A target without 0 (where ONNX copies an axis and numpy would not) is numpy's own reshape, -1
+        included; anything numpy refuses goes through the forward, which names the layer."""
+        if type(x) is np.ndarray and (shape is None) != (self.shape is None):
+            target = self.shape if shape is None else shape
+            if type(target) is np.ndarray and target.ndim == 1 and target.dtype.kind in "iu":
+                target = target.tolist()
+            if isinstance(target, list) and 0 not in target:
+                try:
+                    return x.reshape(target)
+                except (ValueError, TypeError):
+                    pass
+        return self.forward_pass(x, shape)[0]
+
     def backward_pass(self, grad_output: np.ndarray, ctx: tuple[tuple[int, ...], bool]) -> Any:
         in_shape, two_inputs = ctx
         dx = np.asarray(grad_output).reshape(in_shape)

@@ -89,13 +89,15 @@ class Gather(_MultiInputLayer):
         return {"dim": self.dim}
 
     def infer(self, *inputs: Any) -> np.ndarray:
-        """One integer index in range: a single ``np.take`` (no checks over an index array)."""
+        """Integer indices: one ``np.take``, whose ``raise`` mode is ONNX Gather's (negative indices count from
+        the end, others out of range raise: then the forward names the layer and the index)."""
         xs = as_inputs(inputs)
         if len(xs) == 2 and isinstance(xs[0], np.ndarray) and isinstance(xs[1], np.ndarray) \
-                and xs[1].ndim == 0 and xs[1].dtype.kind in "iu" and -xs[0].ndim <= self.dim < xs[0].ndim:
-            index = int(xs[1])
-            if -xs[0].shape[self.dim] <= index < xs[0].shape[self.dim]:
-                return np.take(xs[0], index, axis=self.dim)
+                and xs[1].dtype.kind in "iu" and -xs[0].ndim <= self.dim < xs[0].ndim:
+            try:
+                return np.take(xs[0], xs[1], axis=self.dim)
+            except IndexError:
+                pass
         return self.forward_pass(*inputs)[0]
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ...kernels.gemm import matmul
 from ...kernels.linear import linear_backward, linear_forward
 from .. import init
 from ..kernel_layer import _KernelLayer
@@ -47,6 +48,17 @@ class Linear(_KernelLayer):
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self.describe()}: expected input (*, {self.in_features}), got shape {x.shape}")
         return super().forward_pass(x)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The forward's ``x @ w.T + b`` without its cache and layer plumbing (what a streaming model's
+        small products spend most of their time in)."""
+        w = self.weight.data
+        if type(x) is not np.ndarray or x.ndim < 1 or x.shape[-1] != self.in_features or x.dtype != w.dtype:
+            return self.forward_pass(x)[0]
+        y = matmul(x, w.T)
+        if self.bias is not None:
+            y += self.bias.data
+        return y
 
     def get_config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None}

@@ -87,10 +87,21 @@ class DynamicQuantizedLSTM(Module):
                 "bias": self.bias}
 
     def _weight(self, kind: str, suffix: str) -> QuantizedWeight:
-        """The prepared ``weight_{kind}_l0{suffix}`` (``kind``: ``"ih"`` or ``"hh"``)."""
-        return quantized_weight(self._buffers[f"weight_{kind}_l0{suffix}"],
-                                self._buffers[f"weight_{kind}_scale_l0{suffix}"],
-                                self._buffers[f"weight_{kind}_zero_point_l0{suffix}"])
+        """The prepared ``weight_{kind}_l0{suffix}`` (``kind``: ``"ih"`` or ``"hh"``), made once for the buffer
+        arrays it is made of (buffers are not trained; :meth:`load_state_dict` makes it again)."""
+        arrays = tuple(self._buffers[f"weight_{kind}{part}_l0{suffix}"] for part in ("", "_scale", "_zero_point"))
+        prepared = self.__dict__.setdefault("_prepared", {})
+        key = (kind, suffix)
+        if key not in prepared or any(a is not b for a, b in zip(prepared[key][0], arrays)):
+            prepared[key] = (arrays, quantized_weight(*arrays))
+        return prepared[key][1]
+
+    def weights_changed(self) -> None:
+        self.__dict__.pop("_prepared", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave the prepared weights behind (their oneDNN plans are this process's)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_prepared"}
 
     def forward_pass(self, x: np.ndarray, *states: np.ndarray) -> tuple[tuple[np.ndarray, ...], None]:
         x = np.asarray(x)

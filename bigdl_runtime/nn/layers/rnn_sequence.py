@@ -8,18 +8,27 @@ given states and use the time-major layout. This layer runs the same kernels
 from __future__ import annotations
 
 import math
+import operator
+import weakref
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
 
 from ...kernels import gru_reset_before as KR
 from ...kernels import rnn as K
+from ...kernels.onednn_rnn import LstmPlan, Unsupported
 from .. import init
 from ..module import Module, Parameter
 
 _CELLS = {"lstm": (4, K.lstm_forward, K.lstm_backward), "gru": (3, K.gru_forward, K.gru_backward),
           "gru_reset_before": (3, KR.gru_reset_before_forward, KR.gru_reset_before_backward),
           "rnn_tanh": (1, K.rnn_forward, K.rnn_backward), "rnn_relu": (1, K.rnn_forward, K.rnn_backward)}
+#: input shapes whose oneDNN plans a layer keeps
+PLANS_KEPT = 4
+#: layer -> (the parameter arrays the plans copied, {x shape: LstmPlan, or None where oneDNN said no}), kept
+#: outside the layer so that copies and pickles of it leave the library handles behind
+_plans: "weakref.WeakKeyDictionary[RecurrentSequence, tuple[tuple, OrderedDict]]" = weakref.WeakKeyDictionary()
 
 
 class RecurrentSequence(Module):
@@ -45,6 +54,11 @@ class RecurrentSequence(Module):
           (with ``batch_first``: ``(N, T, I)`` and ``(N, D, H)``).
         - Output: a tuple ``(y, h_T)`` (``(y, h_T, c_T)`` for the LSTM) with ``y`` ``(T, D, N, H)``
           and the states ``(D, N, H)`` (with ``batch_first``: ``(N, T, D, H)`` and ``(N, D, H)``).
+
+    Evaluation-mode float32 LSTMs run on oneDNN (:class:`~bigdl_runtime.kernels.onednn_rnn.LstmPlan`, one
+    library call for the whole sequence and both directions) with copies of the weights made on first use
+    per input shape; a training-mode forward, :meth:`load_state_dict` or new parameter arrays make it copy
+    them again. Everything else runs the numpy kernels of :mod:`bigdl_runtime.kernels.rnn`.
 
     Examples:
         >>> lstm = RecurrentSequence("lstm", 8, 16, direction="bidirectional")
@@ -86,13 +100,63 @@ class RecurrentSequence(Module):
     def _layer_params(self, suffix: str) -> list[Parameter | None]:
         return [self._params.get(f"{kind}_l0{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
-    def forward_pass(self, x: np.ndarray, *states: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
-        x = np.asarray(x)
+    def _check(self, x: np.ndarray, states: Sequence[np.ndarray]) -> None:
         if x.ndim != 3 or x.shape[-1] != self.input_size:
             raise ValueError(f"{self.describe()}: expected input with {self.input_size} features per step, "
                              f"got shape {x.shape}")
         if len(states) > self._n_states:
             raise ValueError(f"{self.describe()}: at most {self._n_states} initial state input(s), got {len(states)}")
+
+    def weights_changed(self) -> None:
+        _plans.pop(self, None)
+
+    def infer(self, x: np.ndarray, *states: np.ndarray) -> tuple[np.ndarray, ...]:
+        x = np.asarray(x)
+        self._check(x, states)
+        plan = self._plan(x, states)
+        steps, batch = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
+        d, hidden = len(self._suffixes), self.hidden_size
+        given = [np.asarray(s) if not self.batch_first else np.asarray(s).transpose(1, 0, 2) for s in states]
+        if plan is None or any(s.shape != (d, batch, hidden) for s in given):
+            return self.forward_pass(x, *states)[0]  # (which also reports states of the wrong shape)
+        y, h, c = plan.run(x.transpose(1, 0, 2) if self.batch_first else x, *given, *[None] * (2 - len(given)))
+        y = y.reshape(steps, batch, d, hidden)
+        if self.batch_first:
+            return np.ascontiguousarray(y.transpose(1, 0, 2, 3)), h.transpose(1, 0, 2), c.transpose(1, 0, 2)
+        return (y.reshape(steps, d, batch, hidden) if batch == 1 or d == 1
+                else np.ascontiguousarray(y.transpose(0, 2, 1, 3))), h, c
+
+    def _plan(self, x: np.ndarray, states: Sequence[np.ndarray]) -> LstmPlan | None:
+        """The oneDNN plan for ``x`` (made on first use, with the current weights), or None: the numpy path."""
+        if self.cell != "lstm" or x.dtype != np.float32 or any(np.asarray(s).dtype != np.float32 for s in states):
+            return None
+        params = tuple(p.data for p in self._params.values())
+        weights, plans = _plans.get(self, ((), None))
+        if plans is None or len(weights) != len(params) or not all(map(operator.is_, weights, params)):
+            # new parameter arrays (astype, flatten_parameters): float32 ones get new plans
+            plans = OrderedDict() if all(p.dtype == np.float32 for p in params) else {}
+            _plans[self] = (params, plans)
+        plan = plans.get(x.shape, False)
+        if plan is None or (plan is not False and plan.valid()):
+            return plan
+        if not isinstance(plans, OrderedDict) or 0 in x.shape:
+            return None
+        steps, batch = (x.shape[1], x.shape[0]) if self.batch_first else x.shape[:2]
+        try:
+            plan = LstmPlan(steps, batch, self.input_size, self.hidden_size, self.direction)
+            plan.set_weights(*([p.data if p is not None else None for p in params_of]
+                               for params_of in zip(*(self._layer_params(s) for s in self._suffixes))))
+        except Unsupported:
+            plan = None
+        plans[x.shape] = plan
+        while len(plans) > PLANS_KEPT:
+            plans.popitem(last=False)
+        return plan
+
+    def forward_pass(self, x: np.ndarray, *states: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
+        x = np.asarray(x)
+        self._check(x, states)
+        _plans.pop(self, None)  # training may change the weights in place: plans copy them again when next used
         seq, states = batch_major(x, states, self.batch_first)
         _, forward_kernel, _ = _CELLS[self.cell]
         extra = {"nonlinearity": self.cell[4:]} if self.cell.startswith("rnn") else {}

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...kernels import scatter as K
-from ..kernel_layer import _MultiInputLayer, call_kernel
+from ..kernel_layer import _MultiInputLayer, as_inputs, call_kernel, memoized
 
 
 class _MultiInputKernel(_MultiInputLayer):
@@ -77,6 +77,27 @@ class ScatterElements(_MultiInputKernel):
         super().__init__(name=name)
         self.axis = int(axis)
         self.reduction = _reduction(reduction)
+
+    def infer(self, *inputs: Any) -> np.ndarray:
+        """An assigning scatter of valid operands without the backward cache, the index grid of the other axes
+        worked out once per indices shape (a decoder loop's step writes one row: the grid was most of it);
+        anything else (and every error) goes through the forward."""
+        xs = as_inputs(inputs)
+        if len(xs) == 3 and self.reduction == "none" and all(type(x) is np.ndarray for x in xs):
+            data, indices, updates = xs
+            if (data.ndim == indices.ndim and updates.shape == indices.shape and indices.dtype.kind in "iu"
+                    and -data.ndim <= self.axis < data.ndim
+                    and all(i <= d for i, d in zip(indices.shape, data.shape))):
+                axis, size = self.axis % data.ndim, data.shape[self.axis]
+                if indices.size == 0 or (indices.min() >= -size and indices.max() < size):
+                    grid = list(memoized(self, (indices.shape, axis),
+                                         lambda: np.ogrid[tuple(slice(0, n) for n in indices.shape)]))
+                    grid[axis] = np.where(indices < 0, indices + size, indices) if indices.size and indices.min() < 0 \
+                        else indices
+                    y = data.copy()
+                    y[tuple(grid)] = updates
+                    return y
+        return self.forward_pass(*inputs)[0]
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis, "reduction": self.reduction}

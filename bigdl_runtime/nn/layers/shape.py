@@ -39,6 +39,16 @@ class Concat(_MultiInputLayer):
     def get_config(self) -> dict[str, Any]:
         return {"dim": self.dim}
 
+    def infer(self, *inputs: Any) -> np.ndarray:
+        """``np.concatenate`` alone (no backward cache); inputs it refuses get the forward's error."""
+        xs = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) else inputs
+        if xs and all(type(x) is np.ndarray and x.ndim == xs[0].ndim for x in xs) and -xs[0].ndim <= self.dim < xs[0].ndim:
+            try:
+                return np.concatenate(xs, axis=self.dim)
+            except ValueError:
+                pass
+        return self.forward_pass(*inputs)[0]
+
 
 class Split(_KernelLayer):
     """Cut the input along ``dim`` into chunks (as ``torch.split``); returns a tuple.
@@ -82,6 +92,12 @@ class Split(_KernelLayer):
 
     def forward_pass(self, x: np.ndarray) -> tuple[tuple[np.ndarray, ...], Any]:
         return call_kernel(self, K.split_forward, x, self._sections(x), axis=self.dim)
+
+    def infer(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The forward's parts as basic-indexing views (no backward cache; a bad split raises as the forward)."""
+        sizes = self._sections(x)
+        parts = K.split_views(x, sizes, self.dim)
+        return parts if parts is not None else self.forward_pass(x)[0]
 
 
 class Chunk(Split):
@@ -148,6 +164,9 @@ class SplitBy(Split):
         if not np.issubdtype(sizes.dtype, np.integer) or (sizes < 0).any():
             raise ValueError(f"{self.describe()}: the sizes must be non-negative integers, got {sizes.tolist()}")
         return call_kernel(self, K.split_forward, x, [int(v) for v in sizes], axis=self.dim)
+
+    def infer(self, x: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, ...]:  # type: ignore[override]
+        return self.forward_pass(x, sizes)[0]
 
     def backward_pass(self, grad_output: Sequence[np.ndarray | None], ctx: Any) -> tuple[np.ndarray, None]:
         return super().backward_pass(grad_output, ctx), None

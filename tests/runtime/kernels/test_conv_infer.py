@@ -1,11 +1,15 @@
 """The direct inference path of small convolutions (kernels/conv_infer) against conv2d_forward."""
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
+from bigdl_runtime.kernels import onednn
 from bigdl_runtime.kernels.conv import conv2d_forward
-from bigdl_runtime.kernels.conv_infer import DIRECT_MAX_COLUMNS, apply_relu, direct_plan
+from bigdl_runtime.kernels.conv_infer import DIRECT_MAX_COLUMNS, ONEDNN_MAX_POSITIONS, apply_relu, direct_plan
+from bigdl_runtime.kernels.onednn_matmul import MatmulPlan
 
 #: (x shape, w shape, stride, padding, dilation, groups)
 GEOMETRIES = [
@@ -61,3 +65,22 @@ def test_apply_relu_clips_in_place() -> None:
     assert apply_relu(y.copy(), False).tolist() == [-1.0, 3.0, 8.0]
     assert apply_relu(y.copy(), True).tolist() == [0.0, 3.0, 8.0]
     assert apply_relu(y.copy(), 6.0).tolist() == [0.0, 3.0, 6.0]
+
+
+@pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) is not installed")
+def test_few_output_positions_run_their_product_on_onednn() -> None:
+    """The float32 geometries above with one group and at most ONEDNN_MAX_POSITIONS outputs took the oneDNN
+    product (so the comparisons above covered it); more positions, float64 or groups stay on numpy."""
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    w = np.ones((128, 129, 1, 3), np.float32)
+    frame = direct_plan((1, 129, 1, 4), w.shape, f32, f32, 1, (0, 1, 0, 1), 1, 1)
+    frame(np.ones((1, 129, 1, 4), np.float32), w, None)
+    assert isinstance(frame.matmul.plan, MatmulPlan)
+    pickled = pickle.loads(pickle.dumps(frame))  # the plan stays behind; the copy makes its own
+    np.testing.assert_array_equal(pickled(np.ones((1, 129, 1, 4), np.float32), w, None),
+                                  conv2d_forward(np.ones((1, 129, 1, 4), np.float32), w, None, 1, (0, 1, 0, 1))[0])
+    wide = (1, 4, 16, 16)
+    assert 16 * 16 > ONEDNN_MAX_POSITIONS
+    assert direct_plan(wide, (4, 4, 3, 3), f32, f32, 1, 1, 1, 1).matmul is False
+    assert direct_plan((1, 129, 1, 4), w.shape, f64, f64, 1, (0, 1, 0, 1), 1, 1).matmul is False
+    assert direct_plan((2, 4, 9, 9), (4, 2, 3, 3), f32, f32, 1, 2, 2, 2).matmul is False

@@ -119,7 +119,7 @@ def test_bad_operands_raise_clear_errors() -> None:
 
 def test_onnx_quantised_operators_use_onednn_and_match_onnxruntime(monkeypatch) -> None:
     """QLinearConv / ConvInteger / QLinearMatMul / MatMulInteger with int8 symmetric weights run on oneDNN
-    (counted) and give onnxruntime's integers exactly; uint8 weights stay on numpy."""
+    (counted) and give onnxruntime's integers exactly; so do uint8 weights (as int8 ``w - 128``)."""
     calls = []
     for name in ("conv2d_int8", "matmul_int8"):
         real = getattr(Q, name)
@@ -148,7 +148,15 @@ def test_onnx_quantised_operators_use_onednn_and_match_onnxruntime(monkeypatch) 
           np.full(6, 128, np.uint8), np.float32(0.05), np.array(10, np.uint8), bias]
     np.testing.assert_array_equal(nn.QLinearConv(**config)(*u8), run_node_ort("QLinearConv", u8, opset=10,
                                                                               **attrs)[0])
-    assert len(calls) == 4  # uint8 weights: numpy
+    assert len(calls) == 5  # uint8 weights of zero point 128: w - 128 is the centred weight itself (no sums)
+    shifted = [x, w.astype(np.int16).astype(np.uint8) + 3, np.array(128, np.uint8), np.array(7, np.uint8)]
+    np.testing.assert_array_equal(nn.ConvInteger(**config)(*shifted),
+                                  run_node_ort("ConvInteger", shifted, opset=10, **attrs)[0])
+    assert calls[5:] == ["conv2d_int8"]  # the product (the window sums for the shift are numpy's)
+    ub = (b.astype(np.int16) + 128).astype(np.uint8)
+    np.testing.assert_array_equal(nn.MatMulInteger()(a, ub, mm[2], np.array(99, np.uint8)),
+                                  run_node_ort("MatMulInteger", [a, ub, mm[2], np.array(99, np.uint8)], opset=10)[0])
+    assert calls[6:] == ["matmul_int8"]
 
 
 def test_a_forked_child_runs_int8_convolutions_after_its_parent() -> None:
@@ -161,3 +169,17 @@ def test_a_forked_child_runs_int8_convolutions_after_its_parent() -> None:
     geo = ConvGeometry(x.shape, w.shape, 1, 1, 1, 1)
     parent = Q.conv2d_int8(x, w, geo, x_zero_point=3, y_dtype=np.int32)
     assert run_forked(lambda: np.array_equal(Q.conv2d_int8(x, w, geo, x_zero_point=3, y_dtype=np.int32), parent))
+
+
+@pytest.mark.parametrize("groups, w_zero", [(2, 7), (4, 200), (1, 128)])
+def test_uint8_weights_with_a_zero_point_give_onnxruntimes_integers(groups, w_zero) -> None:
+    """ConvInteger and MatMulInteger of uint8 weights (any zero point, grouped too) on oneDNN: exact."""
+    x = RNG.integers(0, 256, (2, 8, 9, 7)).astype(np.uint8)
+    w = RNG.integers(0, 256, (8, 8 // groups, 3, 3)).astype(np.uint8)
+    inputs = [x, w, np.array(131, np.uint8), np.array(w_zero, np.uint8)]
+    attrs = dict(strides=[1, 2], pads=[1, 1, 0, 1], group=groups)
+    got = nn.ConvInteger(stride=[1, 2], padding=[1, 1, 0, 1], groups=groups)(*inputs)
+    np.testing.assert_array_equal(got, run_node_ort("ConvInteger", inputs, opset=10, **attrs)[0])
+    a, b = RNG.integers(0, 256, (4, 600)).astype(np.uint8), RNG.integers(0, 256, (600, 5)).astype(np.uint8)
+    mm = [a, b, np.array(17, np.uint8), np.array(w_zero, np.uint8)]
+    np.testing.assert_array_equal(nn.MatMulInteger()(*mm), run_node_ort("MatMulInteger", mm, opset=10)[0])

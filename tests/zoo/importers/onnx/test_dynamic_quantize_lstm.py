@@ -103,3 +103,30 @@ def test_int8_weights_need_a_zero_zero_point(zero: int, match: str | None) -> No
         return
     with pytest.raises(OnnxImportError, match=f"qlstm.*{match}|{match}.*qlstm"):
         load_onnx(model)
+
+
+def test_prepared_weights_are_made_again_after_load_state_dict() -> None:
+    """The layer keeps its prepared (int8 / centred float) weights between calls; new buffer values replace them."""
+    model, feeds = _model(4, 1, 3, 5, "forward", False, np.int8, True)
+    net = load_onnx(model)
+    first = net(*feeds.values())
+    flipped = {k: -v for k, v in net.state_dict().items() if v.dtype == np.int8 and v.ndim == 2}
+    assert flipped
+    net.load_state_dict(flipped, strict=False)
+    fresh = load_onnx(model)
+    fresh.load_state_dict(flipped, strict=False)
+    for g, w, old in zip(net(*feeds.values()), fresh(*feeds.values()), first):
+        np.testing.assert_array_equal(g, w)
+        assert not np.array_equal(g, old)
+
+
+def test_a_used_quantised_lstm_pickles() -> None:
+    """Its prepared weights (with oneDNN plans) stay behind; the copy prepares its own and gives the same outputs."""
+    import pickle
+
+    model, feeds = _model(3, 1, 3, 5, "forward", False, np.int8, False)
+    net = load_onnx(model)
+    want = net(*feeds.values())
+    copy = pickle.loads(pickle.dumps(net))
+    for g, w in zip(copy(*feeds.values()), want):
+        np.testing.assert_array_equal(g, w)
