@@ -128,8 +128,10 @@ def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] 
                    zero_points: dict[int, int] | None = None) -> _P:
     """Primitive attributes, to be destroyed once the primitive descriptor is made.
 
-    ``post``: post-ops in order, ``("sum", None)`` accumulates into the destination, any other
-    ``(kind, relu)`` is a ReLU (``relu`` True) or ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
+    ``post``: post-ops in order, ``("sum", anything)`` accumulates into the destination,
+    ``("scaled_sum", (scale, zero_point))`` accumulates ``scale * (destination - zero_point)`` (an int8
+    destination holding a tensor of another quantisation), any other ``(kind, relu)`` is a ReLU (``relu``
+    True) or ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
     ``scales`` / ``zero_points``: run-time scales and zero points per argument (argument -> mask).
     """
     attr = _P()
@@ -146,6 +148,9 @@ def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] 
                 for kind, relu in post:
                     if kind == "sum":
                         _rt.call("dnnl_post_ops_append_sum", post_ops, 1.0, 0, 0)  # data type undef: dst's
+                    elif kind == "scaled_sum":
+                        scale, zero_point = relu
+                        _rt.call("dnnl_post_ops_append_sum", post_ops, float(scale), int(zero_point), 0)
                     elif relu is True:
                         _rt.call("dnnl_post_ops_append_eltwise", post_ops, _ELTWISE_RELU, 0.0, 0.0)
                     else:

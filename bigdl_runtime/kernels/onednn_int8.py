@@ -84,10 +84,13 @@ def _array_md(array: np.ndarray) -> P:
     return _strided_md(array.shape, array.dtype, tuple(s // array.itemsize for s in array.strides))
 
 
-def _attr(scales: dict[int, int], zero_points: dict[int, int], relu: bool | float) -> P:
-    """Primitive attributes: runtime scales and zero points per argument (argument -> mask) and a ReLU
-    post-op (a number: clip to [0, relu])."""
-    return primitive_attr([] if relu is False else [("relu", relu)], scales, zero_points)
+def _attr(scales: dict[int, int], zero_points: dict[int, int], relu: bool | float,
+          addend: tuple[float, int] | None = None) -> P:
+    """Primitive attributes: runtime scales and zero points per argument (argument -> mask), a sum post-op
+    (``addend``: the destination holds ``addend_q``, added as ``scale * (addend_q - zero_point)``) and a ReLU
+    post-op after it (a number: clip to [0, relu])."""
+    post = [] if addend is None else [("scaled_sum", addend)]
+    return primitive_attr(post + ([] if relu is False else [("relu", relu)]), scales, zero_points)
 
 
 def _build(entry: "_Entry", mds: list[P], attributes: Callable[[], P], describe: Callable[[P], P]) -> None:
@@ -317,9 +320,11 @@ def _weights(entry: _Entry, call: _Call, w: np.ndarray, view: np.ndarray) -> P:
 
 
 def _run(entry: _Entry, x: np.ndarray, w: np.ndarray, w_view: np.ndarray, quant: dict[str, Any],
-         bias: np.ndarray | None, y_shape: tuple[int, ...], y_dtype: np.dtype, channels_last: bool) -> np.ndarray:
+         bias: np.ndarray | None, y_shape: tuple[int, ...], y_dtype: np.dtype, channels_last: bool,
+         addend: np.ndarray | None = None) -> np.ndarray:
     """Execute a cached conv or matmul entry; the result in ``y_shape``, C order unless ``channels_last``
-    (then a (N, C, H, W) view of NHWC memory, when that is the primitive's layout)."""
+    (then a (N, C, H, W) view of NHWC memory, when that is the primitive's layout). ``addend``: the values the
+    sum post-op accumulates into, copied into the (NHWC) destination first."""
     with _Call() as call:
         args = [(_ARG_SRC, _source(entry, call, x, quant["x_scale"], quant["x_zero_point"])),
                 (_ARG_WEIGHTS, _weights(entry, call, w, w_view))]
@@ -337,6 +342,8 @@ def _run(entry: _Entry, x: np.ndarray, w: np.ndarray, w_view: np.ndarray, quant:
         if entry.nhwc["dst"]:  # written as it lies; copied to C order by numpy (faster than a reorder) below
             n, c, h, wd = y_shape
             y = np.empty((n, h, wd, c), dtype=y_dtype).transpose(0, 3, 1, 2)
+            if addend is not None:
+                np.copyto(y, addend)
             call.run(entry.prim, [*args, (_ARG_DST, _wrap(call, y))])
         else:
             y = np.empty(y_shape, dtype=y_dtype)
@@ -370,13 +377,14 @@ def _quant(x: np.ndarray, x_dtype: Any, x_scale: float, x_zero_point: int, w_sca
                 y_scale=None if y_scale is None else float(y_scale), y_zero_point=int(y_zero_point))
 
 
-def _signature(q: dict[str, Any], bias: bool, relu: bool | float, y_dtype: np.dtype) -> tuple:
+def _signature(q: dict[str, Any], bias: bool, relu: bool | float, y_dtype: np.dtype,
+               addend: tuple[float, int] | None = None) -> tuple:
     post = relu if isinstance(relu, bool) else ("clip", float(relu))
     return (q["x_dtype"].str, q["scaled"], q["w_scale"].size > 1, q["y_scale"] is not None,
-            bool(q["x_zero_point"]), bool(q["y_zero_point"]), bias, post, y_dtype.str)
+            bool(q["x_zero_point"]), bool(q["y_zero_point"]), bias, post, y_dtype.str, addend)
 
 
-def _attributes(q: dict[str, Any], w_mask: int, relu: bool | float) -> P:
+def _attributes(q: dict[str, Any], w_mask: int, relu: bool | float, addend: tuple[float, int] | None = None) -> P:
     scales = {}
     if q["scaled"]:
         scales = {_ARG_SRC: 0, _ARG_WEIGHTS: w_mask if q["w_scale"].size > 1 else 0}
@@ -385,13 +393,14 @@ def _attributes(q: dict[str, Any], w_mask: int, relu: bool | float) -> P:
     zero_points = {_ARG_SRC: 0} if q["x_zero_point"] else {}
     if q["y_zero_point"]:
         zero_points[_ARG_DST] = 0
-    return _attr(scales, zero_points, relu)
+    return _attr(scales, zero_points, relu, addend)
 
 
 def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0, x_zero_point: int = 0,
                 x_dtype: Any = np.uint8, w_scale: Any = 1.0, bias: np.ndarray | None = None,
                 y_scale: float | None = None, y_zero_point: int = 0, y_dtype: Any = np.float32,
-                relu: bool | float = False, channels_last: bool | None = None) -> np.ndarray:
+                relu: bool | float = False, channels_last: bool | None = None, addend: np.ndarray | None = None,
+                addend_scale: float = 1.0, addend_zero_point: int = 0) -> np.ndarray:
     """A quantised 2-D convolution (NCHW at the API) on oneDNN; see the module docstring for the formula.
 
     Args:
@@ -406,6 +415,10 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
         relu: max(., 0) before requantising (a number: clip to [0, relu]).
         channels_last: return y as a (N, O, Ho, Wo) view of NHWC memory (the layout the int8 kernels write
             and read: no reorder on either side) rather than C order; None: for integer outputs only.
+        addend, addend_scale, addend_zero_point: a residual added before the ReLU (oneDNN's sum post-op),
+            ``y = relu(acc * x_scale * w_scale + bias + addend_scale * (addend - addend_zero_point))``:
+            (N, O, Ho, Wo) of the output's type: float32, or uint8/int8 quantised with its own scale and zero
+            point.
 
     Returns:
         y (N, O, Ho, Wo) of ``y_dtype``.
@@ -423,14 +436,18 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
     grouped = geo.groups > 1
     w_shape = (geo.groups, geo.og, geo.cg, geo.kh, geo.kw) if grouped else tuple(w.shape)
     y_shape = (geo.n, geo.o, geo.ho, geo.wo)
+    add = None if addend is None else _addend(addend, y_shape, y_dtype, addend_scale, addend_zero_point)
     key = ("conv", tuple(x.shape), w_shape, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw,
-           _signature(q, bias is not None, relu, y_dtype))
+           _signature(q, bias is not None, relu, y_dtype, add))
 
     def make(entry: _Entry) -> None:
+        n, o, ho, wo = y_shape  # with an addend, the destination is NHWC, where the addend is copied
+        dst = _tag_md(y_shape, y_dtype, _TAG_ANY) if add is None else _strided_md(
+            y_shape, y_dtype, (ho * wo * o, 1, wo * o, o))
         mds = [_tag_md(tuple(x.shape), q["x_dtype"], _TAG_ANY), _tag_md(w_shape, np.int8, _TAG_ANY),
-               _tag_md((geo.o,), np.float32, _TAG_A), _tag_md(y_shape, y_dtype, _TAG_ANY)]
+               _tag_md((geo.o,), np.float32, _TAG_A), dst]
         pt, pl, pb, pr = geo.pads
-        _build(entry, mds, lambda: _attributes(q, 3 if grouped else 1, relu), lambda attr: _primitive_desc(
+        _build(entry, mds, lambda: _attributes(q, 3 if grouped else 1, relu, add), lambda attr: _primitive_desc(
             "dnnl_convolution_forward_primitive_desc_create", _FORWARD_INFERENCE, _DIRECT, mds[0], mds[1],
             mds[2] if bias is not None else None, mds[3], _dims((geo.sh, geo.sw)),
             _dims((geo.dh - 1, geo.dw - 1)), _dims((pt, pl)), _dims((pb, pr)), attr))
@@ -442,9 +459,20 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
         entry = _cached(key, make)
         b = None if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
         last = y_dtype != np.float32 if channels_last is None else channels_last
-        return _run(entry, x, w, w.reshape(w_shape), q, b, y_shape, y_dtype, last)
+        return _run(entry, x, w, w.reshape(w_shape), q, b, y_shape, y_dtype, last, addend)
 
     return _rt.run(work)
+
+
+def _addend(addend: np.ndarray, y_shape: tuple[int, ...], y_dtype: np.dtype, scale: float,
+            zero_point: int) -> tuple[float, int]:
+    """The sum post-op's (scale, zero point) for ``addend``, checked against the output."""
+    if tuple(addend.shape) != tuple(y_shape):
+        raise ValueError(f"the addend must have the output's shape {y_shape}, got {addend.shape}")
+    if y_dtype == np.int32 or addend.dtype != y_dtype:
+        raise ValueError(f"an addend has the output's type (float32, uint8 or int8), got {addend.dtype} for a "
+                         f"{y_dtype} output")
+    return float(scale), int(zero_point)
 
 
 def matmul_int8(x: np.ndarray, w: np.ndarray, *, x_scale: float = 1.0, x_zero_point: int = 0,

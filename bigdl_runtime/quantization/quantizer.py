@@ -26,23 +26,25 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..nn.fuse import fuse_for_inference
-from ..nn.graph import Graph, Input, Node
+from ..nn.graph import Graph
 from ..nn.layers.activation import ReLU
 from ..nn.layers.conv import Conv2d, ConvReLU2d
 from ..nn.layers.elementwise import Add
-from ..nn.layers.int8 import QuantizedConv2d, QuantizedLinear
+from ..nn.kernel_layer import as_inputs
+from ..nn.layers.int8 import QuantizedConv2d, QuantizedConvAdd2d, QuantizedLinear
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
-from ..nn.layers.pool import MaxPool2d
 from ..nn.module import Module
 from ..nn.sequential import Sequential
 from .calibration import METHODS, Observer, int8_weight, uint8_params
+from .graph_rewrite import ELEMENTWISE, RELUS, rewrite_graph
 
 _TARGETS = (Conv2d, ConvReLU2d, Linear)
-_RELUS = {ReLU: None, ReLU6: 6.0}
-#: float layers that keep their inputs' memory layout (numpy elementwise, max pooling): channels-last values
-#: pass through them
-_ELEMENTWISE = (Add, ReLU, ReLU6, MaxPool2d)
+#: layers whose outputs (and an Add's inputs) calibration observes too: a residual Add and its ReLU fused
+#: into a convolution write uint8 with their output's range
+_OBSERVED = (Add, ReLU, ReLU6)
+#: an observed value: (id(layer), input position or "out")
+Key = tuple[int, Any]
 
 
 def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, percentile: float = 99.99,
@@ -72,11 +74,11 @@ def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, pe
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; use one of {METHODS}")
     fused = copy.deepcopy(fuse_for_inference(model, blocked=False)).evaluate()
-    observers: dict[int, Observer] = {}
-    targets = [m for m in fused.modules() if type(m) in _TARGETS]
+    observers: dict[Key, Observer] = {}
+    shapes: dict[Key, tuple[int, ...]] = {}
+    targets = [m for m in fused.modules() if type(m) in _TARGETS + _OBSERVED]
     for module in targets:
-        observers[id(module)] = observer = Observer()
-        module.forward_pass = _observing(module, observer)  # an instance attribute: removed below
+        module.forward_pass = _observing(module, observers, shapes)  # an instance attribute: removed below
     try:
         seen = 0
         for batch in _batches(calibration_data, batch_size):
@@ -91,15 +93,25 @@ def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, pe
             del module.__dict__["forward_pass"]
     ranges = {key: obs.range(method, percentile) for key, obs in observers.items() if obs.low <= obs.high}
     params = {key: uint8_params(*r) for key, r in ranges.items()}
-    return _Rewriter(params).module(fused).evaluate()
+    return _Rewriter(params, shapes).module(fused).evaluate()
 
 
-def _observing(module: Module, observer: Observer) -> Any:
+def _observing(module: Module, observers: dict[Key, Observer], shapes: dict[Key, tuple[int, ...]]) -> Any:
+    """A forward_pass that observes the inputs (the first of a linear layer, all of an Add) and the output."""
     forward_pass = type(module).forward_pass
 
-    def observe(x: np.ndarray, *rest: Any) -> Any:
-        observer.update(x)
-        return forward_pass(module, x, *rest)
+    def see(key: Key, value: Any) -> None:
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            observers.setdefault(key, Observer()).update(value)
+            shapes[key] = value.shape[1:]
+
+    def observe(*args: Any) -> Any:
+        seen = as_inputs(args) if isinstance(module, Add) else args[:1] if type(module) in _TARGETS else ()
+        for k, x in enumerate(seen):
+            see((id(module), k), x)
+        out = forward_pass(module, *args)
+        see((id(module), "out"), out[0])
+        return out
 
     return observe
 
@@ -116,31 +128,39 @@ def _batches(data: Any, batch_size: int) -> Iterable[np.ndarray]:
 class _Rewriter:
     """Builds the quantised model from the fused one, given each observed layer's input (scale, zero point)."""
 
-    def __init__(self, params: dict[int, tuple[float, int]]) -> None:
+    def __init__(self, params: dict[Key, tuple[float, int]], shapes: dict[Key, tuple[int, ...]]) -> None:
         self.params = params
+        self.shapes = shapes
         self.done: dict[int, Module] = {}  # a layer at several places stays one (shared) layer
-        self.fed_uint8: set[int] = set()  # layers whose input an int8 layer before them requantises
+        self.fed: dict[int, tuple[float, int]] = {}  # layers fed uint8 by the layer before: its quantisation
 
     def quantizable(self, module: Module | None) -> bool:
-        return module is not None and type(module) in _TARGETS and id(module) in self.params
+        return module is not None and type(module) in _TARGETS and (id(module), 0) in self.params
 
     def layer(self, module: Module, max_value: float | None | bool = False,
-              output: tuple[float, int] | None = None, inside: bool = False) -> Module:
+              output: tuple[float, int] | None = None, inside: bool = False,
+              addend: tuple[float, int, bool] | None = None) -> Module:
         """The int8 version of a Conv2d/ConvReLU2d/Linear (``max_value``: a ReLU that followed, None for a plain
         one; ``output``: requantise to this uint8 (scale, zero point); ``inside``: the output is not one of the
-        model's, so a convolution returns it channels-last)."""
+        model's, so a convolution returns it channels-last; ``addend``: a residual Add fused in, with its
+        (scale, zero point, whether it comes as uint8)). Its input quantisation is that of the uint8 it is fed
+        (``self.fed``), else its input's observed range."""
         if id(module) in self.done:
             return self.done[id(module)]
-        scale, zero_point = self.params[id(module)]
+        scale, zero_point = self.fed.get(id(module)) or self.params[(id(module), 0)]
         relu = max_value is not False or isinstance(module, ConvReLU2d)
         cap = getattr(module, "max_value", None) if isinstance(module, ConvReLU2d) else (max_value or None)
         quant = dict(bias=module.bias is not None, input_scale=scale, input_zero_point=zero_point, relu=relu,
                      max_value=cap, output_scale=None if output is None else output[0],
                      output_zero_point=0 if output is None else output[1],
-                     quantized_input=id(module) in self.fed_uint8, name=module.name)
+                     quantized_input=id(module) in self.fed, name=module.name)
         if isinstance(module, Conv2d):
             config = {k: v for k, v in module.get_config().items() if k not in ("bias", "max_value")}
-            layer = QuantizedConv2d(**config, **quant, channels_last=inside)
+            if addend is None:
+                layer = QuantizedConv2d(**config, **quant, channels_last=inside)
+            else:
+                layer = QuantizedConvAdd2d(**config, **quant, channels_last=inside, addend_scale=addend[0],
+                                           addend_zero_point=addend[1], quantized_addend=addend[2])
         else:
             layer = QuantizedLinear(module.in_features, module.out_features, **quant)
         weight, weight_scale = int8_weight(module.weight.data)
@@ -162,8 +182,8 @@ class _Rewriter:
 
     def sequential(self, seq: Sequential) -> Sequential:
         layers = list(seq.children())
-        relu_of = {k: _RELUS[type(layers[k + 1])] for k in range(len(layers) - 1)
-                   if isinstance(layers[k], Linear) and self.quantizable(layers[k]) and type(layers[k + 1]) in _RELUS}
+        relu_of = {k: RELUS[type(layers[k + 1])] for k in range(len(layers) - 1)
+                   if isinstance(layers[k], Linear) and self.quantizable(layers[k]) and type(layers[k + 1]) in RELUS}
         out: list[Module] = []
         k = 0
         while k < len(layers):
@@ -174,9 +194,9 @@ class _Rewriter:
                 continue
             nxt = k + 2 if k in relu_of else k + 1
             following = layers[nxt] if nxt < len(layers) else None
-            chained = self.params[id(following)] if self.quantizable(following) else None
+            chained = self.params[(id(following), 0)] if self.quantizable(following) else None
             if chained is not None:
-                self.fed_uint8.add(id(following))
+                self.fed[id(following)] = chained
             out.append(self.layer(layer, relu_of.get(k, False), chained, inside=self._feeds_conv(layers[nxt:])))
             k = nxt
         return Sequential(*out, name=seq.name)
@@ -187,82 +207,9 @@ class _Rewriter:
         for layer in rest:
             if self.quantizable(layer) and isinstance(layer, Conv2d):
                 return True
-            if not isinstance(layer, _ELEMENTWISE):
+            if not isinstance(layer, ELEMENTWISE):
                 return False
         return False
 
-    def _channels_last(self, nodes: tuple[Node, ...], consumers: dict[int, list[Node]], outputs: set[int]) -> set[int]:
-        """The graph nodes whose output may stay channels-last: int8 convolutions (not graph outputs) and
-        layout-keeping layers, as long as every consumer is an int8 convolution or such a node, and every input
-        of such a layout-keeping node is one too (removed until that holds)."""
-        def conv(n: Node) -> bool:
-            return self.quantizable(n.module) and isinstance(n.module, Conv2d)
-
-        keep = {id(n) for n in nodes if n.module is not None and id(n) not in outputs
-                and (conv(n) or isinstance(n.module, _ELEMENTWISE))}
-        changed = True
-        while changed:
-            changed = False
-            for n in nodes:
-                if id(n) not in keep:
-                    continue
-                uses = consumers.get(id(n), [])
-                bad_use = any(not conv(u) and id(u) not in keep for u in uses)
-                bad_input = not conv(n) and any(id(s) not in keep for s, _ in n.inputs)
-                if bad_use or bad_input or not uses:
-                    keep.discard(id(n))
-                    changed = True
-        return keep
-
     def graph(self, graph: Graph) -> Graph:
-        nodes = graph.nodes
-        consumers: dict[int, list[Node]] = {}
-        for n in nodes:
-            for s, _ in n.inputs:
-                consumers.setdefault(id(s), []).append(n)
-        outputs = {id(s) for s, _ in graph.outputs}
-        sites: dict[int, int] = {}
-        for n in nodes:
-            if n.module is not None:
-                sites[id(n.module)] = sites.get(id(n.module), 0) + 1
-
-        def single(n: Node) -> Node | None:
-            """The only consumer of n's output, when there is one and n is not a graph output."""
-            users = consumers.get(id(n), [])
-            return users[0] if len(users) == 1 and id(n) not in outputs and users[0].inputs[0][1] is None else None
-
-        def alone(n: Node) -> bool:
-            return sites.get(id(n.module), 0) == 1
-
-        relu_node: dict[int, Node] = {}  # linear node -> the ReLU node fused into it
-        for n in nodes:
-            user = single(n) if isinstance(n.module, Linear) and self.quantizable(n.module) and alone(n) else None
-            if user is not None and type(user.module) in _RELUS and len(user.inputs) == 1 and alone(user):
-                relu_node[id(n)] = user
-        fused_relus = {id(r): n for n, r in ((n, relu_node.get(id(n))) for n in nodes) if r is not None}
-        channels_last = self._channels_last(nodes, consumers, outputs)
-        new: dict[int, Node] = {}
-        for n in nodes:
-            if n.module is None:
-                new[id(n)] = Input(n.name)
-                continue
-            if id(n) in fused_relus:
-                new[id(n)] = new[id(fused_relus[id(n)])]
-                continue
-            inputs = [(new[id(s)], i) for s, i in n.inputs]
-            if not self.quantizable(n.module):
-                new[id(n)] = Node(self.module(n.module), inputs, n.name)
-                continue
-            end = relu_node.get(id(n), n)
-            user = single(end)
-            chained = None
-            if alone(n) and user is not None and self.quantizable(user.module) and alone(user) \
-                    and len(user.inputs) == 1:
-                chained = self.params[id(user.module)]
-                self.fed_uint8.add(id(user.module))
-            max_value = _RELUS[type(end.module)] if end is not n else False
-            inside = id(n) in channels_last and alone(n)
-            new[id(n)] = Node(self.layer(n.module, max_value, chained, inside), inputs, n.name)
-        outs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
-        ins = [new[id(n)] for n in nodes if n.module is None]
-        return Graph(ins, outs if len(outs) > 1 else outs[0], name=graph.name)
+        return rewrite_graph(self, graph)
