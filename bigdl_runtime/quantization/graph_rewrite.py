@@ -236,7 +236,7 @@ class _GraphPass:
         max_value = RELUS[type(group.relu.module)] if group.relu is not None else False
         output = self.params[id(end)] if id(end) in self.uint8 else None
         layer = self.rw.layer(head.module, max_value, output, id(end) in self.uint8 or keep, addend)
-        return Node(layer, inputs, head.name)
+        return Node(layer, inputs, end.name if id(end) in self.outputs else head.name)  # output names kept
 
 
 def rewrite_graph(rewriter: Any, graph: Graph) -> Graph:

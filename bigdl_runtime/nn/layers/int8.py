@@ -218,8 +218,8 @@ class QuantizedConvAdd2d(QuantizedConv2d):
 
     Examples:
         >>> conv = QuantizedConvAdd2d(4, 4, 3, padding=1, relu=True, addend_scale=0.1, addend_zero_point=0)
-        >>> conv(np.zeros((1, 4, 5, 5), np.float32), np.ones((1, 4, 5, 5), np.float32))[0, 0, 0, 0]
-        1.0
+        >>> conv(np.zeros((1, 4, 5, 5), np.float32), np.ones((1, 4, 5, 5), np.float32)).shape
+        (1, 4, 5, 5)
     """
 
     def __init__(self, *args: Any, addend_scale: float = 1.0, addend_zero_point: int = 0,
