@@ -198,8 +198,8 @@ class _GraphPass:
             if id(s) not in self.uint8 or uint8:
                 return new[id(s)], i
             if id(s) not in dequantized:
-                dequantized[id(s)] = Node(Dequantize(*self.params[id(s)], name=f"{s.name}_dequantize"),
-                                          [(new[id(s)], None)], f"{s.name}_dequantize")
+                name = f"{new[id(s)].name}_dequantize"
+                dequantized[id(s)] = Node(Dequantize(*self.params[id(s)], name=name), [(new[id(s)], None)], name)
             return dequantized[id(s)], None
 
         for n in self.nodes:
