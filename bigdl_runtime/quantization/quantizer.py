@@ -6,17 +6,18 @@ How a model is rewritten:
 1. :func:`~bigdl_runtime.nn.fuse_for_inference` (``blocked=False``: ordinary layers, no float32 oneDNN
    plans) folds batch norms into convolutions and ReLUs into them, on a copy (the caller's model is never
    changed).
-2. Every ``Conv2d`` / ``ConvReLU2d`` / ``Linear`` gets an :class:`~.calibration.Observer` on its input; the
-   calibration batches run through the float model.
-3. Each of them becomes a ``QuantizedConv2d`` / ``QuantizedLinear``: per-channel symmetric int8 weights,
-   the input's uint8 scale and zero point from the observed range (by ``method``), a ReLU (or ReLU6) that
-   follows a linear layer as its only consumer fused into it. Where an int8 layer's output goes only to
-   another int8 layer, it is requantised to that layer's input scale inside the first one's primitive and
-   passed on as uint8 (no float32 round trip). A convolution output whose every use is an int8 convolution,
-   directly or through layout-keeping layers (Add, ReLU, MaxPool2d) all of whose inputs are such outputs,
-   stays NHWC memory seen as an NCHW array (``channels_last``: what the int8 kernels read and write, and
-   those layers keep); other outputs are C order, because mixed layouts in one Add measured slower than the
-   layout change (ResNet-18, batch 32: an Add of an NHWC and an NCHW array 10x a plain one). Everything else stays float32 and shared with the copy.
+2. Every ``Conv2d`` / ``ConvReLU2d`` / ``Linear`` gets an :class:`~.calibration.Observer` on its input and
+   output, every Add on its inputs and output, every ReLU / ReLU6 on its output; the calibration batches run
+   through the float model.
+3. Each of those linear layers becomes a ``QuantizedConv2d`` / ``QuantizedLinear``: per-channel symmetric int8
+   weights, the input's uint8 scale and zero point from the observed range (by ``method``), a ReLU (or ReLU6)
+   that follows a linear layer as its only consumer fused into it. In a Graph, :mod:`.graph_rewrite` also
+   fuses residual Adds (and their ReLU) into the convolution before them and keeps uint8 values between the
+   int8 layers, through max pools, dequantising only for float consumers (see there). In a Sequential, an int8
+   layer followed by another requantises its output to that one's input scale inside its primitive and passes
+   it on as uint8; a convolution output that reaches an int8 convolution through layout-keeping layers (Add,
+   ReLU, MaxPool2d) stays NHWC memory seen as an NCHW array (``channels_last``). Everything else stays float32
+   and shared with the copy.
 """
 from __future__ import annotations
 
