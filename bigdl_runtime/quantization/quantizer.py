@@ -102,7 +102,7 @@ def _observing(module: Module, observers: dict[Key, Observer], shapes: dict[Key,
     forward_pass = type(module).forward_pass
 
     def see(key: Key, value: Any) -> None:
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
             observers.setdefault(key, Observer()).update(value)
             shapes[key] = value.shape[1:]
 

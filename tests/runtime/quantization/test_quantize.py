@@ -63,6 +63,8 @@ def test_raw_uint8_input_is_a_value_as_for_the_float_model(net_and_data) -> None
     pixels = np.random.default_rng(0).integers(0, 4, (8, 3, 16, 16)).astype(np.uint8)
     q = br.quantize(net, pixels.astype(np.float32))
     np.testing.assert_array_equal(q.forward(pixels), q.forward(pixels.astype(np.float32)))
+    from_pixels = br.quantize(net, pixels)  # uint8 calibration images are observed as values too
+    assert type(from_pixels.c1).__name__ == "QuantizedConv2d" and from_pixels.c1.input_scale == q.c1.input_scale
 
 
 def test_save_load_round_trip_stores_int8_weights(net_and_data, tmp_path, rng) -> None:
