@@ -14,8 +14,8 @@ How a model is rewritten:
    that follows a linear layer as its only consumer fused into it. In a Graph, :mod:`.graph_rewrite` also
    fuses residual Adds (and their ReLU) into the convolution before them and keeps uint8 values between the
    int8 layers, through max pools, dequantising only for float consumers (see there). In a Sequential, an int8
-   layer followed by another requantises its output to that one's input scale inside its primitive and passes
-   it on as uint8; a convolution output that reaches an int8 convolution through layout-keeping layers (Add,
+   layer followed by another (directly or through max pools) requantises its output to that one's input scale
+   inside its primitive and passes it on as uint8; a convolution output that reaches an int8 convolution through layout-keeping layers (Add,
    ReLU, MaxPool2d) stays NHWC memory seen as an NCHW array (``channels_last``). Everything else stays float32
    and shared with the copy.
 """
@@ -35,6 +35,7 @@ from ..nn.kernel_layer import as_inputs
 from ..nn.layers.int8 import QuantizedConv2d, QuantizedConvAdd2d, QuantizedLinear
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
+from ..nn.layers.pool import MaxPool2d
 from ..nn.module import Module
 from ..nn.sequential import Sequential
 from .calibration import METHODS, Observer, int8_weight, uint8_params
@@ -194,7 +195,10 @@ class _Rewriter:
                 k += 1
                 continue
             nxt = k + 2 if k in relu_of else k + 1
-            following = layers[nxt] if nxt < len(layers) else None
+            after = nxt  # max pools pass uint8 on (exact: max commutes with the quantisation)
+            while after < len(layers) and type(layers[after]) is MaxPool2d:
+                after += 1
+            following = layers[after] if after < len(layers) else None
             chained = self.params[(id(following), 0)] if self.quantizable(following) else None
             if chained is not None:
                 self.fed[id(following)] = chained

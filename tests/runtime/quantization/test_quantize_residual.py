@@ -189,3 +189,16 @@ def test_fused_layer_quantises_a_float_residual_and_names_bad_inputs(rng) -> Non
         conv.forward(x, r[:, :2])
     with pytest.raises(ValueError, match="Dequantize.*uint8 output of an int8 layer"):
         L.Dequantize(0.1, 0, name="dq").forward(x)
+
+
+def test_a_sequential_passes_uint8_through_max_pools(rng) -> None:
+    nn.random.manual_seed(4)
+    net = nn.Sequential(L.Conv2d(3, 8, 3, padding=1, name="c1"), L.ReLU(), L.MaxPool2d(2),
+                        L.Conv2d(8, 8, 3, padding=1, name="c2"), L.ReLU(), L.MaxPool2d(2), L.Flatten(),
+                        L.Linear(8 * 4 * 4, 5, name="fc")).evaluate()
+    x = rng.normal(size=(32, 3, 16, 16)).astype(np.float32)
+    q = br.quantize(net, x)
+    assert q.c1.output_scale == q.c2.input_scale and q.c2.quantized_input  # through the max pool
+    assert q.c2.output_scale is None  # a Flatten follows its max pool: float32
+    want, got = net.forward(x), q.forward(x)
+    assert np.abs(got - want).max() <= 0.05 * np.abs(want).max()
