@@ -22,8 +22,8 @@ quantising reorder, and a float32 NCHW output 1.5x, against NHWC on both sides. 
 (with its s8 compensation) once per weight array and kept with the primitive.
 
 Primitives are cached per geometry and quantisation signature (:mod:`.onednn_int8_objects`); they share the
-lock, engine and stream of the float32 path (:mod:`.onednn`), hence its fork handling. :class:`Unsupported` when oneDNN is missing or has no
-implementation: the caller runs the numpy reference (:mod:`.quantize`).
+lock, engine and stream of the float32 path (:mod:`.onednn`), hence its fork handling. :class:`Unsupported`
+when oneDNN is missing or has no implementation: the caller runs the numpy reference (:mod:`.quantize`).
 """
 from __future__ import annotations
 

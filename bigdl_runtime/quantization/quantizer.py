@@ -14,10 +14,10 @@ How a model is rewritten:
    that follows a linear layer as its only consumer fused into it. In a Graph, :mod:`.graph_rewrite` also
    fuses residual Adds (and their ReLU) into the convolution before them and keeps uint8 values between the
    int8 layers, through max pools, dequantising only for float consumers (see there). In a Sequential, an int8
-   layer followed by another (directly or through max pools) requantises its output to that one's input scale
-   inside its primitive and passes it on as uint8; a convolution output that reaches an int8 convolution through layout-keeping layers (Add,
-   ReLU, MaxPool2d) stays NHWC memory seen as an NCHW array (``channels_last``). Everything else stays float32
-   and shared with the copy.
+   layer followed by another (directly or through max pools) requantises its output to that one's input
+   scale inside its primitive and passes it on as uint8; a convolution output that reaches an int8
+   convolution through layout-keeping layers (Add, ReLU, MaxPool2d) stays NHWC memory seen as an NCHW array
+   (``channels_last``). Everything else stays float32 and shared with the copy.
 """
 from __future__ import annotations
 

@@ -96,8 +96,9 @@ def test_float_consumers_read_uint8_through_dequantize(rng) -> None:
     out = _block(h, 8, 8, 1, "b", rng)
     side = L.Sigmoid(name="side")(out)
     nxt = L.Conv2d(8, 4, 1, name="next")(out)
+    up = L.Conv2d(4, 8, 1, name="up")(nxt)
     g = nn.Graph(x_in, L.Add(name="sum")(L.Flatten()(L.GlobalAvgPool2d()(side)),
-                                         L.Flatten()(L.GlobalAvgPool2d()(L.Conv2d(4, 8, 1, name="up")(nxt))))).evaluate()
+                                         L.Flatten()(L.GlobalAvgPool2d()(up)))).evaluate()
     x = rng.normal(size=(24, 3, 8, 8)).astype(np.float32)
     q = br.quantize(g, x)
     deq = q.node("b_2_conv_dequantize").module
