@@ -10,8 +10,10 @@ Decided per node from the graph's structure and what calibration observed:
    oneDNN's sum post-op adds the residual where it lies in the destination.
 2. **uint8 values.** An int8 layer (or fused group) writes uint8, requantised to its output's observed range,
    when it is not a graph output and a consumer takes uint8: an int8 layer (its input), a fused Add (its
-   residual), or a MaxPool2d that writes uint8 itself. A MaxPool2d reading uint8 writes uint8 with the same
-   quantisation (max commutes with a monotone quantisation: exact). The consumers of a uint8 value take its
+   residual), or a pass-through layer that writes uint8 itself. Pass-through layers (:func:`passes_uint8`)
+   write the uint8 they read with the same quantisation, exactly: a MaxPool2d (max commutes with a monotone
+   quantisation), a Pad that copies values or pads zeros onto a value whose zero point is 0 (a ResNet's
+   option-A shortcut after a ReLU). The consumers of a uint8 value take its
    quantisation as theirs; a float consumer (or a layer shared by several places) reads it through one
    :class:`~bigdl_runtime.nn.layers.int8.Dequantize` per value.
 3. **Layouts.** uint8 values are NHWC memory seen as NCHW arrays (what the int8 kernels read and write); a
@@ -31,12 +33,21 @@ from ..nn.layers.elementwise import Add
 from ..nn.layers.int8 import Dequantize
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
+from ..nn.layers.pad import Pad
 from ..nn.layers.pool import MaxPool2d
 
 #: activations fused into the layer before them: type -> the ReLU's cap (None: none)
 RELUS = {ReLU: None, ReLU6: 6.0}
 #: float layers that keep their inputs' memory layout (numpy elementwise, max pooling)
 ELEMENTWISE = (Add, ReLU, ReLU6, MaxPool2d)
+
+
+def passes_uint8(module: Any, zero_point: int) -> bool:
+    """Whether ``module`` computes on uint8 values quantised with ``zero_point`` exactly what it computes on
+    the float values they stand for, quantised the same way."""
+    if type(module) is MaxPool2d:
+        return True
+    return type(module) is Pad and (module.mode != "constant" or (module.value == 0.0 and zero_point == 0))
 
 
 @dataclass
@@ -135,30 +146,35 @@ class _GraphPass:
                         self.add_group(self.head_group(s))
                 if group is not None:
                     self.add_group(group)
-            elif type(n.module) is MaxPool2d:
-                if n.inputs[0][1] is None and id(n.inputs[0][0]) in self.params:
-                    self.params[id(n)] = self.params[id(n.inputs[0][0])]
+            elif self.pass_through(n):
+                self.params[id(n)] = self.params[id(n.inputs[0][0])]
             else:
                 group = self.head_group(n)
                 if group is not None:
                     self.add_group(group)
+
+    def pass_through(self, n: Node) -> bool:
+        """Whether n is a pass-through layer (see :func:`passes_uint8`) reading a value that may be uint8."""
+        if len(n.inputs) != 1 or n.inputs[0][1] is not None or id(n.inputs[0][0]) not in self.params:
+            return False
+        return passes_uint8(n.module, self.params[id(n.inputs[0][0])][1])
 
     # ------------------------------------------------------------ uint8 values
     def takes_uint8(self, user: Node, pos: int) -> bool:
         group = self.groups.get(id(user))
         if group is not None:
             return (user is group.head and pos == 0) or (user is group.add and pos == group.residual)
-        return type(user.module) is MaxPool2d and id(user) in self.uint8
+        return id(user) in self.uint8 and self.pass_through(user)
 
     def choose_uint8(self) -> None:
-        """uint8 where a consumer takes it (consumers last first, so a max pool's choice is known), then every
-        max pool reading uint8 (a smaller value to dequantise)."""
+        """uint8 where a consumer takes it (consumers last first, so a pass-through layer's choice is known),
+        then every pass-through layer reading uint8 (no larger a value to dequantise)."""
         for n in reversed(self.nodes):
             if id(n) in self.params and id(n) not in self.outputs and any(
                     self.takes_uint8(u, pos) for u, pos in self.consumers.get(id(n), [])):
                 self.uint8.add(id(n))
         for n in self.nodes:
-            if (type(n.module) is MaxPool2d and id(n) in self.params and id(n) not in self.outputs
+            if (id(n) not in self.groups and id(n) in self.params and id(n) not in self.outputs
                     and id(n.inputs[0][0]) in self.uint8):
                 self.uint8.add(id(n))
 
@@ -208,7 +224,7 @@ class _GraphPass:
                 continue
             group = self.groups.get(id(n))
             if group is None:
-                inputs = [edge(s, i, type(n.module) is MaxPool2d and id(n) in self.uint8) for s, i in n.inputs]
+                inputs = [edge(s, i, id(n) in self.uint8) for s, i in n.inputs]
                 new[id(n)] = Node(self.rw.module(n.module), inputs, n.name)
             elif n is group.end:
                 new[id(n)] = self.fused(group, edge, id(n) in keep)

@@ -14,7 +14,7 @@ How a model is rewritten:
    that follows a linear layer as its only consumer fused into it. In a Graph, :mod:`.graph_rewrite` also
    fuses residual Adds (and their ReLU) into the convolution before them and keeps uint8 values between the
    int8 layers, through max pools, dequantising only for float consumers (see there). In a Sequential, an int8
-   layer followed by another (directly or through max pools) requantises its output to that one's input
+   layer followed by another (directly or through pass-through layers: max pools, some pads) requantises its output to that one's input
    scale inside its primitive and passes it on as uint8; a convolution output that reaches an int8
    convolution through layout-keeping layers (Add, ReLU, MaxPool2d) stays NHWC memory seen as an NCHW array
    (``channels_last``). Everything else stays float32 and shared with the copy.
@@ -35,11 +35,12 @@ from ..nn.kernel_layer import as_inputs
 from ..nn.layers.int8 import QuantizedConv2d, QuantizedConvAdd2d, QuantizedLinear
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
+from ..nn.layers.pad import Pad
 from ..nn.layers.pool import MaxPool2d
 from ..nn.module import Module
 from ..nn.sequential import Sequential
 from .calibration import METHODS, Observer, int8_weight, uint8_params
-from .graph_rewrite import ELEMENTWISE, RELUS, rewrite_graph
+from .graph_rewrite import ELEMENTWISE, RELUS, passes_uint8, rewrite_graph
 
 _TARGETS = (Conv2d, ConvReLU2d, Linear)
 #: layers whose outputs (and an Add's inputs) calibration observes too: a residual Add and its ReLU fused
@@ -195,11 +196,13 @@ class _Rewriter:
                 k += 1
                 continue
             nxt = k + 2 if k in relu_of else k + 1
-            after = nxt  # max pools pass uint8 on (exact: max commutes with the quantisation)
-            while after < len(layers) and type(layers[after]) is MaxPool2d:
+            after = nxt  # pass-through layers (max pools, some pads) carry the uint8 on unchanged
+            while after < len(layers) and isinstance(layers[after], (MaxPool2d, Pad)):
                 after += 1
             following = layers[after] if after < len(layers) else None
             chained = self.params[(id(following), 0)] if self.quantizable(following) else None
+            if chained is not None and not all(passes_uint8(m, chained[1]) for m in layers[nxt:after]):
+                chained = None
             if chained is not None:
                 self.fed[id(following)] = chained
             out.append(self.layer(layer, relu_of.get(k, False), chained, inside=self._feeds_conv(layers[nxt:])))

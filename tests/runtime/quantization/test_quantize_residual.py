@@ -203,3 +203,27 @@ def test_a_sequential_passes_uint8_through_max_pools(rng) -> None:
     assert q.c2.output_scale is None  # a Flatten follows its max pool: float32
     want, got = net.forward(x), q.forward(x)
     assert np.abs(got - want).max() <= 0.05 * np.abs(want).max()
+
+
+def test_zero_padding_passes_uint8_only_where_zero_is_the_zero_point(rng) -> None:
+    """A ResNet option-A shortcut (subsample, pad zero channels) of a ReLU output (zero point 0) stays uint8 into
+    the fused Add; zero padding of a signed value (zero point > 0) would not be exact and reads float32."""
+    nn.random.manual_seed(5)
+    x_in = nn.Input(name="x")
+    h = _conv_bn(x_in, 3, 4, 3, 1, "stem", rng)  # ReLU output: zero point 0
+    short = L.Pad([0, 2, 0, 0, 0, 2, 0, 0], name="padc")(L.MaxPool2d(1, stride=2, name="sub")(h))
+    body = _conv_bn(_conv_bn(h, 4, 8, 3, 2, "b_1", rng), 8, 8, 3, 1, "b_2", rng, relu=False)
+    out = L.ReLU(name="b_out")(L.Add(name="b_add")(body, short))
+    signed = _conv_bn(out, 8, 8, 3, 1, "signed", rng, relu=False)  # zero point > 0
+    padded = L.Pad([0, 0, 1, 1, 0, 0, 1, 1], name="pad_signed")(signed)
+    g = nn.Graph(x_in, L.Conv2d(8, 2, 3, name="last")(padded)).evaluate()
+    x = rng.normal(size=(24, 3, 8, 8)).astype(np.float32)
+    q = br.quantize(g, x)
+    fused = q.node("b_2_conv").module
+    assert isinstance(fused, L.QuantizedConvAdd2d) and fused.quantized_addend
+    assert q.node("last").module.input_zero_point > 0  # the signed value's zero point
+    assert q.node("signed_conv").module.output_scale is None  # no consumer takes uint8: float32 straight out
+    dtypes = _uint8_values(q, x)
+    assert dtypes["sub"] == dtypes["padc"] == np.uint8 and dtypes["pad_signed"] == np.float32
+    want, got = g.forward(x), q.forward(x)
+    assert np.abs(got - want).max() <= 0.05 * np.abs(want).max()
