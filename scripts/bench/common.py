@@ -67,7 +67,7 @@ def measure(runners: dict[str, Runner], repeats: int) -> dict[str, float]:
     hits all of them alike; the minimum is the least disturbed run. Each run starts
     ``SETTLE_SECONDS`` after the previous one returned: worker threads that spin on after a
     call (onnxruntime's pool) otherwise keep a core busy into the next runner's time
-    (ResNet-18 int8 at 2 threads: ours 15-25 % slower right after an onnxruntime run).
+    (ResNet-18 int8 at 2 threads: ours 10-25 % slower right after an onnxruntime run).
     """
     for fn in runners.values():
         fn()
