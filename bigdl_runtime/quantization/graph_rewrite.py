@@ -13,8 +13,8 @@ Decided per node from the graph's structure and what calibration observed:
    residual), or a pass-through layer that writes uint8 itself. Pass-through layers (:func:`passes_uint8`)
    write the uint8 they read with the same quantisation, exactly: a MaxPool2d (max commutes with a monotone
    quantisation), a Pad that copies values or pads zeros onto a value whose zero point is 0 (a ResNet's
-   option-A shortcut after a ReLU). The consumers of a uint8 value take its
-   quantisation as theirs; a float consumer (or a layer shared by several places) reads it through one
+   option-A shortcut after a ReLU). The consumers of a uint8 value take its quantisation as theirs; a float
+   consumer (or a layer shared by several places) reads it through one
    :class:`~bigdl_runtime.nn.layers.int8.Dequantize` per value.
 3. **Layouts.** uint8 values are NHWC memory seen as NCHW arrays (what the int8 kernels read and write); a
    float output of an int8 convolution is too when every use is an int8 layer or a layout-keeping layer
