@@ -140,9 +140,10 @@ def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] 
                    zero_points: dict[int, int] | None = None) -> _P:
     """Primitive attributes, to be destroyed once the primitive descriptor is made.
 
-    ``post``: post-ops in order: ``("sum", None)`` accumulates into the destination, ``("eltwise", (name,
-    alpha, beta))`` applies an algorithm of :data:`ELTWISE`, ``("relu", relu)`` a ReLU (``relu`` True) or
-    ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
+    ``post``: post-ops in order: ``("sum", None)`` accumulates into the destination, ``("scaled_sum",
+    (scale, zero_point))`` accumulates ``scale * (destination - zero_point)`` (an int8 destination holding a
+    tensor of another quantisation), ``("eltwise", (name, alpha, beta))`` applies an algorithm of
+    :data:`ELTWISE`, ``("relu", relu)`` a ReLU (``relu`` True) or ``clip(y, 0, relu)`` (a number: ReLU6 for 6).
     ``scales`` / ``zero_points``: run-time scales and zero points per argument (argument -> mask).
     """
     attr = _P()
@@ -159,6 +160,10 @@ def primitive_attr(post: Sequence[tuple[str, Any]] = (), scales: dict[int, int] 
                 for kind, value in post:
                     if kind == "sum":
                         _rt.call("dnnl_post_ops_append_sum", post_ops, 1.0, 0, 0)  # data type undef: dst's
+                        continue
+                    if kind == "scaled_sum":
+                        scale, zero_point = value
+                        _rt.call("dnnl_post_ops_append_sum", post_ops, float(scale), int(zero_point), 0)
                         continue
                     alg, alpha, beta = relu_eltwise(value) if kind == "relu" else value
                     _rt.call("dnnl_post_ops_append_eltwise", post_ops, ELTWISE[alg], float(alpha), float(beta))

@@ -4,7 +4,8 @@ with the requantisation, the bias and a ReLU fused into the primitive.
 What one call computes (oneDNN's quantisation model, v3 scales as attributes)::
 
     acc = sum((x_q - x_zero_point) * w_q)                     int32, exact
-    y   = relu(acc * x_scale * w_scale[o] + bias[o])          float32 output
+    y   = relu(acc * x_scale * w_scale[o] + bias[o]          float32 output
+               [+ r_scale * (r_q - r_zero_point)])            (a residual: the sum post-op, see conv2d_int8)
     y_q = saturate(rint(y / y_scale) + y_zero_point)          u8 / s8 output (fused requantisation)
 
 and with an int32 output, ``acc`` itself (no scales, bias or ReLU): the integer accumulator the ONNX
@@ -20,247 +21,29 @@ on ResNet-18 layers (batch 32, 2 threads): a float32 NCHW input costs the convol
 quantising reorder, and a float32 NCHW output 1.5x, against NHWC on both sides. Weights are reordered into oneDNN's blocked layout
 (with its s8 compensation) once per weight array and kept with the primitive.
 
-Primitives are cached per geometry and quantisation signature; they share the lock, engine and stream of the
-float32 path (:mod:`.onednn`), hence its fork handling. :class:`Unsupported` when oneDNN is missing or has no
-implementation: the caller runs the numpy reference (:mod:`.quantize`).
+Primitives are cached per geometry and quantisation signature (:mod:`.onednn_int8_objects`); they share the
+lock, engine and stream of the float32 path (:mod:`.onednn`), hence its fork handling. :class:`Unsupported`
+when oneDNN is missing or has no implementation: the caller runs the numpy reference (:mod:`.quantize`).
 """
 from __future__ import annotations
 
-import ctypes
-import os
-from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .onednn import Unsupported, _rt, primitive_attr
+from .onednn import Unsupported, _rt
 from .onednn_bound import threads_for
-from .onednn_runtime import ExecArg, P
+from .onednn_int8_objects import (_ARG_BIAS, _ARG_DST, _ARG_SCALES, _ARG_SRC, _ARG_WEIGHTS, _ARG_ZERO_POINTS,
+                                  _DIRECT, _FORWARD_INFERENCE, _TAG_A, _TAG_AB, _TAG_ANY, _TYPES, P, _attr, _build,
+                                  _cached, _Call, _dims, _Entry, _plain, _primitive_desc, _strided_md, _tag_md,
+                                  _wrap)
 
 __all__ = ["available", "conv2d_int8", "matmul_int8", "Unsupported"]
-
-_DIMS = ctypes.c_int64 * 12
-_TYPES = {np.dtype(np.float32): 3, np.dtype(np.int32): 4, np.dtype(np.int8): 5, np.dtype(np.uint8): 6}
-_TAG_ANY, _TAG_A, _TAG_AB = 1, 2, 3
-_FORWARD_INFERENCE, _DIRECT = 96, 1
-_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
-_ARG_SCALES, _ARG_ZERO_POINTS = 4096, 8192
-_Q_SRC, _Q_WEIGHTS, _Q_DST = 129, 131, 133
-#: primitives kept per process (one entry per geometry, batch size and quantisation signature)
-CACHE_SIZE = 256
-
-_cache: OrderedDict[tuple, _Entry] = OrderedDict()
-
 
 def available() -> bool:
     """Whether int8 convolutions and matrix products run on oneDNN in this process."""
     with _rt.lock:
         return _rt.ready()
-
-
-def _dims(values: tuple[int, ...]) -> Any:
-    out = _DIMS()
-    for i, v in enumerate(values):
-        out[i] = int(v)
-    return out
-
-
-def _strided_md(shape: tuple[int, ...], dtype: np.dtype, strides: tuple[int, ...]) -> P:
-    """A memory descriptor of an array with these element strides."""
-    md = P()
-    _rt.call("dnnl_memory_desc_create_with_strides", ctypes.byref(md), len(shape), _dims(tuple(shape)),
-             _TYPES[np.dtype(dtype)], _dims(tuple(strides)))
-    return md
-
-
-def _tag_md(shape: tuple[int, ...], dtype: np.dtype, tag: int) -> P:
-    md = P()
-    _rt.call("dnnl_memory_desc_create_with_tag", ctypes.byref(md), len(shape), _dims(tuple(shape)),
-             _TYPES[np.dtype(dtype)], tag)
-    return md
-
-
-def _array_md(array: np.ndarray) -> P:
-    """The descriptor of ``array``'s own memory (its shape and strides)."""
-    return _strided_md(array.shape, array.dtype, tuple(s // array.itemsize for s in array.strides))
-
-
-def _attr(scales: dict[int, int], zero_points: dict[int, int], relu: bool | float) -> P:
-    """Primitive attributes: runtime scales and zero points per argument (argument -> mask) and a ReLU
-    post-op (a number: clip to [0, relu])."""
-    return primitive_attr([] if relu is False else [("relu", relu)], scales, zero_points)
-
-
-def _build(entry: "_Entry", mds: list[P], attributes: Callable[[], P], describe: Callable[[P], P]) -> None:
-    """``entry.build(describe(attributes()))``, then destroy the attributes and the memory descriptors ``mds``."""
-    attr = None
-    try:
-        attr = attributes()
-        entry.build(describe(attr))
-    finally:
-        if attr is not None:
-            _rt.call("dnnl_primitive_attr_destroy", attr)
-        _rt.destroy([("dnnl_memory_desc_destroy", md) for md in mds])
-
-
-def _primitive_desc(fn: str, *args: Any) -> P:
-    pd = P()
-    try:
-        _rt.call(fn, ctypes.byref(pd), _rt.engine, *args)
-    except RuntimeError as err:
-        raise Unsupported(str(err)) from None
-    return pd
-
-
-def _reorder_pd(src: P, dst: P, attr: P | None = None) -> P:
-    pd = P()
-    try:
-        _rt.call("dnnl_reorder_primitive_desc_create", ctypes.byref(pd), src, _rt.engine, dst, _rt.engine, attr)
-    except RuntimeError as err:
-        raise Unsupported(str(err)) from None
-    return pd
-
-
-class _Entry:
-    """One cached primitive with the layouts it chose, the reorders around it and the packed weights of
-    every weight array it ran with; owns (and frees) every library object it holds."""
-
-    def __init__(self) -> None:
-        self.handles: list[tuple[str, P]] = []  # (destroy function, handle), freed in reverse order
-        self.prim = P()
-        self.layouts: dict[str, P] = {}
-        self.reorders: dict[tuple, P] = {}
-        self.packed: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id(w) -> (w, its blocked copy)
-        self.nhwc = {"src": False, "dst": False}  # whether the chosen layout is plain channels-last
-
-    def own(self, fn: str, handle: P) -> P:
-        self.handles.append((fn, handle))
-        return handle
-
-    def build(self, pd: P) -> None:
-        """Take the primitive descriptor: its primitive and the src/weights/dst layouts it chose."""
-        self.own("dnnl_primitive_desc_destroy", pd)
-        _rt.call("dnnl_primitive_create", ctypes.byref(self.prim), pd)
-        self.own("dnnl_primitive_destroy", self.prim)
-        for key, what in (("src", _Q_SRC), ("weights", _Q_WEIGHTS), ("dst", _Q_DST)):
-            self.layouts[key] = P(_rt.lib.dnnl_primitive_desc_query_md(pd, what, 0))
-
-    def find_channels_last(self, shapes: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
-        """Record which of the chosen layouts (by key: "src", "dst") is NHWC for its (shape, dtype)."""
-        for key, (shape, dtype) in shapes.items():
-            n, c, h, w = shape
-            md = _strided_md(shape, dtype, (h * w * c, 1, w * c, c))
-            try:
-                self.nhwc[key] = bool(_rt.lib.dnnl_memory_desc_equal(md, self.layouts[key]))
-            finally:
-                _rt.call("dnnl_memory_desc_destroy", md)
-
-    def reorder(self, src: P, dst: P, key: tuple, quantize: bool = False) -> P:
-        """A reorder primitive between two layouts (``quantize``: with a runtime scale and zero point
-        on its destination), cached under ``key``."""
-        if key not in self.reorders:
-            attr = _attr({_ARG_DST: 0}, {_ARG_DST: 0}, False) if quantize else None
-            try:
-                pd = _reorder_pd(src, dst, attr)
-            finally:
-                if attr is not None:
-                    _rt.call("dnnl_primitive_attr_destroy", attr)
-            try:
-                prim = P()
-                _rt.call("dnnl_primitive_create", ctypes.byref(prim), pd)
-            finally:
-                _rt.call("dnnl_primitive_desc_destroy", pd)
-            self.reorders[key] = self.own("dnnl_primitive_destroy", prim)
-        return self.reorders[key]
-
-    def release(self) -> None:
-        _rt.destroy(list(reversed(self.handles)))
-        self.handles = []
-
-
-def _forget_after_fork() -> None:
-    """In a forked child, start with no primitives: the parent's belong to its engine (see
-    :mod:`.onednn_runtime`); they are dropped, not destroyed, as the float32 path's are."""
-    _cache.clear()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-def _cached(key: tuple, make: Any) -> _Entry:
-    entry = _cache.get(key)
-    if entry is not None:
-        _cache.move_to_end(key)
-        return entry
-    entry = _Entry()
-    try:
-        make(entry)
-    except BaseException:
-        entry.release()
-        raise
-    _cache[key] = entry
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)[1].release()
-    return entry
-
-
-class _Call:
-    """The memories of one execution (wrapping numpy arrays), freed when it ends; waits for the stream."""
-
-    def __init__(self) -> None:
-        self.memories: list[P] = []
-        self.keep: list[np.ndarray] = []
-
-    def memory(self, md: P, array: np.ndarray) -> P:
-        self.keep.append(array)
-        mem = P()
-        _rt.call("dnnl_memory_create", ctypes.byref(mem), md, _rt.engine, array.ctypes.data_as(P))
-        self.memories.append(mem)
-        return mem
-
-    def temporary(self, md: P) -> tuple[P, np.ndarray]:
-        """A fresh memory of layout ``md`` and the numpy array holding it."""
-        array = np.empty(_rt.lib.dnnl_memory_desc_get_size(md), dtype=np.uint8)
-        return self.memory(md, array), array
-
-    def scalar(self, values: np.ndarray) -> P:
-        """A memory holding a vector of runtime scales (float32) or zero points (int32)."""
-        values = np.ascontiguousarray(values).reshape(-1)
-        md = _tag_md((values.size,), values.dtype, _TAG_A)
-        try:
-            return self.memory(md, values)
-        finally:
-            _rt.call("dnnl_memory_desc_destroy", md)
-
-    def run(self, prim: P, args: list[tuple[int, P]]) -> None:
-        packed = (ExecArg * len(args))(*[ExecArg(k, v) for k, v in args])
-        _rt.call("dnnl_primitive_execute", prim, _rt.stream, len(args), packed)
-
-    def __enter__(self) -> _Call:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            _rt.call("dnnl_stream_wait", _rt.stream)
-        finally:
-            _rt.destroy([("dnnl_memory_destroy", mem) for mem in self.memories])
-
-
-def _plain(call: _Call, array: np.ndarray) -> tuple[P, P]:
-    """(descriptor, memory) of a numpy array as it lies in memory; the caller destroys the descriptor."""
-    md = _array_md(array)
-    try:
-        return md, call.memory(md, array)
-    except BaseException:
-        _rt.call("dnnl_memory_desc_destroy", md)
-        raise
-
-
-def _wrap(call: _Call, array: np.ndarray) -> P:
-    """A memory of a numpy array as it lies in memory (the memory keeps its own copy of the descriptor)."""
-    md, mem = _plain(call, array)
-    _rt.call("dnnl_memory_desc_destroy", md)
-    return mem
 
 
 def _channels_last(x: np.ndarray) -> np.ndarray:
@@ -318,9 +101,11 @@ def _weights(entry: _Entry, call: _Call, w: np.ndarray, view: np.ndarray) -> P:
 
 
 def _run(entry: _Entry, x: np.ndarray, w: np.ndarray, w_view: np.ndarray, quant: dict[str, Any],
-         bias: np.ndarray | None, y_shape: tuple[int, ...], y_dtype: np.dtype, channels_last: bool) -> np.ndarray:
+         bias: np.ndarray | None, y_shape: tuple[int, ...], y_dtype: np.dtype, channels_last: bool,
+         addend: np.ndarray | None = None) -> np.ndarray:
     """Execute a cached conv or matmul entry; the result in ``y_shape``, C order unless ``channels_last``
-    (then a (N, C, H, W) view of NHWC memory, when that is the primitive's layout)."""
+    (then a (N, C, H, W) view of NHWC memory, when that is the primitive's layout). ``addend``: the values the
+    sum post-op accumulates into, copied into the (NHWC) destination first."""
     with _Call() as call:
         args = [(_ARG_SRC, _source(entry, call, x, quant["x_scale"], quant["x_zero_point"])),
                 (_ARG_WEIGHTS, _weights(entry, call, w, w_view))]
@@ -338,6 +123,8 @@ def _run(entry: _Entry, x: np.ndarray, w: np.ndarray, w_view: np.ndarray, quant:
         if entry.nhwc["dst"]:  # written as it lies; copied to C order by numpy (faster than a reorder) below
             n, c, h, wd = y_shape
             y = np.empty((n, h, wd, c), dtype=y_dtype).transpose(0, 3, 1, 2)
+            if addend is not None:
+                np.copyto(y, addend)
             call.run(entry.prim, [*args, (_ARG_DST, _wrap(call, y))])
         else:
             y = np.empty(y_shape, dtype=y_dtype)
@@ -371,13 +158,14 @@ def _quant(x: np.ndarray, x_dtype: Any, x_scale: float, x_zero_point: int, w_sca
                 y_scale=None if y_scale is None else float(y_scale), y_zero_point=int(y_zero_point))
 
 
-def _signature(q: dict[str, Any], bias: bool, relu: bool | float, y_dtype: np.dtype) -> tuple:
+def _signature(q: dict[str, Any], bias: bool, relu: bool | float, y_dtype: np.dtype,
+               addend: tuple[float, int] | None = None) -> tuple:
     post = relu if isinstance(relu, bool) else ("clip", float(relu))
     return (q["x_dtype"].str, q["scaled"], q["w_scale"].size > 1, q["y_scale"] is not None,
-            bool(q["x_zero_point"]), bool(q["y_zero_point"]), bias, post, y_dtype.str)
+            bool(q["x_zero_point"]), bool(q["y_zero_point"]), bias, post, y_dtype.str, addend)
 
 
-def _attributes(q: dict[str, Any], w_mask: int, relu: bool | float) -> P:
+def _attributes(q: dict[str, Any], w_mask: int, relu: bool | float, addend: tuple[float, int] | None = None) -> P:
     scales = {}
     if q["scaled"]:
         scales = {_ARG_SRC: 0, _ARG_WEIGHTS: w_mask if q["w_scale"].size > 1 else 0}
@@ -386,13 +174,14 @@ def _attributes(q: dict[str, Any], w_mask: int, relu: bool | float) -> P:
     zero_points = {_ARG_SRC: 0} if q["x_zero_point"] else {}
     if q["y_zero_point"]:
         zero_points[_ARG_DST] = 0
-    return _attr(scales, zero_points, relu)
+    return _attr(scales, zero_points, relu, addend)
 
 
 def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0, x_zero_point: int = 0,
                 x_dtype: Any = np.uint8, w_scale: Any = 1.0, bias: np.ndarray | None = None,
                 y_scale: float | None = None, y_zero_point: int = 0, y_dtype: Any = np.float32,
-                relu: bool | float = False, channels_last: bool | None = None) -> np.ndarray:
+                relu: bool | float = False, channels_last: bool | None = None, addend: np.ndarray | None = None,
+                addend_scale: float = 1.0, addend_zero_point: int = 0) -> np.ndarray:
     """A quantised 2-D convolution (NCHW at the API) on oneDNN; see the module docstring for the formula.
 
     Args:
@@ -407,6 +196,10 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
         relu: max(., 0) before requantising (a number: clip to [0, relu]).
         channels_last: return y as a (N, O, Ho, Wo) view of NHWC memory (the layout the int8 kernels write
             and read: no reorder on either side) rather than C order; None: for integer outputs only.
+        addend, addend_scale, addend_zero_point: a residual added before the ReLU (oneDNN's sum post-op),
+            ``y = relu(acc * x_scale * w_scale + bias + addend_scale * (addend - addend_zero_point))``:
+            (N, O, Ho, Wo) of the output's type: float32, or uint8/int8 quantised with its own scale and zero
+            point.
 
     Returns:
         y (N, O, Ho, Wo) of ``y_dtype``.
@@ -424,15 +217,19 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
     grouped = geo.groups > 1
     w_shape = (geo.groups, geo.og, geo.cg, geo.kh, geo.kw) if grouped else tuple(w.shape)
     y_shape = (geo.n, geo.o, geo.ho, geo.wo)
+    add = None if addend is None else _addend(addend, y_shape, y_dtype, addend_scale, addend_zero_point)
     threads = threads_for(geo.n * geo.o * geo.ho * geo.wo * geo.cg * geo.kh * geo.kw)
     key = ("conv", tuple(x.shape), w_shape, geo.sh, geo.sw, geo.pads, geo.dh, geo.dw,
-           _signature(q, bias is not None, relu, y_dtype), threads)
+           _signature(q, bias is not None, relu, y_dtype, add), threads)
 
     def make(entry: _Entry) -> None:
+        n, o, ho, wo = y_shape  # with an addend, the destination is NHWC, where the addend is copied
+        dst = _tag_md(y_shape, y_dtype, _TAG_ANY) if add is None else _strided_md(
+            y_shape, y_dtype, (ho * wo * o, 1, wo * o, o))
         mds = [_tag_md(tuple(x.shape), q["x_dtype"], _TAG_ANY), _tag_md(w_shape, np.int8, _TAG_ANY),
-               _tag_md((geo.o,), np.float32, _TAG_A), _tag_md(y_shape, y_dtype, _TAG_ANY)]
+               _tag_md((geo.o,), np.float32, _TAG_A), dst]
         pt, pl, pb, pr = geo.pads
-        _build(entry, mds, lambda: _attributes(q, 3 if grouped else 1, relu), lambda attr: _primitive_desc(
+        _build(entry, mds, lambda: _attributes(q, 3 if grouped else 1, relu, add), lambda attr: _primitive_desc(
             "dnnl_convolution_forward_primitive_desc_create", _FORWARD_INFERENCE, _DIRECT, mds[0], mds[1],
             mds[2] if bias is not None else None, mds[3], _dims((geo.sh, geo.sw)),
             _dims((geo.dh - 1, geo.dw - 1)), _dims((pt, pl)), _dims((pb, pr)), attr))
@@ -444,9 +241,20 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, geo: Any, *, x_scale: float = 1.0,
         entry = _cached(key, make)
         b = None if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
         last = y_dtype != np.float32 if channels_last is None else channels_last
-        return _run(entry, x, w, w.reshape(w_shape), q, b, y_shape, y_dtype, last)
+        return _run(entry, x, w, w.reshape(w_shape), q, b, y_shape, y_dtype, last, addend)
 
     return _rt.run(work, threads)
+
+
+def _addend(addend: np.ndarray, y_shape: tuple[int, ...], y_dtype: np.dtype, scale: float,
+            zero_point: int) -> tuple[float, int]:
+    """The sum post-op's (scale, zero point) for ``addend``, checked against the output."""
+    if tuple(addend.shape) != tuple(y_shape):
+        raise ValueError(f"the addend must have the output's shape {y_shape}, got {addend.shape}")
+    if y_dtype == np.int32 or addend.dtype != y_dtype:
+        raise ValueError(f"an addend has the output's type (float32, uint8 or int8), got {addend.dtype} for a "
+                         f"{y_dtype} output")
+    return float(scale), int(zero_point)
 
 
 def matmul_int8(x: np.ndarray, w: np.ndarray, *, x_scale: float = 1.0, x_zero_point: int = 0,

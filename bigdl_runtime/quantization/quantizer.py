@@ -6,17 +6,18 @@ How a model is rewritten:
 1. :func:`~bigdl_runtime.nn.fuse_for_inference` (``blocked=False``: ordinary layers, no float32 oneDNN
    plans) folds batch norms into convolutions and ReLUs into them, on a copy (the caller's model is never
    changed).
-2. Every ``Conv2d`` / ``ConvReLU2d`` / ``Linear`` gets an :class:`~.calibration.Observer` on its input; the
-   calibration batches run through the float model.
-3. Each of them becomes a ``QuantizedConv2d`` / ``QuantizedLinear``: per-channel symmetric int8 weights,
-   the input's uint8 scale and zero point from the observed range (by ``method``), a ReLU (or ReLU6) that
-   follows a linear layer as its only consumer fused into it. Where an int8 layer's output goes only to
-   another int8 layer, it is requantised to that layer's input scale inside the first one's primitive and
-   passed on as uint8 (no float32 round trip). A convolution output whose every use is an int8 convolution,
-   directly or through layout-keeping layers (Add, ReLU, MaxPool2d) all of whose inputs are such outputs,
-   stays NHWC memory seen as an NCHW array (``channels_last``: what the int8 kernels read and write, and
-   those layers keep); other outputs are C order, because mixed layouts in one Add measured slower than the
-   layout change (ResNet-18, batch 32: an Add of an NHWC and an NCHW array 10x a plain one). Everything else stays float32 and shared with the copy.
+2. Every ``Conv2d`` / ``ConvReLU2d`` / ``Linear`` gets an :class:`~.calibration.Observer` on its input and
+   output, every Add on its inputs and output, every ReLU / ReLU6 on its output; the calibration batches run
+   through the float model.
+3. Each of those linear layers becomes a ``QuantizedConv2d`` / ``QuantizedLinear``: per-channel symmetric int8
+   weights, the input's uint8 scale and zero point from the observed range (by ``method``), a ReLU (or ReLU6)
+   that follows a linear layer as its only consumer fused into it. In a Graph, :mod:`.graph_rewrite` also
+   fuses residual Adds (and their ReLU) into the convolution before them and keeps uint8 values between the
+   int8 layers, through max pools, dequantising only for float consumers (see there). In a Sequential, an int8
+   layer followed by another (directly or through pass-through layers: max pools, some pads) requantises its output to that one's input
+   scale inside its primitive and passes it on as uint8; a convolution output that reaches an int8
+   convolution through layout-keeping layers (Add, ReLU, MaxPool2d) stays NHWC memory seen as an NCHW array
+   (``channels_last``). Everything else stays float32 and shared with the copy.
 """
 from __future__ import annotations
 
@@ -26,23 +27,27 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..nn.fuse import fuse_for_inference
-from ..nn.graph import Graph, Input, Node
+from ..nn.graph import Graph
 from ..nn.layers.activation import ReLU
 from ..nn.layers.conv import Conv2d, ConvReLU2d
 from ..nn.layers.elementwise import Add
-from ..nn.layers.int8 import QuantizedConv2d, QuantizedLinear
+from ..nn.kernel_layer import as_inputs
+from ..nn.layers.int8 import QuantizedConv2d, QuantizedConvAdd2d, QuantizedLinear
 from ..nn.layers.linear import Linear
 from ..nn.layers.math import ReLU6
+from ..nn.layers.pad import Pad
 from ..nn.layers.pool import MaxPool2d
 from ..nn.module import Module
 from ..nn.sequential import Sequential
 from .calibration import METHODS, Observer, int8_weight, uint8_params
+from .graph_rewrite import ELEMENTWISE, RELUS, passes_uint8, rewrite_graph
 
 _TARGETS = (Conv2d, ConvReLU2d, Linear)
-_RELUS = {ReLU: None, ReLU6: 6.0}
-#: float layers that keep their inputs' memory layout (numpy elementwise, max pooling): channels-last values
-#: pass through them
-_ELEMENTWISE = (Add, ReLU, ReLU6, MaxPool2d)
+#: layers whose outputs (and an Add's inputs) calibration observes too: a residual Add and its ReLU fused
+#: into a convolution write uint8 with their output's range
+_OBSERVED = (Add, ReLU, ReLU6)
+#: an observed value: (id(layer), input position or "out")
+Key = tuple[int, Any]
 
 
 def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, percentile: float = 99.99,
@@ -72,11 +77,11 @@ def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, pe
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; use one of {METHODS}")
     fused = copy.deepcopy(fuse_for_inference(model, blocked=False)).evaluate()
-    observers: dict[int, Observer] = {}
-    targets = [m for m in fused.modules() if type(m) in _TARGETS]
+    observers: dict[Key, Observer] = {}
+    shapes: dict[Key, tuple[int, ...]] = {}
+    targets = [m for m in fused.modules() if type(m) in _TARGETS + _OBSERVED]
     for module in targets:
-        observers[id(module)] = observer = Observer()
-        module.forward_pass = _observing(module, observer)  # an instance attribute: removed below
+        module.forward_pass = _observing(module, observers, shapes)  # an instance attribute: removed below
     try:
         seen = 0
         for batch in _batches(calibration_data, batch_size):
@@ -91,15 +96,25 @@ def quantize(model: Module, calibration_data: Any, method: str = "minmax", *, pe
             del module.__dict__["forward_pass"]
     ranges = {key: obs.range(method, percentile) for key, obs in observers.items() if obs.low <= obs.high}
     params = {key: uint8_params(*r) for key, r in ranges.items()}
-    return _Rewriter(params).module(fused).evaluate()
+    return _Rewriter(params, shapes).module(fused).evaluate()
 
 
-def _observing(module: Module, observer: Observer) -> Any:
+def _observing(module: Module, observers: dict[Key, Observer], shapes: dict[Key, tuple[int, ...]]) -> Any:
+    """A forward_pass that observes the inputs (the first of a linear layer, all of an Add) and the output."""
     forward_pass = type(module).forward_pass
 
-    def observe(x: np.ndarray, *rest: Any) -> Any:
-        observer.update(x)
-        return forward_pass(module, x, *rest)
+    def see(key: Key, value: Any) -> None:
+        if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
+            observers.setdefault(key, Observer()).update(value)
+            shapes[key] = value.shape[1:]
+
+    def observe(*args: Any) -> Any:
+        seen = as_inputs(args) if isinstance(module, Add) else args[:1] if type(module) in _TARGETS else ()
+        for k, x in enumerate(seen):
+            see((id(module), k), x)
+        out = forward_pass(module, *args)
+        see((id(module), "out"), out[0])
+        return out
 
     return observe
 
@@ -116,31 +131,39 @@ def _batches(data: Any, batch_size: int) -> Iterable[np.ndarray]:
 class _Rewriter:
     """Builds the quantised model from the fused one, given each observed layer's input (scale, zero point)."""
 
-    def __init__(self, params: dict[int, tuple[float, int]]) -> None:
+    def __init__(self, params: dict[Key, tuple[float, int]], shapes: dict[Key, tuple[int, ...]]) -> None:
         self.params = params
+        self.shapes = shapes
         self.done: dict[int, Module] = {}  # a layer at several places stays one (shared) layer
-        self.fed_uint8: set[int] = set()  # layers whose input an int8 layer before them requantises
+        self.fed: dict[int, tuple[float, int]] = {}  # layers fed uint8 by the layer before: its quantisation
 
     def quantizable(self, module: Module | None) -> bool:
-        return module is not None and type(module) in _TARGETS and id(module) in self.params
+        return module is not None and type(module) in _TARGETS and (id(module), 0) in self.params
 
     def layer(self, module: Module, max_value: float | None | bool = False,
-              output: tuple[float, int] | None = None, inside: bool = False) -> Module:
+              output: tuple[float, int] | None = None, inside: bool = False,
+              addend: tuple[float, int, bool] | None = None) -> Module:
         """The int8 version of a Conv2d/ConvReLU2d/Linear (``max_value``: a ReLU that followed, None for a plain
         one; ``output``: requantise to this uint8 (scale, zero point); ``inside``: the output is not one of the
-        model's, so a convolution returns it channels-last)."""
+        model's, so a convolution returns it channels-last; ``addend``: a residual Add fused in, with its
+        (scale, zero point, whether it comes as uint8)). Its input quantisation is that of the uint8 it is fed
+        (``self.fed``), else its input's observed range."""
         if id(module) in self.done:
             return self.done[id(module)]
-        scale, zero_point = self.params[id(module)]
+        scale, zero_point = self.fed.get(id(module)) or self.params[(id(module), 0)]
         relu = max_value is not False or isinstance(module, ConvReLU2d)
         cap = getattr(module, "max_value", None) if isinstance(module, ConvReLU2d) else (max_value or None)
         quant = dict(bias=module.bias is not None, input_scale=scale, input_zero_point=zero_point, relu=relu,
                      max_value=cap, output_scale=None if output is None else output[0],
                      output_zero_point=0 if output is None else output[1],
-                     quantized_input=id(module) in self.fed_uint8, name=module.name)
+                     quantized_input=id(module) in self.fed, name=module.name)
         if isinstance(module, Conv2d):
             config = {k: v for k, v in module.get_config().items() if k not in ("bias", "max_value")}
-            layer = QuantizedConv2d(**config, **quant, channels_last=inside)
+            if addend is None:
+                layer = QuantizedConv2d(**config, **quant, channels_last=inside)
+            else:
+                layer = QuantizedConvAdd2d(**config, **quant, channels_last=inside, addend_scale=addend[0],
+                                           addend_zero_point=addend[1], quantized_addend=addend[2])
         else:
             layer = QuantizedLinear(module.in_features, module.out_features, **quant)
         weight, weight_scale = int8_weight(module.weight.data)
@@ -162,8 +185,8 @@ class _Rewriter:
 
     def sequential(self, seq: Sequential) -> Sequential:
         layers = list(seq.children())
-        relu_of = {k: _RELUS[type(layers[k + 1])] for k in range(len(layers) - 1)
-                   if isinstance(layers[k], Linear) and self.quantizable(layers[k]) and type(layers[k + 1]) in _RELUS}
+        relu_of = {k: RELUS[type(layers[k + 1])] for k in range(len(layers) - 1)
+                   if isinstance(layers[k], Linear) and self.quantizable(layers[k]) and type(layers[k + 1]) in RELUS}
         out: list[Module] = []
         k = 0
         while k < len(layers):
@@ -173,10 +196,15 @@ class _Rewriter:
                 k += 1
                 continue
             nxt = k + 2 if k in relu_of else k + 1
-            following = layers[nxt] if nxt < len(layers) else None
-            chained = self.params[id(following)] if self.quantizable(following) else None
+            after = nxt  # pass-through layers (max pools, some pads) carry the uint8 on unchanged
+            while after < len(layers) and isinstance(layers[after], (MaxPool2d, Pad)):
+                after += 1
+            following = layers[after] if after < len(layers) else None
+            chained = self.params[(id(following), 0)] if self.quantizable(following) else None
+            if chained is not None and not all(passes_uint8(m, chained[1]) for m in layers[nxt:after]):
+                chained = None
             if chained is not None:
-                self.fed_uint8.add(id(following))
+                self.fed[id(following)] = chained
             out.append(self.layer(layer, relu_of.get(k, False), chained, inside=self._feeds_conv(layers[nxt:])))
             k = nxt
         return Sequential(*out, name=seq.name)
@@ -187,82 +215,9 @@ class _Rewriter:
         for layer in rest:
             if self.quantizable(layer) and isinstance(layer, Conv2d):
                 return True
-            if not isinstance(layer, _ELEMENTWISE):
+            if not isinstance(layer, ELEMENTWISE):
                 return False
         return False
 
-    def _channels_last(self, nodes: tuple[Node, ...], consumers: dict[int, list[Node]], outputs: set[int]) -> set[int]:
-        """The graph nodes whose output may stay channels-last: int8 convolutions (not graph outputs) and
-        layout-keeping layers, as long as every consumer is an int8 convolution or such a node, and every input
-        of such a layout-keeping node is one too (removed until that holds)."""
-        def conv(n: Node) -> bool:
-            return self.quantizable(n.module) and isinstance(n.module, Conv2d)
-
-        keep = {id(n) for n in nodes if n.module is not None and id(n) not in outputs
-                and (conv(n) or isinstance(n.module, _ELEMENTWISE))}
-        changed = True
-        while changed:
-            changed = False
-            for n in nodes:
-                if id(n) not in keep:
-                    continue
-                uses = consumers.get(id(n), [])
-                bad_use = any(not conv(u) and id(u) not in keep for u in uses)
-                bad_input = not conv(n) and any(id(s) not in keep for s, _ in n.inputs)
-                if bad_use or bad_input or not uses:
-                    keep.discard(id(n))
-                    changed = True
-        return keep
-
     def graph(self, graph: Graph) -> Graph:
-        nodes = graph.nodes
-        consumers: dict[int, list[Node]] = {}
-        for n in nodes:
-            for s, _ in n.inputs:
-                consumers.setdefault(id(s), []).append(n)
-        outputs = {id(s) for s, _ in graph.outputs}
-        sites: dict[int, int] = {}
-        for n in nodes:
-            if n.module is not None:
-                sites[id(n.module)] = sites.get(id(n.module), 0) + 1
-
-        def single(n: Node) -> Node | None:
-            """The only consumer of n's output, when there is one and n is not a graph output."""
-            users = consumers.get(id(n), [])
-            return users[0] if len(users) == 1 and id(n) not in outputs and users[0].inputs[0][1] is None else None
-
-        def alone(n: Node) -> bool:
-            return sites.get(id(n.module), 0) == 1
-
-        relu_node: dict[int, Node] = {}  # linear node -> the ReLU node fused into it
-        for n in nodes:
-            user = single(n) if isinstance(n.module, Linear) and self.quantizable(n.module) and alone(n) else None
-            if user is not None and type(user.module) in _RELUS and len(user.inputs) == 1 and alone(user):
-                relu_node[id(n)] = user
-        fused_relus = {id(r): n for n, r in ((n, relu_node.get(id(n))) for n in nodes) if r is not None}
-        channels_last = self._channels_last(nodes, consumers, outputs)
-        new: dict[int, Node] = {}
-        for n in nodes:
-            if n.module is None:
-                new[id(n)] = Input(n.name)
-                continue
-            if id(n) in fused_relus:
-                new[id(n)] = new[id(fused_relus[id(n)])]
-                continue
-            inputs = [(new[id(s)], i) for s, i in n.inputs]
-            if not self.quantizable(n.module):
-                new[id(n)] = Node(self.module(n.module), inputs, n.name)
-                continue
-            end = relu_node.get(id(n), n)
-            user = single(end)
-            chained = None
-            if alone(n) and user is not None and self.quantizable(user.module) and alone(user) \
-                    and len(user.inputs) == 1:
-                chained = self.params[id(user.module)]
-                self.fed_uint8.add(id(user.module))
-            max_value = _RELUS[type(end.module)] if end is not n else False
-            inside = id(n) in channels_last and alone(n)
-            new[id(n)] = Node(self.layer(n.module, max_value, chained, inside), inputs, n.name)
-        outs = [new[id(s)] if i is None else new[id(s)][i] for s, i in graph.outputs]
-        ins = [new[id(n)] for n in nodes if n.module is None]
-        return Graph(ins, outs if len(outs) > 1 else outs[0], name=graph.name)
+        return rewrite_graph(self, graph)

@@ -10,6 +10,8 @@ from typing import Callable
 import numpy  # noqa: F401  (loads the OpenBLAS whose thread count is read and set here)
 
 Runner = Callable[[], None]
+#: pause before every timed run (see :func:`measure`)
+SETTLE_SECONDS = 0.03
 
 
 @dataclass
@@ -62,13 +64,17 @@ def measure(runners: dict[str, Runner], repeats: int) -> dict[str, float]:
     """Best-of-``repeats`` seconds of each runner after one warm-up call each.
 
     The runners alternate inside every repeat, so a burst of load from other processes
-    hits all of them alike; the minimum is the least disturbed run.
+    hits all of them alike; the minimum is the least disturbed run. Each run starts
+    ``SETTLE_SECONDS`` after the previous one returned: worker threads that spin on after a
+    call (onnxruntime's pool) otherwise keep a core busy into the next runner's time
+    (ResNet-18 int8 at 2 threads: ours 10-25 % slower right after an onnxruntime run).
     """
     for fn in runners.values():
         fn()
     times: dict[str, list[float]] = {key: [] for key in runners}
     for _ in range(repeats):
         for key, fn in runners.items():
+            time.sleep(SETTLE_SECONDS)
             t0 = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - t0)

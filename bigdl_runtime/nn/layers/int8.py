@@ -1,4 +1,6 @@
-"""int8 layers made by :func:`bigdl_runtime.quantize`: QuantizedConv2d and QuantizedLinear.
+"""int8 layers made by :func:`bigdl_runtime.quantize`: QuantizedConv2d, QuantizedConvAdd2d (a convolution with
+a residual Add, and the ReLU after it, fused in), QuantizedLinear, and Dequantize (uint8 back to float32 for a
+float consumer).
 
 Weights are int8, symmetric per output channel (``w ~ weight * weight_scale[o]``); the input is quantised per
 tensor to uint8 (``x ~ (x_q - input_zero_point) * input_scale``), the product accumulates in int32 and is
@@ -10,6 +12,9 @@ output is requantised to uint8 in the same primitive for the next int8 layer, wh
 Convolutions whose output stays inside the model return it as a view of NHWC memory (``channels_last``).
 A float input is quantised on the way in; a uint8 input is taken as already quantised with ``input_*`` only by a
 layer made to receive one (``quantized_input``), so raw uint8 images are values, as for the float model.
+quantize() passes uint8 on wherever the consumer takes it: int8 layers, the residual of a QuantizedConvAdd2d,
+MaxPool2d (max commutes with the monotone quantisation: pooling the uint8 values is exact); a float consumer
+of a uint8 value reads it through a Dequantize.
 
 Scales are config (plain numbers), the int8 weight, per-channel scales and bias are buffers: the model file
 stores the weight as int8 bytes. These layers are inference-only (``backward`` raises: fine-tune the float
@@ -86,14 +91,17 @@ class _Int8Layer(Module):
             return x.astype(np.float32)
         return x
 
-    def _finish(self, acc: np.ndarray, channel_axis: int) -> np.ndarray:
-        """The numpy path's float32 (or requantised uint8) output from the int32 accumulator."""
+    def _finish(self, acc: np.ndarray, channel_axis: int, addend: np.ndarray | None = None) -> np.ndarray:
+        """The numpy path's float32 (or requantised uint8) output from the int32 accumulator (plus ``addend``,
+        float, before the ReLU)."""
         view = [1] * acc.ndim
         view[channel_axis] = -1
         scale = (np.float32(self.input_scale) * self.weight_scale).reshape(view)
         y = acc * scale
         if self.bias is not None:
             y += self.bias.reshape(view)
+        if addend is not None:
+            y += addend
         if self.relu:
             y = np.clip(y, 0, self.max_value)
         y = y.astype(np.float32)
@@ -164,6 +172,11 @@ class QuantizedConv2d(_Int8Layer):
         return _resolve_padding(self.padding, self.kernel_size, self.dilation)
 
     def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        return self._convolve(x, None, {}), None
+
+    def _convolve(self, x: np.ndarray, addend: np.ndarray | None, sum_args: dict[str, Any]) -> np.ndarray:
+        """The convolution of x, with ``addend`` (already in the form the kernel takes, see
+        :func:`~bigdl_runtime.kernels.onednn_int8.conv2d_int8`) summed in before the ReLU."""
         x = self._check_input(x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"{self.describe()}: expected input (N, {self.in_channels}, H, W), got shape {x.shape}")
@@ -171,13 +184,68 @@ class QuantizedConv2d(_Int8Layer):
             geo = ConvGeometry(x.shape, self.weight.shape, self.stride, self.kernel_padding(), self.dilation, self.groups)
         except ValueError as err:
             raise ValueError(f"{self.describe()}: {err}") from None
+        if addend is not None and tuple(addend.shape) != (geo.n, geo.o, geo.ho, geo.wo):
+            raise ValueError(f"{self.describe()}: the residual must have the output's shape "
+                             f"{(geo.n, geo.o, geo.ho, geo.wo)}, got {addend.shape}")
         try:
-            return onednn_int8.conv2d_int8(x, self.weight, geo, channels_last=self.channels_last,
-                                           **self._kernel_args()), None
+            return onednn_int8.conv2d_int8(x, self.weight, geo, channels_last=self.channels_last, addend=addend,
+                                           **sum_args, **self._kernel_args())
         except onednn_int8.Unsupported:
             acc = K.conv_integer(self._quantized(x), self.weight, np.array(self.input_zero_point, np.uint8), None,
                                  self.stride, geo.pads, self.dilation, self.groups)
-            return self._finish(acc, 1), None
+            if addend is not None and addend.dtype == np.uint8:
+                addend = K.dequantize_linear(addend, np.float32(sum_args["addend_scale"]),
+                                             np.array(sum_args["addend_zero_point"], np.uint8))
+            return self._finish(acc, 1, addend)
+
+
+class QuantizedConvAdd2d(QuantizedConv2d):
+    """An int8 2-D convolution whose output is summed with a residual before the ReLU (a ResNet block's second
+    convolution, its Add and the ReLU after it, in one oneDNN primitive: the sum post-op).
+
+    ``y = relu(conv(x) + residual)``, requantised to ``output_*`` when ``output_scale`` is set.
+
+    Args:
+        addend_scale, addend_zero_point: the residual's uint8 quantisation: a uint8 output sums the uint8
+            residual (``addend_scale * (r_q - addend_zero_point)``) where it lies in the destination.
+        quantized_addend: a uint8 residual is already quantised with ``addend_*`` (else it is a value,
+            quantised here for a uint8 output).
+        the rest: as :class:`QuantizedConv2d` (``relu`` / ``max_value``: after the sum).
+
+    Shape:
+        - Inputs: ``x`` as :class:`QuantizedConv2d`, ``residual`` of the output's shape (float32 or uint8).
+        - Output: ``(N, out_channels, Ho, Wo)`` float32, or uint8 when ``output_scale`` is set.
+
+    Examples:
+        >>> conv = QuantizedConvAdd2d(4, 4, 3, padding=1, relu=True, addend_scale=0.1, addend_zero_point=0)
+        >>> conv(np.zeros((1, 4, 5, 5), np.float32), np.ones((1, 4, 5, 5), np.float32)).shape
+        (1, 4, 5, 5)
+    """
+
+    def __init__(self, *args: Any, addend_scale: float = 1.0, addend_zero_point: int = 0,
+                 quantized_addend: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not addend_scale > 0 or not 0 <= int(addend_zero_point) <= 255:
+            raise ValueError(f"QuantizedConvAdd2d: addend_scale must be positive and addend_zero_point a uint8 "
+                             f"value, got {addend_scale}, {addend_zero_point}")
+        self.addend_scale, self.addend_zero_point = float(addend_scale), int(addend_zero_point)
+        self.quantized_addend = bool(quantized_addend)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "addend_scale": self.addend_scale,
+                "addend_zero_point": self.addend_zero_point, "quantized_addend": self.quantized_addend}
+
+    def forward_pass(self, x: np.ndarray, residual: np.ndarray) -> tuple[np.ndarray, None]:
+        r = np.asarray(residual)
+        quantized = r.dtype == np.uint8 and self.quantized_addend
+        scale, zero_point = np.float32(self.addend_scale), np.array(self.addend_zero_point, np.uint8)
+        if self.output_scale is None:  # float32 output: the residual is summed as a float32 value
+            r = K.dequantize_linear(r, scale, zero_point) if quantized else r.astype(np.float32, copy=False)
+            return self._convolve(x, r, {}), None
+        if not quantized:
+            r = K.quantize_linear(r.astype(np.float32, copy=False), scale, zero_point)
+        return self._convolve(x, r, {"addend_scale": self.addend_scale,
+                                     "addend_zero_point": self.addend_zero_point}), None
 
 
 class QuantizedLinear(_Int8Layer):
@@ -220,3 +288,39 @@ class QuantizedLinear(_Int8Layer):
             acc = K.matmul_integer(self._quantized(flat), self.weight.T, np.array(self.input_zero_point, np.uint8))
             y = self._finish(acc, 1)
         return y.reshape(*x.shape[:-1], self.out_features), None
+
+
+class Dequantize(Module):
+    """A uint8 value made by an int8 layer, as float32 for a float consumer: ``(q - zero_point) * scale``
+    (ONNX DequantizeLinear with constant parameters); the memory layout is kept.
+
+    Args:
+        scale, zero_point: the value's uint8 quantisation.
+
+    Examples:
+        >>> Dequantize(0.5, 10)(np.array([10, 12], np.uint8))
+        array([0., 1.], dtype=float32)
+    """
+
+    def __init__(self, scale: float, zero_point: int, name: str | None = None) -> None:
+        super().__init__(name=name)
+        if not scale > 0 or not 0 <= int(zero_point) <= 255:
+            raise ValueError(f"Dequantize: scale must be positive and zero_point a uint8 value, got {scale}, "
+                             f"{zero_point}")
+        self.scale, self.zero_point = float(scale), int(zero_point)
+        self.training = False
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "zero_point": self.zero_point}
+
+    def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        x = np.asarray(x)
+        if x.dtype != np.uint8:
+            raise ValueError(f"{self.describe()}: takes the uint8 output of an int8 layer, got {x.dtype}")
+        y = x.astype(np.float32)
+        y -= np.float32(self.zero_point)
+        y *= np.float32(self.scale)
+        return y, None
+
+    def backward_pass(self, grad_output: Any, ctx: Any) -> Any:
+        raise RuntimeError(f"{self.describe()} reads uint8 values and has no gradient")

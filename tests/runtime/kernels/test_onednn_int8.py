@@ -68,6 +68,45 @@ def test_conv_fused_scales_bias_relu_and_requantisation(x_shape, w_shape, stride
     assert np.abs(y_s8 - np.clip(want / np.float32(0.05), -128, 127)).max() <= 0.5 + 1e-3
 
 
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", CASES[:4])
+@pytest.mark.parametrize("relu", [False, True, 6.0])
+def test_conv_sum_post_op_adds_a_residual_of_its_own_quantisation(x_shape, w_shape, stride, padding, dilation,
+                                                                   groups, relu) -> None:
+    """y = relu(acc * x_scale * w_scale + bias + r_scale * (r_q - r_zero_point)), requantised: a uint8 residual
+    summed where it lies in the destination; a float32 output takes a float32 residual."""
+    x = RNG.integers(0, 256, x_shape).astype(np.uint8)
+    w = RNG.integers(-127, 128, w_shape).astype(np.int8)
+    geo = ConvGeometry(x_shape, w_shape, stride, padding, dilation, groups)
+    w_scale = RNG.uniform(0.001, 0.01, w_shape[0]).astype(np.float32)
+    bias = RNG.normal(size=w_shape[0]).astype(np.float32)
+    quant = dict(x_scale=0.02, x_zero_point=17, w_scale=w_scale, bias=bias, relu=relu)
+    acc = integer_conv(x, w, 17, stride, padding, dilation, groups).astype(np.float64)
+    conv = acc * (np.float32(0.02) * w_scale.astype(np.float64)).reshape(1, -1, 1, 1) + bias.reshape(1, -1, 1, 1)
+    clip = (lambda v: v) if relu is False else (lambda v: np.clip(v, 0, None if relu is True else relu))
+    r_q = RNG.integers(0, 256, conv.shape).astype(np.uint8)
+    r_q_before = r_q.copy()
+    y_q = Q.conv2d_int8(x, w, geo, **quant, y_scale=0.05, y_zero_point=3, y_dtype=np.uint8, addend=r_q,
+                        addend_scale=0.03, addend_zero_point=120)
+    exact = clip(conv + np.float32(0.03) * (r_q.astype(np.float64) - 120)) / np.float32(0.05) + 3
+    assert y_q.dtype == np.uint8 and y_q.strides[1] == 1  # channels last, as every uint8 output
+    assert np.abs(y_q - np.clip(exact, 0, 255)).max() <= 0.5 + 1e-3  # ties may round either way
+    np.testing.assert_array_equal(r_q, r_q_before)  # the residual is copied, not written into
+    r = RNG.normal(size=conv.shape).astype(np.float32)
+    y = Q.conv2d_int8(x, w, geo, **quant, addend=r)
+    want = clip(conv + r)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_a_residual_of_another_shape_or_type_is_refused() -> None:
+    x = np.zeros((1, 2, 4, 4), np.uint8)
+    w = np.zeros((3, 2, 1, 1), np.int8)
+    geo = ConvGeometry(x.shape, w.shape, 1, 0, 1, 1)
+    with pytest.raises(ValueError, match="addend must have the output's shape"):
+        Q.conv2d_int8(x, w, geo, addend=np.zeros((1, 2, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="addend has the output's type"):
+        Q.conv2d_int8(x, w, geo, addend=np.zeros((1, 3, 4, 4), np.uint8))
+
+
 def test_quantised_output_feeds_the_next_convolution_as_it_lies() -> None:
     """A u8 output is a (N, C, H, W) view of NHWC memory; the next convolution reads it as is, and a copy in
     C order gives the same result."""

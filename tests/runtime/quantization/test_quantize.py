@@ -63,6 +63,8 @@ def test_raw_uint8_input_is_a_value_as_for_the_float_model(net_and_data) -> None
     pixels = np.random.default_rng(0).integers(0, 4, (8, 3, 16, 16)).astype(np.uint8)
     q = br.quantize(net, pixels.astype(np.float32))
     np.testing.assert_array_equal(q.forward(pixels), q.forward(pixels.astype(np.float32)))
+    from_pixels = br.quantize(net, pixels)  # uint8 calibration images are observed as values too
+    assert type(from_pixels.c1).__name__ == "QuantizedConv2d" and from_pixels.c1.input_scale == q.c1.input_scale
 
 
 def test_save_load_round_trip_stores_int8_weights(net_and_data, tmp_path, rng) -> None:
@@ -146,10 +148,17 @@ def test_graph_models_quantise_with_shared_inputs_and_outputs(rng) -> None:
     g = nn.Graph(x_in, [out, y]).evaluate()
     x = rng.normal(size=(40, 3, 8, 8)).astype(np.float32)
     q = br.quantize(g, x, method="percentile")
-    assert q.node("a").module.output_scale is None
+    a_q = q.node("a").module  # feeds two int8 layers: both read its uint8 output
+    assert a_q.output_scale is not None and q.node("c").module.quantized_input
+    # b + c is a graph output: the Add is fused into b (c's uint8 output its residual), writing float32 under
+    # the Add's name
+    fused = q.node(g.output_names[1]).module
+    assert isinstance(fused, L.QuantizedConvAdd2d) and fused.quantized_input and fused.quantized_addend
+    assert fused.output_scale is None and q.output_names == g.output_names
     want, got = g.forward(x), q.forward(x)
-    for w, o in zip(want, got):
-        assert np.abs(o - w).max() <= 0.05 * np.abs(w).max()
+    for w, o in zip(want, got):  # c's uint8 output clips its outliers (percentile ranges): the rarest errors
+        err = np.abs(o - w)      # are larger than the rest
+        assert np.quantile(err, 0.999) <= 0.02 * np.abs(w).max() and err.max() <= 0.1 * np.abs(w).max()
 
 
 def test_errors_name_the_problem(net_and_data) -> None:

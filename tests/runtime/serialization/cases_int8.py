@@ -21,6 +21,11 @@ CASES = {
     "QuantizedConv2d": (lambda: _with_weights(L.QuantizedConv2d(
         4, 6, (3, 2), stride=(2, 1), padding=(1, 0, 1, 1), groups=2, input_scale=0.02, input_zero_point=128,
         relu=True, max_value=6.0, output_scale=0.03, output_zero_point=5, channels_last=True), 0), [(2, 4, 7, 6)]),
+    "QuantizedConvAdd2d": (lambda: _with_weights(L.QuantizedConvAdd2d(
+        4, 6, 3, padding=1, input_scale=0.02, input_zero_point=128, relu=True, output_scale=0.05,
+        output_zero_point=3, addend_scale=0.04, addend_zero_point=120), 2), [(2, 4, 5, 5), (2, 6, 5, 5)]),
+    "Dequantize": (lambda: L.Dequantize(0.05, 7), [(2, 3, 4)],
+                   lambda rng, shape: rng.integers(0, 256, shape).astype(np.uint8)),
     "QuantizedLinear": (lambda: _with_weights(L.QuantizedLinear(
         5, 3, input_scale=0.05, input_zero_point=100, relu=True), 1), [(4, 5)]),
 }

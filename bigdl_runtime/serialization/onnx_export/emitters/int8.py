@@ -3,24 +3,33 @@ DequantizeLinear on the int8 weight (per output channel), then the float Conv / 
 bias and the fused Relu / Clip; onnxruntime runs it (and fuses what it can into its int8 kernels).
 
 A layer's requantised uint8 output (``output_scale``) is not written: the next int8 layer's QuantizeLinear
-has the same scale and zero point, so exporting the float value there gives the same uint8 values.
+has the same scale and zero point, so exporting the float value there gives the same uint8 values (through a
+max pool too: max commutes with the quantisation). For the same reason a Dequantize (a float consumer's view
+of a uint8 value) is QuantizeLinear + DequantizeLinear of the float value. QuantizedConvAdd2d is the QDQ
+Conv, then an Add of the residual quantised and dequantised with the layer's ``addend_*`` (QDQ Add), then
+the ReLU.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ....nn.layers.int8 import QuantizedConv2d, QuantizedLinear, _Int8Layer
+from ....nn.layers.int8 import Dequantize, QuantizedConv2d, QuantizedConvAdd2d, QuantizedLinear, _Int8Layer
 from ..context import ExportContext, Value
 from ..dispatch import emits
 from .conv import onnx_pads
 
 
+def _qdq(ctx: ExportContext, x: str, scale: float, zero_point: int, name: str, what: str) -> str:
+    """x quantised to uint8 with (scale, zero_point) and dequantised again."""
+    s = ctx.scalar(f"{name}.{what}_scale", scale)
+    zp = ctx.weight(f"{name}.{what}_zero_point", np.asarray(zero_point, np.uint8), np.uint8)
+    q = ctx.one("QuantizeLinear", [x, s, zp], f"{name}/quantize_{what}")
+    return ctx.one("DequantizeLinear", [q, s, zp], f"{name}/dequantize_{what}")
+
+
 def _input(ctx: ExportContext, layer: _Int8Layer, x: str, name: str) -> str:
     """x quantised to uint8 and dequantised again (the input's quantisation, as QDQ)."""
-    scale = ctx.scalar(f"{name}.input_scale", layer.input_scale)
-    zero_point = ctx.weight(f"{name}.input_zero_point", np.asarray(layer.input_zero_point, np.uint8), np.uint8)
-    q = ctx.one("QuantizeLinear", [x, scale, zero_point], f"{name}/quantize_input")
-    return ctx.one("DequantizeLinear", [q, scale, zero_point], f"{name}/dequantize_input")
+    return _qdq(ctx, x, layer.input_scale, layer.input_zero_point, name, "input")
 
 
 def _weight(ctx: ExportContext, layer: _Int8Layer, name: str, transpose: bool = False) -> str:
@@ -45,15 +54,32 @@ def _bias(ctx: ExportContext, layer: _Int8Layer, name: str) -> list[str]:
     return [] if layer.bias is None else [ctx.weight(f"{name}.bias", layer.bias)]
 
 
+def _conv(ctx: ExportContext, layer: QuantizedConv2d, x: str, name: str, out: str) -> str:
+    pads = onnx_pads(layer.kernel_padding(), 2)
+    return ctx.one("Conv", [_input(ctx, layer, x, name), _weight(ctx, layer, name), *_bias(ctx, layer, name)], out,
+                   kernel_shape=layer.kernel_size, strides=layer.stride, pads=pads, dilations=layer.dilation,
+                   group=layer.groups)
+
+
 @emits(QuantizedConv2d)
 def quantized_conv(ctx: ExportContext, layer: QuantizedConv2d, inputs: list[Value], output: np.ndarray,
                    name: str) -> str:
-    x = _input(ctx, layer, inputs[0].name, name)
-    pads = onnx_pads(layer.kernel_padding(), 2)
-    y = ctx.one("Conv", [x, _weight(ctx, layer, name), *_bias(ctx, layer, name)],
-                f"{name}/conv" if layer.relu else name, kernel_shape=layer.kernel_size, strides=layer.stride,
-                pads=pads, dilations=layer.dilation, group=layer.groups)
+    y = _conv(ctx, layer, inputs[0].name, name, f"{name}/conv" if layer.relu else name)
     return _activation(ctx, layer, y, name)
+
+
+@emits(QuantizedConvAdd2d)
+def quantized_conv_add(ctx: ExportContext, layer: QuantizedConvAdd2d, inputs: list[Value], output: np.ndarray,
+                       name: str) -> str:
+    y = _conv(ctx, layer, inputs[0].name, name, f"{name}/conv")
+    residual = _qdq(ctx, inputs[1].name, layer.addend_scale, layer.addend_zero_point, name, "addend")
+    y = ctx.one("Add", [y, residual], f"{name}/add" if layer.relu else name)
+    return _activation(ctx, layer, y, name)
+
+
+@emits(Dequantize)
+def dequantize(ctx: ExportContext, layer: Dequantize, inputs: list[Value], output: np.ndarray, name: str) -> str:
+    return _qdq(ctx, inputs[0].name, layer.scale, layer.zero_point, name, "value")
 
 
 @emits(QuantizedLinear)
