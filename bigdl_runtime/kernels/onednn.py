@@ -284,7 +284,27 @@ def _describe(entry: dict[str, Any], x_shape: tuple[int, ...], w_shape: tuple[in
                                    _query(weights, _Q_DIFF_WEIGHTS))
 
 
-class _Call:
+class StreamCall:
+    """The oneDNN memories of one execution (``memories``), a context manager: leaving it waits for the
+    stream and frees them, whether the execution succeeded; then :meth:`_after` runs."""
+
+    memories: list[_P]
+
+    def __enter__(self) -> "StreamCall":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            _rt.call("dnnl_stream_wait", _rt.stream)
+        finally:
+            _rt.destroy([("dnnl_memory_destroy", mem) for mem in self.memories])
+            self._after()
+
+    def _after(self) -> None:
+        """What a subclass does once the memories are freed."""
+
+
+class _Call(StreamCall):
     """Memories of one kernel call: numpy arrays wrapped as plain memories, and blocked scratch
     memories that reorders fill from them or empty into them. Scratch buffers are numpy arrays
     kept per process and reused call after call (the k-th scratch memory of a call takes slot k;
@@ -351,17 +371,7 @@ class _Call:
             cache[key] = _reorder(src, dst)
         return cache[key]
 
-    def __enter__(self) -> _Call:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            _rt.call("dnnl_stream_wait", _rt.stream)
-        finally:
-            _rt.destroy([("dnnl_memory_destroy", mem) for mem in self.memories])
-            self._trim_scratch()
-
-    def _trim_scratch(self) -> None:
+    def _after(self) -> None:  # trims the scratch kept between calls
         slots = _rt.scratch  # keep at most SCRATCH_KEEP_BYTES between calls, dropping the largest first
         keep = SCRATCH_KEEP_BYTES if "data" in self.entry["pds"] else INFERENCE_SCRATCH_KEEP_BYTES
         for k in sorted(range(len(slots)), key=lambda i: -slots[i].nbytes):

@@ -119,6 +119,17 @@ class BoundPlan:
             raise
         return attr
 
+    def _matmul_pd(self, src: P, weights: P, dst: P, zero_point_of: int | None = None) -> P:
+        """A matmul primitive descriptor with a user scratchpad (see :meth:`_scratchpad_attr`); pass it to
+        :meth:`_primitive`, which owns it."""
+        attr = self._scratchpad_attr(zero_point_of)
+        pd = P()
+        try:
+            _rt.call("dnnl_matmul_primitive_desc_create", ctypes.byref(pd), _rt.engine, src, weights, None, dst, attr)
+        finally:
+            _rt.call("dnnl_primitive_attr_destroy", attr)
+        return pd
+
     def _packed(self, pd: P, index: int, plain_md: P, plain: np.ndarray) -> tuple[np.ndarray, Any]:
         """A buffer in the layout the primitive chose for weights ``index`` and the (reorder, arguments) that
         fill it from ``plain`` (described by ``plain_md``)."""

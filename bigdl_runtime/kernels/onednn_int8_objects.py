@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .onednn import Unsupported, _rt, primitive_attr
+from .onednn import StreamCall, Unsupported, _rt, primitive_attr
 from .onednn_runtime import ExecArg, P
 
 _DIMS = ctypes.c_int64 * 12
@@ -176,7 +176,7 @@ def _cached(key: tuple, make: Any) -> _Entry:
     return entry
 
 
-class _Call:
+class _Call(StreamCall):
     """The memories of one execution (wrapping numpy arrays), freed when it ends; waits for the stream."""
 
     def __init__(self) -> None:
@@ -208,14 +208,6 @@ class _Call:
         packed = (ExecArg * len(args))(*[ExecArg(k, v) for k, v in args])
         _rt.call("dnnl_primitive_execute", prim, _rt.stream, len(args), packed)
 
-    def __enter__(self) -> _Call:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            _rt.call("dnnl_stream_wait", _rt.stream)
-        finally:
-            _rt.destroy([("dnnl_memory_destroy", mem) for mem in self.memories])
 
 
 def _plain(call: _Call, array: np.ndarray) -> tuple[P, P]:

@@ -48,12 +48,7 @@ class Int8MatmulPlan(BoundPlan):
         rows, k, n = self.shape
         src, dst = self._md((rows, k), TAG_AB, U8), self._md((rows, n), TAG_AB, S32)
         plain_w, any_w = self._md((k, n), TAG_AB, S8), self._md((k, n), TAG_ANY, S8)
-        attr = self._scratchpad_attr(ARG_SRC)
-        pd = P()
-        try:
-            _rt.call("dnnl_matmul_primitive_desc_create", ctypes.byref(pd), _rt.engine, src, any_w, None, dst, attr)
-        finally:
-            _rt.call("dnnl_primitive_attr_destroy", attr)
+        pd = self._matmul_pd(src, any_w, dst, ARG_SRC)
         self.scratch = self._primitive(pd)
         packed, (reorder, reorder_args) = self._packed(pd, 0, plain_w, self.w)
         execute(reorder, reorder_args)
@@ -96,13 +91,7 @@ class MatmulPlan(BoundPlan):
         weights = P()
         _rt.call("dnnl_memory_desc_create_with_strides", ctypes.byref(weights), 2, DIMS(k, n), F32, DIMS(1, k))
         self._own("dnnl_memory_desc_destroy", weights)
-        attr = self._scratchpad_attr()
-        pd = P()
-        try:
-            _rt.call("dnnl_matmul_primitive_desc_create", ctypes.byref(pd), _rt.engine, src, weights, None, dst, attr)
-        finally:
-            _rt.call("dnnl_primitive_attr_destroy", attr)
-        self.scratch = self._primitive(pd)
+        self.scratch = self._primitive(self._matmul_pd(src, weights, dst))
         self.w_memory = self._memory(weights, self.y)  # re-pointed at the weight by run
         bound = [(ARG_SRC, self._memory(src, self.a)), (ARG_WEIGHTS, self.w_memory),
                  (ARG_DST, self._memory(dst, self.y)), (ARG_SCRATCHPAD, self._memory(self.scratch_md, self.scratch))]
