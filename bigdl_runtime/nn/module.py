@@ -269,9 +269,12 @@ class Module:
                 target = mod._buffers[attr]
             else:
                 continue
-            if target.shape != value.shape:
-                raise ValueError(f"{self.describe()}: '{key}' has shape {target.shape}, got {value.shape}")
-            target[...] = value
+            if np.shape(target) != value.shape:
+                raise ValueError(f"{self.describe()}: '{key}' has shape {np.shape(target)}, got {value.shape}")
+            if isinstance(target, np.ndarray):
+                target[...] = value
+            else:  # a numpy-scalar buffer (a per-tensor scale) cannot be written into: it is replaced
+                mod.register_buffer(attr, np.asarray(value, dtype=np.asarray(target).dtype)[()])
         for mod in self.modules():
             mod.weights_changed()
 

@@ -82,6 +82,26 @@ def test_state_dict_round_trip_and_errors() -> None:
         b.load_state_dict(bad)
 
 
+def test_load_state_dict_replaces_a_numpy_scalar_buffer() -> None:
+    """A per-tensor scale kept as a numpy scalar cannot be written into; loading replaces it, keeping its type."""
+    class Scaled(Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("scale", np.float32(0.5))
+            self.register_buffer("shift", np.zeros(3, np.float32))
+
+        def forward_pass(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+            return x * self.scale + self.shift, None
+
+    net = Scaled()
+    net.load_state_dict({"scale": np.float64(0.25), "shift": np.ones(3)})
+    assert isinstance(net.scale, np.float32) and net.scale == np.float32(0.25)
+    assert net.state_dict()["scale"] == np.float32(0.25)
+    np.testing.assert_array_equal(net.forward(np.ones(3, np.float32)), np.full(3, 1.25, np.float32))
+    with pytest.raises(ValueError, match="'scale' has shape"):
+        net.load_state_dict({"scale": np.ones(2), "shift": np.ones(3)})
+
+
 def test_freeze_by_name_and_unknown_name() -> None:
     net = Sequential(Affine(2, name="backbone"), Affine(2, name="head"))
     net.freeze("backbone")
