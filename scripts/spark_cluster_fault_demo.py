@@ -47,6 +47,7 @@ from bigdl_runtime.nn import CrossEntropyLoss, Linear, ReLU, Sequential, random 
 from bigdl_runtime.optim import SGD  # noqa: E402
 from bigdl_runtime.spark import init_spark  # noqa: E402
 from bigdl_runtime.spark.trainer import DistributedTrainer  # noqa: E402
+from bigdl_runtime.spark.worker import HOLD_ONCE  # noqa: E402
 from bigdl_runtime.train import SeveralIteration  # noqa: E402
 from tests.helpers.standalone_cluster import busy_executors, kill_executor, standalone_cluster  # noqa: E402
 
@@ -139,6 +140,9 @@ def run_on_cluster(args: argparse.Namespace, data: tuple[np.ndarray, np.ndarray]
         shutil.rmtree(Path(args.summary_dir) / "checkpoints", ignore_errors=True)
         killer = ExecutorKiller(spark.sparkContext, summary, args.kill_after)
         busy_executors(spark.sparkContext.uiWebUrl, app_id, timeout=120.0)  # the REST API's first answer is slow
+        if args.mode == "iteration":  # the next iteration's tasks run for seconds: the kill lands in one
+            held = ",".join(f"{args.kill_after + 1}:{p}" for p in range(args.workers))
+            spark.sparkContext.setLocalProperty(HOLD_ONCE, held)
         killer.start()
         try:
             weights, rows, seconds = train(spark, data, args, summary, Path(args.summary_dir) / "checkpoints")

@@ -51,6 +51,9 @@ from .errors import tagged
 
 FAIL_ONCE = "spark.bigdl.test.failOnce"
 KILL_ONCE = "spark.bigdl.test.killOnce"
+#: test hook: on a first attempt, a listed task sleeps this many seconds first (an executor can be killed mid-task)
+HOLD_ONCE = "spark.bigdl.test.holdOnce"
+HOLD_SECONDS = 3.0
 #: replicas kept per Python worker (the newest runs)
 MAX_REPLICAS = 2
 
@@ -177,12 +180,15 @@ def weighted_gradient(model: Module, loss: Any, xs: Sequence[np.ndarray], y: np.
 
 
 def inject_faults(iteration: int, partition: int, first_attempt: bool | None = None) -> None:
-    """The test hooks: on a first attempt, die (``KILL_ONCE``) or raise (``FAIL_ONCE``) where the job's
+    """The test hooks: on a first attempt, die (``KILL_ONCE``), raise (``FAIL_ONCE``) or first sleep
+    :data:`HOLD_SECONDS` (``HOLD_ONCE``, so that a test can kill the task's executor while it runs) where the job's
     property lists ``"<iteration>:<partition>"``. ``first_attempt`` None: this task's ``attemptNumber() == 0``."""
     context = TaskContext.get()
     if context is None or not (context.attemptNumber() == 0 if first_attempt is None else first_attempt):
         return
     here = f"{iteration}:{partition}"
+    if here in (context.getLocalProperty(HOLD_ONCE) or "").split(","):
+        time.sleep(HOLD_SECONDS)
     if here in (context.getLocalProperty(KILL_ONCE) or "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)  # the worker dies mid-task, no Python error reaches the JVM
     if here in (context.getLocalProperty(FAIL_ONCE) or "").split(","):
