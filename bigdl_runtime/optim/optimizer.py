@@ -191,8 +191,8 @@ class Optimizer:
 
         Every parameter's update uses the same memory (one flat buffer per slot and dtype, as large as
         the largest parameter), so the scratch stays in cache from one parameter to the next instead of
-        being a second copy of the model that is written back to memory (an 11M-parameter SGD-momentum
-        step over 1 MB pieces: 4.6 -> 3.7 ms with the gang's piece buffer, see ``optim/sharding.py``).
+        being a second copy of the model that is written back to memory (measured with the gang's
+        pieces: see ``PIECE_ELEMENTS`` in ``optim/sharding.py``).
         Scratch never outlives the ``_update`` call that asked for it.
         """
         key = (slot, w.dtype.str)

@@ -60,7 +60,8 @@ def init_spark(master: str | None = None, app_name: str = "bigdl", cores_per_tas
     loopback TCP (:data:`UNIX_SOCKETS`, PySpark >= 4.1; older versions ignore
     it): over TCP every Python task waited tens of milliseconds for its input,
     which made up most of a short job (a job of two empty Python tasks on
-    ``local[2]``: 66-76 ms over TCP, 23-31 ms over Unix sockets, best of 35).
+    ``local[2]``, median on idle cores: 84-89 ms over TCP, 39 ms over Unix
+    sockets; ``scripts/bench_distributed.py``'s ``empty jobs``).
 
     Examples:
         >>> spark = init_spark("local[2]")
