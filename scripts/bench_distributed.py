@@ -8,14 +8,14 @@ images preprocessed as LeNet-5's input, 1x28x28 float32, ~188 MB) and on its
 first 1/``--subset`` (3,750 images):
 
 ``data``       LeNet-5 b128, both modes (``mode="iteration"`` with ``sync="auto"``, the
-               tree at 2 partitions, and ``mode="gang"``): per-iteration time on the full
+               driver sum at 2 partitions, and ``mode="gang"``): per-iteration time on the full
                split vs on the subset (target: within 10 %).
 ``gang``       LeNet-5 b128 (target >= 1.0x local throughput), ResNet-20 b128 (>= 0.95x),
                the 11M-parameter MLP b64 (<= 20 % of the iteration outside
                forward/backward), and the gang's start time (``fit()`` called -> the
                driver hears that the first iteration ended; target < 5 s).
 ``iteration``  per-iteration jobs: LeNet-5, ResNet-20 b128 (target >= 0.9x), the MLP
-               (tree, and reduce-scatter through the shuffle).
+               (summed on the driver, and by a reduce-scatter through the shuffle).
 ``torch``      the same LeNet-5 (torch modules, same layers) under Spark's
                ``TorchDistributor`` (``local_mode=True`` on a local master,
                ``num_processes=2``, gloo, ``torch.set_num_threads(1)`` per process, global
@@ -296,7 +296,7 @@ def distributed_trainer(spark: Any, mode: str, sync: str = "auto", transport: st
 def mode_name(mode: str, sync: str = "auto", transport: str = "auto") -> str:
     if mode != "iteration":
         return mode if transport == "auto" else f"{mode}/{transport}"
-    return {"auto": "iteration", "tree": "iteration/tree", "shuffle": "iteration/shuffle"}[sync]
+    return {"auto": "iteration", "driver": "iteration/driver", "shuffle": "iteration/shuffle"}[sync]
 
 
 class Bench:
@@ -680,7 +680,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="data-scale iterations per fit (default: one whole epoch of the subset)")
     parser.add_argument("--batch-size", type=int, default=128, help="global batch of LeNet-5 and ResNet-20")
     parser.add_argument("--mlp-batch-size", type=int, default=64, help="global batch of the 11M-parameter MLP")
-    parser.add_argument("--mlp-syncs", nargs="+", default=["tree", "shuffle"], choices=["tree", "shuffle"],
+    parser.add_argument("--mlp-syncs", nargs="+", default=["driver", "shuffle"], choices=["driver", "shuffle"],
                         help="per-iteration-mode sums measured for the MLP")
     parser.add_argument("--iterations", type=int, default=20, help="measured iterations per throughput row")
     parser.add_argument("--warmup", type=int, default=3, help="iterations before the measured ones")

@@ -19,7 +19,7 @@ COST_PARAMETERS: dict[str, float | None] = {
     "latency": 50e-6,             # seconds per message on the link (a data-centre round trip)
     "job_overhead": None,         # s: fixed cost of one Spark job (driver: DAG, stage, results)
     "task_overhead": None,        # s per task launched, serial on the driver (slope of JVM-only empty jobs)
-    "broadcast_byte_cost": None,  # s per weight byte the driver serialises and ships (torrent broadcast)
+    "broadcast_byte_cost": None,  # s per weight byte the driver serialises and ships (copy or broadcast)
     "reduce_overhead": None,      # s: fixed part of a per-iteration job's gradient sum
     "reduce_byte_cost": None,     # s per gradient byte received, deserialised and added (beyond the wire)
     "optimizer_byte_cost": None,  # s per weight byte of an optimizer step (iteration: M on the driver; gang: M/N)
@@ -27,30 +27,12 @@ COST_PARAMETERS: dict[str, float | None] = {
 }
 
 
-def tree_levels(n: int, depth: int = 2) -> list[int]:
-    """Fan-in of each level of PySpark's ``treeReduce`` (``treeAggregate``, depth 2) over ``n`` partitions.
-
-    As ``pyspark.RDD.treeAggregate``: ``scale = max(ceil(n ** (1/depth)), 2)``; while
-    ``parts > scale + parts / scale`` a level re-keys the partials into ``int(parts / scale)``
-    partitions (each summing about ``scale`` of them); the driver then receives what is left.
-    The last entry is the driver's fan-in.
-    """
-    scale = max(int(math.ceil(n ** (1.0 / depth))), 2)
-    levels, parts, current = [], float(n), n
-    while parts > scale + parts / scale:
-        parts /= scale
-        fewer = max(int(parts), 1)
-        levels.append(math.ceil(current / fewer))
-        current = fewer
-    return levels + [current]
-
-
 def predict(mode: str, nodes: int, model_bytes: float, forward_flops: float, batch_per_node: int,
-            params: dict[str, float], sync: str = "tree") -> dict[str, float]:
+            params: dict[str, float], sync: str = "driver") -> dict[str, float]:
     """Per-iteration seconds t(N) = t_compute(B/N) + t_sync(M, N, W) + t_sched(N), by term.
 
     Args:
-        mode: ``"gang"`` or ``"iteration"`` (per-iteration Spark jobs; ``sync`` ``"tree"`` or ``"shuffle"``).
+        mode: ``"gang"`` or ``"iteration"`` (per-iteration Spark jobs; ``sync`` ``"driver"`` or ``"shuffle"``).
         nodes: N workers (one task each); model_bytes: M, float32 weights; forward_flops: per sample;
         batch_per_node: B/N; params: :data:`COST_PARAMETERS`, all set.
 
@@ -59,12 +41,12 @@ def predict(mode: str, nodes: int, model_bytes: float, forward_flops: float, bat
     as many for the small all-reduce of loss / counts / batch-norm statistics; the optimizer
     on M/N; a fixed loop overhead; no scheduling.
 
-    iteration: compute + the job (job overhead, N task launches) + the weights' broadcast
-    through the driver (serialised once, M / W out of the driver, torrent hops log2 N x
-    latency) + the gradient sum: ``tree`` = treeAggregate, every level's reducer (and
-    finally the driver) receiving fan-in x M; ``shuffle`` = reduce-scatter through the
-    shuffle (each reduce task fetches N slices of M/N, the driver collects N summed slices:
-    2 M, plus a second stage of N tasks) + the whole optimizer on the driver.
+    iteration: compute + the job (job overhead, N task launches) + the weights: ``driver`` = each
+    task fetches them from the driver (N M / W out of the driver's link), ``shuffle`` = a torrent
+    broadcast (serialised once, M / W out of the driver, log2 N hops of latency) + the gradient sum:
+    ``driver`` = the driver receives and adds N gradients; ``shuffle`` = reduce-scatter through the
+    shuffle (each reduce task fetches N slices of M/N, the driver collects N summed slices: 2 M, plus
+    a second stage of N tasks) + the whole optimizer on the driver.
     """
     p = params
     n, m, w, lat = nodes, float(model_bytes), p["bandwidth"], p["latency"]
@@ -76,15 +58,16 @@ def predict(mode: str, nodes: int, model_bytes: float, forward_flops: float, bat
     elif mode == "iteration":
         per_byte = 1.0 / w + p["reduce_byte_cost"]
         tasks = n
-        if sync == "tree":
-            reduce = sum(fan_in * (m * per_byte + lat) for fan_in in tree_levels(n))
+        if sync == "driver":
+            reduce = n * (m * per_byte + lat)
+            terms["broadcast"] = m * p["broadcast_byte_cost"] + n * (m / w + lat)
         elif sync == "shuffle":
             reduce = 2.0 * m * per_byte + 2.0 * n * lat
+            terms["broadcast"] = m * p["broadcast_byte_cost"] + m / w + math.log2(max(n, 2)) * lat
             tasks += n
         else:
-            raise ValueError(f"sync must be 'tree' or 'shuffle', got {sync!r}")
+            raise ValueError(f"sync must be 'driver' or 'shuffle', got {sync!r}")
         terms["sync"] = p["reduce_overhead"] + reduce
-        terms["broadcast"] = m * p["broadcast_byte_cost"] + m / w + math.log2(max(n, 2)) * lat
         terms["schedule"] = p["job_overhead"] * (2 if sync == "shuffle" else 1) + p["task_overhead"] * tasks
         terms["optimizer"] = m * p["optimizer_byte_cost"]
     else:
@@ -112,7 +95,7 @@ def fit_cost_model(report: dict[str, Any], master: str | None = None) -> tuple[d
     master = master or (main_pass if main_pass in masters else (masters[0] if masters else None))
     dist = [r for r in rows if r["master"] == master]
     gang = [r for r in dist if r["mode"] == "gang" and "compute_s" in r]
-    iteration = [r for r in dist if r["mode"] in ("iteration", "iteration/tree") and "schedule_s" in r]
+    iteration = [r for r in dist if r["mode"] in ("iteration", "iteration/driver") and "schedule_s" in r]
     params: dict[str, float] = {k: v for k, v in COST_PARAMETERS.items() if v is not None}
     notes: dict[str, Any] = {"master": master}
 
@@ -138,8 +121,7 @@ def fit_cost_model(report: dict[str, Any], master: str | None = None) -> tuple[d
         params["job_overhead"] = max(base - params["task_overhead"] * partitions, 0.0)
         base, slope = _line_fit(sizes, [r["sync_s"] for r in iteration])
         params["reduce_overhead"] = max(base, 0.0)
-        fan_in = sum(tree_levels(partitions))
-        params["reduce_byte_cost"] = max(slope / fan_in - 1.0 / _loopback_bandwidth(report), 0.0)
+        params["reduce_byte_cost"] = max(slope / partitions - 1.0 / _loopback_bandwidth(report), 0.0)
         notes["iteration"] = f"schedule_s and sync_s vs model bytes over {[r['model'] for r in iteration]}"
     else:
         params.setdefault("job_overhead", max(job0, 0.0))
@@ -201,7 +183,7 @@ def print_cost_model(path: str, overrides: dict[str, float | None]) -> None:
     print(f"{'nodes':>5} {'mode':<18} {'compute':>8} {'sync':>8} {'bcast':>8} {'sched':>8} {'optim':>8} "
           f"{'other':>8} {'total s':>8} {'images/s':>9} {'effic.':>6}")
     for n in (8, 64, 256):
-        for mode, sync in (("gang", "tree"), ("iteration", "tree"), ("iteration", "shuffle")):
+        for mode, sync in (("gang", "driver"), ("iteration", "driver"), ("iteration", "shuffle")):
             t = predict(mode, n, model_bytes, flops, batch, params, sync)
             name = "gang" if mode == "gang" else f"iteration/{sync}"
             print(f"{n:>5} {name:<18} " + " ".join(f"{t[k]:8.3f}" if k in t else f"{'-':>8}" for k in

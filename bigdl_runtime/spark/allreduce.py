@@ -1,4 +1,4 @@
-"""Summing the partitions' gradients on Spark: a reduce-scatter through the shuffle, or treeAggregate.
+"""Summing the partitions' gradients on Spark: a reduce-scatter through the shuffle.
 
 Each training task yields one :class:`Contribution`: its flat gradient, a few
 summable side values (``extras``: the weighted loss and batch-norm running
@@ -16,11 +16,8 @@ Chunking matters on PySpark: every record crosses the Python <-> JVM boundary
 as one byte array, and records of tens of megabytes move markedly slower than
 a few megabytes each (measured in ``scripts/bench_distributed.py``).
 
-``sync="tree"`` (:func:`tree_reduce`): ``treeReduce`` of whole gradient
-vectors (Spark's ``treeAggregate``: partial sums in intermediate tasks, the
-last level on the driver). Bit-identical across runs while Spark adds no
-intermediate level (up to about 6 partitions); beyond that the intermediate
-sums depend on arrival order (float32 rounding only).
+``sync="driver"`` sums on the driver instead, the gradients pushed to it by the tasks
+(:mod:`bigdl_runtime.spark.iteration_hub`), in partition order, so it is deterministic too.
 
 ``compress="fp16"``: gradients cross the network as float16 and are summed in
 float32. Half the bytes; float16 keeps about 3 significant digits and
@@ -43,7 +40,7 @@ class Contribution(NamedTuple):
     """One training task's share of an iteration (already weighted by its share of the batch)."""
 
     partition: int
-    grad: np.ndarray          # flat gradient, float32 (float16 on the wire when compressed)
+    grad: np.ndarray | None   # flat gradient, float32 (float16 on the wire when compressed); None once pushed
     extras: np.ndarray | None  # summable float64 side values: [loss, *float buffers]; None on chunks k > 0
     compute_seconds: float
     samples: int
@@ -121,22 +118,3 @@ def _sum_chunks(pairs: Iterable[tuple[tuple[int, int], Contribution]]) -> Iterat
         extras = [c.extras for c in parts if c.extras is not None]
         yield key, Reduced(grad, np.sum(extras, axis=0) if extras else None, sum(c.samples for c in parts),
                            max(c.compute_seconds for c in parts), time.perf_counter() - tic)
-
-
-# ----------------------------------------------------------------------- tree
-def tree_reduce(contributions: RDD, compress: str | None = None) -> Reduced:
-    """Sum the contributions with ``treeReduce`` (Spark's treeAggregate, depth 2)."""
-    total = contributions.map(functools.partial(_leaf, compress=compress)).treeReduce(_combine)
-    return total._replace(grad=total.grad.astype(np.float32, copy=False))  # one partition: the leaf itself
-
-
-def _leaf(c: Contribution, compress: str | None) -> Reduced:
-    return Reduced(compress_array(c.grad, compress), c.extras, c.samples, c.compute_seconds, 0.0)
-
-
-def _combine(a: Reduced, b: Reduced) -> Reduced:
-    """Add two partial sums; ``sync_seconds`` follows the slowest path of combines (the critical path)."""
-    tic = time.perf_counter()
-    grad = a.grad.astype(np.float32) + b.grad
-    return Reduced(grad, a.extras + b.extras, a.samples + b.samples, max(a.compute_seconds, b.compute_seconds),
-                   max(a.sync_seconds, b.sync_seconds) + time.perf_counter() - tic)

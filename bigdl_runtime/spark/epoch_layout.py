@@ -51,10 +51,17 @@ class EpochLayout:
         """
         if not 0 <= index < self.iterations:
             raise ValueError(f"batch index {index} outside the epoch's {self.iterations} batches")
+        start = index * self.num_partitions
+        return _partitions(self.epoch_rdd(epoch), start, start + self.num_partitions)
+
+    def epoch_rdd(self, epoch: int) -> RDD:
+        """The whole layout of ``epoch``: partition ``k*N + p`` holds batch ``k``'s samples with id ``p`` mod ``N``
+        (a job over some of its partitions reads only their shuffle blocks). Set up on the first call for
+        ``epoch``, as :meth:`shares` says."""
         if epoch != self._epoch:
             self._build(epoch)
-        start = index * self.num_partitions
-        return _partitions(self._shuffled, start, start + self.num_partitions)
+        assert self._shuffled is not None
+        return self._shuffled
 
     def unpersist(self) -> None:
         """Delete the current epoch's shuffle files and position broadcast (a later call rebuilds them)."""

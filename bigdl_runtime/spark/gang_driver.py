@@ -43,6 +43,7 @@ from ..train.trainer import History
 from ..train.triggers import TrainState, Trigger
 from . import gang
 from .blocks import Blocks, identity_partition
+from .driver_server import DriverServer, driver_host
 from .errors import worker_errors
 from .worker import RunSpec, set_float_buffers
 
@@ -82,7 +83,7 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
                                       "state": history.state.to_dict()})))
     token = uuid.uuid4().hex
     data = _gang_input(blocks, validation, n_tasks)
-    coordinator = Coordinator(_driver_host(spark), token, progress, settings.summary, history)
+    coordinator = Coordinator(driver_host(spark), token, progress, settings.summary, history)
     try:
         spec = gang.GangSpec(
             run=run, start=start, layout=layout, run_id=uuid.uuid4().hex, token=token,
@@ -157,10 +158,6 @@ def _check_slots(sc: Any, n_tasks: int) -> None:
                          f"task slots: use num_partitions <= {slots}, or mode='iteration'")
 
 
-def _driver_host(spark: SparkSession) -> str:
-    return spark.sparkContext.getConf().get("spark.driver.host", socket.gethostname())
-
-
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0][:300] if text else type(err).__name__
@@ -182,27 +179,10 @@ class Coordinator:
         self._summary = SummaryWriter(summary, start=history) if summary is not None else None
         self._lock = threading.Lock()
         self._attempt = -1
-        self._closed = threading.Event()
-        self._server = socket.create_server((host, 0))
-        self._server.settimeout(0.2)
-        self.address = (host, self._server.getsockname()[1])
         #: the checkpoints the gang reported, oldest first
         self.checkpoints: list[str] = []
-        self._served: list[threading.Thread] = []
-        self._thread = threading.Thread(target=self._accept, name="bigdl-gang-coordinator", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            served = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._served.append(served)
-            served.start()
+        self._server = DriverServer(host, self._serve, name="bigdl-gang-coordinator")
+        self.address = self._server.address
 
     def _serve(self, conn: socket.socket) -> None:
         attempt = None
@@ -248,11 +228,7 @@ class Coordinator:
 
     def close(self) -> None:
         """Stop listening once every report line has been read to its end (the tasks have closed them)."""
-        self._closed.set()
-        self._thread.join(timeout=5)
         self._server.close()
-        for served in self._served:
-            served.join(timeout=30)
         with self._lock:
             if self._summary is not None:
                 self._summary.close()

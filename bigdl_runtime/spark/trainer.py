@@ -12,7 +12,7 @@ a lost task restarts the gang from the newest checkpoint of the fit.
 job, as in BigDL's ``DistriOptimizer``; a failed task is re-run with the same
 weights and samples. One iteration:
 
-1. the driver broadcasts the flat weight vector (``model.flatten_parameters()``),
+1. the driver publishes the flat weight vector (``model.flatten_parameters()``),
    the float buffers and the global ids of the iteration's mini-batch;
 2. one Spark job of ``N`` training tasks: task ``p`` reads the batch's samples
    with id ``p`` mod ``N`` (and nothing else) from the epoch layout
@@ -21,10 +21,12 @@ weights and samples. One iteration:
    epoch's batches in a shuffle partition of its own, and the iteration's job
    runs on just its ``N`` of them), runs forward and backward on its worker's
    cached model replica and contributes its share of the batch-mean gradient;
-   the contributions are summed by a reduce-scatter through the shuffle
-   (``sync="shuffle"``) or by ``treeAggregate`` (``sync="tree"``), see
-   :mod:`bigdl_runtime.spark.allreduce`; ``sync="auto"`` (the default) takes
-   the tree up to :data:`TREE_MAX_PARTITIONS` partitions and the shuffle beyond;
+   the contributions are summed on the driver (``sync="driver"``: the tasks fetch
+   the weights from the driver's hub and push their gradients to it as raw bytes)
+   or by a reduce-scatter through the shuffle (``sync="shuffle"``: the weights go out
+   as a Spark broadcast), see :mod:`bigdl_runtime.spark.iteration_jobs`;
+   ``sync="auto"`` (the default) sums on the driver up to
+   :data:`DRIVER_SUM_MAX_PARTITIONS` partitions and through the shuffle beyond;
 3. the driver writes the sum into the model's flat gradient, the averaged
    buffers into its buffers, and applies the optimizer.
 
@@ -42,9 +44,9 @@ exactly when the loss is a plain per-sample mean (class weights or
 Both modes use the same global batches and the same per-task shares and RNG seeds, so they give
 bit-identical weights. Every iteration's summary row adds ``compute_time`` (forward/backward:
 the slowest task's per iteration job; rank 0's in the gang) and ``sync_time`` (summing: reduce
-tasks and the driver's concatenation; in the gang the mesh collectives, waiting for slower peers
+tasks and the driver's concatenation, or the driver's sum; in the gang the mesh collectives, waiting for slower peers
 included); per-iteration jobs add ``schedule_time`` (the rest of the job's wall time: task
-launch, serialisation, broadcast and shuffle fetches), the gang ``optimizer_time`` (through
+launch, serialisation, the weights' and gradients' transfers, shuffle fetches), the gang ``optimizer_time`` (through
 shared memory it includes summing the slice's gradients: each piece is summed just before its update).
 
 Test hooks: the job-local properties ``spark.bigdl.test.failOnce`` / ``killOnce``
@@ -76,25 +78,25 @@ from ..train.summary import SummaryWriter
 from ..train.trainer import EpochOrder, History, MetricSpec, TrainingLoop, end_trigger_for
 from ..train.triggers import EveryEpoch, TrainState, Trigger
 from . import worker
-from .allreduce import COMPRESSIONS, Reduced, reduce_scatter, tree_reduce
+from .allreduce import COMPRESSIONS
 from .blocks import Blocks
 from .data import to_blocks
 from .epoch_layout import EpochLayout
 from .errors import worker_errors
+from .iteration_jobs import DriverSumJobs, ShuffleSumJobs
 from .gang_driver import DEFAULT_TIMEOUT, GangSettings, fit_gang
 from .hadoop_fs import filesystem_for
 from .parameter_sync import TRANSPORTS
 from .session import init_spark
 
 MODES = ("iteration", "gang")
-SYNC_MODES = ("auto", "shuffle", "tree")
-#: ``sync="auto"`` sums with treeAggregate up to this many partitions. There the driver receives at
-#: most this many gradients and the job has one stage; the reduce-scatter's second stage costs more
-#: on few partitions (2 cores, local[2], tree vs shuffle per iteration: LeNet-5 179 vs 327 ms,
-#: ResNet-20 784 vs 961 ms, an 11M-parameter MLP 824 vs 930 ms, ResNet-18 8.6 vs 9.4 s;
-#: ``scripts/bench_distributed.py``). Beyond it the shuffle keeps the driver's inbound traffic at
-#: one gradient however many partitions there are.
-TREE_MAX_PARTITIONS = 4
+SYNC_MODES = ("auto", "shuffle", "driver")
+#: ``sync="auto"`` sums on the driver up to this many partitions: the driver sends the weights to and
+#: receives a gradient from each task, one hop each, and the job has one stage; the reduce-scatter's
+#: second stage costs more on few partitions (2 cores, local[2], driver vs shuffle per iteration, see
+#: ``scripts/bench_distributed.py``). Beyond it the shuffle keeps the driver's traffic at about one
+#: model's bytes each way however many partitions there are.
+DRIVER_SUM_MAX_PARTITIONS = 4
 #: DataFrame, RDD, numpy features, or a (features, labels) pair of numpy arrays
 Data = Any
 
@@ -110,9 +112,10 @@ class DistributedTrainer:
         spark: the session; default the active one, else ``init_spark()``.
         num_partitions: partitions (model replicas) the training data is split
             into; default ``sparkContext.defaultParallelism``.
-        sync: ``"shuffle"`` (reduce-scatter through the shuffle), ``"tree"``
-            (``treeAggregate`` of whole gradients), or ``"auto"``: the tree up to
-            :data:`TREE_MAX_PARTITIONS` partitions, the shuffle beyond.
+        sync: per-iteration jobs: ``"shuffle"`` (weights broadcast, gradients summed by a reduce-scatter
+            through the shuffle), ``"driver"`` (the tasks fetch the weights from the driver and send it their
+            gradients, which it sums), or ``"auto"``: the driver up to
+            :data:`DRIVER_SUM_MAX_PARTITIONS` partitions, the shuffle beyond.
         compress: None, or ``"fp16"`` to send gradients as float16 (summed in float32).
         mode: ``"gang"`` (one barrier stage for the whole fit; needs ``num_partitions``
             task slots free at once) or ``"iteration"`` (one Spark job per iteration).
@@ -204,6 +207,7 @@ class DistributedTrainer:
         val_blocks: Blocks | None = None
         run: _Run | None = None
         layout: EpochLayout | None = None
+        jobs: DriverSumJobs | ShuffleSumJobs | None = None
         try:
             if validation is not None:
                 val_blocks = self._blocks(*_validation_pair(validation), None, "validation data", **columns)
@@ -231,11 +235,14 @@ class DistributedTrainer:
                                     history, settings, meter)
 
             layout = EpochLayout(blocks, batch_size, order)
+            jobs = self._jobs(run, layout, flat_w.size, shuffle_seed)
 
             def step(state: TrainState) -> tuple[float, int, dict[str, float]]:
                 batch = order(state.epoch)[state.epoch_records:state.epoch_records + batch_size]
-                shares = layout.shares(state.epoch, state.epoch_records // batch_size)
-                reduced, wall = self._iteration(shares, run, flat_w, batch, state.iteration + 1, shuffle_seed)
+                tic = time.perf_counter()
+                reduced = jobs.run(state.epoch, state.epoch_records // batch_size, state.iteration + 1, flat_w,
+                                   worker.float_buffers(self.model), batch)
+                wall = time.perf_counter() - tic
                 flat_g[...] = reduced.grad
                 worker.set_float_buffers(self.model, reduced.extras[1:])
                 self.optimizer.step()
@@ -261,33 +268,23 @@ class DistributedTrainer:
             with random.using(setup.rng):
                 return loop.run(step)
         finally:
+            if jobs is not None:
+                jobs.close()
             for owned in (layout, blocks, val_blocks, run):
                 if owned is not None:
                     owned.unpersist()
 
-    def _iteration(self, shares: RDD, run: "_Run", flat_w: np.ndarray, batch: np.ndarray, iteration: int,
-                   seed: int) -> tuple[Reduced, float]:
-        """One Spark job over the batch's ``shares`` (:meth:`EpochLayout.shares`): the summed contributions and
-        the job's wall time."""
-        tic = time.perf_counter()
-        weights = self.spark.sparkContext.broadcast((flat_w, worker.float_buffers(self.model), batch))
-        try:
-            spec = worker.StepSpec(run.spec, weights, iteration, seed, self.num_partitions)
-            contributions = shares.mapPartitionsWithIndex(functools.partial(worker.gradient, spec=spec))
-            with worker_errors():
-                if self.sync_mode(self.num_partitions) == "shuffle":
-                    reduced = reduce_scatter(contributions, self.num_partitions, self.compress)
-                else:
-                    reduced = tree_reduce(contributions, self.compress)
-        finally:
-            weights.destroy()
-        return reduced, time.perf_counter() - tic
+    def _jobs(self, run: "_Run", layout: EpochLayout, size: int, seed: int) -> DriverSumJobs | ShuffleSumJobs:
+        """The per-iteration jobs of this fit's sum (:meth:`sync_mode`)."""
+        if self.sync_mode(self.num_partitions) == "driver":
+            return DriverSumJobs(self.spark, run.spec, layout, size, seed, self.compress)
+        return ShuffleSumJobs(self.spark, run.spec, layout, seed, self.compress)
 
     def sync_mode(self, num_partitions: int) -> str:
-        """The summation used for ``num_partitions`` partitions: ``"shuffle"`` or ``"tree"``."""
+        """The summation used for ``num_partitions`` partitions: ``"shuffle"`` or ``"driver"``."""
         if self.sync != "auto":
             return self.sync
-        return "tree" if num_partitions <= TREE_MAX_PARTITIONS else "shuffle"
+        return "driver" if num_partitions <= DRIVER_SUM_MAX_PARTITIONS else "shuffle"
 
     # ------------------------------------------------------- evaluate / predict
     def evaluate(self, data: Data, y: np.ndarray | None = None, metrics: MetricSpec = ("top1",),

@@ -34,7 +34,7 @@ import signal
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 from pyspark import Broadcast, TaskContext
@@ -48,6 +48,7 @@ from .allreduce import Contribution
 from .blocks import Block, Piece
 from .epoch_layout import batch_share
 from .errors import tagged
+from .iteration_hub import HubWeights
 
 FAIL_ONCE = "spark.bigdl.test.failOnce"
 KILL_ONCE = "spark.bigdl.test.killOnce"
@@ -119,37 +120,64 @@ def task_seed(seed: int, iteration: int, partition: int) -> int:
 
 # ------------------------------------------------------------------ training
 @dataclass(frozen=True)
+class BroadcastWeights:
+    """An iteration's weights in a Spark broadcast of ``(flat weights, float buffers, batch ids)``; each task's
+    gradient goes back in its result (``sync="shuffle"``: through the shuffle's reduce-scatter)."""
+
+    broadcast: Broadcast
+
+    def fetch(self, iteration: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Copy the weights into ``weights``; the buffers and the batch's ids."""
+        flat_w, buffers, batch = self.broadcast.value
+        weights[...] = flat_w
+        return buffers, batch
+
+    def deliver(self, iteration: int, contribution: Contribution) -> Contribution:
+        return contribution
+
+
+#: where a training task gets its iteration's weights and puts its gradient
+WeightSource = Union[BroadcastWeights, HubWeights]
+
+
+@dataclass(frozen=True)
 class StepSpec:
-    """One iteration: ``weights`` broadcasts ``(flat weights, float buffers, batch global ids)``."""
+    """The training tasks of one iteration, or of consecutive ones (one job per iteration either way).
+
+    Task ``index`` computes partition ``index % N`` of iteration ``iteration + index // N``: a job over
+    an iteration's own ``N`` partitions (:meth:`EpochLayout.shares`) has indices ``0 .. N-1``; a job over
+    partitions ``k*N .. k*N+N-1`` of the epoch's whole layout computes iteration ``iteration + k``.
+    """
 
     run: RunSpec
-    weights: Broadcast
-    iteration: int           # 1-based number of the iteration being computed
+    weights: WeightSource
+    iteration: int           # 1-based number of the iteration of task indices 0 .. N-1
     seed: int
     num_partitions: int      # N: partition p's share is the batch's ids equal to p mod N
 
 
 @tagged
-def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterator[Contribution]:
+def gradient(index: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterator[Contribution]:
     """The training task: this partition's weighted share of the global batch's mean gradient.
 
     ``pieces`` are the partition's share of the batch in the epoch layout (the
     batch's samples with id ``partition`` mod N; :func:`~bigdl_runtime.spark.epoch_layout.batch_share`
-    puts them in batch order); their ids must be exactly those of the broadcast
+    puts them in batch order); their ids must be exactly those of the iteration's
     batch, else the task fails. The loss is averaged over them, and gradient,
     loss and buffers are scaled by ``n_local / n_batch`` (the loss by 1 for a
     ``reduction="sum"`` loss), so summing over partitions gives the global
     batch's values. A partition without samples in the batch contributes zeros.
     """
-    inject_faults(spec.iteration, partition)
+    partition, iteration = index % spec.num_partitions, spec.iteration + index // spec.num_partitions
+    inject_faults(iteration, partition)
     rep = replica(spec.run)
-    weights, buffers, batch = spec.weights.value
-    rep.load(weights, buffers)
+    buffers, batch = spec.weights.fetch(iteration, rep.flat_w)
+    set_float_buffers(rep.model, buffers)
     share = batch_share(pieces)  # drains the input: Spark reuses a Python worker only if it read it all
     expected = batch[batch % spec.num_partitions == partition]
     ids = share[0] if share is not None else expected[:0]
     if not np.array_equal(ids, expected):
-        raise RuntimeError(f"iteration {spec.iteration}, partition {partition}: the epoch layout holds "
+        raise RuntimeError(f"iteration {iteration}, partition {partition}: the epoch layout holds "
                            f"{ids.size} samples of this share ({np.intersect1d(ids, expected).size} of them right) "
                            f"where the batch has {expected.size}; the input's row order changed when a lost "
                            "block was recomputed (cache or checkpoint a non-deterministic input)")
@@ -158,9 +186,10 @@ def gradient(partition: int, pieces: Iterable[Piece], spec: StepSpec) -> Iterato
     if ids.size:
         _, xs, y = share
         extras[0], extras[1:] = weighted_gradient(rep.model, rep.loss, xs, y, ids.size / batch.size,
-                                                  task_seed(spec.seed, spec.iteration, partition))
-        grad = rep.flat_g  # pickled as this task's result before the worker runs anything else
-    yield Contribution(partition, grad, extras, time.perf_counter() - tic, int(ids.size))
+                                                  task_seed(spec.seed, iteration, partition))
+        grad = rep.flat_g  # sent (pickled or pushed) before the worker runs anything else
+    yield spec.weights.deliver(iteration, Contribution(partition, grad, extras, time.perf_counter() - tic,
+                                                       int(ids.size)))
 
 
 def weighted_gradient(model: Module, loss: Any, xs: Sequence[np.ndarray], y: np.ndarray, share: float,

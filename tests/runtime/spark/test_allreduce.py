@@ -1,12 +1,12 @@
-"""Reduce-scatter through the shuffle and treeAggregate: exact sums in a fixed order, more slices
-than gradient elements, fp16 on the wire, extras and timings."""
+"""Reduce-scatter through the shuffle: exact sums in a fixed order, more slices than gradient elements,
+fp16 on the wire, extras and timings."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from bigdl_runtime.spark.allreduce import (Contribution, _chunks, _sum_chunks, chunk_owner, compress_array,
-                                           num_chunks, reduce_scatter, tree_reduce)
+                                           num_chunks, reduce_scatter)
 
 
 def contributions(rng: np.random.Generator, partitions: int, size: int) -> list[Contribution]:
@@ -22,16 +22,16 @@ def ordered_sum(parts: list[Contribution]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("partitions, size", [(1, 5), (3, 10), (4, 3)])   # (4, 3): a slice is empty
-def test_shuffle_and_tree_give_the_partition_order_sum(spark, rng, partitions, size):
+def test_shuffle_gives_the_partition_order_sum(spark, rng, partitions, size):
     parts = contributions(rng, partitions, size)
     rdd = spark.sparkContext.parallelize(parts, partitions)
-    for reduced in (reduce_scatter(rdd, partitions), tree_reduce(rdd)):
-        assert reduced.grad.dtype == np.float32
-        np.testing.assert_array_equal(reduced.grad, ordered_sum(parts))
-        np.testing.assert_allclose(reduced.extras, np.sum([c.extras for c in parts], axis=0), rtol=1e-12)
-        assert reduced.samples == sum(c.samples for c in parts)
-        assert reduced.compute_seconds == 0.01 * partitions
-        assert reduced.sync_seconds >= 0.0
+    reduced = reduce_scatter(rdd, partitions)
+    assert reduced.grad.dtype == np.float32
+    np.testing.assert_array_equal(reduced.grad, ordered_sum(parts))
+    np.testing.assert_allclose(reduced.extras, np.sum([c.extras for c in parts], axis=0), rtol=1e-12)
+    assert reduced.samples == sum(c.samples for c in parts)
+    assert reduced.compute_seconds == 0.01 * partitions
+    assert reduced.sync_seconds >= 0.0
 
 
 def test_fp16_is_close_but_not_equal(spark, rng):
@@ -39,10 +39,10 @@ def test_fp16_is_close_but_not_equal(spark, rng):
     rdd = spark.sparkContext.parallelize(parts, 3)
     exact = ordered_sum(parts)
     bound = np.sum([np.abs(c.grad) for c in parts], axis=0) * 2.0**-11 + 1e-6   # float16 rounding, per term
-    for reduced in (reduce_scatter(rdd, 3, compress="fp16"), tree_reduce(rdd, compress="fp16")):
-        assert reduced.grad.dtype == np.float32
-        assert np.all(np.abs(reduced.grad - exact) <= bound)
-        assert not np.array_equal(reduced.grad, exact)
+    reduced = reduce_scatter(rdd, 3, compress="fp16")
+    assert reduced.grad.dtype == np.float32
+    assert np.all(np.abs(reduced.grad - exact) <= bound)
+    assert not np.array_equal(reduced.grad, exact)
 
 
 def test_chunks_cover_the_gradient_and_only_chunk_zero_carries_extras(rng):

@@ -1,4 +1,4 @@
-"""DistributedTrainer: the same weights as LocalTrainer for 1, 2, 3 and 5 partitions, tree = shuffle, fp16 close,
+"""DistributedTrainer: the same weights as LocalTrainer for 1, 2, 3 and 5 partitions, driver sum = shuffle, fp16 close,
 DataFrame / Vector / RDD input, batch-norm statistics, validation, timings, evaluate and predict; per-iteration
 bytes read follow the batch, not the dataset (counted in Spark's task metrics)."""
 from __future__ import annotations
@@ -54,7 +54,7 @@ def assert_same_state(a, b, **tolerance) -> None:
 
 
 @pytest.mark.parametrize("partitions, sync", [(1, "auto"), (2, "auto"), (3, "auto"), (5, "auto"), (2, "shuffle"),
-                                              (3, "shuffle"), (5, "tree")])
+                                              (3, "shuffle"), (5, "driver")])
 def test_same_weights_and_losses_as_local_trainer(spark, partitions, sync):
     x, y = blobs(50)
     local, local_history = local_run(x, y)
@@ -83,7 +83,7 @@ def test_per_iteration_bytes_read_do_not_depend_on_the_dataset_size(spark):
             random.manual_seed(0)
             model = Sequential(Linear(64, 3))
             trainer = DistributedTrainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), spark,
-                                         num_partitions=2, sync="tree", mode="iteration")
+                                         num_partitions=2, sync="driver", mode="iteration")
             sc.setJobGroup(f"bytes-{n}", f"training on {n} samples")
             trainer.fit(x, y, batch_size=batch_size, iterations=iterations, seed=0, progress=False)
             jobs = job_stages(spark, f"bytes-{n}")
@@ -102,27 +102,30 @@ def test_per_iteration_bytes_read_do_not_depend_on_the_dataset_size(spark):
     assert all(b > n * row_bytes for n, found in reads["epoch start"].items() for b in found), reads
 
 
-def test_tree_equals_shuffle_and_fp16_is_close_but_not_equal(spark):
+def test_driver_sum_equals_shuffle_and_fp16_is_close_but_not_equal(spark):
     x, y = blobs(50)
     three = {"iterations": 3}
     shuffle, _ = distributed(spark, x, y, num_partitions=3, sync="shuffle", fit_kwargs=three)
-    tree, _ = distributed(spark, x, y, num_partitions=3, sync="tree", fit_kwargs=three)
-    fp16, _ = distributed(spark, x, y, num_partitions=3, sync="shuffle", compress="fp16", fit_kwargs=three)
-    assert_same_state(tree.model, shuffle.model)
-    assert_same_state(fp16.model, shuffle.model, rtol=0, atol=2e-3)
-    compressed, exact = fp16.model.state_dict(), shuffle.model.state_dict()
-    assert any(not np.array_equal(compressed[key], exact[key]) for key in exact)
+    driver, _ = distributed(spark, x, y, num_partitions=3, sync="driver", fit_kwargs=three)
+    assert_same_state(driver.model, shuffle.model)
+    for sync in ("shuffle", "driver"):
+        fp16, _ = distributed(spark, x, y, num_partitions=3, sync=sync, compress="fp16", fit_kwargs=three)
+        assert_same_state(fp16.model, shuffle.model, rtol=0, atol=2e-3)
+        compressed, exact = fp16.model.state_dict(), shuffle.model.state_dict()
+        assert any(not np.array_equal(compressed[key], exact[key]) for key in exact)
 
 
-def test_auto_sync_takes_the_tree_on_few_partitions_and_the_shuffle_beyond(spark):
-    from bigdl_runtime.spark.trainer import TREE_MAX_PARTITIONS
+def test_auto_sync_sums_on_the_driver_on_few_partitions_and_through_the_shuffle_beyond(spark):
+    from bigdl_runtime.spark.trainer import DRIVER_SUM_MAX_PARTITIONS
 
     model, optimizer = make()
     auto = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark)
-    assert auto.sync_mode(1) == auto.sync_mode(TREE_MAX_PARTITIONS) == "tree"
-    assert auto.sync_mode(TREE_MAX_PARTITIONS + 1) == "shuffle"
+    assert auto.sync_mode(1) == auto.sync_mode(DRIVER_SUM_MAX_PARTITIONS) == "driver"
+    assert auto.sync_mode(DRIVER_SUM_MAX_PARTITIONS + 1) == "shuffle"
     fixed = DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, sync="shuffle")
     assert fixed.sync_mode(1) == "shuffle"
+    with pytest.raises(ValueError, match="sync must be one of"):
+        DistributedTrainer(model, CrossEntropyLoss(), optimizer, spark, sync="tree")
 
 
 def test_dataframe_vector_column_and_rdd_inputs_train_like_numpy(spark):
