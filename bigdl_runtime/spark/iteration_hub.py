@@ -36,7 +36,7 @@ from .allreduce import Contribution, Reduced, compress_array
 from .driver_server import DriverServer
 from .mesh_wire import as_bytes_view
 
-MAGIC, VERSION = b"BDLh", 1
+MAGIC, VERSION = b"BDLi", 1
 REQUEST = struct.Struct("<4sBB2xQQQ")   # magic, version, op, iteration, partition, payload bytes
 REPLY = struct.Struct("<4sBB2xQQQ")     # magic, version, status, three counts
 FETCH, PUSH = 1, 2

@@ -65,7 +65,6 @@ checkpoint.
 from __future__ import annotations
 
 import errno
-import hashlib
 import hmac
 import os
 import select
@@ -76,36 +75,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .mesh_connect import directory_exchange, open_connections, split_address
 from .mesh_wire import (ABORT, ABORT_MAX, AG, AR, BARRIER, BCAST, CODES, FRAME_MAGIC, GATHER, HEADER, PHASES, RS,
-                        VERSION, WIRE, PeerFailure, RankOrderSum, Recv, Send, as_bytes_view, recv_exactly)
+                        VERSION, WIRE, MeshError, PeerFailure, RankOrderSum, Recv, Send, as_bytes_view)
 
 __all__ = ["Mesh", "MeshError", "directory_exchange", "slice_bounds", "split_address"]
 
-#: requested SO_SNDBUF / SO_RCVBUF (the kernel caps it at net.core.{w,r}mem_max and doubles it);
-#: 0 leaves the buffers to the kernel's autotuning
-SOCKET_BUFFER = 4 << 20
-#: longest wait for an incoming connection's handshake before it is dropped (a silent stranger)
-HANDSHAKE_WAIT = 10.0
-
-_HANDSHAKE = struct.Struct("<4sB3xII32s")        # magic, version, rank, size, token digest
-_HANDSHAKE_MAGIC = b"BDLh"
 _NOTICE = struct.Struct("<4s32sIIQ")              # UDP abort notice: magic, token digest, sender, culprit + 1, seq
 _NOTICE_MAGIC = b"BDLa"
-
-
-class MeshError(RuntimeError):
-    """A mesh failure: a peer died, went silent, was unreachable, or is out of step.
-
-    ``peer`` and ``address`` name the peer at fault (None when no single peer
-    is), ``phase`` the operation (``"connect"``, ``"reduce_scatter"``, ...).
-    """
-
-    def __init__(self, message: str, peer: int | None = None, address: str | None = None,
-                 phase: str | None = None) -> None:
-        super().__init__(message)
-        self.peer = peer
-        self.address = address
-        self.phase = phase
 
 
 def slice_bounds(size: int, parts: int, index: int) -> tuple[int, int]:
@@ -123,63 +100,6 @@ def slice_bounds(size: int, parts: int, index: int) -> tuple[int, int]:
     base, extra = divmod(size, parts)
     lo = index * base + min(index, extra)
     return lo, lo + base + (1 if index < extra else 0)
-
-
-def directory_exchange(directory: str, rank: int, size: int, timeout: float = 60.0) -> Callable[[str], list[str]]:
-    """An ``exchange`` for :meth:`Mesh.connect` outside Spark: processes sharing a directory (tests, benchmarks).
-
-    Each call writes this rank's message to ``directory`` (atomically) and waits
-    until all ``size`` ranks have written theirs for the same call. Returns the
-    messages in rank order.
-    """
-    calls = 0
-
-    def exchange(message: str) -> list[str]:
-        nonlocal calls
-        calls += 1
-        path = os.path.join(directory, f"exchange-{calls}-{rank}")
-        with open(path + ".tmp", "w", encoding="utf-8") as fh:
-            fh.write(message)
-        os.replace(path + ".tmp", path)
-        deadline = time.monotonic() + timeout
-        names = [os.path.join(directory, f"exchange-{calls}-{r}") for r in range(size)]
-        while not all(os.path.exists(n) for n in names):
-            if time.monotonic() > deadline:
-                missing = [r for r, n in enumerate(names) if not os.path.exists(n)]
-                raise MeshError(f"directory_exchange: ranks {missing} did not publish within {timeout:g} s",
-                                phase="connect")
-            time.sleep(0.01)
-        out = []
-        for n in names:
-            with open(n, encoding="utf-8") as fh:
-                out.append(fh.read())
-        return out
-
-    return exchange
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(b"bigdl-mesh\x00" + token.encode("utf-8")).digest()
-
-
-def _tune(sock: socket.socket) -> None:
-    """Large buffers (before connect/listen, so the window scale is negotiated) and no Nagle delay."""
-    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF) if SOCKET_BUFFER else ():
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-        except OSError:
-            pass
-    if sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """``(host, port)`` of a published ``"host:port"`` (an IPv6 host without its brackets)."""
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise MeshError(f"bad mesh address {address!r} (expected host:port)", phase="connect")
-    return host.strip("[]"), int(port)
 
 
 class Mesh:
@@ -220,125 +140,12 @@ class Mesh:
                 token: str, timeout: float = 600.0) -> "Mesh":
         """Listen on (host, ephemeral port), publish "host:port" through ``exchange``, connect every pair once.
 
-        ``exchange(message)`` must return all ranks' messages in rank order (in
-        Spark: ``BarrierTaskContext.get().allGather``); it is called exactly once,
-        with ``"host:port;notice-port"`` (the UDP port for abort notices). ``host``
-        is bound and published as given: pass this executor's address as the other
-        tasks reach it (in Spark, ``ctx.getTaskInfos()[rank].address`` before the
-        ':'). Rank ``r`` dials ranks
-        ``< r`` and accepts ranks ``> r``; each connection starts with a
-        handshake (token digest, rank, mesh size) in both directions, and an
-        incoming connection with a wrong token, size or rank is dropped. All
-        sockets get TCP_NODELAY and large buffers. ``timeout`` bounds the whole
-        setup and, afterwards, how long any collective waits for a silent peer.
-        Raises :class:`MeshError` if a peer cannot be reached or does not dial in
-        within ``timeout``.
+        See :func:`~bigdl_runtime.spark.mesh_connect.open_connections` for the protocol and its arguments;
+        ``timeout`` bounds the whole setup and, afterwards, how long any collective waits for a silent peer.
         """
-        if size < 1 or not 0 <= rank < size:
-            raise ValueError(f"Mesh.connect: need 0 <= rank < size, got rank={rank}, size={size}")
-        deadline = time.monotonic() + timeout
-        family, stype, proto, _, sockaddr = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM,
-                                                                flags=socket.AI_PASSIVE)[0]
-        listener = socket.socket(family, stype, proto)
-        notices = socket.socket(family, socket.SOCK_DGRAM)
-        socks: dict[int, socket.socket] = {}
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            _tune(listener)
-            listener.bind(sockaddr)
-            listener.listen(max(size, 16))
-            notices.bind(sockaddr)
-            notices.setblocking(False)
-            port = listener.getsockname()[1]
-            mine = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            # published: "host:port;udp-port" (the UDP port receives abort notices)
-            published = [m.rpartition(";") for m in exchange(f"{mine};{notices.getsockname()[1]}")]
-            addresses = [m[0] for m in published]
-            if len(addresses) != size or addresses[rank] != mine or not all(m[2].isdigit() for m in published):
-                raise MeshError(f"rank {rank}: the exchange returned {published!r}; expected {size} addresses "
-                                f"with {mine!r} at position {rank}", phase="connect")
-            notice_addresses = [(split_address(a)[0], int(m[2])) for a, m in zip(addresses, published)]
-            digest = _digest(token)
-            for peer in range(rank):
-                socks[peer] = cls._dial(rank, size, peer, addresses[peer], digest, deadline)
-            cls._accept(listener, rank, size, addresses, digest, deadline, socks)
-        except BaseException:
-            for sock in socks.values():
-                sock.close()
-            notices.close()
-            raise
-        finally:
-            listener.close()
-        return cls(rank, size, socks, addresses, timeout, notices, notice_addresses, digest)
-
-    @staticmethod
-    def _dial(rank: int, size: int, peer: int, address: str, digest: bytes, deadline: float) -> socket.socket:
-        host, port = split_address(address)
-        pause, last = 0.02, "no attempt"
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise MeshError(f"rank {rank} could not connect to rank {peer} at {address}: {last}",
-                                peer=peer, address=address, phase="connect")
-            family, stype, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-            sock = socket.socket(family, stype, proto)
-            try:
-                _tune(sock)
-                sock.settimeout(remaining)
-                sock.connect(sockaddr)
-            except OSError as err:        # refused / unreachable / timed out: retry until the deadline
-                sock.close()
-                last = f"{type(err).__name__}: {err}"
-                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-                pause = min(pause * 2, 0.5)
-                continue
-            try:
-                sock.sendall(_HANDSHAKE.pack(_HANDSHAKE_MAGIC, VERSION, rank, size, digest))
-                reply = _HANDSHAKE.unpack(recv_exactly(sock, _HANDSHAKE.size))
-            except (OSError, ConnectionError) as err:
-                sock.close()
-                raise MeshError(f"rank {rank}: rank {peer} at {address} rejected or dropped the handshake "
-                                f"(wrong token or mesh size?): {err}", peer=peer, address=address,
-                                phase="connect") from None
-            if reply != (_HANDSHAKE_MAGIC, VERSION, peer, size, digest):
-                sock.close()
-                raise MeshError(f"rank {rank}: the process at {address} is not rank {peer} of this mesh "
-                                f"(bad handshake reply)", peer=peer, address=address, phase="connect")
-            return sock
-
-    @staticmethod
-    def _accept(listener: socket.socket, rank: int, size: int, addresses: list[str], digest: bytes,
-                deadline: float, socks: dict[int, socket.socket]) -> None:
-        rejected: list[str] = []
-        while len(socks) < size - 1:
-            remaining = deadline - time.monotonic()
-            missing = [p for p in range(rank + 1, size) if p not in socks]
-            if remaining <= 0:
-                raise MeshError(
-                    f"rank {rank}: ranks {missing} (at {[addresses[p] for p in missing]}) did not connect in time"
-                    + (f"; rejected connections: {rejected}" if rejected else ""),
-                    peer=missing[0], address=addresses[missing[0]], phase="connect")
-            listener.settimeout(remaining)
-            try:
-                conn, origin = listener.accept()
-            except socket.timeout:
-                continue
-            try:
-                conn.settimeout(min(HANDSHAKE_WAIT, max(0.01, deadline - time.monotonic())))
-                magic, version, peer, peer_size, peer_digest = _HANDSHAKE.unpack(recv_exactly(conn,
-                                                                                              _HANDSHAKE.size))
-                if magic != _HANDSHAKE_MAGIC or version != VERSION:
-                    raise ConnectionError("not a mesh handshake")
-                if not hmac.compare_digest(peer_digest, digest):
-                    raise ConnectionError("wrong token")
-                if peer_size != size or not rank < peer < size or peer in socks:
-                    raise ConnectionError(f"unexpected rank {peer} of a mesh of {peer_size}")
-                conn.sendall(_HANDSHAKE.pack(_HANDSHAKE_MAGIC, VERSION, rank, size, digest))
-            except (OSError, ConnectionError, struct.error) as err:
-                conn.close()
-                rejected.append(f"{origin}: {err}")
-                continue
-            socks[peer] = conn
+        found = open_connections(rank, size, exchange, host, token, timeout)
+        return cls(rank, size, found.socks, found.addresses, timeout, found.notices, found.notice_addresses,
+                   found.digest)
 
     # ----------------------------------------------------------------------------------------- engine
 

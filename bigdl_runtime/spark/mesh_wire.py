@@ -46,6 +46,21 @@ def as_bytes_view(arr: np.ndarray) -> memoryview:
 
 
 
+class MeshError(RuntimeError):
+    """A mesh failure: a peer died, went silent, was unreachable, or is out of step.
+
+    ``peer`` and ``address`` name the peer at fault (None when no single peer
+    is), ``phase`` the operation (``"connect"``, ``"reduce_scatter"``, ...).
+    """
+
+    def __init__(self, message: str, peer: int | None = None, address: str | None = None,
+                 phase: str | None = None) -> None:
+        super().__init__(message)
+        self.peer = peer
+        self.address = address
+        self.phase = phase
+
+
 class PeerFailure(Exception):
     """Internal: what went wrong with one connection; the engine adds rank, address and phase.
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from bigdl_runtime.spark import mesh as mesh_module
+from bigdl_runtime.spark import mesh_connect
 from bigdl_runtime.spark import mesh_wire
 from bigdl_runtime.spark.mesh import Mesh, MeshError, directory_exchange, slice_bounds
 
@@ -222,7 +222,7 @@ def test_single_rank_mesh_needs_no_peers(tmp_path):
 # --------------------------------------------------------------------------------------------- strangers
 
 def _handshake(token: str, rank: int, size: int) -> bytes:
-    return mesh_module._HANDSHAKE.pack(b"BDLh", mesh_module.VERSION, rank, size, mesh_module._digest(token))
+    return mesh_connect._HANDSHAKE.pack(b"BDLh", mesh_connect.VERSION, rank, size, mesh_connect.digest_of(token))
 
 
 def test_a_stranger_with_a_wrong_token_is_rejected_and_the_mesh_still_forms(tmp_path):
