@@ -244,6 +244,16 @@ class _Comparison(_Boolean):
     def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
         return K.compare(self._op, *xs)
 
+    def infer(self, *inputs: Any) -> Any:
+        """Two inputs: the ufunc alone (the forward's output without its checks; a failing call goes through
+        the forward, whose error names the layer and the shapes)."""
+        if len(inputs) == 2:
+            try:
+                return K.COMPARISONS[self._op](inputs[0], inputs[1])
+            except (TypeError, ValueError):
+                pass
+        return self.forward_pass(*inputs)[0]
+
 
 class Equal(_Comparison):
     """``a == b``, elementwise (``torch.eq``)."""
