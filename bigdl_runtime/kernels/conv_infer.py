@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv_geometry import IntPair, pads4, pair
+from .elementwise import typed
 from .onednn_matmul import MatmulPlan, Unsupported
 from .threads import single_threaded_blas
 
@@ -37,9 +38,9 @@ OPENBLAS_THREADED_MACS = 1 << 18
 def apply_relu(y: np.ndarray, relu: bool | float) -> np.ndarray:
     """``y`` with max(., 0) applied in place (clipped at ``relu`` when it is a number; nothing when False)."""
     if relu is True:
-        np.maximum(y, y.dtype.type(0), out=y)
+        np.maximum(y, typed(0, y.dtype), out=y)
     elif relu is not False:
-        np.clip(y, y.dtype.type(0), y.dtype.type(relu), out=y)
+        np.clip(y, typed(0, y.dtype), typed(relu, y.dtype), out=y)
     return y
 
 

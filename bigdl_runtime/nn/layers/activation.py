@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ...kernels import activation as K
+from ...kernels.elementwise import typed
 from ..kernel_layer import _KernelLayer
 from ..module import Module, Parameter
 
@@ -65,7 +66,7 @@ class ReLU(_Activation):
     def infer(self, x: np.ndarray) -> np.ndarray:
         """The forward's ``max(x, 0)`` alone (no cache, no layer plumbing)."""
         if type(x) is np.ndarray:
-            return np.maximum(x, x.dtype.type(0))
+            return np.maximum(x, typed(0, x.dtype))
         return self.forward_pass(x)[0]
 
 
