@@ -97,6 +97,10 @@ class Plan:
                       for n in order]
         self.outputs: tuple[Arg, ...] = tuple((slot[id(s)], i) for s, i in outputs)
         self.names = [n.name for n in [*inputs, *order]]
+        #: the outputs from the values when each is a whole value (one: itself; several: their tuple), else None
+        self._whole_outputs: Callable[[list[Any]], Any] | None = (
+            itemgetter(*(s for s, _ in self.outputs)) if self.outputs and all(i is None for _, i in self.outputs)
+            else None)
         self.free_after_last_use(self.steps)
         from .fusion import fuse_steps  # the fused steps need the layer classes, which import the graph
         #: the steps :meth:`infer` runs: ``steps`` with chains of parameter-free layers fused
@@ -246,8 +250,8 @@ class Plan:
         return [self._select(values, s, i) for s, i in step.args]
 
     def _result(self, values: list[Any]) -> Any:
-        if len(self.outputs) == 1 and self.outputs[0][1] is None:
-            return values[self.outputs[0][0]]
+        if self._whole_outputs is not None:
+            return self._whole_outputs(values)
         outs = tuple(self._select(values, s, i) for s, i in self.outputs)
         return outs[0] if len(outs) == 1 else outs
 
@@ -274,7 +278,8 @@ class Plan:
         values = self._start(inputs)
         steps = self.infer_steps
         if self.shape_slots:
-            key = tuple((np.shape(x), getattr(x, "dtype", None)) for x in inputs)
+            key = tuple([(x.shape, x.dtype) if type(x) is np.ndarray else (np.shape(x), getattr(x, "dtype", None))
+                         for x in inputs])
             kept = self._shape_cache.get(key)
             if kept is None:
                 made: dict[int, Any] = dict.fromkeys(self.shape_slots)
