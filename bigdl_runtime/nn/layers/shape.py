@@ -5,6 +5,7 @@ input's shape is re-raised as a ValueError naming the layer.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -224,6 +225,12 @@ class Flatten(_KernelLayer):
     def __init__(self, start_dim: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
         self.start_dim = int(start_dim)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The forward's reshape alone, for an array with values and a non-negative ``start_dim`` in range."""
+        if type(x) is np.ndarray and 0 <= self.start_dim <= x.ndim and x.size:
+            return x.reshape(math.prod(x.shape[:self.start_dim]), -1)
+        return self.forward_pass(x)[0]
 
     def get_config(self) -> dict[str, Any]:
         return {"start_dim": self.start_dim}
