@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .elementwise import out_for
 from .gemm import OPENBLAS_SINGLE_MACS, matmul
 from .threads import parallel_batches
 
@@ -202,12 +203,10 @@ def layer_norm_last_axis(x: np.ndarray, eps: np.ndarray, gamma: np.ndarray, beta
     d, var = _centred(x, column)
     if eps.dtype == gamma.dtype == beta.dtype == x.dtype:
         try:
-            var += eps
-            np.sqrt(var, out=var)
-            d /= var
-            d *= gamma
-            d += beta
-            return d
+            var = np.add(var, eps, out=out_for(var))
+            d = np.divide(d, np.sqrt(var, out=out_for(var)), out=out_for(d))
+            d = np.multiply(d, gamma, out=out_for(d))
+            return np.add(d, beta, out=out_for(d))
         except ValueError:  # a stored tensor broadcasts the result to a larger shape: start again below
             d, var = _centred(x, column)
     return d / np.sqrt(var + eps) * gamma + beta

@@ -119,7 +119,7 @@ def test_layer_norm_rejects_bad_input(shape, gamma, nd, match):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(1, 128), (3, 5, 8), (7,), (64, 300)])  # (64, 300): the row means on gemm.matmul
+@pytest.mark.parametrize("shape", [(1, 128), (3, 5, 8), (7,), (1, 1), (64, 300)])  # (64, 300): the row means on gemm.matmul
 def test_layer_norm_last_axis_matches_onnx(shape, dtype, rng):
     x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
     g, b = rng.standard_normal(shape[-1]).astype(dtype), rng.standard_normal(shape[-1]).astype(dtype)
