@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ...kernels import reduce as K
+from ...kernels.elementwise import out_for, typed
 from ..kernel_layer import _KernelLayer, call_kernel, memoized
 from ..module import Module
 
@@ -76,8 +77,8 @@ class ReduceMean(_Reduce):
             return self.forward_pass(x)[0]
         axes, count = memoized(self, x.shape, lambda: self._axes(x))
         total = np.add.reduce(x, axis=axes, keepdims=self.keepdim)
-        if isinstance(total, np.ndarray):
-            return np.true_divide(total, count, out=total, casting="unsafe")
+        if isinstance(total, np.ndarray):  # the count as a 0-d array of x's dtype: a division in that dtype
+            return np.true_divide(total, typed(count, x.dtype), out=out_for(total))
         return x.dtype.type(total / count)
 
     def _axes(self, x: np.ndarray) -> tuple[tuple[int, ...], int]:
