@@ -117,3 +117,17 @@ def test_flatten_infers_the_forward_output(start_dim, shape):
     y, want = layer(x), layer.forward_pass(x)[0]
     assert y.shape == want.shape
     np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("dims", [None, [0, 2, 1], [2, 0, 1], [1, 1, 0], [0, 1], [0, -1, 1], [0, 1, 3]])
+def test_transpose_infers_the_forward_output_or_its_error(dims):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    layer = Transpose(dims, name="t").evaluate()
+    try:
+        want = layer.forward_pass(x)[0]
+    except ValueError as err:
+        with pytest.raises(ValueError, match=r"Transpose\('t'\)"):
+            layer(x)
+        assert "permutation" in str(err)
+        return
+    np.testing.assert_array_equal(layer(x), want)
