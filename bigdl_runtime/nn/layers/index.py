@@ -189,9 +189,9 @@ class Expand(_Indexed):
         """The broadcast copy alone, its shape worked out (and the inputs checked, by the forward) once per input
         shape and target."""
         xs = as_inputs(inputs)
-        x = xs[0]
-        if type(x) is not np.ndarray or len(xs) != (1 if self.shape is not None else 2):
+        if len(xs) != (1 if self.shape is not None else 2) or type(xs[0]) is not np.ndarray:
             return self.forward_pass(*inputs)[0]
+        x = xs[0]
         target = np.asarray(xs[1]) if len(xs) == 2 else None
         key = (x.shape, x.dtype) if target is None else (x.shape, x.dtype, target.dtype.str,
                                                          tuple(target.reshape(-1).tolist()))

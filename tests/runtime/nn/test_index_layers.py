@@ -106,3 +106,7 @@ def test_expand_infers_the_forward_output_per_shape_and_target():
         runtime(x, np.array([3.0, 5.0]))
     with pytest.raises(ValueError, match="Expand.*does not broadcast"):
         runtime(x, np.array([2, 2], np.int64))
+    with pytest.raises(ValueError, match="Expand.*expected 2 input"):
+        runtime(x)
+    with pytest.raises(ValueError, match="Expand.*expected 1 input"):
+        fixed.infer()
