@@ -87,16 +87,41 @@ class ReduceMean(_Reduce):
         return axes, int(np.prod([x.shape[a] for a in axes]))
 
 
-class ReduceMax(_Reduce):
+class _Extreme(_Reduce):
+    """Base of ReduceMax and ReduceMin: in evaluation mode one ufunc reduction (the forward also finds where the
+    extreme is, for its backward: an argmax over a copy of the input in rows, then a gather)."""
+
+    _ufunc: ClassVar[np.ufunc]
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        axes = memoized(self, x.shape, lambda: self._axes(x))
+        if axes is None:
+            return self.forward_pass(x)[0]
+        y = self._ufunc.reduce(x, axis=axes, keepdims=self.keepdim)
+        return y if type(y) is np.ndarray else np.asarray(y)
+
+    def _axes(self, x: np.ndarray) -> tuple[int, ...] | None:
+        """The reduced axes of inputs of ``x``'s shape, once the forward has checked them; None where the forward
+        runs instead: a scalar, or an empty reduced axis (ONNX's extreme of nothing, -inf or +inf)."""
+        self.forward_pass(x)
+        axes = K.normalize_axes(self.dim, x.ndim, "reduce")
+        return None if x.ndim == 0 or any(x.shape[a] == 0 for a in axes) else axes
+
+
+class ReduceMax(_Extreme):
     """Maximum over ``dim`` (``torch.amax``; the gradient goes to the first maximal element)."""
 
     _kernels = (K.reduce_max_forward, K.reduce_max_backward)
+    _ufunc = np.maximum
 
 
-class ReduceMin(_Reduce):
+class ReduceMin(_Extreme):
     """Minimum over ``dim`` (``torch.amin``; the gradient goes to the first minimal element)."""
 
     _kernels = (K.reduce_min_forward, K.reduce_min_backward)
+    _ufunc = np.minimum
 
 
 class ReduceProd(_Reduce):
