@@ -186,6 +186,8 @@ INFER_CASES = [
     (nn.ReduceMax, [(2, 3, 4)]), (lambda: nn.ReduceMax(dim=[0, -1], keepdim=True), [(2, 3, 4)]),
     (lambda: nn.ReduceMin(dim=1), [(2, 3, 4)]), (lambda: nn.ReduceMin(dim=[]), [(2, 3)]),
     (lambda: nn.ReduceMax(dim=0), [(0, 3)]), (nn.ReduceMin, [()]),
+    (lambda: nn.Clip(-0.5, 0.5), [(3, 7)]), (lambda: nn.Clip(None, 0.5), [(1, 1)]), (lambda: nn.Clip(0.2), [(3, 7)]),
+    (lambda: nn.Clip(0.5, -0.5), [(3, 7)]), (nn.Clip, [(3, 7)]), (nn.ReLU6, [(3, 7)]),
 ]
 
 

@@ -141,3 +141,12 @@ def test_mask_from_a_comparison_trains_only_the_branches():
     np.testing.assert_allclose(g(v), np.where(v > 0, np.exp(v), np.sqrt(np.abs(v))))
     expected = np.where(v > 0, np.exp(v), -0.5 / np.sqrt(np.abs(v)))
     np.testing.assert_allclose(g.backward(np.ones(4)), expected)
+
+
+@pytest.mark.parametrize("x", [np.array([np.nan, -1.0, 0.5, 2.0], np.float32), np.array([-3, 0, 1, 9], np.int32)])
+def test_clip_in_evaluation_mode_gives_the_forward_output(x):
+    for layer in (L.Clip(0.0, 1.0), L.Clip(None, 1.0), L.Clip(0.0), L.Clip(1.0, 0.0), L.ReLU6()):
+        want = layer.forward_pass(x)[0]
+        got = layer.evaluate()(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
