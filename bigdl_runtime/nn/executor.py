@@ -318,15 +318,15 @@ def _no_arguments(values: list[Any]) -> tuple[()]:
 
 
 def _SHAPE_BY_INPUT_SHAPES() -> tuple[type, ...]:  # noqa: N802 (a constant, imported late: layers import the graph)
-    """Layer classes whose output shape is set by their inputs' shapes alone (elementwise and broadcasting ones,
-    Concat, Gather)."""
+    """Layer classes whose output shape is set by their inputs' shapes alone (elementwise and broadcasting ones:
+    activations, arithmetic, powers, comparisons and logic, Where; Concat, Gather)."""
     from .layers.activation import _Activation
     from .layers.elementwise import _Merge
     from .layers.index import Gather
-    from .layers.math import Clip, _NAry
+    from .layers.math import Clip, Pow, Where, _Boolean, _NAry
     from .layers.shape import Concat
 
-    return _Activation, _Merge, Clip, _NAry, Concat, Gather
+    return _Activation, _Merge, Clip, _NAry, Pow, _Boolean, Where, Concat, Gather
 
 
 def _SHAPE_BY_CONFIG() -> tuple[type, ...]:  # noqa: N802

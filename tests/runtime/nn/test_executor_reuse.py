@@ -53,6 +53,21 @@ def test_shape_chains_run_once_per_input_signature() -> None:
     assert counter.calls == 3
 
 
+@pytest.mark.parametrize("elementwise", [lambda x: Pow(2.0)(x), lambda x: Pow()(x, x),
+                                         lambda x: nn.Where()(nn.Greater()(x, x), x, x)])
+def test_shapes_are_followed_through_powers_comparisons_and_where(elementwise) -> None:
+    """shape(f(x)) of an elementwise f is set by x's shape: kept per input signature, not recomputed."""
+    x = Input("x")
+    counter = Counting()
+    batch = counter(Gather(dim=0)(ShapeOf()(elementwise(x)), TensorSource.of(np.array([0]))(x)))
+    target = Concat(dim=0)(batch, TensorSource.of(np.array([-1]))(x))
+    graph = Graph(x, ReshapeTo()(x, target)).evaluate()
+    for shape in [(2, 3, 4), (2, 3, 4), (5, 2), (2, 3, 4)]:
+        v = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        np.testing.assert_array_equal(graph(v), v.reshape(shape[0], -1))
+    assert counter.calls == 2  # once per signature
+
+
 def test_kept_shape_values_are_read_only_and_dropped_after_load_state_dict() -> None:
     """y = x * cast(stored int): the cast value is kept, and load_state_dict (new stored values) drops it."""
     x = Input("x")
