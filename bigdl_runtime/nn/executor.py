@@ -19,7 +19,8 @@ model exported with a dynamic batch axis), are the same at every call with input
 those that later steps read (read-only: a layer that wrote into one would fail rather than change it for
 later calls); further calls of that signature skip their steps. Shapes are followed through the layers
 whose output shape their inputs' shapes (and fixed configuration) set, so ``ShapeOf`` of a convolution's
-output counts; never through one whose output shape depends on input values. Kept values are dropped by
+output counts, and stored parameters count as values of fixed shape; never through a layer whose output
+shape depends on input values. Kept values are dropped by
 a training-mode pass and by :meth:`Plan.clear_shape_cache` (which ``Graph.weights_changed`` calls after
 ``load_state_dict``), since stored tensors may change then.
 
@@ -123,6 +124,8 @@ class Plan:
                         and module.deterministic and not module._params
                         and next(module.children(), None) is None)):
                 derived.add(step.out)
+                shaped.add(step.out)
+            elif isinstance(module, TensorSource):  # a stored parameter: its shape is fixed (its values are not)
                 shaped.add(step.out)
             elif step.args and (
                     (isinstance(module, _SHAPE_BY_INPUT_SHAPES()) and all(s in shaped for s, _ in step.args))
@@ -324,14 +327,18 @@ def _SHAPE_BY_INPUT_SHAPES() -> tuple[type, ...]:  # noqa: N802 (a constant, imp
     from .layers.elementwise import _Merge
     from .layers.index import Gather
     from .layers.math import Clip, Pow, Where, _Boolean, _NAry
+    from .layers.matmul import MatMul
+    from .layers.scatter import ScatterElements
     from .layers.shape import Concat
 
-    return _Activation, _Merge, Clip, _NAry, Pow, _Boolean, Where, Concat, Gather
+    return _Activation, _Merge, Clip, _NAry, Pow, _Boolean, Where, MatMul, ScatterElements, Concat, Gather
 
 
 def _SHAPE_BY_CONFIG() -> tuple[type, ...]:  # noqa: N802
     """Layer classes whose output shape is set by their first input's shape, their fixed configuration and the
-    values of their other inputs (convolutions, products by a weight, poolings, reductions, reshapes, slices)."""
+    values of their other inputs (convolutions, products by a weight, poolings, reductions, reshapes, slices,
+    splits; the fused runs of convolutions of :mod:`.blocked_segment`)."""
+    from .blocked_segment import BlockedSegment
     from .layers.conv import _ConvNd
     from .layers.graph_values import ReshapeTo
     from .layers.index import Slice, Squeeze, Unsqueeze
@@ -340,9 +347,10 @@ def _SHAPE_BY_CONFIG() -> tuple[type, ...]:  # noqa: N802
     from .layers.pool import _Pool
     from .layers.reduce import _Reduce
     from .layers.runtime_values import Cast
-    from .layers.shape import Flatten, Reshape, Transpose
+    from .layers.shape import Flatten, Reshape, Split, Transpose
 
-    return _ConvNd, Linear, _Pool, _Reduce, Cast, Squeeze, Unsqueeze, Slice, Pad, Flatten, Reshape, ReshapeTo, Transpose
+    return (_ConvNd, Linear, _Pool, _Reduce, Cast, Squeeze, Unsqueeze, Slice, Pad, Flatten, Reshape, ReshapeTo,
+            Transpose, Split, BlockedSegment)
 
 
 def _frozen(value: Any) -> Any:
