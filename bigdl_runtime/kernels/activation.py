@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .elementwise import out_for, typed
+
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 _GELU_TANH_K = math.sqrt(2.0 / math.pi)
@@ -154,7 +156,7 @@ def relu_forward(x: np.ndarray, keep_mask: bool = True) -> tuple[np.ndarray, Any
     than both passes together on ResNet-18's activations. (Splitting them over two threads
     measured slower: one thread already saturates memory bandwidth.)
     """
-    y = np.maximum(x, x.dtype.type(0))
+    y = np.maximum(x, typed(0, x.dtype))
     return y, (x > 0 if keep_mask else y)
 
 
@@ -282,7 +284,7 @@ def _exp_neg(x: np.ndarray) -> np.ndarray:
     """exp(-x) in a new array (inf where it overflows: the callers' 1 / (1 + inf) is the exact limit 0)."""
     e = np.negative(x)
     with np.errstate(over="ignore"):
-        return np.exp(e, out=e)
+        return np.exp(e, out=out_for(e))
 
 
 def sigmoid_infer(x: np.ndarray) -> np.ndarray:
@@ -291,8 +293,8 @@ def sigmoid_infer(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         return _sigmoid(x)
     d = _exp_neg(x)
-    d += 1
-    return np.reciprocal(d, out=d)
+    d = np.add(d, typed(1, d.dtype), out=out_for(d))
+    return np.reciprocal(d, out=out_for(d))
 
 
 def silu_infer(x: np.ndarray) -> np.ndarray:
@@ -301,8 +303,8 @@ def silu_infer(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind != "f" or x.dtype.itemsize < 4:
         return x * _sigmoid(x)
     d = _exp_neg(x)
-    d += 1
-    return np.divide(x, d, out=d)
+    d = np.add(d, typed(1, d.dtype), out=out_for(d))
+    return np.divide(x, d, out=out_for(d))
 
 
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import onednn, threads
 from .conv_geometry import ConvGeometry, IntPair, as_float, pair
+from .elementwise import typed
 from .gemm import matmul
 
 # ---------------------------------------------------------------------- GEMM path
@@ -67,9 +68,9 @@ def _store(y: np.ndarray, n0: int, n1: int, out: np.ndarray | None, bias: np.nda
     elif out is not None:
         target[...] = out
     if relu is True:
-        np.maximum(target, target.dtype.type(0), out=target)
+        np.maximum(target, typed(0, target.dtype), out=target)
     elif relu is not False:
-        np.clip(target, target.dtype.type(0), target.dtype.type(relu), out=target)
+        np.clip(target, typed(0, target.dtype), typed(relu, target.dtype), out=target)
 
 
 def _gemm_conv(x: np.ndarray, planes: np.ndarray, wmat: np.ndarray, geo: ConvGeometry,

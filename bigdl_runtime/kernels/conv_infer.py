@@ -6,8 +6,9 @@ A convolution with few output values (a streaming model's frame: a 4-pixel outpu
 arithmetic. Below :data:`DIRECT_MAX_COLUMNS` im2col values, :func:`direct_plan` works out once
 (per input shape) how to copy the windows out of the zero-padded input through one strided
 view, and its function then does one (batched) GEMM per group: a few numpy calls whatever the
-kernel size; a product of few output positions (one group, float32) runs on oneDNN instead
-(:data:`ONEDNN_MAX_POSITIONS`), its window matrix copied straight into the plan's buffer. Larger
+kernel size; a product of few output positions but many multiply-adds (one group, float32) runs on oneDNN
+instead (:data:`ONEDNN_MAX_POSITIONS`, :data:`ONEDNN_MIN_MACS`), its window matrix copied straight into the
+plan's buffer. Larger
 problems stay on :func:`~.conv.conv2d_forward`. Only outputs are computed (no cache), for inference
 (the convolution layers' ``infer``).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .conv_geometry import IntPair, pads4, pair
+from .elementwise import typed
 from .onednn_matmul import MatmulPlan, Unsupported
 from .threads import single_threaded_blas
 
@@ -29,6 +31,10 @@ POINTWISE_MAX_COLUMNS = 1 << 17
 #: (:class:`~.onednn_matmul.MatmulPlan`): a product of so few columns is a GEMM shape OpenBLAS runs slowly
 #: (a streaming VAD's (128, 387) x (387, 3): 13-21 us in OpenBLAS, 7 us in oneDNN)
 ONEDNN_MAX_POSITIONS = 64
+#: ... and from this many multiply-adds: below, the plan's fixed cost (its lock, two copies in, one out) is more
+#: than OpenBLAS loses on the shape (numpy 2-3 us faster on each of the 6-12K-MAC convolutions of a streaming VAD,
+#: and at 74-99K MACs; on par at 49K; oneDNN 1.5x faster at 147-198K)
+ONEDNN_MIN_MACS = 1 << 17
 #: OpenBLAS shares a GEMM of more multiply-adds than this between its threads; the direct path's
 #: GEMMs are small enough to run faster on one (and a loaded machine stalls the shared ones)
 OPENBLAS_THREADED_MACS = 1 << 18
@@ -37,9 +43,9 @@ OPENBLAS_THREADED_MACS = 1 << 18
 def apply_relu(y: np.ndarray, relu: bool | float) -> np.ndarray:
     """``y`` with max(., 0) applied in place (clipped at ``relu`` when it is a number; nothing when False)."""
     if relu is True:
-        np.maximum(y, y.dtype.type(0), out=y)
+        np.maximum(y, typed(0, y.dtype), out=y)
     elif relu is not False:
-        np.clip(y, y.dtype.type(0), y.dtype.type(relu), out=y)
+        np.clip(y, typed(0, y.dtype), typed(relu, y.dtype), out=y)
     return y
 
 
@@ -88,7 +94,8 @@ class DirectConv:
         self.one_thread = n * ho * wo * c * kh * kw * (o // groups) > OPENBLAS_THREADED_MACS
         #: the oneDNN product of few output positions (made on first use; None: not tried, False: numpy)
         self.matmul: _Product | bool | None = None if (groups == 1 and dtype == np.float32
-                                                       and n * ho * wo <= ONEDNN_MAX_POSITIONS) else False
+                                                       and n * ho * wo <= ONEDNN_MAX_POSITIONS
+                                                       and n * ho * wo * c * kh * kw * o >= ONEDNN_MIN_MACS) else False
 
     def __getstate__(self) -> dict:
         """Pickles leave the oneDNN plan behind (library handles of this process)."""

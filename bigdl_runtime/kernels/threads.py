@@ -104,20 +104,23 @@ class _SingleThreadedBlas:
         if _blas.set is None:
             return
         w = self.workers
-        with w.lock:
-            if w.active == 0:
-                w.saved = int(_blas.get())
+        w.lock.acquire()  # not ``with``: a third of this method's time on a small GEMM
+        if w.active == 0:
+            w.saved = _blas.get()
+            if w.saved != 1:
                 _blas.set(1)
-            w.active += 1
+        w.active += 1
+        w.lock.release()
 
     def __exit__(self, *exc: object) -> None:
         if _blas.set is None:
             return
         w = self.workers
-        with w.lock:
-            w.active -= 1
-            if w.active == 0:
-                _blas.set(w.saved)
+        w.lock.acquire()
+        w.active -= 1
+        if w.active == 0 and w.saved != 1:
+            _blas.set(w.saved)
+        w.lock.release()
 
 
 _workers = _Workers()

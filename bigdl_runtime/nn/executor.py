@@ -19,7 +19,8 @@ model exported with a dynamic batch axis), are the same at every call with input
 those that later steps read (read-only: a layer that wrote into one would fail rather than change it for
 later calls); further calls of that signature skip their steps. Shapes are followed through the layers
 whose output shape their inputs' shapes (and fixed configuration) set, so ``ShapeOf`` of a convolution's
-output counts; never through one whose output shape depends on input values. Kept values are dropped by
+output counts, and stored parameters count as values of fixed shape; never through a layer whose output
+shape depends on input values. Kept values are dropped by
 a training-mode pass and by :meth:`Plan.clear_shape_cache` (which ``Graph.weights_changed`` calls after
 ``load_state_dict``), since stored tensors may change then.
 
@@ -31,6 +32,7 @@ iteration; :meth:`Plan.loop_split` and :meth:`Plan.infer_with` let the Loop laye
 from __future__ import annotations
 
 from collections import OrderedDict
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -58,7 +60,7 @@ class Step:
         run: what :meth:`Plan.infer` calls: ``module.infer``, or a fused function of the arguments.
     """
 
-    __slots__ = ("module", "name", "args", "slots", "out", "free", "run")
+    __slots__ = ("module", "name", "args", "slots", "out", "free", "run", "one", "fetch")
 
     def __init__(self, module: "Module", name: str, args: tuple[Arg, ...], out: int) -> None:
         self.module = module
@@ -68,6 +70,12 @@ class Step:
         self.out = out
         self.free: tuple[int, ...] = ()
         self.run: Callable[..., Any] | None = None  # None: module.infer
+        # how Plan._run reads the arguments: the slot of a single whole value (else -1), or a function of the
+        # values giving the tuple of whole values (else None: some argument selects an output)
+        self.one = self.slots[0] if self.slots is not None and len(self.slots) == 1 else -1
+        self.fetch: Callable[[list[Any]], tuple[Any, ...]] | None = (
+            None if self.slots is None or len(self.slots) == 1 else
+            itemgetter(*self.slots) if self.slots else _no_arguments)
 
 
 class Plan:
@@ -90,6 +98,10 @@ class Plan:
                       for n in order]
         self.outputs: tuple[Arg, ...] = tuple((slot[id(s)], i) for s, i in outputs)
         self.names = [n.name for n in [*inputs, *order]]
+        #: the outputs from the values when each is a whole value (one: itself; several: their tuple), else None
+        self._whole_outputs: Callable[[list[Any]], Any] | None = (
+            itemgetter(*(s for s, _ in self.outputs)) if self.outputs and all(i is None for _, i in self.outputs)
+            else None)
         self.free_after_last_use(self.steps)
         from .fusion import fuse_steps  # the fused steps need the layer classes, which import the graph
         #: the steps :meth:`infer` runs: ``steps`` with chains of parameter-free layers fused
@@ -112,6 +124,8 @@ class Plan:
                         and module.deterministic and not module._params
                         and next(module.children(), None) is None)):
                 derived.add(step.out)
+                shaped.add(step.out)
+            elif isinstance(module, TensorSource):  # a stored parameter: its shape is fixed (its values are not)
                 shaped.add(step.out)
             elif step.args and (
                     (isinstance(module, _SHAPE_BY_INPUT_SHAPES()) and all(s in shaped for s, _ in step.args))
@@ -239,6 +253,8 @@ class Plan:
         return [self._select(values, s, i) for s, i in step.args]
 
     def _result(self, values: list[Any]) -> Any:
+        if self._whole_outputs is not None:
+            return self._whole_outputs(values)
         outs = tuple(self._select(values, s, i) for s, i in self.outputs)
         return outs[0] if len(outs) == 1 else outs
 
@@ -265,7 +281,8 @@ class Plan:
         values = self._start(inputs)
         steps = self.infer_steps
         if self.shape_slots:
-            key = tuple((np.shape(x), getattr(x, "dtype", None)) for x in inputs)
+            key = tuple([(x.shape, x.dtype) if type(x) is np.ndarray else (np.shape(x), getattr(x, "dtype", None))
+                         for x in inputs])
             kept = self._shape_cache.get(key)
             if kept is None:
                 made: dict[int, Any] = dict.fromkeys(self.shape_slots)
@@ -282,31 +299,46 @@ class Plan:
 
     def _run(self, steps: list[Step], values: list[Any], made: dict[int, Any] | None = None) -> None:
         """Run ``steps`` on ``values``, emptying each slot after its last reader; the values of the slots of
-        ``made`` are also stored there."""
+        ``made`` are also stored there. (The per-step work is kept to a few attribute reads: on a small
+        graph the loop was a tenth of the call.)"""
         for step in steps:
-            args = [values[s] for s in step.slots] if step.slots is not None else self._args(values, step)
-            values[step.out] = step.module.infer(*args) if step.run is None else step.run(*args)
+            run = step.run
+            if step.one >= 0:
+                x = values[step.one]
+                out = step.module.infer(x) if run is None else run(x)
+            else:
+                args = step.fetch(values) if step.fetch is not None else self._args(values, step)
+                out = step.module.infer(*args) if run is None else run(*args)
+            values[step.out] = out
             if made is not None and step.out in made:
-                made[step.out] = values[step.out]
+                made[step.out] = out
             for s in step.free:
                 values[s] = None
 
 
+def _no_arguments(values: list[Any]) -> tuple[()]:
+    return ()
+
+
 def _SHAPE_BY_INPUT_SHAPES() -> tuple[type, ...]:  # noqa: N802 (a constant, imported late: layers import the graph)
-    """Layer classes whose output shape is set by their inputs' shapes alone (elementwise and broadcasting ones,
-    Concat, Gather)."""
+    """Layer classes whose output shape is set by their inputs' shapes alone (elementwise and broadcasting ones:
+    activations, arithmetic, powers, comparisons and logic, Where; Concat, Gather)."""
     from .layers.activation import _Activation
     from .layers.elementwise import _Merge
     from .layers.index import Gather
-    from .layers.math import Clip, _NAry
+    from .layers.math import Clip, Pow, Where, _Boolean, _NAry
+    from .layers.matmul import MatMul
+    from .layers.scatter import ScatterElements
     from .layers.shape import Concat
 
-    return _Activation, _Merge, Clip, _NAry, Concat, Gather
+    return _Activation, _Merge, Clip, _NAry, Pow, _Boolean, Where, MatMul, ScatterElements, Concat, Gather
 
 
 def _SHAPE_BY_CONFIG() -> tuple[type, ...]:  # noqa: N802
     """Layer classes whose output shape is set by their first input's shape, their fixed configuration and the
-    values of their other inputs (convolutions, products by a weight, poolings, reductions, reshapes, slices)."""
+    values of their other inputs (convolutions, products by a weight, poolings, reductions, reshapes, slices,
+    splits; the fused runs of convolutions of :mod:`.blocked_segment`)."""
+    from .blocked_segment import BlockedSegment
     from .layers.conv import _ConvNd
     from .layers.graph_values import ReshapeTo
     from .layers.index import Slice, Squeeze, Unsqueeze
@@ -315,9 +347,10 @@ def _SHAPE_BY_CONFIG() -> tuple[type, ...]:  # noqa: N802
     from .layers.pool import _Pool
     from .layers.reduce import _Reduce
     from .layers.runtime_values import Cast
-    from .layers.shape import Flatten, Reshape, Transpose
+    from .layers.shape import Flatten, Reshape, Split, Transpose
 
-    return _ConvNd, Linear, _Pool, _Reduce, Cast, Squeeze, Unsqueeze, Slice, Pad, Flatten, Reshape, ReshapeTo, Transpose
+    return (_ConvNd, Linear, _Pool, _Reduce, Cast, Squeeze, Unsqueeze, Slice, Pad, Flatten, Reshape, ReshapeTo,
+            Transpose, Split, BlockedSegment)
 
 
 def _frozen(value: Any) -> Any:

@@ -11,8 +11,8 @@ the plan stays valid whatever happens to the weights. The chains:
   output (as :class:`~.layers.conv.ConvReLU2d`), with the convolution's own parameters;
 - layer normalisation spelled out (as PyTorch exports ``LayerNorm`` below opset 17): ``ReduceMean`` over the
   last axis, ``Sub``, ``Pow`` 2, ``ReduceMean``, ``Add`` of a stored epsilon, ``Sqrt``, ``Div``, ``Mul`` by a
-  stored scale and ``Add`` of a stored shift: nine steps (and three stored-tensor steps) as one function of
-  the same operations, reading the stored tensors at every call.
+  stored scale and ``Add`` of a stored shift: nine steps (and three stored-tensor steps) as one function
+  (:func:`~bigdl_runtime.kernels.norm.layer_norm_last_axis`), reading the stored tensors at every call.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..kernels.activation import silu_infer
+from ..kernels.norm import layer_norm_last_axis
 from .layers.activation import ReLU, Sigmoid
 from .layers.conv import Conv1d, Conv2d
 from .layers.elementwise import Add, Div, Mul, Sub
@@ -133,19 +134,8 @@ def _layer_norm(step: "Step", producer: dict[int, "Step"], readers: dict[int, in
 
 
 def _layer_norm_infer(x: np.ndarray, eps: TensorSource, gamma: TensorSource, beta: TensorSource) -> np.ndarray:
-    """The fused layer normalisation's output: the unfused steps' operations, in their order."""
+    """The fused layer normalisation's output, reading the stored tensors at every call."""
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim == 0:
         raise ValueError(f"layer normalisation of a {type(x).__name__} {getattr(x, 'dtype', '')}: a floating array of "
                          "at least one axis is needed")
-    count = x.dtype.type(x.shape[-1])
-    mean = np.add.reduce(x, axis=-1, keepdims=True)  # ReduceMean's own arithmetic: a sum, then a division
-    mean /= count
-    d = x - mean
-    var = np.add.reduce(np.square(d), axis=-1, keepdims=True)
-    var /= count
-    var += eps._array()
-    np.sqrt(var, out=var)
-    y = d / var
-    y = y * gamma._array()
-    y += beta._array()
-    return y
+    return layer_norm_last_axis(x, eps._array(), gamma._array(), beta._array())

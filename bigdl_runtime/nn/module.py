@@ -183,10 +183,11 @@ class Module:
         return self.backward_pass(grad_output, ctx)
 
     def __call__(self, *inputs: Any) -> Any:
-        from .graph import Node  # functional Graph construction: y = layer(x_node)
+        if inputs and type(inputs[0]) is not np.ndarray:  # not a call on arrays (checked first: it is the fast one)
+            from .graph import Node  # functional Graph construction: y = layer(x_node)
 
-        if inputs and all(isinstance(x, Node) for x in inputs):
-            return Node.apply(self, inputs)
+            if all(isinstance(x, Node) for x in inputs):
+                return Node.apply(self, inputs)
         return self.forward(*inputs)
 
     # ------------------------------------------------------------------- modes

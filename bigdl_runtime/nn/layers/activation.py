@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from ...kernels import activation as K
+from ...kernels.elementwise import typed
 from ..kernel_layer import _KernelLayer
-from ..module import Parameter
+from ..module import Module, Parameter
 
 
 class _Activation(_KernelLayer):
@@ -23,8 +24,30 @@ class _Activation(_KernelLayer):
         - Output: ``(*)``, same shape as the input.
     """
 
+    #: whether a call passes more than the input to the kernels (set per class: a class with a configuration,
+    #: parameters or its own forward does)
+    _configured: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._configured = bool(cls._kernel_params) or any(
+            getattr(cls, name) is not getattr(base, name) for name, base in (
+                ("get_config", Module), ("_kernel_config", _Activation), ("forward_pass", _KernelLayer),
+                ("_call", _KernelLayer)))
+
     def _kernel_config(self) -> dict[str, Any]:
         return self.get_config()
+
+    def infer(self, x: Any) -> Any:
+        """An activation without configuration (Sigmoid, Tanh, ...) on an array: its inference kernel (else
+        its forward's output) called directly, without the layer plumbing (a third of a small call)."""
+        if self._configured or type(x) is not np.ndarray:
+            return super().infer(x)
+        kernels = self._kernels
+        try:
+            return kernels[2](x) if len(kernels) > 2 else kernels[0](x)[0]
+        except ValueError as err:
+            raise ValueError(f"{self.describe()}: {err}") from None
 
 
 class ReLU(_Activation):
@@ -43,7 +66,7 @@ class ReLU(_Activation):
     def infer(self, x: np.ndarray) -> np.ndarray:
         """The forward's ``max(x, 0)`` alone (no cache, no layer plumbing)."""
         if type(x) is np.ndarray:
-            return np.maximum(x, x.dtype.type(0))
+            return np.maximum(x, typed(0, x.dtype))
         return self.forward_pass(x)[0]
 
 

@@ -28,6 +28,8 @@ def _as_tuple(y: Any) -> tuple:
 
 
 def _flag(value: Any, what: str, layer: Module) -> bool:
+    if type(value) is np.ndarray and value.size == 1:  # the usual condition, quickly
+        return bool(value)
     value = np.asarray(value)
     if value.size != 1:
         raise ValueError(f"{layer.describe()}: {what} must be a single value, got shape {value.shape}")

@@ -77,10 +77,10 @@ class _ConvNd(_KernelLayer):
         A small problem (few output values) runs the direct path of :mod:`~bigdl_runtime.kernels.conv_infer`,
         planned once per input shape; others the forward kernel. Conv1d runs as a height-1 Conv2d.
         """
-        x = np.asarray(x)
-        self._check_input(x)
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
         w = self.weight.data
-        run = memoized(self, (x.shape, x.dtype, w.dtype), lambda: self._direct_plan(x.shape, x.dtype, w))
+        run = memoized(self, (x.shape, x.dtype, w.dtype), lambda: self._direct_plan(x, w))  # checks x when new
         if run is None:
             if relu is False:
                 return self.forward_pass(x)[0]
@@ -95,7 +95,10 @@ class _ConvNd(_KernelLayer):
     def infer(self, x: np.ndarray) -> np.ndarray:
         return self.infer_with_relu(x)
 
-    def _direct_plan(self, x_shape: tuple[int, ...], x_dtype: np.dtype, w: np.ndarray) -> Any:
+    def _direct_plan(self, x: np.ndarray, w: np.ndarray) -> Any:
+        """The direct path's plan for inputs of ``x``'s shape and dtype (None: none), once ``x`` is checked."""
+        self._check_input(x)
+        x_shape, x_dtype = x.shape, x.dtype
         args = self._direct_args()
         if args is None:
             return None

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ...kernels.elementwise import out_for
 from ...kernels.gemm import matmul
 from ...kernels.linear import linear_backward, linear_forward
 from .. import init
@@ -57,7 +58,8 @@ class Linear(_KernelLayer):
             return self.forward_pass(x)[0]
         y = matmul(x, w.T)
         if self.bias is not None:
-            y += self.bias.data
+            b = self.bias.data
+            y = np.add(y, b, out=y if b.dtype != y.dtype else out_for(y))  # another dtype: y's, as y += b
         return y
 
     def get_config(self) -> dict[str, Any]:

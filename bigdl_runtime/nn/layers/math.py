@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...kernels import math as K
+from ...kernels.elementwise import out_for, typed
 from ..kernel_layer import _KernelLayer, _MultiInputLayer, as_inputs, call_kernel
 from ..module import Module
 from .activation import _Activation
@@ -138,6 +139,17 @@ class Clip(_KernelLayer):
     def _kernel_config(self) -> dict[str, Any]:
         return {"min": self.min, "max": self.max, "keep_mask": self.training}
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The clamp alone on an array: a maximum and a minimum by 0-d bounds of its dtype (``np.clip``'s Python
+        wrapper and the forward's bound conversions cost more on a small array); NaN passes and ``min > max``
+        gives ``max`` everywhere, as in the forward."""
+        if type(x) is not np.ndarray or (self.min is None and self.max is None):
+            return self.forward_pass(x)[0]
+        y = x if self.min is None else np.maximum(x, typed(self.min, x.dtype))
+        if self.max is None:
+            return y
+        return np.minimum(y, typed(self.max, x.dtype), out=None if y is x else out_for(y))
+
 
 class ReLU6(Clip):
     """min(max(x, 0), 6), elementwise (MobileNet's activation; ``Clip(0, 6)``)."""
@@ -243,6 +255,16 @@ class _Comparison(_Boolean):
 
     def _compute(self, xs: tuple[np.ndarray, ...]) -> np.ndarray:
         return K.compare(self._op, *xs)
+
+    def infer(self, *inputs: Any) -> Any:
+        """Two inputs: the ufunc alone (the forward's output without its checks; a failing call goes through
+        the forward, whose error names the layer and the shapes)."""
+        if len(inputs) == 2:
+            try:
+                return K.COMPARISONS[self._op](inputs[0], inputs[1])
+            except (TypeError, ValueError):
+                pass
+        return self.forward_pass(*inputs)[0]
 
 
 class Equal(_Comparison):

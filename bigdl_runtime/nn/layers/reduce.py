@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from ...kernels import reduce as K
+from ...kernels.elementwise import out_for, typed
 from ..kernel_layer import _KernelLayer, call_kernel, memoized
 from ..module import Module
 
@@ -76,8 +77,8 @@ class ReduceMean(_Reduce):
             return self.forward_pass(x)[0]
         axes, count = memoized(self, x.shape, lambda: self._axes(x))
         total = np.add.reduce(x, axis=axes, keepdims=self.keepdim)
-        if isinstance(total, np.ndarray):
-            return np.true_divide(total, count, out=total, casting="unsafe")
+        if isinstance(total, np.ndarray):  # the count as a 0-d array of x's dtype: a division in that dtype
+            return np.true_divide(total, typed(count, x.dtype), out=out_for(total))
         return x.dtype.type(total / count)
 
     def _axes(self, x: np.ndarray) -> tuple[tuple[int, ...], int]:
@@ -86,16 +87,41 @@ class ReduceMean(_Reduce):
         return axes, int(np.prod([x.shape[a] for a in axes]))
 
 
-class ReduceMax(_Reduce):
+class _Extreme(_Reduce):
+    """Base of ReduceMax and ReduceMin: in evaluation mode one ufunc reduction (the forward also finds where the
+    extreme is, for its backward: an argmax over a copy of the input in rows, then a gather)."""
+
+    _ufunc: ClassVar[np.ufunc]
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        axes = memoized(self, x.shape, lambda: self._axes(x))
+        if axes is None:
+            return self.forward_pass(x)[0]
+        y = self._ufunc.reduce(x, axis=axes, keepdims=self.keepdim)
+        return y if type(y) is np.ndarray else np.asarray(y)
+
+    def _axes(self, x: np.ndarray) -> tuple[int, ...] | None:
+        """The reduced axes of inputs of ``x``'s shape, once the forward has checked them; None where the forward
+        runs instead: a scalar, or an empty reduced axis (ONNX's extreme of nothing, -inf or +inf)."""
+        self.forward_pass(x)
+        axes = K.normalize_axes(self.dim, x.ndim, "reduce")
+        return None if x.ndim == 0 or any(x.shape[a] == 0 for a in axes) else axes
+
+
+class ReduceMax(_Extreme):
     """Maximum over ``dim`` (``torch.amax``; the gradient goes to the first maximal element)."""
 
     _kernels = (K.reduce_max_forward, K.reduce_max_backward)
+    _ufunc = np.maximum
 
 
-class ReduceMin(_Reduce):
+class ReduceMin(_Extreme):
     """Minimum over ``dim`` (``torch.amin``; the gradient goes to the first minimal element)."""
 
     _kernels = (K.reduce_min_forward, K.reduce_min_backward)
+    _ufunc = np.minimum
 
 
 class ReduceProd(_Reduce):

@@ -5,6 +5,7 @@ input's shape is re-raised as a ValueError naming the layer.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -225,6 +226,12 @@ class Flatten(_KernelLayer):
         super().__init__(name=name)
         self.start_dim = int(start_dim)
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The forward's reshape alone, for an array with values and a non-negative ``start_dim`` in range."""
+        if type(x) is np.ndarray and 0 <= self.start_dim <= x.ndim and x.size:
+            return x.reshape(math.prod(x.shape[:self.start_dim]), -1)
+        return self.forward_pass(x)[0]
+
     def get_config(self) -> dict[str, Any]:
         return {"start_dim": self.start_dim}
 
@@ -252,6 +259,17 @@ class Transpose(_KernelLayer):
     def __init__(self, dims: Sequence[int] | None, name: str | None = None) -> None:
         super().__init__(name=name)
         self.dims = None if dims is None else [int(d) for d in dims]
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The forward's view alone (without the inverse permutation it keeps for the backward); numpy refuses a
+        repeated or out-of-range axis, which then gets the forward's error."""
+        dims = self.dims
+        if type(x) is np.ndarray and (dims is None or (len(dims) == x.ndim and min(dims, default=0) >= 0)):
+            try:
+                return x.transpose(dims)
+            except ValueError:
+                pass
+        return self.forward_pass(x)[0]
 
     def get_config(self) -> dict[str, Any]:
         return {"dims": self.dims}

@@ -8,7 +8,8 @@ import pytest
 
 from bigdl_runtime.kernels import onednn
 from bigdl_runtime.kernels.conv import conv2d_forward
-from bigdl_runtime.kernels.conv_infer import DIRECT_MAX_COLUMNS, ONEDNN_MAX_POSITIONS, apply_relu, direct_plan
+from bigdl_runtime.kernels.conv_infer import (DIRECT_MAX_COLUMNS, ONEDNN_MAX_POSITIONS, ONEDNN_MIN_MACS, apply_relu,
+                                              direct_plan)
 from bigdl_runtime.kernels.onednn_matmul import MatmulPlan
 
 #: (x shape, w shape, stride, padding, dilation, groups)
@@ -69,8 +70,8 @@ def test_apply_relu_clips_in_place() -> None:
 
 @pytest.mark.skipif(not onednn.available(), reason="oneDNN (onednn-cpu-gomp) is not installed")
 def test_few_output_positions_run_their_product_on_onednn() -> None:
-    """The float32 geometries above with one group and at most ONEDNN_MAX_POSITIONS outputs took the oneDNN
-    product (so the comparisons above covered it); more positions, float64 or groups stay on numpy."""
+    """A float32 geometry of one group, at most ONEDNN_MAX_POSITIONS outputs and ONEDNN_MIN_MACS multiply-adds or
+    more takes the oneDNN product; more positions, fewer multiply-adds, float64 or groups stay on numpy."""
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
     w = np.ones((128, 129, 1, 3), np.float32)
     frame = direct_plan((1, 129, 1, 4), w.shape, f32, f32, 1, (0, 1, 0, 1), 1, 1)
@@ -84,3 +85,8 @@ def test_few_output_positions_run_their_product_on_onednn() -> None:
     assert direct_plan(wide, (4, 4, 3, 3), f32, f32, 1, 1, 1, 1).matmul is False
     assert direct_plan((1, 129, 1, 4), w.shape, f64, f64, 1, (0, 1, 0, 1), 1, 1).matmul is False
     assert direct_plan((2, 4, 9, 9), (4, 2, 3, 3), f32, f32, 1, 2, 2, 2).matmul is False
+    assert 4 * 129 * 3 * 128 >= ONEDNN_MIN_MACS > 4 * 129 * 3 * 32
+    few = direct_plan((1, 129, 1, 4), (32, 129, 1, 3), f32, f32, 1, (0, 1, 0, 1), 1, 1)  # a quarter of the MACs
+    assert few.matmul is False
+    x, w32 = np.ones((1, 129, 1, 4), np.float32), np.ones((32, 129, 1, 3), np.float32)
+    np.testing.assert_allclose(few(x, w32, None), conv2d_forward(x, w32, None, 1, (0, 1, 0, 1))[0], rtol=1e-6)

@@ -71,3 +71,19 @@ def test_incompatible_shapes_raise_value_error(op):
 def test_add_needs_an_input():
     with pytest.raises(ValueError, match="at least one"):
         K.add_forward()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+def test_typed_constant_keeps_the_operands_dtype(dtype):
+    c = K.typed(6.0, np.dtype(dtype))
+    assert c.shape == () and c.dtype == dtype and c == 6 and not c.flags.writeable
+    x = np.arange(4, dtype=dtype)
+    assert np.add(x, c).dtype == dtype  # a 0-d array of the same dtype promotes nothing
+    with pytest.raises(ValueError):
+        c[...] = 1  # shared between callers: read-only
+
+
+def test_out_for_writes_in_place_except_into_one_value():
+    a, one = np.zeros((2, 3)), np.zeros((1, 1))
+    assert K.out_for(a) is a and K.out_for(one) is None
+    assert np.add(one, 1.0, out=K.out_for(one)) is not one and one[0, 0] == 0  # a new array, the input unchanged

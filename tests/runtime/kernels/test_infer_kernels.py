@@ -37,7 +37,10 @@ CASES = [
     (A.sigmoid_infer, lambda x: A.sigmoid_forward(x)[0], (_x(),)),
     (A.sigmoid_infer, lambda x: A.sigmoid_forward(x)[0], (_x(np.float64),)),
     (A.sigmoid_infer, lambda x: A.sigmoid_forward(x)[0], (_x(np.float16),)),
+    (A.sigmoid_infer, lambda x: A.sigmoid_forward(x)[0], (_x()[:1, :1],)),  # one value: no in-place ufunc
+    (A.sigmoid_infer, lambda x: A.sigmoid_forward(x)[0], (np.float32([[-1000.0]]),)),
     (A.silu_infer, _silu_reference, (_x(),)),
+    (A.silu_infer, _silu_reference, (_x()[:1, :1],)),
     (A.silu_infer, _silu_reference, (_x(np.float64),)),
     (A.silu_infer, _silu_reference, (_x(np.float16),)),
     (A.hard_sigmoid_infer, lambda x, a, b: A.hard_sigmoid_forward(x, a, b)[0], (_x(), 0.2, 0.5)),

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from bigdl_runtime.kernels.norm import batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward
+from bigdl_runtime.kernels.norm import (batch_norm_backward, batch_norm_forward, layer_norm_backward, layer_norm_forward,
+                                        layer_norm_last_axis)
 from tests.helpers.gradcheck import check_kernel
 from tests.helpers.onnx_ref import run_node
 
@@ -115,3 +116,45 @@ def test_layer_norm_keeps_float32_gradients(rng):
 def test_layer_norm_rejects_bad_input(shape, gamma, nd, match):
     with pytest.raises(ValueError, match=match):
         layer_norm_forward(np.zeros(shape), gamma, None, nd)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 128), (3, 5, 8), (7,), (1, 1), (64, 300)])  # (64, 300): the row means on gemm.matmul
+def test_layer_norm_last_axis_matches_onnx(shape, dtype, rng):
+    x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
+    g, b = rng.standard_normal(shape[-1]).astype(dtype), rng.standard_normal(shape[-1]).astype(dtype)
+    eps = np.array(1e-3, dtype)
+    copies = [a.copy() for a in (x, eps, g, b)]
+    y = layer_norm_last_axis(x, eps, g, b)
+    (ref,) = run_node("LayerNormalization", [x, g, b], opset=17, axis=-1, epsilon=1e-3)
+    assert y.dtype == dtype and y.shape == shape
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    for a, c in zip((x, eps, g, b), copies):  # the inputs are left as they were
+        np.testing.assert_array_equal(a, c)
+
+
+def _spelled_out(x, eps, g, b):
+    d = x - x.mean(axis=-1, keepdims=True)
+    return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + eps) * g + b
+
+
+@pytest.mark.parametrize("eps, g, b", [
+    (np.array(1e-5), np.ones(4, np.float32) * 2, np.zeros(4, np.float32)),  # float64 epsilon: float64 output
+    (np.array(1e-5, np.float32), np.full((2, 4), 0.5, np.float32), np.ones(4, np.float32)),  # gamma broadcasts x
+    (np.full((3, 1, 1), 1e-5, np.float32), np.ones(4, np.float32), np.arange(4, dtype=np.float32)),
+    (np.array(1e-5, np.float32), np.ones(4, np.float32), np.ones(4, np.float64)),  # float64 shift
+])
+def test_layer_norm_last_axis_broadcasts_and_promotes_as_numpy(eps, g, b, rng):
+    """Stored tensors of other shapes or dtypes give what the spelled-out graph's steps (numpy) give."""
+    x = rng.standard_normal((1, 4)).astype(np.float32)
+    y, want = layer_norm_last_axis(x, eps, g, b), _spelled_out(x, eps, g, b)
+    assert y.dtype == want.dtype and y.shape == want.shape
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_norm_last_axis_float16(rng):
+    x = rng.standard_normal((2, 16)).astype(np.float16)
+    one, zero = np.ones(16, np.float16), np.zeros(16, np.float16)
+    y = layer_norm_last_axis(x, np.array(1e-3, np.float16), one, zero)
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y, _spelled_out(x.astype(np.float64), 1e-3, 1.0, 0.0), rtol=1e-2, atol=1e-2)

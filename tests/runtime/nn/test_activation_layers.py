@@ -102,3 +102,29 @@ def test_relu_in_evaluation_mode_keeps_its_output_and_still_has_a_backward(rng):
     np.testing.assert_array_equal(y_eval, y_train)
     np.testing.assert_array_equal(layer.backward_pass(dy, ctx), dx_train)
     np.testing.assert_array_equal(dx_train, dy * (x > 0))
+
+
+def _activation_classes():
+    from bigdl_runtime.nn.layers.activation import _Activation
+
+    found, todo = [], [_Activation]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if not sub.__name__.startswith("_"):
+                found.append(sub)
+    return sorted(found, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", [c for c in _activation_classes() if not c._configured])
+def test_unconfigured_activations_infer_the_forward_output(cls):
+    """The direct kernel call of an activation without configuration gives its forward's output."""
+    x = np.linspace(-0.9, 0.9, 18).reshape(2, 3, 3)  # square matrices: Det is one of them
+    layer = cls().evaluate()
+    np.testing.assert_allclose(layer(x), layer.forward_pass(x)[0], rtol=1e-12, atol=1e-15)
+
+
+def test_activations_with_configuration_or_parameters_keep_the_layer_path():
+    assert LeakyReLU._configured and Softmax._configured and ReLU._configured  # ReLU: its own _kernel_config
+    assert not Sigmoid._configured and not Tanh._configured
+    np.testing.assert_allclose(LeakyReLU(0.5).evaluate()(np.array([-2.0, 2.0])), [-1.0, 2.0])

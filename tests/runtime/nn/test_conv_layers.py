@@ -79,9 +79,12 @@ def test_conv_accumulates_parameter_grads(rng):
     (lambda: ConvTranspose2d(2, 4, 3), (1, 3, 4, 4), r"ConvTranspose2d.*\(N, 2, H, W\).*\(1, 3, 4, 4\)"),
     (lambda: Conv2d(1, 1, 5, name="big"), (1, 1, 3, 3), r"Conv2d\('big'\).*does not fit"),
 ])
-def test_conv_rejects_bad_input(layer, shape, message):
-    with pytest.raises(ValueError, match=message):
-        layer().forward(np.zeros(shape, np.float32))
+@pytest.mark.parametrize("evaluate", [False, True])
+def test_conv_rejects_bad_input(layer, shape, message, evaluate):
+    conv = layer().evaluate() if evaluate else layer()
+    for _ in range(2):  # evaluation mode checks a shape when it plans it: a second call fails the same way
+        with pytest.raises(ValueError, match=message):
+            conv.forward(np.zeros(shape, np.float32))
 
 
 @pytest.mark.parametrize("make,message", [

@@ -180,6 +180,14 @@ INFER_CASES = [
     (lambda: nn.Pow(2.0), [(3, 7)]), (lambda: nn.Pow(3.0), [(3, 7)]),
     (lambda: nn.ReduceMean(dim=[1, -1], keepdim=True), [(2, 3, 4)]), (lambda: nn.ReduceMean(), [(2, 3)]),
     (lambda: nn.ReduceMean(dim=[]), [(2, 3)]), (lambda: nn.ReduceMean(dim=0), [(0, 3)]),
+    (lambda: nn.ReduceMean(dim=1, keepdim=True), [(1, 5)]),  # one value out: divided into a new array
+    (lambda: nn.Linear(5, 1), [(1, 5)]), (nn.Flatten, [(2, 3, 4)]), (nn.GreaterOrEqual, [(3, 7), (7,)]),
+    (nn.Tanh, [(3, 7)]), (nn.Sigmoid, [(1, 1)]),
+    (nn.ReduceMax, [(2, 3, 4)]), (lambda: nn.ReduceMax(dim=[0, -1], keepdim=True), [(2, 3, 4)]),
+    (lambda: nn.ReduceMin(dim=1), [(2, 3, 4)]), (lambda: nn.ReduceMin(dim=[]), [(2, 3)]),
+    (lambda: nn.ReduceMax(dim=0), [(0, 3)]), (nn.ReduceMin, [()]),
+    (lambda: nn.Clip(-0.5, 0.5), [(3, 7)]), (lambda: nn.Clip(None, 0.5), [(1, 1)]), (lambda: nn.Clip(0.2), [(3, 7)]),
+    (lambda: nn.Clip(0.5, -0.5), [(3, 7)]), (nn.Clip, [(3, 7)]), (nn.ReLU6, [(3, 7)]),
 ]
 
 

@@ -53,6 +53,25 @@ def test_shape_chains_run_once_per_input_signature() -> None:
     assert counter.calls == 3
 
 
+@pytest.mark.parametrize("shape_kept, shapes", [
+    (lambda x: Pow(2.0)(x), None), (lambda x: Pow()(x, x), None), (lambda x: nn.Where()(nn.Greater()(x, x), x, x), None),
+    (lambda x: nn.Add()(x, TensorSource.of(np.float32(1.5))(x)), None),  # a stored parameter: a fixed shape
+    (lambda x: nn.Split(1, dim=1)(x)[0], None),
+    (lambda x: MatMul()(x, nn.Transpose([1, 0])(x)), [(2, 3), (2, 3), (5, 2), (2, 3)])])
+def test_shapes_are_followed_through_more_layers(shape_kept, shapes) -> None:
+    """shape(f(x)) of a layer whose output shape its inputs' shapes set (elementwise ones, a split, a product)
+    is kept per input signature, not recomputed."""
+    x = Input("x")
+    counter = Counting()
+    batch = counter(Gather(dim=0)(ShapeOf()(shape_kept(x)), TensorSource.of(np.array([0]))(x)))
+    target = Concat(dim=0)(batch, TensorSource.of(np.array([-1]))(x))
+    graph = Graph(x, ReshapeTo()(x, target)).evaluate()
+    for shape in shapes or [(2, 3, 4), (2, 3, 4), (5, 2), (2, 3, 4)]:
+        v = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+        np.testing.assert_array_equal(graph(v), v.reshape(shape[0], -1))
+    assert counter.calls == 2  # once per signature
+
+
 def test_kept_shape_values_are_read_only_and_dropped_after_load_state_dict() -> None:
     """y = x * cast(stored int): the cast value is kept, and load_state_dict (new stored values) drops it."""
     x = Input("x")

@@ -90,3 +90,23 @@ def test_runtime_index_tensors_through_a_graph():
     dx, dshape = g.backward(np.ones((2, 2)))
     np.testing.assert_allclose(dx, np.full((2, 3), 2 / 3))
     np.testing.assert_array_equal(dshape, np.zeros(3))
+
+
+def test_expand_infers_the_forward_output_per_shape_and_target():
+    x = np.arange(3.0).reshape(3, 1)
+    fixed, runtime = L.Expand([2, 3, 4]).evaluate(), L.Expand().evaluate()
+    for _ in range(2):  # the second call reuses the planned shape
+        np.testing.assert_array_equal(fixed(x), np.broadcast_to(x, (2, 3, 4)))
+        for target in ([3, 5], [2, 3, 1], [1]):
+            y = runtime(x, np.array(target, np.int64))
+            np.testing.assert_array_equal(y, np.broadcast_to(x, np.broadcast_shapes(x.shape, target)))
+            y[...] = -1  # a new array, not a view of x
+    assert x.min() == 0
+    with pytest.raises(ValueError, match="Expand.*must be integers"):
+        runtime(x, np.array([3.0, 5.0]))
+    with pytest.raises(ValueError, match="Expand.*does not broadcast"):
+        runtime(x, np.array([2, 2], np.int64))
+    with pytest.raises(ValueError, match="Expand.*expected 2 input"):
+        runtime(x)
+    with pytest.raises(ValueError, match="Expand.*expected 1 input"):
+        fixed.infer()

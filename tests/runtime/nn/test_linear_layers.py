@@ -63,3 +63,15 @@ def test_linear_rejects_wrong_feature_count():
 def test_linear_backward_before_forward_fails():
     with pytest.raises(RuntimeError, match="before forward"):
         Linear(2, 2).backward(np.zeros((1, 2), np.float32))
+
+
+@pytest.mark.parametrize("rows, out", [(1, 1), (1, 8), (3, 1), (4, 5)])
+def test_linear_infer_matches_the_forward(rows, out, rng):
+    """Evaluation mode (``infer``: the product and the bias, into a new array for a one-value output)."""
+    layer = Linear(6, out)
+    x = rng.standard_normal((rows, 6)).astype(np.float32)
+    want = layer.forward_pass(x)[0]
+    got = layer.evaluate()(x)
+    assert got.dtype == np.float32 and got.shape == (rows, out)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, x @ layer.weight.data.T + layer.bias.data, rtol=1e-6, atol=1e-6)

@@ -104,6 +104,23 @@ def test_boolean_layers_have_no_gradient(cls, reference):
     assert m.backward(np.ones((3, 4))) == (None, None)
 
 
+@pytest.mark.parametrize("cls, reference", COMPARISONS[:5])
+def test_comparisons_in_evaluation_mode(cls, reference):
+    """``infer`` (the ufunc alone) gives the forward's output; shapes that do not broadcast and a wrong number of
+    inputs fail through the forward, naming the layer."""
+    rng = np.random.default_rng(4)
+    a, b = rng.integers(0, 3, (3, 4)).astype(np.float32), rng.integers(0, 3, 4).astype(np.float32)
+    m = cls(name="c").evaluate()
+    y = m(a, b)
+    assert y.dtype == np.bool_
+    np.testing.assert_array_equal(y, reference(a, b))
+    np.testing.assert_array_equal(m((a, b)), reference(a, b))  # one tuple of inputs (a Split's output)
+    with pytest.raises(ValueError, match=rf"{cls.__name__}\('c'\): .*shapes"):
+        m(np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match=rf"{cls.__name__}\('c'\): expected 2 input"):
+        m(a, b, b)
+
+
 def test_logical_not_and_arity_errors():
     m = L.LogicalNot(name="n")
     np.testing.assert_array_equal(m(np.array([True, False])), [False, True])
@@ -124,3 +141,12 @@ def test_mask_from_a_comparison_trains_only_the_branches():
     np.testing.assert_allclose(g(v), np.where(v > 0, np.exp(v), np.sqrt(np.abs(v))))
     expected = np.where(v > 0, np.exp(v), -0.5 / np.sqrt(np.abs(v)))
     np.testing.assert_allclose(g.backward(np.ones(4)), expected)
+
+
+@pytest.mark.parametrize("x", [np.array([np.nan, -1.0, 0.5, 2.0], np.float32), np.array([-3, 0, 1, 9], np.int32)])
+def test_clip_in_evaluation_mode_gives_the_forward_output(x):
+    for layer in (L.Clip(0.0, 1.0), L.Clip(None, 1.0), L.Clip(0.0), L.Clip(1.0, 0.0), L.ReLU6()):
+        want = layer.forward_pass(x)[0]
+        got = layer.evaluate()(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

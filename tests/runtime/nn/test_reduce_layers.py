@@ -86,3 +86,12 @@ class _KFixed(L.TopKOf):
 
     def backward(self, grad_output):
         return super().backward(grad_output)[0]
+
+
+@pytest.mark.parametrize("cls", [L.ReduceMax, L.ReduceMin])
+def test_extremes_in_evaluation_mode_propagate_nan_and_fail_like_the_forward(cls):
+    x = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, -6.0]], np.float32)
+    layer = cls(dim=1, keepdim=True, name="r").evaluate()
+    np.testing.assert_array_equal(layer(x), layer.forward_pass(x)[0])  # nan in the first row, as the forward
+    with pytest.raises(ValueError, match=rf"{cls.__name__}\('r'\): reduce_m..: axis 1 is out of range"):
+        layer(np.zeros(3, np.float32))

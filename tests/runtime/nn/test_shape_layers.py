@@ -1,6 +1,8 @@
 """Shape layers: Concat, Split, Reshape, Flatten, Transpose."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,27 @@ def test_split_by_sizes_given_per_call_and_chunk() -> None:
     with pytest.raises(ValueError, match="does not cut into 3 parts"):
         Chunk(3, dim=1)(np.zeros((1, 4)))
     check_module(Chunk(3, dim=1), [x])
+
+
+@pytest.mark.parametrize("start_dim, shape", [(0, (2, 3, 4)), (1, (2, 3, 4)), (2, (2, 3, 4)), (3, (2, 3, 4)),
+                                              (-1, (2, 3, 4)), (1, (0, 3)), (1, (5,))])
+def test_flatten_infers_the_forward_output(start_dim, shape):
+    x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
+    layer = Flatten(start_dim).evaluate()
+    y, want = layer(x), layer.forward_pass(x)[0]
+    assert y.shape == want.shape
+    np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("dims", [None, [0, 2, 1], [2, 0, 1], [1, 1, 0], [0, 1], [0, -1, 1], [0, 1, 3]])
+def test_transpose_infers_the_forward_output_or_its_error(dims):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    layer = Transpose(dims, name="t").evaluate()
+    try:
+        want = layer.forward_pass(x)[0]
+    except ValueError as err:
+        with pytest.raises(ValueError, match=r"Transpose\('t'\)"):
+            layer(x)
+        assert "permutation" in str(err)
+        return
+    np.testing.assert_array_equal(layer(x), want)
