@@ -40,6 +40,8 @@ class DriverSumJobs:
         self._epoch: int | None = None
         self._jrdd: Any = None
         self._deserializer: Any = None
+        # looked up once: py4j resolves each attribute with a round trip to the JVM
+        self._run_job, self._jsc = self.sc._jvm.PythonRDD.runJob, self.sc._jsc.sc()
 
     def run(self, epoch: int, index: int, iteration: int, weights: np.ndarray, buffers: np.ndarray,
             batch: np.ndarray) -> Reduced:
@@ -51,8 +53,7 @@ class DriverSumJobs:
         self.hub.publish(iteration, weights, buffers, batch)
         start = index * self.num_partitions
         with worker_errors():
-            found = self.sc._jvm.PythonRDD.runJob(self.sc._jsc.sc(), self._jrdd,
-                                                  list(range(start, start + self.num_partitions)))
+            found = self._run_job(self._jsc, self._jrdd, list(range(start, start + self.num_partitions)))
             with _load_from_socket(found, self._deserializer) as stream:
                 results = list(stream)
         return self.hub.reduced(results)
