@@ -121,7 +121,8 @@ def score_dataframe(df: DataFrame, scoring: ArrowScoring, fields: Sequence[Struc
     order are kept.
     """
     taken = {item.column for item in scoring.inputs}
-    naming = tuple(f.name for f in df.schema.fields if f.name not in taken and isinstance(f.dataType, _NAMING_TYPES))
+    naming = tuple(f.name for f in df.schema.fields if f.name not in taken and df.columns.count(f.name) == 1
+                   and isinstance(f.dataType, _NAMING_TYPES))    # a name two columns share cannot be selected
     if not ARROW_UDF:
         positions = tuple(df.columns.index(c) for c in [*(item.column for item in scoring.inputs), *naming])
         task = functools.partial(_joined_batches, scoring=scoring, positions=positions, naming=naming)

@@ -48,6 +48,26 @@ def test_dataframe_matches_local_forward_keeps_order_and_columns(spark, mlp, rng
     assert scored.rdd.getNumPartitions() == df.rdd.getNumPartitions()
 
 
+def test_columns_sharing_a_name_are_kept(spark, mlp, rng) -> None:
+    """Two columns of one name (e.g. after a join) are kept; they cannot name a bad row, the others still do.
+    (Arrow UDF only: a ``mapInArrow`` cannot return two columns of one name.)"""
+    from zoo.pipeline import arrow_scoring
+
+    if not arrow_scoring.ARROW_UDF:
+        pytest.skip("this PySpark has no Arrow UDFs")
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    df = _frame(spark, x, 1)
+    twice = df.select("id", "name", "features", df["name"].alias("name"))
+    scored = predict(mlp, twice)
+    assert scored.columns == ["id", "name", "features", "name", "prediction"]
+    rows = scored.collect()
+    assert [(r[0], r[1], r[3]) for r in rows] == [(i, f"name{i}", f"name{i}") for i in range(5)]
+    np.testing.assert_allclose(np.array([r[4].toArray() for r in rows]), mlp.evaluate().forward(x), atol=1e-6)
+    short = df.selectExpr("id", "name", "slice(features, 1, 5) as features", "name")
+    with pytest.raises(Exception, match=r"predict: row 0 of partition 0, column 'features' \(row \{'id': 0\}\): "):
+        predict(mlp, short, input_shape=(6,)).collect()
+
+
 def test_vector_column_and_labels(spark, mlp, rng) -> None:
     x = rng.normal(size=(12, 6))
     df = spark.createDataFrame([(i, Vectors.dense(x[i])) for i in range(12)], ["id", "v"])
