@@ -107,9 +107,9 @@ def replica(run: RunSpec) -> Replica:
 
     A new replica is followed by ``gc.freeze()``: PySpark's daemon runs a full ``gc.collect()`` after every
     task of a reused worker, and scanning the worker's long-lived objects (imported modules, the cached
-    models: about 94,000 objects when scoring LeNet-5) took 35-50 ms of CPU per task; frozen objects are
-    skipped (reference counting still frees them). Evicting a replica unfreezes first, so its objects can be
-    collected.
+    models: about 94,000 objects when scoring LeNet-5) took 35-50 ms of CPU per task (load 6); frozen
+    objects are skipped (reference counting still frees them). Evicting a replica unfreezes first, so
+    its objects can be collected.
     """
     found = _REPLICAS.get(run.run_id)
     if found is None:
