@@ -12,7 +12,7 @@ through the ``featurePreprocessing`` chain (a ``zoo.feature.image`` transformer
 config); without a chain they become float32 ``(C, H, W)`` pixel values.
 
 :meth:`FeatureSpec.decode` does this for a whole Arrow column (scoring, through
-``mapInArrow``) and for training data (:func:`zoo.pipeline.training.training_frame`, with
+:func:`zoo.pipeline.arrow_scoring.score_dataframe`) and for training data (:func:`zoo.pipeline.training.training_frame`, with
 :func:`class_indices` and :func:`targets` for the labels).
 """
 from __future__ import annotations

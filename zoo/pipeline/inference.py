@@ -1,12 +1,12 @@
 """Spark-scale inference: score a DataFrame or an RDD with a model in one call.
 
 ``predict(model, df)`` returns ``df`` with one more column, computed on the
-workers by a ``mapInArrow`` when an action runs (lazy, like a Spark ML
-transformer). Rows cross between the JVM and the Python workers only as Arrow
-batches: the features column is decoded to numpy with no Python loop over rows
-(:mod:`bigdl_runtime.spark.arrow`: array, nested-array, ml Vector or number
-columns), and the output comes back as an Arrow column next to the batch's own
-columns. The model travels once, as model-file bytes (our protobuf format,
+workers by an Arrow UDF when an action uses it (lazy, like a Spark ML
+transformer). Only the features column (and the plain-valued columns that name a bad
+row) crosses from the JVM to the Python workers, as Arrow batches, decoded to numpy
+with no Python loop over rows (:mod:`bigdl_runtime.spark.arrow`: array, nested-array,
+ml Vector, number or raw-bytes columns); only the output column comes back, and the
+JVM joins it to the rows it kept. The model travels once, as model-file bytes (our protobuf format,
 never pickle) in a broadcast keyed by a hash of those bytes, so scoring the
 same model again reuses both the broadcast and the workers' copies. Each Python
 worker rebuilds the model on first use and keeps it in the runtime's replica
@@ -19,7 +19,7 @@ as oneDNN plans over blocked activations, compiled per batch shape on first use;
 ``fuse=False`` scores the model as it is); partitioning, row order and every other column are
 kept.
 
-The Arrow machinery (shipping the model, one ``mapInArrow``) is in :mod:`zoo.pipeline.arrow_scoring`.
+The Arrow machinery (shipping the model, one Arrow UDF) is in :mod:`zoo.pipeline.arrow_scoring`.
 Memory per Python worker: one Arrow batch (Spark's
 ``spark.sql.execution.arrow.maxRecordsPerBatch`` rows, 10,000 by default, and at
 most ``spark.sql.execution.arrow.maxBytesPerBatch``, 64 MB by default) plus one
@@ -262,7 +262,7 @@ def predict(model: Module | str | os.PathLike, data: DataFrame | RDD, input_col:
     if isinstance(data, RDD):
         job = _RddJob(shipped, tuple(shapes), int(batch_size), cells)
         return data.mapPartitionsWithIndex(functools.partial(_score_elements, job=job), preservesPartitioning=True)
-    inputs = tuple(ArrowInput(data.columns.index(c), c, _Tensors(s)) for c, s in zip(columns, shapes))
+    inputs = tuple(ArrowInput(c, _Tensors(s)) for c, s in zip(columns, shapes))
     scoring = ArrowScoring("predict", shipped, inputs, cells, (output_col,), int(batch_size))
     return score_dataframe(data, scoring, [StructField(output_col, cell_type, nullable=False)])
 

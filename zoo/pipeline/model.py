@@ -1,15 +1,15 @@
 """Fitted NN stages: Transformers that run a network over a DataFrame's rows on the Spark workers.
 
 ``transform`` is lazy, like every Spark ML transformer: it returns a DataFrame
-with the input's columns plus the output columns, computed by a ``mapInArrow``
-when an action runs (:func:`zoo.pipeline.arrow_scoring.score_dataframe`: rows cross
-between the JVM and Python only in Arrow batches, the features column is decoded
+with the input's columns plus the output columns, computed by an Arrow UDF
+when an action uses them (:func:`zoo.pipeline.arrow_scoring.score_dataframe`: only the features column (and
+the plain-valued columns naming a bad row) crosses to Python, in Arrow batches, decoded
 to numpy by :meth:`~zoo.pipeline.columns.FeatureSpec.decode`). The network
 travels as model-file bytes in a broadcast (once per distinct weights) and each
 Python worker keeps its rebuilt copy, as :func:`zoo.pipeline.arrow_scoring.ship`
 arranges. Rows are batched (``batchSize``) through the network in evaluation
 mode; the row order and partitioning are kept. A bad row fails its task with an
-error naming its partition, position and other columns.
+error naming its partition, position and plain-valued columns.
 """
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class _NNTransformer(Transformer, HasFeatureInput, NNPersistable):
                              "to read them as float32 or uint8 values")
         feature = FeatureSpec(column, tuple(self.getFeatureShape()), self.getFeaturePreprocessing())
         scoring = ArrowScoring(type(self).__name__, ship(self.model, dataset.sparkSession.sparkContext),
-                               (ArrowInput(dataset.columns.index(column), column, feature.decode),), _Outputs(kind),
+                               (ArrowInput(column, feature.decode),), _Outputs(kind),
                                tuple(name for name, _ in fields), self.getBatchSize())
         return score_dataframe(dataset, scoring, [StructField(n, t, False) for n, t in fields])
 

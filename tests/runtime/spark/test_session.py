@@ -26,6 +26,15 @@ def test_session_settings(spark) -> None:
     assert conf.get("spark.sql.execution.arrow.maxBytesPerBatch") == "8m"
 
 
+def test_a_local_jvm_runs_the_parallel_collector(spark) -> None:
+    """The local master's JVM was started with the throughput collector (not G1, whose concurrent cycles cost
+    image caching a quarter of the JVM's CPU)."""
+    beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    names = {beans.get(i).getName() for i in range(beans.size())}
+    assert names == {"PS Scavenge", "PS MarkSweep"}
+    assert spark.sparkContext.getConf().get("spark.driver.extraJavaOptions").endswith("-XX:+UseParallelGC")
+
+
 def test_workers_reach_the_jvm_through_unix_sockets(spark) -> None:
     """The Python workers' daemon listens on a Unix socket, not loopback TCP (a short job ~40 ms faster)."""
     seen = spark.sparkContext.parallelize(range(2), 2).map(

@@ -3,6 +3,8 @@ DataFrame / Vector / RDD input, batch-norm statistics, validation, timings, eval
 bytes read follow the batch, not the dataset (counted in Spark's task metrics)."""
 from __future__ import annotations
 
+import gc
+import weakref
 from types import SimpleNamespace
 
 import numpy as np
@@ -197,6 +199,25 @@ def test_worker_builds_a_replica_once_per_run_and_keeps_the_newest():
     worker.replica(runs[1])
     worker.replica(runs[2])                               # only MAX_REPLICAS = 2 are kept: run-0 is evicted
     assert worker.replica(runs[0]) is not first
+
+
+def test_a_new_replica_freezes_the_workers_objects_and_an_evicted_one_is_freed():
+    """PySpark's per-task gc.collect() skips what a worker holds for long (frozen), and eviction still frees."""
+    model, _ = make()
+    shipped = SimpleNamespace(value=(model_to_bytes(model), None))
+    gc.unfreeze()
+    try:
+        first = worker.replica(worker.RunSpec("freeze-0", shipped))
+        assert not any(o is first.model for o in gc.get_objects())    # frozen: outside every collected generation
+        gone = weakref.ref(first.model)
+        del first
+        for i in range(1, worker.MAX_REPLICAS + 1):
+            worker.replica(worker.RunSpec(f"freeze-{i}", shipped))
+        assert gone() is None                                 # evicted: unfrozen and collected
+        newest = worker.replica(worker.RunSpec(f"freeze-{worker.MAX_REPLICAS}", shipped))
+        assert not any(o is newest.model for o in gc.get_objects())   # the newest replicas are frozen again
+    finally:
+        gc.unfreeze()
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -13,6 +13,17 @@ from zoo.models.lenet import lenet5
 from zoo.pipeline.inference import ModelTransformer, predict, ship
 
 
+@pytest.fixture(params=["arrow_udf", "mapInArrow"])
+def scoring_path(request, monkeypatch) -> str:
+    """Both ways DataFrames are scored: the Arrow UDF (PySpark >= 4.1) and the mapInArrow of older PySpark."""
+    from zoo.pipeline import arrow_scoring
+
+    if request.param == "arrow_udf" and not arrow_scoring.ARROW_UDF:
+        pytest.skip("this PySpark has no Arrow UDFs")
+    monkeypatch.setattr(arrow_scoring, "ARROW_UDF", request.param == "arrow_udf")
+    return request.param
+
+
 @pytest.fixture
 def mlp() -> Sequential:
     return Sequential(L.Linear(6, 8, name="fc1"), L.Tanh(), L.Linear(8, 3, name="fc2"))
@@ -24,7 +35,7 @@ def _frame(spark, x: np.ndarray, partitions: int = 3):
                                  "id long, name string, features array<float>, weight double")
 
 
-def test_dataframe_matches_local_forward_keeps_order_and_columns(spark, mlp, rng) -> None:
+def test_dataframe_matches_local_forward_keeps_order_and_columns(spark, mlp, rng, scoring_path) -> None:
     x = rng.normal(size=(37, 6)).astype(np.float32)
     df = _frame(spark, x)
     scored = predict(mlp, df, batch_size=5)
@@ -35,6 +46,26 @@ def test_dataframe_matches_local_forward_keeps_order_and_columns(spark, mlp, rng
     got = np.array([r.prediction.toArray() for r in rows])
     np.testing.assert_allclose(got, mlp.evaluate().forward(x), rtol=1e-6, atol=1e-6)
     assert scored.rdd.getNumPartitions() == df.rdd.getNumPartitions()
+
+
+def test_columns_sharing_a_name_are_kept(spark, mlp, rng) -> None:
+    """Two columns of one name (e.g. after a join) are kept; they cannot name a bad row, the others still do.
+    (Arrow UDF only: a ``mapInArrow`` cannot return two columns of one name.)"""
+    from zoo.pipeline import arrow_scoring
+
+    if not arrow_scoring.ARROW_UDF:
+        pytest.skip("this PySpark has no Arrow UDFs")
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    df = _frame(spark, x, 1)
+    twice = df.select("id", "name", "features", df["name"].alias("name"))
+    scored = predict(mlp, twice)
+    assert scored.columns == ["id", "name", "features", "name", "prediction"]
+    rows = scored.collect()
+    assert [(r[0], r[1], r[3]) for r in rows] == [(i, f"name{i}", f"name{i}") for i in range(5)]
+    np.testing.assert_allclose(np.array([r[4].toArray() for r in rows]), mlp.evaluate().forward(x), atol=1e-6)
+    short = df.selectExpr("id", "name", "slice(features, 1, 5) as features", "name")
+    with pytest.raises(Exception, match=r"predict: row 0 of partition 0, column 'features' \(row \{'id': 0\}\): "):
+        predict(mlp, short, input_shape=(6,)).collect()
 
 
 def test_vector_column_and_labels(spark, mlp, rng) -> None:
@@ -69,7 +100,7 @@ def test_rdd_in_order_and_model_file_path(spark, mlp, rng, tmp_path) -> None:
     np.testing.assert_allclose(scalars, head.evaluate().forward(x)[:, 0], rtol=1e-6, atol=1e-6)
 
 
-def test_wrong_shape_row_is_named(spark, mlp, rng) -> None:
+def test_wrong_shape_row_is_named(spark, mlp, rng, scoring_path) -> None:
     rows = [(i, rng.normal(size=6).tolist()) for i in range(8)]
     rows[5] = (5, [1.0, 2.0, 3.0])
     df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 1), "id long, features array<double>")
@@ -258,11 +289,12 @@ def test_binary_columns_of_float32_or_uint8_bytes(spark, rng) -> None:
 @pytest.mark.parametrize("sizes", [[5, 0, 7, 11], [23], [1] * 23, [10, 13]])
 @pytest.mark.parametrize("batch_size", [4, 7, 64])
 def test_one_output_batch_per_arrow_batch_in_row_order(mlp, sizes, batch_size) -> None:
-    """The task itself (no Spark): forward passes span Arrow batches, each non-empty batch comes back once."""
+    """The task itself (no Spark): forward passes span Arrow batches, each non-empty batch's rows come back once,
+    in order; a bad row is named by its partition position and its naming column."""
     import pyarrow as pa
 
     from bigdl_runtime.spark.arrow import list_column
-    from zoo.pipeline.arrow_scoring import ArrowInput, ArrowScoring, _score_batches
+    from zoo.pipeline.arrow_scoring import ArrowInput, ArrowScoring, BadRowError, _score_batches
     from zoo.pipeline.inference import _Cells, _Tensors
 
     class Local:
@@ -270,15 +302,16 @@ def test_one_output_batch_per_arrow_batch_in_row_order(mlp, sizes, batch_size) -
             return mlp.evaluate()
 
     x = np.random.default_rng(0).standard_normal((23, 6), dtype=np.float32)
-    table = pa.table({"id": np.arange(23), "x": list_column(x)}).combine_chunks()
     starts = np.concatenate([[0], np.cumsum(sizes)])
-    batches = [table.slice(int(a), int(k)).to_batches()[0] if k else
-               pa.RecordBatch.from_arrays([pa.array([], pa.int64()), list_column(np.zeros((0, 6), np.float32))],
-                                          names=["id", "x"]) for a, k in zip(starts, sizes)]
-    scoring = ArrowScoring("predict", Local(), (ArrowInput(1, "x", _Tensors((6,))),), _Cells("array", (3,), None),
+    batches = [(list_column(x[a:a + k]), pa.array(np.arange(a, a + k))) for a, k in zip(starts, sizes)]
+    scoring = ArrowScoring("predict", Local(), (ArrowInput("x", _Tensors((6,))),), _Cells("array", (3,), None),
                            ("p",), batch_size)
-    out = list(_score_batches(batches, scoring))
-    assert [b.num_rows for b in out] == [k for k in sizes if k]
-    assert np.concatenate([b.column("id").to_numpy() for b in out]).tolist() == list(range(23))
-    got = np.concatenate([np.array(b.column("p").to_pylist(), np.float32) for b in out])
+    out = list(_score_batches(batches, scoring, ("id",)))
+    assert [len(columns[0]) for columns in out] == [k for k in sizes if k]
+    got = np.concatenate([np.array(columns[0].to_pylist(), np.float32) for columns in out])
     np.testing.assert_allclose(got, mlp.evaluate().forward(x), atol=1e-6)
+    bad = [(list_column(x[:5]), pa.array(np.arange(5))),
+           (pa.array([[1.0] * 6, [1.0] * 5], pa.list_(pa.float32())), pa.array([105, 106]))]
+    with pytest.raises(BadRowError, match=r"predict: row 6 of partition 0, column 'x' \(row \{'id': 106\}\): "
+                                          r"features have shape \(5,\)"):
+        list(_score_batches(bad, scoring, ("id",)))
