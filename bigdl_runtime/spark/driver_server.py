@@ -1,7 +1,9 @@
 """A TCP server on the driver that the tasks of a fit connect to (the gang's coordinator, the per-iteration hub).
 
-It listens on the driver's address (``spark.driver.host``: the address the executors already use to reach
-the driver), accepts connections on a daemon thread and serves each one on a thread of its own.
+It listens on the driver's bind address (``spark.driver.bindAddress``, by default ``spark.driver.host``) and
+tells the tasks ``spark.driver.host`` (the address the executors already use to reach the driver, e.g. a
+Kubernetes service name while the driver binds to its pod's address), accepts connections on a daemon
+thread and serves each one on a thread of its own.
 """
 from __future__ import annotations
 
@@ -12,22 +14,26 @@ from typing import Callable
 from pyspark.sql import SparkSession
 
 
-def driver_host(spark: SparkSession) -> str:
-    """The address executors reach the driver at (``spark.driver.host``, else this host's name)."""
-    return spark.sparkContext.getConf().get("spark.driver.host", socket.gethostname())
+def driver_address(spark: SparkSession) -> tuple[str, str]:
+    """``(host, bind)``: the address executors reach the driver at (``spark.driver.host``, else this host's
+    name) and the one the driver binds to (``spark.driver.bindAddress``, else the host)."""
+    conf = spark.sparkContext.getConf()
+    host = conf.get("spark.driver.host", socket.gethostname())
+    return host, conf.get("spark.driver.bindAddress", host)
 
 
 class DriverServer:
-    """Accepts connections on ``host`` (an ephemeral port) and runs ``serve(connection)`` for each on its own thread.
+    """Accepts connections on ``bind`` (default ``host``; an ephemeral port) and runs ``serve(connection)`` for each
+    on its own thread; :attr:`address` is ``(host, port)``, what the tasks connect to.
 
     ``serve`` owns the connection (it should close it). :meth:`close` stops accepting and waits up to
     ``join_timeout`` seconds for the connections being served.
     """
 
-    def __init__(self, host: str, serve: Callable[[socket.socket], None], name: str) -> None:
+    def __init__(self, host: str, serve: Callable[[socket.socket], None], name: str, bind: str | None = None) -> None:
         self._serve = serve
         self._closed = threading.Event()
-        self._server = socket.create_server((host, 0))
+        self._server = socket.create_server((bind or host, 0))
         self._server.settimeout(0.2)
         #: ``(host, port)`` the tasks connect to
         self.address = (host, self._server.getsockname()[1])

@@ -43,7 +43,7 @@ from ..train.trainer import History
 from ..train.triggers import TrainState, Trigger
 from . import gang
 from .blocks import Blocks, identity_partition
-from .driver_server import DriverServer, driver_host
+from .driver_server import DriverServer, driver_address
 from .errors import worker_errors
 from .worker import RunSpec, set_float_buffers
 
@@ -83,7 +83,8 @@ def fit_gang(spark: SparkSession, model: Module, loss: Any, optimizer: Any, run:
                                       "state": history.state.to_dict()})))
     token = uuid.uuid4().hex
     data = _gang_input(blocks, validation, n_tasks)
-    coordinator = Coordinator(driver_host(spark), token, progress, settings.summary, history)
+    host, bind = driver_address(spark)
+    coordinator = Coordinator(host, token, progress, settings.summary, history, bind=bind)
     try:
         spec = gang.GangSpec(
             run=run, start=start, layout=layout, run_id=uuid.uuid4().hex, token=token,
@@ -166,13 +167,13 @@ def _first_line(err: BaseException) -> str:
 class Coordinator:
     """The driver's end of rank 0's report line: progress, summaries and checkpoint notices.
 
-    Listens on the driver's host; every attempt's rank 0 connects and says
+    Listens on the driver's bind address; every attempt's rank 0 connects to its host and says
     ``hello`` with the run's token and its attempt number. Events of an older
     attempt than the newest one seen are dropped.
     """
 
     def __init__(self, host: str, token: str, progress: Progress, summary: str | os.PathLike | None,
-                 history: History) -> None:
+                 history: History, bind: str | None = None) -> None:
         self._token = token
         self._progress = progress
         self._summary_path = summary
@@ -181,7 +182,7 @@ class Coordinator:
         self._attempt = -1
         #: the checkpoints the gang reported, oldest first
         self.checkpoints: list[str] = []
-        self._server = DriverServer(host, self._serve, name="bigdl-gang-coordinator")
+        self._server = DriverServer(host, self._serve, name="bigdl-gang-coordinator", bind=bind)
         self.address = self._server.address
 
     def _serve(self, conn: socket.socket) -> None:

@@ -121,13 +121,15 @@ class IterationHub:
     """The driver's end: serves the published iteration's snapshot and keeps each partition's pushed gradient.
 
     Args:
-        host: the address to listen on (the executors' way to the driver).
+        host: the address the tasks connect to (the executors' way to the driver).
         size: elements of the flat weight / gradient vector.
         num_partitions: the tasks per iteration (partitions 0 .. N-1).
         compress: None, or ``"fp16"``: gradients arrive as float16 and are summed in float32.
+        bind: the address to listen on (default ``host``).
     """
 
-    def __init__(self, host: str, size: int, num_partitions: int, compress: str | None = None) -> None:
+    def __init__(self, host: str, size: int, num_partitions: int, compress: str | None = None,
+                 bind: str | None = None) -> None:
         self.size, self.num_partitions, self.compress = size, num_partitions, compress
         self._wire = np.dtype("<f2") if compress == "fp16" else np.dtype("<f4")
         self._token = secrets.token_hex(16)
@@ -136,7 +138,7 @@ class IterationHub:
         self._iteration = -1
         self._snapshot: tuple[np.ndarray, ...] = ()
         self._grads: dict[int, np.ndarray] = {}
-        self._server = DriverServer(host, self._serve, name="bigdl-iteration-hub")
+        self._server = DriverServer(host, self._serve, name="bigdl-iteration-hub", bind=bind)
         #: what the tasks carry to reach the hub
         self.client = HubWeights(self._server.address, self._token, compress)
 

@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 
 from . import worker
 from .allreduce import Reduced, reduce_scatter
-from .driver_server import driver_host
+from .driver_server import driver_address
 from .epoch_layout import EpochLayout
 from .errors import worker_errors
 from .iteration_hub import IterationHub
@@ -36,7 +36,8 @@ class DriverSumJobs:
                  compress: str | None) -> None:
         self.sc, self.run_spec, self.layout, self.seed = spark.sparkContext, run, layout, seed
         self.num_partitions = layout.num_partitions
-        self.hub = IterationHub(driver_host(spark), size, self.num_partitions, compress)
+        host, bind = driver_address(spark)
+        self.hub = IterationHub(host, size, self.num_partitions, compress, bind=bind)
         self._epoch: int | None = None
         self._jrdd: Any = None
         self._deserializer: Any = None

@@ -106,3 +106,33 @@ def test_an_unreachable_hub_names_its_address():
         client = HubWeights(("127.0.0.1", port), "t")
         with pytest.raises(ConnectionError, match=f"cannot reach the driver's parameter hub at 127.0.0.1:{port}"):
             client.fetch(1, np.zeros(3, np.float32))
+
+
+def test_the_hub_binds_one_address_and_tells_the_tasks_another(rng):
+    """As with ``spark.driver.bindAddress``: listen on every interface, advertise the address executors use."""
+    found = IterationHub("127.0.0.1", size=10, num_partitions=1, bind="0.0.0.0")
+    try:
+        assert found.client.address[0] == "127.0.0.1"
+        assert found._server._server.getsockname()[0] == "0.0.0.0"
+        found.publish(1, np.arange(10, dtype=np.float32), np.zeros(0, np.float32), np.arange(1))
+        out = np.zeros(10, np.float32)
+        found.client.fetch(1, out)
+        np.testing.assert_array_equal(out, np.arange(10))
+    finally:
+        found.close()
+
+
+def test_driver_address_takes_the_bind_address_when_spark_has_one():
+    from types import SimpleNamespace
+
+    from pyspark import SparkConf
+
+    from bigdl_runtime.spark.driver_server import driver_address
+
+    def session(**settings: str) -> SimpleNamespace:
+        conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+        return SimpleNamespace(sparkContext=SimpleNamespace(getConf=lambda: conf))
+
+    assert driver_address(session(**{"spark.driver.host": "driver.svc", "spark.driver.bindAddress": "10.1.2.3"})) \
+        == ("driver.svc", "10.1.2.3")
+    assert driver_address(session(**{"spark.driver.host": "driver.svc"})) == ("driver.svc", "driver.svc")
