@@ -97,6 +97,8 @@ class HubWeights:
 
     def fetch(self, iteration: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Read iteration ``iteration``'s weights into ``weights`` (float32, in place); its buffers and batch ids."""
+        if weights.dtype != np.float32 or not weights.flags.c_contiguous:
+            raise ValueError(f"the weights are read into a contiguous float32 vector, got {weights.dtype}")
         sock, (n_weights, n_buffers, n_batch) = self._request(FETCH, iteration, 0, None)
         with sock:
             if n_weights != weights.size:

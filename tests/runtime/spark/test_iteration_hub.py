@@ -90,6 +90,8 @@ def test_requests_for_another_iteration_or_of_a_wrong_size_are_refused(hub, rng)
         hub.client.deliver(3, contribution(rng, 5))
     with pytest.raises(RuntimeError, match="publishes 1000 weights, this task's replica has 10"):
         hub.client.fetch(3, np.zeros(10, np.float32))
+    with pytest.raises(ValueError, match="contiguous float32 vector, got float64"):
+        hub.client.fetch(3, np.zeros(1000, np.float64))
 
 
 def test_a_client_without_the_token_gets_nothing(hub):
