@@ -20,7 +20,10 @@ Both sides score the same fused model (``fuse_for_inference``) in batches of the
 same size. One process: numpy's BLAS (and oneDNN's OpenMP) at 1 and at N
 threads, the faster counts. Spark: ``init_spark("local[N]")`` (one BLAS thread
 per task), the input DataFrame built from the same array through Arrow, cached
-and counted before timing (N partitions); a timed run is a ``noop`` write of the
+and counted before timing (N partitions), one features column at a time (the
+``array`` and ``binary`` forms of ResNet-18's 1.2 GB of rows together overflow a
+4 GB driver's storage memory, and Spark re-read the part it spilled to disk on
+every run: 3.3-4.6 JVM CPU-s per run instead of 2.0); a timed run is a ``noop`` write of the
 scored DataFrame (every output row made and handed back to the JVM, nothing
 collected), after ``--warmup`` untimed ones: a fresh JVM keeps compiling the
 scan, Arrow and write paths over the first runs (LeNet-5, 60,000 rows: the
@@ -158,25 +161,7 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
     fused = fuse_for_inference(model)
     shape = x.shape[1:]
     flat = x.reshape(n, -1)
-    table = {"id": pa.array(np.arange(n, dtype=np.int64))}
-    if "array" in columns:
-        table["array"] = list_column(flat)
-    if "binary" in columns:
-        table["binary"] = pa.array([row.tobytes() for row in flat], pa.binary())
-    arrow = pa.table(table)
-    step = max(1, int(ARROW_CHUNK_BYTES * n // max(arrow.nbytes, 1)))   # the JVM reads < 2 GB per table
-    parts = [spark.createDataFrame(arrow.slice(i, step)) for i in range(0, n, step)]
-    df = functools.reduce(lambda a, b: a.unionAll(b), parts).repartition(cores).cache()
-    assert df.count() == n
-    del table
     reference = fused.forward(x[:batch]).argmax(axis=1)
-    scored, agree = {}, {}
-    for column in columns:
-        scored[column] = predict(model, df.select("id", column), input_col=column, input_shape=shape,
-                                 output="label", batch_size=batch)
-        got = np.array([r.prediction for r in scored[column].select("id", "prediction").orderBy("id").limit(batch)
-                        .collect()])
-        agree[column] = float(np.mean(got == reference))
 
     def local(threads: int) -> Callable[[], None]:
         def go() -> None:
@@ -185,31 +170,46 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
                 fused.forward(x[i:i + batch])
         return go
 
-    for _ in range(warmup):        # JIT warm-up of the JVM's scan, Arrow and write paths (see the module doc)
-        for column in columns:
-            scored[column].write.format("noop").mode("overwrite").save()
     times: dict[str, list[float]] = {"local_1": [], f"local_{cores}": [], **{f"spark_{c}": [] for c in columns}}
     cpu: dict[str, list[float]] = {"local_1": [], **{f"spark_{c}_{k}": [] for c in columns
                                                        for k in ("jvm", "python_workers")}}
+    agree: dict[str, float] = {}
+    rss: list[float] = []
     threads_before = blas_threads()
-    for _ in range(repeats):
-        start = time.process_time()
-        times["local_1"].append(timed(local(1)))
-        cpu["local_1"].append(time.process_time() - start)
-        if cores > 1:
-            times[f"local_{cores}"].append(timed(local(cores)))
-        set_blas_threads(threads_before)
-        for column in columns:
+    for column in columns:    # one cached DataFrame at a time: two 1.2 GB copies would not fit the cache
+        table = pa.table({"id": pa.array(np.arange(n, dtype=np.int64)),
+                          column: list_column(flat) if column == "array"
+                          else pa.array([row.tobytes() for row in flat], pa.binary())})
+        step = max(1, int(ARROW_CHUNK_BYTES * n // max(table.nbytes, 1)))   # the JVM reads < 2 GB per table
+        parts = [spark.createDataFrame(table.slice(i, step)) for i in range(0, n, step)]
+        df = functools.reduce(lambda a, b: a.unionAll(b), parts).repartition(cores).cache()
+        assert df.count() == n
+        del table, parts
+        scored = predict(model, df, input_col=column, input_shape=shape, output="label", batch_size=batch)
+        got = np.array([r.prediction for r in scored.select("id", "prediction").orderBy("id").limit(batch)
+                        .collect()])
+        agree[column] = float(np.mean(got == reference))
+        for _ in range(warmup):    # JIT warm-up of the JVM's scan, Arrow and write paths (see the module doc)
+            scored.write.format("noop").mode("overwrite").save()
+        for _ in range(repeats):
+            start = time.process_time()
+            times["local_1"].append(timed(local(1)))
+            cpu["local_1"].append(time.process_time() - start)
+            if cores > 1:
+                times[f"local_{cores}"].append(timed(local(cores)))
+            set_blas_threads(threads_before)
             before = spark_cpu_seconds()
-            times[f"spark_{column}"].append(timed(lambda: scored[column].write.format("noop").mode("overwrite").save()))
+            times[f"spark_{column}"].append(timed(lambda: scored.write.format("noop").mode("overwrite").save()))
             after = spark_cpu_seconds()
             for k in ("jvm", "python_workers"):
                 cpu[f"spark_{column}_{k}"].append(after[k] - before[k])
-        print(f"  {name}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items() if v)
-              + "; CPU s: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in cpu.items()) + f"; load {load()[0]}",
-              flush=True)
-    rss = worker_peak_rss_mb()
-    df.unpersist()
+            print(f"  {name} ({column}): " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()
+                                                       if v and (k.startswith("local") or k.endswith(column)))
+                  + f"; CPU s: local_1 {cpu['local_1'][-1]:.2f}, "
+                  + ", ".join(f"{k} {cpu[k][-1]:.2f}" for k in cpu if k.startswith(f"spark_{column}_"))
+                  + f"; load {load()[0]}", flush=True)
+        rss = max(rss, worker_peak_rss_mb(), key=lambda peaks: max(peaks, default=0))
+        df.unpersist(blocking=True)
     local_rates = {k: n / min(v) for k, v in times.items() if v and k.startswith("local")}
     one = max(local_rates.values())
     results = []
