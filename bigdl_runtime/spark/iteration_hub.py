@@ -34,7 +34,7 @@ import numpy as np
 
 from .allreduce import Contribution, Reduced, compress_array
 from .driver_server import DriverServer
-from .mesh_wire import as_bytes_view
+from .mesh_wire import as_bytes_view, recv_exactly, recv_into_exactly
 
 MAGIC, VERSION = b"BDLi", 1
 REQUEST = struct.Struct("<4sBB2xQQQ")   # magic, version, op, iteration, partition, payload bytes
@@ -50,18 +50,11 @@ def _digest(token: str) -> bytes:
 
 
 def _recv_into(sock: socket.socket, view: memoryview, who: str) -> None:
-    got = 0
-    while got < len(view):
-        n = sock.recv_into(view[got:])
-        if n == 0:
-            raise ConnectionError(f"{who} closed the connection")
-        got += n
+    recv_into_exactly(sock, view, f"{who} closed the connection")
 
 
 def _recv(sock: socket.socket, n: int, who: str) -> bytearray:
-    buf = bytearray(n)
-    _recv_into(sock, memoryview(buf), who)
-    return buf
+    return recv_exactly(sock, n, f"{who} closed the connection")
 
 
 @dataclass(frozen=True)
@@ -72,8 +65,12 @@ class HubWeights:
     token: str
     compress: str | None = None
 
+    @property
+    def _who(self) -> str:
+        return f"the driver's parameter hub at {self.address[0]}:{self.address[1]}"
+
     def _request(self, op: int, iteration: int, partition: int, payload: memoryview | None) -> tuple[socket.socket, tuple]:
-        who = f"the driver's parameter hub at {self.address[0]}:{self.address[1]}"
+        who = self._who
         try:
             sock = socket.create_connection(self.address, timeout=TIMEOUT)
         except OSError as err:
@@ -104,7 +101,7 @@ class HubWeights:
             if n_weights != weights.size:
                 raise RuntimeError(f"iteration {iteration}: the driver publishes {n_weights} weights, "
                                    f"this task's replica has {weights.size}")
-            who = "the driver's parameter hub"
+            who = self._who
             _recv_into(sock, as_bytes_view(weights), who)
             buffers = np.frombuffer(_recv(sock, 4 * n_buffers, who), "<f4")
             batch = np.frombuffer(_recv(sock, 8 * n_batch, who), "<i8")

@@ -28,16 +28,21 @@ CODES = {dt: code for code, dt in DTYPES.items()}
 WIRE = (np.dtype("<f4"), np.dtype("<f2"))       # what reduce_scatter / all_gather accept
 
 
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray(n)
-    view = memoryview(buf)
+def recv_into_exactly(sock: socket.socket, view: memoryview, closed: str) -> None:
+    """Fill ``view`` from a blocking socket; ConnectionError(``closed``) if the peer closes first."""
     got = 0
-    while got < n:
+    while got < len(view):
         k = sock.recv_into(view[got:])
         if k == 0:
-            raise ConnectionError("connection closed during the handshake")
+            raise ConnectionError(closed)
         got += k
-    return bytes(buf)
+
+
+def recv_exactly(sock: socket.socket, n: int, closed: str = "connection closed during the handshake") -> bytearray:
+    """``n`` bytes from a blocking socket (see :func:`recv_into_exactly`)."""
+    buf = bytearray(n)
+    recv_into_exactly(sock, memoryview(buf), closed)
+    return buf
 
 
 
