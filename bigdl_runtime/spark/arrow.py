@@ -197,7 +197,8 @@ def _binary(column: pa.Array, shape: Sequence[int] | None, dtype: type | None, w
                          f"{4 * size} bytes, as uint8 {size} (every row of a batch in the same type)")
     values = raw[offsets[0]:offsets[-1]]
     values = values.view(np.dtype("<f4")) if width == 4 else values
-    return values.astype(dtype or np.float32).reshape((len(column), *shape))
+    # float32 cells stay in Arrow's buffer (read-only, as the zero-copy list columns are), unless misaligned
+    return values.astype(dtype or np.float32, copy=not values.flags.aligned).reshape((len(column), *shape))
 
 
 def binary_buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:

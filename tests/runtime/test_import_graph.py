@@ -15,7 +15,7 @@ ROOT = Path(bigdl_runtime.__file__).parent
 #: the sub-packages, bottom first: each may import only those before it
 LAYERS = ["kernels", "nn", "serialization", "quantization", "optim", "train", "spark"]
 #: modules of the root that import nothing of ours, so any layer may import them
-LEAVES = {"_version", "registry", "writers"}
+LEAVES = {"_version", "native_heap", "registry", "writers"}
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

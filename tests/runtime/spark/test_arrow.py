@@ -126,3 +126,18 @@ def test_binary_cells_are_raw_float32_or_uint8_values(rng) -> None:
     assert info.value.row == 1
     with pytest.raises(ValueError, match="give the input shape"):
         tensors(floats)
+
+
+def test_float32_binary_cells_are_read_in_place_unless_misaligned(rng) -> None:
+    from bigdl_runtime.spark.arrow import binary_buffers
+
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    floats = pa.array([row.tobytes() for row in x], pa.binary())
+    got = tensors(floats, (6,))
+    np.testing.assert_array_equal(got, x)
+    assert np.shares_memory(got, binary_buffers(floats)[1])      # no copy of the rows' bytes
+    # cells whose bytes start off a 4-byte boundary (a leading 1-byte cell, sliced away) are copied, same values
+    shifted = pa.array([b"\x00", *(row.tobytes() for row in x)], pa.binary()).slice(1)
+    moved = tensors(shifted, (6,))
+    np.testing.assert_array_equal(moved, x)
+    assert moved.flags.aligned and not np.shares_memory(moved, binary_buffers(shifted)[1])

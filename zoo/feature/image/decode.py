@@ -8,6 +8,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bigdl_runtime.native_heap import retain_freed_memory
+
 #: Pillow's own limit at import time (about 89.5 megapixels): the default ``max_pixels``.
 DEFAULT_MAX_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 
@@ -76,7 +78,12 @@ def decode_image(data: bytes, path: str, max_pixels: int | None = DEFAULT_MAX_PI
         >>> img = decode_image(open("cat.jpg", "rb").read(), "cat.jpg")
         >>> img.shape, img.dtype
         ((375, 500, 3), dtype('uint8'))
+
+    The first call sets this process's malloc to keep freed memory for the next image
+    (:func:`bigdl_runtime.native_heap.retain_freed_memory`): decoding and preprocessing
+    photos one after another otherwise had the kernel map fresh pages for every one.
     """
+    retain_freed_memory()
     check_color(color)
     if len(data) == 0:
         raise BadImageError(path, "zero-byte file")
