@@ -33,7 +33,10 @@ is recorded before and after: wall-clock rates mean little on a busy machine.
 Also recorded, and much less sensitive to other jobs: the CPU seconds each side
 used (one process at 1 thread vs the JVM plus the Python workers), whose ratio
 is what Spark would reach against a one-process run that scaled perfectly
-over the N cores.
+over the N cores. Each timed Spark run is followed by a run of the same
+write over a no-op Arrow UDF of the features column (``echo``: a zero per
+row, no model), which gives what Spark's JVM <-> Python path costs by itself
+on these rows: no scoring on that path can run faster.
 
     python scripts/bench_inference_spark.py                       # both models (several minutes)
     python scripts/bench_inference_spark.py --models lenet --rows 20000 --repeats 2
@@ -170,8 +173,9 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
                 fused.forward(x[i:i + batch])
         return go
 
-    times: dict[str, list[float]] = {"local_1": [], f"local_{cores}": [], **{f"spark_{c}": [] for c in columns}}
-    cpu: dict[str, list[float]] = {"local_1": [], **{f"spark_{c}_{k}": [] for c in columns
+    times: dict[str, list[float]] = {"local_1": [], f"local_{cores}": [],
+                                     **{f"{w}_{c}": [] for c in columns for w in ("spark", "echo")}}
+    cpu: dict[str, list[float]] = {"local_1": [], **{f"{w}_{c}_{k}": [] for c in columns for w in ("spark", "echo")
                                                        for k in ("jvm", "python_workers")}}
     agree: dict[str, float] = {}
     rss: list[float] = []
@@ -186,11 +190,13 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
         assert df.count() == n
         del table, parts
         scored = predict(model, df, input_col=column, input_shape=shape, output="label", batch_size=batch)
+        echo = _echo(df, column)
         got = np.array([r.prediction for r in scored.select("id", "prediction").orderBy("id").limit(batch)
                         .collect()])
         agree[column] = float(np.mean(got == reference))
         for _ in range(warmup):    # JIT warm-up of the JVM's scan, Arrow and write paths (see the module doc)
             scored.write.format("noop").mode("overwrite").save()
+            echo.write.format("noop").mode("overwrite").save()
         for _ in range(repeats):
             start = time.process_time()
             times["local_1"].append(timed(local(1)))
@@ -203,10 +209,16 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
             after = spark_cpu_seconds()
             for k in ("jvm", "python_workers"):
                 cpu[f"spark_{column}_{k}"].append(after[k] - before[k])
+            before = spark_cpu_seconds()
+            times[f"echo_{column}"].append(timed(lambda: echo.write.format("noop").mode("overwrite").save()))
+            after = spark_cpu_seconds()
+            for k in ("jvm", "python_workers"):
+                cpu[f"echo_{column}_{k}"].append(after[k] - before[k])
             print(f"  {name} ({column}): " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()
                                                        if v and (k.startswith("local") or k.endswith(column)))
                   + f"; CPU s: local_1 {cpu['local_1'][-1]:.2f}, "
-                  + ", ".join(f"{k} {cpu[k][-1]:.2f}" for k in cpu if k.startswith(f"spark_{column}_"))
+                  + ", ".join(f"{k} {cpu[k][-1]:.2f}" for k in cpu if k.startswith((f"spark_{column}_",
+                                                                                    f"echo_{column}_")))
                   + f"; load {load()[0]}", flush=True)
         rss = max(rss, worker_peak_rss_mb(), key=lambda peaks: max(peaks, default=0))
         df.unpersist(blocking=True)
@@ -216,18 +228,41 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
     for column in columns:
         spark_rate = n / min(times[f"spark_{column}"])
         spark_cpu = min(j + w for j, w in zip(cpu[f"spark_{column}_jvm"], cpu[f"spark_{column}_python_workers"]))
+        echo_rate = n / min(times[f"echo_{column}"])
         results.append({
             "model": name, "column": column, "rows": n, "row_floats": int(np.prod(shape)), "batch_size": batch,
             "rows_per_s": {**{k: round(v, 1) for k, v in local_rates.items()}, "spark": round(spark_rate, 1)},
             "ratio_spark_vs_one_process": round(spark_rate / one, 3), "target": TARGETS[name],
             "rows_per_cpu_s": {"local_1": round(n / min(cpu["local_1"]), 1), "spark": round(n / spark_cpu, 1)},
             "cpu_ratio_spark_vs_one_process": round(min(cpu["local_1"]) / spark_cpu, 3),
+            "echo_rows_per_s": round(echo_rate, 1), "echo_vs_one_process": round(echo_rate / one, 3),
             "seconds": {k: [round(t, 3) for t in v] for k, v in times.items()
-                        if v and (k.startswith("local") or k == f"spark_{column}")},
+                        if v and (k.startswith("local") or k in (f"spark_{column}", f"echo_{column}"))},
             "cpu_seconds": {k: [round(t, 3) for t in v] for k, v in cpu.items()
-                            if k == "local_1" or k.startswith(f"spark_{column}_")},
+                            if k == "local_1" or k.startswith((f"spark_{column}_", f"echo_{column}_"))},
             "labels_agree_with_one_process": agree[column], "python_worker_peak_rss_mb": rss})
     return results
+
+
+def _echo(df, column: str):
+    """``df`` with a zero column computed by a no-op Arrow UDF of ``column``: what moving the features through
+    Spark's Python path costs with no model (the scoring's data-path floor), the same way ``zoo.predict`` moves
+    them (a scalar Arrow UDF on PySpark >= 4.1, else a ``mapInArrow`` returning each batch plus the column)."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    from zoo.pipeline.arrow_scoring import ARROW_UDF
+
+    if ARROW_UDF:
+        return df.withColumn("prediction", F.arrow_udf(lambda x: pa.array(np.zeros(len(x), np.int64)), "long")(
+            df[column]))
+
+    def batches(it):
+        for b in it:
+            yield pa.RecordBatch.from_arrays([*b.columns, pa.array(np.zeros(b.num_rows, np.int64))],
+                                             names=[*b.schema.names, "prediction"])
+    return df.mapInArrow(batches, StructType([*df.schema.fields, StructField("prediction", LongType())]))
 
 
 def memory_case(cores: int, gigabytes: float, arrow_bytes: str, batch: int) -> dict:
@@ -266,8 +301,8 @@ def print_table(results: list[dict], cores: int) -> None:
     """The markdown table of the scoring cases."""
     print(f"| model | features column | rows | one process rows/s (1 / {cores} threads) | "
           f"local[{cores}] rows/s | ratio | target | rows per CPU-s: one process / Spark (JVM + workers) | "
-          "CPU ratio | workers' peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "CPU ratio | no-op Arrow UDF rows/s (ratio) | workers' peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         rate, per_cpu = r["rows_per_s"], r["rows_per_cpu_s"]
         many = rate.get(f"local_{cores}", float("nan"))
@@ -275,7 +310,7 @@ def print_table(results: list[dict], cores: int) -> None:
         print(f"| {r['model']} | {r['column']} | {r['rows']} | {rate['local_1']:.0f} / {many:.0f} | "
               f"{rate['spark']:.0f} | {r['ratio_spark_vs_one_process']:.2f} | {r['target']} | "
               f"{per_cpu['local_1']:.0f} / {per_cpu['spark']:.0f} | {r['cpu_ratio_spark_vs_one_process']:.2f} | "
-              f"{peak} |")
+              f"{r['echo_rows_per_s']:.0f} ({r['echo_vs_one_process']:.2f}) | {peak} |")
 
 
 def main() -> None:

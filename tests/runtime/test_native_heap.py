@@ -61,11 +61,20 @@ def test_one_call_per_process(monkeypatch) -> None:
     assert first is (GLIBC and not any(v in os.environ for v in native_heap.GLIBC_VARIABLES))
 
 
-def test_decoding_an_image_retains_freed_memory(tmp_path) -> None:
+def test_decoding_an_image_retains_freed_memory() -> None:
     code = ("import io, numpy as np\nfrom PIL import Image\nfrom bigdl_runtime import native_heap\n"
             "from zoo.feature.image.decode import decode_image\n"
             "buf = io.BytesIO(); Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, format='PNG')\n"
             "assert native_heap._result == []\ndecode_image(buf.getvalue(), 'x.png')\nprint(native_heap._result)")
+    clean = {k: v for k, v in os.environ.items() if k not in native_heap.GLIBC_VARIABLES}
+    out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str([GLIBC])
+
+
+def test_a_preprocessing_chain_retains_freed_memory() -> None:
+    code = ("import numpy as np\nfrom bigdl_runtime import native_heap\nfrom zoo.feature.image import CenterCrop\n"
+            "assert native_heap._result == []\nCenterCrop(2, 2)(np.zeros((4, 4, 3), np.uint8))\n"
+            "print(native_heap._result)")
     clean = {k: v for k, v in os.environ.items() if k not in native_heap.GLIBC_VARIABLES}
     out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str([GLIBC])
