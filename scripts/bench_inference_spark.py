@@ -148,8 +148,9 @@ def worker_peak_rss_mb() -> list[float]:
     return sorted(found, reverse=True)
 
 
-#: rows handed to createDataFrame per Arrow table (the JVM reads one table into an array of < 2 GB)
-ARROW_CHUNK_BYTES = 512 << 20
+#: bytes of rows handed to createDataFrame per Arrow table (one task each: 512 MB tasks ran a 6 GB driver out of
+#: heap building the second 1.2 GB column)
+ARROW_CHUNK_BYTES = 128 << 20
 
 
 def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, cores: int,
@@ -222,6 +223,7 @@ def run_case(spark, name: str, model, x: np.ndarray, batch: int, repeats: int, c
                   + f"; load {load()[0]}", flush=True)
         rss = max(rss, worker_peak_rss_mb(), key=lambda peaks: max(peaks, default=0))
         df.unpersist(blocking=True)
+        df = scored = echo = None    # their lineage holds the rows handed to createDataFrame in the JVM's heap
     local_rates = {k: n / min(v) for k, v in times.items() if v and k.startswith("local")}
     one = max(local_rates.values())
     results = []
@@ -330,7 +332,7 @@ def main() -> None:
     parser.add_argument("--memory-gb", type=float, default=1.0, help="rows scored by the memory section, in GB")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
-    os.environ.setdefault("BIGDL_DRIVER_MEMORY", "6g")
+    os.environ.setdefault("BIGDL_DRIVER_MEMORY", "10g")   # 6g: the second 1.2 GB ResNet-18 column ran out of heap
     from bigdl_runtime.spark import init_spark
 
     cases = {"lenet": lambda: lenet_case(args.rows), "resnet": lambda: resnet_case(args.resnet_rows)}
