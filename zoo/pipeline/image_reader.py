@@ -22,7 +22,6 @@ import numpy as np
 import pyarrow as pa
 from pyspark.ml.image import ImageSchema
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, DoubleType, StringType, StructField, StructType
 
 from bigdl_runtime.spark.arrow import binary_column
@@ -107,32 +106,33 @@ class NNImageReader:
         options = ReadOptions(source, table, IMAGE_EXTENSIONS, DEFAULT_MAX_PIXELS, color, on_error)
         fixed = None if classes is None else LabelMap(classes, sort=False)
         if transform is None:
-            schema = StructType([StructField("image", ImageSchema.columnSchema), *_LABELS])
-            encode, kept, chain = _image_batch, ["image"], ""
+            kept, encode, chain = [StructField("image", ImageSchema.columnSchema)], _image_batch, ""
         else:
-            schema = StructType([StructField("origin", StringType()), StructField("features", BinaryType()),
-                                 *_LABELS])
-            encode, kept, chain = _tensor_batch, ["origin", "features"], transform.to_json()
-        select = functools.partial(_with_labels, kept)
-        result, _, _ = read_cached(path, spark, options, fixed, num_partitions, schema, encode, select, chain)
+            kept = [StructField("origin", StringType()), StructField("features", BinaryType())]
+            encode, chain = _tensor_batch, transform.to_json()
+        schema = functools.partial(_with_labels, kept)
+        result, _, _ = read_cached(path, spark, options, fixed, num_partitions, schema, encode, chain)
         return result
 
 
-def _with_labels(kept: list[str], decoded: DataFrame, labels: Any) -> DataFrame:
+def _with_labels(kept: list[StructField], labels: Any) -> StructType:
     """The ``kept`` columns, and for labelled images ``label`` (with the class names as ML attribute metadata,
     as StringIndexer writes them) and ``labelName``."""
     if labels is None:
-        return decoded.select(*kept)
+        return StructType(kept)
     attribute = {"ml_attr": {"type": "nominal", "name": "label", "vals": list(labels.names)}}
-    return decoded.select(*kept, F.col("label").alias("label", metadata=attribute), "labelName")
+    return StructType([*kept, StructField("label", DoubleType(), metadata=attribute),
+                       StructField("labelName", StringType())])
 
 
-def _label_columns(records: list[Any]) -> list[pa.Array]:
+def _label_columns(records: list[Any], labelled: bool) -> list[pa.Array]:
+    if not labelled:
+        return []
     return [pa.array([None if r.label is None else float(r.label) for r in records], pa.float64()),
             pa.array([r.label_name for r in records], pa.string())]
 
 
-def _image_batch(records: list[Any]) -> pa.RecordBatch:
+def _image_batch(records: list[Any], labelled: bool) -> pa.RecordBatch:
     """Good records -> Spark image structs (BGR(A) bytes, row-major) with their labels."""
     images = [r.image if r.image.ndim == 3 else r.image[..., None] for r in records]
     shapes = np.array([image.shape for image in images], np.int64).reshape(-1, 3)
@@ -145,13 +145,14 @@ def _image_batch(records: list[Any]) -> pa.RecordBatch:
     structs = pa.StructArray.from_arrays(
         [pa.array([r.path for r in records], pa.string()), heights, widths, channels, modes,
          binary_column(offsets, data)], fields=list(_IMAGE_TYPE))  # < 2 GiB: see spark_read.MAX_BATCH_BYTES
-    return pa.RecordBatch.from_arrays([structs, *_label_columns(records)], names=["image", "label", "labelName"])
+    return pa.RecordBatch.from_arrays([structs, *_label_columns(records, labelled)],
+                                      names=["image", "label", "labelName"][:3 if labelled else 1])
 
 
-def _tensor_batch(records: list[Any]) -> pa.RecordBatch:
+def _tensor_batch(records: list[Any], labelled: bool) -> pa.RecordBatch:
     """Good records -> their preprocessed tensors as float32 bytes (C order), with their labels."""
     from zoo.feature.image.arrow_records import tensor_column
 
     return pa.RecordBatch.from_arrays([pa.array([r.path for r in records], pa.string()), tensor_column(records),
-                                       *_label_columns(records)],
-                                      names=["origin", "features", "label", "labelName"])
+                                       *_label_columns(records, labelled)],
+                                      names=["origin", "features", "label", "labelName"][:4 if labelled else 2])

@@ -96,10 +96,9 @@ class ImageSet:
         options = ReadOptions(source, table, endings, max_pixels, color, on_error)
         fixed = classes if isinstance(classes, LabelMap) or classes is None else LabelMap(classes, sort=False)
         if spark is not None:
-            from .arrow_records import record_schema, records_batch
             from .spark_read import read_cached
             frame, labels, report = read_cached(os.fspath(path), spark, options, fixed, num_partitions,
-                                                record_schema(), records_batch, _as_decoded)
+                                                _record_schema, _records_batch)
             return cls(frame=frame, labels=labels, report=report, cached=frame)
         files = list_local_files(os.fspath(path))
         outcomes = list(read_partition(options, ((p, _file_bytes(p)) for p in files)))
@@ -272,8 +271,15 @@ class ImageSet:
 _SPLIT_STREAM = 0xFFFF  # a stream position no transformer chain reaches
 
 
-def _as_decoded(decoded: Any, labels: LabelMap | None) -> Any:
-    return decoded
+def _record_schema(labels: LabelMap | None) -> Any:
+    """Record rows have the same columns, labelled or not (an unlabelled record's label is null)."""
+    from .arrow_records import record_schema
+    return record_schema()
+
+
+def _records_batch(records: Sequence[ImageRecord], labelled: bool) -> Any:
+    from .arrow_records import records_batch
+    return records_batch(records)
 
 
 def _goes_first(fraction: float, seed: int, key: str) -> bool:

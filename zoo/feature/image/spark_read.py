@@ -52,21 +52,21 @@ class ReadJob:
         options: how to read (``on_error`` is always ``"skip"`` in tasks: the driver raises).
         classes: the class names in index order (None: unlabelled).
         chain: a preprocessing chain's JSON config, or "".
-        encode: the good records of a batch -> one Arrow batch of the result's schema.
+        encode: ``(good records of a batch, labelled)`` -> one Arrow batch of the result's schema (``labelled``:
+            the read has a class map).
         summary: the accumulator each task adds its :class:`Summary` to.
     """
 
     options: ReadOptions
     classes: tuple[str, ...] | None
     chain: str
-    encode: Callable[[list[ImageRecord]], pa.RecordBatch]
+    encode: Callable[[list[ImageRecord], bool], pa.RecordBatch]
     summary: Accumulator
 
 
 def read_cached(path: str, spark: SparkSession, options: ReadOptions, classes: LabelMap | None,
-                num_partitions: int | None, schema: StructType,
-                encode: Callable[[list[ImageRecord]], pa.RecordBatch],
-                select: Callable[[DataFrame, LabelMap | None], DataFrame],
+                num_partitions: int | None, schema: Callable[[LabelMap | None], StructType],
+                encode: Callable[[list[ImageRecord], bool], pa.RecordBatch],
                 chain: str = "") -> tuple[DataFrame, LabelMap | None, ReadReport]:
     """Decode every file under ``path`` once, into a cached DataFrame of the good images.
 
@@ -76,9 +76,9 @@ def read_cached(path: str, spark: SparkSession, options: ReadOptions, classes: L
         options: how to read (``on_error="raise"`` raises after the job, naming the first bad file).
         classes: a fixed class map, or None for the sorted names found.
         num_partitions: decode in this many tasks (default: see :func:`binary_files`).
-        schema: the Spark schema of ``encode``'s batches.
-        encode: a task's good records -> an Arrow batch (labels already set from the class map).
-        select: ``(decoded, labels) -> DataFrame``: the columns to keep (with metadata); this is cached.
+        schema: ``labels -> `` the Spark schema of ``encode``'s batches (with any column metadata), which is
+            what is cached: no projection between the decoding and the cache, so no copy of every tensor.
+        encode: ``(a task's good records, labelled)`` -> an Arrow batch (labels already set from the class map).
         chain: a preprocessing chain's JSON config run on each image in the task (its tensors
             must all have one shape), or "".
 
@@ -96,7 +96,7 @@ def read_cached(path: str, spark: SparkSession, options: ReadOptions, classes: L
     summaries = spark.sparkContext.accumulator(Summary(), _Summaries())
     job = ReadJob(dataclasses.replace(options, on_error="skip"), None if labels is None else tuple(labels.names),
                   chain, encode, summaries)
-    result = select(scanned.mapInArrow(streamed(functools.partial(_decode_task, job)), schema), labels)
+    result = scanned.mapInArrow(streamed(functools.partial(_decode_task, job)), schema(labels))
     with cache_batch_rows(spark, CACHE_BATCH_ROWS), worker_errors():
         result.persist()    # MEMORY_AND_DISK_DESER: no serialising of the cached batches
         result.count()
@@ -192,10 +192,10 @@ def _decode_task(job: ReadJob, batches: Iterable[pa.RecordBatch]) -> Iterator[pa
             good.append(record)
             size += record.image.nbytes
             if size >= MAX_BATCH_BYTES:  # decoded pixels are many times the files' bytes: bound each batch
-                yield job.encode(good)
+                yield job.encode(good, job.classes is not None)
                 good, size = [], 0
         if good:
-            yield job.encode(good)
+            yield job.encode(good, job.classes is not None)
     job.summary.add(summary)
 
 
