@@ -167,7 +167,7 @@ def fit_network(stage: Any, model: Module, loss: Any, df: DataFrame, classificat
     spark = df.sparkSession
     trainer = DistributedTrainer(model, loss, optimizer, spark, num_partitions=stage.getNumPartitions() or None,
                                  mode=stage.getTrainingMode())
-    shape = feature.shape or _first_shape(training_frame(df, feature, label, classification, "fit data"))
+    shape = feature.shape or _first_shape(df, feature, training_frame(df, feature, label, classification, "fit data"))
     data = training_frame(df, feature, label, classification, "fit data", shape)
     val = training_frame(validation, feature, label, classification, "validation data", shape) \
         if validation is not None else None
@@ -177,10 +177,21 @@ def fit_network(stage: Any, model: Module, loss: Any, df: DataFrame, classificat
                        label_col=label, feature_shape=shape)
 
 
-def _first_shape(frame: DataFrame) -> tuple[int, ...]:
-    """The sample shape of a training frame's first row (decodes the first non-empty partition's first batches)."""
+def _first_shape(df: DataFrame, feature: FeatureSpec, frame: DataFrame) -> tuple[int, ...]:
+    """The sample shape of ``df``'s first row.
+
+    The row is read as Arrow and decoded here, on the driver: a ``take(1)`` of the training frame would stop
+    its Python task after the first batch, which PySpark's daemon reports on stderr with a traceback
+    ("BrokenPipeError" in ``daemon.py``) although nothing failed. A first row that does not decode is left
+    to ``frame``'s task, whose error names its partition and position.
+    """
     with worker_errors():
-        head = frame.select(SHAPE_COL).take(1)
-    if not head:
+        head = df.select(feature.column).limit(1).toArrow()
+    if not head.num_rows:
         raise ValueError("fit data: no samples")
-    return tuple(json.loads(head[0][0]))
+    try:
+        return tuple(int(d) for d in feature.decode(head.column(0).combine_chunks()).shape[1:])
+    except (BadCell, TypeError, ValueError):
+        with worker_errors():
+            first = frame.select(SHAPE_COL).take(1)     # raises the positioned error
+        return tuple(json.loads(first[0][0]))

@@ -201,3 +201,23 @@ def test_vector_array_and_image_columns_train_through_arrow_like_the_trainer_on_
     with pytest.raises(ValueError, match=r"fit data: row 0 of partition 1, column 'features': a sample of shape "
                                          r"\(3,\) differs from the first sample's \(4,\)"):
         NNClassifier(mlp(), **params).fit(ragged)
+
+
+def test_the_first_sample_shape_is_read_on_the_driver_without_cutting_a_python_task_short(spark):
+    # a take(1) of the training frame stops its Python task early, which PySpark's daemon reports with a
+    # BrokenPipeError traceback on stderr: the shape comes from one Arrow row decoded on the driver instead
+    from zoo.pipeline.columns import FeatureSpec
+    from zoo.pipeline.training import _first_shape, training_frame
+
+    df = spark.createDataFrame([([float(i)] * 6, 1.0) for i in range(8)], "x array<double>, label double")
+    feature = FeatureSpec("x", (), None)
+
+    class NoJobs:
+        def select(self, *columns):
+            raise AssertionError("the training frame was read")
+
+    assert _first_shape(df, feature, NoJobs()) == (6,)
+    ragged = spark.createDataFrame([([[1.0, 2.0], [3.0]], 1.0)], "x array<array<double>>, label double")
+    frame = training_frame(ragged, feature, "label", True, "fit data")
+    with pytest.raises(Exception, match=r"fit data: row 0 of partition \d+, column 'x': features are a ragged"):
+        _first_shape(ragged, feature, frame)         # a first row that does not decode: the task's positioned error
