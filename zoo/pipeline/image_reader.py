@@ -33,7 +33,6 @@ from .columns import OPENCV_MODES, swap_red_blue
 _IMAGE_TYPE = pa.struct([pa.field("origin", pa.string()), pa.field("height", pa.int32(), False),
                          pa.field("width", pa.int32(), False), pa.field("nChannels", pa.int32(), False),
                          pa.field("mode", pa.int32(), False), pa.field("data", pa.binary(), False)])
-_LABELS = [StructField("label", DoubleType()), StructField("labelName", StringType())]
 
 
 class NNImageReader:
@@ -110,12 +109,12 @@ class NNImageReader:
         else:
             kept = [StructField("origin", StringType()), StructField("features", BinaryType())]
             encode, chain = _tensor_batch, transform.to_json()
-        schema = functools.partial(_with_labels, kept)
+        schema = functools.partial(_with_labels_schema, kept)
         result, _, _ = read_cached(path, spark, options, fixed, num_partitions, schema, encode, chain)
         return result
 
 
-def _with_labels(kept: list[StructField], labels: Any) -> StructType:
+def _with_labels_schema(kept: list[StructField], labels: Any) -> StructType:
     """The ``kept`` columns, and for labelled images ``label`` (with the class names as ML attribute metadata,
     as StringIndexer writes them) and ``labelName``."""
     if labels is None:
@@ -125,11 +124,14 @@ def _with_labels(kept: list[StructField], labels: Any) -> StructType:
                        StructField("labelName", StringType())])
 
 
-def _label_columns(records: list[Any], labelled: bool) -> list[pa.Array]:
-    if not labelled:
-        return []
-    return [pa.array([None if r.label is None else float(r.label) for r in records], pa.float64()),
-            pa.array([r.label_name for r in records], pa.string())]
+def _with_labels_batch(columns: list[pa.Array], names: list[str], records: list[Any],
+                       labelled: bool) -> pa.RecordBatch:
+    """``columns`` (named ``names``) and, for a labelled read, the records' ``label`` and ``labelName``."""
+    if labelled:
+        columns = [*columns, pa.array([None if r.label is None else float(r.label) for r in records], pa.float64()),
+                   pa.array([r.label_name for r in records], pa.string())]
+        names = [*names, "label", "labelName"]
+    return pa.RecordBatch.from_arrays(columns, names=names)
 
 
 def _image_batch(records: list[Any], labelled: bool) -> pa.RecordBatch:
@@ -145,14 +147,12 @@ def _image_batch(records: list[Any], labelled: bool) -> pa.RecordBatch:
     structs = pa.StructArray.from_arrays(
         [pa.array([r.path for r in records], pa.string()), heights, widths, channels, modes,
          binary_column(offsets, data)], fields=list(_IMAGE_TYPE))  # < 2 GiB: see spark_read.MAX_BATCH_BYTES
-    return pa.RecordBatch.from_arrays([structs, *_label_columns(records, labelled)],
-                                      names=["image", "label", "labelName"][:3 if labelled else 1])
+    return _with_labels_batch([structs], ["image"], records, labelled)
 
 
 def _tensor_batch(records: list[Any], labelled: bool) -> pa.RecordBatch:
     """Good records -> their preprocessed tensors as float32 bytes (C order), with their labels."""
     from zoo.feature.image.arrow_records import tensor_column
 
-    return pa.RecordBatch.from_arrays([pa.array([r.path for r in records], pa.string()), tensor_column(records),
-                                       *_label_columns(records, labelled)],
-                                      names=["origin", "features", "label", "labelName"][:4 if labelled else 2])
+    return _with_labels_batch([pa.array([r.path for r in records], pa.string()), tensor_column(records)],
+                              ["origin", "features"], records, labelled)

@@ -121,7 +121,6 @@ class Pipeline(Transformer):
             self.steps.extend(_steps(step))
 
     def run(self, record: ImageRecord, epoch: int = 0, position: int = 0) -> ImageRecord:
-        retain_freed_memory()
         for i, step in enumerate(self.steps):
             record = step.run(record, epoch, position + i)
         return record
